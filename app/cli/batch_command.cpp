@@ -1,0 +1,202 @@
+#include "app/cli/batch_command.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <map>
+#include <mutex>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/error.h"
+#include "core/image_header.h"
+#include "core/npy_array.h"
+#include "core/threading.h"
+#include "ui/figures/figure_exporter.h"
+#include "ui/figures/figure_factory.h"
+#include "ui/figures/plot_kind.h"
+#include "ui/qt_conversions.h"
+
+namespace patchlens::cli {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const std::set<std::string> kImageExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
+                                                ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".exr", ".hdr",
+                                                ".jp2", ".ras", ".sr", ".pfm", ".dib", ".jpe"};
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+bool looksLikeImage(const fs::path& path) {
+  if (kImageExtensions.count(lower(path.extension().string()))) return true;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  std::uint8_t head[64];
+  const std::size_t n = std::fread(head, 1, sizeof head, f);
+  std::fclose(f);
+  return readImageHeader(std::span<const std::uint8_t>(head, n)).isImage;
+}
+
+// OUTDIR/<relative dir>/<stem>.npy; files sharing a stem in one folder keep their extension.
+std::vector<fs::path> outputPaths(const std::vector<std::string>& inputs, const fs::path& inDir, const fs::path& outDir) {
+  std::map<fs::path, int> stems;
+  for (const auto& in : inputs) {
+    const fs::path rel = fs::path(in).lexically_relative(inDir);
+    ++stems[rel.parent_path() / rel.stem()];
+  }
+  std::vector<fs::path> outs;
+  for (const auto& in : inputs) {
+    const fs::path rel = fs::path(in).lexically_relative(inDir);
+    const bool clash = stems[rel.parent_path() / rel.stem()] > 1;
+    outs.push_back(outDir / rel.parent_path() / ((clash ? rel.filename().string() : rel.stem().string()) + ".npy"));
+  }
+  return outs;
+}
+
+// "similarity:3,4" -> "similarity-3_4": a kind as part of a file name.
+std::string kindFileName(const std::string& kind) {
+  std::string name = kind;
+  for (char& c : name) {
+    if (c == ':') c = '-';
+    if (c == ',') c = '_';
+  }
+  return name;
+}
+
+std::string formatSeconds(double s) {
+  std::ostringstream out;
+  const int total = static_cast<int>(s + 0.5);
+  out << total / 60 << ":" << std::setw(2) << std::setfill('0') << total % 60;
+  return out.str();
+}
+
+}  // namespace
+
+std::vector<std::string> listBatchInputs(const std::string& dir, bool recursive) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw Error(dir, fs::exists(dir, ec) ? "is not a directory" : "no such directory");
+  }
+  std::vector<std::string> files;
+  auto consider = [&](const fs::directory_entry& entry) {
+    std::error_code e;
+    if (entry.is_regular_file(e) && looksLikeImage(entry.path())) files.push_back(entry.path().string());
+  };
+  const auto options = fs::directory_options::skip_permission_denied;
+  if (recursive) {
+    for (auto it = fs::recursive_directory_iterator(dir, options, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      consider(*it);
+    }
+  } else {
+    for (auto it = fs::directory_iterator(dir, options, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      consider(*it);
+    }
+  }
+  if (ec) throw Error(dir, "cannot list the directory: " + ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool interactive) {
+  const auto start = Clock::now();
+  const std::vector<std::string> inputs = listBatchInputs(options.inputDir, options.recursive);
+  std::error_code ec;
+  fs::create_directories(options.outputDir, ec);
+  if (ec || !fs::is_directory(options.outputDir)) {
+    throw Error(options.outputDir, "cannot create the output directory" + (ec ? ": " + ec.message() : std::string()));
+  }
+  const std::vector<fs::path> outputs = outputPaths(inputs, fs::path(options.inputDir), fs::path(options.outputDir));
+
+  // Weights once for all images; every worker shares the packed layer.
+  const PatchWeights weights = resolveWeights(options.config.weights);
+  const PatchEmbedding layer(weights);
+  const PreprocessConfig preprocessConfig = preprocessFor(options.config.preprocess, weights);
+  const ImageLoadOptions loadOptions = options.config.loadOptions();
+  std::vector<PlotKind> kinds;
+  for (const std::string& plot : options.plots) kinds.push_back(PlotKind::parse(plot));
+  const auto sharedWeights = std::make_shared<const PatchWeights>(weights);
+
+  // Parallel over images, one GEMM thread each: images are independent and small.
+  const int workers = std::max(1, std::min<int>(options.threads > 0 ? options.threads
+                                                                      : static_cast<int>(std::thread::hardware_concurrency()),
+                                                static_cast<int>(inputs.size())));
+  setComputeThreads(1);
+  BatchReport report;
+  std::mutex mutex;
+  std::atomic<std::size_t> next{0};
+  std::size_t done = 0;
+  auto work = [&] {
+    for (std::size_t i = next++; i < inputs.size(); i = next++) {
+      std::string failure;
+      try {
+        fs::create_directories(outputs[i].parent_path());
+        const LoadedImage image = loadImage(inputs[i], loadOptions);
+        PreprocessResult pre = preprocess(image.rgb, preprocessConfig);
+        const Embedding y = layer.forward(pre.tensor, options.config.remainder);
+        writeNpy(outputs[i].string(), {y.tokens.rows(), y.tokens.cols()}, y.tokens.data());
+        if (!kinds.empty()) {
+          // The same figures as `export --plot`, drawn by the same code.
+          FigureData data;
+          data.input = toQImage(pre.inputRgb);
+          data.tensor = std::move(pre.tensor);
+          data.normalization = preprocessConfig.normalization;
+          data.remainder = options.config.remainder;
+          data.weights = sharedWeights;
+          data.embedding = y;
+          const fs::path stem = outputs[i].parent_path() / outputs[i].stem();
+          for (std::size_t k = 0; k < kinds.size(); ++k) {
+            const std::unique_ptr<Figure> figure = makeFigure(kinds[k], data, FigureOptions{});
+            const std::string file = stem.string() + "-" + kindFileName(options.plots[k]) + ".png";
+            FigureExporter(*figure).write(QString::fromStdString(file), FigureFormat::Png);
+          }
+        }
+      } catch (const Error& e) {
+        failure = e.reason();
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      const std::lock_guard lock(mutex);
+      ++done;
+      if (failure.empty()) {
+        ++report.embedded;
+      } else {
+        report.failures.push_back({inputs[i], failure});
+      }
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      if (interactive) {
+        const double eta = elapsed / static_cast<double>(done) * static_cast<double>(inputs.size() - done);
+        const int width = 30;
+        const auto filled = static_cast<int>(static_cast<double>(width) * static_cast<double>(done) / static_cast<double>(inputs.size()));
+        progress << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
+                 << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done << "/" << inputs.size()
+                 << "  " << std::fixed << std::setprecision(1) << static_cast<double>(done) / elapsed << " img/s  ETA "
+                 << formatSeconds(eta) << "  failed " << report.failures.size() << "   " << std::flush;
+      } else {
+        progress << "[" << done << "/" << inputs.size() << "] " << inputs[i] << " -> "
+                 << (failure.empty() ? outputs[i].string() : "FAILED: " + failure) << "\n";
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < workers; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (interactive && !inputs.empty()) progress << "\n";
+  std::sort(report.failures.begin(), report.failures.end(),
+            [](const BatchFailure& a, const BatchFailure& b) { return a.path < b.path; });
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
+}
+
+}  // namespace patchlens::cli

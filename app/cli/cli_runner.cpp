@@ -1,0 +1,273 @@
+#include "app/cli/cli_runner.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include "app/cli/batch_command.h"
+#include "app/cli/command_line.h"
+#include <QGuiApplication>
+
+#include "app/cli/export_command.h"
+#include "core/csv_writer.h"
+#include "core/error.h"
+#include "core/file_bytes.h"
+#include "core/image_header.h"
+#include "core/npy_array.h"
+#include "core/packed_gemm.h"
+#include "core/threading.h"
+
+namespace patchlens::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string shapeText(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+double millisecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::string preprocessSummary(const PreprocessConfig& p) {
+  std::ostringstream s;
+  s << p.width << " x " << p.height << " (" << resizeModeName(p.resize);
+  if (p.resize == ResizeMode::Crop) s << ", crop-pct " << p.cropPct;
+  s << ", " << interpolationName(p.interpolation) << ", norm " << p.normalization.name << ")";
+  return s.str();
+}
+
+// preprocess() does not know the file; its refusals are about this image.
+PreprocessResult preprocessNamed(const cv::Mat& rgb, const PreprocessConfig& config, const std::string& path) {
+  try {
+    return preprocess(rgb, config);
+  } catch (const Error& e) {
+    if (!e.file().empty()) throw;
+    throw Error(path, e.reason());
+  }
+}
+
+// Reads the first bytes only, to tell images from arrays and weight files.
+ImageHeader sniff(const std::string& path) {
+  checkedRegularFileSize(path);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw Error(path, "cannot open the file");
+  std::vector<std::uint8_t> head(65536);
+  head.resize(std::fread(head.data(), 1, head.size(), f));
+  std::fclose(f);
+  return readImageHeader(head);
+}
+
+void infoImage(const CommandLine& cl, const std::string& path, std::ostream& out) {
+  const LoadedImage image = loadImage(path, cl.config.loadOptions());
+  out << "file: " << path << "\n";
+  out << "kind: image (" << image.format << ", " << image.sourceWidth << " x " << image.sourceHeight << ", "
+      << image.sourceChannels << " channel" << (image.sourceChannels == 1 ? "" : "s") << ", "
+      << image.sourceBitDepth << "-bit)\n";
+  for (const std::string& w : image.warnings) out << "warning: " << w << "\n";
+  if (image.decodeReduction > 1) {
+    out << "decode: at 1/" << image.decodeReduction << " scale (" << image.rgb.cols << " x " << image.rgb.rows
+        << ") for --fast-decode\n";
+  }
+  const PreprocessConfig& p = cl.config.preprocess;
+  const PreprocessResult pre = preprocessNamed(image.rgb, p, path);
+  const PreprocessGeometry& g = pre.geometry;
+  out << "model input: " << preprocessSummary(p) << "\n";
+  out << "resize: " << g.sourceWidth << "x" << g.sourceHeight << " -> " << g.resizedWidth << "x"
+      << g.resizedHeight << ", model input at (" << g.offsetX << ", " << g.offsetY << ")\n";
+  const int patch = cl.config.weights.shape.patchSize;
+  const GridSize grid = PatchEmbedding::gridFor(p.height, p.width, patch, cl.config.remainder);
+  out << "grid: " << grid.rows << " x " << grid.cols << " = " << grid.tokens() << " tokens of " << patch
+      << " x " << patch << " px; embedding [" << grid.tokens() << ", " << cl.config.weights.shape.embedDim
+      << "] with --weights " << cl.config.weights.source << "\n";
+}
+
+void infoArray(const std::string& path, std::ostream& out) {
+  const auto bytes = readFileBytes(path, std::uint64_t{4} << 30);
+  const NpyHeader h = parseNpyHeader(bytes, path);
+  out << "file: " << path << "\n";
+  out << "kind: NumPy array, dtype " << h.descr << ", shape " << shapeText(h.shape)
+      << (h.fortranOrder ? ", Fortran order" : "") << "\n";
+  if (h.shape.size() == 4) {
+    out << "use: a patch-embedding weight [D, C, P, P] (D=" << h.shape[0] << ", C=" << h.shape[1]
+        << ", P=" << h.shape[2] << ") for --weights\n";
+  } else if (h.shape.size() == 3 || (h.shape.size() == 4 && h.shape[0] == 1)) {
+    out << "use: a model input [C, H, W] for embed --tensor\n";
+  } else if (h.shape.size() == 2) {
+    out << "use: a matrix [" << h.shape[0] << ", " << h.shape[1] << "], e.g. an embedding [N, D]\n";
+  }
+}
+
+void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& out) {
+  const WeightFileInfo info = inspectWeightFile(path, cl.config.weights.file);
+  out << "file: " << path << "\n";
+  out << "kind: " << info.format << " weight file, " << info.tensors.size() << " tensor"
+      << (info.tensors.size() == 1 ? "" : "s") << "\n";
+  for (const TensorInfo& t : info.tensors) {
+    out << "  " << t.name << "  " << t.dtype << "  " << shapeText(t.shape) << "\n";
+  }
+  out << "use: " << info.usage << "\n";
+}
+
+int runInfo(const CommandLine& cl, std::ostream& out) {
+  const std::string& path = cl.inputs.front();
+  const ImageHeader header = sniff(path);
+  if (header.format == "NumPy") {
+    // A 4-D .npy is both an array and a weight; the array view says more.
+    infoArray(path, out);
+  } else if (header.format == "ZIP" || header.format == "safetensors" || looksLikeWeightFile(path)) {
+    infoWeights(cl, path, out);
+  } else {
+    infoImage(cl, path, out);
+  }
+  return 0;
+}
+
+int runPreprocess(const CommandLine& cl, std::ostream& out) {
+  if (!endsWith(cl.output, ".npy")) throw UsageError("preprocess writes .npy (-o X.npy)");
+  const std::string& path = cl.inputs.front();
+  const auto start = Clock::now();
+  // Decode first: a bad image is the likelier mistake and fails fastest.
+  const LoadedImage image = loadImage(path, cl.config.loadOptions());
+  const PatchWeights weights = resolveWeights(cl.config.weights);
+  const PreprocessResult pre = preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, weights), path);
+  const ChwTensor& t = pre.tensor;
+  writeNpy(cl.output, {t.channels, t.height, t.width}, t.data.data());
+  for (const std::string& w : image.warnings) out << "warning: " << path << ": " << w << "\n";
+  out << "wrote " << cl.output << ": float32 [" << t.channels << ", " << t.height << ", " << t.width
+      << "] (" << preprocessSummary(cl.config.preprocess) << ", " << std::fixed << std::setprecision(1)
+      << millisecondsSince(start) << " ms)\n";
+  return 0;
+}
+
+ChwTensor readTensorInput(const std::string& path) {
+  const NpyArray a = readNpy(path);
+  std::vector<std::int64_t> shape = a.shape;
+  if (shape.size() == 4 && shape[0] == 1) shape.erase(shape.begin());
+  if (shape.size() != 3) {
+    throw Error(path, "expected a float array [C, H, W] or [1, C, H, W], got " + shapeText(a.shape));
+  }
+  if (shape[0] < 1 || shape[0] > 64 || shape[1] > 65536 || shape[2] > 65536) {
+    throw Error(path, "implausible tensor shape " + shapeText(a.shape));
+  }
+  ChwTensor t(static_cast<int>(shape[0]), static_cast<int>(shape[1]), static_cast<int>(shape[2]));
+  t.data = a.data;
+  return t;
+}
+
+int runEmbed(const CommandLine& cl, std::ostream& out) {
+  const bool csv = endsWith(cl.output, ".csv");
+  if (!csv && !endsWith(cl.output, ".npy")) throw UsageError("embed writes .npy or .csv (-o Y.npy|Y.csv)");
+  const auto start = Clock::now();
+  // Read the input first: a bad image or tensor is the likelier mistake and fails fastest.
+  ChwTensor input;
+  LoadedImage image;
+  const std::string inputName = cl.tensorPath.empty() ? cl.inputs.front() : cl.tensorPath;
+  if (!cl.tensorPath.empty()) {
+    input = readTensorInput(cl.tensorPath);
+  } else {
+    image = loadImage(inputName, cl.config.loadOptions());
+  }
+  const PatchWeights weights = resolveWeights(cl.config.weights);
+  const PatchEmbedding layer(weights);
+  if (cl.tensorPath.empty()) input = preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, weights), inputName).tensor;
+  const std::vector<std::string>& warnings = image.warnings;
+  Embedding embedding;
+  try {
+    embedding = layer.forward(input, cl.config.remainder);
+  } catch (const Error& e) {
+    throw Error(inputName, e.reason());
+  }
+  if (csv) {
+    writeCsv(cl.output, embedding.tokens);
+  } else {
+    writeNpy(cl.output, {embedding.tokens.rows(), embedding.tokens.cols()}, embedding.tokens.data());
+  }
+  for (const std::string& w : warnings) out << "warning: " << inputName << ": " << w << "\n";
+  out << "wrote " << cl.output << ": float32 [" << embedding.tokens.rows() << ", " << embedding.tokens.cols()
+      << "] (" << embedding.grid.rows << " x " << embedding.grid.cols << " grid, P=" << weights.patchSize
+      << ", weights " << weights.description << ", " << std::fixed << std::setprecision(1)
+      << millisecondsSince(start) << " ms)\n";
+  return 0;
+}
+
+int runBatchCommand(const CommandLine& cl, std::ostream& out) {
+  BatchOptions options;
+  options.inputDir = cl.inputs.front();
+  options.outputDir = cl.output;
+  options.recursive = cl.recursive;
+  options.threads = cl.threads;
+  options.config = cl.config;
+  options.plots = cl.plots;
+  const auto app = options.plots.empty() ? nullptr : makeGuiApplication();  // fonts for the figures
+  BatchReport report;
+  try {
+    report = runBatch(options, out, ::isatty(STDOUT_FILENO) == 1);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--plot ") + e.what());
+  }
+  const int total = report.embedded + static_cast<int>(report.failures.size());
+  out << "embedded " << report.embedded << " of " << total << " images into " << cl.output << " in " << std::fixed
+      << std::setprecision(1) << report.seconds << " s (" << (report.seconds > 0 ? total / report.seconds : 0.0)
+      << " images/s)\n";
+  if (report.failures.empty()) return 0;
+  out << report.failures.size() << " failed:\n";
+  for (const BatchFailure& f : report.failures) out << "  " << f.path << ": " << f.reason << "\n";
+  throw Error(cl.inputs.front(), std::to_string(report.failures.size()) + " of " + std::to_string(total) +
+                                     " images failed (listed on stdout)");
+}
+
+}  // namespace
+
+int runCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CommandLine cl;
+  try {
+    cl = parseCommandLine(args);
+    setComputeThreads(cl.threads);
+    if (cl.version) {
+      out << "patchlens-cli " << PATCHLENS_VERSION << "\n"
+          << "compute: " << PackedGemm::backendDescription() << ", " << computeThreads() << " threads\n";
+      return 0;
+    }
+    if (cl.help) {
+      out << helpText(cl.command);
+      return 0;
+    }
+    switch (cl.command) {
+      case Command::Info: return runInfo(cl, out);
+      case Command::Preprocess: return runPreprocess(cl, out);
+      case Command::Embed: return runEmbed(cl, out);
+      case Command::Batch: return runBatchCommand(cl, out);
+      case Command::Export: return runExport(cl, out);
+      case Command::None: break;
+    }
+    return 2;
+  } catch (const UsageError& e) {
+    err << "patchlens-cli: usage: " << e.what() << "\n";
+    return 2;
+  } catch (const Error& e) {
+    err << "patchlens-cli: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    err << "patchlens-cli: error: " << (cl.inputs.empty() ? cl.tensorPath : cl.inputs.front())
+        << ": out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    err << "patchlens-cli: error: " << (cl.inputs.empty() ? cl.tensorPath : cl.inputs.front()) << ": "
+        << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace patchlens::cli

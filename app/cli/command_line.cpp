@@ -1,0 +1,282 @@
+#include "app/cli/command_line.h"
+
+#include <charconv>
+#include <limits>
+#include <optional>
+#include <sstream>
+
+namespace patchlens::cli {
+namespace {
+
+const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defaults):
+  --weights W          xavier | xavier-normal | torch-default | dct | FILE
+                       (.safetensors, .npy, .npz)                   [xavier]
+  --seed N             seed of the random initializers              [0]
+  --key NAME           tensor holding the patch-embedding weight in FILE
+  --bias-key NAME      tensor holding its bias
+  --img-size N|HxW     model input size                              [224]
+  --patch-size P       patch size (a weight file fixes it)           [16]
+  --embed-dim D        embedding width (a weight file fixes it)      [768]
+  --resize MODE        crop | squash | pad                           [crop]
+  --crop-pct F         crop mode: resize the shorter side to size/F  [0.9]
+  --interp MODE        bicubic | bilinear | nearest (PIL-exact)      [bicubic]
+  --norm N             inception | imagenet | clip | none | m,m,m/s,s,s [inception]
+  --remainder MODE     pixels past the last whole patch: crop | pad  [crop]
+  --no-exif            ignore the EXIF orientation (as PIL-based training does)
+  --fast-decode        decode large JPEGs at 1/2..1/8 scale when the model input is
+                       far smaller: several times faster, no longer bit-equal to
+                       PIL + torchvision (up to a few /255 per pixel)
+  --max-pixels N       refuse larger images (decompression bombs)    [100000000]
+  --threads N          compute threads, 0 = all cores                [0]
+)";
+
+std::string usageLine(Command c) {
+  switch (c) {
+    case Command::Info: return "usage: patchlens-cli info FILE [options]\n\nWhat an image or a weight/array file holds, and what PatchLens would do with it.\n";
+    case Command::Preprocess: return "usage: patchlens-cli preprocess IMAGE -o X.npy [options]\n\nWrites the model input: float32 [C, H, W] after resize, crop and normalisation.\n";
+    case Command::Embed: return "usage: patchlens-cli embed (IMAGE | --tensor X.npy) -o Y.npy|Y.csv [options]\n\nWrites the patch embedding: float32 [N, D], tokens in row-major grid order\n(token r*cols + c is patch row r, column c).\n";
+    case Command::Batch: return "usage: patchlens-cli batch DIR -o OUTDIR [-r] [--plot KIND ...] [options]\n\nEmbeds every image in DIR (by content or extension; -r: and its subfolders) into\nOUTDIR/<name>.npy, one worker per core (--threads), going on past bad files:\nthey are listed at the end and the exit status is 1 if any failed. Each --plot KIND\n(see export --help) also writes OUTDIR/<name>-<kind>.png.\n";
+    case Command::Export:
+      return "usage: patchlens-cli export IMAGE --plot KIND -o FILE.png|.svg|.pdf [figure options] [options]\n"
+             "       patchlens-cli export IMAGE --data WHAT -o FILE.npy|.csv [options]\n\n"
+             "Draws one figure of IMAGE's patch embedding, or writes the numbers behind one.\n\n"
+             "  --plot KIND          channel:K           channel K as a map over the image\n"
+             "                       token:R,C           the token of patch (R, C) as a heatmap tile\n"
+             "                       token-line:R,C      the same token as a line over the channels\n"
+             "                       channels:A-B        channels A..B (at most 64) as small maps\n"
+             "                       filters             every filter of the layer\n"
+             "                       filter-pca          the filters' first 28 principal components\n"
+             "                       pca                 the tokens' first 3 principal components as RGB\n"
+             "                       similarity:R,C      cosine similarity of every token to (R, C)\n"
+             "                       posembed            similarity of the position embeddings\n"
+             "                                           (needs a weight file that has them)\n"
+             "                       histogram           the distribution of all embedding values\n"
+             "                       reconstruction[:K]  the image recovered from the embedding\n"
+             "                                           (from its top K principal components)\n"
+             "  --width W --height H figure size in points                 [the figure's own]\n"
+             "  --scale S            PNG pixels per point (2 = 144 dpi)    [2]\n"
+             "  --dpi D              PNG resolution, instead of --scale\n"
+             "  --colormap NAME      viridis magma inferno plasma cividis turbo gray RdBu_r coolwarm\n"
+             "                                            [RdBu_r for signed values]\n"
+             "  --data WHAT          embedding [N, D] | token:R,C [D] | channel:K [rows, cols] |\n"
+             "                       filters [D, C, P, P] (CSV: one filter per line)\n";
+    case Command::None: break;
+  }
+  return "";
+}
+
+template <typename T>
+T parseNumber(const std::string& option, const std::string& text, T low, T high) {
+  T value{};
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < low || value > high) {
+    throw UsageError(option + " needs a number from " + std::to_string(low) + " to " +
+                     std::to_string(high) + ", got '" + text + "'");
+  }
+  return value;
+}
+
+// A number in (0, high]; the message names the range the option accepts.
+double parsePositive(const std::string& option, const std::string& text, double high) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || !(value > 0.0 && value <= high)) {
+    std::ostringstream range;
+    range << "(0, " << high << "]";
+    throw UsageError(option + " needs a number in " + range.str() + ", got '" + text + "'");
+  }
+  return value;
+}
+
+void parseImageSize(const std::string& text, PreprocessConfig& p) {
+  const std::size_t x = text.find('x');
+  if (x == std::string::npos) {
+    p.height = p.width = parseNumber<int>("--img-size", text, 1, 16384);
+  } else {
+    p.height = parseNumber<int>("--img-size", text.substr(0, x), 1, 16384);
+    p.width = parseNumber<int>("--img-size", text.substr(x + 1), 1, 16384);
+  }
+}
+
+Command parseCommand(const std::string& word) {
+  if (word == "info") return Command::Info;
+  if (word == "preprocess") return Command::Preprocess;
+  if (word == "embed") return Command::Embed;
+  if (word == "batch") return Command::Batch;
+  if (word == "export") return Command::Export;
+  throw UsageError("unknown command '" + word + "' (expected info, preprocess, embed, batch or export)");
+}
+
+}  // namespace
+
+CommandLine parseCommandLine(const std::vector<std::string>& args) {
+  CommandLine cl;
+  PipelineConfig& cfg = cl.config;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::optional<std::string> inlineValue;
+    if (arg.rfind("--", 0) == 0) {
+      const std::size_t eq = arg.find('=');
+      if (eq != std::string::npos) {
+        inlineValue = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+      }
+    }
+    auto value = [&]() -> std::string {
+      if (inlineValue) return *inlineValue;
+      if (i + 1 >= args.size()) throw UsageError(arg + " needs a value");
+      return args[++i];
+    };
+    auto flag = [&] {
+      if (inlineValue) throw UsageError(arg + " takes no value");
+    };
+
+    if (arg == "-h" || arg == "--help") {
+      flag();
+      cl.help = true;
+    } else if (arg == "--version") {
+      flag();
+      cl.version = true;
+    } else if (arg == "-o" || arg == "--output") {
+      cl.output = value();
+      if (cl.output.empty()) throw UsageError("-o needs a file name");
+    } else if (arg == "-r" || arg == "--recursive") {
+      flag();
+      cl.recursive = true;
+    } else if (arg == "--plot") {
+      cl.plot = value();
+      if (cl.plot.empty()) throw UsageError("--plot needs a KIND (see export --help)");
+      cl.plots.push_back(cl.plot);
+    } else if (arg == "--data") {
+      cl.data = value();
+      if (cl.data.empty()) throw UsageError("--data needs embedding, token:R,C, channel:K or filters");
+    } else if (arg == "--width") {
+      cl.figureWidth = parsePositive("--width", value(), 10000);
+    } else if (arg == "--height") {
+      cl.figureHeight = parsePositive("--height", value(), 10000);
+    } else if (arg == "--scale") {
+      if (cl.figureScale > 0) throw UsageError("give either --scale or --dpi");
+      cl.figureScale = parsePositive("--scale", value(), 20);
+    } else if (arg == "--dpi") {
+      if (cl.figureScale > 0) throw UsageError("give either --scale or --dpi");
+      cl.figureScale = parsePositive("--dpi", value(), 1440) / 72.0;
+    } else if (arg == "--colormap") {
+      cl.colormap = value();
+      if (cl.colormap.empty()) throw UsageError("--colormap needs a name");
+    } else if (arg == "--tensor") {
+      cl.tensorPath = value();
+    } else if (arg == "--weights") {
+      cfg.weights.source = value();
+      if (cfg.weights.source.empty()) throw UsageError("--weights needs an initializer name or a file");
+    } else if (arg == "--seed") {
+      cfg.weights.seed = parseNumber<std::uint64_t>("--seed", value(), 0, std::numeric_limits<std::uint64_t>::max());
+    } else if (arg == "--key") {
+      cfg.weights.file.key = value();
+    } else if (arg == "--bias-key") {
+      cfg.weights.file.biasKey = value();
+    } else if (arg == "--img-size") {
+      parseImageSize(value(), cfg.preprocess);
+    } else if (arg == "--patch-size") {
+      cfg.weights.shape.patchSize = parseNumber<int>("--patch-size", value(), 1, 1024);
+    } else if (arg == "--embed-dim") {
+      cfg.weights.shape.embedDim = parseNumber<int>("--embed-dim", value(), 1, 65536);
+    } else if (arg == "--resize") {
+      const std::string v = value();
+      const auto mode = parseResizeMode(v);
+      if (!mode) throw UsageError("--resize must be crop, squash or pad, got '" + v + "'");
+      cfg.preprocess.resize = *mode;
+    } else if (arg == "--crop-pct") {
+      cfg.preprocess.cropPct = parsePositive("--crop-pct", value(), 1.0);
+    } else if (arg == "--interp") {
+      const std::string v = value();
+      const auto interp = parseInterpolation(v);
+      if (!interp) throw UsageError("--interp must be bicubic, bilinear or nearest, got '" + v + "'");
+      cfg.preprocess.interpolation = *interp;
+    } else if (arg == "--norm") {
+      const std::string v = value();
+      const auto norm = Normalization::parse(v);
+      if (!norm) throw UsageError("--norm must be inception, imagenet, clip, none or m,m,m/s,s,s, got '" + v + "'");
+      cfg.preprocess.normalization = *norm;
+    } else if (arg == "--remainder") {
+      const std::string v = value();
+      if (v == "crop") cfg.remainder = RemainderPolicy::Crop;
+      else if (v == "pad") cfg.remainder = RemainderPolicy::Pad;
+      else throw UsageError("--remainder must be crop or pad, got '" + v + "'");
+    } else if (arg == "--no-exif") {
+      flag();
+      cfg.load.applyExifOrientation = false;
+    } else if (arg == "--fast-decode") {
+      flag();
+      cfg.fastDecode = true;
+    } else if (arg == "--max-pixels") {
+      cfg.load.maxPixels = parseNumber<std::int64_t>("--max-pixels", value(), 1, std::int64_t{1} << 40);
+    } else if (arg == "--threads") {
+      cl.threads = parseNumber<int>("--threads", value(), 0, 1024);
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      throw UsageError("unknown option '" + arg + "'");
+    } else if (cl.command == Command::None) {
+      cl.command = parseCommand(arg);
+    } else {
+      cl.inputs.push_back(arg);
+    }
+  }
+  if (cl.help || cl.version) return cl;
+  switch (cl.command) {
+    case Command::None: throw UsageError("no command given (try --help)");
+    case Command::Info:
+      if (cl.inputs.size() != 1) throw UsageError("info takes exactly one FILE");
+      break;
+    case Command::Preprocess:
+      if (cl.inputs.size() != 1) throw UsageError("preprocess takes exactly one IMAGE");
+      if (cl.output.empty()) throw UsageError("preprocess needs -o X.npy");
+      break;
+    case Command::Embed:
+      if (cl.inputs.size() + (cl.tensorPath.empty() ? 0 : 1) != 1) {
+        throw UsageError("embed takes exactly one IMAGE or --tensor X.npy");
+      }
+      if (cl.output.empty()) throw UsageError("embed needs -o Y.npy or -o Y.csv");
+      break;
+    case Command::Batch:
+      if (cl.inputs.size() != 1) throw UsageError("batch takes exactly one DIR");
+      if (cl.output.empty()) throw UsageError("batch needs -o OUTDIR");
+      break;
+    case Command::Export:
+      if (cl.inputs.size() != 1) throw UsageError("export takes exactly one IMAGE");
+      if (cl.plot.empty() == cl.data.empty()) throw UsageError("export needs either --plot KIND or --data WHAT");
+      if (cl.plots.size() > 1) throw UsageError("export draws one --plot; batch takes several");
+      if (cl.output.empty()) throw UsageError(cl.plot.empty() ? "export needs -o FILE.npy or -o FILE.csv" : "export needs -o FILE.png, .svg or .pdf");
+      if (!cl.data.empty() && (cl.figureWidth > 0 || cl.figureHeight > 0 || cl.figureScale > 0 || !cl.colormap.empty())) {
+        throw UsageError("--width, --height, --scale, --dpi and --colormap apply to --plot only");
+      }
+      break;
+  }
+  return cl;
+}
+
+std::string helpText(Command command) {
+  if (command != Command::None) return usageLine(command) + "\n" + kSharedOptions;
+  return std::string(
+             "patchlens-cli: the patch embedding of a Vision Transformer, exactly as PyTorch computes it.\n\n"
+             "usage: patchlens-cli COMMAND [ARGS] [options]\n\n"
+             "commands:\n"
+             "  info FILE                          what an image or weight file holds\n"
+             "  preprocess IMAGE -o X.npy          float32 [3, H, W], the model input\n"
+             "  embed (IMAGE | --tensor X.npy) -o Y.npy|Y.csv\n"
+             "                                     float32 [N, D], tokens in row-major grid order\n"
+             "  batch DIR -o OUTDIR [-r]           every image in DIR: OUTDIR/<name>.npy, progress bar\n"
+             "  export IMAGE --plot KIND -o FILE.png|.svg|.pdf\n"
+             "                                     one figure (channel:K, token:R,C, pca, filters, ...)\n"
+             "  export IMAGE --data WHAT -o FILE.npy|.csv\n"
+             "                                     embedding, token:R,C, channel:K or filters\n\n"
+             "Run 'patchlens-cli COMMAND --help' for a command's options.\n"
+             "Exit status: 0 success, 1 bad input or failed work, 2 bad usage.\n\n") +
+         kSharedOptions;
+}
+
+}  // namespace patchlens::cli

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/pipeline.h"
+
+namespace patchlens::cli {
+
+// Bad usage (unknown option, missing argument): exit status 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Command { None, Info, Preprocess, Embed, Batch, Export };
+
+// Everything the command line asked for, with the pipeline defaults shared with the GUI.
+struct CommandLine {
+  Command command = Command::None;
+  bool help = false;
+  bool version = false;
+  std::vector<std::string> inputs;  // positional arguments after the subcommand
+  std::string output;               // -o
+  std::string tensorPath;           // embed --tensor
+  int threads = 0;                  // 0: all cores
+  bool recursive = false;           // batch -r
+  std::string plot;                 // export --plot KIND
+  std::vector<std::string> plots;   // every --plot given (batch takes several)
+  std::string data;                 // export --data WHAT
+  double figureWidth = 0;           // export --width, points; 0: the figure's own size
+  double figureHeight = 0;          // export --height
+  double figureScale = 0;           // export --scale (PNG pixels per point) or --dpi / 72; 0: 2
+  std::string colormap;             // export --colormap NAME; empty: each figure's default
+  PipelineConfig config;
+};
+
+// Parses argv[1..]; throws UsageError with a one-line reason.
+CommandLine parseCommandLine(const std::vector<std::string>& args);
+
+// Help text: general (Command::None) or for one subcommand.
+std::string helpText(Command command);
+
+}  // namespace patchlens::cli

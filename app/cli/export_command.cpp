@@ -1,0 +1,149 @@
+#include "app/cli/export_command.h"
+
+#include <cmath>
+#include <memory>
+#include <ostream>
+#include <stdexcept>
+
+#include <QGuiApplication>
+
+#include "core/error.h"
+#include "core/pipeline.h"
+#include "ui/colormap.h"
+#include "ui/figures/data_export.h"
+#include "ui/figures/figure_exporter.h"
+#include "ui/figures/figure_factory.h"
+#include "ui/qt_conversions.h"
+
+namespace patchlens::cli {
+
+namespace {
+
+// The largest PNG side we agree to render (a 16k x 16k RGBA image is already 1 GB).
+constexpr int kMaxPixels = 16384;
+
+}  // namespace
+
+// Figures need fonts and fonts need a QGuiApplication. Only the figure paths make one, so
+// info / embed / plain batch keep running where no Qt platform plugin is installed.
+std::unique_ptr<QGuiApplication> makeGuiApplication() {
+  if (QCoreApplication::instance() != nullptr) return nullptr;
+  // Nothing is ever shown: unless told otherwise, use the offscreen platform, which needs
+  // no display server (a stale DISPLAY over ssh would otherwise abort the process).
+  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  static int argc = 1;
+  static char name[] = "patchlens-cli";
+  static char* argv[] = {name, nullptr};
+  return std::make_unique<QGuiApplication>(argc, argv);
+}
+
+namespace {
+
+struct Computed {
+  FigureData data;
+  std::vector<std::string> warnings;
+};
+
+// The same file -> embedding chain as `embed`, keeping what the figures need.
+Computed compute(const CommandLine& cl) {
+  const std::string& path = cl.inputs.front();
+  // Decode first: a bad image is the likelier mistake and fails fastest.
+  const LoadedImage image = loadImage(path, cl.config.loadOptions());
+  auto weights = std::make_shared<const PatchWeights>(resolveWeights(cl.config.weights));
+  const PreprocessConfig preprocessConfig = preprocessFor(cl.config.preprocess, *weights);
+  PreprocessResult pre;
+  try {
+    pre = preprocess(image.rgb, preprocessConfig);
+  } catch (const Error& e) {
+    throw Error(e.file().empty() ? path : e.file(), e.reason());
+  }
+  Computed result;
+  result.warnings = image.warnings;
+  FigureData& data = result.data;
+  data.input = toQImage(pre.inputRgb);
+  data.normalization = preprocessConfig.normalization;
+  data.remainder = cl.config.remainder;
+  try {
+    data.embedding = PatchEmbedding(*weights).forward(pre.tensor, cl.config.remainder);
+  } catch (const Error& e) {
+    throw Error(path, e.reason());
+  }
+  data.tensor = std::move(pre.tensor);
+  data.weights = std::move(weights);
+  return result;
+}
+
+bool hasSuffix(const std::string& path, const char* suffix) {
+  return QString::fromStdString(path).endsWith(QLatin1String(suffix), Qt::CaseInsensitive);
+}
+
+int exportData(const CommandLine& cl, std::ostream& out) {
+  DataExport request;
+  try {
+    request = DataExport::parse(cl.data);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--data ") + e.what());
+  }
+  if (!hasSuffix(cl.output, ".npy") && !hasSuffix(cl.output, ".csv")) {
+    throw UsageError("--data writes .npy or .csv (-o FILE.npy|FILE.csv)");
+  }
+  const Computed c = compute(cl);
+  request.write(cl.output, c.data.embedding, *c.data.weights);
+  for (const std::string& w : c.warnings) out << "warning: " << cl.inputs.front() << ": " << w << "\n";
+  out << "wrote " << cl.output << ": " << request.name() << " of " << cl.inputs.front() << "\n";
+  return 0;
+}
+
+int exportPlot(const CommandLine& cl, std::ostream& out) {
+  PlotKind kind;
+  try {
+    kind = PlotKind::parse(cl.plot);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--plot ") + e.what());
+  }
+  FigureOptions options;
+  if (!cl.colormap.empty()) {
+    options.colormap = Colormap::parse(cl.colormap);
+    if (!options.colormap) {
+      std::string names;
+      for (const ColormapId id : Colormap::all()) names += (names.empty() ? "" : ", ") + Colormap::get(id).name();
+      throw UsageError("unknown --colormap '" + cl.colormap + "' (expected " + names + ")");
+    }
+  }
+  const QString output = QString::fromStdString(cl.output);
+  const auto format = FigureExporter::formatForPath(output);
+  if (!format) throw UsageError("--plot writes .png, .svg or .pdf (-o FILE.png|FILE.svg|FILE.pdf)");
+
+  const auto app = makeGuiApplication();
+  const Computed c = compute(cl);
+  std::unique_ptr<Figure> figure;
+  try {
+    figure = makeFigure(kind, c.data, options);
+  } catch (const Error& e) {
+    // The analyses do not know the file; the image (with its weights) is what does not fit.
+    throw Error(e.file().empty() ? cl.inputs.front() : e.file(), e.reason());
+  }
+  FigureExporter exporter(*figure);
+  const QSizeF preferred = figure->preferredSize();
+  exporter.setSize({cl.figureWidth > 0 ? cl.figureWidth : preferred.width(),
+                    cl.figureHeight > 0 ? cl.figureHeight : preferred.height()});
+  if (cl.figureScale > 0) exporter.setScale(cl.figureScale);
+  const QSize pixels = exporter.pixelSize();
+  if (*format == FigureFormat::Png && (pixels.width() > kMaxPixels || pixels.height() > kMaxPixels)) {
+    throw UsageError("the PNG would be " + std::to_string(pixels.width()) + " x " + std::to_string(pixels.height()) +
+                     " pixels; at most " + std::to_string(kMaxPixels) + " per side");
+  }
+  exporter.write(output, *format);
+  for (const std::string& w : c.warnings) out << "warning: " << cl.inputs.front() << ": " << w << "\n";
+  out << "wrote " << cl.output << ": " << kind.name() << ", " << std::lround(exporter.size().width()) << " x "
+      << std::lround(exporter.size().height()) << " pt";
+  if (*format == FigureFormat::Png) out << " (" << pixels.width() << " x " << pixels.height() << " px)";
+  out << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int runExport(const CommandLine& cl, std::ostream& out) { return cl.plot.empty() ? exportData(cl, out) : exportPlot(cl, out); }
+
+}  // namespace patchlens::cli

@@ -1,0 +1,59 @@
+#include <cstdio>
+
+#include <QApplication>
+#include <QSettings>
+
+#include "ui/launch_options.h"
+#include "ui/main_window.h"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setApplicationName(QStringLiteral("PatchLens"));
+  QApplication::setOrganizationName(QStringLiteral("PatchLens"));
+  QApplication::setApplicationVersion(QStringLiteral(PATCHLENS_VERSION));
+  QApplication::setDesktopFileName(QStringLiteral("patchlens"));
+
+  QString error;
+  const auto options = patchlens::parseLaunchOptions(QApplication::arguments(), &error);
+  if (!options) {
+    std::fprintf(stderr, "patchlens: error: %s\n", qPrintable(error));
+    return 2;
+  }
+  if (options->resetSettings) QSettings().clear();
+
+  // Screenshots and measurements start from the defaults and leave the user's settings alone.
+  const bool batch = !options->screenshot.isEmpty() || options->measure;
+  patchlens::MainWindow window(nullptr, batch ? patchlens::MainWindow::SettingsMode::Ephemeral
+                                              : patchlens::MainWindow::SettingsMode::Persistent);
+  if (options->size.isValid()) window.resize(options->size);
+  window.show();
+  double openToPaintMs = 0.0;
+  const bool loaded = patchlens::applyLaunchOptions(window, *options, &error, &openToPaintMs);
+  if (!batch) return QApplication::exec();
+
+  if (!loaded) {
+    std::fprintf(stderr, "patchlens: error: %s\n", qPrintable(error));
+    return 1;
+  }
+  patchlens::waitForSession(*window.session());
+  QApplication::processEvents();
+  if (options->measure) {
+    const auto& result = window.session()->result();
+    const auto& t = result->timings;
+    std::printf("%dx%d image: open -> image view painted with the overlay: %.1f ms (decode %.1f ms, weights + preprocess "
+                "%.1f ms, embed %.1f ms, analyses + display images %.1f ms; then PCA %.1f ms); memory after the first "
+                "image: %s\n",
+                result->sourceSize.width(), result->sourceSize.height(), openToPaintMs, t.decodeMs, t.preprocessMs,
+                t.embedMs, t.analysisMs, t.pcaMs, qPrintable(patchlens::memoryUsage()));
+    std::printf("%s\n", qPrintable(patchlens::measureInteraction(window)));
+    std::printf("memory at the end: %s\n", qPrintable(patchlens::memoryUsage()));
+  }
+  if (!options->screenshot.isEmpty()) {
+    QApplication::processEvents();
+    if (!window.grab().save(options->screenshot)) {
+      std::fprintf(stderr, "patchlens: error: %s: cannot write the screenshot\n", qPrintable(options->screenshot));
+      return 1;
+    }
+  }
+  return 0;
+}

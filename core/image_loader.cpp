@@ -1,0 +1,143 @@
+#include "image_loader.h"
+
+#include <algorithm>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "error.h"
+#include "file_bytes.h"
+#include "image_header.h"
+
+namespace patchlens {
+namespace {
+
+std::string megapixels(std::int64_t pixels) {
+  const std::int64_t tenths = (pixels + 50'000) / 100'000;
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MP";
+}
+
+// Brings any decoded depth to 8 bits: 16-bit keeps its high byte (as PIL's RGB;16B
+// reader does), float is clamped from [0, 1].
+cv::Mat toEightBit(const cv::Mat& image) {
+  switch (image.depth()) {
+    case CV_8U: return image;
+    case CV_16U: {
+      cv::Mat out(image.size(), CV_MAKETYPE(CV_8U, image.channels()));
+      const cv::Mat src = image.isContinuous() ? image : image.clone();
+      const auto* in = src.ptr<std::uint16_t>();
+      auto* dst = out.ptr<std::uint8_t>();
+      for (std::size_t i = 0, n = src.total() * static_cast<std::size_t>(src.channels()); i < n; ++i) {
+        dst[i] = static_cast<std::uint8_t>(in[i] >> 8);
+      }
+      return out;
+    }
+    default: {
+      cv::Mat out;
+      image.convertTo(out, CV_8U, 255.0);
+      return out;
+    }
+  }
+}
+
+// The largest libjpeg DCT scale-down that keeps the shorter side >= minSide (1 = none).
+int jpegReduction(const ImageHeader& header, int minSide) {
+  if (minSide <= 0 || header.format != "JPEG" || !header.hasSize) return 1;
+  const std::int64_t shorter = std::min(header.width, header.height);
+  for (int factor : {8, 4, 2}) {
+    if (shorter / factor >= minSide) return factor;
+  }
+  return 1;
+}
+
+}  // namespace
+
+LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& name,
+                        const ImageLoadOptions& options) {
+  if (bytes.empty()) throw Error(name, "empty file (0 bytes)");
+  const ImageHeader header = readImageHeader(bytes);
+  if (!header.isImage && !header.format.empty()) {
+    throw Error(name, "not an image: the content is a " + header.format + " file");
+  }
+  if (header.hasSize) {
+    if (header.width <= 0 || header.height <= 0) {
+      throw Error(name, "the " + header.format + " header gives an empty image (" +
+                            std::to_string(header.width) + "x" + std::to_string(header.height) + ")");
+    }
+    const std::int64_t pixels = header.width * header.height;
+    if (pixels > options.maxPixels) {
+      throw Error(name, "image is " + std::to_string(header.width) + "x" +
+                            std::to_string(header.height) + " (" + megapixels(pixels) +
+                            "), over the limit of " + megapixels(options.maxPixels) +
+                            " (raise it with --max-pixels)");
+    }
+  }
+
+  int flags = cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR;
+  const int reduction = jpegReduction(header, options.reducedDecodeMinSide);
+  if (reduction == 2) flags = cv::IMREAD_REDUCED_COLOR_2;
+  if (reduction == 4) flags = cv::IMREAD_REDUCED_COLOR_4;
+  if (reduction == 8) flags = cv::IMREAD_REDUCED_COLOR_8;
+  if (!options.applyExifOrientation) flags |= cv::IMREAD_IGNORE_ORIENTATION;
+  const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
+                        const_cast<std::uint8_t*>(bytes.data()));
+  cv::Mat decoded;
+  try {
+    decoded = cv::imdecode(encoded, flags);
+  } catch (const cv::Exception& e) {
+    const std::string kind = header.format.empty() ? std::string("image") : header.format;
+    if (e.err.find("CV_IO_MAX_IMAGE_PIXELS") != std::string::npos) {
+      throw Error(name, "the " + kind + " header declares more pixels than OpenCV decodes (2^30)");
+    }
+    throw Error(name, "corrupt " + kind + " data (" + e.err + ")");
+  }
+  if (decoded.empty()) {
+    if (header.format.empty()) throw Error(name, "not an image format PatchLens can read");
+    throw Error(name, "corrupt or truncated " + header.format + " data (decoding failed)");
+  }
+  if (!header.hasSize && static_cast<std::int64_t>(decoded.total()) > options.maxPixels) {
+    throw Error(name, "image is " + megapixels(static_cast<std::int64_t>(decoded.total())) +
+                          ", over the limit of " + megapixels(options.maxPixels));
+  }
+
+  LoadedImage out;
+  out.format = header.format.empty() ? "image" : header.format;
+  out.decodeReduction = reduction;
+  out.sourceWidth = decoded.cols * reduction;
+  out.sourceHeight = decoded.rows * reduction;
+  if (header.hasSize && reduction > 1) {
+    // The header's size is before EXIF rotation; keep the decoded orientation.
+    const bool swapped = (decoded.cols > decoded.rows) != (header.width > header.height);
+    out.sourceWidth = static_cast<int>(swapped ? header.height : header.width);
+    out.sourceHeight = static_cast<int>(swapped ? header.width : header.height);
+  }
+  out.sourceChannels = decoded.channels();
+  out.sourceBitDepth = decoded.depth() == CV_8U ? 8 : decoded.depth() == CV_16U ? 16 : 32;
+  cv::Mat eight = toEightBit(decoded);
+  decoded.release();
+  switch (eight.channels()) {
+    case 1: cv::cvtColor(eight, out.rgb, cv::COLOR_GRAY2RGB); break;
+    case 3:
+      // In place: a 12 MP photo would otherwise hold two 36 MB copies at once.
+      cv::cvtColor(eight, eight, cv::COLOR_BGR2RGB);
+      out.rgb = eight;
+      break;
+    case 4: cv::cvtColor(eight, out.rgb, cv::COLOR_BGRA2RGB); break;
+    default: throw Error(name, "unsupported channel count " + std::to_string(eight.channels()));
+  }
+  if (header.format == "JPEG" && !header.jpegHasEndMarker) {
+    out.warnings.push_back("the JPEG data is truncated; the missing part of the image is filled in");
+  }
+  if (header.pageCount > 1) {
+    out.warnings.push_back("the file has " + std::to_string(header.pageCount) +
+                           " pages; only the first is used");
+  }
+  return out;
+}
+
+LoadedImage loadImage(const std::string& path, const ImageLoadOptions& options) {
+  const std::vector<std::uint8_t> bytes = readFileBytes(path, options.maxFileBytes);
+  return decodeImage(bytes, path, options);
+}
+
+}  // namespace patchlens

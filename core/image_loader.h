@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace patchlens {
+
+struct ImageLoadOptions {
+  // cv::imdecode rotates by the EXIF tag; PIL-based training pipelines do not.
+  bool applyExifOrientation = true;
+  // Refuse images with more pixels than this, judged from the header before decoding.
+  std::int64_t maxPixels = 100'000'000;
+  std::uint64_t maxFileBytes = std::uint64_t{1} << 30;
+  // When > 0, a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling) as
+  // long as its shorter side stays >= this many pixels: a 12 MP photo headed for a
+  // 224 model input decodes several times faster. 0 decodes every pixel (exact path).
+  int reducedDecodeMinSide = 0;
+};
+
+// A decoded image, always 8-bit RGB, with what was learned about the source.
+struct LoadedImage {
+  cv::Mat rgb;                        // CV_8UC3, R G B order
+  std::string format;                 // content type sniffed from the bytes
+  int sourceBitDepth = 8;             // 8 or 16 (32 for float formats)
+  int sourceChannels = 3;             // before conversion: 1 gray, 3 colour, 4 with alpha
+  int sourceWidth = 0;                // full-resolution size (EXIF orientation applied)
+  int sourceHeight = 0;
+  int decodeReduction = 1;            // 1, 2, 4 or 8: rgb is the source shrunk by this factor
+  std::vector<std::string> warnings;  // e.g. truncated data, extra TIFF pages ignored
+};
+
+// Loads any format OpenCV reads; throws Error(path, reason) for missing, unreadable,
+// empty, corrupt, too large or non-image files.
+LoadedImage loadImage(const std::string& path, const ImageLoadOptions& options = {});
+
+// The same from bytes already in memory; `name` is used in messages.
+LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& name,
+                        const ImageLoadOptions& options = {});
+
+}  // namespace patchlens

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace patchlens {
+
+// A read-only memory map of a whole regular file: pages are read from disk only when touched,
+// so parsing a header and a few tensors of a large checkpoint costs only those bytes.
+class MappedFile {
+ public:
+  // Throws Error(path, reason) for a missing file, a directory, no permission or a failed map.
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+
+  std::span<const std::uint8_t> bytes() const { return {m_data, m_size}; }
+  const std::string& path() const { return m_path; }
+
+ private:
+  void release() noexcept;
+
+  std::string m_path;
+  const std::uint8_t* m_data = nullptr;
+  std::size_t m_size = 0;
+};
+
+}  // namespace patchlens

@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""Batch throughput: patchlens-cli batch vs the equivalent Python loop (PIL decode +
+torchvision Resize/CenterCrop/ToTensor/Normalize + conv2d, np.save per image) over
+200 JPEGs of 640x480, in one run on the same machine.
+
+    /usr/bin/python3 tests/bench/compare_batch.py [--cli build/release/bin/patchlens-cli]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torchvision import transforms
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def make_images(folder, count):
+    """Random 640x480 crops of the sample photos, with noise so each JPEG differs."""
+    rng = np.random.default_rng(0)
+    sources = [np.asarray(Image.open(os.path.join(ROOT, "tests", "data", n)).convert("RGB").resize((1200, 800)))
+               for n in ("chelsea.png", "coffee.png")]
+    for i in range(count):
+        src = sources[i % 2]
+        y, x = rng.integers(0, src.shape[0] - 480), rng.integers(0, src.shape[1] - 640)
+        crop = src[y:y + 480, x:x + 640].astype(np.int16) + rng.integers(-8, 9, (480, 640, 3))
+        Image.fromarray(np.clip(crop, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"img{i:03d}.jpg"), quality=90)
+
+
+def python_loop(folder, out, threads):
+    torch.set_num_threads(threads)
+    tf = transforms.Compose([transforms.Resize(248, interpolation=transforms.InterpolationMode.BICUBIC),
+                             transforms.CenterCrop(224), transforms.ToTensor(),
+                             transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    w = torch.randn(768, 3, 16, 16) * 0.02
+    b = torch.zeros(768)
+    with torch.no_grad():
+        for name in sorted(os.listdir(folder)):
+            x = tf(Image.open(os.path.join(folder, name)).convert("RGB"))
+            y = F.conv2d(x[None], w, b, stride=16).flatten(2).transpose(1, 2)[0]
+            np.save(os.path.join(out, name + ".npy"), y.numpy())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cli", default=os.path.join(ROOT, "build", "release", "bin", "patchlens-cli"))
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="patchlens-batch-")
+    try:
+        images = os.path.join(work, "in")
+        os.makedirs(images)
+        make_images(images, args.count)
+        cores = os.cpu_count()
+        py, ours = [], []
+        for _ in range(args.repeats):
+            out = tempfile.mkdtemp(dir=work)
+            start = time.perf_counter()
+            python_loop(images, out, cores)
+            py.append(time.perf_counter() - start)
+            out = tempfile.mkdtemp(dir=work)
+            start = time.perf_counter()
+            subprocess.run([args.cli, "batch", images, "-o", out], check=True, stdout=subprocess.DEVNULL)
+            ours.append(time.perf_counter() - start)
+        py_s, our_s = sorted(py)[len(py) // 2], sorted(ours)[len(ours) // 2]
+        print(f"{args.count} JPEGs 640x480, median of {args.repeats}:")
+        print(f"  Python loop (PIL + torchvision + torch, {cores} threads): {py_s:.2f} s = {args.count / py_s:.1f} images/s")
+        print(f"  patchlens-cli batch:                                    {our_s:.2f} s = {args.count / our_s:.1f} images/s")
+        print(f"  speed-up: {py_s / our_s:.2f}x")
+    finally:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

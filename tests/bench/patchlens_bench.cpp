@@ -1,0 +1,244 @@
+// patchlens-bench: speed of the core stages, with GFLOP/s and % of the measured FMA peak.
+// Run: build/release/bin/patchlens-bench  (tests/bench/compare_torch.py adds PyTorch).
+#include <benchmark/benchmark.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "core/embedding_analysis.h"
+#include "core/image_loader.h"
+#include "core/initializers.h"
+#include "core/patch_embedding.h"
+#include "core/pil_resampler.h"
+#include "core/pipeline.h"
+#include "core/preprocess.h"
+#include "core/threading.h"
+#include "tests/bench/fma_peak.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QImage>
+#include <QPainter>
+
+#include <qcustomplot.h>
+
+#include "ui/image_view.h"
+#include "ui/main_window.h"
+#include "ui/patch_inspector.h"
+#include "ui/session.h"
+
+using namespace patchlens;
+
+namespace {
+
+double g_peakGflops = 0;
+
+ChwTensor randomInput(int size) {
+  ChwTensor t(3, size, size);
+  cv::Mat view(1, static_cast<int>(t.data.size()), CV_32F, t.data.data());
+  cv::randn(view, 0.0, 1.0);
+  return t;
+}
+
+void reportFlops(benchmark::State& state, int tokens, int patchLength, int dim) {
+  const double flops = 2.0 * tokens * patchLength * dim;
+  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+  state.counters["tokens"] = tokens;
+  if (g_peakGflops > 0) {
+    state.counters["peak_GFLOPs"] = g_peakGflops;
+  }
+}
+
+void embed(benchmark::State& state, int size, int patch, int dim, int threads) {
+  setComputeThreads(threads);
+  const PatchEmbedding layer(makeInitializedWeights(Initializer::Xavier, LayerShape{dim, 3, patch}, 0));
+  const ChwTensor x = randomInput(size);
+  for (auto _ : state) {
+    Embedding y = layer.forward(x);
+    benchmark::DoNotOptimize(y.tokens.data());
+  }
+  const int tokens = (size / patch) * (size / patch);
+  reportFlops(state, tokens, 3 * patch * patch, dim);
+  // Time per token, to compare image sizes (the 1.3x rule).
+  state.counters["s_per_token"] = benchmark::Counter(static_cast<double>(tokens) * static_cast<double>(state.iterations()),
+                                                     benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// A 4000x3000 JPEG (12 MP) made from the bundled sample, written once.
+const std::string& bigJpegPath() {
+  static const std::string path = [] {
+    const std::string out = "/tmp/patchlens-bench-12mp.jpg";
+    cv::Mat sample = cv::imread(PATCHLENS_SOURCE_DIR "/resources/sample.png", cv::IMREAD_COLOR);
+    cv::Mat big;
+    cv::resize(sample, big, cv::Size(4000, 3000), 0, 0, cv::INTER_CUBIC);
+    cv::imwrite(out, big, {cv::IMWRITE_JPEG_QUALITY, 92});
+    return out;
+  }();
+  return path;
+}
+
+void BM_Preprocess12mpJpeg(benchmark::State& state) {
+  setComputeThreads(0);
+  const std::string& path = bigJpegPath();
+  for (auto _ : state) {
+    const LoadedImage image = loadImage(path);
+    PreprocessResult r = preprocess(image.rgb, PreprocessConfig{});
+    benchmark::DoNotOptimize(r.tensor.data.data());
+  }
+}
+
+void BM_Decode12mpJpeg(benchmark::State& state) {
+  setComputeThreads(0);
+  for (auto _ : state) {
+    LoadedImage image = loadImage(bigJpegPath());
+    benchmark::DoNotOptimize(image.rgb.data);
+  }
+}
+
+// The exact PIL-compatible resize alone: 4000x3000 -> 330x248 bicubic, threads as given.
+void BM_Resize12mp(benchmark::State& state) {
+  setComputeThreads(static_cast<int>(state.range(0)));
+  const LoadedImage image = loadImage(bigJpegPath());
+  for (auto _ : state) {
+    cv::Mat out = resizeLikePil(image.rgb, 330, 248, Interpolation::Bicubic);
+    benchmark::DoNotOptimize(out.data);
+  }
+}
+
+// File -> embedding; range(0) = 1 decodes the JPEG at reduced scale (--fast-decode).
+void BM_Pipeline12mpJpeg(benchmark::State& state) {
+  setComputeThreads(0);
+  const std::string& path = bigJpegPath();
+  const PatchEmbedding layer(makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0));
+  PipelineConfig config;
+  config.fastDecode = state.range(0) == 1;
+  for (auto _ : state) {
+    const LoadedImage image = loadImage(path, config.loadOptions());
+    const PreprocessResult r = preprocess(image.rgb, config.preprocess);
+    Embedding y = layer.forward(r.tensor);
+    benchmark::DoNotOptimize(y.tokens.data());
+  }
+}
+
+// PCA of a ViT-B embedding (the GUI's PCA->RGB overlay), one thread.
+void BM_TokenPca(benchmark::State& state) {
+  setComputeThreads(1);
+  const PatchEmbedding layer(makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0));
+  const Embedding y = layer.forward(randomInput(224));
+  for (auto _ : state) {
+    PcaResult pca = tokenPca(y.tokens, 3);
+    benchmark::DoNotOptimize(pca.projections.data());
+  }
+}
+
+void BM_FmaPeak(benchmark::State& state) {
+  for (auto _ : state) {
+    state.PauseTiming();
+    state.ResumeTiming();
+  }
+  state.counters["peak_GFLOPs"] = g_peakGflops;
+}
+
+// The desktop window with the sample-sized test image loaded, for the render cases (made
+// on first use: the other cases do not pay for it).
+patchlens::MainWindow& renderWindow() {
+  static patchlens::MainWindow* window = [] {
+    auto* w = new patchlens::MainWindow(nullptr, patchlens::MainWindow::SettingsMode::Ephemeral);
+    w->resize(1500, 950);
+    w->show();
+    w->openImage(QStringLiteral(PATCHLENS_SOURCE_DIR "/tests/data/chelsea.png"));
+    QElapsedTimer timer;
+    timer.start();
+    while ((w->session()->isBusy() || !w->session()->hasResult()) && timer.elapsed() < 60000) {
+      QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
+    }
+    QCoreApplication::processEvents();
+    return w;
+  }();
+  return *window;
+}
+
+// Channel change -> the overlay recomputed (map, range, colours) and the image view
+// painted into an image of its size through its one paint path.
+void BM_RenderChannelOverlay(benchmark::State& state) {
+  patchlens::MainWindow& window = renderWindow();
+  patchlens::Session& session = *window.session();
+  if (!session.hasResult()) {
+    state.SkipWithError("no image loaded");
+    return;
+  }
+  session.setOverlay(patchlens::OverlayKind::Channel);
+  patchlens::ImageView& view = *window.imageView();
+  QImage target(view.size(), QImage::Format_ARGB32_Premultiplied);
+  const int dim = session.result()->embedDim();
+  for (auto _ : state) {
+    session.setChannel((session.channel() + 1) % dim);
+    QPainter painter(&target);
+    view.paint(painter, QRectF(target.rect()));
+    painter.end();
+    benchmark::DoNotOptimize(target.constBits());
+  }
+  state.counters["view_px"] = static_cast<double>(target.width()) * target.height();
+}
+
+// Select a patch -> the inspector's content rebuilt (pixels, tile, plot, stats, top
+// channels) and the whole inspector painted into an image of its size.
+void BM_RenderInspector(benchmark::State& state) {
+  patchlens::MainWindow& window = renderWindow();
+  patchlens::Session& session = *window.session();
+  if (!session.hasResult()) {
+    state.SkipWithError("no image loaded");
+    return;
+  }
+  patchlens::PatchInspector& inspector = *window.inspector();
+  QImage target(inspector.size(), QImage::Format_ARGB32_Premultiplied);
+  const patchlens::GridSize grid = session.result()->embedding.grid;
+  int i = 0;
+  for (auto _ : state) {
+    ++i;
+    session.setSelection({(i * 7) % grid.rows, (i * 5) % grid.cols});
+    // The token plot replots from the event loop (a queued replot): do it here.
+    inspector.plot()->replot(QCustomPlot::rpImmediateRefresh);
+    inspector.render(&target);
+    benchmark::DoNotOptimize(target.constBits());
+  }
+  state.counters["inspector_px"] = static_cast<double>(target.width()) * target.height();
+}
+
+}  // namespace
+
+BENCHMARK(BM_FmaPeak)->Name("peak/fma-fp32/threads:1")->Iterations(1);
+BENCHMARK_CAPTURE(embed, 224_1, 224, 16, 768, 1)->Name("embed/224/p16/d768/threads:1")->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK_CAPTURE(embed, 224_2, 224, 16, 768, 2)->Name("embed/224/p16/d768/threads:2")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK_CAPTURE(embed, 384, 384, 16, 768, 0)->Name("embed/384/p16/d768")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(embed, 224_d1024, 224, 16, 1024, 0)->Name("embed/224/p16/d1024")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(embed, 1024, 1024, 16, 768, 0)->Name("embed/1024/p16/d768")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(embed, 2048, 2048, 16, 768, 0)->Name("embed/2048/p16/d768")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TokenPca)->Name("analysis/pca/196x768")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Preprocess12mpJpeg)->Name("preprocess/12mp-jpeg")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Decode12mpJpeg)->Name("decode/12mp-jpeg")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Resize12mp)->Name("resize/12mp-bicubic/threads:1")->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Resize12mp)->Name("resize/12mp-bicubic/threads:2")->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Pipeline12mpJpeg)->Name("pipeline/12mp-jpeg-fast-decode")->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Pipeline12mpJpeg)->Name("pipeline/12mp-jpeg")->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_RenderChannelOverlay)->Name("render/channel-overlay")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_RenderInspector)->Name("render/inspector")->Unit(benchmark::kMillisecond)->UseRealTime();
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // The render/ cases draw widgets: an application on the offscreen platform (no display).
+  if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  int qtArgc = 1;
+  QApplication app(qtArgc, argv);
+  g_peakGflops = patchlens::bench::measureFmaPeakGflops(0.5);
+  std::fprintf(stderr, "measured FP32 FMA peak: %.1f GFLOP/s per core\n", g_peakGflops);
+  benchmark::AddCustomContext("fma_peak_gflops_per_core", std::to_string(g_peakGflops));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,181 @@
+#include <QtTest>
+
+#include <sys/resource.h>
+
+#include "tests/common/test_support.h"
+
+using namespace patchlens;
+
+namespace {
+
+struct Outcome {
+  int exitCode = -1;
+  QString err;
+  qint64 milliseconds = 0;
+};
+
+// Runs patchlens-cli under a 512 MB address-space limit; a hang past 20 s is a failure.
+Outcome runLimited(const QStringList& args) {
+  QProcess process;
+  process.setProgram(QStringLiteral(PATCHLENS_BIN_DIR "/patchlens-cli"));
+  process.setArguments(args);
+  if (!qEnvironmentVariableIsSet("PATCHLENS_NO_RLIMIT")) {  // sanitizers reserve more address space
+    process.setChildProcessModifier([] {
+      const rlimit limit{512ull << 20, 512ull << 20};
+      ::setrlimit(RLIMIT_AS, &limit);
+    });
+  }
+  QElapsedTimer timer;
+  timer.start();
+  process.start();
+  if (!process.waitForFinished(20000)) {
+    process.kill();
+    process.waitForFinished();
+    return {};
+  }
+  return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
+          QString::fromUtf8(process.readAllStandardError()), timer.elapsed()};
+}
+
+void addManifestRows(const std::string& folder, const QStringList& argsBeforeFile, const QStringList& argsAfterFile) {
+  const auto rows = test::readTsv(test::dataPath(folder + "/expected.tsv"));
+  for (const auto& r : rows) {
+    const QString file = QString::fromStdString(test::dataPath(folder + "/" + r[0]));
+    QStringList args = argsBeforeFile;
+    args << file << argsAfterFile;
+    QTest::newRow((folder + "/" + r[0]).c_str()) << args << file << QString::fromStdString(r[1]);
+  }
+}
+
+}  // namespace
+
+// Every hostile file ends in exit 1 with one line naming it and the reason, inside the
+// memory limit, leaving no output behind.
+class TestHostileFiles : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void refusedWithOneLine_data();
+  void refusedWithOneLine();
+  void runtimeCases_data();
+  void runtimeCases();
+  void awkwardButValidInputsWork_data();
+  void awkwardButValidInputsWork();
+  void fullDiskLeavesNoPartialFile_data();
+  void fullDiskLeavesNoPartialFile();
+
+ private:
+  QTemporaryDir m_dir;
+};
+
+void TestHostileFiles::refusedWithOneLine_data() {
+  QTest::addColumn<QStringList>("args");
+  QTest::addColumn<QString>("file");
+  QTest::addColumn<QString>("reason");
+  addManifestRows("bad/images", {"embed"}, {});
+  // Weight files: the corpus of the weights issue, through --weights.
+  if (QFile::exists(QString::fromStdString(test::dataPath("bad/weights/expected.tsv")))) {
+    addManifestRows("bad/weights", {"embed", QString::fromStdString(test::dataPath("chelsea.png")), "--weights"}, {});
+  }
+}
+
+void TestHostileFiles::refusedWithOneLine() {
+  QFETCH(QStringList, args);
+  QFETCH(QString, file);
+  QFETCH(QString, reason);
+  const QString target = m_dir.filePath("out.npy");
+  const Outcome o = runLimited(args + QStringList{"-o", target});
+  QVERIFY2(o.exitCode == 1, qPrintable(QString("exit %1: %2").arg(o.exitCode).arg(o.err)));
+  QVERIFY2(o.err.startsWith("patchlens-cli: error: " + file + ": "), qPrintable(o.err));
+  QVERIFY2(o.err.contains(reason), qPrintable(o.err));
+  QCOMPARE(o.err.count('\n'), 1);
+  QVERIFY(!QFile::exists(target));
+  qInfo("%lld ms", o.milliseconds);
+}
+
+void TestHostileFiles::runtimeCases_data() {
+  QTest::addColumn<QString>("path");
+  QTest::addColumn<QString>("reason");
+  QDir(m_dir.path()).mkdir("folder.png");
+  QTest::newRow("directory named .png") << m_dir.filePath("folder.png") << "is a directory";
+  QFile::link(m_dir.filePath("loop-b.png"), m_dir.filePath("loop-a.png"));
+  QFile::link(m_dir.filePath("loop-a.png"), m_dir.filePath("loop-b.png"));
+  QTest::newRow("symlink loop") << m_dir.filePath("loop-a.png") << "symbolic links";
+  QFile::link(m_dir.filePath("nowhere.png"), m_dir.filePath("dangling.png"));
+  QTest::newRow("dangling symlink") << m_dir.filePath("dangling.png") << "no such file";
+  {
+    QFile sparse(m_dir.filePath("huge.png"));
+    if (sparse.open(QIODevice::WriteOnly)) sparse.resize(qint64{2} << 30);  // 2 GiB of holes
+  }
+  QTest::newRow("2 GiB file") << m_dir.filePath("huge.png") << "larger than the limit";
+  QTest::newRow("device") << "/dev/zero" << "not a regular file";
+}
+
+void TestHostileFiles::runtimeCases() {
+  QFETCH(QString, path);
+  QFETCH(QString, reason);
+  const Outcome o = runLimited({"embed", path, "-o", m_dir.filePath("rt.npy")});
+  QCOMPARE(o.exitCode, 1);
+  QVERIFY2(o.err.contains(reason), qPrintable(o.err));
+  QCOMPARE(o.err.count('\n'), 1);
+}
+
+void TestHostileFiles::awkwardButValidInputsWork_data() {
+  QTest::addColumn<QString>("path");
+  const QString sample = QString::fromStdString(test::dataPath("images/rgb.png"));
+  QFile::copy(sample, m_dir.filePath("Ünïcødé 画像 (1).png"));
+  QTest::newRow("non-ASCII path") << m_dir.filePath("Ünïcødé 画像 (1).png");
+  QFile::link(sample, m_dir.filePath("link.png"));
+  QTest::newRow("symlink") << m_dir.filePath("link.png");
+  QFile::copy(QString::fromStdString(test::dataPath("images/rgb.jpg")), m_dir.filePath("jpeg-named.png"));
+  QTest::newRow("JPEG named .png") << m_dir.filePath("jpeg-named.png");
+  // Smaller than one patch: the stated policy is to upscale to the model input like timm.
+  cv::imwrite(m_dir.filePath("tiny.png").toStdString(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(10, 200, 30)));
+  QTest::newRow("8x8 image") << m_dir.filePath("tiny.png");
+}
+
+void TestHostileFiles::awkwardButValidInputsWork() {
+  QFETCH(QString, path);
+  const Outcome o = runLimited({"embed", path, "-o", m_dir.filePath("ok.npy")});
+  QVERIFY2(o.exitCode == 0, qPrintable(o.err));
+  QVERIFY(QFileInfo(m_dir.filePath("ok.npy")).size() == 128 + 196 * 768 * 4);
+}
+
+void TestHostileFiles::fullDiskLeavesNoPartialFile_data() {
+  QTest::addColumn<QString>("name");
+  QTest::newRow("npy") << "y.npy";
+  QTest::newRow("csv") << "y.csv";
+}
+
+void TestHostileFiles::fullDiskLeavesNoPartialFile() {
+  // A 64 kB file-size limit stands in for a full disk: the 600 kB embedding cannot fit.
+  QFETCH(QString, name);
+  QTemporaryDir dir;
+  const QString target = dir.filePath(name);
+  {
+    QFile old(target);
+    QVERIFY(old.open(QIODevice::WriteOnly));
+    old.write("the previous result");
+  }
+  QProcess process;
+  process.setProgram(QStringLiteral(PATCHLENS_BIN_DIR "/patchlens-cli"));
+  process.setArguments({"embed", QString::fromStdString(test::dataPath("chelsea.png")), "-o", target});
+  process.setChildProcessModifier([] {
+    const rlimit limit{64 << 10, 64 << 10};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  });
+  process.start();
+  QVERIFY(process.waitForFinished(60000));
+  const QString err = QString::fromUtf8(process.readAllStandardError());
+  QCOMPARE(process.exitStatus(), QProcess::NormalExit);  // not killed by SIGXFSZ
+  QCOMPARE(process.exitCode(), 1);
+  QVERIFY2(err.contains(target + ": file size limit exceeded"), qPrintable(err));
+  QCOMPARE(err.count('\n'), 1);
+  QFile old(target);
+  QVERIFY(old.open(QIODevice::ReadOnly));
+  QCOMPARE(old.readAll(), QByteArray("the previous result"));
+  QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 1);  // no temp file left
+}
+
+QTEST_GUILESS_MAIN(TestHostileFiles)
+#include "tst_hostile_files.moc"

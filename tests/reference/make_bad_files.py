@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""Writes the hostile image corpus tests/data/bad/images/ and its manifest.
+
+Each file is something a person might drop on PatchLens; expected.tsv says how it must
+end: exit status 1 with a one-line reason containing the given text (CLI), the same
+message in the window (GUI). Run: /usr/bin/python3 tests/reference/make_bad_files.py
+"""
+import io
+import os
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "data", "bad", "images")
+
+
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png(width, height, idat=None, depth=8, colour=2):
+    body = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
+    if idat is not None:
+        body += chunk(b"IDAT", idat)
+    return body + chunk(b"IEND", b"")
+
+
+def real_png():
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def real_jpeg():
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def jpeg_with_size(width, height):
+    """A JPEG whose SOF0 declares width x height, followed by no usable scan."""
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return b"\xff\xd8" + sof + b"\xff\xda\x00\x0c\x03\x01\x00\x02\x11\x03\x11\x00\x3f\x00" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def tiff(width, height, next_ifd=0, ifd_offset=8):
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+               (273, 4, 1, 0), (277, 3, 1, 1), (278, 4, 1, height), (279, 4, 1, 0)]
+    ifd = struct.pack("<H", len(entries))
+    for tag, typ, count, value in entries:
+        ifd += struct.pack("<HHII", tag, typ, count, value)
+    ifd += struct.pack("<I", next_ifd)
+    return b"II*\x00" + struct.pack("<I", ifd_offset) + ifd
+
+
+def bmp(width, height, truncate=False):
+    header = b"BM" + struct.pack("<IHHI", 54 + 16, 0, 0, 54)
+    dib = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 16, 2835, 2835, 0, 0)
+    return header + dib + (b"" if truncate else b"\x00" * 16)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    good_png = real_png()
+    good_jpeg = real_jpeg()
+    rng = np.random.default_rng(42)
+    cases = [
+        # file, bytes, expected text in the one-line reason
+        ("empty.png", b"", "empty file"),
+        ("plain_text.png", b"this is not an image\n" * 10, "not an image format"),
+        ("pdf_named.png", b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "content is a PDF"),
+        ("zip_named.jpg", b"PK\x03\x04" + b"\x00" * 60, "content is a ZIP"),
+        ("numpy_named.png", b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", "content is a NumPy"),
+        ("random_bytes.jpg", rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(), "not an image format"),
+        ("zeros.png", b"\x00" * 4096, "not an image format"),
+        ("png_signature_only.png", b"\x89PNG\r\n\x1a\n", "corrupt or truncated PNG"),
+        ("png_truncated.png", good_png[: len(good_png) // 3], "corrupt or truncated PNG"),
+        ("png_bad_idat.png", png(64, 64, zlib.compress(b"\x00" * 10)[:-4] + b"\xde\xad\xbe\xef"), "corrupt or truncated PNG"),
+        ("png_no_idat.png", png(64, 64), "corrupt or truncated PNG"),
+        ("png_bomb_60000.png", png(60000, 60000, zlib.compress(b"\x00" * 1000)), "over the limit"),
+        ("png_bomb_1x200m.png", png(1, 200_000_000, zlib.compress(b"\x00" * 1000)), "over the limit"),
+        ("png_dims_2g.png", png(0x7FFFFFFF, 0x7FFFFFFF, b""), "over the limit"),
+        ("png_zero_width.png", png(0, 64, zlib.compress(b"\x00" * 100)), "empty image"),
+        ("png_16bit_truncated.png", png(64, 64, zlib.compress(b"\x00" * 1000)[:20], depth=16), "corrupt or truncated PNG"),
+        ("jpeg_soi_only.jpg", b"\xff\xd8\xff", "corrupt or truncated JPEG"),
+        ("jpeg_header_only.jpg", good_jpeg[:200], "corrupt or truncated JPEG"),
+        ("jpeg_bomb_65500.jpg", jpeg_with_size(65500, 65500), "over the limit"),
+        ("jpeg_zero_size.jpg", jpeg_with_size(0, 0), "empty image"),
+        ("jpeg_garbage_after_soi.jpg", b"\xff\xd8\xff\xe0" + rng.integers(0, 256, 2048, dtype=np.uint8).tobytes(), "corrupt or truncated JPEG"),
+        ("gif_bomb.gif", b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\x00\x00\x00;", "over the limit"),
+        ("gif_truncated.gif", b"GIF89a" + struct.pack("<HH", 10, 10) + b"\x80", "corrupt or truncated GIF"),
+        ("bmp_bomb.bmp", bmp(100000, 100000), "over the limit"),
+        ("bmp_truncated.bmp", bmp(64, 64, truncate=True), "corrupt or truncated BMP"),
+        ("tiff_bomb.tiff", tiff(100000, 100000), "over the limit"),
+        ("tiff_ifd_loop.tiff", tiff(64, 64, next_ifd=8), "corrupt or truncated TIFF"),
+        ("tiff_truncated.tiff", b"II*\x00\x08\x00\x00\x00\x09\x00", "corrupt or truncated TIFF"),
+        ("webp_bomb.webp", b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00"
+         + (16383 - 1).to_bytes(3, "little") + (16383 - 1).to_bytes(3, "little"), "over the limit"),
+        ("webp_truncated.webp", b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00", "corrupt or truncated WebP"),
+        ("pnm_bomb.ppm", b"P6\n100000 100000\n255\n" + b"\x00" * 100, "over the limit"),
+        ("pnm_truncated.ppm", b"P6\n64 64\n255\n" + b"\x00" * 100, "corrupt or truncated PNM"),
+        ("exr_garbage.exr", b"\x76\x2f\x31\x01" + rng.integers(0, 256, 512, dtype=np.uint8).tobytes(), "corrupt or truncated OpenEXR"),
+        ("hdr_garbage.hdr", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 999999 +X 999999\n" + b"\x02" * 64, "more pixels than OpenCV decodes"),
+        ("jp2_garbage.jp2", b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00" * 64, "corrupt or truncated JPEG 2000"),
+        # Valid (0.9 MP; libpng caps height at 1M) but crop mode would resize the 1 px side to 248: 248 x 223M px.
+        ("png_strip_1x900000.png", png(1, 900_000, zlib.compress(b"\x00\x80\x80\x80" * 900_000, 9)), "aspect ratio is too extreme"),
+        ("sunraster_garbage.ras", b"\x59\xa6\x6a\x95" + b"\xff" * 28, "Sun raster"),
+    ]
+    with open(os.path.join(OUT, "expected.tsv"), "w") as manifest:
+        manifest.write("# file\texpected text in the error (exit status 1)\n")
+        for name, data, reason in cases:
+            with open(os.path.join(OUT, name), "wb") as f:
+                f.write(data)
+            manifest.write(f"{name}\t{reason}\n")
+    print(len(cases), "hostile images in", os.path.normpath(OUT))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <memory>
+
+#include <QString>
+#include <QWidget>
+
+namespace patchlens {
+
+class Figure;
+class Session;
+
+// Shows any Figure on screen through its one paint path (Figure::paint, the same code the
+// exporter runs), scaled to fit; right-click offers Export… and Copy image.
+class FigureWidget : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit FigureWidget(Session* session, QWidget* parent = nullptr);
+
+  // `kindName` is the PlotKind name of the figure ("filter-pca"), for the export dialog.
+  void setFigure(std::shared_ptr<const Figure> figure, const QString& kindName = {});
+  const std::shared_ptr<const Figure>& figure() const { return m_figure; }
+  QString kindName() const { return m_kindName; }
+  // Shown instead of a figure (while computing, or why there is none).
+  void setPlaceholder(const QString& text);
+  QString placeholder() const { return m_placeholder; }
+
+  // The context menu's two actions, callable directly.
+  void exportFigure();
+  void copyImage() const;
+  // The same two for any figure (views that draw themselves but export a figure).
+  static void exportFigure(Session* session, std::shared_ptr<const Figure> figure, const QString& kindName,
+                           QWidget* parent);
+  static void copyImage(const Figure& figure);
+
+  QSize sizeHint() const override;
+  QSize minimumSizeHint() const override;
+
+ protected:
+  void paintEvent(QPaintEvent* event) override;
+  void contextMenuEvent(QContextMenuEvent* event) override;
+
+ private:
+  Session* m_session;
+  std::shared_ptr<const Figure> m_figure;
+  QString m_kindName;
+  QString m_placeholder;
+};
+
+}  // namespace patchlens

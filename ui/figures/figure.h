@@ -1,0 +1,30 @@
+#pragma once
+
+#include <QRectF>
+#include <QSizeF>
+#include <QString>
+
+class QPainter;
+
+namespace patchlens {
+
+// A publication figure (title, axes, plot, colorbar) with one paint path: the widget on
+// screen and FigureExporter (PNG, SVG, PDF) both call paint(). Figure units are points
+// (1/72 inch); fonts are sized in the same units, so a figure looks the same at any scale.
+class Figure {
+ public:
+  virtual ~Figure() = default;
+
+  virtual QString title() const = 0;
+  // The size the figure is designed for, in points.
+  virtual QSizeF preferredSize() const = 0;
+  // Draws the whole figure into `area`, background included.
+  virtual void paint(QPainter& painter, const QRectF& area) const = 0;
+
+ protected:
+  Figure() = default;
+  Figure(const Figure&) = default;
+  Figure& operator=(const Figure&) = default;
+};
+
+}  // namespace patchlens

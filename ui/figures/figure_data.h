@@ -1,0 +1,42 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <QImage>
+
+#include "core/chw_tensor.h"
+#include "core/embedding_analysis.h"
+#include "core/normalization.h"
+#include "core/patch_embedding.h"
+#include "core/patch_weights.h"
+#include "ui/colormap.h"
+
+namespace patchlens {
+
+// What the figures are drawn from: one image through one patch-embedding layer, as the
+// core computed it (the CLI fills it from the pipeline, the GUI from its Session).
+struct FigureData {
+  QImage input;  // the model input as 8-bit RGB (tensor.width x tensor.height)
+  ChwTensor tensor;  // the normalised model input
+  Normalization normalization;
+  RemainderPolicy remainder = RemainderPolicy::Crop;
+  std::shared_ptr<const PatchWeights> weights;
+  Embedding embedding;
+
+  int patchSize() const { return weights ? weights->patchSize : 0; }
+};
+
+// Choices a reader makes about every figure.
+struct FigureOptions {
+  std::optional<ColormapId> colormap;  // nullopt: each figure's default
+};
+
+// Signed values (channels, weights) default to a diverging map centred on 0.
+ColormapId signedColormap(const FigureOptions& options);
+// Non-negative or unsigned values default to a sequential map.
+ColormapId sequentialColormap(const FigureOptions& options);
+// A diverging map gets +-max|v| so that 0 sits in its middle; a sequential one min..max.
+ValueRange rangeForColormap(ColormapId colormap, const Eigen::Ref<const VectorF>& values);
+
+}  // namespace patchlens

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <array>
+
+#include <QCoreApplication>
+#include <QImage>
+
+#include "core/embedding_analysis.h"
+#include "core/patch_embedding.h"
+#include "ui/figures/figure.h"
+
+namespace patchlens {
+
+// The tokens' first three principal components as red, green and blue over the patch grid
+// (as the DINO papers show features), beside the image.
+class PcaRgbFigure : public Figure {
+  Q_DECLARE_TR_FUNCTIONS(PcaRgbFigure)
+
+ public:
+  PcaRgbFigure(QImage input, const PcaResult& pca, GridSize grid, int patchSize);
+
+  QString title() const override;
+  QSizeF preferredSize() const override;
+  void paint(QPainter& painter, const QRectF& area) const override;
+
+ private:
+  QImage m_input;
+  QImage m_rgb;  // cols x rows
+  GridSize m_grid;
+  int m_patchSize;
+  int m_components = 0;
+  std::array<double, 3> m_ratio{};  // explained variance ratio of PC1..3
+  std::array<ValueRange, 3> m_range{};  // projection range mapped to 0..255 of each colour
+};
+
+}  // namespace patchlens

@@ -1,0 +1,96 @@
+#include "ui/figures/plot_kind.h"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace patchlens {
+
+namespace {
+
+int number(std::string_view text, std::string_view whole) {
+  int value = -1;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value < 0) {
+    throw std::invalid_argument("'" + std::string(whole) + "': '" + std::string(text) +
+                                "' is not a non-negative integer");
+  }
+  return value;
+}
+
+// "A<sep>B" as two numbers.
+std::pair<int, int> pair(std::string_view text, char separator, std::string_view whole, std::string_view form) {
+  const std::size_t at = text.find(separator);
+  if (at == std::string_view::npos) {
+    throw std::invalid_argument("'" + std::string(whole) + "' needs " + std::string(form));
+  }
+  return {number(text.substr(0, at), whole), number(text.substr(at + 1), whole)};
+}
+
+}  // namespace
+
+PlotKind PlotKind::parse(std::string_view text) {
+  const std::size_t colon = text.find(':');
+  const std::string_view head = text.substr(0, colon);
+  const bool hasArgument = colon != std::string_view::npos;
+  const std::string_view argument = hasArgument ? text.substr(colon + 1) : std::string_view{};
+  auto noArgument = [&](PlotType type) {
+    if (hasArgument) throw std::invalid_argument("'" + std::string(text) + "': " + std::string(head) + " takes no argument");
+    return PlotKind{type, 0, 0};
+  };
+  auto needArgument = [&](std::string_view form) {
+    if (!hasArgument) throw std::invalid_argument("'" + std::string(text) + "' needs " + std::string(form));
+  };
+  if (head == "channel") {
+    needArgument("a channel, e.g. channel:5");
+    return {PlotType::Channel, number(argument, text), 0};
+  }
+  if (head == "token" || head == "token-line" || head == "similarity") {
+    needArgument("a patch ROW,COL, e.g. " + std::string(head) + ":3,7");
+    const auto [r, c] = pair(argument, ',', text, "a patch ROW,COL");
+    const PlotType type = head == "token" ? PlotType::Token : head == "token-line" ? PlotType::TokenLine : PlotType::Similarity;
+    return {type, r, c};
+  }
+  if (head == "channels") {
+    needArgument("a range FIRST-LAST, e.g. channels:0-63");
+    const auto [a, b] = pair(argument, '-', text, "a range FIRST-LAST");
+    if (b < a) throw std::invalid_argument("'" + std::string(text) + "': the range is reversed");
+    if (b - a + 1 > 64) throw std::invalid_argument("'" + std::string(text) + "': at most 64 channels at once");
+    return {PlotType::Channels, a, b};
+  }
+  if (head == "filters") return noArgument(PlotType::Filters);
+  if (head == "filter-pca") return noArgument(PlotType::FilterPca);
+  if (head == "pca") return noArgument(PlotType::Pca);
+  if (head == "posembed") return noArgument(PlotType::PositionSimilarity);
+  if (head == "histogram") return noArgument(PlotType::Histogram);
+  if (head == "reconstruction") {
+    const int k = hasArgument ? number(argument, text) : 0;
+    if (hasArgument && k == 0) throw std::invalid_argument("'" + std::string(text) + "': keep at least 1 component");
+    return {PlotType::Reconstruction, k, 0};
+  }
+  throw std::invalid_argument("unknown plot '" + std::string(text) + "' (expected " + plotKindSyntax() + ")");
+}
+
+std::string PlotKind::name() const {
+  const std::string rc = std::to_string(first) + "," + std::to_string(second);
+  switch (type) {
+    case PlotType::Channel: return "channel:" + std::to_string(first);
+    case PlotType::Token: return "token:" + rc;
+    case PlotType::TokenLine: return "token-line:" + rc;
+    case PlotType::Channels: return "channels:" + std::to_string(first) + "-" + std::to_string(second);
+    case PlotType::Filters: return "filters";
+    case PlotType::FilterPca: return "filter-pca";
+    case PlotType::Pca: return "pca";
+    case PlotType::Similarity: return "similarity:" + rc;
+    case PlotType::PositionSimilarity: return "posembed";
+    case PlotType::Histogram: return "histogram";
+    case PlotType::Reconstruction: return first > 0 ? "reconstruction:" + std::to_string(first) : "reconstruction";
+  }
+  return {};
+}
+
+std::string plotKindSyntax() {
+  return "channel:K, token:R,C, token-line:R,C, channels:A-B, filters, filter-pca, pca, similarity:R,C, "
+         "posembed, histogram, reconstruction[:K]";
+}
+
+}  // namespace patchlens

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace patchlens {
+
+enum class PlotType {
+  Channel,             // channel:K
+  Token,               // token:R,C
+  TokenLine,           // token-line:R,C
+  Channels,            // channels:A-B
+  Filters,             // filters
+  FilterPca,           // filter-pca
+  Pca,                 // pca
+  Similarity,          // similarity:R,C
+  PositionSimilarity,  // posembed
+  Histogram,           // histogram
+  Reconstruction,      // reconstruction[:K]
+};
+
+// A figure named the way the CLI and the GUI's export menu name it ("channel:5").
+struct PlotKind {
+  PlotType type = PlotType::Channel;
+  int first = 0;   // channel K, row R, first channel A, or PCA components K (0 = none)
+  int second = 0;  // column C or last channel B
+
+  // Throws std::invalid_argument with a one-line reason on a malformed name.
+  static PlotKind parse(std::string_view text);
+  std::string name() const;
+};
+
+// The accepted forms, for help texts: "channel:K, token:R,C, ...".
+std::string plotKindSyntax();
+
+}  // namespace patchlens

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <optional>
+
+#include <QSize>
+#include <QString>
+#include <QStringList>
+
+#include "ui/session.h"
+
+namespace patchlens {
+
+class MainWindow;
+
+// What `patchlens [IMAGE] [options]` asks for.
+struct LaunchOptions {
+  QString image;
+  QString weights;
+  std::optional<PatchPos> select;
+  std::optional<PatchPos> hover;  // a synthetic mouse move there (shows the tooltip)
+  QString overlay;  // channel:K | norm | mean | argmax | pca | similarity | none
+  QString colormap;
+  QString screenshot;
+  QSize size;
+  bool original = false;
+  QString dock;  // dock to raise: inspector | channel | model | matrix | filters | filter-pca | posembed | reconstruction
+  bool measure = false;
+  bool fastDecode = false;  // the model panel's "Fast JPEG decode (approximate)"
+  bool resetSettings = false;
+};
+
+// Parses the arguments (argv[0] first). On bad usage returns nullopt and sets `error`;
+// --help / --version are handled by QCommandLineParser and exit.
+std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QString* error);
+
+// Loads what the options name into the window, waits for the worker, applies selection
+// and overlay. Returns false (with `error`) when loading failed. `openToPaintMs`, when
+// given, receives the time from the image's open request to the image view painted with it.
+bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QString* error,
+                        double* openToPaintMs = nullptr);
+
+// Opens `path` the way File > Open does, waits for the outcome and repaints the image view
+// at once; returns the milliseconds from the request to the painted view.
+double openAndPaint(MainWindow& window, const QString& path, int timeoutMs = 60000);
+
+// This process's peak and current resident memory ("VmHWM 123 MB, VmRSS 100 MB"), from
+// /proc/self/status; empty where that does not exist.
+QString memoryUsage();
+
+// Waits (processing events) until the session has no work in flight.
+bool waitForSession(const Session& session, int timeoutMs = 60000);
+
+// Channel change -> repaint and click -> updated inspector, timed with QElapsedTimer; then
+// `reopens` more opens of the current image (open request -> painted overlay).
+QString measureInteraction(MainWindow& window, int repetitions = 50, int reopens = 5);
+
+}  // namespace patchlens

@@ -1,0 +1,531 @@
+#include "ui/main_window.h"
+
+#include <algorithm>
+
+#include <QAction>
+#include <QActionGroup>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QCollator>
+#include <QDir>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QScrollArea>
+#include <QSettings>
+#include <QStatusBar>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+#include "core/weight_loader.h"
+#include "ui/analysis_views.h"
+#include "ui/channel_panel.h"
+#include "ui/colorbar.h"
+#include "ui/embedding_matrix_view.h"
+#include "ui/image_view.h"
+#include "ui/model_panel.h"
+#include "ui/overlay_toolbar.h"
+#include "ui/patch_inspector.h"
+#include "ui/qt_conversions.h"
+#include "ui/session.h"
+
+namespace patchlens {
+
+namespace {
+
+constexpr int kMaxRecentFiles = 10;
+
+// Extensions OpenCV's imread decodes (with Debian's build), for dialogs and next / previous.
+const QStringList& imageExtensions() {
+  static const QStringList extensions{"png", "jpg", "jpeg", "jpe", "bmp", "dib", "tif", "tiff", "webp",
+                                      "jp2", "ppm", "pgm", "pbm", "pnm", "pfm", "pxm", "sr", "ras",
+                                      "exr", "hdr", "pic", "avif"};
+  return extensions;
+}
+
+bool hasWeightExtension(const QString& path) {
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  return suffix == QLatin1String("safetensors") || suffix == QLatin1String("npy") || suffix == QLatin1String("npz");
+}
+
+QIcon icon(const QString& name) { return QIcon(QStringLiteral(":/patchlens/icons/%1.svg").arg(name)); }
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
+    : QMainWindow(parent), m_session(new Session(this)), m_settingsMode(settingsMode) {
+  setWindowTitle(tr("PatchLens"));
+  setWindowIcon(icon(QStringLiteral("patchlens")));
+  setAcceptDrops(true);
+
+  auto* central = new QWidget(this);
+  auto* layout = new QVBoxLayout(central);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->setSpacing(0);
+  m_errorBanner = new QLabel(central);
+  m_errorBanner->setObjectName(QStringLiteral("errorBanner"));
+  m_errorBanner->setWordWrap(true);
+  m_errorBanner->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_errorBanner->setStyleSheet(QStringLiteral("QLabel { background: #b3261e; color: white; padding: 6px; }"));
+  m_errorBanner->hide();
+  layout->addWidget(m_errorBanner);
+  auto* row = new QHBoxLayout;
+  row->setSpacing(0);
+  m_imageView = new ImageView(m_session, central);
+  row->addWidget(m_imageView, 1);
+  m_colorbar = new ColorbarWidget(central);
+  m_colorbar->setObjectName(QStringLiteral("overlayColorbar"));
+  row->addWidget(m_colorbar);
+  layout->addLayout(row, 1);
+  m_overlayCaption = new QLabel(central);
+  m_overlayCaption->setObjectName(QStringLiteral("overlayCaption"));
+  m_overlayCaption->setContentsMargins(6, 3, 6, 3);
+  layout->addWidget(m_overlayCaption);
+  setCentralWidget(central);
+
+  m_statusLabel = new QLabel(this);
+  statusBar()->addWidget(m_statusLabel, 1);
+  m_progress = new QProgressBar(this);
+  m_progress->setRange(0, 0);  // busy indicator: the core reports no fractions
+  m_progress->setMaximumWidth(140);
+  m_progress->setFormat(tr("Computing…"));
+  m_progress->hide();
+  statusBar()->addPermanentWidget(m_progress);
+
+  createDocks();
+  createActions();
+
+  connect(m_session, &Session::resultChanged, this, &MainWindow::onResultChanged);
+  connect(m_session, &Session::overlayChanged, this, &MainWindow::updateOverlayChrome);
+  connect(m_session, &Session::channelChanged, this, &MainWindow::updateOverlayChrome);
+  connect(m_session, &Session::selectionChanged, this, &MainWindow::updateOverlayChrome);
+  connect(m_session, &Session::errorOccurred, this, &MainWindow::showError);
+  connect(m_session, &Session::busyChanged, this, [this](bool busy) {
+    m_progress->setVisible(busy);
+    updateStatus();
+  });
+  if (m_settingsMode == SettingsMode::Persistent) {
+    readSettings();
+  } else {
+    resize(1500, 950);
+  }
+  updateOverlayChrome();
+  updateStatus();
+}
+
+MainWindow::~MainWindow() {
+  if (m_settingsMode == SettingsMode::Persistent) writeSettings();
+}
+
+QDockWidget* MainWindow::addDock(QWidget* content, const QString& title, const QString& objectName,
+                                 Qt::DockWidgetArea area) {
+  auto* dock = new QDockWidget(title, this);
+  dock->setObjectName(objectName);
+  auto* scroll = new QScrollArea(dock);
+  scroll->setWidget(content);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);  // panels reflow instead
+  dock->setWidget(scroll);
+  addDockWidget(area, dock);
+  return dock;
+}
+
+void MainWindow::createDocks() {
+  // Side docks run the full height; the matrix sits under the image only.
+  setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
+  setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+  m_inspector = new PatchInspector(m_session);
+  m_inspectorDock = addDock(m_inspector, tr("Patch inspector"), QStringLiteral("inspectorDock"), Qt::RightDockWidgetArea);
+  m_modelPanel = new ModelPanel(m_session);
+  m_modelDock = addDock(m_modelPanel, tr("Model and preprocessing"), QStringLiteral("modelDock"), Qt::LeftDockWidgetArea);
+  m_channelPanel = new ChannelPanel(m_session);
+  m_channelDock = addDock(m_channelPanel, tr("Channel"), QStringLiteral("channelDock"), Qt::LeftDockWidgetArea);
+  tabifyDockWidget(m_modelDock, m_channelDock);
+  m_matrixView = new EmbeddingMatrixView(m_session);
+  m_matrixDock = new QDockWidget(tr("Embedding matrix"), this);
+  m_matrixDock->setObjectName(QStringLiteral("matrixDock"));
+  m_matrixDock->setWidget(m_matrixView);
+  addDockWidget(Qt::BottomDockWidgetArea, m_matrixDock);
+  m_channelDock->raise();
+  resizeDocks({m_modelDock, m_inspectorDock}, {340, 470}, Qt::Horizontal);
+  resizeDocks({m_matrixDock}, {190}, Qt::Vertical);
+  connect(m_modelPanel, &ModelPanel::openWeightsRequested, this, &MainWindow::openWeightsDialog);
+}
+
+void MainWindow::createActions() {
+  QMenu* fileMenu = menuBar()->addMenu(tr("&File"));
+  QToolBar* fileToolBar = addToolBar(tr("File"));
+  fileToolBar->setObjectName(QStringLiteral("fileToolBar"));
+
+  QAction* openAct = fileMenu->addAction(icon(QStringLiteral("open")), tr("&Open Image…"), this, &MainWindow::open);
+  openAct->setShortcut(QKeySequence::Open);
+  openAct->setStatusTip(tr("Open an image in any format OpenCV reads"));
+  fileToolBar->addAction(openAct);
+  QAction* weightsAct = fileMenu->addAction(icon(QStringLiteral("weights")), tr("Open &Weights…"), this,
+                                            &MainWindow::openWeightsDialog);
+  weightsAct->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+  weightsAct->setStatusTip(tr("Use a pretrained patch embedding (.safetensors, .npy, .npz)"));
+  fileToolBar->addAction(weightsAct);
+  m_recentMenu = fileMenu->addMenu(tr("Open &Recent"));
+  fileMenu->addSeparator();
+  QAction* prevAct = fileMenu->addAction(icon(QStringLiteral("previous")), tr("&Previous Image in Folder"), this,
+                                         [this] { openAdjacent(-1); });
+  prevAct->setShortcut(QKeySequence::Back);
+  QAction* nextAct = fileMenu->addAction(icon(QStringLiteral("next")), tr("&Next Image in Folder"), this,
+                                         [this] { openAdjacent(1); });
+  nextAct->setShortcut(QKeySequence::Forward);
+  QAction* reloadAct = fileMenu->addAction(icon(QStringLiteral("reload")), tr("Re&load"), m_session, &Session::reload);
+  reloadAct->setShortcut(QKeySequence::Refresh);
+  fileToolBar->addAction(prevAct);
+  fileToolBar->addAction(nextAct);
+  fileToolBar->addAction(reloadAct);
+  fileMenu->addSeparator();
+  QAction* quitAct = fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
+  quitAct->setShortcut(QKeySequence::Quit);
+
+  m_viewMenu = menuBar()->addMenu(tr("&View"));
+  QAction* zoomInAct = m_viewMenu->addAction(icon(QStringLiteral("zoom-in")), tr("Zoom &In"), m_imageView, &ImageView::zoomIn);
+  zoomInAct->setShortcuts({QKeySequence::ZoomIn, QKeySequence(tr("Ctrl+="))});
+  QAction* zoomOutAct = m_viewMenu->addAction(icon(QStringLiteral("zoom-out")), tr("Zoom &Out"), m_imageView, &ImageView::zoomOut);
+  zoomOutAct->setShortcut(QKeySequence::ZoomOut);
+  QAction* fitAct = m_viewMenu->addAction(icon(QStringLiteral("zoom-fit")), tr("&Fit to Window"), m_imageView, &ImageView::fitToWindow);
+  fitAct->setShortcut(QKeySequence(tr("Ctrl+0")));
+  m_viewMenu->addSeparator();
+  m_gridAction = m_viewMenu->addAction(icon(QStringLiteral("grid")), tr("Show Patch &Grid"));
+  m_gridAction->setCheckable(true);
+  m_gridAction->setChecked(m_imageView->showGrid());
+  m_gridAction->setShortcut(QKeySequence(tr("Ctrl+G")));
+  connect(m_gridAction, &QAction::toggled, m_imageView, &ImageView::setShowGrid);
+  connect(m_imageView, &ImageView::showGridChanged, m_gridAction, &QAction::setChecked);
+  m_originalAction = m_viewMenu->addAction(icon(QStringLiteral("original")), tr("Show &Original Image"));
+  m_originalAction->setCheckable(true);
+  m_originalAction->setShortcut(QKeySequence(tr("Ctrl+T")));
+  m_originalAction->setStatusTip(tr("Toggle between the model input and the original image with the crop box"));
+  connect(m_originalAction, &QAction::toggled, m_imageView, &ImageView::setShowOriginal);
+  connect(m_imageView, &ImageView::showOriginalChanged, m_originalAction, &QAction::setChecked);
+  QToolBar* viewToolBar = addToolBar(tr("View"));
+  viewToolBar->setObjectName(QStringLiteral("viewToolBar"));
+  viewToolBar->addActions({zoomInAct, zoomOutAct, fitAct, m_gridAction, m_originalAction});
+  m_viewMenu->addSeparator();
+  for (QDockWidget* dock : {m_inspectorDock, m_channelDock, m_modelDock, m_matrixDock}) {
+    m_viewMenu->addAction(dock->toggleViewAction());
+  }
+
+  QMenu* overlayMenu = menuBar()->addMenu(tr("&Overlay"));
+  m_overlayGroup = new QActionGroup(this);
+  const std::pair<OverlayKind, QString> overlays[] = {
+      {OverlayKind::None, tr("&None")},          {OverlayKind::Channel, tr("&Channel k")},
+      {OverlayKind::Norm, tr("&L2 Norm")},       {OverlayKind::Mean, tr("&Mean")},
+      {OverlayKind::Argmax, tr("&Argmax Channel")}, {OverlayKind::Pca, tr("&PCA → RGB")},
+      {OverlayKind::Similarity, tr("&Similarity to Selected Patch")},
+  };
+  int digit = 0;
+  for (const auto& [kind, text] : overlays) {
+    QAction* act = overlayMenu->addAction(text);
+    act->setCheckable(true);
+    act->setData(overlayKindKey(kind));
+    act->setShortcut(QKeySequence(QStringLiteral("Alt+%1").arg(digit++)));
+    m_overlayGroup->addAction(act);
+    connect(act, &QAction::triggered, this, [this, kind = kind] { m_session->setOverlay(kind); });
+  }
+  overlayMenu->addSeparator();
+  QAction* nextChannel = overlayMenu->addAction(tr("N&ext Channel"), this, [this] { m_session->setChannel(m_session->channel() + 1); });
+  nextChannel->setShortcut(QKeySequence(Qt::Key_PageUp));
+  QAction* prevChannel = overlayMenu->addAction(tr("P&revious Channel"), this, [this] { m_session->setChannel(m_session->channel() - 1); });
+  prevChannel->setShortcut(QKeySequence(Qt::Key_PageDown));
+
+  m_overlayToolBar = new OverlayToolBar(m_session, this);
+  addToolBarBreak();
+  addToolBar(m_overlayToolBar);
+
+  QMenu* helpMenu = menuBar()->addMenu(tr("&Help"));
+  helpMenu->addAction(tr("&About PatchLens"), this, &MainWindow::about);
+  helpMenu->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+  updateRecentMenu();
+  // Filter gallery, filter PCA, position embedding, reconstruction; File > Export…, Export Data.
+  new AnalysisViews(*this, *m_session, fileMenu, m_viewMenu);
+}
+
+QString MainWindow::errorText() const { return m_errorBanner->isHidden() ? QString() : m_errorBanner->text(); }
+
+void MainWindow::openPath(const QString& path) {
+  const bool weights = hasWeightExtension(path) || looksLikeWeightFile(path.toStdString());
+  if (weights) {
+    openWeights(path);
+  } else {
+    openImage(path);
+  }
+}
+
+void MainWindow::openImage(const QString& path) {
+  m_lastDirectory = QFileInfo(path).absolutePath();
+  m_session->openImage(path);
+}
+
+void MainWindow::openWeights(const QString& path) {
+  m_lastDirectory = QFileInfo(path).absolutePath();
+  m_session->openWeights(path);
+}
+
+void MainWindow::raiseDock(const QString& name) {
+  const std::pair<const char*, QDockWidget*> docks[] = {
+      {"inspector", m_inspectorDock}, {"channel", m_channelDock}, {"model", m_modelDock}, {"matrix", m_matrixDock}};
+  for (const auto& [key, dock] : docks) {
+    if (name == QLatin1String(key)) {
+      dock->show();
+      dock->raise();
+      // The matrix is 196 x 768: give it room when asked for explicitly.
+      if (dock == m_matrixDock) resizeDocks({m_matrixDock}, {height() / 2}, Qt::Vertical);
+    }
+  }
+  if (AnalysisViews* views = AnalysisViews::of(*this)) views->raiseDock(name);
+}
+
+void MainWindow::open() {
+  const QString filter = tr("Images (%1);;All files (*)")
+                             .arg(imageExtensions().isEmpty() ? QString() : QStringLiteral("*.") + imageExtensions().join(QStringLiteral(" *.")));
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), m_lastDirectory, filter);
+  if (!path.isEmpty()) openImage(path);
+}
+
+void MainWindow::openWeightsDialog() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open Weights"), m_lastDirectory,
+                                                    tr("Weight files (*.safetensors *.npy *.npz);;All files (*)"));
+  if (!path.isEmpty()) openWeights(path);
+}
+
+void MainWindow::openAdjacent(int step) {
+  const auto& result = m_session->result();
+  if (!result || result->imagePath.startsWith(QLatin1Char(':'))) return;
+  const QFileInfo current(result->imagePath);
+  QStringList patterns;
+  for (const QString& ext : imageExtensions()) patterns << QStringLiteral("*.") + ext << QStringLiteral("*.") + ext.toUpper();
+  QStringList files = current.absoluteDir().entryList(patterns, QDir::Files | QDir::Readable);
+  QCollator collator;
+  collator.setNumericMode(true);
+  std::sort(files.begin(), files.end(), collator);
+  files.removeDuplicates();
+  const qsizetype index = files.indexOf(current.fileName());
+  if (files.isEmpty() || index < 0) return;
+  const qsizetype next = (index + step + files.size()) % files.size();
+  openImage(current.absoluteDir().filePath(files[next]));
+}
+
+void MainWindow::about() {
+  QMessageBox::about(this, tr("About PatchLens"),
+                     tr("<p><b>PatchLens</b> %1</p><p>See what a Vision Transformer's patch embedding does to an "
+                        "image: the patch grid, every token, every channel and the filters.</p>")
+                         .arg(QApplication::applicationVersion()));
+}
+
+void MainWindow::showError(const QString& message) {
+  m_errorBanner->setText(tr("Could not load: %1. The previous state is kept.").arg(message));
+  m_errorBanner->show();
+  statusBar()->showMessage(tr("Error: %1").arg(message), 10000);
+}
+
+void MainWindow::clearError() {
+  m_errorBanner->clear();
+  m_errorBanner->hide();
+}
+
+void MainWindow::onResultChanged() {
+  clearError();
+  const auto& result = m_session->result();
+  if (result && !result->imagePath.startsWith(QLatin1Char(':'))) {
+    addRecentFile(result->imagePath);
+    setWindowFilePath(result->imagePath);
+    setWindowTitle(tr("%1 — PatchLens").arg(QFileInfo(result->imagePath).fileName()));
+  } else if (result) {
+    setWindowTitle(tr("Sample image — PatchLens"));
+  }
+  if (result && !result->warnings.isEmpty()) statusBar()->showMessage(result->warnings.join(QStringLiteral("; ")), 10000);
+  updateOverlayChrome();
+  updateStatus();
+}
+
+void MainWindow::updateOverlayChrome() {
+  const OverlayMap& map = m_session->overlayMap();
+  for (QAction* act : m_overlayGroup->actions()) {
+    act->setChecked(act->data().toString() == overlayKindKey(m_session->overlay()));
+  }
+  if (map.empty() || map.isRgb) {
+    m_colorbar->setSpec(std::nullopt);
+  } else {
+    m_colorbar->setSpec(ColorbarSpec{map.colormap, map.range, map.label, map.integerValues});
+  }
+  QString caption;
+  if (!m_session->hasResult()) {
+    caption = tr("No image");
+  } else if (m_session->overlay() == OverlayKind::None) {
+    caption = tr("No overlay");
+  } else if (map.empty() && map.kind == OverlayKind::Pca) {
+    caption = tr("Computing the PCA…");
+  } else if (map.empty()) {
+    caption = tr("Select a patch to see the similarity of every token to it");
+  } else if (map.isRgb) {
+    caption = tr("%1; PC1 → red, PC2 → green, PC3 → blue, each min-max scaled").arg(map.label);
+  } else {
+    caption = tr("Overlay: %1 · %2 · scale %3 [%4, %5]")
+                  .arg(map.label, toQString(Colormap::get(map.colormap).name()), scaleModeKey(m_session->scaleFor(map.kind)))
+                  .arg(map.range.lo, 0, 'g', 4)
+                  .arg(map.range.hi, 0, 'g', 4);
+  }
+  m_overlayCaption->setText(caption);
+}
+
+void MainWindow::updateStatus() {
+  QString text = m_session->statusText();
+  if (m_session->isBusy()) text = tr("Computing… (showing: %1)").arg(text);
+  m_statusLabel->setText(text);
+}
+
+void MainWindow::addRecentFile(const QString& path) {
+  const QString absolute = QFileInfo(path).absoluteFilePath();
+  m_recentFiles.removeAll(absolute);
+  m_recentFiles.prepend(absolute);
+  while (m_recentFiles.size() > kMaxRecentFiles) m_recentFiles.removeLast();
+  updateRecentMenu();
+}
+
+void MainWindow::updateRecentMenu() {
+  m_recentMenu->clear();
+  for (const QString& path : std::as_const(m_recentFiles)) {
+    QAction* act = m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] { openPath(path); });
+    act->setToolTip(path);
+  }
+  m_recentMenu->setEnabled(!m_recentFiles.isEmpty());
+  if (!m_recentFiles.isEmpty()) {
+    m_recentMenu->addSeparator();
+    m_recentMenu->addAction(tr("&Clear List"), this, [this] {
+      m_recentFiles.clear();
+      updateRecentMenu();
+    });
+  }
+}
+
+void MainWindow::readSettings() {
+  QSettings settings;
+  if (const QByteArray geometry = settings.value("window/geometry").toByteArray(); !geometry.isEmpty()) {
+    restoreGeometry(geometry);
+  } else {
+    resize(1500, 950);
+  }
+  restoreState(settings.value("window/state").toByteArray());
+  m_recentFiles = settings.value("recentFiles").toStringList();
+  m_lastDirectory = settings.value("lastDirectory").toString();
+  updateRecentMenu();
+
+  m_imageView->setShowGrid(settings.value("view/grid", true).toBool());
+  m_imageView->setShowOriginal(settings.value("view/original", false).toBool());
+
+  PipelineConfig config = m_session->config();
+  settings.beginGroup(QStringLiteral("model"));
+  const QString weights = settings.value("weights", QStringLiteral("xavier")).toString();
+  // A weight file that has gone away falls back to the default initializer.
+  if (parseInitializer(weights.toStdString()) || QFileInfo::exists(weights)) config.weights.source = weights.toStdString();
+  config.weights.seed = settings.value("seed", 0).toULongLong();
+  config.preprocess.height = settings.value("height", config.preprocess.height).toInt();
+  config.preprocess.width = settings.value("width", config.preprocess.width).toInt();
+  config.weights.shape.patchSize = settings.value("patchSize", config.weights.shape.patchSize).toInt();
+  config.weights.shape.embedDim = settings.value("embedDim", config.weights.shape.embedDim).toInt();
+  if (const auto mode = parseResizeMode(settings.value("resize").toString().toStdString())) config.preprocess.resize = *mode;
+  config.preprocess.cropPct = settings.value("cropPct", config.preprocess.cropPct).toDouble();
+  if (const auto interp = parseInterpolation(settings.value("interpolation").toString().toStdString())) {
+    config.preprocess.interpolation = *interp;
+  }
+  if (const auto norm = Normalization::parse(settings.value("normalization").toString().toStdString())) {
+    config.preprocess.normalization = *norm;
+  }
+  config.remainder = settings.value("remainder").toString() == QLatin1String("pad") ? RemainderPolicy::Pad : RemainderPolicy::Crop;
+  config.fastDecode = settings.value("fastDecode", false).toBool();
+  settings.endGroup();
+  m_session->setConfig(config);
+
+  settings.beginGroup(QStringLiteral("overlay"));
+  if (const auto kind = parseOverlayKind(settings.value("kind").toString())) m_session->setOverlay(*kind);
+  m_session->setColormapChoice(Colormap::parse(settings.value("colormap").toString().toStdString()));
+  m_session->setScaleChoice(parseScaleMode(settings.value("scale").toString()));
+  m_session->setOpacity(settings.value("opacity", m_session->opacity()).toDouble());
+  m_session->setChannel(settings.value("channel", 0).toInt());
+  settings.endGroup();
+}
+
+void MainWindow::writeSettings() const {
+  QSettings settings;
+  settings.setValue("window/geometry", saveGeometry());
+  settings.setValue("window/state", saveState());
+  settings.setValue("recentFiles", m_recentFiles);
+  settings.setValue("lastDirectory", m_lastDirectory);
+  settings.setValue("view/grid", m_imageView->showGrid());
+  settings.setValue("view/original", m_imageView->showOriginal());
+
+  const PipelineConfig& config = m_session->config();
+  settings.beginGroup(QStringLiteral("model"));
+  settings.setValue("weights", toQString(config.weights.source));
+  settings.setValue("seed", static_cast<qulonglong>(config.weights.seed));
+  settings.setValue("height", config.preprocess.height);
+  settings.setValue("width", config.preprocess.width);
+  settings.setValue("patchSize", config.weights.shape.patchSize);
+  settings.setValue("embedDim", config.weights.shape.embedDim);
+  settings.setValue("resize", toQString(resizeModeName(config.preprocess.resize)));
+  settings.setValue("cropPct", config.preprocess.cropPct);
+  settings.setValue("interpolation", toQString(interpolationName(config.preprocess.interpolation)));
+  settings.setValue("normalization", toQString(config.preprocess.normalization.name));
+  settings.setValue("remainder", config.remainder == RemainderPolicy::Pad ? "pad" : "crop");
+  settings.setValue("fastDecode", config.fastDecode);
+  settings.endGroup();
+
+  settings.beginGroup(QStringLiteral("overlay"));
+  settings.setValue("kind", overlayKindKey(m_session->overlay()));
+  const auto colormap = m_session->colormapChoice();
+  settings.setValue("colormap", colormap ? toQString(Colormap::get(*colormap).name()) : QString());
+  const auto scale = m_session->scaleChoice();
+  settings.setValue("scale", scale ? scaleModeKey(*scale) : QString());
+  settings.setValue("opacity", m_session->opacity());
+  settings.setValue("channel", m_session->channel());
+  settings.endGroup();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (m_settingsMode == SettingsMode::Persistent) writeSettings();
+  event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (event->mimeData()->hasUrls()) {
+    for (const QUrl& url : event->mimeData()->urls()) {
+      if (url.isLocalFile()) {
+        event->acceptProposedAction();
+        return;
+      }
+    }
+  }
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  // Several files at once: weights first, so the image is computed with them.
+  QStringList images;
+  for (const QUrl& url : event->mimeData()->urls()) {
+    if (!url.isLocalFile()) continue;
+    const QString path = url.toLocalFile();
+    if (hasWeightExtension(path) || looksLikeWeightFile(path.toStdString())) {
+      openWeights(path);
+    } else {
+      images << path;
+    }
+  }
+  if (!images.isEmpty()) openImage(images.first());
+  event->acceptProposedAction();
+}
+
+}  // namespace patchlens
