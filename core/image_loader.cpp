@@ -1,6 +1,7 @@
 #include "image_loader.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -12,9 +13,11 @@
 namespace patchlens {
 namespace {
 
-std::string megapixels(std::int64_t pixels) {
-  const std::int64_t tenths = (pixels + 50'000) / 100'000;
-  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MP";
+// Header sizes are up to 2^32 per side, so their product can overflow int64: count in double.
+std::string megapixels(double pixels) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f MP", pixels / 1e6);
+  return text;
 }
 
 // Brings any decoded depth to 8 bits: 16-bit keeps its high byte (as PIL's RGB;16B
@@ -59,18 +62,22 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
   if (!header.isImage && !header.format.empty()) {
     throw Error(name, "not an image: the content is a " + header.format + " file");
   }
-  if (header.hasSize) {
-    if (header.width <= 0 || header.height <= 0) {
-      throw Error(name, "the " + header.format + " header gives an empty image (" +
-                            std::to_string(header.width) + "x" + std::to_string(header.height) + ")");
-    }
-    const std::int64_t pixels = header.width * header.height;
-    if (pixels > options.maxPixels) {
-      throw Error(name, "image is " + std::to_string(header.width) + "x" +
-                            std::to_string(header.height) + " (" + megapixels(pixels) +
-                            "), over the limit of " + megapixels(options.maxPixels) +
-                            " (raise it with --max-pixels)");
-    }
+  // Decode only what we have sized: a decoder allocates from the size it reads, so a
+  // header we cannot read is a limit we cannot enforce.
+  if (header.format.empty()) throw Error(name, "not an image format PatchLens can read");
+  if (!header.hasSize) {
+    throw Error(name, "corrupt or truncated " + header.format + " data (no image size in its header)");
+  }
+  if (header.width <= 0 || header.height <= 0) {
+    throw Error(name, "the " + header.format + " header gives an empty image (" +
+                          std::to_string(header.width) + "x" + std::to_string(header.height) + ")");
+  }
+  const double pixels = static_cast<double>(header.width) * static_cast<double>(header.height);
+  if (header.width > options.maxPixels / header.height) {
+    throw Error(name, "image is " + std::to_string(header.width) + "x" +
+                          std::to_string(header.height) + " (" + megapixels(pixels) +
+                          "), over the limit of " + megapixels(static_cast<double>(options.maxPixels)) +
+                          " (raise it with --max-pixels)");
   }
 
   int flags = cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR;
@@ -92,12 +99,15 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
     throw Error(name, "corrupt " + kind + " data (" + e.err + ")");
   }
   if (decoded.empty()) {
-    if (header.format.empty()) throw Error(name, "not an image format PatchLens can read");
+    if (header.format == "GIF") {
+      throw Error(name, "GIF is not supported (OpenCV 4.6 has no GIF decoder); convert it to PNG");
+    }
     throw Error(name, "corrupt or truncated " + header.format + " data (decoding failed)");
   }
-  if (!header.hasSize && static_cast<std::int64_t>(decoded.total()) > options.maxPixels) {
-    throw Error(name, "image is " + megapixels(static_cast<std::int64_t>(decoded.total())) +
-                          ", over the limit of " + megapixels(options.maxPixels));
+  if (static_cast<std::int64_t>(decoded.total()) > options.maxPixels) {
+    // The decoder read another size than the header did: never pass that on.
+    throw Error(name, "the decoded " + header.format + " image (" + std::to_string(decoded.cols) + "x" +
+                          std::to_string(decoded.rows) + ") is over the pixel limit, unlike its header");
   }
 
   LoadedImage out;

@@ -95,12 +95,17 @@ RowMatrixF PatchEmbedding::extractPatches(const ChwTensor& input, int patchSize,
 }
 
 Embedding PatchEmbedding::forward(const ChwTensor& input, RemainderPolicy policy) const {
+  Embedding out;
+  forwardInto(input, out, policy);
+  return out;
+}
+
+void PatchEmbedding::forwardInto(const ChwTensor& input, Embedding& out, RemainderPolicy policy) const {
   if (input.channels != m_weights.inChannels) {
     throw Error("", "the input has " + std::to_string(input.channels) +
                         " channels but the patch embedding expects " +
                         std::to_string(m_weights.inChannels));
   }
-  Embedding out;
   out.grid = gridFor(input.height, input.width, m_weights.patchSize, policy);
   const int tokens = out.grid.tokens();
   if (tokens == 0) {
@@ -109,13 +114,12 @@ Embedding PatchEmbedding::forward(const ChwTensor& input, RemainderPolicy policy
                         std::to_string(m_weights.patchSize) + "x" +
                         std::to_string(m_weights.patchSize) + " patch");
   }
-  out.tokens.resize(tokens, m_weights.embedDim);
+  out.tokens.resize(tokens, m_weights.embedDim);  // no reallocation when the shape is unchanged
   if (m_gemm) {
     forwardPacked(input, out);
   } else {
     forwardEigen(input, out);
   }
-  return out;
 }
 
 void PatchEmbedding::forwardPacked(const ChwTensor& input, Embedding& out) const {

@@ -137,13 +137,14 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   std::atomic<std::size_t> next{0};
   std::size_t done = 0;
   auto work = [&] {
+    Embedding y;  // one output per worker, its storage reused from image to image
     for (std::size_t i = next++; i < inputs.size(); i = next++) {
       std::string failure;
       try {
         fs::create_directories(outputs[i].parent_path());
         const LoadedImage image = loadImage(inputs[i], loadOptions);
         PreprocessResult pre = preprocess(image.rgb, preprocessConfig);
-        const Embedding y = layer.forward(pre.tensor, options.config.remainder);
+        layer.forwardInto(pre.tensor, y, options.config.remainder);
         writeNpy(outputs[i].string(), {y.tokens.rows(), y.tokens.cols()}, y.tokens.data());
         if (!kinds.empty()) {
           // The same figures as `export --plot`, drawn by the same code.

@@ -1,6 +1,10 @@
 #include <QtTest>
 
 #include <fstream>
+#include <tuple>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
 #include "core/image_header.h"
@@ -44,6 +48,8 @@ class TestImageLoader : public QObject {
   void refusals_data();
   void refusals();
   void pixelLimitIsCheckedFromTheHeader();
+  void everyFormatIsSizedFromItsHeader_data();
+  void everyFormatIsSizedFromItsHeader();
   void truncatedJpegGivesAWarning();
   void cmykJpegBecomesRgb();
   void multiPageTiffUsesTheFirstPageAndSaysSo();
@@ -163,6 +169,46 @@ void TestImageLoader::pixelLimitIsCheckedFromTheHeader() {
   QCOMPARE(loadImage(test::dataPath("images/rgb.png"), tight).rgb.cols, 120);
   const ImageHeader h = readImageHeader(std::span(reinterpret_cast<const std::uint8_t*>(bomb.data()), bomb.size()));
   QCOMPARE(h.width, 60000);
+}
+
+void TestImageLoader::everyFormatIsSizedFromItsHeader_data() {
+  QTest::addColumn<QString>("extension");
+  QTest::addColumn<QString>("format");
+  QTest::addColumn<bool>("floating");
+  for (const auto& [ext, format, floating] :
+       {std::tuple{"png", "PNG", false}, {"jpg", "JPEG", false}, {"bmp", "BMP", false}, {"tiff", "TIFF", false},
+        {"webp", "WebP", false}, {"ppm", "PNM", false}, {"pam", "PAM", false}, {"ras", "Sun raster", false},
+        {"jp2", "JPEG 2000", false}, {"pfm", "PFM", true}, {"hdr", "Radiance HDR", true},
+        {"exr", "OpenEXR", true}}) {
+    QTest::newRow(ext) << QString(ext) << QString(format) << floating;
+  }
+}
+
+void TestImageLoader::everyFormatIsSizedFromItsHeader() {
+  // Files written by OpenCV's own encoders, in an odd size (W != H): the header reader must
+  // find that size (images are decoded only once sized), and the decode must agree with it.
+  QFETCH(QString, extension);
+  QFETCH(QString, format);
+  QFETCH(bool, floating);
+  const cv::Mat rgb = loadImage(test::dataPath("images/rgb.png")).rgb;
+  cv::Mat bgr;
+  cv::cvtColor(rgb(cv::Rect(0, 0, 117, 61)), bgr, cv::COLOR_RGB2BGR);
+  if (floating) bgr.convertTo(bgr, CV_32FC3, 1.0 / 255.0);
+  const std::string path = m_dir.path().toStdString() + "/odd." + extension.toStdString();
+  QVERIFY(cv::imwrite(path, bgr));
+  const std::string bytes = fileBytes(path);
+  const ImageHeader h = readImageHeader(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+  QCOMPARE(QString::fromStdString(h.format), format);
+  QVERIFY(h.hasSize);
+  QCOMPARE(h.width, 117);
+  QCOMPARE(h.height, 61);
+  const LoadedImage image = loadImage(path);
+  QCOMPARE(image.rgb.cols, 117);
+  QCOMPARE(image.rgb.rows, 61);
+  // Refused from the header alone when the limit is one pixel short.
+  ImageLoadOptions tight;
+  tight.maxPixels = 117 * 61 - 1;
+  QVERIFY_THROWS_EXCEPTION(Error, loadImage(path, tight));
 }
 
 void TestImageLoader::truncatedJpegGivesAWarning() {

@@ -1,5 +1,8 @@
 #include <QtTest>
 
+#include <array>
+#include <limits>
+
 #include "core/error.h"
 #include "core/image_loader.h"
 #include "core/initializers.h"
@@ -49,6 +52,7 @@ class TestPatchEmbedding : public QObject {
   void padPolicyAddsZeroPatches();
   void tokensAreInRowMajorGridOrder();
   void rejectsMismatchedInput();
+  void forwardIntoReusesStorageAndEqualsTorch();
 };
 
 void TestPatchEmbedding::equalsTorchConv2d_data() {
@@ -158,6 +162,35 @@ void TestPatchEmbedding::rejectsMismatchedInput() {
   PatchWeights bad = makeInitializedWeights(Initializer::Xavier, LayerShape{8, 3, 4}, 1);
   bad.weight(0, 0) = std::numeric_limits<float>::quiet_NaN();
   QVERIFY_THROWS_EXCEPTION(Error, PatchEmbedding{bad});
+}
+
+void TestPatchEmbedding::forwardIntoReusesStorageAndEqualsTorch() {
+  // Two torch fixtures of d64/p16 layers with different grids: 4x4 and 3x5.
+  const auto load = [](const char* name) {
+    const std::string base = test::dataPath(std::string("reference/embed/") + name);
+    return std::array<NpyArray, 4>{readNpy(base + "_input.npy"), readNpy(base + "_weight.npy"),
+                                   readNpy(base + "_bias.npy"), readNpy(base + "_output.npy")};
+  };
+  const auto square = load("d64_p16_64x64");
+  const auto wide = load("d64_p16_48x80");
+  const PatchEmbedding layer(weightsFrom(square[1], &square[2]));
+
+  // Storage of the right shape filled with garbage: every element is overwritten in place.
+  Embedding out;
+  out.tokens = RowMatrixF::Constant(16, 64, std::numeric_limits<float>::quiet_NaN());
+  const float* storage = out.tokens.data();
+  layer.forwardInto(tensorFrom(square[0]), out);
+  QCOMPARE(out.tokens.data(), storage);
+  QCOMPARE(out.grid.rows, 4);
+  QCOMPARE(out.grid.cols, 4);
+  QVERIFY(relativeError(out.tokens, square[3]) <= 1e-5);
+
+  // A different grid into the same embedding: reshaped, and still equal to torch.
+  PatchEmbedding(weightsFrom(wide[1], &wide[2])).forwardInto(tensorFrom(wide[0]), out);
+  QCOMPARE(out.grid.rows, 3);
+  QCOMPARE(out.grid.cols, 5);
+  QCOMPARE(static_cast<std::int64_t>(out.tokens.rows()), wide[3].shape[0]);
+  QVERIFY(relativeError(out.tokens, wide[3]) <= 1e-5);
 }
 
 QTEST_GUILESS_MAIN(TestPatchEmbedding)

@@ -89,12 +89,17 @@ def main():
         ("jpeg_header_only.jpg", good_jpeg[:200], "corrupt or truncated JPEG"),
         ("jpeg_bomb_65500.jpg", jpeg_with_size(65500, 65500), "over the limit"),
         ("jpeg_zero_size.jpg", jpeg_with_size(0, 0), "empty image"),
+        # Found by fuzz_image: an APP0 of length 0 and garbage before the SOF, which libjpeg
+        # skips; a header reader that stopped there let a 400 MP frame through to decode.
+        ("jpeg_bad_app0_bomb.jpg", b"\xff\xd8\xff\xe0\x00\x00garbage" + jpeg_with_size(20000, 20000)[2:], "over the limit"),
         ("jpeg_garbage_after_soi.jpg", b"\xff\xd8\xff\xe0" + rng.integers(0, 256, 2048, dtype=np.uint8).tobytes(), "corrupt or truncated JPEG"),
         ("gif_bomb.gif", b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\x00\x00\x00;", "over the limit"),
-        ("gif_truncated.gif", b"GIF89a" + struct.pack("<HH", 10, 10) + b"\x80", "corrupt or truncated GIF"),
+        ("gif_truncated.gif", b"GIF89a" + struct.pack("<HH", 10, 10) + b"\x80", "GIF is not supported"),
         ("bmp_bomb.bmp", bmp(100000, 100000), "over the limit"),
         ("bmp_truncated.bmp", bmp(64, 64, truncate=True), "corrupt or truncated BMP"),
         ("tiff_bomb.tiff", tiff(100000, 100000), "over the limit"),
+        # Found by fuzz_image: 32-bit sides whose product overflows int64.
+        ("tiff_dims_4g.tiff", tiff(0xFFFFFFFF, 0xD2DAD2D1), "over the limit"),
         ("tiff_ifd_loop.tiff", tiff(64, 64, next_ifd=8), "corrupt or truncated TIFF"),
         ("tiff_truncated.tiff", b"II*\x00\x08\x00\x00\x00\x09\x00", "corrupt or truncated TIFF"),
         ("webp_bomb.webp", b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00"
@@ -103,11 +108,20 @@ def main():
         ("pnm_bomb.ppm", b"P6\n100000 100000\n255\n" + b"\x00" * 100, "over the limit"),
         ("pnm_truncated.ppm", b"P6\n64 64\n255\n" + b"\x00" * 100, "corrupt or truncated PNM"),
         ("exr_garbage.exr", b"\x76\x2f\x31\x01" + rng.integers(0, 256, 512, dtype=np.uint8).tobytes(), "corrupt or truncated OpenEXR"),
-        ("hdr_garbage.hdr", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 999999 +X 999999\n" + b"\x02" * 64, "more pixels than OpenCV decodes"),
+        ("hdr_garbage.hdr", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 999999 +X 999999\n" + b"\x02" * 64, "over the limit"),
         ("jp2_garbage.jp2", b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00" * 64, "corrupt or truncated JPEG 2000"),
         # Valid (0.9 MP; libpng caps height at 1M) but crop mode would resize the 1 px side to 248: 248 x 223M px.
         ("png_strip_1x900000.png", png(1, 900_000, zlib.compress(b"\x00\x80\x80\x80" * 900_000, 9)), "aspect ratio is too extreme"),
-        ("sunraster_garbage.ras", b"\x59\xa6\x6a\x95" + b"\xff" * 28, "Sun raster"),
+        ("sunraster_garbage.ras", b"\x59\xa6\x6a\x95" + b"\xff" * 28, "over the limit"),
+        ("sunraster_truncated.ras", b"\x59\xa6\x6a\x95" + struct.pack(">IIIIIII", 64, 64, 24, 64 * 64 * 3, 1, 0, 0), "corrupt or truncated Sun raster"),
+        # Every format is sized from its header before decoding (bombs of 40000 x 40000).
+        ("exr_bomb.exr", b"\x76\x2f\x31\x01\x02\x00\x00\x00" + b"dataWindow\x00box2i\x00" + struct.pack("<Iiiii", 16, 0, 0, 39999, 39999) + b"\x00", "over the limit"),
+        ("exr_no_size.exr", b"\x76\x2f\x31\x01\x02\x00\x00\x00" + b"compression\x00compression\x00" + struct.pack("<IB", 1, 0) + b"\x00", "no image size"),
+        ("j2k_bomb.j2k", b"\xff\x4f\xff\x51" + struct.pack(">HHIIIIIIIIH", 41, 0, 40000, 40000, 0, 0, 40000, 40000, 0, 0, 3) + b"\x07\x01\x01" * 3, "over the limit"),
+        ("jp2_bomb.jp2", b"\x00\x00\x00\x0cjP  \r\n\x87\n" + struct.pack(">I", 45) + b"jp2h" + struct.pack(">I", 22) + b"ihdr" + struct.pack(">IIHBBBB", 40000, 40000, 3, 7, 7, 0, 0) + b"\x00" * 15, "over the limit"),
+        ("pam_bomb.pam", b"P7\nWIDTH 40000\nHEIGHT 40000\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n" + b"\x00" * 64, "over the limit"),
+        ("pfm_bomb.pfm", b"PF\n40000 40000\n-1\n" + b"\x00" * 64, "over the limit"),
+        ("hdr_bad_size_line.hdr", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n+X 64 -Y 64\n" + b"\x02" * 64, "no image size"),
     ]
     with open(os.path.join(OUT, "expected.tsv"), "w") as manifest:
         manifest.write("# file\texpected text in the error (exit status 1)\n")
