@@ -145,6 +145,10 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
   return out;
 }
 
+int reducedDecodeFactor(std::span<const std::uint8_t> bytes, int minSide) {
+  return jpegReduction(readImageHeader(bytes), minSide);
+}
+
 LoadedImage loadImage(const std::string& path, const ImageLoadOptions& options) {
   const std::vector<std::uint8_t> bytes = readFileBytes(path, options.maxFileBytes);
   return decodeImage(bytes, path, options);

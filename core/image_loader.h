@@ -41,4 +41,8 @@ LoadedImage loadImage(const std::string& path, const ImageLoadOptions& options =
 LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& name,
                         const ImageLoadOptions& options = {});
 
+// The libjpeg DCT scale-down (1, 2, 4 or 8) a decode of these bytes would use with
+// reducedDecodeMinSide = minSide: 1 for anything but a JPEG whose shorter side allows it.
+int reducedDecodeFactor(std::span<const std::uint8_t> bytes, int minSide);
+
 }  // namespace patchlens

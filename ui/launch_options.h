@@ -39,9 +39,16 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
 bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QString* error,
                         double* openToPaintMs = nullptr);
 
+// Milliseconds from an open request to the image view painted with its first result (a
+// preview, for a large JPEG) and with its exact result (the same when there is no preview).
+struct OpenTiming {
+  double firstMs = 0.0;
+  double exactMs = 0.0;
+};
+
 // Opens `path` the way File > Open does, waits for the outcome and repaints the image view
-// at once; returns the milliseconds from the request to the painted view.
-double openAndPaint(MainWindow& window, const QString& path, int timeoutMs = 60000);
+// at once for the first and for the exact result.
+OpenTiming openAndPaint(MainWindow& window, const QString& path, int timeoutMs = 60000);
 
 // This process's peak and current resident memory ("VmHWM 123 MB, VmRSS 100 MB"), from
 // /proc/self/status; empty where that does not exist.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <future>
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -11,7 +12,9 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
 #include "core/image_loader.h"
+#include "core/pipeline.h"
 #include "core/preprocess.h"
 #include "ui/qt_conversions.h"
 
@@ -52,17 +55,15 @@ QString weightsKey(const WeightChoice& choice) {
       .arg(toQString(choice.file.key));
 }
 
-LoadedImage readImage(const QString& path, const ImageLoadOptions& options) {
+std::vector<std::uint8_t> readImageBytes(const QString& path, const ImageLoadOptions& options) {
   // Qt resources (the bundled sample) are not on disk; the core decodes bytes as well.
   if (path.startsWith(QLatin1Char(':'))) {
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly)) throw Error(path.toStdString(), "cannot open resource");
     const QByteArray bytes = file.readAll();
-    const std::span<const std::uint8_t> span(reinterpret_cast<const std::uint8_t*>(bytes.constData()),
-                                             static_cast<std::size_t>(bytes.size()));
-    return decodeImage(span, path.toStdString(), options);
+    return {bytes.begin(), bytes.end()};
   }
-  return loadImage(path.toStdString(), options);
+  return readFileBytes(path.toStdString(), options.maxFileBytes);
 }
 
 }  // namespace
@@ -236,6 +237,56 @@ void Session::submit(Job job) {
   }));
 }
 
+void Session::embedStage(ComputeResult& result, const Job& job, std::shared_ptr<const PatchEmbedding> layer,
+                         const cv::Mat& source, const std::function<void()>& checkpoint, const QElapsedTimer& total) {
+  QElapsedTimer stage;
+  result.sourceSize = QSize(source.cols, source.rows);
+  checkpoint();
+
+  stage.start();
+  const std::string file = job.path.toStdString();
+  const WeightChoice& choice = job.config.weights;
+  if (!layer && parseInitializer(choice.source)) {
+    checkSize(qint64{choice.shape.embedDim} * choice.shape.inChannels * choice.shape.patchSize * choice.shape.patchSize,
+              "the initialised weights", choice.source);
+  }
+  result.layer = layer ? std::move(layer) : std::make_shared<const PatchEmbedding>(resolveWeights(choice));
+  result.weights = std::shared_ptr<const PatchWeights>(result.layer, &result.layer->weights());
+  result.config = job.config;
+  result.config.preprocess = preprocessFor(job.config.preprocess, *result.weights);
+  const GridSize expected = PatchEmbedding::gridFor(result.config.preprocess.height, result.config.preprocess.width,
+                                                    result.weights->patchSize, job.config.remainder);
+  checkSize(qint64{expected.rows} * expected.cols * result.weights->embedDim, "the embedding", file);
+  checkpoint();
+  PreprocessResult prep;
+  try {
+    prep = preprocess(source, result.config.preprocess);
+  } catch (const Error& e) {
+    throw Error(e.file().empty() ? file : e.file(), e.reason());  // preprocessing refuses this image
+  }
+  result.timings.preprocessMs = msSince(stage);
+  checkpoint();
+
+  stage.start();
+  result.embedding = result.layer->forward(prep.tensor, job.config.remainder);
+  if (result.embedding.grid.tokens() == 0) throw Error(file, "the image holds no whole patch");
+  result.timings.embedMs = msSince(stage);
+  checkpoint();
+
+  stage.start();
+  result.input = toRgb32QImage(prep.inputRgb);
+  result.geometry = prep.geometry;
+  result.tensor = std::move(prep.tensor);
+  const RowMatrixF& tokens = result.embedding.tokens;
+  result.norms = tokenNorms(tokens);
+  result.means = tokenMeans(tokens);
+  result.argmax = argmaxChannels(tokens);
+  result.global = globalRange(tokens);
+  result.timings.analysisMs = msSince(stage);
+  result.computeMs = msSince(total);
+  checkpoint();
+}
+
 void Session::compute(QPromise<Outcome>& promise, const Job& job, const std::atomic<quint64>& latest) {
   Outcome outcome;
   outcome.generation = job.generation;
@@ -256,8 +307,38 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job, const std::ato
     stage.start();
     auto result = std::make_shared<ComputeResult>();
     result->imagePath = job.path;
+    std::shared_ptr<const PatchEmbedding> layer = job.layer;
     if (job.decoded.empty()) {
-      LoadedImage loaded = readImage(job.path, job.config.loadOptions());
+      const ImageLoadOptions options = job.config.loadOptions();
+      const std::vector<std::uint8_t> bytes = readImageBytes(job.path, options);
+      const std::string name = job.path.toStdString();
+      std::future<LoadedImage> exact;
+      ImageLoadOptions quick = options;
+      quick.reducedDecodeMinSide = reducedDecodeMinSide(job.config.preprocess);
+      if (options.reducedDecodeMinSide == 0 && reducedDecodeFactor(bytes, quick.reducedDecodeMinSide) > 1) {
+        // A large JPEG: the exact decode (tens of ms) runs on the other core while a preview
+        // from a reduced decode is computed and shown; the exact result replaces it.
+        exact = std::async(std::launch::async, [&] { return decodeImage(bytes, name, options); });
+        try {
+          const LoadedImage reduced = decodeImage(bytes, name, quick);
+          auto preview = std::make_shared<ComputeResult>();
+          preview->imagePath = job.path;
+          preview->preview = true;
+          preview->decodeMinSide = quick.reducedDecodeMinSide;
+          preview->imageFormat = toQString(reduced.format);
+          preview->timings.decodeMs = msSince(stage);
+          embedStage(*preview, job, layer, reduced.rgb, checkpoint, total);
+          layer = preview->layer;  // packed once for both results
+          Outcome first = outcome;
+          first.complete = false;
+          first.result = std::move(preview);
+          promise.addResult(std::move(first));
+        } catch (const Error&) {
+          // The exact decode reports what is wrong with the file.
+        }
+        stage.start();
+      }
+      LoadedImage loaded = exact.valid() ? exact.get() : decodeImage(bytes, name, options);
       source = loaded.rgb;
       result->decodeMinSide = job.config.loadOptions().reducedDecodeMinSide;
       result->imageFormat = toQString(loaded.format);
@@ -270,51 +351,7 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job, const std::ato
       result->imageFormat = job.format;
       result->warnings = job.warnings;
     }
-    result->sourceSize = QSize(source.cols, source.rows);
-    checkpoint();
-
-    stage.start();
-    const std::string file = job.path.toStdString();
-    const WeightChoice& choice = job.config.weights;
-    if (!job.layer && parseInitializer(choice.source)) {
-      checkSize(qint64{choice.shape.embedDim} * choice.shape.inChannels * choice.shape.patchSize * choice.shape.patchSize,
-                "the initialised weights", choice.source);
-    }
-    result->layer = job.layer ? job.layer : std::make_shared<const PatchEmbedding>(resolveWeights(choice));
-    result->weights = std::shared_ptr<const PatchWeights>(result->layer, &result->layer->weights());
-    result->config = job.config;
-    result->config.preprocess = preprocessFor(job.config.preprocess, *result->weights);
-    const GridSize expected = PatchEmbedding::gridFor(result->config.preprocess.height, result->config.preprocess.width,
-                                                      result->weights->patchSize, job.config.remainder);
-    checkSize(qint64{expected.rows} * expected.cols * result->weights->embedDim, "the embedding", file);
-    checkpoint();
-    PreprocessResult prep;
-    try {
-      prep = preprocess(source, result->config.preprocess);
-    } catch (const Error& e) {
-      throw Error(e.file().empty() ? file : e.file(), e.reason());  // preprocessing refuses this image
-    }
-    result->timings.preprocessMs = msSince(stage);
-    checkpoint();
-
-    stage.start();
-    result->embedding = result->layer->forward(prep.tensor, job.config.remainder);
-    if (result->embedding.grid.tokens() == 0) throw Error(file, "the image holds no whole patch");
-    result->timings.embedMs = msSince(stage);
-    checkpoint();
-
-    stage.start();
-    result->input = toRgb32QImage(prep.inputRgb);
-    result->geometry = prep.geometry;
-    result->tensor = std::move(prep.tensor);
-    const RowMatrixF& tokens = result->embedding.tokens;
-    result->norms = tokenNorms(tokens);
-    result->means = tokenMeans(tokens);
-    result->argmax = argmaxChannels(tokens);
-    result->global = globalRange(tokens);
-    result->timings.analysisMs = msSince(stage);
-    result->computeMs = msSince(total);
-    checkpoint();
+    embedStage(*result, job, layer, source, checkpoint, total);
     // Everything but the PCA and the display copy of the original: on screen now, those
     // (an SVD, and an area-averaged shrink of up to 100 MP) follow.
     Outcome partial = outcome;
@@ -564,7 +601,8 @@ QString Session::statusText() const {
       .arg(r.patchSize())
       .arg(r.embedDim())
       .arg(toQString(r.weights->description))
-      .arg(r.computeMs, 0, 'f', 1);
+      .arg(r.computeMs, 0, 'f', 1) +
+         (r.preview ? tr(" · preview from a reduced JPEG decode, the exact result follows") : QString());
 }
 
 }  // namespace patchlens

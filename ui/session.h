@@ -1,9 +1,11 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 
+#include <QElapsedTimer>
 #include <QImage>
 #include <QObject>
 #include <QPromise>
@@ -52,6 +54,9 @@ struct ComputeResult {
   // The decoded original itself is not part of the result (the session keeps it while it
   // can be reused, and drops it when another image is opened).
   int decodeMinSide = 0;  // the reduced-decode bound it was decoded with (0: every pixel)
+  // A first look at a large JPEG from a reduced decode, on screen while the exact decode
+  // (the result that follows) runs on the other core. Approximate: never exported as exact.
+  bool preview = false;
   QSize sourceSize;       // the decoded original's size: the pixel coordinates of sourceRect()
   // For display only: the original shrunk to at most kDisplayMaxSide pixels per side (a
   // 12 MP photo would cost 48 MB as RGB32); drawn into QRect(QPoint(), sourceSize). Null in
@@ -173,6 +178,10 @@ class Session : public QObject {
   // The worker: runs on m_pool, reads only `job`, stops early when `latest` moves on. Adds
   // one outcome when the embedding is ready and a second with the PCA (or one on failure).
   static void compute(QPromise<Outcome>& promise, const Job& job, const std::atomic<quint64>& latest);
+  // From a decoded image to the first result: weights (unless `layer` is given), model
+  // input, embedding, per-token maps. Shared by the preview and the exact result.
+  static void embedStage(ComputeResult& result, const Job& job, std::shared_ptr<const PatchEmbedding> layer,
+                         const cv::Mat& source, const std::function<void()>& checkpoint, const QElapsedTimer& total);
   void finish(const Outcome& outcome);
   void setBusy(bool busy);
   void invalidateOverlay();

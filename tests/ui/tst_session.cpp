@@ -1,5 +1,10 @@
 #include <QtTest>
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/image_loader.h"
+#include "core/preprocess.h"
 #include "ui/session.h"
 
 using namespace patchlens;
@@ -28,6 +33,7 @@ class tst_Session : public QObject {
   void supersededRequestsShowOnlyTheLast();
   void oversizedConfigRefused_data();
   void oversizedConfigRefused();
+  void largeJpegShowsAPreviewThenTheExactResult();
 };
 
 void tst_Session::embeddingFirstThenPca() {
@@ -143,6 +149,37 @@ void tst_Session::oversizedConfigRefused() {
   QVERIFY2(session.lastError().contains(QStringLiteral("viewer's limit")), qPrintable(session.lastError()));
   QCOMPARE(session.result(), before);
   QCOMPARE(session.config().weights.shape.patchSize, 16);
+}
+
+void tst_Session::largeJpegShowsAPreviewThenTheExactResult() {
+  // 2048x1536: a 2x reduced decode still covers the 248 px resize, so a preview comes first.
+  QTemporaryDir dir;
+  const QString path = dir.filePath(QStringLiteral("large.jpg"));
+  cv::Mat coffee = cv::imread(kCoffee.toStdString(), cv::IMREAD_COLOR);
+  cv::resize(coffee, coffee, cv::Size(2048, 1536), 0, 0, cv::INTER_CUBIC);
+  QVERIFY(cv::imwrite(path.toStdString(), coffee, {cv::IMWRITE_JPEG_QUALITY, 90}));
+
+  Session session;
+  std::vector<std::shared_ptr<const ComputeResult>> seen;
+  connect(&session, &Session::resultChanged, this, [&] { seen.push_back(session.result()); });
+  session.openImage(path);
+  QVERIFY(waitIdle(session));
+  QCOMPARE(seen.size(), std::size_t{3});
+  QVERIFY(seen[0]->preview);
+  QCOMPARE(seen[0]->sourceSize, QSize(1024, 768));
+  QVERIFY(!seen[1]->preview && !seen[2]->preview);
+  QCOMPARE(seen[2]->sourceSize, QSize(2048, 1536));
+  QVERIFY(seen[2]->hasPca());
+
+  // The result that stays is the exact pipeline's, bit for bit; the preview is close to it.
+  const LoadedImage exact = loadImage(path.toStdString());
+  const PreprocessResult prep = preprocess(exact.rgb, seen[2]->config.preprocess);
+  const Embedding expected = seen[2]->layer->forward(prep.tensor);
+  QVERIFY(seen[2]->embedding.tokens == expected.tokens);
+  const float previewError = (seen[0]->embedding.tokens - expected.tokens).cwiseAbs().maxCoeff();
+  QVERIFY(previewError > 0.0f);
+  QVERIFY2(previewError < 0.25f * expected.tokens.cwiseAbs().maxCoeff(), qPrintable(QString::number(previewError)));
+  QVERIFY(session.statusText().indexOf(QStringLiteral("preview")) < 0);
 }
 
 QTEST_GUILESS_MAIN(tst_Session)
