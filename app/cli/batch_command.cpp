@@ -127,9 +127,11 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   for (const std::string& plot : options.plots) kinds.push_back(PlotKind::parse(plot));
   const auto sharedWeights = std::make_shared<const PatchWeights>(weights);
 
-  // Parallel over images, one GEMM thread each: images are independent and small.
-  const int workers = std::max(1, std::min<int>(options.threads > 0 ? options.threads
-                                                                      : static_cast<int>(std::thread::hardware_concurrency()),
+  // Parallel over images, one GEMM thread each: images are independent and small. By
+  // default twice as many workers as cores: a worker waits in fsync for each output it
+  // makes durable, and another one uses the core meanwhile.
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int workers = std::max(1, std::min<int>(options.threads > 0 ? options.threads : 2 * cores,
                                                 static_cast<int>(inputs.size())));
   setComputeThreads(1);
   BatchReport report;

@@ -35,7 +35,7 @@ std::string usageLine(Command c) {
     case Command::Info: return "usage: patchlens-cli info FILE [options]\n\nWhat an image or a weight/array file holds, and what PatchLens would do with it.\n";
     case Command::Preprocess: return "usage: patchlens-cli preprocess IMAGE -o X.npy [options]\n\nWrites the model input: float32 [C, H, W] after resize, crop and normalisation.\n";
     case Command::Embed: return "usage: patchlens-cli embed (IMAGE | --tensor X.npy) -o Y.npy|Y.csv [options]\n\nWrites the patch embedding: float32 [N, D], tokens in row-major grid order\n(token r*cols + c is patch row r, column c).\n";
-    case Command::Batch: return "usage: patchlens-cli batch DIR -o OUTDIR [-r] [--plot KIND ...] [options]\n\nEmbeds every image in DIR (by content or extension; -r: and its subfolders) into\nOUTDIR/<name>.npy, one worker per core (--threads), going on past bad files:\nthey are listed at the end and the exit status is 1 if any failed. Each --plot KIND\n(see export --help) also writes OUTDIR/<name>-<kind>.png.\n";
+    case Command::Batch: return "usage: patchlens-cli batch DIR -o OUTDIR [-r] [--plot KIND ...] [options]\n\nEmbeds every image in DIR (by content or extension; -r: and its subfolders) into\nOUTDIR/<name>.npy, two workers per core (or --threads N), going on past bad files:\nthey are listed at the end and the exit status is 1 if any failed. Each --plot KIND\n(see export --help) also writes OUTDIR/<name>-<kind>.png.\n";
     case Command::Export:
       return "usage: patchlens-cli export IMAGE --plot KIND -o FILE.png|.svg|.pdf [figure options] [options]\n"
              "       patchlens-cli export IMAGE --data WHAT -o FILE.npy|.csv [options]\n\n"
