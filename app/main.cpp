@@ -1,9 +1,8 @@
 #include <malloc.h>
 
-#include <cstdio>
-
 #include <QApplication>
 #include <QSettings>
+#include <cstdio>
 
 #include "ui/launch_options.h"
 #include "ui/main_window.h"
@@ -46,18 +45,22 @@ int main(int argc, char** argv) {
   if (options->measure) {
     const auto& result = window.session()->result();
     const auto& t = result->timings;
-    std::printf("%dx%d image: open -> image view painted with the overlay: %.1f ms (decode %.1f ms, weights + preprocess "
-                "%.1f ms, embed %.1f ms, analyses + display images %.1f ms; then PCA %.1f ms); memory after the first "
-                "image: %s\n",
-                result->sourceSize.width(), result->sourceSize.height(), openToPaintMs, t.decodeMs, t.preprocessMs,
-                t.embedMs, t.analysisMs, t.pcaMs, qPrintable(patchlens::memoryUsage()));
+    std::printf(
+        "%dx%d image: open -> image view painted with the overlay: %.1f ms (decode %.1f ms, "
+        "weights + preprocess "
+        "%.1f ms, embed %.1f ms, analyses + display images %.1f ms; then PCA %.1f ms); memory "
+        "after the first "
+        "image: %s\n",
+        result->sourceSize.width(), result->sourceSize.height(), openToPaintMs, t.decodeMs,
+        t.preprocessMs, t.embedMs, t.analysisMs, t.pcaMs, qPrintable(patchlens::memoryUsage()));
     std::printf("%s\n", qPrintable(patchlens::measureInteraction(window)));
     std::printf("memory at the end: %s\n", qPrintable(patchlens::memoryUsage()));
   }
   if (!options->screenshot.isEmpty()) {
     QApplication::processEvents();
     if (!window.grab().save(options->screenshot)) {
-      std::fprintf(stderr, "patchlens: error: %s: cannot write the screenshot\n", qPrintable(options->screenshot));
+      std::fprintf(stderr, "patchlens: error: %s: cannot write the screenshot\n",
+                   qPrintable(options->screenshot));
       return 1;
     }
   }

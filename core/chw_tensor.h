@@ -14,10 +14,16 @@ struct ChwTensor {
 
   ChwTensor() = default;
   ChwTensor(int c, int h, int w)
-      : channels(c), height(h), width(w), data(static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w), 0.0f) {}
+      : channels(c),
+        height(h),
+        width(w),
+        data(
+            static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w),
+            0.0f) {}
 
   std::size_t index(int c, int y, int x) const {
-    return (static_cast<std::size_t>(c) * static_cast<std::size_t>(height) + static_cast<std::size_t>(y)) *
+    return (static_cast<std::size_t>(c) * static_cast<std::size_t>(height) +
+            static_cast<std::size_t>(y)) *
                static_cast<std::size_t>(width) +
            static_cast<std::size_t>(x);
   }

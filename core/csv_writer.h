@@ -8,6 +8,7 @@ namespace patchlens {
 
 // Writes a matrix as CSV (one row per line, shortest round-trip float text) atomically;
 // with a header line "c0,c1,..." when columnHeader is not empty (it is the prefix).
-void writeCsv(const std::string& path, const RowMatrixF& matrix, const std::string& columnPrefix = "");
+void writeCsv(const std::string& path, const RowMatrixF& matrix,
+              const std::string& columnPrefix = "");
 
 }  // namespace patchlens

@@ -1,11 +1,10 @@
 #include "embedding_analysis.h"
 
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <string>
-
-#include <Eigen/Eigenvalues>
 
 #include "error.h"
 
@@ -15,7 +14,8 @@ namespace {
 
 void checkToken(const RowMatrixF& tokens, int token) {
   if (token < 0 || token >= tokens.rows()) {
-    throw Error("", "token " + std::to_string(token) + " is outside 0.." + std::to_string(tokens.rows() - 1));
+    throw Error("", "token " + std::to_string(token) + " is outside 0.." +
+                        std::to_string(tokens.rows() - 1));
   }
 }
 
@@ -47,12 +47,15 @@ ValueRange widened(ValueRange range) {
 
 VectorF channelMap(const RowMatrixF& tokens, int channel) {
   if (channel < 0 || channel >= tokens.cols()) {
-    throw Error("", "channel " + std::to_string(channel) + " is outside 0.." + std::to_string(tokens.cols() - 1));
+    throw Error("", "channel " + std::to_string(channel) + " is outside 0.." +
+                        std::to_string(tokens.cols() - 1));
   }
   return tokens.col(channel);
 }
 
-VectorF tokenNorms(const RowMatrixF& tokens) { return tokens.rowwise().norm(); }
+VectorF tokenNorms(const RowMatrixF& tokens) {
+  return tokens.rowwise().norm();
+}
 
 VectorF tokenMeans(const RowMatrixF& tokens) {
   if (tokens.cols() == 0) return VectorF::Zero(tokens.rows());
@@ -107,7 +110,8 @@ PcaResult tokenPca(const RowMatrixF& tokens, int components) {
     for (Eigen::Index c = 0; c < k; ++c) {
       // v = X^T u / sigma; a (numerically) zero sigma has no direction to give.
       if (singular(c) > 1e-12 * singular(0)) {
-        axes.row(c) = (centred.transpose() * eig.eigenvectors().col(n - 1 - c)).transpose() / singular(c);
+        axes.row(c) =
+            (centred.transpose() * eig.eigenvectors().col(n - 1 - c)).transpose() / singular(c);
       }
     }
   } else {
@@ -161,8 +165,12 @@ VectorStats vectorStats(const Eigen::Ref<const VectorF>& values) {
   return stats;
 }
 
-std::vector<int> topByMagnitude(const Eigen::Ref<const VectorF>& values, int k) { return topBy(values, k, true); }
-std::vector<int> topByValue(const Eigen::Ref<const VectorF>& values, int k) { return topBy(values, k, false); }
+std::vector<int> topByMagnitude(const Eigen::Ref<const VectorF>& values, int k) {
+  return topBy(values, k, true);
+}
+std::vector<int> topByValue(const Eigen::Ref<const VectorF>& values, int k) {
+  return topBy(values, k, false);
+}
 
 ValueRange minMaxRange(const Eigen::Ref<const VectorF>& values) {
   if (values.size() == 0) return {};
@@ -179,23 +187,30 @@ float percentile(const Eigen::Ref<const VectorF>& values, double percent) {
   if (values.size() == 0) return 0.0f;
   std::vector<float> sorted(values.data(), values.data() + values.size());
   std::sort(sorted.begin(), sorted.end());
-  const double position = std::clamp(percent, 0.0, 100.0) / 100.0 * static_cast<double>(sorted.size() - 1);
+  const double position =
+      std::clamp(percent, 0.0, 100.0) / 100.0 * static_cast<double>(sorted.size() - 1);
   const auto below = static_cast<std::size_t>(std::floor(position));
   const std::size_t above = std::min(below + 1, sorted.size() - 1);
   const double t = position - static_cast<double>(below);
-  return static_cast<float>(static_cast<double>(sorted[below]) * (1.0 - t) + static_cast<double>(sorted[above]) * t);
+  return static_cast<float>(static_cast<double>(sorted[below]) * (1.0 - t) +
+                            static_cast<double>(sorted[above]) * t);
 }
 
-ValueRange percentileRange(const Eigen::Ref<const VectorF>& values, double lowPercent, double highPercent) {
+ValueRange percentileRange(const Eigen::Ref<const VectorF>& values, double lowPercent,
+                           double highPercent) {
   return {percentile(values, lowPercent), percentile(values, highPercent)};
 }
 
 ValueRange scaleRange(ScaleMode mode, const Eigen::Ref<const VectorF>& values, ValueRange global) {
   switch (mode) {
-    case ScaleMode::MinMax: return widened(minMaxRange(values));
-    case ScaleMode::Symmetric: return widened(symmetricRange(values));
-    case ScaleMode::Global: return widened(global);
-    case ScaleMode::Percentile: return widened(percentileRange(values));
+    case ScaleMode::MinMax:
+      return widened(minMaxRange(values));
+    case ScaleMode::Symmetric:
+      return widened(symmetricRange(values));
+    case ScaleMode::Global:
+      return widened(global);
+    case ScaleMode::Percentile:
+      return widened(percentileRange(values));
   }
   return widened(minMaxRange(values));
 }

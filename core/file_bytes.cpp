@@ -49,7 +49,8 @@ std::vector<std::uint8_t> readFileBytes(const std::string& path, std::uint64_t m
   if (::fstat(file.fd, &st) != 0) throw Error(path, std::strerror(errno));
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size > maxBytes) {
-    throw Error(path, "file is " + sizeText(size) + ", larger than the limit of " + sizeText(maxBytes));
+    throw Error(path,
+                "file is " + sizeText(size) + ", larger than the limit of " + sizeText(maxBytes));
   }
   std::vector<std::uint8_t> bytes(size);
   std::uint64_t done = 0;

@@ -13,10 +13,18 @@ using Bytes = std::span<const std::uint8_t>;
 bool startsWith(Bytes b, const char* magic, std::size_t n, std::size_t at = 0) {
   return b.size() >= at + n && std::memcmp(b.data() + at, magic, n) == 0;
 }
-std::uint32_t be16(Bytes b, std::size_t i) { return (std::uint32_t{b[i]} << 8) | b[i + 1]; }
-std::uint32_t be32(Bytes b, std::size_t i) { return (be16(b, i) << 16) | be16(b, i + 2); }
-std::uint32_t le16(Bytes b, std::size_t i) { return (std::uint32_t{b[i + 1]} << 8) | b[i]; }
-std::uint32_t le32(Bytes b, std::size_t i) { return (le16(b, i + 2) << 16) | le16(b, i); }
+std::uint32_t be16(Bytes b, std::size_t i) {
+  return (std::uint32_t{b[i]} << 8) | b[i + 1];
+}
+std::uint32_t be32(Bytes b, std::size_t i) {
+  return (be16(b, i) << 16) | be16(b, i + 2);
+}
+std::uint32_t le16(Bytes b, std::size_t i) {
+  return (std::uint32_t{b[i + 1]} << 8) | b[i];
+}
+std::uint32_t le32(Bytes b, std::size_t i) {
+  return (le16(b, i + 2) << 16) | le16(b, i);
+}
 
 void setSize(ImageHeader& h, std::int64_t w, std::int64_t ht) {
   h.width = w;
@@ -38,7 +46,8 @@ void readJpeg(Bytes b, ImageHeader& h) {
     if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;
     if (marker == 0xD9 || marker == 0xDA) break;  // end, or start of scan: size must be known
     if (i + 2 > b.size()) break;
-    const bool isFrame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    const bool isFrame =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (isFrame) {
       if (i + 7 <= b.size()) setSize(h, be16(b, i + 5), be16(b, i + 3));
       break;
@@ -136,7 +145,8 @@ void readPam(Bytes b, ImageHeader& h) {
     const std::string t = token();
     std::int64_t v = 0;
     for (char c : t) {
-      if (!std::isdigit(static_cast<unsigned char>(c)) || v > (std::int64_t{1} << 40)) return std::int64_t{-1};
+      if (!std::isdigit(static_cast<unsigned char>(c)) || v > (std::int64_t{1} << 40))
+        return std::int64_t{-1};
       v = v * 10 + (c - '0');
     }
     return t.empty() ? std::int64_t{-1} : v;
@@ -184,7 +194,9 @@ void readHdr(Bytes b, ImageHeader& h) {
 
 // JPEG 2000 codestream: the SIZ segment right after SOC gives the reference grid.
 bool readJ2kSize(Bytes b, std::size_t at, std::int64_t& w, std::int64_t& ht) {
-  if (at + 24 > b.size() || b[at] != 0xFF || b[at + 1] != 0x4F || b[at + 2] != 0xFF || b[at + 3] != 0x51) return false;
+  if (at + 24 > b.size() || b[at] != 0xFF || b[at + 1] != 0x4F || b[at + 2] != 0xFF ||
+      b[at + 3] != 0x51)
+    return false;
   w = std::int64_t{be32(b, at + 8)} - std::int64_t{be32(b, at + 16)};
   ht = std::int64_t{be32(b, at + 12)} - std::int64_t{be32(b, at + 20)};
   return true;
@@ -212,7 +224,8 @@ void readJp2(Bytes b, ImageHeader& h) {
       if (length < header || length > end - at) length = end - at;  // truncated: read what is there
       const std::size_t content = at + header;
       if (startsWith(b, "jp2h", 4, at + 4) && depth == 0) self(content, at + length, self, 1);
-      if (startsWith(b, "ihdr", 4, at + 4) && content + 8 <= b.size()) keep(be32(b, content + 4), be32(b, content));
+      if (startsWith(b, "ihdr", 4, at + 4) && content + 8 <= b.size())
+        keep(be32(b, content + 4), be32(b, content));
       std::int64_t cw = 0, ch = 0;
       if (startsWith(b, "jp2c", 4, at + 4) && readJ2kSize(b, content, cw, ch)) keep(cw, ch);
       at += length;
@@ -240,7 +253,9 @@ void readExr(Bytes b, ImageHeader& h) {
     i += 4;
     if (size > b.size() - i) return;
     if (name == "dataWindow" && type == "box2i" && size == 16) {
-      const auto at = [&](std::size_t k) { return std::int64_t{static_cast<std::int32_t>(le32(b, i + 4 * k))}; };
+      const auto at = [&](std::size_t k) {
+        return std::int64_t{static_cast<std::int32_t>(le32(b, i + 4 * k))};
+      };
       setSize(h, at(2) - at(0) + 1, at(3) - at(1) + 1);
       return;
     }

@@ -13,7 +13,7 @@ struct ImageHeader {
   bool hasSize = false;  // width/height were read from the header
   std::int64_t width = 0;
   std::int64_t height = 0;
-  int pageCount = 1;     // TIFF: number of directories (bounded)
+  int pageCount = 1;             // TIFF: number of directories (bounded)
   bool jpegHasEndMarker = true;  // false for a JPEG whose stream does not end with EOI
 };
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -24,13 +23,15 @@ std::string megapixels(double pixels) {
 // reader does), float is clamped from [0, 1].
 cv::Mat toEightBit(const cv::Mat& image) {
   switch (image.depth()) {
-    case CV_8U: return image;
+    case CV_8U:
+      return image;
     case CV_16U: {
       cv::Mat out(image.size(), CV_MAKETYPE(CV_8U, image.channels()));
       const cv::Mat src = image.isContinuous() ? image : image.clone();
       const auto* in = src.ptr<std::uint16_t>();
       auto* dst = out.ptr<std::uint8_t>();
-      for (std::size_t i = 0, n = src.total() * static_cast<std::size_t>(src.channels()); i < n; ++i) {
+      for (std::size_t i = 0, n = src.total() * static_cast<std::size_t>(src.channels()); i < n;
+           ++i) {
         dst[i] = static_cast<std::uint8_t>(in[i] >> 8);
       }
       return out;
@@ -66,7 +67,8 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
   // header we cannot read is a limit we cannot enforce.
   if (header.format.empty()) throw Error(name, "not an image format PatchLens can read");
   if (!header.hasSize) {
-    throw Error(name, "corrupt or truncated " + header.format + " data (no image size in its header)");
+    throw Error(name,
+                "corrupt or truncated " + header.format + " data (no image size in its header)");
   }
   if (header.width <= 0 || header.height <= 0) {
     throw Error(name, "the " + header.format + " header gives an empty image (" +
@@ -76,7 +78,8 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
   if (header.width > options.maxPixels / header.height) {
     throw Error(name, "image is " + std::to_string(header.width) + "x" +
                           std::to_string(header.height) + " (" + megapixels(pixels) +
-                          "), over the limit of " + megapixels(static_cast<double>(options.maxPixels)) +
+                          "), over the limit of " +
+                          megapixels(static_cast<double>(options.maxPixels)) +
                           " (raise it with --max-pixels)");
   }
 
@@ -106,8 +109,9 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
   }
   if (static_cast<std::int64_t>(decoded.total()) > options.maxPixels) {
     // The decoder read another size than the header did: never pass that on.
-    throw Error(name, "the decoded " + header.format + " image (" + std::to_string(decoded.cols) + "x" +
-                          std::to_string(decoded.rows) + ") is over the pixel limit, unlike its header");
+    throw Error(name, "the decoded " + header.format + " image (" + std::to_string(decoded.cols) +
+                          "x" + std::to_string(decoded.rows) +
+                          ") is over the pixel limit, unlike its header");
   }
 
   LoadedImage out;
@@ -126,17 +130,23 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
   cv::Mat eight = toEightBit(decoded);
   decoded.release();
   switch (eight.channels()) {
-    case 1: cv::cvtColor(eight, out.rgb, cv::COLOR_GRAY2RGB); break;
+    case 1:
+      cv::cvtColor(eight, out.rgb, cv::COLOR_GRAY2RGB);
+      break;
     case 3:
       // In place: a 12 MP photo would otherwise hold two 36 MB copies at once.
       cv::cvtColor(eight, eight, cv::COLOR_BGR2RGB);
       out.rgb = eight;
       break;
-    case 4: cv::cvtColor(eight, out.rgb, cv::COLOR_BGRA2RGB); break;
-    default: throw Error(name, "unsupported channel count " + std::to_string(eight.channels()));
+    case 4:
+      cv::cvtColor(eight, out.rgb, cv::COLOR_BGRA2RGB);
+      break;
+    default:
+      throw Error(name, "unsupported channel count " + std::to_string(eight.channels()));
   }
   if (header.format == "JPEG" && !header.jpegHasEndMarker) {
-    out.warnings.push_back("the JPEG data is truncated; the missing part of the image is filled in");
+    out.warnings.push_back(
+        "the JPEG data is truncated; the missing part of the image is filled in");
   }
   if (header.pageCount > 1) {
     out.warnings.push_back("the file has " + std::to_string(header.pageCount) +

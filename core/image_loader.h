@@ -1,11 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <opencv2/core.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 namespace patchlens {
 
@@ -23,11 +22,11 @@ struct ImageLoadOptions {
 
 // A decoded image, always 8-bit RGB, with what was learned about the source.
 struct LoadedImage {
-  cv::Mat rgb;                        // CV_8UC3, R G B order
-  std::string format;                 // content type sniffed from the bytes
-  int sourceBitDepth = 8;             // 8 or 16 (32 for float formats)
-  int sourceChannels = 3;             // before conversion: 1 gray, 3 colour, 4 with alpha
-  int sourceWidth = 0;                // full-resolution size (EXIF orientation applied)
+  cv::Mat rgb;             // CV_8UC3, R G B order
+  std::string format;      // content type sniffed from the bytes
+  int sourceBitDepth = 8;  // 8 or 16 (32 for float formats)
+  int sourceChannels = 3;  // before conversion: 1 gray, 3 colour, 4 with alpha
+  int sourceWidth = 0;     // full-resolution size (EXIF orientation applied)
   int sourceHeight = 0;
   int decodeReduction = 1;            // 1, 2, 4 or 8: rgb is the source shrunk by this factor
   std::vector<std::string> warnings;  // e.g. truncated data, extra TIFF pages ignored

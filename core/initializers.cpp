@@ -63,16 +63,19 @@ std::optional<Initializer> parseInitializer(std::string_view name) {
 
 std::string initializerName(Initializer init) {
   switch (init) {
-    case Initializer::Xavier: return "xavier";
-    case Initializer::XavierNormal: return "xavier-normal";
-    case Initializer::TorchDefault: return "torch-default";
-    case Initializer::Dct: return "dct";
+    case Initializer::Xavier:
+      return "xavier";
+    case Initializer::XavierNormal:
+      return "xavier-normal";
+    case Initializer::TorchDefault:
+      return "torch-default";
+    case Initializer::Dct:
+      return "dct";
   }
   return "unknown";
 }
 
-PatchWeights makeInitializedWeights(Initializer init, const LayerShape& shape,
-                                    std::uint64_t seed) {
+PatchWeights makeInitializedWeights(Initializer init, const LayerShape& shape, std::uint64_t seed) {
   const std::string name = initializerName(init);
   if (shape.embedDim <= 0 || shape.inChannels <= 0 || shape.patchSize <= 0) {
     throw Error(name, "embed dim, channels and patch size must be positive");

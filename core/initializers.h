@@ -13,7 +13,8 @@ namespace patchlens {
 enum class Initializer {
   Xavier,        // Glorot uniform on the [D x C*P*P] view, bias 0 (MAE / PatchEmbed write-up)
   XavierNormal,  // Glorot normal on the same view, bias 0
-  TorchDefault,  // nn.Conv2d's reset_parameters: kaiming_uniform(a=sqrt(5)), bias U(+-1/sqrt(fan_in))
+  TorchDefault,  // nn.Conv2d's reset_parameters: kaiming_uniform(a=sqrt(5)), bias
+                 // U(+-1/sqrt(fan_in))
   Dct,           // opponent colour x 2-D DCT-II basis, lowest frequencies first; no randomness
 };
 

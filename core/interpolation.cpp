@@ -11,9 +11,12 @@ std::optional<Interpolation> parseInterpolation(std::string_view name) {
 
 std::string interpolationName(Interpolation interp) {
   switch (interp) {
-    case Interpolation::Bicubic: return "bicubic";
-    case Interpolation::Bilinear: return "bilinear";
-    case Interpolation::Nearest: return "nearest";
+    case Interpolation::Bicubic:
+      return "bicubic";
+    case Interpolation::Bilinear:
+      return "bilinear";
+    case Interpolation::Nearest:
+      return "nearest";
   }
   return "unknown";
 }

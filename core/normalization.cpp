@@ -28,13 +28,14 @@ bool parseTriple(std::string_view text, std::array<float, 3>& out) {
 }  // namespace
 
 std::optional<Normalization> Normalization::parse(std::string_view text) {
-  if (text == "inception") return Normalization{{0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}, "inception"};
+  if (text == "inception")
+    return Normalization{{0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}, "inception"};
   if (text == "imagenet") {
     return Normalization{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, "imagenet"};
   }
   if (text == "clip") {
-    return Normalization{{0.48145466f, 0.4578275f, 0.40821073f},
-                         {0.26862954f, 0.26130258f, 0.27577711f}, "clip"};
+    return Normalization{
+        {0.48145466f, 0.4578275f, 0.40821073f}, {0.26862954f, 0.26130258f, 0.27577711f}, "clip"};
   }
   if (text == "none") return Normalization{{0.0f, 0.0f, 0.0f}, {1.0f, 1.0f, 1.0f}, "none"};
   const std::size_t slash = text.find('/');

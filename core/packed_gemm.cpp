@@ -23,13 +23,17 @@ std::string PackedGemm::backendDescription() {
 PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias)
     : m_depth(static_cast<int>(weight.cols())), m_outputs(static_cast<int>(weight.rows())) {
   const int panelCount = panels();
-  m_packedWeights.assign(static_cast<std::size_t>(panelCount) * static_cast<std::size_t>(m_depth) * kPanelWidth, 0.0f);
+  m_packedWeights.assign(
+      static_cast<std::size_t>(panelCount) * static_cast<std::size_t>(m_depth) * kPanelWidth, 0.0f);
   m_paddedBias.assign(static_cast<std::size_t>(panelCount) * kPanelWidth, 0.0f);
   for (int d = 0; d < m_outputs; ++d) {
     const int panel = d / kPanelWidth;
     const int lane = d % kPanelWidth;
-    float* dst = &m_packedWeights[static_cast<std::size_t>(panel) * static_cast<std::size_t>(m_depth) * kPanelWidth];
-    for (int k = 0; k < m_depth; ++k) dst[static_cast<std::size_t>(k) * kPanelWidth + static_cast<std::size_t>(lane)] = weight(d, k);
+    float* dst = &m_packedWeights[static_cast<std::size_t>(panel) *
+                                  static_cast<std::size_t>(m_depth) * kPanelWidth];
+    for (int k = 0; k < m_depth; ++k)
+      dst[static_cast<std::size_t>(k) * kPanelWidth + static_cast<std::size_t>(lane)] =
+          weight(d, k);
     if (bias.size() > 0) m_paddedBias[static_cast<std::size_t>(d)] = bias[d];
   }
 }
@@ -43,8 +47,9 @@ namespace {
 
 // One 14 x 32 tile over k in [0, depth): 28 accumulators + 2 weight registers + 1
 // broadcast = 31 of 32 zmm. Starts from the bias, or from `out` when accumulating.
-PATCHLENS_AVX512 inline void tile(const float* __restrict a, const float* __restrict b, const float* bias, int depth, float* out,
-                 std::size_t rowStride, int rows, __mmask16 mask0, __mmask16 mask1, bool accumulate) {
+PATCHLENS_AVX512 inline void tile(const float* __restrict a, const float* __restrict b,
+                                  const float* bias, int depth, float* out, std::size_t rowStride,
+                                  int rows, __mmask16 mask0, __mmask16 mask1, bool accumulate) {
   constexpr int R = PackedGemm::kTileRows;
   __m512 acc0[R];
   __m512 acc1[R];
@@ -81,9 +86,10 @@ PATCHLENS_AVX512 inline void tile(const float* __restrict a, const float* __rest
 }
 
 // The loop over panels and tiles, in AVX-512 code so that tile() inlines into it.
-PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out, std::size_t rowStride,
-                                     int panelBegin, int panelEnd, int depth, int outputs,
-                                     const std::vector<float>& packedWeights, const std::vector<float>& paddedBias) {
+PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
+                                     std::size_t rowStride, int panelBegin, int panelEnd, int depth,
+                                     int outputs, const std::vector<float>& packedWeights,
+                                     const std::vector<float>& paddedBias) {
   constexpr int kTileRows = PackedGemm::kTileRows;
   constexpr int kPanelWidth = PackedGemm::kPanelWidth;
   constexpr int kDepthSlice = PackedGemm::kDepthSlice;
@@ -91,8 +97,11 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
   for (int p = panelBegin; p < panelEnd; ++p) {
     const int columns = std::min(kPanelWidth, outputs - p * kPanelWidth);
     const auto mask0 = static_cast<__mmask16>(columns >= 16 ? 0xFFFF : (1u << columns) - 1u);
-    const auto mask1 = static_cast<__mmask16>(columns >= 32 ? 0xFFFF : columns <= 16 ? 0u : (1u << (columns - 16)) - 1u);
-    const float* panel = &packedWeights[static_cast<std::size_t>(p) * static_cast<std::size_t>(depth) * kPanelWidth];
+    const auto mask1 = static_cast<__mmask16>(columns >= 32   ? 0xFFFF
+                                              : columns <= 16 ? 0u
+                                                              : (1u << (columns - 16)) - 1u);
+    const float* panel =
+        &packedWeights[static_cast<std::size_t>(p) * static_cast<std::size_t>(depth) * kPanelWidth];
     const float* bias = &paddedBias[static_cast<std::size_t>(p) * kPanelWidth];
     // K in slices of kDepthSlice: one slice of the weight panel (24 kB) stays in L1 while
     // every tile of tokens streams past it.
@@ -100,9 +109,12 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
       const int slice = std::min(kDepthSlice, depth - k0);
       for (int t = 0; t < tiles; ++t) {
         const int tileRows = std::min(kTileRows, rows - t * kTileRows);
-        const float* a = packedX + (static_cast<std::size_t>(t) * static_cast<std::size_t>(depth) + static_cast<std::size_t>(k0)) * kTileRows;
+        const float* a = packedX + (static_cast<std::size_t>(t) * static_cast<std::size_t>(depth) +
+                                    static_cast<std::size_t>(k0)) *
+                                       kTileRows;
         tile(a, panel + static_cast<std::size_t>(k0) * kPanelWidth, bias, slice,
-             out + static_cast<std::size_t>(t) * kTileRows * rowStride + static_cast<std::size_t>(p) * kPanelWidth,
+             out + static_cast<std::size_t>(t) * kTileRows * rowStride +
+                 static_cast<std::size_t>(p) * kPanelWidth,
              rowStride, tileRows, mask0, mask1, k0 > 0);
       }
     }
@@ -111,10 +123,10 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
 
 }  // namespace
 
-void PackedGemm::multiply(const float* packedX, int rows, float* out, std::size_t rowStride, int panelBegin,
-                          int panelEnd) const {
-  multiplyAvx512(packedX, rows, out, rowStride, panelBegin, panelEnd, m_depth, m_outputs, m_packedWeights,
-                 m_paddedBias);
+void PackedGemm::multiply(const float* packedX, int rows, float* out, std::size_t rowStride,
+                          int panelBegin, int panelEnd) const {
+  multiplyAvx512(packedX, rows, out, rowStride, panelBegin, panelEnd, m_depth, m_outputs,
+                 m_packedWeights, m_paddedBias);
 }
 
 }  // namespace patchlens

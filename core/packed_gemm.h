@@ -15,9 +15,9 @@ namespace patchlens {
 // written once and read straight from cache by the kernel.
 class PackedGemm {
  public:
-  static constexpr int kTileRows = 14;    // tokens per register tile (196 = 14 x 14)
-  static constexpr int kPanelWidth = 32;  // output channels per tile: two 16-float registers
-  static constexpr int kDepthSlice = 192; // K per pass: a 24 kB weight slice stays in L1
+  static constexpr int kTileRows = 14;     // tokens per register tile (196 = 14 x 14)
+  static constexpr int kPanelWidth = 32;   // output channels per tile: two 16-float registers
+  static constexpr int kDepthSlice = 192;  // K per pass: a 24 kB weight slice stays in L1
 
   // True when this CPU has AVX-512 (checked at run time); otherwise callers use Eigen's GEMM.
   static bool available();
@@ -34,7 +34,8 @@ class PackedGemm {
   std::size_t packedRowsSize(int rows) const;
   // Where row `row` (0-based inside the block) and column k live in packed X.
   static std::size_t packedIndex(int row, int k, int depth) {
-    return (static_cast<std::size_t>(row / kTileRows) * static_cast<std::size_t>(depth) + static_cast<std::size_t>(k)) *
+    return (static_cast<std::size_t>(row / kTileRows) * static_cast<std::size_t>(depth) +
+            static_cast<std::size_t>(k)) *
                kTileRows +
            static_cast<std::size_t>(row % kTileRows);
   }

@@ -11,7 +11,8 @@ namespace patchlens {
 
 PatchEmbedding::PatchEmbedding(PatchWeights weights) : m_weights(std::move(weights)) {
   m_weights.validate(m_weights.description);
-  if (PackedGemm::available()) m_gemm = std::make_shared<const PackedGemm>(m_weights.weight, m_weights.bias);
+  if (PackedGemm::available())
+    m_gemm = std::make_shared<const PackedGemm>(m_weights.weight, m_weights.bias);
 }
 
 GridSize PatchEmbedding::gridFor(int height, int width, int patchSize, RemainderPolicy policy) {
@@ -26,7 +27,8 @@ namespace {
 
 // im2col for tokens [first, first + rows.rows()): each token row is C*P contiguous runs
 // of P floats, copied straight from the CHW rows; pixels past the image stay zero.
-void fillPatchRows(const ChwTensor& input, const GridSize& grid, int p, int first, RowMatrixF& rows) {
+void fillPatchRows(const ChwTensor& input, const GridSize& grid, int p, int first,
+                   RowMatrixF& rows) {
   rows.setZero();
   for (Eigen::Index i = 0; i < rows.rows(); ++i) {
     const int token = first + static_cast<int>(i);
@@ -48,14 +50,15 @@ void fillPatchRows(const ChwTensor& input, const GridSize& grid, int p, int firs
 
 // Fused im2col for the packed kernel: tile t of the block starting at token `first`,
 // written as [k][kTileRows] so the kernel broadcasts 14 tokens' values from one cache line.
-void packTile(const ChwTensor& input, const GridSize& grid, int p, int first, int rows, int tile, int depth,
-              float* packed) {
+void packTile(const ChwTensor& input, const GridSize& grid, int p, int first, int rows, int tile,
+              int depth, float* packed) {
   constexpr int R = PackedGemm::kTileRows;
   float* dst = packed + static_cast<std::size_t>(tile) * static_cast<std::size_t>(depth) * R;
   for (int r = 0; r < R; ++r) {
     const int local = tile * R + r;
     if (local >= rows) {
-      for (int k = 0; k < depth; ++k) dst[static_cast<std::size_t>(k) * R + static_cast<std::size_t>(r)] = 0.0f;
+      for (int k = 0; k < depth; ++k)
+        dst[static_cast<std::size_t>(k) * R + static_cast<std::size_t>(r)] = 0.0f;
       continue;
     }
     const int token = first + local;
@@ -64,11 +67,13 @@ void packTile(const ChwTensor& input, const GridSize& grid, int p, int first, in
     for (int ch = 0; ch < input.channels; ++ch) {
       for (int ky = 0; ky < p; ++ky) {
         const int y = gy * p + ky;
-        float* column = dst + static_cast<std::size_t>((ch * p + ky) * p) * R + static_cast<std::size_t>(r);
+        float* column =
+            dst + static_cast<std::size_t>((ch * p + ky) * p) * R + static_cast<std::size_t>(r);
         const float* src = y < input.height ? &input.data[input.index(ch, y, 0)] : nullptr;
         for (int kx = 0; kx < p; ++kx) {
           const int x = gx * p + kx;
-          column[static_cast<std::size_t>(kx) * R] = (src != nullptr && x < input.width) ? src[x] : 0.0f;
+          column[static_cast<std::size_t>(kx) * R] =
+              (src != nullptr && x < input.width) ? src[x] : 0.0f;
         }
       }
     }
@@ -100,7 +105,8 @@ Embedding PatchEmbedding::forward(const ChwTensor& input, RemainderPolicy policy
   return out;
 }
 
-void PatchEmbedding::forwardInto(const ChwTensor& input, Embedding& out, RemainderPolicy policy) const {
+void PatchEmbedding::forwardInto(const ChwTensor& input, Embedding& out,
+                                 RemainderPolicy policy) const {
   if (input.channels != m_weights.inChannels) {
     throw Error("", "the input has " + std::to_string(input.channels) +
                         " channels but the patch embedding expects " +
@@ -138,11 +144,12 @@ void PatchEmbedding::forwardPacked(const ChwTensor& input, Embedding& out) const
       const int rows = std::min(kBlockRows, tokens - first);
       const int tiles = (rows + PackedGemm::kTileRows - 1) / PackedGemm::kTileRows;
 #pragma omp for schedule(static)
-      for (int t = 0; t < tiles; ++t) packTile(input, out.grid, m_weights.patchSize, first, rows, t, depth, packed.data());
+      for (int t = 0; t < tiles; ++t)
+        packTile(input, out.grid, m_weights.patchSize, first, rows, t, depth, packed.data());
 #pragma omp for schedule(static)
       for (int panel = 0; panel < panels; ++panel) {
-        m_gemm->multiply(packed.data(), rows, out.tokens.row(first).data(), static_cast<std::size_t>(dim), panel,
-                         panel + 1);
+        m_gemm->multiply(packed.data(), rows, out.tokens.row(first).data(),
+                         static_cast<std::size_t>(dim), panel, panel + 1);
       }
     }
   }

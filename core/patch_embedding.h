@@ -44,7 +44,8 @@ class PatchEmbedding {
   Embedding forward(const ChwTensor& input, RemainderPolicy policy = RemainderPolicy::Crop) const;
   // The same into an existing embedding, reusing its storage when the shape is unchanged:
   // a loop over images (batch, benchmarks) then never faults in fresh output pages.
-  void forwardInto(const ChwTensor& input, Embedding& out, RemainderPolicy policy = RemainderPolicy::Crop) const;
+  void forwardInto(const ChwTensor& input, Embedding& out,
+                   RemainderPolicy policy = RemainderPolicy::Crop) const;
 
   // The patches as rows [N x C*P*P], flattened channel-first (c, kh, kw) like the weights.
   static RowMatrixF extractPatches(const ChwTensor& input, int patchSize, RemainderPolicy policy);

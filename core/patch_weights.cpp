@@ -16,7 +16,8 @@ void PatchWeights::validate(const std::string& source) const {
                             std::to_string(embedDim));
   }
   if (!weight.allFinite()) throw Error(source, "weight holds non-finite values (NaN or Inf)");
-  if (hasBias() && !bias.allFinite()) throw Error(source, "bias holds non-finite values (NaN or Inf)");
+  if (hasBias() && !bias.allFinite())
+    throw Error(source, "bias holds non-finite values (NaN or Inf)");
   if (positionEmbedding && positionEmbedding->table.cols() != embedDim) {
     throw Error(source, "position embedding width differs from the embedding dimension");
   }

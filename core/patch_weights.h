@@ -9,9 +9,9 @@ namespace patchlens {
 
 // Learned (or initialised) position embeddings kept from a weight file.
 struct PositionEmbedding {
-  RowMatrixF table;             // [T x D], T = N or 1 + N
-  bool hasClassToken = false;   // row 0 is the class-token position
-  int gridRows = 0;             // grid the table was trained for (sqrt of the patch rows)
+  RowMatrixF table;            // [T x D], T = N or 1 + N
+  bool hasClassToken = false;  // row 0 is the class-token position
+  int gridRows = 0;            // grid the table was trained for (sqrt of the patch rows)
   int gridCols = 0;
   // Rows of the patch positions only (skips the class-token row when present).
   Eigen::Block<const RowMatrixF> patchRows() const {

@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <opencv2/core/utility.hpp>
 #include <stdexcept>
 #include <vector>
-
-#include <opencv2/core/utility.hpp>
 
 namespace patchlens {
 namespace {
@@ -61,7 +60,8 @@ Coefficients computeCoefficients(int inSize, int outSize, Interpolation interp) 
       kernel[static_cast<std::size_t>(x)] = w;
       total += w;
     }
-    std::int32_t* out = &c.weights[static_cast<std::size_t>(xx) * static_cast<std::size_t>(c.kernelSize)];
+    std::int32_t* out =
+        &c.weights[static_cast<std::size_t>(xx) * static_cast<std::size_t>(c.kernelSize)];
     for (int x = 0; x < xmax; ++x) {
       double k = kernel[static_cast<std::size_t>(x)];
       if (total != 0.0) k /= total;
@@ -81,8 +81,8 @@ inline std::uint8_t clip8(std::int32_t value) {
 
 // Adds `weight` x one 8-bit row into the accumulators. __restrict: uint8_t may alias
 // anything, and without it GCC will not vectorise the loop.
-inline void accumulateRow(std::int32_t* __restrict acc, const std::uint8_t* __restrict src, int length,
-                          std::int32_t weight) {
+inline void accumulateRow(std::int32_t* __restrict acc, const std::uint8_t* __restrict src,
+                          int length, std::int32_t weight) {
   for (int i = 0; i < length; ++i) acc[i] += static_cast<std::int32_t>(src[i]) * weight;
 }
 
@@ -98,9 +98,11 @@ void resampleVertical(const cv::Mat& in, cv::Mat& out, int rowOffset, const Coef
     for (int yy = range.start; yy < range.end; ++yy) {
       const int first = c.first[static_cast<std::size_t>(yy)] - rowOffset;
       const int count = c.count[static_cast<std::size_t>(yy)];
-      const std::int32_t* k = &c.weights[static_cast<std::size_t>(yy) * static_cast<std::size_t>(c.kernelSize)];
+      const std::int32_t* k =
+          &c.weights[static_cast<std::size_t>(yy) * static_cast<std::size_t>(c.kernelSize)];
       std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
-      for (int y = 0; y < count; ++y) accumulateRow(acc.data(), in.ptr<std::uint8_t>(first + y), rowLength, k[y]);
+      for (int y = 0; y < count; ++y)
+        accumulateRow(acc.data(), in.ptr<std::uint8_t>(first + y), rowLength, k[y]);
       storeRow(out.ptr<std::uint8_t>(yy), acc.data(), rowLength);
     }
   });
@@ -126,9 +128,11 @@ void resampleHorizontal(const cv::Mat& in, cv::Mat& out, int rowBegin, const Coe
       for (int xx = 0; xx < out.cols; ++xx) {
         const int first = c.first[static_cast<std::size_t>(xx)];
         const int count = c.count[static_cast<std::size_t>(xx)];
-        const std::int32_t* k = &c.weights[static_cast<std::size_t>(xx) * static_cast<std::size_t>(c.kernelSize)];
+        const std::int32_t* k =
+            &c.weights[static_cast<std::size_t>(xx) * static_cast<std::size_t>(c.kernelSize)];
         std::fill_n(acc.begin(), length, 1 << (kPrecisionBits - 1));
-        for (int x = 0; x < count; ++x) accumulateRow(acc.data(), transposed.ptr<std::uint8_t>(first + x), length, k[x]);
+        for (int x = 0; x < count; ++x)
+          accumulateRow(acc.data(), transposed.ptr<std::uint8_t>(first + x), length, k[x]);
         storeRow(stripOut.ptr<std::uint8_t>(xx), acc.data(), length);
       }
       cv::transpose(stripOut, out.rowRange(y0, y0 + rows));
@@ -161,7 +165,9 @@ cv::Mat resizeNearest(const cv::Mat& in, int width, int height) {
     std::uint8_t* dst = out.ptr<std::uint8_t>(y);
     for (int x = 0; x < width; ++x) {
       const int sx = xs[static_cast<std::size_t>(x)];
-      if (sx >= 0) std::copy_n(src + static_cast<std::size_t>(sx) * pixelBytes, pixelBytes, dst + static_cast<std::size_t>(x) * pixelBytes);
+      if (sx >= 0)
+        std::copy_n(src + static_cast<std::size_t>(sx) * pixelBytes, pixelBytes,
+                    dst + static_cast<std::size_t>(x) * pixelBytes);
     }
   }
   return out;

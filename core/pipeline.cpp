@@ -9,7 +9,8 @@ namespace patchlens {
 
 int reducedDecodeMinSide(const PreprocessConfig& config) {
   const int longer = std::max(config.height, config.width);
-  const double resized = config.resize == ResizeMode::Crop ? std::ceil(longer / config.cropPct) : longer;
+  const double resized =
+      config.resize == ResizeMode::Crop ? std::ceil(longer / config.cropPct) : longer;
   return 2 * static_cast<int>(resized);
 }
 

@@ -11,7 +11,9 @@ namespace patchlens {
 namespace {
 
 // Python's round(): halves go to the even neighbour (nearbyint in the default mode).
-int pythonRound(double value) { return static_cast<int>(std::nearbyint(value)); }
+int pythonRound(double value) {
+  return static_cast<int>(std::nearbyint(value));
+}
 
 struct ResizeStep {
   int width = 0;
@@ -30,7 +32,8 @@ ResizeStep cropModeResize(int srcW, int srcH, const PreprocessConfig& c) {
     }
     return {static_cast<int>(static_cast<double>(size) * srcW / srcH), size};
   }
-  const double ratio = std::min(static_cast<double>(srcH) / scaleH, static_cast<double>(srcW) / scaleW);
+  const double ratio =
+      std::min(static_cast<double>(srcH) / scaleH, static_cast<double>(srcW) / scaleW);
   return {pythonRound(srcW / ratio), pythonRound(srcH / ratio)};
 }
 
@@ -39,7 +42,8 @@ cv::Mat placeOnCanvas(const cv::Mat& src, int width, int height, int x, int y) {
   cv::Mat canvas(height, width, src.type(), cv::Scalar::all(0));
   const cv::Rect dstRect = cv::Rect(x, y, src.cols, src.rows) & cv::Rect(0, 0, width, height);
   if (dstRect.area() > 0) {
-    src(cv::Rect(dstRect.x - x, dstRect.y - y, dstRect.width, dstRect.height)).copyTo(canvas(dstRect));
+    src(cv::Rect(dstRect.x - x, dstRect.y - y, dstRect.width, dstRect.height))
+        .copyTo(canvas(dstRect));
   }
   return canvas;
 }
@@ -69,9 +73,12 @@ std::optional<ResizeMode> parseResizeMode(std::string_view name) {
 
 std::string resizeModeName(ResizeMode mode) {
   switch (mode) {
-    case ResizeMode::Crop: return "crop";
-    case ResizeMode::Squash: return "squash";
-    case ResizeMode::Pad: return "pad";
+    case ResizeMode::Crop:
+      return "crop";
+    case ResizeMode::Squash:
+      return "squash";
+    case ResizeMode::Pad:
+      return "pad";
   }
   return "unknown";
 }
@@ -103,12 +110,14 @@ ChwTensor toNormalizedTensor(const cv::Mat& pixels, const Normalization& norm) {
 }
 
 PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& c) {
-  if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("", "preprocess needs a non-empty 8-bit RGB image");
+  if (rgb.empty() || rgb.type() != CV_8UC3)
+    throw Error("", "preprocess needs a non-empty 8-bit RGB image");
   if (c.height <= 0 || c.width <= 0 || c.height > 16384 || c.width > 16384) {
     throw Error("", "image size must be between 1 and 16384 pixels per side");
   }
   if (!(c.cropPct > 0.0 && c.cropPct <= 1.0)) throw Error("", "crop pct must be in (0, 1]");
-  if (c.channels != 1 && c.channels != 3) throw Error("", "the model input must have 1 or 3 channels");
+  if (c.channels != 1 && c.channels != 3)
+    throw Error("", "the model input must have 1 or 3 channels");
 
   PreprocessResult result;
   PreprocessGeometry& g = result.geometry;
@@ -116,8 +125,12 @@ PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& c) {
   g.sourceHeight = rgb.rows;
   ResizeStep step;
   switch (c.resize) {
-    case ResizeMode::Crop: step = cropModeResize(rgb.cols, rgb.rows, c); break;
-    case ResizeMode::Squash: step = {c.width, c.height}; break;
+    case ResizeMode::Crop:
+      step = cropModeResize(rgb.cols, rgb.rows, c);
+      break;
+    case ResizeMode::Squash:
+      step = {c.width, c.height};
+      break;
     case ResizeMode::Pad: {
       const double scale = std::min(static_cast<double>(c.width) / rgb.cols,
                                     static_cast<double>(c.height) / rgb.rows);
@@ -131,12 +144,14 @@ PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& c) {
   // An extreme aspect ratio (a 1 x 4,000,000 strip) would make crop mode's "shorter side
   // to 248" step billions of pixels: refuse it instead of exhausting memory.
   const std::int64_t resizedPixels = std::int64_t{step.width} * step.height;
-  const std::int64_t maxResized = std::max<std::int64_t>(100'000'000, 4 * std::int64_t{c.width} * c.height);
+  const std::int64_t maxResized =
+      std::max<std::int64_t>(100'000'000, 4 * std::int64_t{c.width} * c.height);
   if (resizedPixels > maxResized) {
     throw Error("", "the image is " + std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows) +
-                        ": its aspect ratio is too extreme for resize mode " + resizeModeName(c.resize) +
-                        " (the resize step would make " + std::to_string(step.width) + "x" +
-                        std::to_string(step.height) + " pixels); use --resize squash or pad");
+                        ": its aspect ratio is too extreme for resize mode " +
+                        resizeModeName(c.resize) + " (the resize step would make " +
+                        std::to_string(step.width) + "x" + std::to_string(step.height) +
+                        " pixels); use --resize squash or pad");
   }
   const cv::Mat resized = resizeLikePil(rgb, step.width, step.height, c.interpolation);
   g.resizedWidth = resized.cols;

@@ -1,10 +1,9 @@
 #pragma once
 
+#include <opencv2/core.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <opencv2/core.hpp>
 
 #include "chw_tensor.h"
 #include "interpolation.h"

@@ -12,6 +12,8 @@ void setComputeThreads(int n) {
   cv::setNumThreads(n);
 }
 
-int computeThreads() { return Eigen::nbThreads(); }
+int computeThreads() {
+  return Eigen::nbThreads();
+}
 
 }  // namespace patchlens

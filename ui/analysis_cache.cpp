@@ -30,7 +30,8 @@ void computeStages(QPromise<Published>& promise, std::shared_ptr<const PatchWeig
     publish();
     if (weights->positionEmbedding) {
       try {
-        current->positionSimilarity = std::make_shared<PositionSimilarity>(positionSimilarity(*weights));
+        current->positionSimilarity =
+            std::make_shared<PositionSimilarity>(positionSimilarity(*weights));
       } catch (const std::exception& e) {
         current->positionError = QString::fromStdString(e.what());
       }
@@ -52,7 +53,8 @@ void computeStages(QPromise<Published>& promise, std::shared_ptr<const PatchWeig
 
 }  // namespace
 
-AnalysisCache::AnalysisCache(Session* session, QObject* parent) : QObject(parent), m_session(session) {
+AnalysisCache::AnalysisCache(Session* session, QObject* parent)
+    : QObject(parent), m_session(session) {
   connect(m_session, &Session::resultChanged, this, &AnalysisCache::onResultChanged);
   onResultChanged();
 }
@@ -73,16 +75,16 @@ void AnalysisCache::onResultChanged() {
   emit changed();
 
   auto* watcher = new QFutureWatcher<Published>(this);
-  connect(watcher, &QFutureWatcher<Published>::resultReadyAt, this, [this, watcher](int index) {
-    publish(watcher->resultAt(index), false);
-  });
-  connect(watcher, &QFutureWatcher<Published>::finished, this, [this, watcher, weights = result->weights] {
-    if (m_analyses && m_analyses->weights == weights) {
-      m_computing = false;
-      emit changed();
-    }
-    watcher->deleteLater();
-  });
+  connect(watcher, &QFutureWatcher<Published>::resultReadyAt, this,
+          [this, watcher](int index) { publish(watcher->resultAt(index), false); });
+  connect(watcher, &QFutureWatcher<Published>::finished, this,
+          [this, watcher, weights = result->weights] {
+            if (m_analyses && m_analyses->weights == weights) {
+              m_computing = false;
+              emit changed();
+            }
+            watcher->deleteLater();
+          });
   // A superseded weight set stops between stages.
   m_future.cancel();
   m_future = QtConcurrent::run(computeStages, result->weights);

@@ -1,13 +1,12 @@
 #pragma once
 
-#include <memory>
-#include <optional>
-#include <vector>
-
 #include <QFuture>
 #include <QImage>
 #include <QObject>
 #include <QString>
+#include <memory>
+#include <optional>
+#include <vector>
 
 #include "core/filter_analysis.h"
 #include "core/patch_reconstruction.h"
@@ -24,8 +23,9 @@ struct WeightAnalyses {
   std::shared_ptr<const PatchWeights> weights;
   std::vector<QImage> filterTiles;  // D tiles of P x P, empty until computed
   bool positionDone = false;
-  std::shared_ptr<const PositionSimilarity> positionSimilarity;  // null without a position embedding
-  QString positionError;                                         // why there is none
+  std::shared_ptr<const PositionSimilarity>
+      positionSimilarity;  // null without a position embedding
+  QString positionError;   // why there is none
   std::shared_ptr<const PatchReconstructor> reconstructor;
   std::shared_ptr<const FilterPca> filterPca;
   QString error;  // a stage failed (shown instead of its view)
@@ -61,7 +61,8 @@ class AnalysisCache : public QObject {
   Session* m_session;
   std::shared_ptr<const WeightAnalyses> m_analyses;
   bool m_computing = false;
-  QFuture<std::shared_ptr<const WeightAnalyses>> m_future;  // the running stages, cancelled when superseded
+  QFuture<std::shared_ptr<const WeightAnalyses>>
+      m_future;  // the running stages, cancelled when superseded
 };
 
 }  // namespace patchlens

@@ -1,8 +1,8 @@
 #include "ui/analysis_views.h"
 
 #include <QAction>
-#include <QDir>
 #include <QCoreApplication>
+#include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFileDialog>
@@ -28,8 +28,12 @@
 
 namespace patchlens {
 
-AnalysisViews::AnalysisViews(QMainWindow& window, Session& session, QMenu* fileMenu, QMenu* viewMenu)
-    : QObject(&window), m_window(window), m_session(session), m_cache(new AnalysisCache(&session, this)) {
+AnalysisViews::AnalysisViews(QMainWindow& window, Session& session, QMenu* fileMenu,
+                             QMenu* viewMenu)
+    : QObject(&window),
+      m_window(window),
+      m_session(session),
+      m_cache(new AnalysisCache(&session, this)) {
   setObjectName(QStringLiteral("analysisViews"));
   m_lastDirectory = QDir::homePath();
   createDocks();
@@ -40,10 +44,12 @@ AnalysisViews::AnalysisViews(QMainWindow& window, Session& session, QMenu* fileM
 }
 
 AnalysisViews* AnalysisViews::of(const QMainWindow& window) {
-  return window.findChild<AnalysisViews*>(QStringLiteral("analysisViews"), Qt::FindDirectChildrenOnly);
+  return window.findChild<AnalysisViews*>(QStringLiteral("analysisViews"),
+                                          Qt::FindDirectChildrenOnly);
 }
 
-QDockWidget* AnalysisViews::addDock(QWidget* content, const QString& title, const QString& objectName) {
+QDockWidget* AnalysisViews::addDock(QWidget* content, const QString& title,
+                                    const QString& objectName) {
   auto* dock = new QDockWidget(title, &m_window);
   dock->setObjectName(objectName);
   dock->setWidget(content);
@@ -59,14 +65,16 @@ void AnalysisViews::createDocks() {
   scroll->setFrameShape(QFrame::NoFrame);
   scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);  // the grid reflows instead
   connect(m_gallery, &FilterGalleryView::currentTileChanged, scroll, [scroll](const QRect& tile) {
-    if (!tile.isEmpty()) scroll->ensureVisible(tile.center().x(), tile.center().y(), tile.width(), tile.height());
+    if (!tile.isEmpty())
+      scroll->ensureVisible(tile.center().x(), tile.center().y(), tile.width(), tile.height());
   });
   auto* galleryPanel = new QWidget;
   auto* galleryLayout = new QVBoxLayout(galleryPanel);
   galleryLayout->setContentsMargins(0, 0, 0, 0);
   galleryLayout->setSpacing(0);
-  auto* caption = new QLabel(tr("Every filter of the patch embedding (each scaled to ±max|w|, grey = 0). Click one to "
-                                "show its channel; right-click to export."));
+  auto* caption = new QLabel(
+      tr("Every filter of the patch embedding (each scaled to ±max|w|, grey = 0). Click one to "
+         "show its channel; right-click to export."));
   caption->setWordWrap(true);
   caption->setContentsMargins(6, 4, 6, 4);
   galleryLayout->addWidget(caption);
@@ -75,9 +83,11 @@ void AnalysisViews::createDocks() {
   m_filterPca = new FilterPcaPanel(m_cache);
   m_filterPcaDock = addDock(m_filterPca, tr("Filter PCA"), QStringLiteral("filterPcaDock"));
   m_position = new PositionSimilarityPanel(m_cache);
-  m_positionDock = addDock(m_position, tr("Position embedding"), QStringLiteral("positionSimilarityDock"));
+  m_positionDock =
+      addDock(m_position, tr("Position embedding"), QStringLiteral("positionSimilarityDock"));
   m_reconstruction = new ReconstructionPanel(m_cache);
-  m_reconstructionDock = addDock(m_reconstruction, tr("Reconstruction"), QStringLiteral("reconstructionDock"));
+  m_reconstructionDock =
+      addDock(m_reconstruction, tr("Reconstruction"), QStringLiteral("reconstructionDock"));
 
   // Beside the inspector (right) and the matrix (bottom), behind them until asked for.
   auto* inspector = m_window.findChild<QDockWidget*>(QStringLiteral("inspectorDock"));
@@ -99,7 +109,8 @@ void AnalysisViews::createDocks() {
   if (matrix) matrix->raise();
   // Tabifying re-lays the dock areas out and drops the widths MainWindow gave its side docks
   // before it was shown: give them again (the model panel and inspector's designed widths).
-  if (auto* model = m_window.findChild<QDockWidget*>(QStringLiteral("modelDock")); model && inspector) {
+  if (auto* model = m_window.findChild<QDockWidget*>(QStringLiteral("modelDock"));
+      model && inspector) {
     m_window.resizeDocks({model, inspector}, {340, 470}, Qt::Horizontal);
   }
   if (matrix) m_window.resizeDocks({matrix}, {190}, Qt::Vertical);
@@ -124,7 +135,8 @@ void AnalysisViews::createActions(QMenu* fileMenu, QMenu* viewMenu) {
       {DataExport::Type::Filters, tr("&Filters [D × C × P × P]…")},
   };
   for (const auto& [type, text] : entries) {
-    QAction* act = m_dataMenu->addAction(text, this, [this, type = type] { exportDataInteractively(static_cast<int>(type)); });
+    QAction* act = m_dataMenu->addAction(
+        text, this, [this, type = type] { exportDataInteractively(static_cast<int>(type)); });
     if (type == DataExport::Type::Token) m_tokenDataAction = act;
   }
   fileMenu->insertMenu(before, m_dataMenu);
@@ -153,16 +165,18 @@ bool AnalysisViews::raiseDock(const QString& name) {
     dock->show();
     dock->raise();
     // The reconstruction is three panels side by side: give it room when asked for.
-    if (dock == m_reconstructionDock) m_window.resizeDocks({dock}, {m_window.height() / 2}, Qt::Vertical);
-    if (dock != m_reconstructionDock) m_window.resizeDocks({dock}, {m_window.width() / 3}, Qt::Horizontal);
+    if (dock == m_reconstructionDock)
+      m_window.resizeDocks({dock}, {m_window.height() / 2}, Qt::Vertical);
+    if (dock != m_reconstructionDock)
+      m_window.resizeDocks({dock}, {m_window.width() / 3}, Qt::Horizontal);
     return true;
   }
   return false;
 }
 
 bool AnalysisViews::isDockName(const QString& name) {
-  return name == QLatin1String("filters") || name == QLatin1String("filter-pca") || name == QLatin1String("posembed") ||
-         name == QLatin1String("reconstruction");
+  return name == QLatin1String("filters") || name == QLatin1String("filter-pca") ||
+         name == QLatin1String("posembed") || name == QLatin1String("reconstruction");
 }
 
 bool AnalysisViews::waitUntilIdle(int timeoutMs) const {
@@ -199,7 +213,9 @@ void AnalysisViews::exportDataInteractively(int typeValue) {
   what.type = type;
   QString stem;
   switch (type) {
-    case DataExport::Type::Embedding: stem = QStringLiteral("embedding"); break;
+    case DataExport::Type::Embedding:
+      stem = QStringLiteral("embedding");
+      break;
     case DataExport::Type::Token: {
       const auto sel = m_session.selection();
       if (!sel) return;
@@ -212,13 +228,16 @@ void AnalysisViews::exportDataInteractively(int typeValue) {
       what.first = m_session.channel();
       stem = QStringLiteral("channel_%1").arg(what.first);
       break;
-    case DataExport::Type::Filters: stem = QStringLiteral("filters"); break;
+    case DataExport::Type::Filters:
+      stem = QStringLiteral("filters");
+      break;
   }
   const QString npy = tr("NumPy array (*.npy)");
   const QString csv = tr("CSV table (*.csv)");
   QString selected = npy;
-  QString path = QFileDialog::getSaveFileName(&m_window, tr("Export Data"), QDir(m_lastDirectory).filePath(stem + QStringLiteral(".npy")),
-                                              npy + QStringLiteral(";;") + csv, &selected);
+  QString path = QFileDialog::getSaveFileName(
+      &m_window, tr("Export Data"), QDir(m_lastDirectory).filePath(stem + QStringLiteral(".npy")),
+      npy + QStringLiteral(";;") + csv, &selected);
   if (path.isEmpty()) return;
   const QString suffix = QFileInfo(path).suffix().toLower();
   if (suffix != QLatin1String("npy") && suffix != QLatin1String("csv")) {

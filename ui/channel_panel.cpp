@@ -1,13 +1,12 @@
 #include "ui/channel_panel.h"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
-
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
 #include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "ui/heatmap_view.h"
 #include "ui/qt_conversions.h"
@@ -18,9 +17,10 @@ namespace patchlens {
 namespace {
 constexpr int kTopPatches = 8;
 constexpr int kThumbnail = 48;
-}
+}  // namespace
 
-ChannelPanel::ChannelPanel(Session* session, QWidget* parent) : QWidget(parent), m_session(session) {
+ChannelPanel::ChannelPanel(Session* session, QWidget* parent)
+    : QWidget(parent), m_session(session) {
   setObjectName(QStringLiteral("channelPanel"));
   auto* layout = new QVBoxLayout(this);
   m_header = new QLabel(this);
@@ -53,7 +53,9 @@ ChannelPanel::ChannelPanel(Session* session, QWidget* parent) : QWidget(parent),
         .arg(token)
         .arg(result->embedding.tokens(token, m_session->channel()), 0, 'g', 4);
   });
-  connect(m_map, &HeatmapView::cellClicked, this, [this](int row, int col) { m_session->setSelection({row, col}); });
+  connect(m_map, &HeatmapView::cellClicked, this, [this](int row, int col) {
+    m_session->setSelection({row, col});
+  });
   layout->addWidget(m_map, 2);
 
   layout->addWidget(new QLabel(tr("Patches where this channel is largest:"), this));
@@ -78,7 +80,9 @@ ChannelPanel::ChannelPanel(Session* session, QWidget* parent) : QWidget(parent),
   refresh();
 }
 
-QString ChannelPanel::headerText() const { return m_header->text(); }
+QString ChannelPanel::headerText() const {
+  return m_header->text();
+}
 
 void ChannelPanel::refresh() {
   const auto& result = m_session->result();
@@ -107,11 +111,15 @@ void ChannelPanel::refresh() {
   const float maxAbs = std::max(filter.cwiseAbs().maxCoeff(), 1e-12f);
   const ValueRange range{-maxAbs, maxAbs};
   QImage rgb(p, p, QImage::Format_RGB32);
-  const auto toByte = [&](float v) { return std::clamp(static_cast<int>((v / maxAbs * 0.5f + 0.5f) * 255.0f + 0.5f), 0, 255); };
+  const auto toByte = [&](float v) {
+    return std::clamp(static_cast<int>((v / maxAbs * 0.5f + 0.5f) * 255.0f + 0.5f), 0, 255);
+  };
   for (int y = 0; y < p; ++y) {
     for (int x = 0; x < p; ++x) {
       const auto at = [&](int ch) { return filter((ch * p + y) * p + x); };
-      rgb.setPixel(x, y, c == 3 ? qRgb(toByte(at(0)), toByte(at(1)), toByte(at(2))) : qRgb(toByte(at(0)), toByte(at(0)), toByte(at(0))));
+      rgb.setPixel(x, y,
+                   c == 3 ? qRgb(toByte(at(0)), toByte(at(1)), toByte(at(2)))
+                          : qRgb(toByte(at(0)), toByte(at(0)), toByte(at(0))));
     }
   }
   m_filterRgb->setTitle(c == 3 ? tr("RGB") : tr("Filter"));
@@ -121,7 +129,8 @@ void ChannelPanel::refresh() {
   VectorF tiles = VectorF::Constant(static_cast<Eigen::Index>(width) * p, 0.0f);
   for (int ch = 0; ch < c; ++ch) {
     for (int y = 0; y < p; ++y) {
-      for (int x = 0; x < p; ++x) tiles(y * width + ch * (p + 1) + x) = filter((ch * p + y) * p + x);
+      for (int x = 0; x < p; ++x)
+        tiles(y * width + ch * (p + 1) + x) = filter((ch * p + y) * p + x);
     }
   }
   QImage channelImage = valuesToQImage(tiles, p, width, ColormapId::RdBu, range);
@@ -129,7 +138,8 @@ void ChannelPanel::refresh() {
     for (int y = 0; y < p; ++y) channelImage.setPixel(ch * (p + 1) - 1, y, qRgba(0, 0, 0, 0));
   }
   m_filterChannels->setTitle(c == 3 ? tr("Filter R | G | B") : tr("Filter weights"));
-  m_filterChannels->setImage(channelImage, ColorbarSpec{ColormapId::RdBu, range, tr("weight"), false});
+  m_filterChannels->setImage(channelImage,
+                             ColorbarSpec{ColormapId::RdBu, range, tr("weight"), false});
 
   const GridSize grid = result->embedding.grid;
   const VectorF map = channelMap(result->embedding.tokens, k);
@@ -143,18 +153,26 @@ void ChannelPanel::refresh() {
   m_topPatches->clear();
   for (const int token : topByValue(map, kTopPatches)) {
     const PatchPos pos{token / grid.cols, token % grid.cols};
-    const QImage thumb = result->input.copy(result->inputRect(pos)).scaled(kThumbnail, kThumbnail, Qt::IgnoreAspectRatio, Qt::FastTransformation);
-    auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(thumb)),
-                                     tr("(%1, %2)\n%3").arg(pos.row).arg(pos.col).arg(map(token), 0, 'g', 3));
+    const QImage thumb =
+        result->input.copy(result->inputRect(pos))
+            .scaled(kThumbnail, kThumbnail, Qt::IgnoreAspectRatio, Qt::FastTransformation);
+    auto* item = new QListWidgetItem(
+        QIcon(QPixmap::fromImage(thumb)),
+        tr("(%1, %2)\n%3").arg(pos.row).arg(pos.col).arg(map(token), 0, 'g', 3));
     item->setData(Qt::UserRole, QPoint(pos.col, pos.row));
-    item->setToolTip(tr("token %1, row %2, col %3: %4").arg(token).arg(pos.row).arg(pos.col).arg(map(token), 0, 'g', 4));
+    item->setToolTip(tr("token %1, row %2, col %3: %4")
+                         .arg(token)
+                         .arg(pos.row)
+                         .arg(pos.col)
+                         .arg(map(token), 0, 'g', 4));
     m_topPatches->addItem(item);
   }
 }
 
 void ChannelPanel::refreshSelection() {
   const auto selection = m_session->selection();
-  m_map->setMarkedCell(selection ? std::optional<QPoint>(QPoint(selection->col, selection->row)) : std::nullopt);
+  m_map->setMarkedCell(selection ? std::optional<QPoint>(QPoint(selection->col, selection->row))
+                                 : std::nullopt);
 }
 
 }  // namespace patchlens

@@ -1,10 +1,9 @@
 #include "ui/colorbar.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include <QFontMetrics>
 #include <QPainter>
+#include <algorithm>
+#include <cmath>
 
 #include "ui/qt_conversions.h"
 
@@ -35,9 +34,12 @@ QString tickText(double value, const ColorbarSpec& spec, double step) {
   if (spec.integerTicks) return QString::number(std::lround(value));
   if (std::abs(value) < step * 1e-6) value = 0.0;  // no "-0" or "1e-17"
   const double magnitude = std::max(std::abs(spec.range.lo), std::abs(spec.range.hi));
-  if (magnitude >= 1e4 || (magnitude > 0.0 && magnitude < 1e-3)) return QString::number(value, 'g', 3);
+  if (magnitude >= 1e4 || (magnitude > 0.0 && magnitude < 1e-3))
+    return QString::number(value, 'g', 3);
   int decimals = 0;  // as many as the step needs: 0.25 needs 2, 5 needs 0
-  while (decimals < 6 && std::abs(step * std::pow(10.0, decimals) - std::round(step * std::pow(10.0, decimals))) > 1e-6) ++decimals;
+  while (decimals < 6 && std::abs(step * std::pow(10.0, decimals) -
+                                  std::round(step * std::pow(10.0, decimals))) > 1e-6)
+    ++decimals;
   return QString::number(value, 'f', decimals);
 }
 
@@ -59,16 +61,20 @@ int colorbarWidth(const QFont& font, const ColorbarSpec& spec) {
   for (int count = 3; count <= 7; ++count) {
     const auto ticks = niceTicks(spec.range.lo, spec.range.hi, count);
     const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1.0;
-    for (const double t : ticks) widest = std::max(widest, fm.horizontalAdvance(tickText(t, spec, step)));
+    for (const double t : ticks)
+      widest = std::max(widest, fm.horizontalAdvance(tickText(t, spec, step)));
   }
-  return kStripWidth + kTickLength + kGap + widest + kGap + (spec.label.isEmpty() ? 0 : fm.height() + kGap);
+  return kStripWidth + kTickLength + kGap + widest + kGap +
+         (spec.label.isEmpty() ? 0 : fm.height() + kGap);
 }
 
-void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& spec, const QColor& textColor) {
+void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& spec,
+                   const QColor& textColor) {
   painter.save();
   const QFontMetrics fm(painter.font());
   const double half = fm.height() / 2.0;
-  const QRectF strip(rect.left(), rect.top() + half, kStripWidth, std::max(rect.height() - 2 * half, 10.0));
+  const QRectF strip(rect.left(), rect.top() + half, kStripWidth,
+                     std::max(rect.height() - 2 * half, 10.0));
   // The strip runs from low values at the bottom to high values at the top.
   const QImage lut = colormapStrip(spec.colormap);
   QImage column(1, lut.width(), QImage::Format_RGB32);
@@ -81,13 +87,16 @@ void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& sp
   painter.setBrush(Qt::NoBrush);
   painter.drawRect(strip);
 
-  const auto ticks = niceTicks(spec.range.lo, spec.range.hi, std::clamp(static_cast<int>(strip.height() / (fm.height() * 1.4)), 3, 7));
+  const auto ticks =
+      niceTicks(spec.range.lo, spec.range.hi,
+                std::clamp(static_cast<int>(strip.height() / (fm.height() * 1.4)), 3, 7));
   const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1.0;
   const double span = static_cast<double>(spec.range.hi) - static_cast<double>(spec.range.lo);
   for (const double t : ticks) {
     const double y = strip.bottom() - (t - spec.range.lo) / span * strip.height();
     painter.drawLine(QPointF(strip.right(), y), QPointF(strip.right() + kTickLength, y));
-    const QRectF textRect(strip.right() + kTickLength + kGap, y - half, rect.right() - strip.right(), 2 * half);
+    const QRectF textRect(strip.right() + kTickLength + kGap, y - half,
+                          rect.right() - strip.right(), 2 * half);
     painter.drawText(textRect, Qt::AlignLeft | Qt::AlignVCenter, tickText(t, spec, step));
   }
   if (!spec.label.isEmpty()) {
@@ -95,7 +104,8 @@ void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& sp
     painter.translate(rect.right() - fm.descent(), rect.center().y());
     painter.rotate(-90);
     const QString text = fm.elidedText(spec.label, Qt::ElideRight, static_cast<int>(rect.height()));
-    painter.drawText(QRectF(-rect.height() / 2, -fm.height(), rect.height(), fm.height()), Qt::AlignCenter, text);
+    painter.drawText(QRectF(-rect.height() / 2, -fm.height(), rect.height(), fm.height()),
+                     Qt::AlignCenter, text);
     painter.restore();
   }
   painter.restore();
@@ -115,12 +125,15 @@ QSize ColorbarWidget::sizeHint() const {
   return {m_spec ? colorbarWidth(font(), *m_spec) + 6 : 0, 200};
 }
 
-QSize ColorbarWidget::minimumSizeHint() const { return {sizeHint().width(), 80}; }
+QSize ColorbarWidget::minimumSizeHint() const {
+  return {sizeHint().width(), 80};
+}
 
 void ColorbarWidget::paintEvent(QPaintEvent* /*event*/) {
   if (!m_spec) return;
   QPainter painter(this);
-  paintColorbar(painter, QRectF(rect()).adjusted(3, 3, -3, -3), *m_spec, palette().color(QPalette::WindowText));
+  paintColorbar(painter, QRectF(rect()).adjusted(3, 3, -3, -3), *m_spec,
+                palette().color(QPalette::WindowText));
 }
 
 }  // namespace patchlens

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <optional>
-#include <vector>
-
 #include <QString>
 #include <QWidget>
+#include <optional>
+#include <vector>
 
 #include "core/embedding_analysis.h"
 #include "ui/colormap.h"
@@ -28,7 +27,8 @@ std::vector<double> niceTicks(double lo, double hi, int maxTicks);
 int colorbarWidth(const QFont& font, const ColorbarSpec& spec);
 // The one paint path of a colorbar (screen and export): a vertical strip, ticks with
 // numbers right of it and the caption rotated along the right edge.
-void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& spec, const QColor& textColor);
+void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& spec,
+                   const QColor& textColor);
 
 // A vertical colorbar next to a colour-coded view.
 class ColorbarWidget : public QWidget {

@@ -28,7 +28,9 @@ constexpr std::array kEntries{
     Entry{ColormapId::Coolwarm, "coolwarm", &colormap_tables::kCoolwarmLut, true},
 };
 
-const Entry& entry(ColormapId id) { return kEntries[static_cast<std::size_t>(id)]; }
+const Entry& entry(ColormapId id) {
+  return kEntries[static_cast<std::size_t>(id)];
+}
 
 }  // namespace
 
@@ -36,7 +38,8 @@ const Colormap& Colormap::get(ColormapId id) {
   // A lambda inside the member function may call the private constructor.
   static const auto maps = []<std::size_t... I>(std::index_sequence<I...>) {
     return std::array<Colormap, sizeof...(I)>{Colormap(kEntries[I].id, kEntries[I].lut)...};
-  }(std::make_index_sequence<kEntries.size()>{});
+  }
+  (std::make_index_sequence<kEntries.size()>{});
   return maps[static_cast<std::size_t>(id)];
 }
 
@@ -57,9 +60,13 @@ std::optional<ColormapId> Colormap::parse(std::string_view name) {
   return std::nullopt;
 }
 
-std::string Colormap::name() const { return entry(m_id).name; }
+std::string Colormap::name() const {
+  return entry(m_id).name;
+}
 
-bool Colormap::isDiverging() const { return entry(m_id).diverging; }
+bool Colormap::isDiverging() const {
+  return entry(m_id).diverging;
+}
 
 Rgb8 Colormap::at(double t) const {
   int index = 0;

@@ -38,7 +38,8 @@ class Colormap {
   Rgb8 map(double value, double lo, double hi) const;
 
  private:
-  Colormap(ColormapId id, const std::array<std::array<std::uint8_t, 3>, 256>* lut) : m_id(id), m_lut(lut) {}
+  Colormap(ColormapId id, const std::array<std::array<std::uint8_t, 3>, 256>* lut)
+      : m_id(id), m_lut(lut) {}
   ColormapId m_id;
   const std::array<std::array<std::uint8_t, 3>, 256>* m_lut;
 };

@@ -8,7 +8,8 @@
 
 namespace patchlens {
 
-EmbeddingMatrixView::EmbeddingMatrixView(Session* session, QWidget* parent) : QWidget(parent), m_session(session) {
+EmbeddingMatrixView::EmbeddingMatrixView(Session* session, QWidget* parent)
+    : QWidget(parent), m_session(session) {
   setObjectName(QStringLiteral("embeddingMatrix"));
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
@@ -54,17 +55,21 @@ void EmbeddingMatrixView::rebuild() {
   const Eigen::Map<const VectorF> all(tokens.data(), tokens.size());
   const ScaleMode mode = m_session->scaleFor(OverlayKind::Channel);
   // The matrix is the whole embedding: its own range is the global one.
-  const ValueRange range = mode == ScaleMode::Global ? scaleRange(ScaleMode::MinMax, all, result->global)
-                                                     : scaleRange(mode, all, result->global);
-  m_heatmap->setTitle(tr("Embedding matrix: %1 tokens × %2 channels").arg(tokens.rows()).arg(tokens.cols()));
-  m_heatmap->setImage(matrixToQImage(tokens, map, range), ColorbarSpec{map, range, tr("value"), false});
+  const ValueRange range = mode == ScaleMode::Global
+                               ? scaleRange(ScaleMode::MinMax, all, result->global)
+                               : scaleRange(mode, all, result->global);
+  m_heatmap->setTitle(
+      tr("Embedding matrix: %1 tokens × %2 channels").arg(tokens.rows()).arg(tokens.cols()));
+  m_heatmap->setImage(matrixToQImage(tokens, map, range),
+                      ColorbarSpec{map, range, tr("value"), false});
   refreshMarks();
 }
 
 void EmbeddingMatrixView::refreshMarks() {
   const int token = m_session->selectedToken();
   m_heatmap->setMarkedRow(token >= 0 ? std::optional<int>(token) : std::nullopt);
-  m_heatmap->setMarkedColumn(m_session->hasResult() ? std::optional<int>(m_session->channel()) : std::nullopt);
+  m_heatmap->setMarkedColumn(m_session->hasResult() ? std::optional<int>(m_session->channel())
+                                                    : std::nullopt);
 }
 
 }  // namespace patchlens

@@ -1,7 +1,5 @@
 #include "ui/export_dialog.h"
 
-#include <algorithm>
-
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QDir>
@@ -16,6 +14,7 @@
 #include <QPushButton>
 #include <QVBoxLayout>
 #include <QtConcurrent>
+#include <algorithm>
 
 #include "core/error.h"
 #include "ui/figures/figure.h"
@@ -35,9 +34,12 @@ struct Built {
 
 QString suffixFor(FigureFormat format) {
   switch (format) {
-    case FigureFormat::Png: return QStringLiteral("png");
-    case FigureFormat::Svg: return QStringLiteral("svg");
-    case FigureFormat::Pdf: return QStringLiteral("pdf");
+    case FigureFormat::Png:
+      return QStringLiteral("png");
+    case FigureFormat::Svg:
+      return QStringLiteral("svg");
+    case FigureFormat::Pdf:
+      return QStringLiteral("pdf");
   }
   return {};
 }
@@ -51,7 +53,8 @@ QString fileStem(const QString& kind) {
 
 }  // namespace
 
-ExportDialog::ExportDialog(Session* session, QWidget* parent) : QDialog(parent), m_session(session) {
+ExportDialog::ExportDialog(Session* session, QWidget* parent)
+    : QDialog(parent), m_session(session) {
   setWindowTitle(tr("Export Figure"));
   setObjectName(QStringLiteral("exportDialog"));
 
@@ -63,7 +66,8 @@ ExportDialog::ExportDialog(Session* session, QWidget* parent) : QDialog(parent),
   m_formatBox->addItem(tr("SVG (vector)"), static_cast<int>(FigureFormat::Svg));
   m_formatBox->addItem(tr("PDF (vector)"), static_cast<int>(FigureFormat::Pdf));
 
-  const auto makeSpin = [this](double lo, double hi, double step, int decimals, const QString& suffix) {
+  const auto makeSpin = [this](double lo, double hi, double step, int decimals,
+                               const QString& suffix) {
     auto* spin = new QDoubleSpinBox(this);
     spin->setRange(lo, hi);
     spin->setSingleStep(step);
@@ -112,7 +116,8 @@ ExportDialog::ExportDialog(Session* session, QWidget* parent) : QDialog(parent),
   m_preview->setMinimumSize(480, 320);
   m_preview->setAlignment(Qt::AlignCenter);
   m_preview->setFrameShape(QFrame::StyledPanel);
-  m_preview->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Ignored);  // the pixmap follows the label
+  m_preview->setSizePolicy(QSizePolicy::Ignored,
+                           QSizePolicy::Ignored);  // the pixmap follows the label
   m_preview->installEventFilter(this);
 
   m_message = new QLabel(this);
@@ -148,7 +153,8 @@ ExportDialog::ExportDialog(Session* session, QWidget* parent) : QDialog(parent),
   connect(m_scale, &QDoubleSpinBox::valueChanged, this, &ExportDialog::updatePixelInfo);
 
   populateKinds();
-  m_pathEdit->setText(QDir::home().filePath(fileStem(kind()) + QLatin1Char('.') + suffixFor(format())));
+  m_pathEdit->setText(
+      QDir::home().filePath(fileStem(kind()) + QLatin1Char('.') + suffixFor(format())));
   rebuildFigure();
 }
 
@@ -173,11 +179,13 @@ void ExportDialog::populateKinds() {
   add(QStringLiteral("pca"), tr("Token PCA → RGB"));
   add(QStringLiteral("histogram"), tr("Histogram of the embedding"));
   const int d = result->embedDim();
-  if (d > 1) add(QStringLiteral("channels:0-%1").arg(std::min(d, 64) - 1), tr("First channels as a grid"));
+  if (d > 1)
+    add(QStringLiteral("channels:0-%1").arg(std::min(d, 64) - 1), tr("First channels as a grid"));
   add(QStringLiteral("filters"), tr("All filters"));
   add(QStringLiteral("filter-pca"), tr("Principal components of the filters"));
   add(QStringLiteral("reconstruction"), tr("Reconstruction from the embedding"));
-  if (result->weights && result->weights->positionEmbedding) add(QStringLiteral("posembed"), tr("Position-embedding similarity"));
+  if (result->weights && result->weights->positionEmbedding)
+    add(QStringLiteral("posembed"), tr("Position-embedding similarity"));
   const int index = m_kindBox->findData(defaultKind());
   m_kindBox->setCurrentIndex(std::max(index, 0));
 }
@@ -186,11 +194,13 @@ QString ExportDialog::defaultKind() const {
   const auto sel = m_session->selection();
   const QString rc = sel ? QStringLiteral("%1,%2").arg(sel->row).arg(sel->col) : QString();
   switch (m_session->overlay()) {
-    case OverlayKind::Pca: return QStringLiteral("pca");
+    case OverlayKind::Pca:
+      return QStringLiteral("pca");
     case OverlayKind::Similarity:
       if (sel) return QStringLiteral("similarity:") + rc;
       break;
-    default: break;
+    default:
+      break;
   }
   if (sel && m_session->overlay() != OverlayKind::Channel) return QStringLiteral("token:") + rc;
   return QStringLiteral("channel:%1").arg(m_session->channel());
@@ -217,11 +227,17 @@ void ExportDialog::setKind(const QString& kindName) {
   }
 }
 
-QString ExportDialog::kind() const { return m_kindBox->currentData().toString(); }
+QString ExportDialog::kind() const {
+  return m_kindBox->currentData().toString();
+}
 
-void ExportDialog::setFormat(FigureFormat f) { m_formatBox->setCurrentIndex(m_formatBox->findData(static_cast<int>(f))); }
+void ExportDialog::setFormat(FigureFormat f) {
+  m_formatBox->setCurrentIndex(m_formatBox->findData(static_cast<int>(f)));
+}
 
-FigureFormat ExportDialog::format() const { return static_cast<FigureFormat>(m_formatBox->currentData().toInt()); }
+FigureFormat ExportDialog::format() const {
+  return static_cast<FigureFormat>(m_formatBox->currentData().toInt());
+}
 
 void ExportDialog::setFigureSize(const QSizeF& points) {
   m_updatingSize = true;
@@ -232,20 +248,30 @@ void ExportDialog::setFigureSize(const QSizeF& points) {
   updatePreview();
 }
 
-QSizeF ExportDialog::figureSize() const { return {m_width->value(), m_height->value()}; }
+QSizeF ExportDialog::figureSize() const {
+  return {m_width->value(), m_height->value()};
+}
 
-void ExportDialog::setScale(qreal s) { m_scale->setValue(s); }
+void ExportDialog::setScale(qreal s) {
+  m_scale->setValue(s);
+}
 
-qreal ExportDialog::scale() const { return m_scale->value(); }
+qreal ExportDialog::scale() const {
+  return m_scale->value();
+}
 
 void ExportDialog::setPath(const QString& p) {
   m_pathEdit->setText(p);
   m_pathChosen = true;
 }
 
-QString ExportDialog::path() const { return m_pathEdit->text().trimmed(); }
+QString ExportDialog::path() const {
+  return m_pathEdit->text().trimmed();
+}
 
-QString ExportDialog::message() const { return m_message->text(); }
+QString ExportDialog::message() const {
+  return m_message->text();
+}
 
 void ExportDialog::showMessage(const QString& text, bool error) {
   m_message->setText(text);
@@ -293,7 +319,8 @@ void ExportDialog::rebuildFigure() {
   }));
 }
 
-void ExportDialog::onFigureBuilt(std::shared_ptr<const Figure> figure, const QString& error, quint64 generation) {
+void ExportDialog::onFigureBuilt(std::shared_ptr<const Figure> figure, const QString& error,
+                                 quint64 generation) {
   if (generation != m_generation) return;  // the choice moved on
   if (!figure) {
     showMessage(tr("Cannot draw “%1”: %2").arg(kind(), error), true);
@@ -303,7 +330,8 @@ void ExportDialog::onFigureBuilt(std::shared_ptr<const Figure> figure, const QSt
   m_figure = std::move(figure);
   if (!m_pathChosen) {
     const QString name = m_kindBox->currentIndex() == 0 && m_fixedFigure ? m_fixedKind : kind();
-    m_pathEdit->setText(QFileInfo(path()).dir().filePath(fileStem(name) + QLatin1Char('.') + suffixFor(format())));
+    m_pathEdit->setText(
+        QFileInfo(path()).dir().filePath(fileStem(name) + QLatin1Char('.') + suffixFor(format())));
   }
   showMessage(QString(), false);
   m_saveButton->setEnabled(true);
@@ -340,7 +368,8 @@ void ExportDialog::onFormatChanged() {
   const QString p = path();
   if (!p.isEmpty()) {
     const QFileInfo info(p);
-    m_pathEdit->setText(info.dir().filePath(info.completeBaseName() + QLatin1Char('.') + suffixFor(format())));
+    m_pathEdit->setText(
+        info.dir().filePath(info.completeBaseName() + QLatin1Char('.') + suffixFor(format())));
   }
   m_scale->setEnabled(format() == FigureFormat::Png);
   updatePixelInfo();
@@ -350,11 +379,18 @@ void ExportDialog::browse() {
   const QString filter = tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)");
   QString selected;
   switch (format()) {
-    case FigureFormat::Png: selected = tr("PNG image (*.png)"); break;
-    case FigureFormat::Svg: selected = tr("SVG drawing (*.svg)"); break;
-    case FigureFormat::Pdf: selected = tr("PDF document (*.pdf)"); break;
+    case FigureFormat::Png:
+      selected = tr("PNG image (*.png)");
+      break;
+    case FigureFormat::Svg:
+      selected = tr("SVG drawing (*.svg)");
+      break;
+    case FigureFormat::Pdf:
+      selected = tr("PDF document (*.pdf)");
+      break;
   }
-  const QString chosen = QFileDialog::getSaveFileName(this, tr("Export Figure"), path(), filter, &selected);
+  const QString chosen =
+      QFileDialog::getSaveFileName(this, tr("Export Figure"), path(), filter, &selected);
   if (chosen.isEmpty()) return;
   setPath(chosen);
   m_pathChosen = true;
@@ -372,7 +408,8 @@ bool ExportDialog::save() {
     return false;
   }
   // The format menu decides; a name without the matching suffix gets it.
-  if (FigureExporter::formatForPath(target) != format()) target += QLatin1Char('.') + suffixFor(format());
+  if (FigureExporter::formatForPath(target) != format())
+    target += QLatin1Char('.') + suffixFor(format());
   try {
     FigureExporter exporter(*m_figure);
     exporter.setSize(figureSize());

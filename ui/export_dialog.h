@@ -1,11 +1,10 @@
 #pragma once
 
-#include <memory>
-
 #include <QDialog>
 #include <QImage>
 #include <QSizeF>
 #include <QString>
+#include <memory>
 
 #include "ui/figures/figure_exporter.h"
 
@@ -67,7 +66,8 @@ class ExportDialog : public QDialog {
   void populateKinds();
   QString defaultKind() const;
   void rebuildFigure();
-  void onFigureBuilt(std::shared_ptr<const Figure> figure, const QString& error, quint64 generation);
+  void onFigureBuilt(std::shared_ptr<const Figure> figure, const QString& error,
+                     quint64 generation);
   void updatePreview();
   void updatePixelInfo();
   void onFormatChanged();

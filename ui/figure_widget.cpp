@@ -1,12 +1,11 @@
 #include "ui/figure_widget.h"
 
-#include <algorithm>
-
 #include <QClipboard>
 #include <QContextMenuEvent>
 #include <QGuiApplication>
 #include <QMenu>
 #include <QPainter>
+#include <algorithm>
 
 #include "ui/export_dialog.h"
 #include "ui/figures/figure.h"
@@ -19,7 +18,8 @@ namespace {
 constexpr qreal kCopyScale = 2.0;
 }  // namespace
 
-FigureWidget::FigureWidget(Session* session, QWidget* parent) : QWidget(parent), m_session(session) {
+FigureWidget::FigureWidget(Session* session, QWidget* parent)
+    : QWidget(parent), m_session(session) {
   setContextMenuPolicy(Qt::DefaultContextMenu);
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
 }
@@ -43,14 +43,17 @@ QSize FigureWidget::sizeHint() const {
   return m_figure->preferredSize().toSize();
 }
 
-QSize FigureWidget::minimumSizeHint() const { return {160, 120}; }
+QSize FigureWidget::minimumSizeHint() const {
+  return {160, 120};
+}
 
 void FigureWidget::paintEvent(QPaintEvent*) {
   QPainter painter(this);
   if (!m_figure) {
     painter.fillRect(rect(), palette().window());
     painter.setPen(palette().color(QPalette::WindowText));
-    painter.drawText(rect().adjusted(12, 12, -12, -12), Qt::AlignCenter | Qt::TextWordWrap, m_placeholder);
+    painter.drawText(rect().adjusted(12, 12, -12, -12), Qt::AlignCenter | Qt::TextWordWrap,
+                     m_placeholder);
     return;
   }
   // Figure units are points: scale so the figure's designed size fits, then let it lay out
@@ -81,8 +84,8 @@ void FigureWidget::copyImage() const {
   if (m_figure) copyImage(*m_figure);
 }
 
-void FigureWidget::exportFigure(Session* session, std::shared_ptr<const Figure> figure, const QString& kindName,
-                                QWidget* parent) {
+void FigureWidget::exportFigure(Session* session, std::shared_ptr<const Figure> figure,
+                                const QString& kindName, QWidget* parent) {
   auto* dialog = new ExportDialog(session, parent);
   dialog->setAttribute(Qt::WA_DeleteOnClose);
   dialog->setFixedFigure(std::move(figure), kindName);

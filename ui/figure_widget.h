@@ -1,9 +1,8 @@
 #pragma once
 
-#include <memory>
-
 #include <QString>
 #include <QWidget>
+#include <memory>
 
 namespace patchlens {
 
@@ -30,8 +29,8 @@ class FigureWidget : public QWidget {
   void exportFigure();
   void copyImage() const;
   // The same two for any figure (views that draw themselves but export a figure).
-  static void exportFigure(Session* session, std::shared_ptr<const Figure> figure, const QString& kindName,
-                           QWidget* parent);
+  static void exportFigure(Session* session, std::shared_ptr<const Figure> figure,
+                           const QString& kindName, QWidget* parent);
   static void copyImage(const Figure& figure);
 
   QSize sizeHint() const override;

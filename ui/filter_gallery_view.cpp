@@ -1,13 +1,12 @@
 #include "ui/filter_gallery_view.h"
 
-#include <algorithm>
-
 #include <QContextMenuEvent>
 #include <QHelpEvent>
 #include <QMenu>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QToolTip>
+#include <algorithm>
 
 #include "core/error.h"
 #include "ui/analysis_cache.h"
@@ -54,7 +53,9 @@ int FilterGalleryView::columnsFor(int width) const {
   return std::max(1, (width - 2 * kMargin + kGap) / (tileSize() + kGap));
 }
 
-int FilterGalleryView::columns() const { return columnsFor(width()); }
+int FilterGalleryView::columns() const {
+  return columnsFor(width());
+}
 
 int FilterGalleryView::heightForWidth(int width) const {
   const int n = filterCount();
@@ -63,7 +64,9 @@ int FilterGalleryView::heightForWidth(int width) const {
   return 2 * kMargin + rows * (tileSize() + kGap) - kGap;
 }
 
-QSize FilterGalleryView::sizeHint() const { return {8 * (tileSize() + kGap) + 2 * kMargin, 400}; }
+QSize FilterGalleryView::sizeHint() const {
+  return {8 * (tileSize() + kGap) + 2 * kMargin, 400};
+}
 
 QRect FilterGalleryView::tileRect(int index) const {
   if (index < 0 || index >= filterCount()) return {};
@@ -102,11 +105,11 @@ void FilterGalleryView::paintEvent(QPaintEvent* event) {
   const auto& analyses = m_cache->analyses();
   if (!analyses || analyses->filterTiles.empty()) {
     painter.setPen(palette().color(QPalette::Text));
-    const QString text = !m_session->hasResult()    ? tr("Open an image to see the filters.")
+    const QString text = !m_session->hasResult() ? tr("Open an image to see the filters.")
                          : analyses && !analyses->error.isEmpty() ? analyses->error
-                                                                 : tr("Drawing the filters…");
-    painter.drawText(rect().adjusted(kMargin, kMargin, -kMargin, -kMargin), Qt::AlignTop | Qt::AlignHCenter | Qt::TextWordWrap,
-                     text);
+                                                                  : tr("Drawing the filters…");
+    painter.drawText(rect().adjusted(kMargin, kMargin, -kMargin, -kMargin),
+                     Qt::AlignTop | Qt::AlignHCenter | Qt::TextWordWrap, text);
     return;
   }
   const int n = filterCount();
@@ -137,7 +140,8 @@ bool FilterGalleryView::event(QEvent* event) {
   if (event->type() == QEvent::ToolTip) {
     auto* help = static_cast<QHelpEvent*>(event);
     if (const auto index = filterAt(help->pos())) {
-      QToolTip::showText(help->globalPos(), tr("Filter %1: click to show channel %1").arg(*index), this, tileRect(*index));
+      QToolTip::showText(help->globalPos(), tr("Filter %1: click to show channel %1").arg(*index),
+                         this, tileRect(*index));
     } else {
       QToolTip::hideText();
     }
@@ -150,9 +154,12 @@ void FilterGalleryView::contextMenuEvent(QContextMenuEvent* event) {
   const auto analyses = m_cache->analyses();
   if (!analyses || !analyses->weights) return;
   QMenu menu(this);
-  const auto figure = [weights = analyses->weights] { return std::make_shared<FilterGalleryFigure>(*weights); };
+  const auto figure = [weights = analyses->weights] {
+    return std::make_shared<FilterGalleryFigure>(*weights);
+  };
   if (const auto index = filterAt(event->pos())) {
-    menu.addAction(tr("Show Channel %1").arg(*index), this, [this, index] { m_session->setChannel(*index); });
+    menu.addAction(tr("Show Channel %1").arg(*index), this,
+                   [this, index] { m_session->setChannel(*index); });
     menu.addSeparator();
   }
   menu.addAction(tr("&Export…"), this, [this, figure] {

@@ -30,15 +30,17 @@ void FilterPcaPanel::refresh() {
   if (!analyses->filterPca) {
     m_components = 0;
     m_shownPca = nullptr;
-    m_figure->setPlaceholder(analyses->error.isEmpty() ? tr("Computing the principal components of the filters…")
-                                                       : analyses->error);
+    m_figure->setPlaceholder(analyses->error.isEmpty()
+                                 ? tr("Computing the principal components of the filters…")
+                                 : analyses->error);
     return;
   }
   if (m_shownPca == analyses->filterPca.get()) return;
   m_shownPca = analyses->filterPca.get();
   m_components = analyses->filterPca->components();
-  m_figure->setFigure(std::make_shared<FilterPcaFigure>(*analyses->filterPca, analyses->weights->embedDim),
-                      QStringLiteral("filter-pca"));
+  m_figure->setFigure(
+      std::make_shared<FilterPcaFigure>(*analyses->filterPca, analyses->weights->embedDim),
+      QStringLiteral("filter-pca"));
 }
 
 }  // namespace patchlens

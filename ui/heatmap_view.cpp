@@ -1,10 +1,9 @@
 #include "ui/heatmap_view.h"
 
-#include <algorithm>
-
 #include <QMouseEvent>
 #include <QPainter>
 #include <QToolTip>
+#include <algorithm>
 
 namespace patchlens {
 
@@ -75,7 +74,9 @@ QRectF HeatmapView::cellsRect(const QRectF& bounds) const {
   if (!m_keepAspect) return area;
   const double scale = std::min(area.width() / m_cells.width(), area.height() / m_cells.height());
   const QSizeF size(m_cells.width() * scale, m_cells.height() * scale);
-  return {QPointF(area.left() + (area.width() - size.width()) / 2, area.top() + (area.height() - size.height()) / 2), size};
+  return {QPointF(area.left() + (area.width() - size.width()) / 2,
+                  area.top() + (area.height() - size.height()) / 2),
+          size};
 }
 
 void HeatmapView::paint(QPainter& painter, const QRectF& bounds) const {
@@ -85,7 +86,8 @@ void HeatmapView::paint(QPainter& painter, const QRectF& bounds) const {
   const QRectF cells = cellsRect(bounds);
   painter.setPen(text);
   if (!m_title.isEmpty()) {
-    const QRectF titleRect(bounds.left() + kMargin, bounds.top() + kMargin, bounds.width() - 2 * kMargin, fm.height());
+    const QRectF titleRect(bounds.left() + kMargin, bounds.top() + kMargin,
+                           bounds.width() - 2 * kMargin, fm.height());
     painter.drawText(titleRect, Qt::AlignLeft | Qt::AlignVCenter,
                      fm.elidedText(m_title, Qt::ElideRight, titleRect.width()));
   }
@@ -106,18 +108,24 @@ void HeatmapView::paint(QPainter& painter, const QRectF& bounds) const {
     painter.setPen(QPen(QColor(255, 220, 0), 1.5));
     painter.drawRect(r);
   };
-  if (m_markedRow) outline(QRectF(cells.left(), cells.top() + *m_markedRow * ch, cells.width(), ch));
-  if (m_markedColumn) outline(QRectF(cells.left() + *m_markedColumn * cw, cells.top(), cw, cells.height()));
-  if (m_markedCell) outline(QRectF(cells.left() + m_markedCell->x() * cw, cells.top() + m_markedCell->y() * ch, cw, ch));
+  if (m_markedRow)
+    outline(QRectF(cells.left(), cells.top() + *m_markedRow * ch, cells.width(), ch));
+  if (m_markedColumn)
+    outline(QRectF(cells.left() + *m_markedColumn * cw, cells.top(), cw, cells.height()));
+  if (m_markedCell)
+    outline(QRectF(cells.left() + m_markedCell->x() * cw, cells.top() + m_markedCell->y() * ch, cw,
+                   ch));
   painter.setPen(text);
   if (!m_xCaption.isEmpty()) {
-    painter.drawText(QRectF(cells.left(), cells.bottom() + 2, cells.width(), fm.height()), Qt::AlignCenter, m_xCaption);
+    painter.drawText(QRectF(cells.left(), cells.bottom() + 2, cells.width(), fm.height()),
+                     Qt::AlignCenter, m_xCaption);
   }
   if (!m_yCaption.isEmpty()) {
     painter.save();
     painter.translate(cells.left() - 2, cells.center().y());
     painter.rotate(-90);
-    painter.drawText(QRectF(-cells.height() / 2, -fm.height(), cells.height(), fm.height()), Qt::AlignCenter, m_yCaption);
+    painter.drawText(QRectF(-cells.height() / 2, -fm.height(), cells.height(), fm.height()),
+                     Qt::AlignCenter, m_yCaption);
     painter.restore();
   }
   if (m_colorbar) {
@@ -133,8 +141,12 @@ std::optional<QPoint> HeatmapView::cellAt(const QPointF& position) const {
   if (m_cells.isNull()) return std::nullopt;
   const QRectF cells = cellsRect(QRectF(rect()));
   if (!cells.contains(position)) return std::nullopt;
-  const int column = std::clamp(static_cast<int>((position.x() - cells.left()) / cells.width() * m_cells.width()), 0, m_cells.width() - 1);
-  const int row = std::clamp(static_cast<int>((position.y() - cells.top()) / cells.height() * m_cells.height()), 0, m_cells.height() - 1);
+  const int column =
+      std::clamp(static_cast<int>((position.x() - cells.left()) / cells.width() * m_cells.width()),
+                 0, m_cells.width() - 1);
+  const int row =
+      std::clamp(static_cast<int>((position.y() - cells.top()) / cells.height() * m_cells.height()),
+                 0, m_cells.height() - 1);
   return QPoint(column, row);
 }
 
@@ -142,10 +154,13 @@ QSize HeatmapView::sizeHint() const {
   if (m_cells.isNull()) return {200, 150};
   const int extra = m_colorbar ? colorbarWidth(font(), *m_colorbar) + 6 : 0;
   return {std::clamp(m_cells.width() * m_preferredCellSize, 60, 480) + extra + 2 * kMargin,
-          std::clamp(m_cells.height() * m_preferredCellSize, 60, 400) + fontMetrics().height() * 2 + 2 * kMargin};
+          std::clamp(m_cells.height() * m_preferredCellSize, 60, 400) + fontMetrics().height() * 2 +
+              2 * kMargin};
 }
 
-QSize HeatmapView::minimumSizeHint() const { return {80, 60}; }
+QSize HeatmapView::minimumSizeHint() const {
+  return {80, 60};
+}
 
 void HeatmapView::paintEvent(QPaintEvent* /*event*/) {
   QPainter painter(this);

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <functional>
-#include <optional>
-
 #include <QImage>
 #include <QWidget>
+#include <functional>
+#include <optional>
 
 #include "ui/colorbar.h"
 

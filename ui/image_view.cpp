@@ -1,13 +1,12 @@
 #include "ui/image_view.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QToolTip>
 #include <QWheelEvent>
+#include <algorithm>
+#include <cmath>
 
 namespace patchlens {
 
@@ -63,8 +62,12 @@ void ImageView::setShowOriginal(bool show) {
   emit showOriginalChanged(show);
 }
 
-void ImageView::zoomIn() { setZoomAt(m_zoom * kZoomStep, QRectF(rect()).center()); }
-void ImageView::zoomOut() { setZoomAt(m_zoom / kZoomStep, QRectF(rect()).center()); }
+void ImageView::zoomIn() {
+  setZoomAt(m_zoom * kZoomStep, QRectF(rect()).center());
+}
+void ImageView::zoomOut() {
+  setZoomAt(m_zoom / kZoomStep, QRectF(rect()).center());
+}
 
 void ImageView::fitToWindow() {
   m_fit = true;
@@ -81,7 +84,8 @@ QRectF ImageView::currentImageRect() const {
   const auto& result = m_session->result();
   if (!result) return {};
   // The original is shown from a display-sized copy, in original-image pixel coordinates.
-  return QRectF(QPointF(), m_showOriginal ? QSizeF(result->sourceSize) : QSizeF(result->input.size()));
+  return QRectF(QPointF(),
+                m_showOriginal ? QSizeF(result->sourceSize) : QSizeF(result->input.size()));
 }
 
 QRectF ImageView::patchRectInImage(PatchPos pos) const {
@@ -120,7 +124,8 @@ void ImageView::applyFit() {
     const double available = std::min((width() - 2 * kFitMargin) / image.width(),
                                       (height() - 2 * kFitMargin) / image.height());
     m_zoom = std::clamp(available, kMinZoom, kMaxZoom);
-    m_offset = QPointF((width() - image.width() * m_zoom) / 2, (height() - image.height() * m_zoom) / 2);
+    m_offset =
+        QPointF((width() - image.width() * m_zoom) / 2, (height() - image.height() * m_zoom) / 2);
     emit zoomChanged(m_zoom);
   }
   update();
@@ -136,7 +141,9 @@ void ImageView::onResultChanged() {
   update();
 }
 
-QPointF ImageView::patchCenter(PatchPos pos) const { return imageToWidget().mapRect(patchRectInImage(pos)).center(); }
+QPointF ImageView::patchCenter(PatchPos pos) const {
+  return imageToWidget().mapRect(patchRectInImage(pos)).center();
+}
 
 std::optional<PatchPos> ImageView::patchAt(const QPointF& position) const {
   const auto& result = m_session->result();
@@ -166,7 +173,8 @@ QString ImageView::toolTipFor(PatchPos pos) const {
   if (map.isRgb) {
     const auto& proj = result->pca.projections;
     QStringList parts;
-    for (Eigen::Index c = 0; c < proj.cols(); ++c) parts << tr("PC%1 %2").arg(c + 1).arg(proj(token, c), 0, 'g', 4);
+    for (Eigen::Index c = 0; c < proj.cols(); ++c)
+      parts << tr("PC%1 %2").arg(c + 1).arg(proj(token, c), 0, 'g', 4);
     text += QLatin1Char('\n') + parts.join(QStringLiteral(", "));
   } else if (map.values.size() > token) {
     const QString value = map.integerValues ? QString::number(static_cast<int>(map.values(token)))
@@ -226,10 +234,12 @@ void ImageView::paint(QPainter& painter, const QRectF& bounds) const {
     drawContrastRect(painter, toWidget.mapRect(inputBox), QColor(255, 150, 0), 2);
   }
   if (m_hover && !(m_session->selection() && *m_session->selection() == *m_hover)) {
-    drawContrastRect(painter, toWidget.mapRect(patchRectInImage(*m_hover)), QColor(255, 255, 255), 1.5);
+    drawContrastRect(painter, toWidget.mapRect(patchRectInImage(*m_hover)), QColor(255, 255, 255),
+                     1.5);
   }
   if (const auto selected = m_session->selection()) {
-    drawContrastRect(painter, toWidget.mapRect(patchRectInImage(*selected)), QColor(255, 220, 0), 2.5);
+    drawContrastRect(painter, toWidget.mapRect(patchRectInImage(*selected)), QColor(255, 220, 0),
+                     2.5);
   }
   painter.restore();
 }
@@ -252,7 +262,8 @@ void ImageView::wheelEvent(QWheelEvent* event) {
 }
 
 void ImageView::mousePressEvent(QMouseEvent* event) {
-  if (event->button() != Qt::LeftButton && event->button() != Qt::MiddleButton) return QWidget::mousePressEvent(event);
+  if (event->button() != Qt::LeftButton && event->button() != Qt::MiddleButton)
+    return QWidget::mousePressEvent(event);
   m_pressed = true;
   m_panning = event->button() == Qt::MiddleButton;
   m_pressPos = event->position();
@@ -307,12 +318,24 @@ void ImageView::leaveEvent(QEvent* event) {
 
 void ImageView::keyPressEvent(QKeyEvent* event) {
   switch (event->key()) {
-    case Qt::Key_Left: m_session->moveSelection(0, -1); break;
-    case Qt::Key_Right: m_session->moveSelection(0, 1); break;
-    case Qt::Key_Up: m_session->moveSelection(-1, 0); break;
-    case Qt::Key_Down: m_session->moveSelection(1, 0); break;
-    case Qt::Key_Escape: m_session->clearSelection(); break;
-    default: QWidget::keyPressEvent(event); return;
+    case Qt::Key_Left:
+      m_session->moveSelection(0, -1);
+      break;
+    case Qt::Key_Right:
+      m_session->moveSelection(0, 1);
+      break;
+    case Qt::Key_Up:
+      m_session->moveSelection(-1, 0);
+      break;
+    case Qt::Key_Down:
+      m_session->moveSelection(1, 0);
+      break;
+    case Qt::Key_Escape:
+      m_session->clearSelection();
+      break;
+    default:
+      QWidget::keyPressEvent(event);
+      return;
   }
   event->accept();
 }

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <optional>
-
 #include <QPointF>
 #include <QTransform>
 #include <QWidget>
+#include <optional>
 
 #include "ui/session.h"
 

@@ -1,13 +1,12 @@
 #include "ui/launch_options.h"
 
-#include <algorithm>
-#include <vector>
-
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QMouseEvent>
+#include <algorithm>
+#include <vector>
 
 #include "ui/analysis_views.h"
 #include "ui/image_view.h"
@@ -18,24 +17,65 @@ namespace patchlens {
 
 std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QString* error) {
   QCommandLineParser parser;
-  parser.setApplicationDescription(
-      QCoreApplication::translate("LaunchOptions", "See what a Vision Transformer's patch embedding does to an image."));
+  parser.setApplicationDescription(QCoreApplication::translate(
+      "LaunchOptions", "See what a Vision Transformer's patch embedding does to an image."));
   parser.addHelpOption();
   parser.addVersionOption();
-  parser.addPositionalArgument(QStringLiteral("image"), QCoreApplication::translate("LaunchOptions", "Image to open."), QStringLiteral("[IMAGE]"));
-  const QCommandLineOption weights(QStringLiteral("weights"), QCoreApplication::translate("LaunchOptions", "Initializer name or weight file."), QStringLiteral("W"));
-  const QCommandLineOption select(QStringLiteral("select"), QCoreApplication::translate("LaunchOptions", "Select the patch at row R, column C."), QStringLiteral("R,C"));
-  const QCommandLineOption hover(QStringLiteral("hover"), QCoreApplication::translate("LaunchOptions", "Move the mouse over the patch at row R, column C."), QStringLiteral("R,C"));
-  const QCommandLineOption overlay(QStringLiteral("overlay"), QCoreApplication::translate("LaunchOptions", "channel:K, norm, mean, argmax, pca, similarity or none."), QStringLiteral("KIND"));
-  const QCommandLineOption colormap(QStringLiteral("colormap"), QCoreApplication::translate("LaunchOptions", "Colormap name (viridis, RdBu_r, ...)."), QStringLiteral("NAME"));
-  const QCommandLineOption screenshot(QStringLiteral("screenshot"), QCoreApplication::translate("LaunchOptions", "Render the window to FILE.png after loading and exit."), QStringLiteral("FILE"));
-  const QCommandLineOption size(QStringLiteral("size"), QCoreApplication::translate("LaunchOptions", "Window size WxH."), QStringLiteral("WxH"));
-  const QCommandLineOption original(QStringLiteral("original"), QCoreApplication::translate("LaunchOptions", "Show the original image with the crop box."));
-  const QCommandLineOption dock(QStringLiteral("dock"), QCoreApplication::translate("LaunchOptions", "Bring a dock to the front: inspector, channel, model, matrix, filters, filter-pca, posembed or reconstruction."), QStringLiteral("NAME"));
-  const QCommandLineOption measure(QStringLiteral("measure"), QCoreApplication::translate("LaunchOptions", "Time channel change and click handling, print, exit."));
-  const QCommandLineOption fastDecode(QStringLiteral("fast-decode"), QCoreApplication::translate("LaunchOptions", "Decode large JPEGs at reduced resolution (faster, approximate)."));
-  const QCommandLineOption reset(QStringLiteral("reset-settings"), QCoreApplication::translate("LaunchOptions", "Start from default options and layout."));
-  parser.addOptions({weights, select, hover, overlay, colormap, screenshot, size, original, dock, measure, fastDecode, reset});
+  parser.addPositionalArgument(QStringLiteral("image"),
+                               QCoreApplication::translate("LaunchOptions", "Image to open."),
+                               QStringLiteral("[IMAGE]"));
+  const QCommandLineOption weights(
+      QStringLiteral("weights"),
+      QCoreApplication::translate("LaunchOptions", "Initializer name or weight file."),
+      QStringLiteral("W"));
+  const QCommandLineOption select(
+      QStringLiteral("select"),
+      QCoreApplication::translate("LaunchOptions", "Select the patch at row R, column C."),
+      QStringLiteral("R,C"));
+  const QCommandLineOption hover(
+      QStringLiteral("hover"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Move the mouse over the patch at row R, column C."),
+      QStringLiteral("R,C"));
+  const QCommandLineOption overlay(
+      QStringLiteral("overlay"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "channel:K, norm, mean, argmax, pca, similarity or none."),
+      QStringLiteral("KIND"));
+  const QCommandLineOption colormap(
+      QStringLiteral("colormap"),
+      QCoreApplication::translate("LaunchOptions", "Colormap name (viridis, RdBu_r, ...)."),
+      QStringLiteral("NAME"));
+  const QCommandLineOption screenshot(
+      QStringLiteral("screenshot"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Render the window to FILE.png after loading and exit."),
+      QStringLiteral("FILE"));
+  const QCommandLineOption size(QStringLiteral("size"),
+                                QCoreApplication::translate("LaunchOptions", "Window size WxH."),
+                                QStringLiteral("WxH"));
+  const QCommandLineOption original(
+      QStringLiteral("original"),
+      QCoreApplication::translate("LaunchOptions", "Show the original image with the crop box."));
+  const QCommandLineOption dock(
+      QStringLiteral("dock"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Bring a dock to the front: inspector, channel, model, matrix, "
+                                  "filters, filter-pca, posembed or reconstruction."),
+      QStringLiteral("NAME"));
+  const QCommandLineOption measure(
+      QStringLiteral("measure"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Time channel change and click handling, print, exit."));
+  const QCommandLineOption fastDecode(
+      QStringLiteral("fast-decode"),
+      QCoreApplication::translate(
+          "LaunchOptions", "Decode large JPEGs at reduced resolution (faster, approximate)."));
+  const QCommandLineOption reset(
+      QStringLiteral("reset-settings"),
+      QCoreApplication::translate("LaunchOptions", "Start from default options and layout."));
+  parser.addOptions({weights, select, hover, overlay, colormap, screenshot, size, original, dock,
+                     measure, fastDecode, reset});
   parser.process(arguments);
 
   LaunchOptions options;
@@ -46,14 +86,16 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   }
   if (!positional.isEmpty()) options.image = positional.first();
   options.weights = parser.value(weights);
-  for (const auto& [option, target] : {std::pair{&select, &options.select}, std::pair{&hover, &options.hover}}) {
+  for (const auto& [option, target] :
+       {std::pair{&select, &options.select}, std::pair{&hover, &options.hover}}) {
     if (!parser.isSet(*option)) continue;
     const QStringList parts = parser.value(*option).split(QLatin1Char(','));
     bool okRow = false;
     bool okCol = false;
     if (parts.size() == 2) *target = PatchPos{parts[0].toInt(&okRow), parts[1].toInt(&okCol)};
     if (!okRow || !okCol) {
-      *error = QCoreApplication::translate("LaunchOptions", "--%1 wants R,C").arg(option->names().first());
+      *error = QCoreApplication::translate("LaunchOptions", "--%1 wants R,C")
+                   .arg(option->names().first());
       return std::nullopt;
     }
   }
@@ -61,13 +103,15 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   if (!options.overlay.isEmpty()) {
     const QString kind = options.overlay.section(QLatin1Char(':'), 0, 0);
     if (!parseOverlayKind(kind)) {
-      *error = QCoreApplication::translate("LaunchOptions", "unknown overlay %1").arg(options.overlay);
+      *error =
+          QCoreApplication::translate("LaunchOptions", "unknown overlay %1").arg(options.overlay);
       return std::nullopt;
     }
   }
   options.colormap = parser.value(colormap);
   if (!options.colormap.isEmpty() && !Colormap::parse(options.colormap.toStdString())) {
-    *error = QCoreApplication::translate("LaunchOptions", "unknown colormap %1").arg(options.colormap);
+    *error =
+        QCoreApplication::translate("LaunchOptions", "unknown colormap %1").arg(options.colormap);
     return std::nullopt;
   }
   options.screenshot = parser.value(screenshot);
@@ -133,14 +177,17 @@ QString memoryUsage() {
     if (line.startsWith("VmHWM:") || line.startsWith("VmRSS:")) {
       const QList<QByteArray> fields = line.simplified().split(' ');
       if (fields.size() >= 2) {
-        parts << QStringLiteral("%1 %2 MB").arg(QString::fromLatin1(fields[0].chopped(1))).arg(fields[1].toDouble() / 1024.0, 0, 'f', 1);
+        parts << QStringLiteral("%1 %2 MB")
+                     .arg(QString::fromLatin1(fields[0].chopped(1)))
+                     .arg(fields[1].toDouble() / 1024.0, 0, 'f', 1);
       }
     }
   }
   return parts.join(QStringLiteral(", "));
 }
 
-bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QString* error, double* openToPaintMs) {
+bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QString* error,
+                        double* openToPaintMs) {
   Session& session = *window.session();
   if (options.fastDecode) {
     PipelineConfig config = session.config();
@@ -161,7 +208,8 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
       }
     }
   }
-  const OpenTiming timing = openAndPaint(window, options.image.isEmpty() ? QStringLiteral(":/patchlens/sample.png") : options.image);
+  const OpenTiming timing = openAndPaint(
+      window, options.image.isEmpty() ? QStringLiteral(":/patchlens/sample.png") : options.image);
   if (openToPaintMs) *openToPaintMs = timing.firstMs;
   if (!session.hasResult()) {
     *error = session.lastError();
@@ -174,17 +222,21 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
       session.setChannel(options.overlay.section(QLatin1Char(':'), 1).toInt());
     }
   }
-  if (!options.colormap.isEmpty()) session.setColormapChoice(Colormap::parse(options.colormap.toStdString()));
+  if (!options.colormap.isEmpty())
+    session.setColormapChoice(Colormap::parse(options.colormap.toStdString()));
   if (options.select) session.setSelection(*options.select);
   if (options.original) window.imageView()->setShowOriginal(true);
   if (!options.dock.isEmpty()) window.raiseDock(options.dock);
   // The analysis docks compute after the embedding: a screenshot waits for them.
-  if (AnalysisViews* views = AnalysisViews::of(window); views && AnalysisViews::isDockName(options.dock)) views->waitUntilIdle();
+  if (AnalysisViews* views = AnalysisViews::of(window);
+      views && AnalysisViews::isDockName(options.dock))
+    views->waitUntilIdle();
   if (options.hover) {
     QCoreApplication::processEvents();
     ImageView* view = window.imageView();
     const QPointF centre = view->patchCenter(*options.hover);
-    QMouseEvent move(QEvent::MouseMove, centre, view->mapToGlobal(centre), Qt::NoButton, Qt::NoButton, Qt::NoModifier);
+    QMouseEvent move(QEvent::MouseMove, centre, view->mapToGlobal(centre), Qt::NoButton,
+                     Qt::NoButton, Qt::NoModifier);
     QCoreApplication::sendEvent(view, &move);
   }
   return true;
@@ -251,8 +303,10 @@ QString measureInteraction(MainWindow& window, int repetitions, int reopens) {
     const Timing e = summarize(exactAll);
     const ComputeResult::Timings& t = session.result()->timings;
     reopenText = QStringLiteral(
-                     "\nopen again -> image view painted with the overlay: median %1 ms, max %2 ms (%3 times); with the "
-                     "exact result: median %9 ms, max %10 ms (last: decode %4 ms, weights + preprocess %5 ms, embed %6 ms, "
+                     "\nopen again -> image view painted with the overlay: median %1 ms, max %2 ms "
+                     "(%3 times); with the "
+                     "exact result: median %9 ms, max %10 ms (last: decode %4 ms, weights + "
+                     "preprocess %5 ms, embed %6 ms, "
                      "analyses + display images %7 ms; then PCA %8 ms)")
                      .arg(o.median, 0, 'f', 1)
                      .arg(o.max, 0, 'f', 1)
@@ -269,19 +323,20 @@ QString measureInteraction(MainWindow& window, int repetitions, int reopens) {
              "grid %1x%2, D=%3, %4 repetitions, window %5x%6\n"
              "channel change -> image view repainted: median %7 ms, max %8 ms\n"
              "channel change -> all views updated and painted: median %9 ms, max %10 ms\n"
-             "click (select patch) -> inspector and all views updated and painted: median %11 ms, max %12 ms")
-      .arg(grid.rows)
-      .arg(grid.cols)
-      .arg(dim)
-      .arg(repetitions)
-      .arg(window.width())
-      .arg(window.height())
-      .arg(a.median, 0, 'f', 2)
-      .arg(a.max, 0, 'f', 2)
-      .arg(b.median, 0, 'f', 2)
-      .arg(b.max, 0, 'f', 2)
-      .arg(c.median, 0, 'f', 2)
-      .arg(c.max, 0, 'f', 2) +
+             "click (select patch) -> inspector and all views updated and painted: median %11 ms, "
+             "max %12 ms")
+             .arg(grid.rows)
+             .arg(grid.cols)
+             .arg(dim)
+             .arg(repetitions)
+             .arg(window.width())
+             .arg(window.height())
+             .arg(a.median, 0, 'f', 2)
+             .arg(a.max, 0, 'f', 2)
+             .arg(b.median, 0, 'f', 2)
+             .arg(b.max, 0, 'f', 2)
+             .arg(c.median, 0, 'f', 2)
+             .arg(c.max, 0, 'f', 2) +
          reopenText;
 }
 

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <optional>
-
 #include <QSize>
 #include <QString>
 #include <QStringList>
+#include <optional>
 
 #include "ui/session.h"
 
@@ -18,12 +17,13 @@ struct LaunchOptions {
   QString weights;
   std::optional<PatchPos> select;
   std::optional<PatchPos> hover;  // a synthetic mouse move there (shows the tooltip)
-  QString overlay;  // channel:K | norm | mean | argmax | pca | similarity | none
+  QString overlay;                // channel:K | norm | mean | argmax | pca | similarity | none
   QString colormap;
   QString screenshot;
   QSize size;
   bool original = false;
-  QString dock;  // dock to raise: inspector | channel | model | matrix | filters | filter-pca | posembed | reconstruction
+  QString dock;  // dock to raise: inspector | channel | model | matrix | filters | filter-pca |
+                 // posembed | reconstruction
   bool measure = false;
   bool fastDecode = false;  // the model panel's "Fast JPEG decode (approximate)"
   bool resetSettings = false;

@@ -1,7 +1,5 @@
 #include "ui/main_window.h"
 
-#include <algorithm>
-
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
@@ -24,6 +22,7 @@
 #include <QStatusBar>
 #include <QToolBar>
 #include <QVBoxLayout>
+#include <algorithm>
 
 #include "core/weight_loader.h"
 #include "ui/analysis_views.h"
@@ -45,18 +44,21 @@ constexpr int kMaxRecentFiles = 10;
 
 // Extensions OpenCV's imread decodes (with Debian's build), for dialogs and next / previous.
 const QStringList& imageExtensions() {
-  static const QStringList extensions{"png", "jpg", "jpeg", "jpe", "bmp", "dib", "tif", "tiff", "webp",
-                                      "jp2", "ppm", "pgm", "pbm", "pnm", "pfm", "pxm", "sr", "ras",
-                                      "exr", "hdr", "pic", "avif"};
+  static const QStringList extensions{"png",  "jpg", "jpeg", "jpe", "bmp", "dib", "tif", "tiff",
+                                      "webp", "jp2", "ppm",  "pgm", "pbm", "pnm", "pfm", "pxm",
+                                      "sr",   "ras", "exr",  "hdr", "pic", "avif"};
   return extensions;
 }
 
 bool hasWeightExtension(const QString& path) {
   const QString suffix = QFileInfo(path).suffix().toLower();
-  return suffix == QLatin1String("safetensors") || suffix == QLatin1String("npy") || suffix == QLatin1String("npz");
+  return suffix == QLatin1String("safetensors") || suffix == QLatin1String("npy") ||
+         suffix == QLatin1String("npz");
 }
 
-QIcon icon(const QString& name) { return QIcon(QStringLiteral(":/patchlens/icons/%1.svg").arg(name)); }
+QIcon icon(const QString& name) {
+  return QIcon(QStringLiteral(":/patchlens/icons/%1.svg").arg(name));
+}
 
 }  // namespace
 
@@ -74,7 +76,8 @@ MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
   m_errorBanner->setObjectName(QStringLiteral("errorBanner"));
   m_errorBanner->setWordWrap(true);
   m_errorBanner->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  m_errorBanner->setStyleSheet(QStringLiteral("QLabel { background: #b3261e; color: white; padding: 6px; }"));
+  m_errorBanner->setStyleSheet(
+      QStringLiteral("QLabel { background: #b3261e; color: white; padding: 6px; }"));
   m_errorBanner->hide();
   layout->addWidget(m_errorBanner);
   auto* row = new QHBoxLayout;
@@ -144,11 +147,14 @@ void MainWindow::createDocks() {
   setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
   setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
   m_inspector = new PatchInspector(m_session);
-  m_inspectorDock = addDock(m_inspector, tr("Patch inspector"), QStringLiteral("inspectorDock"), Qt::RightDockWidgetArea);
+  m_inspectorDock = addDock(m_inspector, tr("Patch inspector"), QStringLiteral("inspectorDock"),
+                            Qt::RightDockWidgetArea);
   m_modelPanel = new ModelPanel(m_session);
-  m_modelDock = addDock(m_modelPanel, tr("Model and preprocessing"), QStringLiteral("modelDock"), Qt::LeftDockWidgetArea);
+  m_modelDock = addDock(m_modelPanel, tr("Model and preprocessing"), QStringLiteral("modelDock"),
+                        Qt::LeftDockWidgetArea);
   m_channelPanel = new ChannelPanel(m_session);
-  m_channelDock = addDock(m_channelPanel, tr("Channel"), QStringLiteral("channelDock"), Qt::LeftDockWidgetArea);
+  m_channelDock =
+      addDock(m_channelPanel, tr("Channel"), QStringLiteral("channelDock"), Qt::LeftDockWidgetArea);
   tabifyDockWidget(m_modelDock, m_channelDock);
   m_matrixView = new EmbeddingMatrixView(m_session);
   m_matrixDock = new QDockWidget(tr("Embedding matrix"), this);
@@ -166,24 +172,27 @@ void MainWindow::createActions() {
   QToolBar* fileToolBar = addToolBar(tr("File"));
   fileToolBar->setObjectName(QStringLiteral("fileToolBar"));
 
-  QAction* openAct = fileMenu->addAction(icon(QStringLiteral("open")), tr("&Open Image…"), this, &MainWindow::open);
+  QAction* openAct = fileMenu->addAction(icon(QStringLiteral("open")), tr("&Open Image…"), this,
+                                         &MainWindow::open);
   openAct->setShortcut(QKeySequence::Open);
   openAct->setStatusTip(tr("Open an image in any format OpenCV reads"));
   fileToolBar->addAction(openAct);
-  QAction* weightsAct = fileMenu->addAction(icon(QStringLiteral("weights")), tr("Open &Weights…"), this,
-                                            &MainWindow::openWeightsDialog);
+  QAction* weightsAct = fileMenu->addAction(icon(QStringLiteral("weights")), tr("Open &Weights…"),
+                                            this, &MainWindow::openWeightsDialog);
   weightsAct->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
   weightsAct->setStatusTip(tr("Use a pretrained patch embedding (.safetensors, .npy, .npz)"));
   fileToolBar->addAction(weightsAct);
   m_recentMenu = fileMenu->addMenu(tr("Open &Recent"));
   fileMenu->addSeparator();
-  QAction* prevAct = fileMenu->addAction(icon(QStringLiteral("previous")), tr("&Previous Image in Folder"), this,
-                                         [this] { openAdjacent(-1); });
+  QAction* prevAct =
+      fileMenu->addAction(icon(QStringLiteral("previous")), tr("&Previous Image in Folder"), this,
+                          [this] { openAdjacent(-1); });
   prevAct->setShortcut(QKeySequence::Back);
-  QAction* nextAct = fileMenu->addAction(icon(QStringLiteral("next")), tr("&Next Image in Folder"), this,
-                                         [this] { openAdjacent(1); });
+  QAction* nextAct = fileMenu->addAction(icon(QStringLiteral("next")), tr("&Next Image in Folder"),
+                                         this, [this] { openAdjacent(1); });
   nextAct->setShortcut(QKeySequence::Forward);
-  QAction* reloadAct = fileMenu->addAction(icon(QStringLiteral("reload")), tr("Re&load"), m_session, &Session::reload);
+  QAction* reloadAct = fileMenu->addAction(icon(QStringLiteral("reload")), tr("Re&load"), m_session,
+                                           &Session::reload);
   reloadAct->setShortcut(QKeySequence::Refresh);
   fileToolBar->addAction(prevAct);
   fileToolBar->addAction(nextAct);
@@ -193,11 +202,14 @@ void MainWindow::createActions() {
   quitAct->setShortcut(QKeySequence::Quit);
 
   m_viewMenu = menuBar()->addMenu(tr("&View"));
-  QAction* zoomInAct = m_viewMenu->addAction(icon(QStringLiteral("zoom-in")), tr("Zoom &In"), m_imageView, &ImageView::zoomIn);
+  QAction* zoomInAct = m_viewMenu->addAction(icon(QStringLiteral("zoom-in")), tr("Zoom &In"),
+                                             m_imageView, &ImageView::zoomIn);
   zoomInAct->setShortcuts({QKeySequence::ZoomIn, QKeySequence(tr("Ctrl+="))});
-  QAction* zoomOutAct = m_viewMenu->addAction(icon(QStringLiteral("zoom-out")), tr("Zoom &Out"), m_imageView, &ImageView::zoomOut);
+  QAction* zoomOutAct = m_viewMenu->addAction(icon(QStringLiteral("zoom-out")), tr("Zoom &Out"),
+                                              m_imageView, &ImageView::zoomOut);
   zoomOutAct->setShortcut(QKeySequence::ZoomOut);
-  QAction* fitAct = m_viewMenu->addAction(icon(QStringLiteral("zoom-fit")), tr("&Fit to Window"), m_imageView, &ImageView::fitToWindow);
+  QAction* fitAct = m_viewMenu->addAction(icon(QStringLiteral("zoom-fit")), tr("&Fit to Window"),
+                                          m_imageView, &ImageView::fitToWindow);
   fitAct->setShortcut(QKeySequence(tr("Ctrl+0")));
   m_viewMenu->addSeparator();
   m_gridAction = m_viewMenu->addAction(icon(QStringLiteral("grid")), tr("Show Patch &Grid"));
@@ -206,10 +218,12 @@ void MainWindow::createActions() {
   m_gridAction->setShortcut(QKeySequence(tr("Ctrl+G")));
   connect(m_gridAction, &QAction::toggled, m_imageView, &ImageView::setShowGrid);
   connect(m_imageView, &ImageView::showGridChanged, m_gridAction, &QAction::setChecked);
-  m_originalAction = m_viewMenu->addAction(icon(QStringLiteral("original")), tr("Show &Original Image"));
+  m_originalAction =
+      m_viewMenu->addAction(icon(QStringLiteral("original")), tr("Show &Original Image"));
   m_originalAction->setCheckable(true);
   m_originalAction->setShortcut(QKeySequence(tr("Ctrl+T")));
-  m_originalAction->setStatusTip(tr("Toggle between the model input and the original image with the crop box"));
+  m_originalAction->setStatusTip(
+      tr("Toggle between the model input and the original image with the crop box"));
   connect(m_originalAction, &QAction::toggled, m_imageView, &ImageView::setShowOriginal);
   connect(m_imageView, &ImageView::showOriginalChanged, m_originalAction, &QAction::setChecked);
   QToolBar* viewToolBar = addToolBar(tr("View"));
@@ -223,9 +237,12 @@ void MainWindow::createActions() {
   QMenu* overlayMenu = menuBar()->addMenu(tr("&Overlay"));
   m_overlayGroup = new QActionGroup(this);
   const std::pair<OverlayKind, QString> overlays[] = {
-      {OverlayKind::None, tr("&None")},          {OverlayKind::Channel, tr("&Channel k")},
-      {OverlayKind::Norm, tr("&L2 Norm")},       {OverlayKind::Mean, tr("&Mean")},
-      {OverlayKind::Argmax, tr("&Argmax Channel")}, {OverlayKind::Pca, tr("&PCA → RGB")},
+      {OverlayKind::None, tr("&None")},
+      {OverlayKind::Channel, tr("&Channel k")},
+      {OverlayKind::Norm, tr("&L2 Norm")},
+      {OverlayKind::Mean, tr("&Mean")},
+      {OverlayKind::Argmax, tr("&Argmax Channel")},
+      {OverlayKind::Pca, tr("&PCA → RGB")},
       {OverlayKind::Similarity, tr("&Similarity to Selected Patch")},
   };
   int digit = 0;
@@ -238,9 +255,11 @@ void MainWindow::createActions() {
     connect(act, &QAction::triggered, this, [this, kind = kind] { m_session->setOverlay(kind); });
   }
   overlayMenu->addSeparator();
-  QAction* nextChannel = overlayMenu->addAction(tr("N&ext Channel"), this, [this] { m_session->setChannel(m_session->channel() + 1); });
+  QAction* nextChannel = overlayMenu->addAction(
+      tr("N&ext Channel"), this, [this] { m_session->setChannel(m_session->channel() + 1); });
   nextChannel->setShortcut(QKeySequence(Qt::Key_PageUp));
-  QAction* prevChannel = overlayMenu->addAction(tr("P&revious Channel"), this, [this] { m_session->setChannel(m_session->channel() - 1); });
+  QAction* prevChannel = overlayMenu->addAction(
+      tr("P&revious Channel"), this, [this] { m_session->setChannel(m_session->channel() - 1); });
   prevChannel->setShortcut(QKeySequence(Qt::Key_PageDown));
 
   m_overlayToolBar = new OverlayToolBar(m_session, this);
@@ -255,7 +274,9 @@ void MainWindow::createActions() {
   new AnalysisViews(*this, *m_session, fileMenu, m_viewMenu);
 }
 
-QString MainWindow::errorText() const { return m_errorBanner->isHidden() ? QString() : m_errorBanner->text(); }
+QString MainWindow::errorText() const {
+  return m_errorBanner->isHidden() ? QString() : m_errorBanner->text();
+}
 
 void MainWindow::openPath(const QString& path) {
   const bool weights = hasWeightExtension(path) || looksLikeWeightFile(path.toStdString());
@@ -277,8 +298,10 @@ void MainWindow::openWeights(const QString& path) {
 }
 
 void MainWindow::raiseDock(const QString& name) {
-  const std::pair<const char*, QDockWidget*> docks[] = {
-      {"inspector", m_inspectorDock}, {"channel", m_channelDock}, {"model", m_modelDock}, {"matrix", m_matrixDock}};
+  const std::pair<const char*, QDockWidget*> docks[] = {{"inspector", m_inspectorDock},
+                                                        {"channel", m_channelDock},
+                                                        {"model", m_modelDock},
+                                                        {"matrix", m_matrixDock}};
   for (const auto& [key, dock] : docks) {
     if (name == QLatin1String(key)) {
       dock->show();
@@ -291,15 +314,20 @@ void MainWindow::raiseDock(const QString& name) {
 }
 
 void MainWindow::open() {
-  const QString filter = tr("Images (%1);;All files (*)")
-                             .arg(imageExtensions().isEmpty() ? QString() : QStringLiteral("*.") + imageExtensions().join(QStringLiteral(" *.")));
-  const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), m_lastDirectory, filter);
+  const QString filter =
+      tr("Images (%1);;All files (*)")
+          .arg(imageExtensions().isEmpty()
+                   ? QString()
+                   : QStringLiteral("*.") + imageExtensions().join(QStringLiteral(" *.")));
+  const QString path =
+      QFileDialog::getOpenFileName(this, tr("Open Image"), m_lastDirectory, filter);
   if (!path.isEmpty()) openImage(path);
 }
 
 void MainWindow::openWeightsDialog() {
-  const QString path = QFileDialog::getOpenFileName(this, tr("Open Weights"), m_lastDirectory,
-                                                    tr("Weight files (*.safetensors *.npy *.npz);;All files (*)"));
+  const QString path =
+      QFileDialog::getOpenFileName(this, tr("Open Weights"), m_lastDirectory,
+                                   tr("Weight files (*.safetensors *.npy *.npz);;All files (*)"));
   if (!path.isEmpty()) openWeights(path);
 }
 
@@ -308,7 +336,8 @@ void MainWindow::openAdjacent(int step) {
   if (!result || result->imagePath.startsWith(QLatin1Char(':'))) return;
   const QFileInfo current(result->imagePath);
   QStringList patterns;
-  for (const QString& ext : imageExtensions()) patterns << QStringLiteral("*.") + ext << QStringLiteral("*.") + ext.toUpper();
+  for (const QString& ext : imageExtensions())
+    patterns << QStringLiteral("*.") + ext << QStringLiteral("*.") + ext.toUpper();
   QStringList files = current.absoluteDir().entryList(patterns, QDir::Files | QDir::Readable);
   QCollator collator;
   collator.setNumericMode(true);
@@ -321,10 +350,11 @@ void MainWindow::openAdjacent(int step) {
 }
 
 void MainWindow::about() {
-  QMessageBox::about(this, tr("About PatchLens"),
-                     tr("<p><b>PatchLens</b> %1</p><p>See what a Vision Transformer's patch embedding does to an "
-                        "image: the patch grid, every token, every channel and the filters.</p>")
-                         .arg(QApplication::applicationVersion()));
+  QMessageBox::about(
+      this, tr("About PatchLens"),
+      tr("<p><b>PatchLens</b> %1</p><p>See what a Vision Transformer's patch embedding does to an "
+         "image: the patch grid, every token, every channel and the filters.</p>")
+          .arg(QApplication::applicationVersion()));
 }
 
 void MainWindow::showError(const QString& message) {
@@ -348,7 +378,8 @@ void MainWindow::onResultChanged() {
   } else if (result) {
     setWindowTitle(tr("Sample image — PatchLens"));
   }
-  if (result && !result->warnings.isEmpty()) statusBar()->showMessage(result->warnings.join(QStringLiteral("; ")), 10000);
+  if (result && !result->warnings.isEmpty())
+    statusBar()->showMessage(result->warnings.join(QStringLiteral("; ")), 10000);
   updateOverlayChrome();
   updateStatus();
 }
@@ -376,7 +407,8 @@ void MainWindow::updateOverlayChrome() {
     caption = tr("%1; PC1 → red, PC2 → green, PC3 → blue, each min-max scaled").arg(map.label);
   } else {
     caption = tr("Overlay: %1 · %2 · scale %3 [%4, %5]")
-                  .arg(map.label, toQString(Colormap::get(map.colormap).name()), scaleModeKey(m_session->scaleFor(map.kind)))
+                  .arg(map.label, toQString(Colormap::get(map.colormap).name()),
+                       scaleModeKey(m_session->scaleFor(map.kind)))
                   .arg(map.range.lo, 0, 'g', 4)
                   .arg(map.range.hi, 0, 'g', 4);
   }
@@ -400,7 +432,8 @@ void MainWindow::addRecentFile(const QString& path) {
 void MainWindow::updateRecentMenu() {
   m_recentMenu->clear();
   for (const QString& path : std::as_const(m_recentFiles)) {
-    QAction* act = m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] { openPath(path); });
+    QAction* act =
+        m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] { openPath(path); });
     act->setToolTip(path);
   }
   m_recentMenu->setEnabled(!m_recentFiles.isEmpty());
@@ -415,7 +448,8 @@ void MainWindow::updateRecentMenu() {
 
 void MainWindow::readSettings() {
   QSettings settings;
-  if (const QByteArray geometry = settings.value("window/geometry").toByteArray(); !geometry.isEmpty()) {
+  if (const QByteArray geometry = settings.value("window/geometry").toByteArray();
+      !geometry.isEmpty()) {
     restoreGeometry(geometry);
   } else {
     resize(1500, 950);
@@ -432,28 +466,37 @@ void MainWindow::readSettings() {
   settings.beginGroup(QStringLiteral("model"));
   const QString weights = settings.value("weights", QStringLiteral("xavier")).toString();
   // A weight file that has gone away falls back to the default initializer.
-  if (parseInitializer(weights.toStdString()) || QFileInfo::exists(weights)) config.weights.source = weights.toStdString();
+  if (parseInitializer(weights.toStdString()) || QFileInfo::exists(weights))
+    config.weights.source = weights.toStdString();
   config.weights.seed = settings.value("seed", 0).toULongLong();
   config.preprocess.height = settings.value("height", config.preprocess.height).toInt();
   config.preprocess.width = settings.value("width", config.preprocess.width).toInt();
-  config.weights.shape.patchSize = settings.value("patchSize", config.weights.shape.patchSize).toInt();
+  config.weights.shape.patchSize =
+      settings.value("patchSize", config.weights.shape.patchSize).toInt();
   config.weights.shape.embedDim = settings.value("embedDim", config.weights.shape.embedDim).toInt();
-  if (const auto mode = parseResizeMode(settings.value("resize").toString().toStdString())) config.preprocess.resize = *mode;
+  if (const auto mode = parseResizeMode(settings.value("resize").toString().toStdString()))
+    config.preprocess.resize = *mode;
   config.preprocess.cropPct = settings.value("cropPct", config.preprocess.cropPct).toDouble();
-  if (const auto interp = parseInterpolation(settings.value("interpolation").toString().toStdString())) {
+  if (const auto interp =
+          parseInterpolation(settings.value("interpolation").toString().toStdString())) {
     config.preprocess.interpolation = *interp;
   }
-  if (const auto norm = Normalization::parse(settings.value("normalization").toString().toStdString())) {
+  if (const auto norm =
+          Normalization::parse(settings.value("normalization").toString().toStdString())) {
     config.preprocess.normalization = *norm;
   }
-  config.remainder = settings.value("remainder").toString() == QLatin1String("pad") ? RemainderPolicy::Pad : RemainderPolicy::Crop;
+  config.remainder = settings.value("remainder").toString() == QLatin1String("pad")
+                         ? RemainderPolicy::Pad
+                         : RemainderPolicy::Crop;
   config.fastDecode = settings.value("fastDecode", false).toBool();
   settings.endGroup();
   m_session->setConfig(config);
 
   settings.beginGroup(QStringLiteral("overlay"));
-  if (const auto kind = parseOverlayKind(settings.value("kind").toString())) m_session->setOverlay(*kind);
-  m_session->setColormapChoice(Colormap::parse(settings.value("colormap").toString().toStdString()));
+  if (const auto kind = parseOverlayKind(settings.value("kind").toString()))
+    m_session->setOverlay(*kind);
+  m_session->setColormapChoice(
+      Colormap::parse(settings.value("colormap").toString().toStdString()));
   m_session->setScaleChoice(parseScaleMode(settings.value("scale").toString()));
   m_session->setOpacity(settings.value("opacity", m_session->opacity()).toDouble());
   m_session->setChannel(settings.value("channel", 0).toInt());

@@ -30,7 +30,8 @@ class MainWindow : public QMainWindow {
   // Ephemeral windows (screenshots, measurements) neither read nor write QSettings.
   enum class SettingsMode { Persistent, Ephemeral };
 
-  explicit MainWindow(QWidget* parent = nullptr, SettingsMode settingsMode = SettingsMode::Persistent);
+  explicit MainWindow(QWidget* parent = nullptr,
+                      SettingsMode settingsMode = SettingsMode::Persistent);
   ~MainWindow() override;
 
   Session* session() const { return m_session; }
@@ -73,7 +74,8 @@ class MainWindow : public QMainWindow {
   void updateStatus();
   void addRecentFile(const QString& path);
   void updateRecentMenu();
-  QDockWidget* addDock(QWidget* content, const QString& title, const QString& objectName, Qt::DockWidgetArea area);
+  QDockWidget* addDock(QWidget* content, const QString& title, const QString& objectName,
+                       Qt::DockWidgetArea area);
 
   Session* m_session;
   ImageView* m_imageView;

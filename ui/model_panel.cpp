@@ -1,7 +1,5 @@
 #include "ui/model_panel.h"
 
-#include <limits>
-
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -11,6 +9,7 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QSpinBox>
+#include <limits>
 
 #include "ui/qt_conversions.h"
 #include "ui/session.h"
@@ -18,7 +17,6 @@
 namespace patchlens {
 
 namespace {
-
 
 QSpinBox* makeSpin(QWidget* parent, int lo, int hi, int step) {
   auto* spin = new QSpinBox(parent);
@@ -78,7 +76,8 @@ ModelPanel::ModelPanel(Session* session, QWidget* parent) : QWidget(parent), m_s
   m_cropPct->setKeyboardTracking(false);
   form->addRow(tr("&Crop pct:"), m_cropPct);
   m_interpolation = new QComboBox(this);
-  for (const char* name : {"bicubic", "bilinear", "nearest"}) m_interpolation->addItem(QString::fromLatin1(name), QString::fromLatin1(name));
+  for (const char* name : {"bicubic", "bilinear", "nearest"})
+    m_interpolation->addItem(QString::fromLatin1(name), QString::fromLatin1(name));
   form->addRow(tr("&Interpolation:"), m_interpolation);
   m_normalization = new QComboBox(this);
   m_normalization->addItem(tr("inception (0.5 / 0.5)"), QStringLiteral("inception"));
@@ -91,8 +90,9 @@ ModelPanel::ModelPanel(Session* session, QWidget* parent) : QWidget(parent), m_s
   m_remainder->addItem(tr("Zero-pad"), QStringLiteral("pad"));
   form->addRow(tr("Re&mainder pixels:"), m_remainder);
   m_fastDecode = new QCheckBox(tr("&Fast JPEG decode (approximate)"), this);
-  m_fastDecode->setToolTip(tr("Decode large JPEGs at 1/2, 1/4 or 1/8 scale: several times faster, but the model input "
-                              "no longer equals PIL's decode + resize exactly"));
+  m_fastDecode->setToolTip(
+      tr("Decode large JPEGs at 1/2, 1/4 or 1/8 scale: several times faster, but the model input "
+         "no longer equals PIL's decode + resize exactly"));
   form->addRow(QString(), m_fastDecode);
   connect(m_fastDecode, &QCheckBox::toggled, this, [this] { apply(); });
 
@@ -136,7 +136,8 @@ void ModelPanel::syncFromSession() {
   if (fromFile) m_weights->addItem(tr("File: %1").arg(QFileInfo(source).fileName()), source);
   m_weights->setCurrentIndex(m_weights->findData(source));
   m_weights->setToolTip(fromFile ? source : QString());
-  m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(config.weights.seed, static_cast<std::uint64_t>(std::numeric_limits<int>::max()))));
+  m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(
+      config.weights.seed, static_cast<std::uint64_t>(std::numeric_limits<int>::max()))));
   const bool seeded = !fromFile && config.weights.source != "dct";
   m_seed->setEnabled(seeded);
   m_height->setValue(config.preprocess.height);
@@ -148,13 +149,16 @@ void ModelPanel::syncFromSession() {
   m_embedDim->setEnabled(!fromFile);
   const auto& result = m_session->result();
   m_weightsInfo->setText(result ? toQString(result->weights->description) : QString());
-  m_resize->setCurrentIndex(m_resize->findData(toQString(resizeModeName(config.preprocess.resize))));
+  m_resize->setCurrentIndex(
+      m_resize->findData(toQString(resizeModeName(config.preprocess.resize))));
   m_cropPct->setValue(config.preprocess.cropPct);
   m_cropPct->setEnabled(config.preprocess.resize == ResizeMode::Crop);
-  m_interpolation->setCurrentIndex(m_interpolation->findData(toQString(interpolationName(config.preprocess.interpolation))));
+  m_interpolation->setCurrentIndex(
+      m_interpolation->findData(toQString(interpolationName(config.preprocess.interpolation))));
   int norm = m_normalization->findData(toQString(config.preprocess.normalization.name));
   if (norm < 0) {
-    m_normalization->addItem(toQString(config.preprocess.normalization.name), toQString(config.preprocess.normalization.name));
+    m_normalization->addItem(toQString(config.preprocess.normalization.name),
+                             toQString(config.preprocess.normalization.name));
     norm = m_normalization->count() - 1;
   }
   m_normalization->setCurrentIndex(norm);
@@ -172,15 +176,19 @@ void ModelPanel::apply() {
   config.preprocess.width = m_width->value();
   config.weights.shape.patchSize = m_patchSize->value();
   config.weights.shape.embedDim = m_embedDim->value();
-  if (const auto mode = parseResizeMode(m_resize->currentData().toString().toStdString())) config.preprocess.resize = *mode;
+  if (const auto mode = parseResizeMode(m_resize->currentData().toString().toStdString()))
+    config.preprocess.resize = *mode;
   config.preprocess.cropPct = m_cropPct->value();
-  if (const auto interp = parseInterpolation(m_interpolation->currentData().toString().toStdString())) {
+  if (const auto interp =
+          parseInterpolation(m_interpolation->currentData().toString().toStdString())) {
     config.preprocess.interpolation = *interp;
   }
-  if (const auto norm = Normalization::parse(m_normalization->currentData().toString().toStdString())) {
+  if (const auto norm =
+          Normalization::parse(m_normalization->currentData().toString().toStdString())) {
     config.preprocess.normalization = *norm;
   }
-  config.remainder = m_remainder->currentIndex() == 1 ? RemainderPolicy::Pad : RemainderPolicy::Crop;
+  config.remainder =
+      m_remainder->currentIndex() == 1 ? RemainderPolicy::Pad : RemainderPolicy::Crop;
   config.fastDecode = m_fastDecode->isChecked();
   m_cropPct->setEnabled(config.preprocess.resize == ResizeMode::Crop);
   m_session->setConfig(config);

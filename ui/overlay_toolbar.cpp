@@ -74,17 +74,19 @@ OverlayToolBar::OverlayToolBar(Session* session, QWidget* parent)
   addWidget(m_opacity);
 
   connect(m_overlay, &QComboBox::currentIndexChanged, this, [this] {
-    if (const auto kind = parseOverlayKind(m_overlay->currentData().toString())) m_session->setOverlay(*kind);
+    if (const auto kind = parseOverlayKind(m_overlay->currentData().toString()))
+      m_session->setOverlay(*kind);
   });
   connect(m_channelSpin, &QSpinBox::valueChanged, session, &Session::setChannel);
   connect(m_channelSlider, &QSlider::valueChanged, session, &Session::setChannel);
   connect(m_colormap, &QComboBox::currentIndexChanged, this, [this] {
-    m_session->setColormapChoice(Colormap::parse(m_colormap->currentData().toString().toStdString()));
+    m_session->setColormapChoice(
+        Colormap::parse(m_colormap->currentData().toString().toStdString()));
   });
-  connect(m_scale, &QComboBox::currentIndexChanged, this, [this] {
-    m_session->setScaleChoice(parseScaleMode(m_scale->currentData().toString()));
-  });
-  connect(m_opacity, &QSlider::valueChanged, this, [this](int value) { m_session->setOpacity(value / 100.0); });
+  connect(m_scale, &QComboBox::currentIndexChanged, this,
+          [this] { m_session->setScaleChoice(parseScaleMode(m_scale->currentData().toString())); });
+  connect(m_opacity, &QSlider::valueChanged, this,
+          [this](int value) { m_session->setOpacity(value / 100.0); });
 
   connect(session, &Session::resultChanged, this, &OverlayToolBar::syncFromSession);
   connect(session, &Session::channelChanged, this, &OverlayToolBar::syncFromSession);
@@ -93,18 +95,22 @@ OverlayToolBar::OverlayToolBar(Session* session, QWidget* parent)
 }
 
 void OverlayToolBar::syncFromSession() {
-  const QSignalBlocker b1(m_overlay), b2(m_channelSpin), b3(m_channelSlider), b4(m_colormap), b5(m_scale), b6(m_opacity);
+  const QSignalBlocker b1(m_overlay), b2(m_channelSpin), b3(m_channelSlider), b4(m_colormap),
+      b5(m_scale), b6(m_opacity);
   m_overlay->setCurrentIndex(m_overlay->findData(overlayKindKey(m_session->overlay())));
-  const int dim = m_session->hasResult() ? m_session->result()->embedDim() : m_session->config().weights.shape.embedDim;
+  const int dim = m_session->hasResult() ? m_session->result()->embedDim()
+                                         : m_session->config().weights.shape.embedDim;
   m_channelSpin->setRange(0, std::max(dim - 1, 0));
   m_channelSlider->setRange(0, std::max(dim - 1, 0));
   m_channelSpin->setValue(m_session->channel());
   m_channelSlider->setValue(m_session->channel());
   const bool channelOverlay = m_session->overlay() == OverlayKind::Channel;
-  m_channelSpin->setToolTip(channelOverlay ? tr("Channel shown by the overlay (PgUp / PgDn)")
-                                           : tr("Current channel (inspector, channel panel, matrix)"));
+  m_channelSpin->setToolTip(channelOverlay
+                                ? tr("Channel shown by the overlay (PgUp / PgDn)")
+                                : tr("Current channel (inspector, channel panel, matrix)"));
   const auto colormap = m_session->colormapChoice();
-  m_colormap->setCurrentIndex(colormap ? m_colormap->findData(toQString(Colormap::get(*colormap).name())) : 0);
+  m_colormap->setCurrentIndex(
+      colormap ? m_colormap->findData(toQString(Colormap::get(*colormap).name())) : 0);
   const auto scale = m_session->scaleChoice();
   m_scale->setCurrentIndex(scale ? m_scale->findData(scaleModeKey(*scale)) : 0);
   m_opacity->setValue(static_cast<int>(std::lround(m_session->opacity() * 100.0)));

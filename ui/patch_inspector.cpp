@@ -1,11 +1,12 @@
 #include "ui/patch_inspector.h"
 
+#include <qcustomplot.h>
+
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QTableWidget>
 #include <QVBoxLayout>
-#include <qcustomplot.h>
 
 #include "ui/heatmap_view.h"
 #include "ui/qt_conversions.h"
@@ -17,7 +18,8 @@ namespace {
 constexpr int kTopChannels = 10;
 }
 
-PatchInspector::PatchInspector(Session* session, QWidget* parent) : QWidget(parent), m_session(session) {
+PatchInspector::PatchInspector(Session* session, QWidget* parent)
+    : QWidget(parent), m_session(session) {
   setObjectName(QStringLiteral("patchInspector"));
   auto* layout = new QVBoxLayout(this);
   m_header = new QLabel(this);
@@ -101,7 +103,9 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent) : QWidget(pare
   refresh();
 }
 
-QString PatchInspector::headerText() const { return m_header->text(); }
+QString PatchInspector::headerText() const {
+  return m_header->text();
+}
 
 void PatchInspector::refresh() {
   const auto& result = m_session->result();
@@ -151,7 +155,8 @@ void PatchInspector::refresh() {
 
   // The normalised channels side by side, one column of gap, on one symmetric scale.
   const int c = result->tensor.channels;
-  VectorF values = VectorF::Constant(static_cast<Eigen::Index>(c * (p + 1) - 1) * p, std::numeric_limits<float>::quiet_NaN());
+  VectorF values = VectorF::Constant(static_cast<Eigen::Index>(c * (p + 1) - 1) * p,
+                                     std::numeric_limits<float>::quiet_NaN());
   const int width = c * (p + 1) - 1;
   for (int ch = 0; ch < c; ++ch) {
     const RowMatrixF patch = tensorPatch(result->tensor, ch, inputBox.left(), inputBox.top(), p);
@@ -175,7 +180,8 @@ void PatchInspector::refresh() {
   m_tileCols = shape.cols;
   const ColormapId map = m_session->colormapFor(OverlayKind::Channel);
   const ValueRange range = m_session->rangeFor(m_vector, m_session->scaleFor(OverlayKind::Channel));
-  m_tile->setTitle(tr("Token vector as %1×%2 tile (channel = row·%2 + col)").arg(shape.rows).arg(shape.cols));
+  m_tile->setTitle(
+      tr("Token vector as %1×%2 tile (channel = row·%2 + col)").arg(shape.rows).arg(shape.cols));
   m_tile->setImage(valuesToQImage(m_vector, shape.rows, shape.cols, map, range),
                    ColorbarSpec{map, range, tr("value"), false});
 

@@ -1,12 +1,11 @@
 #include "ui/position_similarity_panel.h"
 
-#include <algorithm>
-
 #include <QContextMenuEvent>
-#include <QResizeEvent>
 #include <QLabel>
 #include <QMenu>
+#include <QResizeEvent>
 #include <QVBoxLayout>
+#include <algorithm>
 
 #include "ui/analysis_cache.h"
 #include "ui/figure_widget.h"
@@ -45,9 +44,13 @@ PositionSimilarityPanel::PositionSimilarityPanel(AnalysisCache* cache, QWidget* 
   refresh();
 }
 
-std::optional<PatchPos> PositionSimilarityPanel::shownPosition() const { return m_shown; }
+std::optional<PatchPos> PositionSimilarityPanel::shownPosition() const {
+  return m_shown;
+}
 
-QString PositionSimilarityPanel::messageText() const { return m_message->text(); }
+QString PositionSimilarityPanel::messageText() const {
+  return m_message->text();
+}
 
 void PositionSimilarityPanel::refresh() {
   m_shown.reset();
@@ -69,12 +72,14 @@ void PositionSimilarityPanel::refreshContent() {
     return;
   }
   if (!analyses->positionSimilarity) {
-    m_message->setText(analyses->positionError.isEmpty()
-                           ? tr("These weights have no position embedding (weights: %1). Initialised weights and "
-                                "bare patch-embedding files carry none; open a pretrained weight file (timm, Hugging "
-                                "Face, torchvision, CLIP, Google npz) to see how its positions relate.")
-                                 .arg(toQString(analyses->weights->description))
-                           : tr("The position embedding cannot be shown: %1").arg(analyses->positionError));
+    m_message->setText(
+        analyses->positionError.isEmpty()
+            ? tr("These weights have no position embedding (weights: %1). Initialised weights and "
+                 "bare patch-embedding files carry none; open a pretrained weight file (timm, "
+                 "Hugging "
+                 "Face, torchvision, CLIP, Google npz) to see how its positions relate.")
+                  .arg(toQString(analyses->weights->description))
+            : tr("The position embedding cannot be shown: %1").arg(analyses->positionError));
     m_map->hide();
     return;
   }
@@ -83,7 +88,8 @@ void PositionSimilarityPanel::refreshContent() {
   const bool sameGrid = grid.rows == sim.gridRows && grid.cols == sim.gridCols;
   PatchPos pos{sim.gridRows / 2, sim.gridCols / 2};
   const auto selection = m_session->selection();
-  if (m_localPosition && (m_localPosition->row >= sim.gridRows || m_localPosition->col >= sim.gridCols)) {
+  if (m_localPosition &&
+      (m_localPosition->row >= sim.gridRows || m_localPosition->col >= sim.gridCols)) {
     m_localPosition.reset();  // clicked on another weight set's grid
   }
   if (m_localPosition) {
@@ -98,25 +104,31 @@ void PositionSimilarityPanel::refreshContent() {
   m_shown = pos;
   const RowMatrixF map = sim.map(pos.row * sim.gridCols + pos.col);
   const Eigen::Map<const VectorF> values(map.data(), map.size());
-  m_map->setImage(valuesToQImage(values, sim.gridRows, sim.gridCols, kColormap, ValueRange{-1.0f, 1.0f}),
-                  ColorbarSpec{kColormap, ValueRange{-1.0f, 1.0f}, tr("cosine similarity"), false});
+  m_map->setImage(
+      valuesToQImage(values, sim.gridRows, sim.gridCols, kColormap, ValueRange{-1.0f, 1.0f}),
+      ColorbarSpec{kColormap, ValueRange{-1.0f, 1.0f}, tr("cosine similarity"), false});
   m_map->setMarkedCell(QPoint(pos.col, pos.row));
   m_map->setTitle(tr("Position (%1, %2) vs all positions").arg(pos.row).arg(pos.col));
   m_map->setToolTipProvider([map](int row, int column) {
-    return tr("row %1, col %2: cosine similarity %3").arg(row).arg(column).arg(map(row, column), 0, 'f', 3);
+    return tr("row %1, col %2: cosine similarity %3")
+        .arg(row)
+        .arg(column)
+        .arg(map(row, column), 0, 'f', 3);
   });
   m_map->show();
-  QString text = tr("Cosine similarity of the learned position embedding of one patch position to all %1 × %2 "
-                    "positions. Click a cell (or a patch in the image) to move it.")
-                     .arg(sim.gridRows)
-                     .arg(sim.gridCols);
+  QString text =
+      tr("Cosine similarity of the learned position embedding of one patch position to all %1 × %2 "
+         "positions. Click a cell (or a patch in the image) to move it.")
+          .arg(sim.gridRows)
+          .arg(sim.gridCols);
   if (!sameGrid) {
-    text += QLatin1Char(' ') + tr("The table was trained for a %1 × %2 grid; the image has %3 × %4 patches, so the "
-                                  "selection is mapped to the same relative place.")
-                                   .arg(sim.gridRows)
-                                   .arg(sim.gridCols)
-                                   .arg(grid.rows)
-                                   .arg(grid.cols);
+    text += QLatin1Char(' ') +
+            tr("The table was trained for a %1 × %2 grid; the image has %3 × %4 patches, so the "
+               "selection is mapped to the same relative place.")
+                .arg(sim.gridRows)
+                .arg(sim.gridCols)
+                .arg(grid.rows)
+                .arg(grid.cols);
   }
   m_message->setText(text);
 }
@@ -136,7 +148,8 @@ void PositionSimilarityPanel::onCellClicked(int row, int column) {
   const auto analyses = m_cache->analyses();
   if (!result || !analyses || !analyses->positionSimilarity) return;
   const GridSize grid = result->embedding.grid;
-  if (grid.rows == analyses->positionSimilarity->gridRows && grid.cols == analyses->positionSimilarity->gridCols) {
+  if (grid.rows == analyses->positionSimilarity->gridRows &&
+      grid.cols == analyses->positionSimilarity->gridCols) {
     m_session->setSelection({row, column});  // refreshes through selectionChanged
     return;
   }

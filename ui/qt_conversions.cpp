@@ -2,14 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-
 #include <opencv2/imgproc.hpp>
 
 namespace patchlens {
 
 QImage toQImage(const cv::Mat& image) {
   if (image.empty()) return {};
-  const QImage::Format format = image.channels() == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888;
+  const QImage::Format format =
+      image.channels() == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888;
   const QImage view(image.data, image.cols, image.rows, static_cast<qsizetype>(image.step), format);
   return view.copy();
 }
@@ -28,7 +28,8 @@ QImage toRgb32QImage(const cv::Mat& rgb, int maxSide) {
   // RGB32 is 0xffRRGGBB per pixel: bytes B, G, R, 255 in memory, which is OpenCV's BGRA.
   QImage image(shown.cols, shown.rows, QImage::Format_RGB32);
   if (image.isNull()) return {};
-  cv::Mat target(image.height(), image.width(), CV_8UC4, image.bits(), static_cast<std::size_t>(image.bytesPerLine()));
+  cv::Mat target(image.height(), image.width(), CV_8UC4, image.bits(),
+                 static_cast<std::size_t>(image.bytesPerLine()));
   cv::cvtColor(shown, target, shown.channels() == 1 ? cv::COLOR_GRAY2BGRA : cv::COLOR_RGB2BGRA);
   return image;
 #else
@@ -36,11 +37,17 @@ QImage toRgb32QImage(const cv::Mat& rgb, int maxSide) {
 #endif
 }
 
-QString toQString(const std::string& text) { return QString::fromStdString(text); }
+QString toQString(const std::string& text) {
+  return QString::fromStdString(text);
+}
 
-QRectF toQRectF(const cv::Rect2d& rect) { return {rect.x, rect.y, rect.width, rect.height}; }
+QRectF toQRectF(const cv::Rect2d& rect) {
+  return {rect.x, rect.y, rect.width, rect.height};
+}
 
-QColor toQColor(Rgb8 rgb) { return {rgb.r, rgb.g, rgb.b}; }
+QColor toQColor(Rgb8 rgb) {
+  return {rgb.r, rgb.g, rgb.b};
+}
 
 QColor colormapColor(ColormapId map, double value, ValueRange range) {
   return toQColor(Colormap::get(map).map(value, range.lo, range.hi));
@@ -66,7 +73,9 @@ QImage valuesToQImage(const Eigen::Ref<const VectorF>& values, int rows, int col
 QImage rgbRowsToQImage(const RowMatrixF& rgb, int rows, int cols) {
   QImage image(std::max(cols, 1), std::max(rows, 1), QImage::Format_ARGB32);
   image.fill(Qt::transparent);
-  const auto toByte = [](float v) { return static_cast<int>(std::clamp(v, 0.0f, 1.0f) * 255.0f + 0.5f); };
+  const auto toByte = [](float v) {
+    return static_cast<int>(std::clamp(v, 0.0f, 1.0f) * 255.0f + 0.5f);
+  };
   for (int r = 0; r < rows; ++r) {
     auto* line = reinterpret_cast<QRgb*>(image.scanLine(r));
     for (int c = 0; c < cols; ++c) {
@@ -89,7 +98,8 @@ RowMatrixF tensorPatch(const ChwTensor& tensor, int channel, int x0, int y0, int
   RowMatrixF patch = RowMatrixF::Zero(p, p);
   for (int y = 0; y < p; ++y) {
     for (int x = 0; x < p; ++x) {
-      if (y0 + y < tensor.height && x0 + x < tensor.width) patch(y, x) = tensor.at(channel, y0 + y, x0 + x);
+      if (y0 + y < tensor.height && x0 + x < tensor.width)
+        patch(y, x) = tensor.at(channel, y0 + y, x0 + x);
     }
   }
   return patch;

@@ -1,12 +1,11 @@
 #pragma once
 
-#include <string>
-
 #include <QColor>
 #include <QImage>
 #include <QRectF>
 #include <QString>
 #include <opencv2/core.hpp>
+#include <string>
 
 #include "core/chw_tensor.h"
 #include "core/eigen_types.h"

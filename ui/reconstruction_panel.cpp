@@ -1,7 +1,5 @@
 #include "ui/reconstruction_panel.h"
 
-#include <algorithm>
-
 #include <QCheckBox>
 #include <QFutureWatcher>
 #include <QHBoxLayout>
@@ -9,6 +7,7 @@
 #include <QSlider>
 #include <QVBoxLayout>
 #include <QtConcurrent>
+#include <algorithm>
 
 #include "core/patch_reconstruction.h"
 #include "ui/analysis_cache.h"
@@ -33,7 +32,9 @@ ReconstructionPanel::ReconstructionPanel(AnalysisCache* cache, QWidget* parent)
   m_all = new QCheckBox(tr("&All of the embedding"), this);
   m_all->setObjectName(QStringLiteral("allComponents"));
   m_all->setChecked(true);
-  m_all->setToolTip(tr("Invert the whole embedding; unchecked, keep only the top k principal components of the tokens"));
+  m_all->setToolTip(
+      tr("Invert the whole embedding; unchecked, keep only the top k principal components of the "
+         "tokens"));
   m_slider = new QSlider(Qt::Horizontal, this);
   m_slider->setObjectName(QStringLiteral("componentSlider"));
   m_slider->setRange(1, 1);
@@ -81,16 +82,22 @@ void ReconstructionPanel::setComponents(int k) {
   request();
 }
 
-int ReconstructionPanel::components() const { return m_all->isChecked() ? 0 : m_slider->value(); }
+int ReconstructionPanel::components() const {
+  return m_all->isChecked() ? 0 : m_slider->value();
+}
 
-int ReconstructionPanel::maxComponents() const { return m_slider->maximum(); }
+int ReconstructionPanel::maxComponents() const {
+  return m_slider->maximum();
+}
 
 std::optional<double> ReconstructionPanel::relativeError() const {
   if (!m_shown || !(*m_shown == currentRequest())) return std::nullopt;
   return m_relativeError;
 }
 
-QString ReconstructionPanel::errorText() const { return m_error->text(); }
+QString ReconstructionPanel::errorText() const {
+  return m_error->text();
+}
 
 void ReconstructionPanel::updateRange() {
   const auto& result = m_session->result();
@@ -105,7 +112,8 @@ ReconstructionPanel::Request ReconstructionPanel::currentRequest() const {
   const auto analyses = m_cache->analyses();
   Request r;
   r.result = m_session->result();
-  if (analyses && r.result && analyses->weights == r.result->weights) r.reconstructor = analyses->reconstructor;
+  if (analyses && r.result && analyses->weights == r.result->weights)
+    r.reconstructor = analyses->reconstructor;
   r.components = components();
   return r;
 }
@@ -119,8 +127,8 @@ void ReconstructionPanel::request() {
   }
   if (!r.reconstructor) {
     const auto analyses = m_cache->analyses();
-    m_figure->setPlaceholder(analyses && !analyses->error.isEmpty() ? analyses->error
-                                                                    : tr("Decomposing the weights…"));
+    m_figure->setPlaceholder(
+        analyses && !analyses->error.isEmpty() ? analyses->error : tr("Decomposing the weights…"));
     return;
   }
   if (m_shown && *m_shown == r) return;
@@ -144,8 +152,9 @@ void ReconstructionPanel::start(const Request& r) {
       m_shown = r;
       m_relativeError = outcome.figure ? std::optional(outcome.relativeError) : std::nullopt;
       if (outcome.figure) {
-        m_figure->setFigure(outcome.figure, r.components > 0 ? QStringLiteral("reconstruction:%1").arg(r.components)
-                                                             : QStringLiteral("reconstruction"));
+        m_figure->setFigure(outcome.figure,
+                            r.components > 0 ? QStringLiteral("reconstruction:%1").arg(r.components)
+                                             : QStringLiteral("reconstruction"));
         m_error->setText(tr("relative error %1").arg(outcome.relativeError, 0, 'g', 3));
       } else {
         m_figure->setPlaceholder(outcome.error);
@@ -162,10 +171,12 @@ void ReconstructionPanel::start(const Request& r) {
     Outcome outcome;
     try {
       const ComputeResult& res = *r.result;
-      const PatchReconstruction rec = r.reconstructor->reconstruct(res.tensor, res.embedding, res.config.preprocess.normalization,
-                                                                   r.components, res.config.remainder);
+      const PatchReconstruction rec = r.reconstructor->reconstruct(
+          res.tensor, res.embedding, res.config.preprocess.normalization, r.components,
+          res.config.remainder);
       outcome.relativeError = rec.relativeError;
-      outcome.figure = std::make_shared<ReconstructionFigure>(res.input, rec, res.embedDim(), ColormapId::Magma);
+      outcome.figure =
+          std::make_shared<ReconstructionFigure>(res.input, rec, res.embedDim(), ColormapId::Magma);
     } catch (const std::exception& e) {
       outcome.error = QString::fromStdString(e.what());
     }

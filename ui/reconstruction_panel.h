@@ -1,9 +1,8 @@
 #pragma once
 
+#include <QWidget>
 #include <memory>
 #include <optional>
-
-#include <QWidget>
 
 class QCheckBox;
 class QLabel;

@@ -1,15 +1,14 @@
 #include "ui/session.h"
 
-#include <algorithm>
-#include <exception>
-#include <future>
-
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QFutureWatcher>
 #include <QPromise>
 #include <QtConcurrent/QtConcurrentRun>
+#include <algorithm>
+#include <exception>
+#include <future>
 
 #include "core/error.h"
 #include "core/file_bytes.h"
@@ -29,8 +28,12 @@ struct OverlayName {
   const char* key;
 };
 constexpr OverlayName kOverlayNames[] = {
-    {OverlayKind::None, "none"},     {OverlayKind::Channel, "channel"}, {OverlayKind::Norm, "norm"},
-    {OverlayKind::Mean, "mean"},     {OverlayKind::Argmax, "argmax"},   {OverlayKind::Pca, "pca"},
+    {OverlayKind::None, "none"},
+    {OverlayKind::Channel, "channel"},
+    {OverlayKind::Norm, "norm"},
+    {OverlayKind::Mean, "mean"},
+    {OverlayKind::Argmax, "argmax"},
+    {OverlayKind::Pca, "pca"},
     {OverlayKind::Similarity, "similarity"},
 };
 
@@ -138,7 +141,9 @@ struct Session::Outcome {
 
 namespace {
 
-double msSince(const QElapsedTimer& timer) { return static_cast<double>(timer.nsecsElapsed()) / 1e6; }
+double msSince(const QElapsedTimer& timer) {
+  return static_cast<double>(timer.nsecsElapsed()) / 1e6;
+}
 
 // Thrown inside the worker when a newer request has superseded the job.
 struct Superseded {};
@@ -146,14 +151,18 @@ struct Superseded {};
 // What the viewer refuses to compute: sizes that would need gigabytes for the views.
 void checkSize(qint64 values, const char* what, const std::string& file) {
   if (values > Session::kMaxValues) {
-    throw Error(file, std::string(what) + " would hold " + std::to_string(values) + " values, more than the viewer's limit of " +
-                          std::to_string(Session::kMaxValues) + "; use a smaller image size or a larger patch size");
+    throw Error(file, std::string(what) + " would hold " + std::to_string(values) +
+                          " values, more than the viewer's limit of " +
+                          std::to_string(Session::kMaxValues) +
+                          "; use a smaller image size or a larger patch size");
   }
 }
 
 }  // namespace
 
-Session::Session(QObject* parent) : QObject(parent) { m_pool.setMaxThreadCount(1); }
+Session::Session(QObject* parent) : QObject(parent) {
+  m_pool.setMaxThreadCount(1);
+}
 
 Session::~Session() {
   // Stale jobs notice the bump and stop at the next stage; then wait for the pool.
@@ -217,7 +226,9 @@ void Session::reload() {
   openImage(m_result->imagePath);
 }
 
-bool Session::weightsFromFile() const { return !parseInitializer(m_config.weights.source).has_value(); }
+bool Session::weightsFromFile() const {
+  return !parseInitializer(m_config.weights.source).has_value();
+}
 
 void Session::submit(Job job) {
   job.generation = m_generation->fetch_add(1) + 1;
@@ -228,17 +239,20 @@ void Session::submit(Job job) {
   auto latest = m_generation;
   auto* watcher = new QFutureWatcher<Outcome>(this);
   // Two outcomes per job: the embedding as soon as it is there, then the PCA.
-  connect(watcher, &QFutureWatcher<Outcome>::resultReadyAt, this, [this, watcher](int index) { finish(watcher->resultAt(index)); });
+  connect(watcher, &QFutureWatcher<Outcome>::resultReadyAt, this,
+          [this, watcher](int index) { finish(watcher->resultAt(index)); });
   connect(watcher, &QFutureWatcher<Outcome>::finished, watcher, &QObject::deleteLater);
   // The job (and everything it shares with the GUI: the decoded pixels, the weights) is
   // only read on the worker; results are built there and handed over whole, immutable.
-  watcher->setFuture(QtConcurrent::run(&m_pool, [job = std::move(job), latest](QPromise<Outcome>& promise) {
-    compute(promise, job, *latest);
-  }));
+  watcher->setFuture(
+      QtConcurrent::run(&m_pool, [job = std::move(job), latest](QPromise<Outcome>& promise) {
+        compute(promise, job, *latest);
+      }));
 }
 
-void Session::embedStage(ComputeResult& result, const Job& job, std::shared_ptr<const PatchEmbedding> layer,
-                         const cv::Mat& source, const std::function<void()>& checkpoint, const QElapsedTimer& total) {
+void Session::embedStage(ComputeResult& result, const Job& job,
+                         std::shared_ptr<const PatchEmbedding> layer, const cv::Mat& source,
+                         const std::function<void()>& checkpoint, const QElapsedTimer& total) {
   QElapsedTimer stage;
   result.sourceSize = QSize(source.cols, source.rows);
   checkpoint();
@@ -247,22 +261,27 @@ void Session::embedStage(ComputeResult& result, const Job& job, std::shared_ptr<
   const std::string file = job.path.toStdString();
   const WeightChoice& choice = job.config.weights;
   if (!layer && parseInitializer(choice.source)) {
-    checkSize(qint64{choice.shape.embedDim} * choice.shape.inChannels * choice.shape.patchSize * choice.shape.patchSize,
+    checkSize(qint64{choice.shape.embedDim} * choice.shape.inChannels * choice.shape.patchSize *
+                  choice.shape.patchSize,
               "the initialised weights", choice.source);
   }
-  result.layer = layer ? std::move(layer) : std::make_shared<const PatchEmbedding>(resolveWeights(choice));
+  result.layer =
+      layer ? std::move(layer) : std::make_shared<const PatchEmbedding>(resolveWeights(choice));
   result.weights = std::shared_ptr<const PatchWeights>(result.layer, &result.layer->weights());
   result.config = job.config;
   result.config.preprocess = preprocessFor(job.config.preprocess, *result.weights);
-  const GridSize expected = PatchEmbedding::gridFor(result.config.preprocess.height, result.config.preprocess.width,
-                                                    result.weights->patchSize, job.config.remainder);
-  checkSize(qint64{expected.rows} * expected.cols * result.weights->embedDim, "the embedding", file);
+  const GridSize expected =
+      PatchEmbedding::gridFor(result.config.preprocess.height, result.config.preprocess.width,
+                              result.weights->patchSize, job.config.remainder);
+  checkSize(qint64{expected.rows} * expected.cols * result.weights->embedDim, "the embedding",
+            file);
   checkpoint();
   PreprocessResult prep;
   try {
     prep = preprocess(source, result.config.preprocess);
   } catch (const Error& e) {
-    throw Error(e.file().empty() ? file : e.file(), e.reason());  // preprocessing refuses this image
+    throw Error(e.file().empty() ? file : e.file(),
+                e.reason());  // preprocessing refuses this image
   }
   result.timings.preprocessMs = msSince(stage);
   checkpoint();
@@ -287,7 +306,8 @@ void Session::embedStage(ComputeResult& result, const Job& job, std::shared_ptr<
   checkpoint();
 }
 
-void Session::compute(QPromise<Outcome>& promise, const Job& job, const std::atomic<quint64>& latest) {
+void Session::compute(QPromise<Outcome>& promise, const Job& job,
+                      const std::atomic<quint64>& latest) {
   Outcome outcome;
   outcome.generation = job.generation;
   outcome.config = job.config;
@@ -315,7 +335,8 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job, const std::ato
       std::future<LoadedImage> exact;
       ImageLoadOptions quick = options;
       quick.reducedDecodeMinSide = reducedDecodeMinSide(job.config.preprocess);
-      if (options.reducedDecodeMinSide == 0 && reducedDecodeFactor(bytes, quick.reducedDecodeMinSide) > 1) {
+      if (options.reducedDecodeMinSide == 0 &&
+          reducedDecodeFactor(bytes, quick.reducedDecodeMinSide) > 1) {
         // A large JPEG: the exact decode (tens of ms) runs on the other core while a preview
         // from a reduced decode is computed and shown; the exact result replaces it.
         exact = std::async(std::launch::async, [&] { return decodeImage(bytes, name, options); });
@@ -373,8 +394,9 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job, const std::ato
   } catch (const Superseded&) {
     outcome.cancelled = true;
   } catch (const Error& e) {
-    outcome.error = e.file().empty() ? toQString(e.reason())
-                                     : QStringLiteral("%1: %2").arg(toQString(e.file()), toQString(e.reason()));
+    outcome.error = e.file().empty()
+                        ? toQString(e.reason())
+                        : QStringLiteral("%1: %2").arg(toQString(e.file()), toQString(e.reason()));
   } catch (const std::bad_alloc&) {
     outcome.error = QStringLiteral("%1: %2").arg(job.path, tr("out of memory"));
   } catch (const std::exception& e) {
@@ -391,7 +413,8 @@ void Session::finish(const Outcome& outcome) {
   if (outcome.cancelled) return;
   if (!outcome.result) {
     // The image on screen may have been decoded again (bad weights after a failed open).
-    if (m_result && outcome.path == m_result->imagePath && !outcome.decoded.empty() && m_decoded.empty() &&
+    if (m_result && outcome.path == m_result->imagePath && !outcome.decoded.empty() &&
+        m_decoded.empty() &&
         outcome.config.loadOptions().reducedDecodeMinSide == m_result->decodeMinSide) {
       m_decoded = outcome.decoded;
     }
@@ -508,9 +531,12 @@ ColormapId Session::colormapFor(OverlayKind kind) const {
   switch (kind) {
     case OverlayKind::Channel:
     case OverlayKind::Mean:
-    case OverlayKind::Similarity: return ColormapId::RdBu;  // signed values, zero in the middle
-    case OverlayKind::Argmax: return ColormapId::Turbo;      // indices, many distinct hues
-    default: return ColormapId::Viridis;
+    case OverlayKind::Similarity:
+      return ColormapId::RdBu;  // signed values, zero in the middle
+    case OverlayKind::Argmax:
+      return ColormapId::Turbo;  // indices, many distinct hues
+    default:
+      return ColormapId::Viridis;
   }
 }
 
@@ -531,7 +557,8 @@ const OverlayMap& Session::overlayMap() const {
     const ComputeResult& r = *m_result;
     const GridSize grid = r.embedding.grid;
     switch (m_overlay) {
-      case OverlayKind::None: break;
+      case OverlayKind::None:
+        break;
       case OverlayKind::Channel:
         map.values = channelMap(r.embedding.tokens, m_channel);
         map.label = tr("channel %1").arg(m_channel);
@@ -556,9 +583,18 @@ const OverlayMap& Session::overlayMap() const {
           break;
         }
         map.label = tr("PCA → RGB (%1 / %2 / %3 % of variance)")
-                        .arg(r.pca.explainedVarianceRatio.size() > 0 ? r.pca.explainedVarianceRatio(0) * 100.0f : 0.0f, 0, 'f', 1)
-                        .arg(r.pca.explainedVarianceRatio.size() > 1 ? r.pca.explainedVarianceRatio(1) * 100.0f : 0.0f, 0, 'f', 1)
-                        .arg(r.pca.explainedVarianceRatio.size() > 2 ? r.pca.explainedVarianceRatio(2) * 100.0f : 0.0f, 0, 'f', 1);
+                        .arg(r.pca.explainedVarianceRatio.size() > 0
+                                 ? r.pca.explainedVarianceRatio(0) * 100.0f
+                                 : 0.0f,
+                             0, 'f', 1)
+                        .arg(r.pca.explainedVarianceRatio.size() > 1
+                                 ? r.pca.explainedVarianceRatio(1) * 100.0f
+                                 : 0.0f,
+                             0, 'f', 1)
+                        .arg(r.pca.explainedVarianceRatio.size() > 2
+                                 ? r.pca.explainedVarianceRatio(2) * 100.0f
+                                 : 0.0f,
+                             0, 'f', 1);
         map.image = rgbRowsToQImage(r.pcaRgb, grid.rows, grid.cols);
         break;
       case OverlayKind::Similarity:
@@ -589,20 +625,22 @@ const OverlayMap& Session::overlayMap() const {
 QString Session::statusText() const {
   if (!m_result) return tr("No image");
   const ComputeResult& r = *m_result;
-  const QString name = r.imagePath.startsWith(QLatin1Char(':')) ? tr("sample image") : QFileInfo(r.imagePath).fileName();
+  const QString name = r.imagePath.startsWith(QLatin1Char(':')) ? tr("sample image")
+                                                                : QFileInfo(r.imagePath).fileName();
   return tr("%1 (%2×%3) → input %4×%5, grid %6×%7 of %8 px, D = %9 · weights: %10 · %11 ms")
-      .arg(name)
-      .arg(r.sourceSize.width())
-      .arg(r.sourceSize.height())
-      .arg(r.input.width())
-      .arg(r.input.height())
-      .arg(r.embedding.grid.rows)
-      .arg(r.embedding.grid.cols)
-      .arg(r.patchSize())
-      .arg(r.embedDim())
-      .arg(toQString(r.weights->description))
-      .arg(r.computeMs, 0, 'f', 1) +
-         (r.preview ? tr(" · preview from a reduced JPEG decode, the exact result follows") : QString());
+             .arg(name)
+             .arg(r.sourceSize.width())
+             .arg(r.sourceSize.height())
+             .arg(r.input.width())
+             .arg(r.input.height())
+             .arg(r.embedding.grid.rows)
+             .arg(r.embedding.grid.cols)
+             .arg(r.patchSize())
+             .arg(r.embedDim())
+             .arg(toQString(r.weights->description))
+             .arg(r.computeMs, 0, 'f', 1) +
+         (r.preview ? tr(" · preview from a reduced JPEG decode, the exact result follows")
+                    : QString());
 }
 
 }  // namespace patchlens

@@ -1,10 +1,5 @@
 #pragma once
 
-#include <atomic>
-#include <functional>
-#include <memory>
-#include <optional>
-
 #include <QElapsedTimer>
 #include <QImage>
 #include <QObject>
@@ -12,6 +7,10 @@
 #include <QString>
 #include <QStringList>
 #include <QThreadPool>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
 
 #include "core/embedding_analysis.h"
 #include "core/patch_embedding.h"
@@ -57,22 +56,22 @@ struct ComputeResult {
   // A first look at a large JPEG from a reduced decode, on screen while the exact decode
   // (the result that follows) runs on the other core. Approximate: never exported as exact.
   bool preview = false;
-  QSize sourceSize;       // the decoded original's size: the pixel coordinates of sourceRect()
+  QSize sourceSize;  // the decoded original's size: the pixel coordinates of sourceRect()
   // For display only: the original shrunk to at most kDisplayMaxSide pixels per side (a
   // 12 MP photo would cost 48 MB as RGB32); drawn into QRect(QPoint(), sourceSize). Null in
   // the first result of a new image: it follows with the PCA.
   QImage original;
   QImage input;  // the model input, 8-bit, as the model sees it before normalising
   PreprocessGeometry geometry;
-  PipelineConfig config;  // as used, preprocess adjusted to the weights
+  PipelineConfig config;                        // as used, preprocess adjusted to the weights
   std::shared_ptr<const PatchEmbedding> layer;  // packed once, reused while the choice is unchanged
   std::shared_ptr<const PatchWeights> weights;  // layer->weights()
-  ChwTensor tensor;  // normalised model input
+  ChwTensor tensor;                             // normalised model input
   Embedding embedding;
   VectorF norms;
   VectorF means;
   Eigen::VectorXi argmax;
-  PcaResult pca;     // empty in the first result of a computation: the PCA follows
+  PcaResult pca;  // empty in the first result of a computation: the PCA follows
   RowMatrixF pcaRgb;
   ValueRange global;
   Timings timings;
@@ -177,11 +176,13 @@ class Session : public QObject {
   void submit(Job job);
   // The worker: runs on m_pool, reads only `job`, stops early when `latest` moves on. Adds
   // one outcome when the embedding is ready and a second with the PCA (or one on failure).
-  static void compute(QPromise<Outcome>& promise, const Job& job, const std::atomic<quint64>& latest);
+  static void compute(QPromise<Outcome>& promise, const Job& job,
+                      const std::atomic<quint64>& latest);
   // From a decoded image to the first result: weights (unless `layer` is given), model
   // input, embedding, per-token maps. Shared by the preview and the exact result.
-  static void embedStage(ComputeResult& result, const Job& job, std::shared_ptr<const PatchEmbedding> layer,
-                         const cv::Mat& source, const std::function<void()>& checkpoint, const QElapsedTimer& total);
+  static void embedStage(ComputeResult& result, const Job& job,
+                         std::shared_ptr<const PatchEmbedding> layer, const cv::Mat& source,
+                         const std::function<void()>& checkpoint, const QElapsedTimer& total);
   void finish(const Outcome& outcome);
   void setBusy(bool busy);
   void invalidateOverlay();

@@ -28,12 +28,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const std::set<std::string> kImageExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
-                                                ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".exr", ".hdr",
-                                                ".jp2", ".ras", ".sr", ".pfm", ".dib", ".jpe"};
+const std::set<std::string> kImageExtensions = {
+    ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm",
+    ".pbm", ".pnm", ".exr",  ".hdr", ".jp2", ".ras",  ".sr",   ".pfm", ".dib", ".jpe"};
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -48,7 +49,8 @@ bool looksLikeImage(const fs::path& path) {
 }
 
 // OUTDIR/<relative dir>/<stem>.npy; files sharing a stem in one folder keep their extension.
-std::vector<fs::path> outputPaths(const std::vector<std::string>& inputs, const fs::path& inDir, const fs::path& outDir) {
+std::vector<fs::path> outputPaths(const std::vector<std::string>& inputs, const fs::path& inDir,
+                                  const fs::path& outDir) {
   std::map<fs::path, int> stems;
   for (const auto& in : inputs) {
     const fs::path rel = fs::path(in).lexically_relative(inDir);
@@ -58,7 +60,8 @@ std::vector<fs::path> outputPaths(const std::vector<std::string>& inputs, const 
   for (const auto& in : inputs) {
     const fs::path rel = fs::path(in).lexically_relative(inDir);
     const bool clash = stems[rel.parent_path() / rel.stem()] > 1;
-    outs.push_back(outDir / rel.parent_path() / ((clash ? rel.filename().string() : rel.stem().string()) + ".npy"));
+    outs.push_back(outDir / rel.parent_path() /
+                   ((clash ? rel.filename().string() : rel.stem().string()) + ".npy"));
   }
   return outs;
 }
@@ -90,16 +93,18 @@ std::vector<std::string> listBatchInputs(const std::string& dir, bool recursive)
   std::vector<std::string> files;
   auto consider = [&](const fs::directory_entry& entry) {
     std::error_code e;
-    if (entry.is_regular_file(e) && looksLikeImage(entry.path())) files.push_back(entry.path().string());
+    if (entry.is_regular_file(e) && looksLikeImage(entry.path()))
+      files.push_back(entry.path().string());
   };
   const auto options = fs::directory_options::skip_permission_denied;
   if (recursive) {
-    for (auto it = fs::recursive_directory_iterator(dir, options, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, options, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       consider(*it);
     }
   } else {
-    for (auto it = fs::directory_iterator(dir, options, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    for (auto it = fs::directory_iterator(dir, options, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
       consider(*it);
     }
   }
@@ -114,9 +119,11 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   std::error_code ec;
   fs::create_directories(options.outputDir, ec);
   if (ec || !fs::is_directory(options.outputDir)) {
-    throw Error(options.outputDir, "cannot create the output directory" + (ec ? ": " + ec.message() : std::string()));
+    throw Error(options.outputDir,
+                "cannot create the output directory" + (ec ? ": " + ec.message() : std::string()));
   }
-  const std::vector<fs::path> outputs = outputPaths(inputs, fs::path(options.inputDir), fs::path(options.outputDir));
+  const std::vector<fs::path> outputs =
+      outputPaths(inputs, fs::path(options.inputDir), fs::path(options.outputDir));
 
   // Weights once for all images; every worker shares the packed layer.
   const PatchWeights weights = resolveWeights(options.config.weights);
@@ -178,13 +185,17 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
       }
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       if (interactive) {
-        const double eta = elapsed / static_cast<double>(done) * static_cast<double>(inputs.size() - done);
+        const double eta =
+            elapsed / static_cast<double>(done) * static_cast<double>(inputs.size() - done);
         const int width = 30;
-        const auto filled = static_cast<int>(static_cast<double>(width) * static_cast<double>(done) / static_cast<double>(inputs.size()));
+        const auto filled =
+            static_cast<int>(static_cast<double>(width) * static_cast<double>(done) /
+                             static_cast<double>(inputs.size()));
         progress << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
-                 << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done << "/" << inputs.size()
-                 << "  " << std::fixed << std::setprecision(1) << static_cast<double>(done) / elapsed << " img/s  ETA "
-                 << formatSeconds(eta) << "  failed " << report.failures.size() << "   " << std::flush;
+                 << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done
+                 << "/" << inputs.size() << "  " << std::fixed << std::setprecision(1)
+                 << static_cast<double>(done) / elapsed << " img/s  ETA " << formatSeconds(eta)
+                 << "  failed " << report.failures.size() << "   " << std::flush;
       } else {
         progress << "[" << done << "/" << inputs.size() << "] " << inputs[i] << " -> "
                  << (failure.empty() ? outputs[i].string() : "FAILED: " + failure) << "\n";

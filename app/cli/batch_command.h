@@ -31,8 +31,9 @@ struct BatchReport {
 
 // Embeds every image under inputDir into outputDir/<relative path>/<stem>.npy, one worker
 // per core, going on past bad files; with plots, also <stem>-<kind>.png per image (the
-// caller must have made a QGuiApplication). Throws std::invalid_argument for a bad kind. Progress goes to `progress` (a bar with ETA when
-// `interactive`, else one line per image). Throws Error for an unusable DIR or OUTDIR.
+// caller must have made a QGuiApplication). Throws std::invalid_argument for a bad kind. Progress
+// goes to `progress` (a bar with ETA when `interactive`, else one line per image). Throws Error for
+// an unusable DIR or OUTDIR.
 BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool interactive);
 
 // The image files a batch would take, sorted; by content or by a known image extension.

@@ -1,17 +1,16 @@
 #include "app/cli/cli_runner.h"
 
+#include <unistd.h>
+
+#include <QGuiApplication>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
 
-#include <unistd.h>
-
 #include "app/cli/batch_command.h"
 #include "app/cli/command_line.h"
-#include <QGuiApplication>
-
 #include "app/cli/export_command.h"
 #include "core/csv_writer.h"
 #include "core/error.h"
@@ -27,7 +26,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string shapeText(const std::vector<std::int64_t>& shape) {
@@ -49,7 +49,8 @@ std::string preprocessSummary(const PreprocessConfig& p) {
 }
 
 // preprocess() does not know the file; its refusals are about this image.
-PreprocessResult preprocessNamed(const cv::Mat& rgb, const PreprocessConfig& config, const std::string& path) {
+PreprocessResult preprocessNamed(const cv::Mat& rgb, const PreprocessConfig& config,
+                                 const std::string& path) {
   try {
     return preprocess(rgb, config);
   } catch (const Error& e) {
@@ -72,13 +73,13 @@ ImageHeader sniff(const std::string& path) {
 void infoImage(const CommandLine& cl, const std::string& path, std::ostream& out) {
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
   out << "file: " << path << "\n";
-  out << "kind: image (" << image.format << ", " << image.sourceWidth << " x " << image.sourceHeight << ", "
-      << image.sourceChannels << " channel" << (image.sourceChannels == 1 ? "" : "s") << ", "
-      << image.sourceBitDepth << "-bit)\n";
+  out << "kind: image (" << image.format << ", " << image.sourceWidth << " x " << image.sourceHeight
+      << ", " << image.sourceChannels << " channel" << (image.sourceChannels == 1 ? "" : "s")
+      << ", " << image.sourceBitDepth << "-bit)\n";
   for (const std::string& w : image.warnings) out << "warning: " << w << "\n";
   if (image.decodeReduction > 1) {
-    out << "decode: at 1/" << image.decodeReduction << " scale (" << image.rgb.cols << " x " << image.rgb.rows
-        << ") for --fast-decode\n";
+    out << "decode: at 1/" << image.decodeReduction << " scale (" << image.rgb.cols << " x "
+        << image.rgb.rows << ") for --fast-decode\n";
   }
   const PreprocessConfig& p = cl.config.preprocess;
   const PreprocessResult pre = preprocessNamed(image.rgb, p, path);
@@ -88,9 +89,10 @@ void infoImage(const CommandLine& cl, const std::string& path, std::ostream& out
       << g.resizedHeight << ", model input at (" << g.offsetX << ", " << g.offsetY << ")\n";
   const int patch = cl.config.weights.shape.patchSize;
   const GridSize grid = PatchEmbedding::gridFor(p.height, p.width, patch, cl.config.remainder);
-  out << "grid: " << grid.rows << " x " << grid.cols << " = " << grid.tokens() << " tokens of " << patch
-      << " x " << patch << " px; embedding [" << grid.tokens() << ", " << cl.config.weights.shape.embedDim
-      << "] with --weights " << cl.config.weights.source << "\n";
+  out << "grid: " << grid.rows << " x " << grid.cols << " = " << grid.tokens() << " tokens of "
+      << patch << " x " << patch << " px; embedding [" << grid.tokens() << ", "
+      << cl.config.weights.shape.embedDim << "] with --weights " << cl.config.weights.source
+      << "\n";
 }
 
 void infoArray(const std::string& path, std::ostream& out) {
@@ -126,7 +128,8 @@ int runInfo(const CommandLine& cl, std::ostream& out) {
   if (header.format == "NumPy") {
     // A 4-D .npy is both an array and a weight; the array view says more.
     infoArray(path, out);
-  } else if (header.format == "ZIP" || header.format == "safetensors" || looksLikeWeightFile(path)) {
+  } else if (header.format == "ZIP" || header.format == "safetensors" ||
+             looksLikeWeightFile(path)) {
     infoWeights(cl, path, out);
   } else {
     infoImage(cl, path, out);
@@ -141,13 +144,14 @@ int runPreprocess(const CommandLine& cl, std::ostream& out) {
   // Decode first: a bad image is the likelier mistake and fails fastest.
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
   const PatchWeights weights = resolveWeights(cl.config.weights);
-  const PreprocessResult pre = preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, weights), path);
+  const PreprocessResult pre =
+      preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, weights), path);
   const ChwTensor& t = pre.tensor;
   writeNpy(cl.output, {t.channels, t.height, t.width}, t.data.data());
   for (const std::string& w : image.warnings) out << "warning: " << path << ": " << w << "\n";
   out << "wrote " << cl.output << ": float32 [" << t.channels << ", " << t.height << ", " << t.width
-      << "] (" << preprocessSummary(cl.config.preprocess) << ", " << std::fixed << std::setprecision(1)
-      << millisecondsSince(start) << " ms)\n";
+      << "] (" << preprocessSummary(cl.config.preprocess) << ", " << std::fixed
+      << std::setprecision(1) << millisecondsSince(start) << " ms)\n";
   return 0;
 }
 
@@ -156,7 +160,8 @@ ChwTensor readTensorInput(const std::string& path) {
   std::vector<std::int64_t> shape = a.shape;
   if (shape.size() == 4 && shape[0] == 1) shape.erase(shape.begin());
   if (shape.size() != 3) {
-    throw Error(path, "expected a float array [C, H, W] or [1, C, H, W], got " + shapeText(a.shape));
+    throw Error(path,
+                "expected a float array [C, H, W] or [1, C, H, W], got " + shapeText(a.shape));
   }
   if (shape[0] < 1 || shape[0] > 64 || shape[1] > 65536 || shape[2] > 65536) {
     throw Error(path, "implausible tensor shape " + shapeText(a.shape));
@@ -168,7 +173,8 @@ ChwTensor readTensorInput(const std::string& path) {
 
 int runEmbed(const CommandLine& cl, std::ostream& out) {
   const bool csv = endsWith(cl.output, ".csv");
-  if (!csv && !endsWith(cl.output, ".npy")) throw UsageError("embed writes .npy or .csv (-o Y.npy|Y.csv)");
+  if (!csv && !endsWith(cl.output, ".npy"))
+    throw UsageError("embed writes .npy or .csv (-o Y.npy|Y.csv)");
   const auto start = Clock::now();
   // Read the input first: a bad image or tensor is the likelier mistake and fails fastest.
   ChwTensor input;
@@ -181,7 +187,9 @@ int runEmbed(const CommandLine& cl, std::ostream& out) {
   }
   const PatchWeights weights = resolveWeights(cl.config.weights);
   const PatchEmbedding layer(weights);
-  if (cl.tensorPath.empty()) input = preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, weights), inputName).tensor;
+  if (cl.tensorPath.empty())
+    input =
+        preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, weights), inputName).tensor;
   const std::vector<std::string>& warnings = image.warnings;
   Embedding embedding;
   try {
@@ -192,13 +200,14 @@ int runEmbed(const CommandLine& cl, std::ostream& out) {
   if (csv) {
     writeCsv(cl.output, embedding.tokens);
   } else {
-    writeNpy(cl.output, {embedding.tokens.rows(), embedding.tokens.cols()}, embedding.tokens.data());
+    writeNpy(cl.output, {embedding.tokens.rows(), embedding.tokens.cols()},
+             embedding.tokens.data());
   }
   for (const std::string& w : warnings) out << "warning: " << inputName << ": " << w << "\n";
-  out << "wrote " << cl.output << ": float32 [" << embedding.tokens.rows() << ", " << embedding.tokens.cols()
-      << "] (" << embedding.grid.rows << " x " << embedding.grid.cols << " grid, P=" << weights.patchSize
-      << ", weights " << weights.description << ", " << std::fixed << std::setprecision(1)
-      << millisecondsSince(start) << " ms)\n";
+  out << "wrote " << cl.output << ": float32 [" << embedding.tokens.rows() << ", "
+      << embedding.tokens.cols() << "] (" << embedding.grid.rows << " x " << embedding.grid.cols
+      << " grid, P=" << weights.patchSize << ", weights " << weights.description << ", "
+      << std::fixed << std::setprecision(1) << millisecondsSince(start) << " ms)\n";
   return 0;
 }
 
@@ -218,14 +227,14 @@ int runBatchCommand(const CommandLine& cl, std::ostream& out) {
     throw UsageError(std::string("--plot ") + e.what());
   }
   const int total = report.embedded + static_cast<int>(report.failures.size());
-  out << "embedded " << report.embedded << " of " << total << " images into " << cl.output << " in " << std::fixed
-      << std::setprecision(1) << report.seconds << " s (" << (report.seconds > 0 ? total / report.seconds : 0.0)
-      << " images/s)\n";
+  out << "embedded " << report.embedded << " of " << total << " images into " << cl.output << " in "
+      << std::fixed << std::setprecision(1) << report.seconds << " s ("
+      << (report.seconds > 0 ? total / report.seconds : 0.0) << " images/s)\n";
   if (report.failures.empty()) return 0;
   out << report.failures.size() << " failed:\n";
   for (const BatchFailure& f : report.failures) out << "  " << f.path << ": " << f.reason << "\n";
-  throw Error(cl.inputs.front(), std::to_string(report.failures.size()) + " of " + std::to_string(total) +
-                                     " images failed (listed on stdout)");
+  throw Error(cl.inputs.front(), std::to_string(report.failures.size()) + " of " +
+                                     std::to_string(total) + " images failed (listed on stdout)");
 }
 
 }  // namespace
@@ -237,7 +246,8 @@ int runCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     setComputeThreads(cl.threads);
     if (cl.version) {
       out << "patchlens-cli " << PATCHLENS_VERSION << "\n"
-          << "compute: " << PackedGemm::backendDescription() << ", " << computeThreads() << " threads\n";
+          << "compute: " << PackedGemm::backendDescription() << ", " << computeThreads()
+          << " threads\n";
       return 0;
     }
     if (cl.help) {
@@ -245,12 +255,18 @@ int runCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       return 0;
     }
     switch (cl.command) {
-      case Command::Info: return runInfo(cl, out);
-      case Command::Preprocess: return runPreprocess(cl, out);
-      case Command::Embed: return runEmbed(cl, out);
-      case Command::Batch: return runBatchCommand(cl, out);
-      case Command::Export: return runExport(cl, out);
-      case Command::None: break;
+      case Command::Info:
+        return runInfo(cl, out);
+      case Command::Preprocess:
+        return runPreprocess(cl, out);
+      case Command::Embed:
+        return runEmbed(cl, out);
+      case Command::Batch:
+        return runBatchCommand(cl, out);
+      case Command::Export:
+        return runExport(cl, out);
+      case Command::None:
+        break;
     }
     return 2;
   } catch (const UsageError& e) {
@@ -264,8 +280,8 @@ int runCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
         << ": out of memory\n";
     return 1;
   } catch (const std::exception& e) {
-    err << "patchlens-cli: error: " << (cl.inputs.empty() ? cl.tensorPath : cl.inputs.front()) << ": "
-        << e.what() << "\n";
+    err << "patchlens-cli: error: " << (cl.inputs.empty() ? cl.tensorPath : cl.inputs.front())
+        << ": " << e.what() << "\n";
     return 1;
   }
 }

@@ -32,22 +32,40 @@ const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defau
 
 std::string usageLine(Command c) {
   switch (c) {
-    case Command::Info: return "usage: patchlens-cli info FILE [options]\n\nWhat an image or a weight/array file holds, and what PatchLens would do with it.\n";
-    case Command::Preprocess: return "usage: patchlens-cli preprocess IMAGE -o X.npy [options]\n\nWrites the model input: float32 [C, H, W] after resize, crop and normalisation.\n";
-    case Command::Embed: return "usage: patchlens-cli embed (IMAGE | --tensor X.npy) -o Y.npy|Y.csv [options]\n\nWrites the patch embedding: float32 [N, D], tokens in row-major grid order\n(token r*cols + c is patch row r, column c).\n";
-    case Command::Batch: return "usage: patchlens-cli batch DIR -o OUTDIR [-r] [--plot KIND ...] [options]\n\nEmbeds every image in DIR (by content or extension; -r: and its subfolders) into\nOUTDIR/<name>.npy, two workers per core (or --threads N), going on past bad files:\nthey are listed at the end and the exit status is 1 if any failed. Each --plot KIND\n(see export --help) also writes OUTDIR/<name>-<kind>.png.\n";
+    case Command::Info:
+      return "usage: patchlens-cli info FILE [options]\n\nWhat an image or a weight/array file "
+             "holds, and what PatchLens would do with it.\n";
+    case Command::Preprocess:
+      return "usage: patchlens-cli preprocess IMAGE -o X.npy [options]\n\nWrites the model input: "
+             "float32 [C, H, W] after resize, crop and normalisation.\n";
+    case Command::Embed:
+      return "usage: patchlens-cli embed (IMAGE | --tensor X.npy) -o Y.npy|Y.csv "
+             "[options]\n\nWrites the patch embedding: float32 [N, D], tokens in row-major grid "
+             "order\n(token r*cols + c is patch row r, column c).\n";
+    case Command::Batch:
+      return "usage: patchlens-cli batch DIR -o OUTDIR [-r] [--plot KIND ...] [options]\n\nEmbeds "
+             "every image in DIR (by content or extension; -r: and its subfolders) "
+             "into\nOUTDIR/<name>.npy, two workers per core (or --threads N), going on past bad "
+             "files:\nthey are listed at the end and the exit status is 1 if any failed. Each "
+             "--plot KIND\n(see export --help) also writes OUTDIR/<name>-<kind>.png.\n";
     case Command::Export:
-      return "usage: patchlens-cli export IMAGE --plot KIND -o FILE.png|.svg|.pdf [figure options] [options]\n"
+      return "usage: patchlens-cli export IMAGE --plot KIND -o FILE.png|.svg|.pdf [figure options] "
+             "[options]\n"
              "       patchlens-cli export IMAGE --data WHAT -o FILE.npy|.csv [options]\n\n"
              "Draws one figure of IMAGE's patch embedding, or writes the numbers behind one.\n\n"
              "  --plot KIND          channel:K           channel K as a map over the image\n"
-             "                       token:R,C           the token of patch (R, C) as a heatmap tile\n"
-             "                       token-line:R,C      the same token as a line over the channels\n"
+             "                       token:R,C           the token of patch (R, C) as a heatmap "
+             "tile\n"
+             "                       token-line:R,C      the same token as a line over the "
+             "channels\n"
              "                       channels:A-B        channels A..B (at most 64) as small maps\n"
              "                       filters             every filter of the layer\n"
-             "                       filter-pca          the filters' first 28 principal components\n"
-             "                       pca                 the tokens' first 3 principal components as RGB\n"
-             "                       similarity:R,C      cosine similarity of every token to (R, C)\n"
+             "                       filter-pca          the filters' first 28 principal "
+             "components\n"
+             "                       pca                 the tokens' first 3 principal components "
+             "as RGB\n"
+             "                       similarity:R,C      cosine similarity of every token to (R, "
+             "C)\n"
              "                       posembed            similarity of the position embeddings\n"
              "                                           (needs a weight file that has them)\n"
              "                       histogram           the distribution of all embedding values\n"
@@ -56,11 +74,13 @@ std::string usageLine(Command c) {
              "  --width W --height H figure size in points                 [the figure's own]\n"
              "  --scale S            PNG pixels per point (2 = 144 dpi)    [2]\n"
              "  --dpi D              PNG resolution, instead of --scale\n"
-             "  --colormap NAME      viridis magma inferno plasma cividis turbo gray RdBu_r coolwarm\n"
+             "  --colormap NAME      viridis magma inferno plasma cividis turbo gray RdBu_r "
+             "coolwarm\n"
              "                                            [RdBu_r for signed values]\n"
              "  --data WHAT          embedding [N, D] | token:R,C [D] | channel:K [rows, cols] |\n"
              "                       filters [D, C, P, P] (CSV: one filter per line)\n";
-    case Command::None: break;
+    case Command::None:
+      break;
   }
   return "";
 }
@@ -110,7 +130,8 @@ Command parseCommand(const std::string& word) {
   if (word == "embed") return Command::Embed;
   if (word == "batch") return Command::Batch;
   if (word == "export") return Command::Export;
-  throw UsageError("unknown command '" + word + "' (expected info, preprocess, embed, batch or export)");
+  throw UsageError("unknown command '" + word +
+                   "' (expected info, preprocess, embed, batch or export)");
 }
 
 }  // namespace
@@ -155,7 +176,8 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       cl.plots.push_back(cl.plot);
     } else if (arg == "--data") {
       cl.data = value();
-      if (cl.data.empty()) throw UsageError("--data needs embedding, token:R,C, channel:K or filters");
+      if (cl.data.empty())
+        throw UsageError("--data needs embedding, token:R,C, channel:K or filters");
     } else if (arg == "--width") {
       cl.figureWidth = parsePositive("--width", value(), 10000);
     } else if (arg == "--height") {
@@ -173,9 +195,11 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       cl.tensorPath = value();
     } else if (arg == "--weights") {
       cfg.weights.source = value();
-      if (cfg.weights.source.empty()) throw UsageError("--weights needs an initializer name or a file");
+      if (cfg.weights.source.empty())
+        throw UsageError("--weights needs an initializer name or a file");
     } else if (arg == "--seed") {
-      cfg.weights.seed = parseNumber<std::uint64_t>("--seed", value(), 0, std::numeric_limits<std::uint64_t>::max());
+      cfg.weights.seed = parseNumber<std::uint64_t>("--seed", value(), 0,
+                                                    std::numeric_limits<std::uint64_t>::max());
     } else if (arg == "--key") {
       cfg.weights.file.key = value();
     } else if (arg == "--bias-key") {
@@ -196,18 +220,24 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     } else if (arg == "--interp") {
       const std::string v = value();
       const auto interp = parseInterpolation(v);
-      if (!interp) throw UsageError("--interp must be bicubic, bilinear or nearest, got '" + v + "'");
+      if (!interp)
+        throw UsageError("--interp must be bicubic, bilinear or nearest, got '" + v + "'");
       cfg.preprocess.interpolation = *interp;
     } else if (arg == "--norm") {
       const std::string v = value();
       const auto norm = Normalization::parse(v);
-      if (!norm) throw UsageError("--norm must be inception, imagenet, clip, none or m,m,m/s,s,s, got '" + v + "'");
+      if (!norm)
+        throw UsageError("--norm must be inception, imagenet, clip, none or m,m,m/s,s,s, got '" +
+                         v + "'");
       cfg.preprocess.normalization = *norm;
     } else if (arg == "--remainder") {
       const std::string v = value();
-      if (v == "crop") cfg.remainder = RemainderPolicy::Crop;
-      else if (v == "pad") cfg.remainder = RemainderPolicy::Pad;
-      else throw UsageError("--remainder must be crop or pad, got '" + v + "'");
+      if (v == "crop")
+        cfg.remainder = RemainderPolicy::Crop;
+      else if (v == "pad")
+        cfg.remainder = RemainderPolicy::Pad;
+      else
+        throw UsageError("--remainder must be crop or pad, got '" + v + "'");
     } else if (arg == "--no-exif") {
       flag();
       cfg.load.applyExifOrientation = false;
@@ -215,7 +245,8 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       flag();
       cfg.fastDecode = true;
     } else if (arg == "--max-pixels") {
-      cfg.load.maxPixels = parseNumber<std::int64_t>("--max-pixels", value(), 1, std::int64_t{1} << 40);
+      cfg.load.maxPixels =
+          parseNumber<std::int64_t>("--max-pixels", value(), 1, std::int64_t{1} << 40);
     } else if (arg == "--threads") {
       cl.threads = parseNumber<int>("--threads", value(), 0, 1024);
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -228,7 +259,8 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
   }
   if (cl.help || cl.version) return cl;
   switch (cl.command) {
-    case Command::None: throw UsageError("no command given (try --help)");
+    case Command::None:
+      throw UsageError("no command given (try --help)");
     case Command::Info:
       if (cl.inputs.size() != 1) throw UsageError("info takes exactly one FILE");
       break;
@@ -248,10 +280,14 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       break;
     case Command::Export:
       if (cl.inputs.size() != 1) throw UsageError("export takes exactly one IMAGE");
-      if (cl.plot.empty() == cl.data.empty()) throw UsageError("export needs either --plot KIND or --data WHAT");
+      if (cl.plot.empty() == cl.data.empty())
+        throw UsageError("export needs either --plot KIND or --data WHAT");
       if (cl.plots.size() > 1) throw UsageError("export draws one --plot; batch takes several");
-      if (cl.output.empty()) throw UsageError(cl.plot.empty() ? "export needs -o FILE.npy or -o FILE.csv" : "export needs -o FILE.png, .svg or .pdf");
-      if (!cl.data.empty() && (cl.figureWidth > 0 || cl.figureHeight > 0 || cl.figureScale > 0 || !cl.colormap.empty())) {
+      if (cl.output.empty())
+        throw UsageError(cl.plot.empty() ? "export needs -o FILE.npy or -o FILE.csv"
+                                         : "export needs -o FILE.png, .svg or .pdf");
+      if (!cl.data.empty() && (cl.figureWidth > 0 || cl.figureHeight > 0 || cl.figureScale > 0 ||
+                               !cl.colormap.empty())) {
         throw UsageError("--width, --height, --scale, --dpi and --colormap apply to --plot only");
       }
       break;
@@ -262,16 +298,19 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
 std::string helpText(Command command) {
   if (command != Command::None) return usageLine(command) + "\n" + kSharedOptions;
   return std::string(
-             "patchlens-cli: the patch embedding of a Vision Transformer, exactly as PyTorch computes it.\n\n"
+             "patchlens-cli: the patch embedding of a Vision Transformer, exactly as PyTorch "
+             "computes it.\n\n"
              "usage: patchlens-cli COMMAND [ARGS] [options]\n\n"
              "commands:\n"
              "  info FILE                          what an image or weight file holds\n"
              "  preprocess IMAGE -o X.npy          float32 [3, H, W], the model input\n"
              "  embed (IMAGE | --tensor X.npy) -o Y.npy|Y.csv\n"
              "                                     float32 [N, D], tokens in row-major grid order\n"
-             "  batch DIR -o OUTDIR [-r]           every image in DIR: OUTDIR/<name>.npy, progress bar\n"
+             "  batch DIR -o OUTDIR [-r]           every image in DIR: OUTDIR/<name>.npy, progress "
+             "bar\n"
              "  export IMAGE --plot KIND -o FILE.png|.svg|.pdf\n"
-             "                                     one figure (channel:K, token:R,C, pca, filters, ...)\n"
+             "                                     one figure (channel:K, token:R,C, pca, filters, "
+             "...)\n"
              "  export IMAGE --data WHAT -o FILE.npy|.csv\n"
              "                                     embedding, token:R,C, channel:K or filters\n\n"
              "Run 'patchlens-cli COMMAND --help' for a command's options.\n"

@@ -1,11 +1,10 @@
 #include "app/cli/export_command.h"
 
+#include <QGuiApplication>
 #include <cmath>
 #include <memory>
 #include <ostream>
 #include <stdexcept>
-
-#include <QGuiApplication>
 
 #include "core/error.h"
 #include "core/pipeline.h"
@@ -89,7 +88,8 @@ int exportData(const CommandLine& cl, std::ostream& out) {
   }
   const Computed c = compute(cl);
   request.write(cl.output, c.data.embedding, *c.data.weights);
-  for (const std::string& w : c.warnings) out << "warning: " << cl.inputs.front() << ": " << w << "\n";
+  for (const std::string& w : c.warnings)
+    out << "warning: " << cl.inputs.front() << ": " << w << "\n";
   out << "wrote " << cl.output << ": " << request.name() << " of " << cl.inputs.front() << "\n";
   return 0;
 }
@@ -106,7 +106,8 @@ int exportPlot(const CommandLine& cl, std::ostream& out) {
     options.colormap = Colormap::parse(cl.colormap);
     if (!options.colormap) {
       std::string names;
-      for (const ColormapId id : Colormap::all()) names += (names.empty() ? "" : ", ") + Colormap::get(id).name();
+      for (const ColormapId id : Colormap::all())
+        names += (names.empty() ? "" : ", ") + Colormap::get(id).name();
       throw UsageError("unknown --colormap '" + cl.colormap + "' (expected " + names + ")");
     }
   }
@@ -129,21 +130,28 @@ int exportPlot(const CommandLine& cl, std::ostream& out) {
                     cl.figureHeight > 0 ? cl.figureHeight : preferred.height()});
   if (cl.figureScale > 0) exporter.setScale(cl.figureScale);
   const QSize pixels = exporter.pixelSize();
-  if (*format == FigureFormat::Png && (pixels.width() > kMaxPixels || pixels.height() > kMaxPixels)) {
-    throw UsageError("the PNG would be " + std::to_string(pixels.width()) + " x " + std::to_string(pixels.height()) +
-                     " pixels; at most " + std::to_string(kMaxPixels) + " per side");
+  if (*format == FigureFormat::Png &&
+      (pixels.width() > kMaxPixels || pixels.height() > kMaxPixels)) {
+    throw UsageError("the PNG would be " + std::to_string(pixels.width()) + " x " +
+                     std::to_string(pixels.height()) + " pixels; at most " +
+                     std::to_string(kMaxPixels) + " per side");
   }
   exporter.write(output, *format);
-  for (const std::string& w : c.warnings) out << "warning: " << cl.inputs.front() << ": " << w << "\n";
-  out << "wrote " << cl.output << ": " << kind.name() << ", " << std::lround(exporter.size().width()) << " x "
-      << std::lround(exporter.size().height()) << " pt";
-  if (*format == FigureFormat::Png) out << " (" << pixels.width() << " x " << pixels.height() << " px)";
+  for (const std::string& w : c.warnings)
+    out << "warning: " << cl.inputs.front() << ": " << w << "\n";
+  out << "wrote " << cl.output << ": " << kind.name() << ", "
+      << std::lround(exporter.size().width()) << " x " << std::lround(exporter.size().height())
+      << " pt";
+  if (*format == FigureFormat::Png)
+    out << " (" << pixels.width() << " x " << pixels.height() << " px)";
   out << "\n";
   return 0;
 }
 
 }  // namespace
 
-int runExport(const CommandLine& cl, std::ostream& out) { return cl.plot.empty() ? exportData(cl, out) : exportPlot(cl, out); }
+int runExport(const CommandLine& cl, std::ostream& out) {
+  return cl.plot.empty() ? exportData(cl, out) : exportPlot(cl, out);
+}
 
 }  // namespace patchlens::cli

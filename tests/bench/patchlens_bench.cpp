@@ -1,11 +1,15 @@
 // patchlens-bench: speed of the core stages, with GFLOP/s and % of the measured FMA peak.
 // Run: build/release/bin/patchlens-bench  (tests/bench/compare_torch.py adds PyTorch).
 #include <benchmark/benchmark.h>
+#include <qcustomplot.h>
 
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QImage>
+#include <QPainter>
+#include <cstdio>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-
-#include <cstdio>
 #include <string>
 
 #include "core/embedding_analysis.h"
@@ -17,14 +21,6 @@
 #include "core/preprocess.h"
 #include "core/threading.h"
 #include "tests/bench/fma_peak.h"
-
-#include <QApplication>
-#include <QElapsedTimer>
-#include <QImage>
-#include <QPainter>
-
-#include <qcustomplot.h>
-
 #include "ui/image_view.h"
 #include "ui/main_window.h"
 #include "ui/patch_inspector.h"
@@ -45,8 +41,8 @@ ChwTensor randomInput(int size) {
 
 void reportFlops(benchmark::State& state, int tokens, int patchLength, int dim) {
   const double flops = 2.0 * tokens * patchLength * dim;
-  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  state.counters["GFLOPs"] = benchmark::Counter(
+      flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["tokens"] = tokens;
   if (g_peakGflops > 0) {
     state.counters["peak_GFLOPs"] = g_peakGflops;
@@ -55,7 +51,8 @@ void reportFlops(benchmark::State& state, int tokens, int patchLength, int dim) 
 
 void embed(benchmark::State& state, int size, int patch, int dim, int threads) {
   setComputeThreads(threads);
-  const PatchEmbedding layer(makeInitializedWeights(Initializer::Xavier, LayerShape{dim, 3, patch}, 0));
+  const PatchEmbedding layer(
+      makeInitializedWeights(Initializer::Xavier, LayerShape{dim, 3, patch}, 0));
   const ChwTensor x = randomInput(size);
   // Steady state, as batch and the GUI run it: the output's storage is reused, so a
   // 2048x2048 input (50 MB of tokens) does not fault in fresh pages on every call.
@@ -67,8 +64,9 @@ void embed(benchmark::State& state, int size, int patch, int dim, int threads) {
   const int tokens = (size / patch) * (size / patch);
   reportFlops(state, tokens, 3 * patch * patch, dim);
   // Time per token, to compare image sizes (the 1.3x rule).
-  state.counters["s_per_token"] = benchmark::Counter(static_cast<double>(tokens) * static_cast<double>(state.iterations()),
-                                                     benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["s_per_token"] =
+      benchmark::Counter(static_cast<double>(tokens) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // A 4000x3000 JPEG (12 MP) made from the bundled sample, written once.
@@ -116,7 +114,8 @@ void BM_Resize12mp(benchmark::State& state) {
 void BM_Pipeline12mpJpeg(benchmark::State& state) {
   setComputeThreads(0);
   const std::string& path = bigJpegPath();
-  const PatchEmbedding layer(makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0));
+  const PatchEmbedding layer(
+      makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0));
   PipelineConfig config;
   config.fastDecode = state.range(0) == 1;
   for (auto _ : state) {
@@ -130,7 +129,8 @@ void BM_Pipeline12mpJpeg(benchmark::State& state) {
 // PCA of a ViT-B embedding (the GUI's PCA->RGB overlay), one thread.
 void BM_TokenPca(benchmark::State& state) {
   setComputeThreads(1);
-  const PatchEmbedding layer(makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0));
+  const PatchEmbedding layer(
+      makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0));
   const Embedding y = layer.forward(randomInput(224));
   for (auto _ : state) {
     PcaResult pca = tokenPca(y.tokens, 3);
@@ -215,21 +215,68 @@ void BM_RenderInspector(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_FmaPeak)->Name("peak/fma-fp32/threads:1")->Iterations(1);
-BENCHMARK_CAPTURE(embed, 224_1, 224, 16, 768, 1)->Name("embed/224/p16/d768/threads:1")->Unit(benchmark::kMillisecond)->MinTime(1.0);
-BENCHMARK_CAPTURE(embed, 224_2, 224, 16, 768, 2)->Name("embed/224/p16/d768/threads:2")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
-BENCHMARK_CAPTURE(embed, 384, 384, 16, 768, 0)->Name("embed/384/p16/d768")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(embed, 224_d1024, 224, 16, 1024, 0)->Name("embed/224/p16/d1024")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(embed, 1024, 1024, 16, 768, 0)->Name("embed/1024/p16/d768")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(embed, 2048, 2048, 16, 768, 0)->Name("embed/2048/p16/d768")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(embed, 224_1, 224, 16, 768, 1)
+    ->Name("embed/224/p16/d768/threads:1")
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);
+BENCHMARK_CAPTURE(embed, 224_2, 224, 16, 768, 2)
+    ->Name("embed/224/p16/d768/threads:2")
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(embed, 384, 384, 16, 768, 0)
+    ->Name("embed/384/p16/d768")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(embed, 224_d1024, 224, 16, 1024, 0)
+    ->Name("embed/224/p16/d1024")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(embed, 1024, 1024, 16, 768, 0)
+    ->Name("embed/1024/p16/d768")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(embed, 2048, 2048, 16, 768, 0)
+    ->Name("embed/2048/p16/d768")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_TokenPca)->Name("analysis/pca/196x768")->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Preprocess12mpJpeg)->Name("preprocess/12mp-jpeg")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Decode12mpJpeg)->Name("decode/12mp-jpeg")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Resize12mp)->Name("resize/12mp-bicubic/threads:1")->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Resize12mp)->Name("resize/12mp-bicubic/threads:2")->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Pipeline12mpJpeg)->Name("pipeline/12mp-jpeg-fast-decode")->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Pipeline12mpJpeg)->Name("pipeline/12mp-jpeg")->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_RenderChannelOverlay)->Name("render/channel-overlay")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_RenderInspector)->Name("render/inspector")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Preprocess12mpJpeg)
+    ->Name("preprocess/12mp-jpeg")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Decode12mpJpeg)
+    ->Name("decode/12mp-jpeg")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Resize12mp)
+    ->Name("resize/12mp-bicubic/threads:1")
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Resize12mp)
+    ->Name("resize/12mp-bicubic/threads:2")
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Pipeline12mpJpeg)
+    ->Name("pipeline/12mp-jpeg-fast-decode")
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Pipeline12mpJpeg)
+    ->Name("pipeline/12mp-jpeg")
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_RenderChannelOverlay)
+    ->Name("render/channel-overlay")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_RenderInspector)
+    ->Name("render/inspector")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);

@@ -54,23 +54,28 @@ void TestCli::embedSampleEqualsTorch() {
   QVERIFY(r.out.contains("[196, 768]"));
   const NpyArray y = readNpy(out("y.npy").toStdString());
   QCOMPARE(y.shape, (std::vector<std::int64_t>{196, 768}));
-  const NpyArray expected = readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
+  const NpyArray expected =
+      readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
   QVERIFY(relativeError(y, expected) <= 1e-5);
 }
 
 void TestCli::embedFromTensorEqualsTorch() {
-  const CliResult r = runCli({"embed", "--tensor", data("reference/preprocess/chelsea_tensor_inception.npy"), "-o",
-                              out("t.npy"), "--threads", "1"});
+  const CliResult r =
+      runCli({"embed", "--tensor", data("reference/preprocess/chelsea_tensor_inception.npy"), "-o",
+              out("t.npy"), "--threads", "1"});
   QCOMPARE(r.exitCode, 0);
-  const NpyArray expected = readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
+  const NpyArray expected =
+      readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
   QVERIFY(relativeError(readNpy(out("t.npy").toStdString()), expected) <= 1e-5);
 }
 
 void TestCli::preprocessWritesTheModelInput() {
-  const CliResult r = runCli({"preprocess", data("chelsea.png"), "-o", out("x.npy"), "--norm", "imagenet"});
+  const CliResult r =
+      runCli({"preprocess", data("chelsea.png"), "-o", out("x.npy"), "--norm", "imagenet"});
   QCOMPARE(r.exitCode, 0);
   const NpyArray x = readNpy(out("x.npy").toStdString());
-  const NpyArray expected = readNpy(test::dataPath("reference/preprocess/chelsea_tensor_imagenet.npy"));
+  const NpyArray expected =
+      readNpy(test::dataPath("reference/preprocess/chelsea_tensor_imagenet.npy"));
   QCOMPARE(x.shape, (std::vector<std::int64_t>{3, 224, 224}));
   QCOMPARE(x.data, expected.data);
 }
@@ -83,16 +88,19 @@ void TestCli::everyInitializerWorks_data() {
   QTest::newRow("xavier-normal") << QStringList{"--weights", "xavier-normal"} << 196 << 768;
   QTest::newRow("torch-default") << QStringList{"--weights", "torch-default"} << 196 << 768;
   QTest::newRow("dct") << QStringList{"--weights", "dct"} << 196 << 768;
-  QTest::newRow("p14 d384 img 336x224") << QStringList{"--patch-size", "14", "--embed-dim", "384", "--img-size", "336x224"}
-                                        << 24 * 16 << 384;
-  QTest::newRow("p32 squash") << QStringList{"--patch-size=32", "--resize=squash", "--embed-dim=64"} << 49 << 64;
+  QTest::newRow("p14 d384 img 336x224")
+      << QStringList{"--patch-size", "14", "--embed-dim", "384", "--img-size", "336x224"} << 24 * 16
+      << 384;
+  QTest::newRow("p32 squash") << QStringList{"--patch-size=32", "--resize=squash", "--embed-dim=64"}
+                              << 49 << 64;
 }
 
 void TestCli::everyInitializerWorks() {
   QFETCH(QStringList, options);
   QFETCH(int, tokens);
   QFETCH(int, dim);
-  const CliResult r = runCli(QStringList{"embed", data("coffee.png"), "-o", out("i.npy")} + options);
+  const CliResult r =
+      runCli(QStringList{"embed", data("coffee.png"), "-o", out("i.npy")} + options);
   QCOMPARE(r.exitCode, 0);
   const NpyArray y = readNpy(out("i.npy").toStdString());
   QCOMPARE(y.shape, (std::vector<std::int64_t>{tokens, dim}));
@@ -102,8 +110,11 @@ void TestCli::everyInitializerWorks() {
 }
 
 void TestCli::csvOutputHasOneLinePerToken() {
-  QCOMPARE(runCli({"embed", data("chelsea.png"), "-o", out("y.csv"), "--embed-dim", "32"}).exitCode, 0);
-  QCOMPARE(runCli({"embed", data("chelsea.png"), "-o", out("y32.npy"), "--embed-dim", "32"}).exitCode, 0);
+  QCOMPARE(runCli({"embed", data("chelsea.png"), "-o", out("y.csv"), "--embed-dim", "32"}).exitCode,
+           0);
+  QCOMPARE(
+      runCli({"embed", data("chelsea.png"), "-o", out("y32.npy"), "--embed-dim", "32"}).exitCode,
+      0);
   const NpyArray npy = readNpy(out("y32.npy").toStdString());
   QFile f(out("y.csv"));
   QVERIFY(f.open(QIODevice::ReadOnly));
@@ -112,7 +123,8 @@ void TestCli::csvOutputHasOneLinePerToken() {
   for (int t = 0; t < 196; ++t) {
     const QStringList cells = lines[t].split(',');
     QCOMPARE(cells.size(), 32);
-    for (int d = 0; d < 32; ++d) QCOMPARE(cells[d].toFloat(), npy.data[static_cast<std::size_t>(t * 32 + d)]);
+    for (int d = 0; d < 32; ++d)
+      QCOMPARE(cells[d].toFloat(), npy.data[static_cast<std::size_t>(t * 32 + d)]);
   }
 }
 
@@ -129,13 +141,18 @@ void TestCli::usageErrorsExitTwo_data() {
   QTest::addColumn<QString>("message");
   QTest::newRow("no command") << QStringList{} << "no command";
   QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command";
-  QTest::newRow("unknown option") << QStringList{"embed", "a.png", "-o", "y.npy", "--bogus"} << "unknown option";
+  QTest::newRow("unknown option") << QStringList{"embed", "a.png", "-o", "y.npy", "--bogus"}
+                                  << "unknown option";
   QTest::newRow("missing -o") << QStringList{"embed", "a.png"} << "needs -o";
   QTest::newRow("bad extension") << QStringList{"embed", "a.png", "-o", "y.txt"} << ".npy or .csv";
-  QTest::newRow("bad number") << QStringList{"embed", "a.png", "-o", "y.npy", "--patch-size", "16px"} << "--patch-size";
-  QTest::newRow("bad norm") << QStringList{"embed", "a.png", "-o", "y.npy", "--norm", "0.5/0.5"} << "--norm";
+  QTest::newRow("bad number") << QStringList{"embed", "a.png",        "-o",
+                                             "y.npy", "--patch-size", "16px"}
+                              << "--patch-size";
+  QTest::newRow("bad norm") << QStringList{"embed", "a.png", "-o", "y.npy", "--norm", "0.5/0.5"}
+                            << "--norm";
   QTest::newRow("value missing") << QStringList{"embed", "a.png", "-o"} << "needs a value";
-  QTest::newRow("two inputs") << QStringList{"embed", "a.png", "b.png", "-o", "y.npy"} << "exactly one";
+  QTest::newRow("two inputs") << QStringList{"embed", "a.png", "b.png", "-o", "y.npy"}
+                              << "exactly one";
 }
 
 void TestCli::usageErrorsExitTwo() {
@@ -151,16 +168,24 @@ void TestCli::badInputExitsOneAndLeavesNoFile_data() {
   QTest::addColumn<QStringList>("args");
   QTest::addColumn<QString>("file");
   QTest::addColumn<QString>("reason");
-  QTest::newRow("missing image") << QStringList{"embed", "/nonexistent/a.png"} << "/nonexistent/a.png" << "no such file";
-  QTest::newRow("directory") << QStringList{"embed", data("images")} << data("images") << "is a directory";
+  QTest::newRow("missing image") << QStringList{"embed", "/nonexistent/a.png"}
+                                 << "/nonexistent/a.png"
+                                 << "no such file";
+  QTest::newRow("directory") << QStringList{"embed", data("images")} << data("images")
+                             << "is a directory";
   QTest::newRow("not an image") << QStringList{"embed", data("reference/embed/cases.tsv")}
                                 << data("reference/embed/cases.tsv") << "not an image";
-  QTest::newRow("dct too wide") << QStringList{"embed", data("chelsea.png"), "--weights", "dct", "--embed-dim", "1000"}
-                                << "dct" << "embed dim <= C*P*P";
+  QTest::newRow("dct too wide") << QStringList{"embed", data("chelsea.png"), "--weights",
+                                               "dct",   "--embed-dim",       "1000"}
+                                << "dct"
+                                << "embed dim <= C*P*P";
   QTest::newRow("bad tensor") << QStringList{"embed", "--tensor", data("npy/arange_le_f4.npy")}
-                              << data("npy/arange_le_f4.npy") << "has 2 channels but the patch embedding expects 3";
-  QTest::newRow("missing weights") << QStringList{"embed", data("chelsea.png"), "--weights", "/nope.safetensors"}
-                                   << "/nope.safetensors" << "no such file";
+                              << data("npy/arange_le_f4.npy")
+                              << "has 2 channels but the patch embedding expects 3";
+  QTest::newRow("missing weights")
+      << QStringList{"embed", data("chelsea.png"), "--weights", "/nope.safetensors"}
+      << "/nope.safetensors"
+      << "no such file";
 }
 
 void TestCli::badInputExitsOneAndLeavesNoFile() {
@@ -225,21 +250,24 @@ void TestCli::batchGoesOnPastABadFile() {
   QVERIFY(r.out.contains(in.filePath("broken.png") + ": corrupt or truncated PNG"));
   // The good ones are written, and equal what `embed` writes for the same image.
   const NpyArray cat = readNpy((outDir + "/cat.npy").toStdString());
-  const NpyArray expected = readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
+  const NpyArray expected =
+      readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
   QVERIFY(relativeError(cat, expected) <= 1e-5);
-  QCOMPARE(readNpy((outDir + "/nested/cup.npy").toStdString()).shape, (std::vector<std::int64_t>{196, 768}));
+  QCOMPARE(readNpy((outDir + "/nested/cup.npy").toStdString()).shape,
+           (std::vector<std::int64_t>{196, 768}));
   QVERIFY(!QFile::exists(outDir + "/broken.npy"));
   QVERIFY(!QFile::exists(outDir + "/notes.npy"));
   // --plot draws figures next to the embeddings, by the export code.
-  const CliResult plotted = runCli({"batch", in.path(), "-o", m_dir.filePath("plots"), "--plot", "pca", "--plot",
-                                    "channel:5", "--embed-dim", "64"});
+  const CliResult plotted = runCli({"batch", in.path(), "-o", m_dir.filePath("plots"), "--plot",
+                                    "pca", "--plot", "channel:5", "--embed-dim", "64"});
   QCOMPARE(plotted.exitCode, 1);  // broken.png is still there
   const cv::Mat pca = cv::imread(m_dir.filePath("plots/cat-pca.png").toStdString());
   const cv::Mat channel = cv::imread(m_dir.filePath("plots/cat-channel-5.png").toStdString());
   QVERIFY(!pca.empty() && pca.cols > 200);
   QVERIFY(!channel.empty() && channel.rows > 200);
   QVERIFY(!QFile::exists(m_dir.filePath("plots/broken-pca.png")));
-  QCOMPARE(runCli({"batch", in.path(), "-o", m_dir.filePath("x"), "--plot", "bogus:1"}).exitCode, 2);
+  QCOMPARE(runCli({"batch", in.path(), "-o", m_dir.filePath("x"), "--plot", "bogus:1"}).exitCode,
+           2);
   // Without -r the nested folder is not visited; all good now -> exit 0.
   QFile::remove(in.filePath("broken.png"));
   const CliResult flat = runCli({"batch", in.path(), "-o", m_dir.filePath("flat")});

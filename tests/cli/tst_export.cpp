@@ -1,10 +1,8 @@
-#include <QtTest>
-
-#include <charconv>
-
 #include <unistd.h>
 
 #include <QXmlStreamReader>
+#include <QtTest>
+#include <charconv>
 
 #include "core/image_loader.h"
 #include "core/npy_array.h"
@@ -59,7 +57,8 @@ std::vector<std::vector<float>> readCsv(const QString& path) {
 double maxAbsDiff(const std::vector<float>& a, const float* b, std::size_t n) {
   if (a.size() != n) return 1e30;
   double worst = 0;
-  for (std::size_t i = 0; i < n; ++i) worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
+  for (std::size_t i = 0; i < n; ++i)
+    worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
   return worst;
 }
 
@@ -106,7 +105,9 @@ class TestExport : public QObject {
 
 namespace {
 // Every file in `dir`, hidden ones (temporary files) included.
-QStringList filesIn(const QString& dir) { return QDir(dir).entryList(QDir::Files | QDir::Hidden | QDir::System); }
+QStringList filesIn(const QString& dir) {
+  return QDir(dir).entryList(QDir::Files | QDir::Hidden | QDir::System);
+}
 }  // namespace
 
 void TestExport::initTestCase() {
@@ -121,13 +122,23 @@ void TestExport::everyPlotKindInEveryFormat_data() {
   // posembed needs weights that carry position embeddings: a 4 x 4 timm fixture.
   const QStringList timm{"--weights", data("weights/timm_vit_f32.safetensors"), "--img-size", "64"};
   const std::vector<std::pair<QString, QStringList>> kinds{
-      {"channel:5", {}},        {"token:3,7", {}},    {"token-line:3,7", {}}, {"channels:0-63", {}},
-      {"filters", {}},          {"filter-pca", {}},   {"pca", {}},            {"similarity:7,7", {}},
-      {"posembed", timm},       {"histogram", {}},    {"reconstruction", {}}, {"reconstruction:8", {}},
+      {"channel:5", {}},
+      {"token:3,7", {}},
+      {"token-line:3,7", {}},
+      {"channels:0-63", {}},
+      {"filters", {}},
+      {"filter-pca", {}},
+      {"pca", {}},
+      {"similarity:7,7", {}},
+      {"posembed", timm},
+      {"histogram", {}},
+      {"reconstruction", {}},
+      {"reconstruction:8", {}},
       {"channel:3", {"--colormap", "viridis"}}};
   for (const auto& [kind, extra] : kinds) {
     for (const QString format : {"png", "svg", "pdf"}) {
-      QTest::addRow("%s.%s%s", qPrintable(kind), qPrintable(format), extra.isEmpty() ? "" : " (options)")
+      QTest::addRow("%s.%s%s", qPrintable(kind), qPrintable(format),
+                    extra.isEmpty() ? "" : " (options)")
           << kind << extra << format;
     }
   }
@@ -141,7 +152,13 @@ void TestExport::everyPlotKindInEveryFormat() {
   name.replace(':', '_').replace(',', '_');
   const QString target = out(name + "." + format);
   QStringList args{"export", data("chelsea.png"), "--plot", kind, "-o", target};
-  if (format == "png") args << "--width" << "400" << "--height" << "300" << "--scale" << "1.5";
+  if (format == "png")
+    args << "--width"
+         << "400"
+         << "--height"
+         << "300"
+         << "--scale"
+         << "1.5";
   const CliResult r = runCli(args + extra);
   QVERIFY2(r.exitCode == 0, qPrintable(r.err));
   QVERIFY(r.out.startsWith("wrote " + target));
@@ -183,7 +200,9 @@ void TestExport::everyPlotKindInEveryFormat() {
     const QString pdftoppm = QStandardPaths::findExecutable("pdftoppm");
     if (pdftoppm.isEmpty()) QSKIP("pdftoppm (poppler-utils) is not installed");
     const QString prefix = out(name + "_page");
-    QCOMPARE(QProcess::execute(pdftoppm, {"-png", "-r", "30", "-f", "1", "-l", "1", "-singlefile", target, prefix}), 0);
+    QCOMPARE(QProcess::execute(pdftoppm, {"-png", "-r", "30", "-f", "1", "-l", "1", "-singlefile",
+                                          target, prefix}),
+             0);
     const cv::Mat page = cv::imread((prefix + ".png").toStdString(), cv::IMREAD_COLOR);
     QVERIFY(!page.empty());
     QVERIFY2(inkFraction(page) > 0.05, qPrintable(QString::number(inkFraction(page))));
@@ -194,10 +213,12 @@ void TestExport::everyPlotKindInEveryFormat() {
 
 void TestExport::pngHonoursSizeAndScale() {
   // The default size is the figure's own at 2 pixels per point; --dpi 72 is one per point.
-  const CliResult r1 = runCli({"export", data("chelsea.png"), "--plot", "channel:0", "-o", out("a.png")});
+  const CliResult r1 =
+      runCli({"export", data("chelsea.png"), "--plot", "channel:0", "-o", out("a.png")});
   QCOMPARE(r1.exitCode, 0);
   const cv::Mat a = cv::imread(out("a.png").toStdString());
-  const CliResult r2 = runCli({"export", data("chelsea.png"), "--plot", "channel:0", "--dpi", "72", "-o", out("b.png")});
+  const CliResult r2 = runCli(
+      {"export", data("chelsea.png"), "--plot", "channel:0", "--dpi", "72", "-o", out("b.png")});
   QCOMPARE(r2.exitCode, 0);
   const cv::Mat b = cv::imread(out("b.png").toStdString());
   QVERIFY(!a.empty() && !b.empty());
@@ -209,7 +230,8 @@ void TestExport::dataRoundTrips_data() {
   QTest::addColumn<QString>("what");
   QTest::addColumn<QString>("suffix");
   for (const char* what : {"embedding", "token:3,7", "channel:5", "filters"}) {
-    for (const char* suffix : {"npy", "csv"}) QTest::addRow("%s.%s", what, suffix) << QString(what) << QString(suffix);
+    for (const char* suffix : {"npy", "csv"})
+      QTest::addRow("%s.%s", what, suffix) << QString(what) << QString(suffix);
   }
 }
 
@@ -267,19 +289,28 @@ void TestExport::badRequestsExitTwo_data() {
   QTest::addColumn<QStringList>("args");
   const QString image = data("chelsea.png");
   QTest::newRow("unknown kind") << QStringList{"export", image, "--plot", "bogus", "-o", "x.png"};
-  QTest::newRow("channel without K") << QStringList{"export", image, "--plot", "channel", "-o", "x.png"};
-  QTest::newRow("token not a number") << QStringList{"export", image, "--plot", "token:a,1", "-o", "x.png"};
-  QTest::newRow("reversed range") << QStringList{"export", image, "--plot", "channels:9-3", "-o", "x.png"};
-  QTest::newRow("too many channels") << QStringList{"export", image, "--plot", "channels:0-64", "-o", "x.png"};
+  QTest::newRow("channel without K")
+      << QStringList{"export", image, "--plot", "channel", "-o", "x.png"};
+  QTest::newRow("token not a number")
+      << QStringList{"export", image, "--plot", "token:a,1", "-o", "x.png"};
+  QTest::newRow("reversed range") << QStringList{"export",       image, "--plot",
+                                                 "channels:9-3", "-o",  "x.png"};
+  QTest::newRow("too many channels")
+      << QStringList{"export", image, "--plot", "channels:0-64", "-o", "x.png"};
   QTest::newRow("unknown format") << QStringList{"export", image, "--plot", "pca", "-o", "x.bmp"};
-  QTest::newRow("unknown colormap") << QStringList{"export", image, "--plot", "pca", "--colormap", "jet", "-o", "x.png"};
-  QTest::newRow("plot and data") << QStringList{"export", image, "--plot", "pca", "--data", "embedding", "-o", "x.png"};
+  QTest::newRow("unknown colormap")
+      << QStringList{"export", image, "--plot", "pca", "--colormap", "jet", "-o", "x.png"};
+  QTest::newRow("plot and data") << QStringList{"export", image,       "--plot", "pca",
+                                                "--data", "embedding", "-o",     "x.png"};
   QTest::newRow("neither") << QStringList{"export", image, "-o", "x.png"};
   QTest::newRow("no output") << QStringList{"export", image, "--plot", "pca"};
-  QTest::newRow("data as png") << QStringList{"export", image, "--data", "embedding", "-o", "x.png"};
+  QTest::newRow("data as png") << QStringList{"export",    image, "--data",
+                                              "embedding", "-o",  "x.png"};
   QTest::newRow("unknown data") << QStringList{"export", image, "--data", "tokens", "-o", "x.npy"};
-  QTest::newRow("bad scale") << QStringList{"export", image, "--plot", "pca", "--scale", "0", "-o", "x.png"};
-  QTest::newRow("huge png") << QStringList{"export", image, "--plot", "pca", "--width", "1000", "--scale", "20", "-o", "x.png"};
+  QTest::newRow("bad scale") << QStringList{"export",  image, "--plot", "pca",
+                                            "--scale", "0",   "-o",     "x.png"};
+  QTest::newRow("huge png") << QStringList{"export", image,     "--plot", "pca", "--width",
+                                           "1000",   "--scale", "20",     "-o",  "x.png"};
 }
 
 void TestExport::badRequestsExitTwo() {
@@ -299,11 +330,16 @@ void TestExport::unfitRequestsExitOneAndLeaveNoFile_data() {
   QTest::addColumn<QStringList>("request");
   QTest::addColumn<QString>("suffix");
   QTest::addColumn<QString>("reason");
-  QTest::newRow("channel out of range") << QStringList{"--plot", "channel:768"} << "png" << "out of range";
-  QTest::newRow("patch outside the grid") << QStringList{"--plot", "similarity:14,0"} << "svg" << "outside the";
-  QTest::newRow("no position embedding") << QStringList{"--plot", "posembed"} << "pdf" << "position embedding";
-  QTest::newRow("data channel out of range") << QStringList{"--data", "channel:999"} << "npy" << "out of range";
-  QTest::newRow("data token outside") << QStringList{"--data", "token:0,99"} << "csv" << "outside the";
+  QTest::newRow("channel out of range") << QStringList{"--plot", "channel:768"} << "png"
+                                        << "out of range";
+  QTest::newRow("patch outside the grid") << QStringList{"--plot", "similarity:14,0"} << "svg"
+                                          << "outside the";
+  QTest::newRow("no position embedding") << QStringList{"--plot", "posembed"} << "pdf"
+                                         << "position embedding";
+  QTest::newRow("data channel out of range") << QStringList{"--data", "channel:999"} << "npy"
+                                             << "out of range";
+  QTest::newRow("data token outside") << QStringList{"--data", "token:0,99"} << "csv"
+                                      << "outside the";
 }
 
 void TestExport::unfitRequestsExitOneAndLeaveNoFile() {
@@ -312,7 +348,8 @@ void TestExport::unfitRequestsExitOneAndLeaveNoFile() {
   QFETCH(QString, reason);
   const QTemporaryDir dir(out("unfit-XXXXXX"));
   const QString target = dir.filePath("never." + suffix);
-  const CliResult r = runCli(QStringList{"export", data("chelsea.png")} + request + QStringList{"-o", target});
+  const CliResult r =
+      runCli(QStringList{"export", data("chelsea.png")} + request + QStringList{"-o", target});
   QCOMPARE(r.exitCode, 1);
   QVERIFY2(r.err.startsWith("patchlens-cli: error: "), qPrintable(r.err));
   QVERIFY2(r.err.contains(reason), qPrintable(r.err));
@@ -326,7 +363,8 @@ void TestExport::unwritableDirectoryLeavesNoFile_data() {
   QTest::addColumn<QString>("reason");
   for (const char* suffix : {"png", "svg", "pdf"}) {
     QTest::addRow("missing dir, %s", suffix) << "missing" << QStringList{"--plot", "pca"} << suffix;
-    QTest::addRow("read-only dir, %s", suffix) << "readonly" << QStringList{"--plot", "pca"} << suffix;
+    QTest::addRow("read-only dir, %s", suffix)
+        << "readonly" << QStringList{"--plot", "pca"} << suffix;
   }
   QTest::newRow("missing dir, npy") << "missing" << QStringList{"--data", "embedding"} << "npy";
   QTest::newRow("not a dir, png") << "notadir" << QStringList{"--plot", "histogram"} << "png";
@@ -355,11 +393,14 @@ void TestExport::unwritableDirectoryLeavesNoFile() {
     }
   }
   const QString target = dir + "/figure." + reason;
-  const CliResult r = runCli(QStringList{"export", data("chelsea.png")} + request + QStringList{"-o", target});
+  const CliResult r =
+      runCli(QStringList{"export", data("chelsea.png")} + request + QStringList{"-o", target});
   QFile::setPermissions(dir, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
   QCOMPARE(r.exitCode, 1);
   QVERIFY2(r.err.startsWith("patchlens-cli: error: " + target + ": "), qPrintable(r.err));
-  const char* why = where == "readonly" ? "writ" : where == "notadir" ? "plain-file" : "does not exist";
+  const char* why = where == "readonly"  ? "writ"
+                    : where == "notadir" ? "plain-file"
+                                         : "does not exist";
   QVERIFY2(r.err.contains(why), qPrintable(r.err));
   QCOMPARE(r.err.count('\n'), 1);
   QVERIFY(!QFile::exists(target));
@@ -375,8 +416,12 @@ void TestExport::failureKeepsAnExistingOutput() {
       QVERIFY(f.open(QIODevice::WriteOnly));
       f.write("precious");
     }
-    const QStringList request = suffix == "npy" ? QStringList{"--data", "channel:9999"} : QStringList{"--plot", "channel:9999"};
-    QCOMPARE(runCli(QStringList{"export", data("chelsea.png")} + request + QStringList{"-o", target}).exitCode, 1);
+    const QStringList request = suffix == "npy" ? QStringList{"--data", "channel:9999"}
+                                                : QStringList{"--plot", "channel:9999"};
+    QCOMPARE(
+        runCli(QStringList{"export", data("chelsea.png")} + request + QStringList{"-o", target})
+            .exitCode,
+        1);
     QFile f(target);
     QVERIFY(f.open(QIODevice::ReadOnly));
     QCOMPARE(f.readAll(), QByteArray("precious"));

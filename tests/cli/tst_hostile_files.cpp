@@ -1,6 +1,6 @@
-#include <QtTest>
-
 #include <sys/resource.h>
+
+#include <QtTest>
 
 #include "tests/common/test_support.h"
 
@@ -37,7 +37,8 @@ Outcome runLimited(const QStringList& args) {
           QString::fromUtf8(process.readAllStandardError()), timer.elapsed()};
 }
 
-void addManifestRows(const std::string& folder, const QStringList& argsBeforeFile, const QStringList& argsAfterFile) {
+void addManifestRows(const std::string& folder, const QStringList& argsBeforeFile,
+                     const QStringList& argsAfterFile) {
   const auto rows = test::readTsv(test::dataPath(folder + "/expected.tsv"));
   for (const auto& r : rows) {
     const QString file = QString::fromStdString(test::dataPath(folder + "/" + r[0]));
@@ -75,7 +76,9 @@ void TestHostileFiles::refusedWithOneLine_data() {
   addManifestRows("bad/images", {"embed"}, {});
   // Weight files: the corpus of the weights issue, through --weights.
   if (QFile::exists(QString::fromStdString(test::dataPath("bad/weights/expected.tsv")))) {
-    addManifestRows("bad/weights", {"embed", QString::fromStdString(test::dataPath("chelsea.png")), "--weights"}, {});
+    addManifestRows("bad/weights",
+                    {"embed", QString::fromStdString(test::dataPath("chelsea.png")), "--weights"},
+                    {});
   }
 }
 
@@ -108,7 +111,8 @@ void TestHostileFiles::runtimeCases_data() {
     if (sparse.open(QIODevice::WriteOnly)) sparse.resize(qint64{2} << 30);  // 2 GiB of holes
   }
   QTest::newRow("2 GiB file") << m_dir.filePath("huge.png") << "larger than the limit";
-  QTest::newRow("device") << "/dev/zero" << "not a regular file";
+  QTest::newRow("device") << "/dev/zero"
+                          << "not a regular file";
 }
 
 void TestHostileFiles::runtimeCases() {
@@ -127,10 +131,12 @@ void TestHostileFiles::awkwardButValidInputsWork_data() {
   QTest::newRow("non-ASCII path") << m_dir.filePath("Ünïcødé 画像 (1).png");
   QFile::link(sample, m_dir.filePath("link.png"));
   QTest::newRow("symlink") << m_dir.filePath("link.png");
-  QFile::copy(QString::fromStdString(test::dataPath("images/rgb.jpg")), m_dir.filePath("jpeg-named.png"));
+  QFile::copy(QString::fromStdString(test::dataPath("images/rgb.jpg")),
+              m_dir.filePath("jpeg-named.png"));
   QTest::newRow("JPEG named .png") << m_dir.filePath("jpeg-named.png");
   // Smaller than one patch: the stated policy is to upscale to the model input like timm.
-  cv::imwrite(m_dir.filePath("tiny.png").toStdString(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(10, 200, 30)));
+  cv::imwrite(m_dir.filePath("tiny.png").toStdString(),
+              cv::Mat(8, 8, CV_8UC3, cv::Scalar(10, 200, 30)));
   QTest::newRow("8x8 image") << m_dir.filePath("tiny.png");
 }
 
@@ -159,7 +165,8 @@ void TestHostileFiles::fullDiskLeavesNoPartialFile() {
   }
   QProcess process;
   process.setProgram(QStringLiteral(PATCHLENS_BIN_DIR "/patchlens-cli"));
-  process.setArguments({"embed", QString::fromStdString(test::dataPath("chelsea.png")), "-o", target});
+  process.setArguments(
+      {"embed", QString::fromStdString(test::dataPath("chelsea.png")), "-o", target});
   process.setChildProcessModifier([] {
     const rlimit limit{64 << 10, 64 << 10};
     ::setrlimit(RLIMIT_FSIZE, &limit);

@@ -23,9 +23,12 @@ inline CliResult runCli(const QStringList& args, int timeoutMs = 120000) {
   process.closeWriteChannel();
   if (!process.waitForFinished(timeoutMs)) return {};
   return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
-          QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
+          QString::fromUtf8(process.readAllStandardOutput()),
+          QString::fromUtf8(process.readAllStandardError())};
 }
 
-inline QString data(const char* relative) { return QString::fromStdString(dataPath(relative)); }
+inline QString data(const char* relative) {
+  return QString::fromStdString(dataPath(relative));
+}
 
 }  // namespace patchlens::test

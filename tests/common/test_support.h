@@ -1,12 +1,11 @@
 #pragma once
 
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 // Small helpers shared by the Qt Test suites (paths, fixture tables).
 namespace patchlens::test {

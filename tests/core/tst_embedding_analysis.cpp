@@ -1,10 +1,9 @@
+#include <QtTest>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
-
-#include <QtTest>
 
 #include "core/embedding_analysis.h"
 #include "core/error.h"
@@ -37,13 +36,15 @@ std::map<std::string, Eigen::MatrixXd> readFixture(const std::string& path) {
 
 RowMatrixF small() {
   RowMatrixF m(3, 4);
-  m << 1, -2, 3, 0,   //
-      0, 0, 0, 0,     //
+  m << 1, -2, 3, 0,  //
+      0, 0, 0, 0,    //
       -1, 4, 2, 4;
   return m;
 }
 
-bool near(double a, double b, double tol) { return std::abs(a - b) <= tol * std::max(1.0, std::abs(b)); }
+bool near(double a, double b, double tol) {
+  return std::abs(a - b) <= tol * std::max(1.0, std::abs(b));
+}
 
 }  // namespace
 
@@ -200,7 +201,9 @@ void tst_EmbeddingAnalysis::fixtureMaps() {
   const auto compare = [](const VectorF& actual, const Eigen::MatrixXd& expected, double tol) {
     QCOMPARE(actual.size(), expected.size());
     for (Eigen::Index i = 0; i < actual.size(); ++i) {
-      QVERIFY2(near(actual(i), expected(0, i), tol), qPrintable(QStringLiteral("index %1: %2 vs %3").arg(i).arg(actual(i)).arg(expected(0, i))));
+      QVERIFY2(near(actual(i), expected(0, i), tol),
+               qPrintable(
+                   QStringLiteral("index %1: %2 vs %3").arg(i).arg(actual(i)).arg(expected(0, i))));
     }
   };
   compare(tokenNorms(m_tokens), m_fixture["norms"], 1e-5);
@@ -225,9 +228,12 @@ void tst_EmbeddingAnalysis::fixturePca() {
   for (int c = 0; c < 3; ++c) {
     // Same sign convention on both sides; compare up to sign anyway, then require equality.
     const double dot = (pca.components.row(c).cast<double>() * components.row(c).transpose())(0, 0);
-    QVERIFY2(std::abs(std::abs(dot) - 1.0) < 1e-4, qPrintable(QStringLiteral("component %1: |dot| %2").arg(c).arg(dot)));
-    QVERIFY2(dot > 0, "the largest-|loading| sign convention matches numpy's post-processed result");
-    for (int r = 0; r < m_tokens.rows(); ++r) QVERIFY(near(pca.projections(r, c), projections(r, c), 1e-4));
+    QVERIFY2(std::abs(std::abs(dot) - 1.0) < 1e-4,
+             qPrintable(QStringLiteral("component %1: |dot| %2").arg(c).arg(dot)));
+    QVERIFY2(dot > 0,
+             "the largest-|loading| sign convention matches numpy's post-processed result");
+    for (int r = 0; r < m_tokens.rows(); ++r)
+      QVERIFY(near(pca.projections(r, c), projections(r, c), 1e-4));
     QVERIFY(near(pca.explainedVariance(c), m_fixture["pca_variance"](0, c), 1e-4));
     QVERIFY(near(pca.explainedVarianceRatio(c), m_fixture["pca_ratio"](0, c), 1e-4));
   }

@@ -1,10 +1,8 @@
 #include <QtTest>
-
 #include <fstream>
-#include <tuple>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/image_header.h"
@@ -62,13 +60,20 @@ void TestImageLoader::decodesFormats_data() {
   QTest::addColumn<QString>("file");
   QTest::addColumn<QString>("format");
   QTest::addColumn<double>("tolerance");  // mean |diff| to rgb.png, in 8-bit levels
-  QTest::newRow("png") << "rgb.png" << "PNG" << 0.0;
-  QTest::newRow("bmp") << "rgb.bmp" << "BMP" << 0.0;
-  QTest::newRow("tiff") << "rgb.tiff" << "TIFF" << 0.0;
-  QTest::newRow("webp lossless") << "rgb.webp" << "WebP" << 0.0;
-  QTest::newRow("jpeg q95") << "rgb.jpg" << "JPEG" << 5.0;
-  QTest::newRow("rgba drops alpha") << "rgba.png" << "PNG" << 0.0;
-  QTest::newRow("palette") << "palette.png" << "PNG" << 12.0;
+  QTest::newRow("png") << "rgb.png"
+                       << "PNG" << 0.0;
+  QTest::newRow("bmp") << "rgb.bmp"
+                       << "BMP" << 0.0;
+  QTest::newRow("tiff") << "rgb.tiff"
+                        << "TIFF" << 0.0;
+  QTest::newRow("webp lossless") << "rgb.webp"
+                                 << "WebP" << 0.0;
+  QTest::newRow("jpeg q95") << "rgb.jpg"
+                            << "JPEG" << 5.0;
+  QTest::newRow("rgba drops alpha") << "rgba.png"
+                                    << "PNG" << 0.0;
+  QTest::newRow("palette") << "palette.png"
+                           << "PNG" << 12.0;
 }
 
 void TestImageLoader::decodesFormats() {
@@ -128,13 +133,17 @@ void TestImageLoader::refusals_data() {
   QTest::addColumn<QString>("reason");
   const std::string png = fileBytes(test::dataPath("images/rgb.png"));
   QTest::newRow("empty") << "empty.png" << QByteArray() << "empty file";
-  QTest::newRow("text") << "notes.png" << QByteArray("hello, this is text\n") << "not an image format";
-  QTest::newRow("pdf named png") << "paper.png" << QByteArray("%PDF-1.4\n%...") << "content is a PDF";
+  QTest::newRow("text") << "notes.png" << QByteArray("hello, this is text\n")
+                        << "not an image format";
+  QTest::newRow("pdf named png") << "paper.png" << QByteArray("%PDF-1.4\n%...")
+                                 << "content is a PDF";
   QTest::newRow("numpy named jpg") << "array.jpg" << QByteArray("\x93NUMPY\x01\x00", 8) << "NumPy";
-  QTest::newRow("truncated png") << "cut.png" << QByteArray(png.data(), 200) << "corrupt or truncated PNG";
-  QTest::newRow("zero-size png") << "zero.png"
-                                 << QByteArray("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\0\0\0\0\0\x08\x02\0\0\0", 29)
-                                 << "empty image";
+  QTest::newRow("truncated png") << "cut.png" << QByteArray(png.data(), 200)
+                                 << "corrupt or truncated PNG";
+  QTest::newRow("zero-size png")
+      << "zero.png"
+      << QByteArray("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\0\0\0\0\0\x08\x02\0\0\0", 29)
+      << "empty image";
 }
 
 void TestImageLoader::refusals() {
@@ -167,7 +176,8 @@ void TestImageLoader::pixelLimitIsCheckedFromTheHeader() {
   QVERIFY_THROWS_EXCEPTION(Error, loadImage(test::dataPath("images/rgb.png"), tight));
   tight.maxPixels = 120 * 80;
   QCOMPARE(loadImage(test::dataPath("images/rgb.png"), tight).rgb.cols, 120);
-  const ImageHeader h = readImageHeader(std::span(reinterpret_cast<const std::uint8_t*>(bomb.data()), bomb.size()));
+  const ImageHeader h =
+      readImageHeader(std::span(reinterpret_cast<const std::uint8_t*>(bomb.data()), bomb.size()));
   QCOMPARE(h.width, 60000);
 }
 
@@ -175,11 +185,18 @@ void TestImageLoader::everyFormatIsSizedFromItsHeader_data() {
   QTest::addColumn<QString>("extension");
   QTest::addColumn<QString>("format");
   QTest::addColumn<bool>("floating");
-  for (const auto& [ext, format, floating] :
-       {std::tuple{"png", "PNG", false}, {"jpg", "JPEG", false}, {"bmp", "BMP", false}, {"tiff", "TIFF", false},
-        {"webp", "WebP", false}, {"ppm", "PNM", false}, {"pam", "PAM", false}, {"ras", "Sun raster", false},
-        {"jp2", "JPEG 2000", false}, {"pfm", "PFM", true}, {"hdr", "Radiance HDR", true},
-        {"exr", "OpenEXR", true}}) {
+  for (const auto& [ext, format, floating] : {std::tuple{"png", "PNG", false},
+                                              {"jpg", "JPEG", false},
+                                              {"bmp", "BMP", false},
+                                              {"tiff", "TIFF", false},
+                                              {"webp", "WebP", false},
+                                              {"ppm", "PNM", false},
+                                              {"pam", "PAM", false},
+                                              {"ras", "Sun raster", false},
+                                              {"jp2", "JPEG 2000", false},
+                                              {"pfm", "PFM", true},
+                                              {"hdr", "Radiance HDR", true},
+                                              {"exr", "OpenEXR", true}}) {
     QTest::newRow(ext) << QString(ext) << QString(format) << floating;
   }
 }
@@ -197,7 +214,8 @@ void TestImageLoader::everyFormatIsSizedFromItsHeader() {
   const std::string path = m_dir.path().toStdString() + "/odd." + extension.toStdString();
   QVERIFY(cv::imwrite(path, bgr));
   const std::string bytes = fileBytes(path);
-  const ImageHeader h = readImageHeader(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+  const ImageHeader h =
+      readImageHeader(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
   QCOMPARE(QString::fromStdString(h.format), format);
   QVERIFY(h.hasSize);
   QCOMPARE(h.width, 117);
@@ -226,7 +244,8 @@ void TestImageLoader::cmykJpegBecomesRgb() {
   const LoadedImage image = loadImage(test::dataPath("images/cmyk.jpg"));
   QCOMPARE(image.rgb.type(), CV_8UC3);
   QCOMPARE(image.rgb.cols, 120);
-  const double diff = meanAbsDiff(image.rgb, test::readRgbFixture(test::dataPath("images/rgb.png")));
+  const double diff =
+      meanAbsDiff(image.rgb, test::readRgbFixture(test::dataPath("images/rgb.png")));
   QVERIFY2(diff <= 5.0, qPrintable(QString::number(diff)));
 }
 

@@ -1,5 +1,4 @@
 #include <QtTest>
-
 #include <cmath>
 
 #include "core/error.h"
@@ -37,19 +36,22 @@ void TestInitializers::xavierUniformBound() {
 }
 
 void TestInitializers::xavierNormalStd() {
-  const PatchWeights w = makeInitializedWeights(Initializer::XavierNormal, LayerShape{256, 3, 16}, 7);
+  const PatchWeights w =
+      makeInitializedWeights(Initializer::XavierNormal, LayerShape{256, 3, 16}, 7);
   const double expected = std::sqrt(2.0 / (768 + 256));
   const double mean = w.weight.cast<double>().mean();
   const double stddev = std::sqrt((w.weight.cast<double>().array() - mean).square().mean());
   QVERIFY(std::abs(mean) < 3e-3 * expected * 10);
   QVERIFY(std::abs(stddev / expected - 1.0) < 0.01);
   // Normal tails: about 0.27 % of draws beyond 3 sigma.
-  const double beyond = (w.weight.cast<double>().array().abs() > 3 * expected).cast<double>().mean();
+  const double beyond =
+      (w.weight.cast<double>().array().abs() > 3 * expected).cast<double>().mean();
   QVERIFY(beyond > 0.0015 && beyond < 0.004);
 }
 
 void TestInitializers::torchDefaultBounds() {
-  const PatchWeights w = makeInitializedWeights(Initializer::TorchDefault, LayerShape{384, 3, 16}, 3);
+  const PatchWeights w =
+      makeInitializedWeights(Initializer::TorchDefault, LayerShape{384, 3, 16}, 3);
   const double bound = 1.0 / std::sqrt(768.0);  // kaiming_uniform(a=sqrt(5)) and the bias rule
   QVERIFY(w.weight.cwiseAbs().maxCoeff() <= bound);
   QVERIFY(w.weight.cwiseAbs().maxCoeff() > 0.99 * bound);
@@ -59,7 +61,8 @@ void TestInitializers::torchDefaultBounds() {
 }
 
 void TestInitializers::sameSeedSameWeights() {
-  for (Initializer init : {Initializer::Xavier, Initializer::XavierNormal, Initializer::TorchDefault}) {
+  for (Initializer init :
+       {Initializer::Xavier, Initializer::XavierNormal, Initializer::TorchDefault}) {
     const PatchWeights a = makeInitializedWeights(init, LayerShape{64, 3, 8}, 42);
     const PatchWeights b = makeInitializedWeights(init, LayerShape{64, 3, 8}, 42);
     const PatchWeights c = makeInitializedWeights(init, LayerShape{64, 3, 8}, 43);
@@ -81,7 +84,8 @@ void TestInitializers::dctIsOrthonormal() {
   QFETCH(int, channels);
   QFETCH(int, patch);
   const int d = channels * patch * patch;
-  const PatchWeights w = makeInitializedWeights(Initializer::Dct, LayerShape{d, channels, patch}, 0);
+  const PatchWeights w =
+      makeInitializedWeights(Initializer::Dct, LayerShape{d, channels, patch}, 0);
   const Eigen::MatrixXd gram = w.weight.cast<double>() * w.weight.cast<double>().transpose();
   QVERIFY((gram - Eigen::MatrixXd::Identity(d, d)).cwiseAbs().maxCoeff() < 1e-5);
 }
@@ -96,8 +100,10 @@ void TestInitializers::dctFirstChannelIsLuminanceMean() {
 }
 
 void TestInitializers::rejectsImpossibleShapes() {
-  QVERIFY_THROWS_EXCEPTION(Error, makeInitializedWeights(Initializer::Dct, LayerShape{769, 3, 16}, 0));
-  QVERIFY_THROWS_EXCEPTION(Error, makeInitializedWeights(Initializer::Xavier, LayerShape{0, 3, 16}, 0));
+  QVERIFY_THROWS_EXCEPTION(Error,
+                           makeInitializedWeights(Initializer::Dct, LayerShape{769, 3, 16}, 0));
+  QVERIFY_THROWS_EXCEPTION(Error,
+                           makeInitializedWeights(Initializer::Xavier, LayerShape{0, 3, 16}, 0));
   QVERIFY(!parseInitializer("kaiming"));
   QCOMPARE(*parseInitializer("xavier-normal"), Initializer::XavierNormal);
 }

@@ -1,5 +1,4 @@
 #include <QtTest>
-
 #include <fstream>
 
 #include "core/csv_writer.h"
@@ -26,9 +25,9 @@ class TestNpyArray : public QObject {
 
 void TestNpyArray::readsNumpyFiles_data() {
   QTest::addColumn<QString>("file");
-  for (const char* f : {"arange_le_f4.npy", "arange_be_f4.npy", "arange_le_f2.npy", "arange_be_f2.npy",
-                        "arange_le_f8.npy", "arange_be_f8.npy", "arange_fortran_f4.npy", "arange_v2_f4.npy",
-                        "arange_v3_f4.npy"}) {
+  for (const char* f : {"arange_le_f4.npy", "arange_be_f4.npy", "arange_le_f2.npy",
+                        "arange_be_f2.npy", "arange_le_f8.npy", "arange_be_f8.npy",
+                        "arange_fortran_f4.npy", "arange_v2_f4.npy", "arange_v3_f4.npy"}) {
     QTest::newRow(f) << f;
   }
 }
@@ -38,7 +37,8 @@ void TestNpyArray::readsNumpyFiles() {
   const NpyArray a = readNpy(test::dataPath("npy/" + file.toStdString()));
   QCOMPARE(a.shape, (std::vector<std::int64_t>{2, 3, 4}));
   // make_reference.py wrote arange(24) * 0.25 - 2, exact in every width, C order.
-  for (int i = 0; i < 24; ++i) QCOMPARE(a.data[static_cast<std::size_t>(i)], static_cast<float>(i) * 0.25f - 2.0f);
+  for (int i = 0; i < 24; ++i)
+    QCOMPARE(a.data[static_cast<std::size_t>(i)], static_cast<float>(i) * 0.25f - 2.0f);
 }
 
 void TestNpyArray::writerRoundTripsAndPadsTheHeader() {
@@ -51,7 +51,8 @@ void TestNpyArray::writerRoundTripsAndPadsTheHeader() {
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   QCOMPARE(bytes.size(), std::size_t{128 + 24});  // header padded to 64-byte alignment
-  QVERIFY(bytes.find("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }") != std::string::npos);
+  QVERIFY(bytes.find("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }") !=
+          std::string::npos);
   QCOMPARE(bytes[127], '\n');
 }
 
@@ -79,9 +80,14 @@ void TestNpyArray::csvRoundTripsFloatsExactly() {
 
 void TestNpyArray::writerLeavesNothingOnFailure() {
   const float v = 1.0f;
-  QVERIFY_THROWS_EXCEPTION(Error, writeNpy(m_dir.path().toStdString() + "/missing/dir/x.npy", {1}, &v));
+  QVERIFY_THROWS_EXCEPTION(Error,
+                           writeNpy(m_dir.path().toStdString() + "/missing/dir/x.npy", {1}, &v));
   QVERIFY_THROWS_EXCEPTION(Error, writeNpy(m_dir.path().toStdString(), {1}, &v));  // a directory
-  QCOMPARE(QDir(m_dir.path()).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot).filter("tmp").size(), 0);
+  QCOMPARE(QDir(m_dir.path())
+               .entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot)
+               .filter("tmp")
+               .size(),
+           0);
 }
 
 QTEST_GUILESS_MAIN(TestNpyArray)

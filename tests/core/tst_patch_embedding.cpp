@@ -1,5 +1,4 @@
 #include <QtTest>
-
 #include <array>
 #include <limits>
 
@@ -16,7 +15,8 @@ using namespace patchlens;
 namespace {
 
 ChwTensor tensorFrom(const NpyArray& a) {
-  ChwTensor t(static_cast<int>(a.shape[0]), static_cast<int>(a.shape[1]), static_cast<int>(a.shape[2]));
+  ChwTensor t(static_cast<int>(a.shape[0]), static_cast<int>(a.shape[1]),
+              static_cast<int>(a.shape[2]));
   t.data = a.data;
   return t;
 }
@@ -60,7 +60,8 @@ void TestPatchEmbedding::equalsTorchConv2d_data() {
   QTest::addColumn<bool>("hasBias");
   const auto rows = test::readTsv(test::dataPath("reference/embed/cases.tsv"));
   QVERIFY(rows.size() >= 6);
-  for (const auto& r : rows) QTest::newRow(r[0].c_str()) << QString::fromStdString(r[0]) << (r[2] == "1");
+  for (const auto& r : rows)
+    QTest::newRow(r[0].c_str()) << QString::fromStdString(r[0]) << (r[2] == "1");
 }
 
 void TestPatchEmbedding::equalsTorchConv2d() {
@@ -78,19 +79,24 @@ void TestPatchEmbedding::equalsTorchConv2d() {
   QCOMPARE(static_cast<std::int64_t>(y.tokens.cols()), expected.shape[1]);
   QCOMPARE(y.grid.rows, static_cast<int>(input.shape[1] / weight.shape[2]));
   QCOMPARE(y.grid.cols, static_cast<int>(input.shape[2] / weight.shape[2]));
-  QVERIFY2(relativeError(y.tokens, expected) <= 1e-5, qPrintable(QString::number(relativeError(y.tokens, expected))));
+  QVERIFY2(relativeError(y.tokens, expected) <= 1e-5,
+           qPrintable(QString::number(relativeError(y.tokens, expected))));
 }
 
 void TestPatchEmbedding::vitBase16OnARealPhotoEqualsTorch() {
   // Whole chain: PNG -> timm preprocessing -> xavier(seed 0) -> [196 x 768], against torch.
-  const NpyArray filters = readNpy(test::dataPath("reference/embed/xavier0_d768_first_filters.npy"));
+  const NpyArray filters =
+      readNpy(test::dataPath("reference/embed/xavier0_d768_first_filters.npy"));
   const PatchWeights w = makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0);
   // The seeded generator gives the numbers the Python re-derivation gives, bit for bit.
-  for (std::size_t i = 0; i < filters.data.size(); ++i) QCOMPARE(w.weight.data()[i], filters.data[i]);
+  for (std::size_t i = 0; i < filters.data.size(); ++i)
+    QCOMPARE(w.weight.data()[i], filters.data[i]);
 
-  const PreprocessResult input = preprocess(loadImage(test::dataPath("chelsea.png")).rgb, PreprocessConfig{});
+  const PreprocessResult input =
+      preprocess(loadImage(test::dataPath("chelsea.png")).rgb, PreprocessConfig{});
   const Embedding y = PatchEmbedding(w).forward(input.tensor);
-  const NpyArray expected = readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
+  const NpyArray expected =
+      readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
   QCOMPARE(expected.shape, (std::vector<std::int64_t>{196, 768}));
   QCOMPARE(y.grid.rows, 14);
   QCOMPARE(y.grid.cols, 14);
@@ -114,7 +120,7 @@ void TestPatchEmbedding::handComputedTwoByTwo() {
   const Embedding y = PatchEmbedding(w).forward(x);
   QCOMPARE(y.grid.rows, 1);
   QCOMPARE(y.grid.cols, 2);
-  QCOMPARE(y.tokens(0, 0), 1.5f);             // 1 + 0.5
+  QCOMPARE(y.tokens(0, 0), 1.5f);                  // 1 + 0.5
   QCOMPARE(y.tokens(0, 1), 1 + 2 + 5 + 6 - 1.0f);  // 13
   QCOMPARE(y.tokens(1, 0), 3.5f);
   QCOMPARE(y.tokens(1, 1), 3 + 4 + 7 + 8 - 1.0f);  // 21
@@ -152,7 +158,8 @@ void TestPatchEmbedding::tokensAreInRowMajorGridOrder() {
   w.weight = RowMatrixF::Ones(1, 4);
   const Embedding e = PatchEmbedding(w).forward(x);
   for (int r = 0; r < 2; ++r)
-    for (int c = 0; c < 3; ++c) QCOMPARE(e.tokens(e.tokenIndex(r, c), 0), 4.0f * static_cast<float>(r * 3 + c));
+    for (int c = 0; c < 3; ++c)
+      QCOMPARE(e.tokens(e.tokenIndex(r, c), 0), 4.0f * static_cast<float>(r * 3 + c));
 }
 
 void TestPatchEmbedding::rejectsMismatchedInput() {

@@ -56,7 +56,8 @@ void TestPreprocess::matchesTorchvision() {
   config.interpolation = *parseInterpolation(interp.toStdString());
   const LoadedImage loaded = loadImage(test::dataPath(image.toStdString()));
   const PreprocessResult result = preprocess(loaded.rgb, config);
-  const cv::Mat expected = test::readRgbFixture(test::dataPath("reference/preprocess/" + fixture.toStdString()));
+  const cv::Mat expected =
+      test::readRgbFixture(test::dataPath("reference/preprocess/" + fixture.toStdString()));
   QCOMPARE(result.inputRgb.rows, expected.rows);
   QCOMPARE(result.inputRgb.cols, expected.cols);
   cv::Mat diff;
@@ -81,7 +82,8 @@ void TestPreprocess::normalisedTensorMatchesTorchvision() {
   PreprocessConfig config;
   config.normalization = *Normalization::parse(norm.toStdString());
   const PreprocessResult result = preprocess(loadImage(test::dataPath("chelsea.png")).rgb, config);
-  const NpyArray expected = readNpy(test::dataPath("reference/preprocess/chelsea_tensor_" + norm.toStdString() + ".npy"));
+  const NpyArray expected =
+      readNpy(test::dataPath("reference/preprocess/chelsea_tensor_" + norm.toStdString() + ".npy"));
   QCOMPARE(expected.shape, (std::vector<std::int64_t>{3, 224, 224}));
   QCOMPARE(result.tensor.data.size(), expected.data.size());
   float maxDiff = 0;

@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   patchlens::ImageLoadOptions options;
   options.maxPixels = 4'000'000;  // keep each input cheap; the limit itself is under test
   try {
-    const patchlens::LoadedImage image = patchlens::decodeImage(std::span<const std::uint8_t>(data, size), "fuzz", options);
+    const patchlens::LoadedImage image =
+        patchlens::decodeImage(std::span<const std::uint8_t>(data, size), "fuzz", options);
     patchlens::PreprocessConfig config;
     config.height = config.width = 32;
     (void)patchlens::preprocess(image.rgb, config);

@@ -1,5 +1,3 @@
-#include <memory>
-
 #include <unistd.h>
 
 #include <QClipboard>
@@ -14,6 +12,7 @@
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest>
+#include <memory>
 
 #include "core/npy_array.h"
 #include "core/position_similarity.h"
@@ -37,8 +36,10 @@ using namespace patchlens;
 namespace {
 
 const QString kChelsea = QStringLiteral(PATCHLENS_TEST_DATA "/chelsea.png");
-// A timm ViT with P = 16 and a position embedding for a 4 x 4 grid (tests/data/weights/fixtures.tsv).
-const QString kTimmWeights = QStringLiteral(PATCHLENS_TEST_DATA "/weights/timm_vit_f32.safetensors");
+// A timm ViT with P = 16 and a position embedding for a 4 x 4 grid
+// (tests/data/weights/fixtures.tsv).
+const QString kTimmWeights =
+    QStringLiteral(PATCHLENS_TEST_DATA "/weights/timm_vit_f32.safetensors");
 // Filter PCA of 768 x 768 in a Debug build takes a while.
 constexpr int kSlowMs = 120000;
 
@@ -98,7 +99,9 @@ void tst_AnalysisViews::init() {
   QVERIFY(views());
 }
 
-void tst_AnalysisViews::cleanup() { m_window.reset(); }
+void tst_AnalysisViews::cleanup() {
+  m_window.reset();
+}
 
 bool tst_AnalysisViews::waitIdle() {
   Session* session = m_window->session();
@@ -108,8 +111,11 @@ bool tst_AnalysisViews::waitIdle() {
 bool tst_AnalysisViews::loadAndWait(const QString& path) {
   m_window->openImage(path);
   Session* session = m_window->session();
-  return QTest::qWaitFor([&] { return !session->isBusy() && session->hasResult() && session->result()->imagePath == path; },
-                         60000);
+  return QTest::qWaitFor(
+      [&] {
+        return !session->isBusy() && session->hasResult() && session->result()->imagePath == path;
+      },
+      60000);
 }
 
 void tst_AnalysisViews::galleryClickSelectsChannel() {
@@ -134,7 +140,8 @@ void tst_AnalysisViews::galleryClickSelectsChannel() {
   m_window->session()->setChannel(5);
   const QImage shot = gallery->grab().toImage();
   const QRect tile = gallery->tileRect(5);
-  const QPoint outline = (QPointF(tile.left() - 1, tile.center().y()) * shot.devicePixelRatio()).toPoint();
+  const QPoint outline =
+      (QPointF(tile.left() - 1, tile.center().y()) * shot.devicePixelRatio()).toPoint();
   QCOMPARE(QColor(shot.pixel(outline)), gallery->palette().color(QPalette::Highlight));
 }
 
@@ -175,7 +182,8 @@ void tst_AnalysisViews::positionSimilarityWithTable() {
   QVERIFY(views()->raiseDock(QStringLiteral("posembed")));
   PositionSimilarityPanel* panel = views()->positionPanel();
   QTRY_VERIFY(panel->mapView()->isVisibleTo(panel));
-  QVERIFY2(!panel->messageText().contains(QStringLiteral("no position embedding")), qPrintable(panel->messageText()));
+  QVERIFY2(!panel->messageText().contains(QStringLiteral("no position embedding")),
+           qPrintable(panel->messageText()));
 
   session->setSelection({1, 2});
   QCOMPARE(panel->shownPosition(), std::optional(PatchPos{1, 2}));
@@ -184,11 +192,13 @@ void tst_AnalysisViews::positionSimilarityWithTable() {
   // The map is the core's row for that position: itself has similarity 1 (the top colour).
   const PositionSimilarity sim = positionSimilarity(*session->result()->weights);
   QCOMPARE(sim.map(1 * 4 + 2)(1, 2), 1.0f);
-  QCOMPARE(map.pixelColor(2, 1).rgb(), colormapColor(ColormapId::RdBu, 1.0, ValueRange{-1.0f, 1.0f}).rgb());
+  QCOMPARE(map.pixelColor(2, 1).rgb(),
+           colormapColor(ColormapId::RdBu, 1.0, ValueRange{-1.0f, 1.0f}).rgb());
   // A click on a cell moves the selection.
   HeatmapView* view = panel->mapView();
   const QRectF cells = view->cellsRect(QRectF(view->rect()));
-  const QPointF cell30(cells.left() + cells.width() * 0.5 / 4, cells.top() + cells.height() * 3.5 / 4);
+  const QPointF cell30(cells.left() + cells.width() * 0.5 / 4,
+                       cells.top() + cells.height() * 3.5 / 4);
   QTest::mouseClick(view, Qt::LeftButton, {}, cell30.toPoint());
   QCOMPARE(session->selection(), std::optional(PatchPos{3, 0}));
   QCOMPARE(panel->shownPosition(), std::optional(PatchPos{3, 0}));
@@ -226,11 +236,14 @@ void tst_AnalysisViews::exportDialogWritesFormats_data() {
   QTest::addColumn<int>("format");
   QTest::addColumn<QString>("kind");
   QTest::addColumn<QString>("file");
-  QTest::newRow("png channel") << static_cast<int>(FigureFormat::Png) << QStringLiteral("channel:5") << QStringLiteral("fig.png");
-  QTest::newRow("svg filters") << static_cast<int>(FigureFormat::Svg) << QStringLiteral("filters") << QStringLiteral("fig.svg");
-  QTest::newRow("pdf token") << static_cast<int>(FigureFormat::Pdf) << QStringLiteral("token:3,4") << QStringLiteral("fig.pdf");
-  QTest::newRow("png, no suffix typed") << static_cast<int>(FigureFormat::Png) << QStringLiteral("histogram")
-                                        << QStringLiteral("plot");
+  QTest::newRow("png channel") << static_cast<int>(FigureFormat::Png) << QStringLiteral("channel:5")
+                               << QStringLiteral("fig.png");
+  QTest::newRow("svg filters") << static_cast<int>(FigureFormat::Svg) << QStringLiteral("filters")
+                               << QStringLiteral("fig.svg");
+  QTest::newRow("pdf token") << static_cast<int>(FigureFormat::Pdf) << QStringLiteral("token:3,4")
+                             << QStringLiteral("fig.pdf");
+  QTest::newRow("png, no suffix typed") << static_cast<int>(FigureFormat::Png)
+                                        << QStringLiteral("histogram") << QStringLiteral("plot");
 }
 
 void tst_AnalysisViews::exportDialogWritesFormats() {
@@ -246,7 +259,8 @@ void tst_AnalysisViews::exportDialogWritesFormats() {
   QTRY_VERIFY_WITH_TIMEOUT(dialog.isFigureReady(), 30000);
   QVERIFY(!dialog.preview().isNull());
   dialog.setFormat(static_cast<FigureFormat>(format));
-  saveShot(&dialog, QStringLiteral("export_dialog_") + QFileInfo(file).completeBaseName() + QString::number(format));
+  saveShot(&dialog, QStringLiteral("export_dialog_") + QFileInfo(file).completeBaseName() +
+                        QString::number(format));
   dialog.setFigureSize(QSizeF(400, 300));
   dialog.setScale(2.5);
   dialog.setPath(dir.filePath(file));
@@ -266,8 +280,12 @@ void tst_AnalysisViews::exportDialogWritesFormats() {
       QCOMPARE(reader.read().size(), QSize(1000, 750));
       break;
     }
-    case FigureFormat::Svg: QVERIFY(f.readAll().contains("<svg")); break;
-    case FigureFormat::Pdf: QVERIFY(head.startsWith("%PDF")); break;
+    case FigureFormat::Svg:
+      QVERIFY(f.readAll().contains("<svg"));
+      break;
+    case FigureFormat::Pdf:
+      QVERIFY(head.startsWith("%PDF"));
+      break;
   }
 }
 
@@ -279,7 +297,8 @@ void tst_AnalysisViews::exportDialogRefusesBadDirectory() {
   QTRY_VERIFY(dialog.isFigureReady());
   dialog.setPath(dir.filePath(QStringLiteral("missing/sub/fig.png")));
   QVERIFY(!dialog.save());
-  QVERIFY2(dialog.message().contains(QStringLiteral("does not exist")), qPrintable(dialog.message()));
+  QVERIFY2(dialog.message().contains(QStringLiteral("does not exist")),
+           qPrintable(dialog.message()));
   saveShot(&dialog, QStringLiteral("export_dialog_missing_dir"));
   QVERIFY(filesIn(dir.path()).isEmpty());
   QVERIFY(!QDir(dir.filePath(QStringLiteral("missing"))).exists());
@@ -381,8 +400,8 @@ void tst_AnalysisViews::dataExportWritesNpyAndCsv() {
   QVERIFY(file.size() > 768);
 
   QCOMPARE(filesIn(dir.path()),
-           (QStringList{QStringLiteral("channel.npy"), QStringLiteral("embedding.npy"), QStringLiteral("filters.npy"),
-                        QStringLiteral("token.csv")}));
+           (QStringList{QStringLiteral("channel.npy"), QStringLiteral("embedding.npy"),
+                        QStringLiteral("filters.npy"), QStringLiteral("token.csv")}));
   const QString error = views()->writeData(DataExport{DataExport::Type::Embedding, 0, 0},
                                            dir.filePath(QStringLiteral("missing/embedding.npy")));
   QVERIFY(!error.isEmpty());

@@ -24,7 +24,8 @@ void tst_Colormap::knownEntries_data() {
   QTest::addColumn<int>("r");
   QTest::addColumn<int>("g");
   QTest::addColumn<int>("b");
-  // matplotlib cmap(t, bytes=True): (lut * 255).astype(uint8), so viridis(1) is 36 blue, not #fde725.
+  // matplotlib cmap(t, bytes=True): (lut * 255).astype(uint8), so viridis(1) is 36 blue, not
+  // #fde725.
   QTest::newRow("viridis low") << "viridis" << 0.0 << 0x44 << 0x01 << 0x54;
   QTest::newRow("viridis high") << "viridis" << 1.0 << 253 << 231 << 36;
   QTest::newRow("magma low") << "magma" << 0.0 << 0 << 0 << 3;
@@ -70,7 +71,8 @@ void tst_Colormap::divergingIsZeroCentred() {
 }
 
 void tst_Colormap::parseNames() {
-  for (const ColormapId id : Colormap::all()) QCOMPARE(Colormap::parse(Colormap::get(id).name()), std::optional(id));
+  for (const ColormapId id : Colormap::all())
+    QCOMPARE(Colormap::parse(Colormap::get(id).name()), std::optional(id));
   QVERIFY(!Colormap::parse("jet"));
 }
 

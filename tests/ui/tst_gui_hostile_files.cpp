@@ -1,12 +1,11 @@
-#include <algorithm>
-#include <memory>
-#include <vector>
-
 #include <QMimeData>
 #include <QRegularExpression>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "core/weight_loader.h"
 #include "tests/common/test_support.h"
@@ -64,15 +63,16 @@ void tst_GuiHostileFiles::initTestCase() {
 void tst_GuiHostileFiles::cleanupTestCase() {
   if (!m_times.empty()) {
     std::sort(m_times.begin(), m_times.end());
-    qInfo("request -> error shown: median %lld ms, max %lld ms over %zu files", m_times[m_times.size() / 2], m_times.back(),
-          m_times.size());
+    qInfo("request -> error shown: median %lld ms, max %lld ms over %zu files",
+          m_times[m_times.size() / 2], m_times.back(), m_times.size());
   }
   m_window.reset();
   // Every hostile file went through this one process: its peak memory is theirs too.
   QFile status(QStringLiteral("/proc/self/status"));
   if (status.open(QIODevice::ReadOnly) && !qEnvironmentVariableIsSet("PATCHLENS_NO_RLIMIT")) {
     const QString text = QString::fromLatin1(status.readAll());
-    const QRegularExpressionMatch m = QRegularExpression(QStringLiteral("VmHWM:\\s+(\\d+) kB")).match(text);
+    const QRegularExpressionMatch m =
+        QRegularExpression(QStringLiteral("VmHWM:\\s+(\\d+) kB")).match(text);
     QVERIFY(m.hasMatch());
     const qint64 peakMb = m.captured(1).toLongLong() / 1024;
     qInfo("peak RSS after all hostile files: %lld MB", peakMb);
@@ -83,7 +83,8 @@ void tst_GuiHostileFiles::cleanupTestCase() {
 void tst_GuiHostileFiles::addManifest(const std::string& folder, Route route, const char* prefix) {
   for (const auto& row : test::readTsv(test::dataPath(folder + "/expected.tsv"))) {
     const QString file = QString::fromStdString(test::dataPath(folder + "/" + row[0]));
-    QTest::addRow("%s %s/%s", prefix, folder.c_str(), row[0].c_str()) << route << file << QString::fromStdString(row[1]);
+    QTest::addRow("%s %s/%s", prefix, folder.c_str(), row[0].c_str())
+        << route << file << QString::fromStdString(row[1]);
   }
 }
 
@@ -100,22 +101,31 @@ void tst_GuiHostileFiles::refusedWithMessage_data() {
     // A NumPy or ZIP file named .png is taken for weights when dropped: the weight reader's
     // reason then, only the file name is checked.
     const QString reason = looksLikeWeightFile(path) ? QString() : QString::fromStdString(row[1]);
-    QTest::addRow("drop bad/images/%s", row[0].c_str()) << Route::Drop << QString::fromStdString(path) << reason;
+    QTest::addRow("drop bad/images/%s", row[0].c_str())
+        << Route::Drop << QString::fromStdString(path) << reason;
   }
   // Files only the running system can make (as in tests/cli/tst_hostile_files.cpp).
   QDir(m_dir.path()).mkdir(QStringLiteral("folder.png"));
-  QTest::newRow("open directory named .png") << Route::OpenImage << m_dir.filePath(QStringLiteral("folder.png")) << "is a directory";
-  QFile::link(m_dir.filePath(QStringLiteral("loop-b.png")), m_dir.filePath(QStringLiteral("loop-a.png")));
-  QFile::link(m_dir.filePath(QStringLiteral("loop-a.png")), m_dir.filePath(QStringLiteral("loop-b.png")));
-  QTest::newRow("open symlink loop") << Route::OpenImage << m_dir.filePath(QStringLiteral("loop-a.png")) << "symbolic links";
-  QFile::link(m_dir.filePath(QStringLiteral("nowhere.png")), m_dir.filePath(QStringLiteral("dangling.png")));
-  QTest::newRow("open dangling symlink") << Route::OpenImage << m_dir.filePath(QStringLiteral("dangling.png")) << "no such file";
+  QTest::newRow("open directory named .png")
+      << Route::OpenImage << m_dir.filePath(QStringLiteral("folder.png")) << "is a directory";
+  QFile::link(m_dir.filePath(QStringLiteral("loop-b.png")),
+              m_dir.filePath(QStringLiteral("loop-a.png")));
+  QFile::link(m_dir.filePath(QStringLiteral("loop-a.png")),
+              m_dir.filePath(QStringLiteral("loop-b.png")));
+  QTest::newRow("open symlink loop")
+      << Route::OpenImage << m_dir.filePath(QStringLiteral("loop-a.png")) << "symbolic links";
+  QFile::link(m_dir.filePath(QStringLiteral("nowhere.png")),
+              m_dir.filePath(QStringLiteral("dangling.png")));
+  QTest::newRow("open dangling symlink")
+      << Route::OpenImage << m_dir.filePath(QStringLiteral("dangling.png")) << "no such file";
   {
     QFile sparse(m_dir.filePath(QStringLiteral("huge.png")));
     if (sparse.open(QIODevice::WriteOnly)) sparse.resize(qint64{2} << 30);  // 2 GiB of holes
   }
-  QTest::newRow("open 2 GiB file") << Route::OpenImage << m_dir.filePath(QStringLiteral("huge.png")) << "larger than the limit";
-  QTest::newRow("open device") << Route::OpenImage << QStringLiteral("/dev/zero") << "not a regular file";
+  QTest::newRow("open 2 GiB file")
+      << Route::OpenImage << m_dir.filePath(QStringLiteral("huge.png")) << "larger than the limit";
+  QTest::newRow("open device") << Route::OpenImage << QStringLiteral("/dev/zero")
+                               << "not a regular file";
 }
 
 void tst_GuiHostileFiles::refusedWithMessage() {
@@ -134,8 +144,12 @@ void tst_GuiHostileFiles::refusedWithMessage() {
   connect(session, &Session::errorOccurred, &context, [&] { shownAfterMs = timer.elapsed(); });
   timer.start();
   switch (route) {
-    case Route::OpenImage: m_window->openImage(file); break;  // File > Open with this path
-    case Route::OpenWeights: m_window->openWeights(file); break;
+    case Route::OpenImage:
+      m_window->openImage(file);
+      break;  // File > Open with this path
+    case Route::OpenWeights:
+      m_window->openWeights(file);
+      break;
     case Route::Drop: {
       QMimeData mime;
       mime.setUrls({QUrl::fromLocalFile(file)});

@@ -1,5 +1,3 @@
-#include <memory>
-
 #include <QFile>
 #include <QMimeData>
 #include <QProcess>
@@ -7,6 +5,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <memory>
 
 #include "core/image_loader.h"
 #include "core/patch_embedding.h"
@@ -76,7 +75,9 @@ void tst_MainWindow::init() {
   m_window = makeWindow();
 }
 
-void tst_MainWindow::cleanup() { m_window.reset(); }
+void tst_MainWindow::cleanup() {
+  m_window.reset();
+}
 
 std::unique_ptr<MainWindow> tst_MainWindow::makeWindow() {
   auto window = std::make_unique<MainWindow>();
@@ -89,8 +90,11 @@ std::unique_ptr<MainWindow> tst_MainWindow::makeWindow() {
 bool tst_MainWindow::loadAndWait(MainWindow& window, const QString& path) {
   window.openImage(path);
   Session* session = window.session();
-  return QTest::qWaitFor([&] { return !session->isBusy() && session->hasResult() && session->result()->imagePath == path; },
-                         30000);
+  return QTest::qWaitFor(
+      [&] {
+        return !session->isBusy() && session->hasResult() && session->result()->imagePath == path;
+      },
+      30000);
 }
 
 void tst_MainWindow::clickShowsTokenInInspector_data() {
@@ -112,7 +116,8 @@ void tst_MainWindow::clickShowsTokenInInspector() {
   const int cols = m_window->session()->result()->embedding.grid.cols;
   QCOMPARE(cols, 14);
   QCOMPARE(m_window->inspector()->shownToken(), row * cols + col);
-  QVERIFY(m_window->inspector()->headerText().contains(QStringLiteral("Token %1").arg(row * cols + col)));
+  QVERIFY(m_window->inspector()->headerText().contains(
+      QStringLiteral("Token %1").arg(row * cols + col)));
 
   const Embedding expected = coreEmbedding(kChelsea);
   const Eigen::VectorXf shown = m_window->inspector()->shownVector();
@@ -129,7 +134,8 @@ void tst_MainWindow::hoverShowsTooltip() {
   // A move event straight to the view: QTest::mouseMove goes through QCursor::setPos,
   // which the offscreen platform maps with an offset.
   const QPointF centre = view->patchCenter({2, 3});
-  QMouseEvent move(QEvent::MouseMove, centre, view->mapToGlobal(centre), Qt::NoButton, Qt::NoButton, Qt::NoModifier);
+  QMouseEvent move(QEvent::MouseMove, centre, view->mapToGlobal(centre), Qt::NoButton, Qt::NoButton,
+                   Qt::NoModifier);
   QApplication::sendEvent(view, &move);
   QTRY_COMPARE(view->hovered(), std::optional(PatchPos{2, 3}));
   const QString tip = view->toolTip();
@@ -140,7 +146,8 @@ void tst_MainWindow::hoverShowsTooltip() {
   const QRectF box = m_window->session()->result()->sourceRect({2, 3});
   QVERIFY2(tip.contains(QString::number(box.left(), 'f', 1)), qPrintable(tip));
   const float norm = m_window->session()->result()->norms(31);
-  QVERIFY2(tip.contains(QStringLiteral("L2 norm: %1").arg(QString::number(norm, 'g', 4))), qPrintable(tip));
+  QVERIFY2(tip.contains(QStringLiteral("L2 norm: %1").arg(QString::number(norm, 'g', 4))),
+           qPrintable(tip));
 }
 
 void tst_MainWindow::arrowKeysMoveSelection() {
@@ -194,7 +201,8 @@ void tst_MainWindow::channelChangeColoursOverlay() {
     column.minCoeff(&lowest);
     column.maxCoeff(&highest);
     const auto pixelAt = [&](Eigen::Index token) {
-      const QPointF centre = view->patchCenter({static_cast<int>(token / 14), static_cast<int>(token % 14)});
+      const QPointF centre =
+          view->patchCenter({static_cast<int>(token / 14), static_cast<int>(token % 14)});
       return QColor(shot.pixel((centre * dpr).toPoint()));
     };
     // The smallest value is viridis' first entry, the largest its last (matplotlib bytes).
@@ -202,7 +210,8 @@ void tst_MainWindow::channelChangeColoursOverlay() {
     QCOMPARE(pixelAt(highest), QColor(253, 231, 36));
     // Any other patch: the table entry of its value.
     for (const Eigen::Index token : {Eigen::Index{0}, Eigen::Index{100}, Eigen::Index{195}}) {
-      const Rgb8 expected = Colormap::get(ColormapId::Viridis).map(column(token), column.minCoeff(), column.maxCoeff());
+      const Rgb8 expected = Colormap::get(ColormapId::Viridis)
+                                .map(column(token), column.minCoeff(), column.maxCoeff());
       QCOMPARE(pixelAt(token), QColor(expected.r, expected.g, expected.b));
     }
   }
@@ -213,7 +222,8 @@ void tst_MainWindow::dropLoadsFile() {
   QVERIFY(loadAndWait(*m_window, kChelsea));
   QMimeData mime;
   mime.setUrls({QUrl::fromLocalFile(kCoffee)});
-  const QPoint pos = m_window->imageView()->mapTo(m_window.get(), m_window->imageView()->rect().center());
+  const QPoint pos =
+      m_window->imageView()->mapTo(m_window.get(), m_window->imageView()->rect().center());
   QDragEnterEvent enter(pos, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
   QApplication::sendEvent(m_window.get(), &enter);
   QVERIFY(enter.isAccepted());
@@ -242,7 +252,8 @@ void tst_MainWindow::badImageKeepsPreviousState() {
   m_window->openImage(bad);
   QTRY_COMPARE_WITH_TIMEOUT(errors.count(), 1, 30000);
   QVERIFY(!session->isBusy());
-  QVERIFY2(m_window->errorText().contains(QStringLiteral("not_an_image.png")), qPrintable(m_window->errorText()));
+  QVERIFY2(m_window->errorText().contains(QStringLiteral("not_an_image.png")),
+           qPrintable(m_window->errorText()));
   QCOMPARE(session->result(), before);  // the same result object: nothing was replaced
   QCOMPARE(session->result()->imagePath, kChelsea);
   QCOMPARE(session->selection(), std::optional(PatchPos{3, 4}));
@@ -311,9 +322,10 @@ void tst_MainWindow::screenshotCommandLine() {
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
   process.setProcessEnvironment(env);
-  process.start(exe, {kChelsea, QStringLiteral("--select"), QStringLiteral("7,7"), QStringLiteral("--overlay"),
-                      QStringLiteral("channel:5"), QStringLiteral("--size"), QStringLiteral("1200x800"),
-                      QStringLiteral("--screenshot"), out});
+  process.start(exe,
+                {kChelsea, QStringLiteral("--select"), QStringLiteral("7,7"),
+                 QStringLiteral("--overlay"), QStringLiteral("channel:5"), QStringLiteral("--size"),
+                 QStringLiteral("1200x800"), QStringLiteral("--screenshot"), out});
   QVERIFY(process.waitForFinished(60000));
   QCOMPARE(process.exitCode(), 0);
   const QImage shot(out);

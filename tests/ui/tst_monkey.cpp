@@ -1,8 +1,3 @@
-#include <deque>
-#include <functional>
-#include <memory>
-#include <vector>
-
 #include <QAbstractSpinBox>
 #include <QCheckBox>
 #include <QComboBox>
@@ -19,6 +14,10 @@
 #include <QTabBar>
 #include <QToolButton>
 #include <QtTest>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
 
 #include "ui/image_view.h"
 #include "ui/main_window.h"
@@ -40,15 +39,18 @@ int envInt(const char* name, int fallback) {
 QStringList filesIn(const QString& folder, const QStringList& patterns) {
   QStringList files;
   const QDir dir(QStringLiteral(PATCHLENS_TEST_DATA "/") + folder);
-  for (const QString& name : dir.entryList(patterns, QDir::Files, QDir::Name)) files << dir.filePath(name);
+  for (const QString& name : dir.entryList(patterns, QDir::Files, QDir::Name))
+    files << dir.filePath(name);
   return files;
 }
 
 // The offscreen platform warns on every dock raise and popup; thousands of those would hit
 // Qt Test's warning limit and hide the summary.
 QtMessageHandler g_previousHandler = nullptr;
-void filterPlatformNoise(QtMsgType type, const QMessageLogContext& context, const QString& message) {
-  if (type == QtWarningMsg && message.startsWith(QLatin1String("This plugin does not support"))) return;
+void filterPlatformNoise(QtMsgType type, const QMessageLogContext& context,
+                         const QString& message) {
+  if (type == QtWarningMsg && message.startsWith(QLatin1String("This plugin does not support")))
+    return;
   g_previousHandler(type, context, message);
 }
 
@@ -127,14 +129,19 @@ void tst_Monkey::initTestCase() {
   QStandardPaths::setTestModeEnabled(true);
   QCoreApplication::setOrganizationName(QStringLiteral("PatchLensTest"));
   QCoreApplication::setApplicationName(QStringLiteral("tst_monkey"));
-  m_goodImages = QStringList{QStringLiteral(PATCHLENS_TEST_DATA "/chelsea.png"), QStringLiteral(PATCHLENS_TEST_DATA "/coffee.png"),
+  m_goodImages = QStringList{QStringLiteral(PATCHLENS_TEST_DATA "/chelsea.png"),
+                             QStringLiteral(PATCHLENS_TEST_DATA "/coffee.png"),
                              QStringLiteral(PATCHLENS_TEST_DATA "/coffee_small.png")} +
                  filesIn(QStringLiteral("images"), {QStringLiteral("*")});
   m_badImages = filesIn(QStringLiteral("bad/images"), {QStringLiteral("*")});
   m_badImages.removeIf([](const QString& f) { return f.endsWith(QLatin1String(".tsv")); });
-  m_badImages << QStringLiteral("/nonexistent/missing.png") << QStringLiteral(PATCHLENS_TEST_DATA "/images");
-  m_goodWeights = filesIn(QStringLiteral("weights"), {QStringLiteral("*.safetensors"), QStringLiteral("*.npz")});
-  m_badWeights = filesIn(QStringLiteral("bad/weights"), {QStringLiteral("*.safetensors"), QStringLiteral("*.npy"), QStringLiteral("*.npz")});
+  m_badImages << QStringLiteral("/nonexistent/missing.png")
+              << QStringLiteral(PATCHLENS_TEST_DATA "/images");
+  m_goodWeights = filesIn(QStringLiteral("weights"),
+                          {QStringLiteral("*.safetensors"), QStringLiteral("*.npz")});
+  m_badWeights =
+      filesIn(QStringLiteral("bad/weights"),
+              {QStringLiteral("*.safetensors"), QStringLiteral("*.npy"), QStringLiteral("*.npz")});
   QVERIFY(m_goodImages.size() > 3);
   QVERIFY(m_badImages.size() > 30);
   QVERIFY(!m_goodWeights.isEmpty());
@@ -142,7 +149,8 @@ void tst_Monkey::initTestCase() {
 
   const quint32 seed = static_cast<quint32>(envInt("PATCHLENS_MONKEY_SEED", 1));
   m_random.seed(seed);
-  qInfo("seed %u (PATCHLENS_MONKEY_SEED), %d events (PATCHLENS_MONKEY_EVENTS)", seed, envInt("PATCHLENS_MONKEY_EVENTS", 20000));
+  qInfo("seed %u (PATCHLENS_MONKEY_SEED), %d events (PATCHLENS_MONKEY_EVENTS)", seed,
+        envInt("PATCHLENS_MONKEY_EVENTS", 20000));
 
   m_window = std::make_unique<MainWindow>(nullptr, MainWindow::SettingsMode::Ephemeral);
   m_window->resize(1280, 860);
@@ -153,14 +161,18 @@ void tst_Monkey::initTestCase() {
   m_session = m_window->session();
   m_view = m_window->imageView();
   connect(m_session, &Session::busyChanged, this, [this](bool busy) {
-    if (busy) m_busySince.start();
-    else m_busySince.invalidate();
+    if (busy)
+      m_busySince.start();
+    else
+      m_busySince.invalidate();
   });
   connect(m_session, &Session::errorOccurred, this, [this] { ++m_errors; });
   connect(m_session, &Session::resultChanged, this, [this] { ++m_results; });
 }
 
-void tst_Monkey::cleanupTestCase() { m_window.reset(); }
+void tst_Monkey::cleanupTestCase() {
+  m_window.reset();
+}
 
 void tst_Monkey::log(const QString& line) {
   m_recent.push_back(QStringLiteral("#%1 %2").arg(m_step).arg(line));
@@ -176,10 +188,15 @@ void tst_Monkey::checkConsistent() {
   const auto fail = [this](const QString& what) {
     QString history;
     for (const QString& line : m_recent) history += QStringLiteral("\n  ") + line;
-    return QStringLiteral("%1 (step %2; last actions:%3)").arg(what).arg(m_step).arg(history).toLocal8Bit();
+    return QStringLiteral("%1 (step %2; last actions:%3)")
+        .arg(what)
+        .arg(m_step)
+        .arg(history)
+        .toLocal8Bit();
   };
   QVERIFY2(m_window->isVisible(), fail(QStringLiteral("the window is gone")).constData());
-  QVERIFY2(!m_busySince.isValid() || m_busySince.elapsed() < kStuckMs, fail(QStringLiteral("busy for over 30 s")).constData());
+  QVERIFY2(!m_busySince.isValid() || m_busySince.elapsed() < kStuckMs,
+           fail(QStringLiteral("busy for over 30 s")).constData());
   const auto& result = m_session->result();
   const auto selection = m_session->selection();
   if (!result) {
@@ -189,24 +206,36 @@ void tst_Monkey::checkConsistent() {
   }
   const GridSize grid = result->embedding.grid;
   const int dim = result->embedDim();
-  QVERIFY2(grid.rows > 0 && grid.cols > 0 && dim > 0, fail(QStringLiteral("an empty result")).constData());
+  QVERIFY2(grid.rows > 0 && grid.cols > 0 && dim > 0,
+           fail(QStringLiteral("an empty result")).constData());
   QCOMPARE(result->embedding.tokens.rows(), Eigen::Index{grid.tokens()});
   QCOMPARE(dim, result->weights->embedDim);
   QCOMPARE(result->norms.size(), Eigen::Index{grid.tokens()});
   if (selection) {
-    QVERIFY2(selection->row >= 0 && selection->row < grid.rows && selection->col >= 0 && selection->col < grid.cols,
-             fail(QStringLiteral("selection (%1, %2) outside the %3x%4 grid").arg(selection->row).arg(selection->col).arg(grid.rows).arg(grid.cols)).constData());
+    QVERIFY2(selection->row >= 0 && selection->row < grid.rows && selection->col >= 0 &&
+                 selection->col < grid.cols,
+             fail(QStringLiteral("selection (%1, %2) outside the %3x%4 grid")
+                      .arg(selection->row)
+                      .arg(selection->col)
+                      .arg(grid.rows)
+                      .arg(grid.cols))
+                 .constData());
   }
   QVERIFY2(m_session->channel() >= 0 && m_session->channel() < dim,
-           fail(QStringLiteral("channel %1 outside 0..%2").arg(m_session->channel()).arg(dim - 1)).constData());
+           fail(QStringLiteral("channel %1 outside 0..%2").arg(m_session->channel()).arg(dim - 1))
+               .constData());
   // The inspector shows the selected token's row of the embedding on screen.
   const int token = m_session->selectedToken();
   QVERIFY2(m_window->inspector()->shownToken() == token,
-           fail(QStringLiteral("inspector shows token %1, selection is %2").arg(m_window->inspector()->shownToken()).arg(token)).constData());
+           fail(QStringLiteral("inspector shows token %1, selection is %2")
+                    .arg(m_window->inspector()->shownToken())
+                    .arg(token))
+               .constData());
   if (token >= 0) {
     QCOMPARE(m_window->inspector()->shownVector().size(), Eigen::Index{dim});
-    QVERIFY2(m_window->inspector()->shownVector() == result->embedding.tokens.row(token).transpose(),
-             fail(QStringLiteral("inspector vector differs from the embedding row")).constData());
+    QVERIFY2(
+        m_window->inspector()->shownVector() == result->embedding.tokens.row(token).transpose(),
+        fail(QStringLiteral("inspector vector differs from the embedding row")).constData());
   }
   // The channel widgets follow the session.
   auto* toolbar = m_window->findChild<OverlayToolBar*>();
@@ -214,7 +243,8 @@ void tst_Monkey::checkConsistent() {
   QCOMPARE(toolbar->channelSpin()->maximum(), dim - 1);
   const OverlayMap& map = m_session->overlayMap();
   if (!map.empty()) {
-    QVERIFY2(map.image.size() == QSize(grid.cols, grid.rows), fail(QStringLiteral("overlay image size")).constData());
+    QVERIFY2(map.image.size() == QSize(grid.cols, grid.rows),
+             fail(QStringLiteral("overlay image size")).constData());
     if (!map.isRgb) QCOMPARE(map.values.size(), Eigen::Index{grid.tokens()});
   }
   if (const auto hover = m_view->hovered()) {
@@ -238,7 +268,8 @@ QList<QWidget*> tst_Monkey::clickableWidgets() const {
     // Combo popups are opened and closed by key presses elsewhere; model-panel spin boxes
     // are set to chosen values (their arrows walk to sizes that take seconds to compute).
     if (qobject_cast<QComboBox*>(w)) continue;
-    if (qobject_cast<QAbstractSpinBox*>(w) && m_window->findChild<ModelPanel*>()->isAncestorOf(w)) continue;
+    if (qobject_cast<QAbstractSpinBox*>(w) && m_window->findChild<ModelPanel*>()->isAncestorOf(w))
+      continue;
     widgets << w;
   }
   return widgets;
@@ -260,10 +291,15 @@ void tst_Monkey::dragImage() {
   const QPoint from = randomPointIn(m_view);
   const QPoint to = randomPointIn(m_view);
   const Qt::MouseButton button = pick(2) == 0 ? Qt::MiddleButton : Qt::LeftButton;
-  log(QStringLiteral("drag (%1, %2) -> (%3, %4)").arg(from.x()).arg(from.y()).arg(to.x()).arg(to.y()));
+  log(QStringLiteral("drag (%1, %2) -> (%3, %4)")
+          .arg(from.x())
+          .arg(from.y())
+          .arg(to.x())
+          .arg(to.y()));
   QTest::mousePress(m_view, button, {}, from);
   // A move with the button held (QTest::mouseMove goes through QCursor; send it directly).
-  QMouseEvent move(QEvent::MouseMove, QPointF(to), m_view->mapToGlobal(QPointF(to)), Qt::NoButton, button, Qt::NoModifier);
+  QMouseEvent move(QEvent::MouseMove, QPointF(to), m_view->mapToGlobal(QPointF(to)), Qt::NoButton,
+                   button, Qt::NoModifier);
   QApplication::sendEvent(m_view, &move);
   QTest::mouseRelease(m_view, button, {}, to);
 }
@@ -271,7 +307,8 @@ void tst_Monkey::dragImage() {
 void tst_Monkey::hoverImage() {
   const QPointF at = randomPointIn(m_view);
   log(QStringLiteral("hover (%1, %2)").arg(at.x()).arg(at.y()));
-  QMouseEvent move(QEvent::MouseMove, at, m_view->mapToGlobal(at), Qt::NoButton, Qt::NoButton, Qt::NoModifier);
+  QMouseEvent move(QEvent::MouseMove, at, m_view->mapToGlobal(at), Qt::NoButton, Qt::NoButton,
+                   Qt::NoModifier);
   QApplication::sendEvent(m_view, &move);
   if (pick(8) == 0) {
     QEvent leave(QEvent::Leave);
@@ -284,13 +321,17 @@ void tst_Monkey::wheel() {
   QWidget* target = pick(3) == 0 && !widgets.isEmpty() ? pickFrom(widgets) : m_view;
   const QPointF at = randomPointIn(target);
   const int delta = (pick(2) == 0 ? 1 : -1) * (pick(3) == 0 ? 360 : 120);
-  log(QStringLiteral("wheel %1 on %2").arg(delta).arg(QString::fromLatin1(target->metaObject()->className())));
-  QWheelEvent event(at, target->mapToGlobal(at), QPoint(), QPoint(0, delta), Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+  log(QStringLiteral("wheel %1 on %2")
+          .arg(delta)
+          .arg(QString::fromLatin1(target->metaObject()->className())));
+  QWheelEvent event(at, target->mapToGlobal(at), QPoint(), QPoint(0, delta), Qt::NoButton,
+                    Qt::NoModifier, Qt::NoScrollPhase, false);
   QApplication::sendEvent(target, &event);
 }
 
 void tst_Monkey::keyOnImage() {
-  static const QList<Qt::Key> keys{Qt::Key_Left, Qt::Key_Right, Qt::Key_Up, Qt::Key_Down, Qt::Key_Escape, Qt::Key_Space, Qt::Key_A};
+  static const QList<Qt::Key> keys{Qt::Key_Left,   Qt::Key_Right, Qt::Key_Up, Qt::Key_Down,
+                                   Qt::Key_Escape, Qt::Key_Space, Qt::Key_A};
   const Qt::Key key = pickFrom(keys);
   log(QStringLiteral("key %1 on the image").arg(key));
   QTest::keyClick(m_view, key);
@@ -300,12 +341,15 @@ void tst_Monkey::shortcut() {
   // Window shortcuts that open no dialog: channel, zoom, grid, original, overlays, reload,
   // previous / next image in the folder.
   static const QList<QKeySequence> sequences{
-      QKeySequence(Qt::Key_PageUp),           QKeySequence(Qt::Key_PageDown),       QKeySequence(QKeySequence::ZoomIn),
-      QKeySequence(QKeySequence::ZoomOut),    QKeySequence(Qt::CTRL | Qt::Key_0),   QKeySequence(Qt::CTRL | Qt::Key_G),
-      QKeySequence(Qt::CTRL | Qt::Key_T),     QKeySequence(Qt::ALT | Qt::Key_0),    QKeySequence(Qt::ALT | Qt::Key_1),
-      QKeySequence(Qt::ALT | Qt::Key_2),      QKeySequence(Qt::ALT | Qt::Key_3),    QKeySequence(Qt::ALT | Qt::Key_4),
-      QKeySequence(Qt::ALT | Qt::Key_5),      QKeySequence(Qt::ALT | Qt::Key_6),    QKeySequence(QKeySequence::Refresh),
-      QKeySequence(QKeySequence::Back),       QKeySequence(QKeySequence::Forward),  QKeySequence(Qt::CTRL | Qt::Key_Equal),
+      QKeySequence(Qt::Key_PageUp),        QKeySequence(Qt::Key_PageDown),
+      QKeySequence(QKeySequence::ZoomIn),  QKeySequence(QKeySequence::ZoomOut),
+      QKeySequence(Qt::CTRL | Qt::Key_0),  QKeySequence(Qt::CTRL | Qt::Key_G),
+      QKeySequence(Qt::CTRL | Qt::Key_T),  QKeySequence(Qt::ALT | Qt::Key_0),
+      QKeySequence(Qt::ALT | Qt::Key_1),   QKeySequence(Qt::ALT | Qt::Key_2),
+      QKeySequence(Qt::ALT | Qt::Key_3),   QKeySequence(Qt::ALT | Qt::Key_4),
+      QKeySequence(Qt::ALT | Qt::Key_5),   QKeySequence(Qt::ALT | Qt::Key_6),
+      QKeySequence(QKeySequence::Refresh), QKeySequence(QKeySequence::Back),
+      QKeySequence(QKeySequence::Forward), QKeySequence(Qt::CTRL | Qt::Key_Equal),
   };
   const QKeySequence sequence = pickFrom(sequences);
   log(QStringLiteral("shortcut %1").arg(sequence.toString()));
@@ -345,7 +389,8 @@ void tst_Monkey::overlayWidgets() {
     }
     default: {
       // Keyboard on a combo: the user's Up / Down without opening the popup.
-      static const QStringList names{QStringLiteral("overlayCombo"), QStringLiteral("colormapCombo"), QStringLiteral("scaleCombo")};
+      static const QStringList names{QStringLiteral("overlayCombo"),
+                                     QStringLiteral("colormapCombo"), QStringLiteral("scaleCombo")};
       auto* combo = toolbar->findChild<QComboBox*>(pickFrom(names));
       const Qt::Key key = pick(2) == 0 ? Qt::Key_Up : Qt::Key_Down;
       log(QStringLiteral("key %1 on %2").arg(key).arg(combo->objectName()));
@@ -379,7 +424,8 @@ void tst_Monkey::channelWidgets() {
       break;
     }
     default: {
-      const int value = pick(std::max(m_session->hasResult() ? m_session->result()->embedDim() : 1, 1));
+      const int value =
+          pick(std::max(m_session->hasResult() ? m_session->result()->embedDim() : 1, 1));
       log(QStringLiteral("session channel -> %1 (inspector / matrix click)").arg(value));
       m_session->setChannel(value);
       break;
@@ -389,8 +435,12 @@ void tst_Monkey::channelWidgets() {
 
 void tst_Monkey::modelOptions() {
   auto* panel = m_window->findChild<ModelPanel*>();
-  const auto spin = [panel](const char* name) { return panel->findChild<QSpinBox*>(QLatin1String(name)); };
-  const auto combo = [panel](const char* name) { return panel->findChild<QComboBox*>(QLatin1String(name)); };
+  const auto spin = [panel](const char* name) {
+    return panel->findChild<QSpinBox*>(QLatin1String(name));
+  };
+  const auto combo = [panel](const char* name) {
+    return panel->findChild<QComboBox*>(QLatin1String(name));
+  };
   switch (pick(10)) {
     case 0: {
       QComboBox* weights = combo("weightsCombo");
@@ -430,7 +480,8 @@ void tst_Monkey::modelOptions() {
     }
     case 5:
     case 6: {
-      static const QList<const char*> names{"resizeCombo", "interpolationCombo", "normalizationCombo", "remainderCombo"};
+      static const QList<const char*> names{"resizeCombo", "interpolationCombo",
+                                            "normalizationCombo", "remainderCombo"};
       QComboBox* box = combo(pickFrom(names));
       const int index = pick(box->count());
       log(QStringLiteral("%1 -> %2").arg(box->objectName()).arg(index));
@@ -570,27 +621,34 @@ void tst_Monkey::randomUser() {
     checkConsistent();
     if (QTest::currentTestFailed()) return;
     if (m_step % 1000 == 999) restoreLayout();
-    if (m_step % 5000 == 4999) qInfo("%d events, %.1f s", m_step + 1, static_cast<double>(timer.elapsed()) / 1000.0);
+    if (m_step % 5000 == 4999)
+      qInfo("%d events, %.1f s", m_step + 1, static_cast<double>(timer.elapsed()) / 1000.0);
     // Now and then the user waits for the window to settle: it must, within a bound.
     if (m_step % 250 == 249) {
       QElapsedTimer wait;
       wait.start();
-      QVERIFY2(waitUntilIdle(kStuckMs), qPrintable(QStringLiteral("still busy after %1 ms at step %2").arg(kStuckMs).arg(m_step)));
+      QVERIFY2(waitUntilIdle(kStuckMs),
+               qPrintable(
+                   QStringLiteral("still busy after %1 ms at step %2").arg(kStuckMs).arg(m_step)));
       longestWaitMs = std::max(longestWaitMs, wait.elapsed());
       checkConsistent();
       if (QTest::currentTestFailed()) return;
       // Idle: the error banner and the session agree.
       if (!m_session->lastError().isEmpty()) {
         QVERIFY(!m_window->errorText().isEmpty());
-        QVERIFY2(m_window->errorText().contains(m_session->lastError()), qPrintable(m_window->errorText()));
+        QVERIFY2(m_window->errorText().contains(m_session->lastError()),
+                 qPrintable(m_window->errorText()));
       }
     }
   }
   QVERIFY(waitUntilIdle(kStuckMs));
   checkConsistent();
-  qInfo("%d events in %.1f s (%.2f ms each): %d loads requested, %d results shown, %d errors shown; longest settle %lld ms",
-        events, static_cast<double>(timer.elapsed()) / 1000.0, static_cast<double>(timer.elapsed()) / std::max(events, 1),
-        m_loads, m_results, m_errors, longestWaitMs);
+  qInfo(
+      "%d events in %.1f s (%.2f ms each): %d loads requested, %d results shown, %d errors shown; "
+      "longest settle %lld ms",
+      events, static_cast<double>(timer.elapsed()) / 1000.0,
+      static_cast<double>(timer.elapsed()) / std::max(events, 1), m_loads, m_results, m_errors,
+      longestWaitMs);
 }
 
 QTEST_MAIN(tst_Monkey)

@@ -1,5 +1,4 @@
 #include <QtTest>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -125,7 +124,8 @@ void tst_Session::oversizedConfigRefused_data() {
   QTest::addColumn<int>("dim");
   QTest::addColumn<QString>("what");
   QTest::newRow("4096 px, P = 1: 16.7 M tokens") << 4096 << 1 << 768 << "the embedding";
-  QTest::newRow("P = 256, D = 8192: 1.6 G weights") << 256 << 256 << 8192 << "the initialised weights";
+  QTest::newRow("P = 256, D = 8192: 1.6 G weights")
+      << 256 << 256 << 8192 << "the initialised weights";
 }
 
 void tst_Session::oversizedConfigRefused() {
@@ -146,7 +146,8 @@ void tst_Session::oversizedConfigRefused() {
   QVERIFY(waitIdle(session));
   QCOMPARE(errors.count(), 1);
   QVERIFY2(session.lastError().contains(what), qPrintable(session.lastError()));
-  QVERIFY2(session.lastError().contains(QStringLiteral("viewer's limit")), qPrintable(session.lastError()));
+  QVERIFY2(session.lastError().contains(QStringLiteral("viewer's limit")),
+           qPrintable(session.lastError()));
   QCOMPARE(session.result(), before);
   QCOMPARE(session.config().weights.shape.patchSize, 16);
 }
@@ -178,7 +179,8 @@ void tst_Session::largeJpegShowsAPreviewThenTheExactResult() {
   QVERIFY(seen[2]->embedding.tokens == expected.tokens);
   const float previewError = (seen[0]->embedding.tokens - expected.tokens).cwiseAbs().maxCoeff();
   QVERIFY(previewError > 0.0f);
-  QVERIFY2(previewError < 0.25f * expected.tokens.cwiseAbs().maxCoeff(), qPrintable(QString::number(previewError)));
+  QVERIFY2(previewError < 0.25f * expected.tokens.cwiseAbs().maxCoeff(),
+           qPrintable(QString::number(previewError)));
   QVERIFY(session.statusText().indexOf(QStringLiteral("preview")) < 0);
 }
 

@@ -16,8 +16,8 @@ class ChannelGridFigure : public Figure {
   Q_DECLARE_TR_FUNCTIONS(ChannelGridFigure)
 
  public:
-  ChannelGridFigure(const RowMatrixF& tokens, GridSize grid, int first, int last, ColormapId colormap,
-                    ValueRange range);
+  ChannelGridFigure(const RowMatrixF& tokens, GridSize grid, int first, int last,
+                    ColormapId colormap, ValueRange range);
 
   QString title() const override;
   QSizeF preferredSize() const override { return {640, 640}; }

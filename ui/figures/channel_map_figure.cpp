@@ -1,8 +1,7 @@
 #include "ui/figures/channel_map_figure.h"
 
-#include <algorithm>
-
 #include <QPainter>
+#include <algorithm>
 
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
@@ -15,8 +14,8 @@ namespace {
 constexpr qreal kMapOpacity = 0.7;
 }  // namespace
 
-ChannelMapFigure::ChannelMapFigure(QImage input, VectorF map, GridSize grid, int patchSize, int channel,
-                                   ColormapId colormap, ValueRange range)
+ChannelMapFigure::ChannelMapFigure(QImage input, VectorF map, GridSize grid, int patchSize,
+                                   int channel, ColormapId colormap, ValueRange range)
     : m_input(std::move(input)),
       m_map(std::move(map)),
       m_grid(grid),
@@ -32,7 +31,9 @@ QSizeF ChannelMapFigure::preferredSize() const {
   return {480, 100 + 340 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
 }
 
-QString ChannelMapFigure::title() const { return tr("Channel %1 over the image").arg(m_channel); }
+QString ChannelMapFigure::title() const {
+  return tr("Channel %1 over the image").arg(m_channel);
+}
 
 void ChannelMapFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);

@@ -16,8 +16,8 @@ class ChannelMapFigure : public Figure {
   Q_DECLARE_TR_FUNCTIONS(ChannelMapFigure)
 
  public:
-  ChannelMapFigure(QImage input, VectorF map, GridSize grid, int patchSize, int channel, ColormapId colormap,
-                   ValueRange range);
+  ChannelMapFigure(QImage input, VectorF map, GridSize grid, int patchSize, int channel,
+                   ColormapId colormap, ValueRange range);
 
   QString title() const override;
   QSizeF preferredSize() const override;

@@ -13,12 +13,16 @@ namespace patchlens {
 namespace {
 
 bool endsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-void writeMatrix(const std::string& path, const RowMatrixF& matrix, const std::vector<std::int64_t>& npyShape) {
-  if (endsWith(path, ".csv")) writeCsv(path, matrix);
-  else writeNpy(path, npyShape, matrix.data());
+void writeMatrix(const std::string& path, const RowMatrixF& matrix,
+                 const std::vector<std::int64_t>& npyShape) {
+  if (endsWith(path, ".csv"))
+    writeCsv(path, matrix);
+  else
+    writeNpy(path, npyShape, matrix.data());
 }
 
 }  // namespace
@@ -35,29 +39,39 @@ DataExport DataExport::parse(std::string_view text) {
     const PlotKind kind = PlotKind::parse(text);
     return {Type::Channel, kind.first, 0};
   }
-  throw std::invalid_argument("unknown data '" + std::string(text) + "' (expected embedding, token:R,C, channel:K or filters)");
+  throw std::invalid_argument("unknown data '" + std::string(text) +
+                              "' (expected embedding, token:R,C, channel:K or filters)");
 }
 
 std::string DataExport::name() const {
   switch (type) {
-    case Type::Embedding: return "embedding";
-    case Type::Token: return "token:" + std::to_string(first) + "," + std::to_string(second);
-    case Type::Channel: return "channel:" + std::to_string(first);
-    case Type::Filters: return "filters";
+    case Type::Embedding:
+      return "embedding";
+    case Type::Token:
+      return "token:" + std::to_string(first) + "," + std::to_string(second);
+    case Type::Channel:
+      return "channel:" + std::to_string(first);
+    case Type::Filters:
+      return "filters";
   }
   return {};
 }
 
-void DataExport::write(const std::string& path, const Embedding& embedding, const PatchWeights& weights) const {
-  if (!endsWith(path, ".npy") && !endsWith(path, ".csv")) throw Error(path, "data is written as .npy or .csv");
+void DataExport::write(const std::string& path, const Embedding& embedding,
+                       const PatchWeights& weights) const {
+  if (!endsWith(path, ".npy") && !endsWith(path, ".csv"))
+    throw Error(path, "data is written as .npy or .csv");
   const RowMatrixF& tokens = embedding.tokens;
   const GridSize grid = embedding.grid;
   switch (type) {
-    case Type::Embedding: writeMatrix(path, tokens, {tokens.rows(), tokens.cols()}); return;
+    case Type::Embedding:
+      writeMatrix(path, tokens, {tokens.rows(), tokens.cols()});
+      return;
     case Type::Token: {
       if (first >= grid.rows || second >= grid.cols) {
-        throw Error(path, "patch (" + std::to_string(first) + ", " + std::to_string(second) + ") is outside the " +
-                              std::to_string(grid.rows) + " x " + std::to_string(grid.cols) + " grid");
+        throw Error(path, "patch (" + std::to_string(first) + ", " + std::to_string(second) +
+                              ") is outside the " + std::to_string(grid.rows) + " x " +
+                              std::to_string(grid.cols) + " grid");
       }
       const RowMatrixF row = tokens.row(embedding.tokenIndex(first, second));
       writeMatrix(path, row, {row.cols()});
@@ -65,7 +79,8 @@ void DataExport::write(const std::string& path, const Embedding& embedding, cons
     }
     case Type::Channel: {
       if (first >= embedding.embedDim()) {
-        throw Error(path, "channel " + std::to_string(first) + " is out of range: the embedding has " +
+        throw Error(path, "channel " + std::to_string(first) +
+                              " is out of range: the embedding has " +
                               std::to_string(embedding.embedDim()) + " channels");
       }
       const VectorF map = channelMap(tokens, first);
@@ -74,7 +89,8 @@ void DataExport::write(const std::string& path, const Embedding& embedding, cons
       return;
     }
     case Type::Filters:
-      writeMatrix(path, weights.weight, {weights.embedDim, weights.inChannels, weights.patchSize, weights.patchSize});
+      writeMatrix(path, weights.weight,
+                  {weights.embedDim, weights.inChannels, weights.patchSize, weights.patchSize});
       return;
   }
 }

@@ -25,7 +25,8 @@ struct DataExport {
 
   // By the suffix of `path` (.npy or .csv). Throws Error(path, reason) when the request does
   // not fit the data or the file cannot be written; nothing is left behind then.
-  void write(const std::string& path, const Embedding& embedding, const PatchWeights& weights) const;
+  void write(const std::string& path, const Embedding& embedding,
+             const PatchWeights& weights) const;
 };
 
 }  // namespace patchlens

@@ -2,14 +2,17 @@
 
 namespace patchlens {
 
-ColormapId signedColormap(const FigureOptions& options) { return options.colormap.value_or(ColormapId::RdBu); }
+ColormapId signedColormap(const FigureOptions& options) {
+  return options.colormap.value_or(ColormapId::RdBu);
+}
 
 ColormapId sequentialColormap(const FigureOptions& options) {
   return options.colormap.value_or(ColormapId::Viridis);
 }
 
 ValueRange rangeForColormap(ColormapId colormap, const Eigen::Ref<const VectorF>& values) {
-  const ScaleMode mode = Colormap::get(colormap).isDiverging() ? ScaleMode::Symmetric : ScaleMode::MinMax;
+  const ScaleMode mode =
+      Colormap::get(colormap).isDiverging() ? ScaleMode::Symmetric : ScaleMode::MinMax;
   return scaleRange(mode, values, ValueRange{});
 }
 

@@ -1,9 +1,8 @@
 #pragma once
 
+#include <QImage>
 #include <memory>
 #include <optional>
-
-#include <QImage>
 
 #include "core/chw_tensor.h"
 #include "core/embedding_analysis.h"
@@ -17,7 +16,7 @@ namespace patchlens {
 // What the figures are drawn from: one image through one patch-embedding layer, as the
 // core computed it (the CLI fills it from the pipeline, the GUI from its Session).
 struct FigureData {
-  QImage input;  // the model input as 8-bit RGB (tensor.width x tensor.height)
+  QImage input;      // the model input as 8-bit RGB (tensor.width x tensor.height)
   ChwTensor tensor;  // the normalised model input
   Normalization normalization;
   RemainderPolicy remainder = RemainderPolicy::Crop;

@@ -1,7 +1,5 @@
 #include "ui/figures/figure_exporter.h"
 
-#include <cmath>
-
 #include <QFileInfo>
 #include <QImageWriter>
 #include <QPageLayout>
@@ -10,6 +8,7 @@
 #include <QPdfWriter>
 #include <QSaveFile>
 #include <QSvgGenerator>
+#include <cmath>
 
 #include "core/error.h"
 
@@ -25,16 +24,19 @@ namespace {
 // cases names its temporary file, not the directory.
 void checkDirectory(const QString& path) {
   const QFileInfo dir(QFileInfo(path).absolutePath());
-  if (!dir.exists()) fail(path, QStringLiteral("the directory %1 does not exist").arg(dir.filePath()));
+  if (!dir.exists())
+    fail(path, QStringLiteral("the directory %1 does not exist").arg(dir.filePath()));
   if (!dir.isDir()) fail(path, QStringLiteral("%1 is not a directory").arg(dir.filePath()));
-  if (!dir.isWritable()) fail(path, QStringLiteral("the directory %1 is not writable").arg(dir.filePath()));
+  if (!dir.isWritable())
+    fail(path, QStringLiteral("the directory %1 is not writable").arg(dir.filePath()));
   if (QFileInfo(path).isDir()) fail(path, QStringLiteral("is a directory"));
 }
 
 void open(QSaveFile& file, const QString& path) {
   // A read-only directory must fail, not fall back to writing the target in place.
   file.setDirectWriteFallback(false);
-  if (!file.open(QIODevice::WriteOnly)) fail(path, QStringLiteral("cannot write: %1").arg(file.errorString()));
+  if (!file.open(QIODevice::WriteOnly))
+    fail(path, QStringLiteral("cannot write: %1").arg(file.errorString()));
 }
 
 void commit(QSaveFile& file, const QString& path) {
@@ -51,15 +53,22 @@ void paintFigure(const Figure& figure, QPainter& painter, const QSizeF& size) {
 
 FigureExporter::FigureExporter(const Figure& figure) : m_figure(figure) {}
 
-void FigureExporter::setSize(const QSizeF& points) { m_size = points; }
+void FigureExporter::setSize(const QSizeF& points) {
+  m_size = points;
+}
 
-QSizeF FigureExporter::size() const { return m_size.isEmpty() ? m_figure.preferredSize() : m_size; }
+QSizeF FigureExporter::size() const {
+  return m_size.isEmpty() ? m_figure.preferredSize() : m_size;
+}
 
-void FigureExporter::setScale(qreal scale) { m_scale = scale; }
+void FigureExporter::setScale(qreal scale) {
+  m_scale = scale;
+}
 
 QSize FigureExporter::pixelSize() const {
   const QSizeF s = size();
-  return {static_cast<int>(std::lround(s.width() * m_scale)), static_cast<int>(std::lround(s.height() * m_scale))};
+  return {static_cast<int>(std::lround(s.width() * m_scale)),
+          static_cast<int>(std::lround(s.height() * m_scale))};
 }
 
 std::optional<FigureFormat> FigureExporter::formatForPath(const QString& path) {
@@ -98,7 +107,8 @@ void FigureExporter::write(const QString& path, FigureFormat format) const {
       generator.setOutputDevice(&file);
       // One SVG user unit per point: the file's width and height are the figure's size.
       generator.setResolution(72);
-      generator.setSize(QSize(static_cast<int>(std::ceil(points.width())), static_cast<int>(std::ceil(points.height()))));
+      generator.setSize(QSize(static_cast<int>(std::ceil(points.width())),
+                              static_cast<int>(std::ceil(points.height()))));
       generator.setViewBox(QRectF(QPointF(0, 0), points));
       generator.setTitle(m_figure.title());
       generator.setDescription(QStringLiteral("PatchLens figure"));
@@ -114,7 +124,8 @@ void FigureExporter::write(const QString& path, FigureFormat format) const {
       writer.setCreator(QStringLiteral("PatchLens"));
       writer.setTitle(m_figure.title());
       // One page exactly the figure's size, no margins; 72 dpi makes a device unit a point.
-      writer.setPageLayout(QPageLayout(QPageSize(points, QPageSize::Point), QPageLayout::Portrait, QMarginsF()));
+      writer.setPageLayout(
+          QPageLayout(QPageSize(points, QPageSize::Point), QPageLayout::Portrait, QMarginsF()));
       writer.setResolution(72);
       QPainter painter;
       if (!painter.begin(&writer)) fail(path, QStringLiteral("cannot start the PDF"));
@@ -127,7 +138,8 @@ void FigureExporter::write(const QString& path, FigureFormat format) const {
 }
 
 QImage FigureExporter::renderToImage(const Figure& figure, const QSizeF& points, qreal dpr) {
-  const QSize pixels(static_cast<int>(std::lround(points.width() * dpr)), static_cast<int>(std::lround(points.height() * dpr)));
+  const QSize pixels(static_cast<int>(std::lround(points.width() * dpr)),
+                     static_cast<int>(std::lround(points.height() * dpr)));
   QImage image(pixels, QImage::Format_ARGB32_Premultiplied);
   image.fill(Qt::white);
   // Record the resolution, so that the PNG says how large it is meant to be printed.

@@ -1,11 +1,10 @@
 #pragma once
 
-#include <optional>
-
 #include <QImage>
 #include <QSize>
 #include <QSizeF>
 #include <QString>
+#include <optional>
 
 #include "ui/figures/figure.h"
 

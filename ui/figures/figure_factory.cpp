@@ -29,17 +29,18 @@ constexpr int kHistogramBins = 100;
 void checkChannel(const FigureData& data, int channel) {
   const int d = data.embedding.embedDim();
   if (channel < 0 || channel >= d) {
-    throw Error("", "channel " + std::to_string(channel) + " is out of range: the embedding has " + std::to_string(d) +
-                        " channels (0.." + std::to_string(d - 1) + ")");
+    throw Error("", "channel " + std::to_string(channel) + " is out of range: the embedding has " +
+                        std::to_string(d) + " channels (0.." + std::to_string(d - 1) + ")");
   }
 }
 
 int checkedToken(const FigureData& data, int row, int col) {
   const GridSize g = data.embedding.grid;
   if (row < 0 || row >= g.rows || col < 0 || col >= g.cols) {
-    throw Error("", "patch (" + std::to_string(row) + ", " + std::to_string(col) + ") is outside the " +
-                        std::to_string(g.rows) + " x " + std::to_string(g.cols) + " grid (rows 0.." +
-                        std::to_string(g.rows - 1) + ", columns 0.." + std::to_string(g.cols - 1) + ")");
+    throw Error("", "patch (" + std::to_string(row) + ", " + std::to_string(col) +
+                        ") is outside the " + std::to_string(g.rows) + " x " +
+                        std::to_string(g.cols) + " grid (rows 0.." + std::to_string(g.rows - 1) +
+                        ", columns 0.." + std::to_string(g.cols - 1) + ")");
   }
   return data.embedding.tokenIndex(row, col);
 }
@@ -51,7 +52,8 @@ const PatchWeights& weightsOf(const FigureData& data) {
 
 }  // namespace
 
-std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data, const FigureOptions& options) {
+std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
+                                   const FigureOptions& options) {
   const RowMatrixF& tokens = data.embedding.tokens;
   const GridSize grid = data.embedding.grid;
   const int p = data.patchSize();
@@ -61,7 +63,8 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       const ColormapId map = signedColormap(options);
       VectorF values = channelMap(tokens, kind.first);
       const ValueRange range = rangeForColormap(map, values);
-      return std::make_unique<ChannelMapFigure>(data.input, std::move(values), grid, p, kind.first, map, range);
+      return std::make_unique<ChannelMapFigure>(data.input, std::move(values), grid, p, kind.first,
+                                                map, range);
     }
     case PlotType::Token: {
       const int token = checkedToken(data, kind.first, kind.second);
@@ -69,57 +72,68 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       VectorF values = tokens.row(token).transpose();
       const ValueRange range = rangeForColormap(map, values);
       QImage patch = data.input.copy(kind.second * p, kind.first * p, p, p);
-      return std::make_unique<TokenTileFigure>(std::move(patch), std::move(values), kind.first, kind.second, map, range);
+      return std::make_unique<TokenTileFigure>(std::move(patch), std::move(values), kind.first,
+                                               kind.second, map, range);
     }
     case PlotType::TokenLine: {
       const int token = checkedToken(data, kind.first, kind.second);
-      return std::make_unique<TokenLineFigure>(tokens.row(token).transpose(), kind.first, kind.second);
+      return std::make_unique<TokenLineFigure>(tokens.row(token).transpose(), kind.first,
+                                               kind.second);
     }
     case PlotType::Channels: {
       checkChannel(data, kind.first);
       checkChannel(data, kind.second);
       const ColormapId map = signedColormap(options);
       const RowMatrixF shown = tokens.middleCols(kind.first, kind.second - kind.first + 1);
-      const ValueRange range = rangeForColormap(map, Eigen::Map<const VectorF>(shown.data(), shown.size()));
+      const ValueRange range =
+          rangeForColormap(map, Eigen::Map<const VectorF>(shown.data(), shown.size()));
       return std::make_unique<ChannelGridFigure>(tokens, grid, kind.first, kind.second, map, range);
     }
-    case PlotType::Filters: return std::make_unique<FilterGalleryFigure>(weightsOf(data));
+    case PlotType::Filters:
+      return std::make_unique<FilterGalleryFigure>(weightsOf(data));
     case PlotType::FilterPca: {
       const PatchWeights& w = weightsOf(data);
       return std::make_unique<FilterPcaFigure>(filterPca(w), w.embedDim);
     }
-    case PlotType::Pca: return std::make_unique<PcaRgbFigure>(data.input, tokenPca(tokens, 3), grid, p);
+    case PlotType::Pca:
+      return std::make_unique<PcaRgbFigure>(data.input, tokenPca(tokens, 3), grid, p);
     case PlotType::Similarity: {
       const int token = checkedToken(data, kind.first, kind.second);
-      return std::make_unique<SimilarityFigure>(data.input, cosineSimilarity(tokens, token), grid, p, kind.first,
-                                                kind.second, signedColormap(options));
+      return std::make_unique<SimilarityFigure>(data.input, cosineSimilarity(tokens, token), grid,
+                                                p, kind.first, kind.second,
+                                                signedColormap(options));
     }
     case PlotType::PositionSimilarity: {
       const PatchWeights& w = weightsOf(data);
       if (!w.positionEmbedding) {
-        throw Error("", "the weights (" + w.description +
-                            ") carry no position embedding; posembed needs a weight file that has one");
+        throw Error("",
+                    "the weights (" + w.description +
+                        ") carry no position embedding; posembed needs a weight file that has one");
       }
-      return std::make_unique<PositionSimilarityFigure>(positionSimilarity(w), signedColormap(options));
+      return std::make_unique<PositionSimilarityFigure>(positionSimilarity(w),
+                                                        signedColormap(options));
     }
     case PlotType::Histogram: {
       const Eigen::Map<const VectorF> all(tokens.data(), tokens.size());
       const ValueRange span = minMaxRange(all);
       const ColormapId map = signedColormap(options);
-      return std::make_unique<HistogramFigure>(matrixHistogram(tokens, kHistogramBins, span), vectorStats(all),
-                                               static_cast<int>(tokens.rows()), static_cast<int>(tokens.cols()), map,
+      return std::make_unique<HistogramFigure>(matrixHistogram(tokens, kHistogramBins, span),
+                                               vectorStats(all), static_cast<int>(tokens.rows()),
+                                               static_cast<int>(tokens.cols()), map,
                                                rangeForColormap(map, all));
     }
     case PlotType::Reconstruction: {
       const PatchWeights& w = weightsOf(data);
       const int most = static_cast<int>(std::min(tokens.rows(), tokens.cols()));
       if (kind.first > most) {
-        throw Error("", "reconstruction:" + std::to_string(kind.first) + " keeps more components than the " +
-                            std::to_string(most) + " the tokens have");
+        throw Error("", "reconstruction:" + std::to_string(kind.first) +
+                            " keeps more components than the " + std::to_string(most) +
+                            " the tokens have");
       }
-      const PatchReconstruction r =
-          PatchReconstructor(w).reconstruct(data.tensor, data.embedding, data.normalization, kind.first, data.remainder);
-      return std::make_unique<ReconstructionFigure>(data.input, r, w.embedDim, options.colormap.value_or(ColormapId::Magma));
+      const PatchReconstruction r = PatchReconstructor(w).reconstruct(
+          data.tensor, data.embedding, data.normalization, kind.first, data.remainder);
+      return std::make_unique<ReconstructionFigure>(data.input, r, w.embedDim,
+                                                    options.colormap.value_or(ColormapId::Magma));
     }
   }
   throw Error("", "unknown plot kind");

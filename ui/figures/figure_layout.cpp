@@ -1,7 +1,6 @@
 #include "ui/figures/figure_layout.h"
 
 #include <QCoreApplication>
-
 #include <algorithm>
 #include <cmath>
 
@@ -9,7 +8,8 @@ namespace patchlens {
 
 using namespace figure_style;
 
-PanelLayout layoutPanels(const QRectF& area, const std::vector<PanelSpec>& panels, qreal colorbarWidth) {
+PanelLayout layoutPanels(const QRectF& area, const std::vector<PanelSpec>& panels,
+                         qreal colorbarWidth) {
   PanelLayout layout;
   if (panels.empty()) return layout;
   std::vector<QMarginsF> margins;
@@ -25,15 +25,18 @@ PanelLayout layoutPanels(const QRectF& area, const std::vector<PanelSpec>& panel
     horizontal += m.left() + m.right() + kGap * 2;
     top = std::max(top, m.top());
     bottom = std::max(bottom, m.bottom());
-    if (p.aspect > 0) fixedAspect += p.aspect;
-    else ++fillers;
+    if (p.aspect > 0)
+      fixedAspect += p.aspect;
+    else
+      ++fillers;
   }
   const qreal colorbarRoom = colorbarWidth > 0 ? colorbarWidth + kGap * 2 : 0.0;
   const qreal width = std::max(area.width() - horizontal - colorbarRoom, 10.0);
   const qreal availableHeight = std::max(area.height() - top - bottom, 10.0);
   qreal height = availableHeight;
   if (fillers == 0 && fixedAspect > 0) height = std::min(availableHeight, width / fixedAspect);
-  const qreal fillWidth = fillers > 0 ? std::max((width - fixedAspect * height) / fillers, 10.0) : 0.0;
+  const qreal fillWidth =
+      fillers > 0 ? std::max((width - fixedAspect * height) / fillers, 10.0) : 0.0;
 
   qreal total = horizontal + colorbarRoom;
   std::vector<qreal> widths;
@@ -47,15 +50,16 @@ PanelLayout layoutPanels(const QRectF& area, const std::vector<PanelSpec>& panel
     x += kGap + margins[i].left();
     layout.plots.emplace_back(x, y, widths[i], height);
     const qreal captionTop = y - margins[i].top();
-    layout.captions.emplace_back(x - kGap * 4, captionTop, widths[i] + kGap * 8, y - captionTop - kGap);
+    layout.captions.emplace_back(x - kGap * 4, captionTop, widths[i] + kGap * 8,
+                                 y - captionTop - kGap);
     x += widths[i] + margins[i].right() + kGap;
   }
   if (colorbarWidth > 0) layout.colorbar = QRectF(x + kGap * 2, y, colorbarWidth, height);
   return layout;
 }
 
-TileLayout layoutTiles(const QRectF& area, int count, int columns, double tileAspect, bool withCaptions,
-                       qreal colorbarWidth) {
+TileLayout layoutTiles(const QRectF& area, int count, int columns, double tileAspect,
+                       bool withCaptions, qreal colorbarWidth) {
   TileLayout layout;
   if (count <= 0) return layout;
   columns = std::clamp(columns, 1, count);
@@ -83,23 +87,29 @@ TileLayout layoutTiles(const QRectF& area, int count, int columns, double tileAs
   layout.grid = QRectF(left, top, gridWidth, gridHeight);
   if (colorbarWidth > 0) {
     // Beside the tiles, not the captions: the strip spans first tile top to last tile bottom.
-    layout.colorbar = QRectF(left + gridWidth + kGap * 3, top + caption, colorbarWidth, gridHeight - caption);
+    layout.colorbar =
+        QRectF(left + gridWidth + kGap * 3, top + caption, colorbarWidth, gridHeight - caption);
   }
   return layout;
 }
 
-PanelSpec imagePanel(double extentX, double extentY, GridSize grid, int patchSize, const QString& caption) {
-  PanelSpec panel{indexAxis(QCoreApplication::translate("Figure", "patch column"), grid.cols, patchSize, extentX, 8),
-                  indexAxis(QCoreApplication::translate("Figure", "patch row"), grid.rows, patchSize, extentY, 8),
+PanelSpec imagePanel(double extentX, double extentY, GridSize grid, int patchSize,
+                     const QString& caption) {
+  PanelSpec panel{indexAxis(QCoreApplication::translate("Figure", "patch column"), grid.cols,
+                            patchSize, extentX, 8),
+                  indexAxis(QCoreApplication::translate("Figure", "patch row"), grid.rows,
+                            patchSize, extentY, 8),
                   extentX / extentY, caption};
   panel.y.inverted = true;
   return panel;
 }
 
 PanelSpec gridPanel(GridSize grid, const QString& caption) {
-  PanelSpec panel{indexAxis(QCoreApplication::translate("Figure", "patch column"), grid.cols, 1.0, grid.cols, 8),
-                  indexAxis(QCoreApplication::translate("Figure", "patch row"), grid.rows, 1.0, grid.rows, 8),
-                  static_cast<double>(grid.cols) / grid.rows, caption};
+  PanelSpec panel{
+      indexAxis(QCoreApplication::translate("Figure", "patch column"), grid.cols, 1.0, grid.cols,
+                8),
+      indexAxis(QCoreApplication::translate("Figure", "patch row"), grid.rows, 1.0, grid.rows, 8),
+      static_cast<double>(grid.cols) / grid.rows, caption};
   panel.y.inverted = true;
   return panel;
 }

@@ -1,11 +1,10 @@
 #include "ui/figures/figure_painting.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include <QFontMetricsF>
 #include <QPaintEngine>
 #include <QPainter>
+#include <algorithm>
+#include <cmath>
 
 namespace patchlens {
 
@@ -24,12 +23,24 @@ QFont makeFont(qreal pixelSize, bool bold) {
 }
 }  // namespace
 
-QFont titleFont() { return makeFont(14, true); }
-QFont subtitleFont() { return makeFont(11, false); }
-QFont labelFont() { return makeFont(11, false); }
-QFont tickFont() { return makeFont(10, false); }
-QColor textColor() { return {34, 34, 34}; }
-QColor backgroundColor() { return Qt::white; }
+QFont titleFont() {
+  return makeFont(14, true);
+}
+QFont subtitleFont() {
+  return makeFont(11, false);
+}
+QFont labelFont() {
+  return makeFont(11, false);
+}
+QFont tickFont() {
+  return makeFont(10, false);
+}
+QColor textColor() {
+  return {34, 34, 34};
+}
+QColor backgroundColor() {
+  return Qt::white;
+}
 
 }  // namespace figure_style
 
@@ -71,7 +82,8 @@ AxisSpec hiddenAxis(double lo, double hi) {
 QString formatTick(double value, double step) {
   if (std::abs(value) < std::abs(step) * 1e-6) value = 0.0;  // no "-0" or "1e-17"
   const double magnitude = std::max(std::abs(value), std::abs(step));
-  if (magnitude >= 1e5 || (magnitude > 0.0 && magnitude < 1e-3)) return QString::number(value, 'g', 3);
+  if (magnitude >= 1e5 || (magnitude > 0.0 && magnitude < 1e-3))
+    return QString::number(value, 'g', 3);
   int decimals = 0;  // as many as the step needs: 0.25 needs 2, 5 needs 0
   while (decimals < 6) {
     const double scaled = std::abs(step) * std::pow(10.0, decimals);
@@ -102,11 +114,13 @@ QMarginsF axisMargins(const AxisSpec& x, const AxisSpec& y) {
   const qreal labelHeight = QFontMetricsF(labelFont()).height();
   QMarginsF margins(kGap, kGap, kGap, kGap);
   if (y.visible) {
-    margins.setLeft(kTickLength + kGap + widestTickLabel(y) + kGap + (y.label.isEmpty() ? 0.0 : labelHeight + kGap));
+    margins.setLeft(kTickLength + kGap + widestTickLabel(y) + kGap +
+                    (y.label.isEmpty() ? 0.0 : labelHeight + kGap));
     margins.setTop(tickHeight / 2);  // a tick label at the very top sticks out by half its height
   }
   if (x.visible) {
-    margins.setBottom(kTickLength + kGap + tickHeight + (x.label.isEmpty() ? 0.0 : labelHeight + kGap));
+    margins.setBottom(kTickLength + kGap + tickHeight +
+                      (x.label.isEmpty() ? 0.0 : labelHeight + kGap));
     // Likewise a label at the right end sticks out by half its width.
     if (!x.ticks.empty()) {
       const qreal last = QFontMetricsF(tickFont()).horizontalAdvance(x.ticks.back().label);
@@ -116,14 +130,17 @@ QMarginsF axisMargins(const AxisSpec& x, const AxisSpec& y) {
   return margins;
 }
 
-QPointF mapToPlot(const QRectF& plot, const AxisSpec& x, const AxisSpec& y, double xValue, double yValue) {
+QPointF mapToPlot(const QRectF& plot, const AxisSpec& x, const AxisSpec& y, double xValue,
+                  double yValue) {
   const double fx = fraction(x, xValue);
   const double fy = fraction(y, yValue);
-  return {plot.left() + fx * plot.width(), y.inverted ? plot.top() + fy * plot.height() : plot.bottom() - fy * plot.height()};
+  return {plot.left() + fx * plot.width(),
+          y.inverted ? plot.top() + fy * plot.height() : plot.bottom() - fy * plot.height()};
 }
 
 QRectF mapRectToPlot(const QRectF& plot, const AxisSpec& x, const AxisSpec& y, const QRectF& data) {
-  return QRectF(mapToPlot(plot, x, y, data.left(), data.top()), mapToPlot(plot, x, y, data.right(), data.bottom()))
+  return QRectF(mapToPlot(plot, x, y, data.left(), data.top()),
+                mapToPlot(plot, x, y, data.right(), data.bottom()))
       .normalized();
 }
 
@@ -149,8 +166,9 @@ void paintAxes(QPainter& painter, const QRectF& plot, const AxisSpec& x, const A
     if (!x.label.isEmpty()) {
       painter.setFont(labelFont());
       const qreal top = plot.bottom() + kTickLength + kGap / 2 + tickHeight + kGap;
-      painter.drawText(QRectF(plot.left() - 100, top, plot.width() + 200, QFontMetricsF(labelFont()).height()),
-                       Qt::AlignHCenter | Qt::AlignTop, x.label);
+      painter.drawText(
+          QRectF(plot.left() - 100, top, plot.width() + 200, QFontMetricsF(labelFont()).height()),
+          Qt::AlignHCenter | Qt::AlignTop, x.label);
       painter.setFont(tickFont());
     }
   }
@@ -160,7 +178,8 @@ void paintAxes(QPainter& painter, const QRectF& plot, const AxisSpec& x, const A
       const qreal py = mapToPlot(plot, x, y, x.lo, t.position).y();
       if (py < plot.top() - 0.01 || py > plot.bottom() + 0.01) continue;
       painter.drawLine(QPointF(plot.left() - kTickLength, py), QPointF(plot.left(), py));
-      painter.drawText(QRectF(plot.left() - kTickLength - kGap - widest - 2, py - tickHeight / 2, widest + 2, tickHeight),
+      painter.drawText(QRectF(plot.left() - kTickLength - kGap - widest - 2, py - tickHeight / 2,
+                              widest + 2, tickHeight),
                        Qt::AlignRight | Qt::AlignVCenter, t.label);
     }
     if (!y.label.isEmpty()) {
@@ -169,13 +188,16 @@ void paintAxes(QPainter& painter, const QRectF& plot, const AxisSpec& x, const A
       const qreal right = plot.left() - kTickLength - kGap - widest - kGap;
       painter.translate(right - fm.height(), plot.center().y());
       painter.rotate(-90);
-      painter.drawText(QRectF(-plot.height() / 2 - 100, 0, plot.height() + 200, fm.height()), Qt::AlignCenter, y.label);
+      painter.drawText(QRectF(-plot.height() / 2 - 100, 0, plot.height() + 200, fm.height()),
+                       Qt::AlignCenter, y.label);
     }
   }
   painter.restore();
 }
 
-void paintBackground(QPainter& painter, const QRectF& area) { painter.fillRect(area, backgroundColor()); }
+void paintBackground(QPainter& painter, const QRectF& area) {
+  painter.fillRect(area, backgroundColor());
+}
 
 qreal titleHeight(const QString& subtitle) {
   qreal h = kMargin + QFontMetricsF(titleFont()).height();
@@ -183,28 +205,34 @@ qreal titleHeight(const QString& subtitle) {
   return h + kGap * 2;
 }
 
-QRectF paintTitle(QPainter& painter, const QRectF& area, const QString& title, const QString& subtitle) {
+QRectF paintTitle(QPainter& painter, const QRectF& area, const QString& title,
+                  const QString& subtitle) {
   painter.save();
   painter.setPen(textColor());
   const QFontMetricsF titleMetrics(titleFont());
   qreal y = area.top() + kMargin;
   painter.setFont(titleFont());
-  const QRectF titleRect(area.left() + kMargin, y, area.width() - 2 * kMargin, titleMetrics.height());
-  painter.drawText(titleRect, Qt::AlignCenter, titleMetrics.elidedText(title, Qt::ElideRight, titleRect.width()));
+  const QRectF titleRect(area.left() + kMargin, y, area.width() - 2 * kMargin,
+                         titleMetrics.height());
+  painter.drawText(titleRect, Qt::AlignCenter,
+                   titleMetrics.elidedText(title, Qt::ElideRight, titleRect.width()));
   y += titleMetrics.height();
   if (!subtitle.isEmpty()) {
     const QFontMetricsF subMetrics(subtitleFont());
     painter.setFont(subtitleFont());
     painter.setPen(textColor().lighter(160));
     const QRectF subRect(area.left() + kMargin, y, area.width() - 2 * kMargin, subMetrics.height());
-    painter.drawText(subRect, Qt::AlignCenter, subMetrics.elidedText(subtitle, Qt::ElideRight, subRect.width()));
+    painter.drawText(subRect, Qt::AlignCenter,
+                     subMetrics.elidedText(subtitle, Qt::ElideRight, subRect.width()));
   }
   painter.restore();
   const qreal used = titleHeight(subtitle);
   return area.adjusted(kMargin, used, -kMargin, -kMargin);
 }
 
-qreal captionHeight() { return QFontMetricsF(labelFont()).height() + kGap / 2; }
+qreal captionHeight() {
+  return QFontMetricsF(labelFont()).height() + kGap / 2;
+}
 
 void paintCaption(QPainter& painter, const QRectF& rect, const QString& text, bool bold) {
   painter.save();
@@ -213,20 +241,24 @@ void paintCaption(QPainter& painter, const QRectF& rect, const QString& text, bo
   painter.setFont(font);
   painter.setPen(textColor());
   const QFontMetricsF fm(font);
-  painter.drawText(rect, Qt::AlignHCenter | Qt::AlignBottom, fm.elidedText(text, Qt::ElideRight, rect.width() + 2));
+  painter.drawText(rect, Qt::AlignHCenter | Qt::AlignBottom,
+                   fm.elidedText(text, Qt::ElideRight, rect.width() + 2));
   painter.restore();
 }
 
 void paintCells(QPainter& painter, const QRectF& target, const QImage& cells, bool sharpen) {
   if (cells.isNull() || target.isEmpty()) return;
   QImage image = cells;
-  const bool raster = painter.paintEngine() != nullptr && painter.paintEngine()->type() == QPaintEngine::Raster;
+  const bool raster =
+      painter.paintEngine() != nullptr && painter.paintEngine()->type() == QPaintEngine::Raster;
   if (sharpen && !raster) {
     // About 4 image pixels per point: sharp at any zoom a reader will use, small files.
     const int longest = std::max(cells.width(), cells.height());
     const double wanted = 4.0 * std::max(target.width(), target.height()) / longest;
-    const int factor = static_cast<int>(std::clamp(std::floor(wanted), 1.0, std::floor(4096.0 / longest)));
-    if (factor > 1) image = cells.scaled(cells.size() * factor, Qt::IgnoreAspectRatio, Qt::FastTransformation);
+    const int factor =
+        static_cast<int>(std::clamp(std::floor(wanted), 1.0, std::floor(4096.0 / longest)));
+    if (factor > 1)
+      image = cells.scaled(cells.size() * factor, Qt::IgnoreAspectRatio, Qt::FastTransformation);
   }
   painter.save();
   painter.setRenderHint(QPainter::SmoothPixmapTransform, false);
@@ -234,7 +266,8 @@ void paintCells(QPainter& painter, const QRectF& target, const QImage& cells, bo
   painter.restore();
 }
 
-QImage blendCells(const QImage& image, const QImage& cells, const QRectF& cellsRect, qreal opacity) {
+QImage blendCells(const QImage& image, const QImage& cells, const QRectF& cellsRect,
+                  qreal opacity) {
   QImage result = image.convertToFormat(QImage::Format_RGB32);
   QPainter p(&result);
   p.setRenderHint(QPainter::SmoothPixmapTransform, false);
@@ -243,16 +276,19 @@ QImage blendCells(const QImage& image, const QImage& cells, const QRectF& cellsR
   return result;
 }
 
-QImage mosaic(const std::vector<QImage>& tiles, int columns, int separator, const QColor& background) {
+QImage mosaic(const std::vector<QImage>& tiles, int columns, int separator,
+              const QColor& background) {
   if (tiles.empty() || columns < 1) return {};
   const int w = tiles.front().width();
   const int h = tiles.front().height();
   const int count = static_cast<int>(tiles.size());
   const int rows = (count + columns - 1) / columns;
-  QImage result(columns * (w + separator) - separator, rows * (h + separator) - separator, QImage::Format_RGB32);
+  QImage result(columns * (w + separator) - separator, rows * (h + separator) - separator,
+                QImage::Format_RGB32);
   result.fill(background);
   QPainter p(&result);
-  for (int i = 0; i < count; ++i) p.drawImage(QPoint((i % columns) * (w + separator), (i / columns) * (h + separator)), tiles[i]);
+  for (int i = 0; i < count; ++i)
+    p.drawImage(QPoint((i % columns) * (w + separator), (i / columns) * (h + separator)), tiles[i]);
   return result;
 }
 
@@ -266,7 +302,9 @@ void paintMarker(QPainter& painter, const QRectF& rect) {
   painter.restore();
 }
 
-qreal figureColorbarWidth(const ColorbarSpec& spec) { return colorbarWidth(tickFont(), spec) + kGap; }
+qreal figureColorbarWidth(const ColorbarSpec& spec) {
+  return colorbarWidth(tickFont(), spec) + kGap;
+}
 
 void paintFigureColorbar(QPainter& painter, const QRectF& plotAligned, const ColorbarSpec& spec) {
   painter.save();

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <vector>
-
 #include <QColor>
 #include <QFont>
 #include <QImage>
@@ -9,6 +7,7 @@
 #include <QPointF>
 #include <QRectF>
 #include <QString>
+#include <vector>
 
 #include "ui/colorbar.h"
 
@@ -19,8 +18,8 @@ namespace patchlens {
 // Fonts, colours and spacing shared by every figure, in figure units (points). Fonts are
 // pixel-sized so that they scale with the painter like every other length.
 namespace figure_style {
-inline constexpr qreal kMargin = 10.0;     // around the whole figure
-inline constexpr qreal kGap = 4.0;         // between a text and what it labels
+inline constexpr qreal kMargin = 10.0;  // around the whole figure
+inline constexpr qreal kGap = 4.0;      // between a text and what it labels
 inline constexpr qreal kTickLength = 4.0;
 inline constexpr qreal kLineWidth = 0.8;
 QFont titleFont();
@@ -59,7 +58,8 @@ QString formatTick(double value, double step);
 
 // The room axes need outside their plot: left for the y axis, bottom for the x axis.
 QMarginsF axisMargins(const AxisSpec& x, const AxisSpec& y);
-QPointF mapToPlot(const QRectF& plot, const AxisSpec& x, const AxisSpec& y, double xValue, double yValue);
+QPointF mapToPlot(const QRectF& plot, const AxisSpec& x, const AxisSpec& y, double xValue,
+                  double yValue);
 QRectF mapRectToPlot(const QRectF& plot, const AxisSpec& x, const AxisSpec& y, const QRectF& data);
 // The frame, outward ticks, tick labels and axis labels (y label rotated).
 void paintAxes(QPainter& painter, const QRectF& plot, const AxisSpec& x, const AxisSpec& y);
@@ -68,7 +68,8 @@ void paintBackground(QPainter& painter, const QRectF& area);
 // The height of the title band (title, optional subtitle line below it).
 qreal titleHeight(const QString& subtitle);
 // Paints the title band at the top of `area`; returns what is left below it.
-QRectF paintTitle(QPainter& painter, const QRectF& area, const QString& title, const QString& subtitle = {});
+QRectF paintTitle(QPainter& painter, const QRectF& area, const QString& title,
+                  const QString& subtitle = {});
 // One line of small text centred in `rect` (panel and tile captions).
 void paintCaption(QPainter& painter, const QRectF& rect, const QString& text, bool bold = false);
 qreal captionHeight();
@@ -81,7 +82,8 @@ void paintCells(QPainter& painter, const QRectF& target, const QImage& cells, bo
 // viewers differ in how they apply a group opacity, a blended image looks the same in all.
 QImage blendCells(const QImage& image, const QImage& cells, const QRectF& cellsRect, qreal opacity);
 // Equal-sized images in a grid, `separator` pixels of `background` between them.
-QImage mosaic(const std::vector<QImage>& tiles, int columns, int separator, const QColor& background);
+QImage mosaic(const std::vector<QImage>& tiles, int columns, int separator,
+              const QColor& background);
 
 // A one-unit outline of a cell (the selected token, the reference patch).
 void paintMarker(QPainter& painter, const QRectF& rect);

@@ -25,7 +25,9 @@ FilterGalleryFigure::FilterGalleryFigure(const PatchWeights& weights)
   m_mosaic = mosaic(tiles, m_shape.cols, kSeparator, Qt::white);
 }
 
-QString FilterGalleryFigure::title() const { return tr("All %1 filters of the patch embedding").arg(m_filters); }
+QString FilterGalleryFigure::title() const {
+  return tr("All %1 filters of the patch embedding").arg(m_filters);
+}
 
 void FilterGalleryFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
@@ -38,12 +40,14 @@ void FilterGalleryFigure::paint(QPainter& painter, const QRectF& area) const {
 
   // Axes in mosaic pixels; ticks at tile centres name the filter index.
   const double unit = m_patchSize + kSeparator;
-  AxisSpec x = indexAxis(tr("column (add to the row's first filter)"), m_shape.cols, unit, m_mosaic.width(), 9);
+  AxisSpec x = indexAxis(tr("column (add to the row's first filter)"), m_shape.cols, unit,
+                         m_mosaic.width(), 9);
   AxisSpec y = indexAxis(tr("first filter of the row"), m_shape.rows, unit, m_mosaic.height(), 9);
   for (AxisTick& t : y.ticks) t.label = QString::number(t.label.toInt() * m_shape.cols);
   y.inverted = true;
   const PanelSpec panel{x, y, static_cast<double>(m_mosaic.width()) / m_mosaic.height(), {}};
-  const ColorbarSpec colorbar{ColormapId::Gray, ValueRange{-1.0f, 1.0f}, tr("w / max|w| of the filter"), false};
+  const ColorbarSpec colorbar{ColormapId::Gray, ValueRange{-1.0f, 1.0f},
+                              tr("w / max|w| of the filter"), false};
   const PanelLayout layout = layoutPanels(body, {panel}, figureColorbarWidth(colorbar));
   paintCells(painter, layout.plots.front(), m_mosaic);
   paintAxes(painter, layout.plots.front(), panel.x, panel.y);

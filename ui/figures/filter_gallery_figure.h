@@ -1,9 +1,8 @@
 #pragma once
 
-#include <vector>
-
 #include <QCoreApplication>
 #include <QImage>
+#include <vector>
 
 #include "core/embedding_analysis.h"
 #include "core/patch_weights.h"

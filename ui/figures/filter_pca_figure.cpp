@@ -1,8 +1,7 @@
 #include "ui/figures/filter_pca_figure.h"
 
-#include <numeric>
-
 #include <QPainter>
+#include <numeric>
 
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
@@ -10,7 +9,8 @@
 
 namespace patchlens {
 
-FilterPcaFigure::FilterPcaFigure(const FilterPca& pca, int filters) : m_filters(filters), m_patchSize(pca.patchSize) {
+FilterPcaFigure::FilterPcaFigure(const FilterPca& pca, int filters)
+    : m_filters(filters), m_patchSize(pca.patchSize) {
   for (int i = 0; i < pca.components(); ++i) {
     m_tiles.push_back(toQImage(tileToRgb8(pca.componentTile(i))));
     m_ratios.push_back(pca.pca.explainedVarianceRatio(i));
@@ -24,20 +24,25 @@ QString FilterPcaFigure::title() const {
 void FilterPcaFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
   const double total = std::accumulate(m_ratios.begin(), m_ratios.end(), 0.0);
-  const QString subtitle = tr("%1 × %2 px each, scaled to ±max|loading| · together %3 % of the variance")
-                               .arg(m_patchSize)
-                               .arg(m_patchSize)
-                               .arg(total * 100.0, 0, 'f', 1);
+  const QString subtitle =
+      tr("%1 × %2 px each, scaled to ±max|loading| · together %3 % of the variance")
+          .arg(m_patchSize)
+          .arg(m_patchSize)
+          .arg(total * 100.0, 0, 'f', 1);
   const QRectF body = paintTitle(painter, area, title(), subtitle);
-  const ColorbarSpec colorbar{ColormapId::Gray, ValueRange{-1.0f, 1.0f}, tr("loading / max|loading|"), false};
+  const ColorbarSpec colorbar{ColormapId::Gray, ValueRange{-1.0f, 1.0f},
+                              tr("loading / max|loading|"), false};
   const int count = static_cast<int>(m_tiles.size());
   // Seven columns as in the paper for its 28 components.
-  const TileLayout layout = layoutTiles(body, count, count > 16 ? 7 : 4, 1.0, true, figureColorbarWidth(colorbar));
+  const TileLayout layout =
+      layoutTiles(body, count, count > 16 ? 7 : 4, 1.0, true, figureColorbarWidth(colorbar));
   painter.save();
   painter.setPen(QPen(figure_style::textColor(), 0.5));
   painter.setBrush(Qt::NoBrush);
   for (int i = 0; i < count; ++i) {
-    paintCaption(painter, layout.captions[i], tr("PC%1 · %2 %").arg(i + 1).arg(m_ratios[static_cast<std::size_t>(i)] * 100.0, 0, 'f', 1));
+    paintCaption(
+        painter, layout.captions[i],
+        tr("PC%1 · %2 %").arg(i + 1).arg(m_ratios[static_cast<std::size_t>(i)] * 100.0, 0, 'f', 1));
     paintCells(painter, layout.tiles[i], m_tiles[static_cast<std::size_t>(i)]);
     painter.drawRect(layout.tiles[i]);
   }

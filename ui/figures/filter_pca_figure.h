@@ -1,9 +1,8 @@
 #pragma once
 
-#include <vector>
-
 #include <QCoreApplication>
 #include <QImage>
+#include <vector>
 
 #include "core/filter_analysis.h"
 #include "ui/figures/figure.h"

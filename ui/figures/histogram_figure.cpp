@@ -1,8 +1,7 @@
 #include "ui/figures/histogram_figure.h"
 
-#include <algorithm>
-
 #include <QPainter>
+#include <algorithm>
 
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
@@ -10,8 +9,8 @@
 
 namespace patchlens {
 
-HistogramFigure::HistogramFigure(Histogram histogram, VectorStats stats, int rows, int cols, ColormapId colormap,
-                                 ValueRange colorRange)
+HistogramFigure::HistogramFigure(Histogram histogram, VectorStats stats, int rows, int cols,
+                                 ColormapId colormap, ValueRange colorRange)
     : m_histogram(std::move(histogram)),
       m_stats(stats),
       m_rows(rows),
@@ -19,7 +18,9 @@ HistogramFigure::HistogramFigure(Histogram histogram, VectorStats stats, int row
       m_colormap(colormap),
       m_colorRange(colorRange) {}
 
-QString HistogramFigure::title() const { return tr("Histogram of the embedding values"); }
+QString HistogramFigure::title() const {
+  return tr("Histogram of the embedding values");
+}
 
 void HistogramFigure::paint(QPainter& painter, const QRectF& area) const {
   using namespace figure_style;
@@ -34,12 +35,17 @@ void HistogramFigure::paint(QPainter& painter, const QRectF& area) const {
                                .arg(m_stats.min, 0, 'g', 3)
                                .arg(m_stats.max, 0, 'g', 3);
   const QRectF body = paintTitle(painter, area, title(), subtitle);
-  const std::int64_t highest = m_histogram.counts.empty()
-                                   ? 1
-                                   : std::max<std::int64_t>(1, *std::max_element(m_histogram.counts.begin(), m_histogram.counts.end()));
+  const std::int64_t highest =
+      m_histogram.counts.empty()
+          ? 1
+          : std::max<std::int64_t>(
+                1, *std::max_element(m_histogram.counts.begin(), m_histogram.counts.end()));
   const double lo = m_histogram.edges.front();
   const double hi = m_histogram.edges.back();
-  const PanelSpec panel{valueAxis(tr("value"), lo, hi, 9), valueAxis(tr("count"), 0.0, static_cast<double>(highest) * 1.08, 6), 0.0, {}};
+  const PanelSpec panel{valueAxis(tr("value"), lo, hi, 9),
+                        valueAxis(tr("count"), 0.0, static_cast<double>(highest) * 1.08, 6),
+                        0.0,
+                        {}};
   const PanelLayout layout = layoutPanels(body, {panel}, 0.0);
   const QRectF plot = layout.plots.front();
 
@@ -52,12 +58,14 @@ void HistogramFigure::paint(QPainter& painter, const QRectF& area) const {
     const double count = static_cast<double>(m_histogram.counts[i]);
     if (count <= 0) continue;
     painter.setBrush(colormapColor(m_colormap, (left + right) / 2, m_colorRange));
-    painter.drawRect(QRectF(mapToPlot(plot, panel.x, panel.y, left, count), mapToPlot(plot, panel.x, panel.y, right, 0.0)));
+    painter.drawRect(QRectF(mapToPlot(plot, panel.x, panel.y, left, count),
+                            mapToPlot(plot, panel.x, panel.y, right, 0.0)));
   }
   // The mean and +-1 std, where a reader looks for the spread.
   const auto vertical = [&](double value, Qt::PenStyle style) {
     painter.setPen(QPen(textColor(), kLineWidth, style));
-    painter.drawLine(mapToPlot(plot, panel.x, panel.y, value, panel.y.lo), mapToPlot(plot, panel.x, panel.y, value, panel.y.hi));
+    painter.drawLine(mapToPlot(plot, panel.x, panel.y, value, panel.y.lo),
+                     mapToPlot(plot, panel.x, panel.y, value, panel.y.hi));
   };
   vertical(m_stats.mean, Qt::SolidLine);
   vertical(m_stats.mean - m_stats.std, Qt::DashLine);

@@ -15,7 +15,8 @@ class HistogramFigure : public Figure {
   Q_DECLARE_TR_FUNCTIONS(HistogramFigure)
 
  public:
-  HistogramFigure(Histogram histogram, VectorStats stats, int rows, int cols, ColormapId colormap, ValueRange colorRange);
+  HistogramFigure(Histogram histogram, VectorStats stats, int rows, int cols, ColormapId colormap,
+                  ValueRange colorRange);
 
   QString title() const override;
   QSizeF preferredSize() const override { return {620, 400}; }

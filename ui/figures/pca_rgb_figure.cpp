@@ -1,9 +1,8 @@
 #include "ui/figures/pca_rgb_figure.h"
 
-#include <algorithm>
-
 #include <QFontMetricsF>
 #include <QPainter>
+#include <algorithm>
 
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
@@ -18,7 +17,8 @@ QImage ramp(int component) {
   QImage strip(1, 256, QImage::Format_RGB32);
   for (int i = 0; i < 256; ++i) {
     const int v = 255 - i;
-    strip.setPixel(0, i, qRgb(component == 0 ? v : 0, component == 1 ? v : 0, component == 2 ? v : 0));
+    strip.setPixel(0, i,
+                   qRgb(component == 0 ? v : 0, component == 1 ? v : 0, component == 2 ? v : 0));
   }
   return strip;
 }
@@ -42,12 +42,15 @@ QSizeF PcaRgbFigure::preferredSize() const {
   return {720, 105 + 255 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
 }
 
-QString PcaRgbFigure::title() const { return tr("First three principal components of the tokens as RGB"); }
+QString PcaRgbFigure::title() const {
+  return tr("First three principal components of the tokens as RGB");
+}
 
 void PcaRgbFigure::paint(QPainter& painter, const QRectF& area) const {
   using namespace figure_style;
   paintBackground(painter, area);
-  const QString subtitle = tr("R, G, B = PC1, PC2, PC3 of the tokens (%1 %, %2 %, %3 % of the variance), each min–max scaled")
+  const QString subtitle = tr("R, G, B = PC1, PC2, PC3 of the tokens (%1 %, %2 %, %3 % of the "
+                              "variance), each min–max scaled")
                                .arg(m_ratio[0] * 100.0, 0, 'f', 1)
                                .arg(m_ratio[1] * 100.0, 0, 'f', 1)
                                .arg(m_ratio[2] * 100.0, 0, 'f', 1);
@@ -83,12 +86,15 @@ void PcaRgbFigure::paint(QPainter& painter, const QRectF& area) const {
   for (int i = 0; i < m_components; ++i) {
     const ValueRange& r = m_range[static_cast<std::size_t>(i)];
     const qreal x = legend.left() + i * column;
-    const QRectF strip(x + (column - 12) / 2, legend.top() + fm.height(), 12, legend.height() - 3 * fm.height());
+    const QRectF strip(x + (column - 12) / 2, legend.top() + fm.height(), 12,
+                       legend.height() - 3 * fm.height());
     paintCells(painter, strip, ramp(i));
     painter.setBrush(Qt::NoBrush);
     painter.drawRect(strip);
-    painter.drawText(QRectF(x, legend.top(), column, fm.height()), Qt::AlignCenter, QString::number(r.hi, 'g', 3));
-    painter.drawText(QRectF(x, strip.bottom(), column, fm.height()), Qt::AlignCenter, QString::number(r.lo, 'g', 3));
+    painter.drawText(QRectF(x, legend.top(), column, fm.height()), Qt::AlignCenter,
+                     QString::number(r.hi, 'g', 3));
+    painter.drawText(QRectF(x, strip.bottom(), column, fm.height()), Qt::AlignCenter,
+                     QString::number(r.lo, 'g', 3));
     painter.drawText(QRectF(x, strip.bottom() + fm.height(), column, fm.height()), Qt::AlignCenter,
                      tr("PC%1").arg(i + 1));
   }

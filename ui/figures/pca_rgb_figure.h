@@ -1,9 +1,8 @@
 #pragma once
 
-#include <array>
-
 #include <QCoreApplication>
 #include <QImage>
+#include <array>
 
 #include "core/embedding_analysis.h"
 #include "core/patch_embedding.h"
@@ -29,7 +28,7 @@ class PcaRgbFigure : public Figure {
   GridSize m_grid;
   int m_patchSize;
   int m_components = 0;
-  std::array<double, 3> m_ratio{};  // explained variance ratio of PC1..3
+  std::array<double, 3> m_ratio{};      // explained variance ratio of PC1..3
   std::array<ValueRange, 3> m_range{};  // projection range mapped to 0..255 of each colour
 };
 

@@ -18,7 +18,8 @@ int number(std::string_view text, std::string_view whole) {
 }
 
 // "A<sep>B" as two numbers.
-std::pair<int, int> pair(std::string_view text, char separator, std::string_view whole, std::string_view form) {
+std::pair<int, int> pair(std::string_view text, char separator, std::string_view whole,
+                         std::string_view form) {
   const std::size_t at = text.find(separator);
   if (at == std::string_view::npos) {
     throw std::invalid_argument("'" + std::string(whole) + "' needs " + std::string(form));
@@ -34,11 +35,14 @@ PlotKind PlotKind::parse(std::string_view text) {
   const bool hasArgument = colon != std::string_view::npos;
   const std::string_view argument = hasArgument ? text.substr(colon + 1) : std::string_view{};
   auto noArgument = [&](PlotType type) {
-    if (hasArgument) throw std::invalid_argument("'" + std::string(text) + "': " + std::string(head) + " takes no argument");
+    if (hasArgument)
+      throw std::invalid_argument("'" + std::string(text) + "': " + std::string(head) +
+                                  " takes no argument");
     return PlotKind{type, 0, 0};
   };
   auto needArgument = [&](std::string_view form) {
-    if (!hasArgument) throw std::invalid_argument("'" + std::string(text) + "' needs " + std::string(form));
+    if (!hasArgument)
+      throw std::invalid_argument("'" + std::string(text) + "' needs " + std::string(form));
   };
   if (head == "channel") {
     needArgument("a channel, e.g. channel:5");
@@ -47,14 +51,17 @@ PlotKind PlotKind::parse(std::string_view text) {
   if (head == "token" || head == "token-line" || head == "similarity") {
     needArgument("a patch ROW,COL, e.g. " + std::string(head) + ":3,7");
     const auto [r, c] = pair(argument, ',', text, "a patch ROW,COL");
-    const PlotType type = head == "token" ? PlotType::Token : head == "token-line" ? PlotType::TokenLine : PlotType::Similarity;
+    const PlotType type = head == "token"        ? PlotType::Token
+                          : head == "token-line" ? PlotType::TokenLine
+                                                 : PlotType::Similarity;
     return {type, r, c};
   }
   if (head == "channels") {
     needArgument("a range FIRST-LAST, e.g. channels:0-63");
     const auto [a, b] = pair(argument, '-', text, "a range FIRST-LAST");
     if (b < a) throw std::invalid_argument("'" + std::string(text) + "': the range is reversed");
-    if (b - a + 1 > 64) throw std::invalid_argument("'" + std::string(text) + "': at most 64 channels at once");
+    if (b - a + 1 > 64)
+      throw std::invalid_argument("'" + std::string(text) + "': at most 64 channels at once");
     return {PlotType::Channels, a, b};
   }
   if (head == "filters") return noArgument(PlotType::Filters);
@@ -64,32 +71,46 @@ PlotKind PlotKind::parse(std::string_view text) {
   if (head == "histogram") return noArgument(PlotType::Histogram);
   if (head == "reconstruction") {
     const int k = hasArgument ? number(argument, text) : 0;
-    if (hasArgument && k == 0) throw std::invalid_argument("'" + std::string(text) + "': keep at least 1 component");
+    if (hasArgument && k == 0)
+      throw std::invalid_argument("'" + std::string(text) + "': keep at least 1 component");
     return {PlotType::Reconstruction, k, 0};
   }
-  throw std::invalid_argument("unknown plot '" + std::string(text) + "' (expected " + plotKindSyntax() + ")");
+  throw std::invalid_argument("unknown plot '" + std::string(text) + "' (expected " +
+                              plotKindSyntax() + ")");
 }
 
 std::string PlotKind::name() const {
   const std::string rc = std::to_string(first) + "," + std::to_string(second);
   switch (type) {
-    case PlotType::Channel: return "channel:" + std::to_string(first);
-    case PlotType::Token: return "token:" + rc;
-    case PlotType::TokenLine: return "token-line:" + rc;
-    case PlotType::Channels: return "channels:" + std::to_string(first) + "-" + std::to_string(second);
-    case PlotType::Filters: return "filters";
-    case PlotType::FilterPca: return "filter-pca";
-    case PlotType::Pca: return "pca";
-    case PlotType::Similarity: return "similarity:" + rc;
-    case PlotType::PositionSimilarity: return "posembed";
-    case PlotType::Histogram: return "histogram";
-    case PlotType::Reconstruction: return first > 0 ? "reconstruction:" + std::to_string(first) : "reconstruction";
+    case PlotType::Channel:
+      return "channel:" + std::to_string(first);
+    case PlotType::Token:
+      return "token:" + rc;
+    case PlotType::TokenLine:
+      return "token-line:" + rc;
+    case PlotType::Channels:
+      return "channels:" + std::to_string(first) + "-" + std::to_string(second);
+    case PlotType::Filters:
+      return "filters";
+    case PlotType::FilterPca:
+      return "filter-pca";
+    case PlotType::Pca:
+      return "pca";
+    case PlotType::Similarity:
+      return "similarity:" + rc;
+    case PlotType::PositionSimilarity:
+      return "posembed";
+    case PlotType::Histogram:
+      return "histogram";
+    case PlotType::Reconstruction:
+      return first > 0 ? "reconstruction:" + std::to_string(first) : "reconstruction";
   }
   return {};
 }
 
 std::string plotKindSyntax() {
-  return "channel:K, token:R,C, token-line:R,C, channels:A-B, filters, filter-pca, pca, similarity:R,C, "
+  return "channel:K, token:R,C, token-line:R,C, channels:A-B, filters, filter-pca, pca, "
+         "similarity:R,C, "
          "posembed, histogram, reconstruction[:K]";
 }
 

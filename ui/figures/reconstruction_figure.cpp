@@ -1,8 +1,7 @@
 #include "ui/figures/reconstruction_figure.h"
 
-#include <algorithm>
-
 #include <QPainter>
+#include <algorithm>
 
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
@@ -10,8 +9,8 @@
 
 namespace patchlens {
 
-ReconstructionFigure::ReconstructionFigure(QImage input, const PatchReconstruction& reconstruction, int embedDim,
-                                           ColormapId colormap)
+ReconstructionFigure::ReconstructionFigure(QImage input, const PatchReconstruction& reconstruction,
+                                           int embedDim, ColormapId colormap)
     : m_input(std::move(input)),
       m_output(toQImage(reconstruction.rgb)),
       m_patchError(reconstruction.patchError),
@@ -31,16 +30,19 @@ QSizeF ReconstructionFigure::preferredSize() const {
 }
 
 QString ReconstructionFigure::title() const {
-  if (m_components > 0) return tr("Reconstruction from the top %1 principal components of the tokens").arg(m_components);
+  if (m_components > 0)
+    return tr("Reconstruction from the top %1 principal components of the tokens")
+        .arg(m_components);
   return tr("Reconstruction from the embedding");
 }
 
 void ReconstructionFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
-  const QString subtitle = tr("X̂ = (Y − b) · pinv(Wᵀ) · relative error ‖X − X̂‖ / ‖X‖ = %1 · rank of W: %2 of %3 dims")
-                               .arg(m_relativeError, 0, 'g', 3)
-                               .arg(m_rank)
-                               .arg(m_embedDim);
+  const QString subtitle =
+      tr("X̂ = (Y − b) · pinv(Wᵀ) · relative error ‖X − X̂‖ / ‖X‖ = %1 · rank of W: %2 of %3 dims")
+          .arg(m_relativeError, 0, 'g', 3)
+          .arg(m_rank)
+          .arg(m_embedDim);
   const QRectF body = paintTitle(painter, area, title(), subtitle);
 
   const double extentX = std::max(m_input.width(), m_grid.cols * m_patchSize);
@@ -52,17 +54,23 @@ void ReconstructionFigure::paint(QPainter& painter, const QRectF& area) const {
   const float top = m_patchError.size() > 0 ? std::max(m_patchError.maxCoeff(), 1e-12f) : 1.0f;
   const ValueRange range{0.0f, top};
   const ColorbarSpec colorbar{m_colormap, range, tr("relative error"), false};
-  const PanelLayout layout = layoutPanels(body, {input, output, error}, figureColorbarWidth(colorbar));
+  const PanelLayout layout =
+      layoutPanels(body, {input, output, error}, figureColorbarWidth(colorbar));
 
   const QPointF origin(0, 0);
   paintCaption(painter, layout.captions[0], input.caption, true);
-  paintCells(painter, mapRectToPlot(layout.plots[0], input.x, input.y, QRectF(origin, m_input.size())), m_input, false);
+  paintCells(painter,
+             mapRectToPlot(layout.plots[0], input.x, input.y, QRectF(origin, m_input.size())),
+             m_input, false);
   paintAxes(painter, layout.plots[0], input.x, input.y);
   paintCaption(painter, layout.captions[1], output.caption, true);
-  paintCells(painter, mapRectToPlot(layout.plots[1], output.x, output.y, QRectF(origin, m_output.size())), m_output, false);
+  paintCells(painter,
+             mapRectToPlot(layout.plots[1], output.x, output.y, QRectF(origin, m_output.size())),
+             m_output, false);
   paintAxes(painter, layout.plots[1], output.x, output.y);
   paintCaption(painter, layout.captions[2], error.caption, true);
-  paintCells(painter, layout.plots[2], valuesToQImage(m_patchError, m_grid.rows, m_grid.cols, m_colormap, range));
+  paintCells(painter, layout.plots[2],
+             valuesToQImage(m_patchError, m_grid.rows, m_grid.cols, m_colormap, range));
   paintAxes(painter, layout.plots[2], error.x, error.y);
   paintFigureColorbar(painter, layout.colorbar, colorbar);
 }

@@ -15,7 +15,8 @@ class ReconstructionFigure : public Figure {
   Q_DECLARE_TR_FUNCTIONS(ReconstructionFigure)
 
  public:
-  ReconstructionFigure(QImage input, const PatchReconstruction& reconstruction, int embedDim, ColormapId colormap);
+  ReconstructionFigure(QImage input, const PatchReconstruction& reconstruction, int embedDim,
+                       ColormapId colormap);
 
   QString title() const override;
   QSizeF preferredSize() const override;

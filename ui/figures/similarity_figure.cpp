@@ -1,8 +1,7 @@
 #include "ui/figures/similarity_figure.h"
 
-#include <algorithm>
-
 #include <QPainter>
+#include <algorithm>
 
 #include "core/embedding_analysis.h"
 #include "ui/figures/figure_layout.h"
@@ -11,8 +10,8 @@
 
 namespace patchlens {
 
-SimilarityFigure::SimilarityFigure(QImage input, VectorF similarity, GridSize grid, int patchSize, int row, int col,
-                                   ColormapId colormap)
+SimilarityFigure::SimilarityFigure(QImage input, VectorF similarity, GridSize grid, int patchSize,
+                                   int row, int col, ColormapId colormap)
     : m_input(std::move(input)),
       m_similarity(std::move(similarity)),
       m_grid(grid),
@@ -59,7 +58,8 @@ void SimilarityFigure::paint(QPainter& painter, const QRectF& area) const {
   paintAxes(painter, layout.plots[0], image.x, image.y);
 
   paintCaption(painter, layout.captions[1], map.caption, true);
-  paintCells(painter, layout.plots[1], valuesToQImage(m_similarity, m_grid.rows, m_grid.cols, m_colormap, range));
+  paintCells(painter, layout.plots[1],
+             valuesToQImage(m_similarity, m_grid.rows, m_grid.cols, m_colormap, range));
   paintMarker(painter, mapRectToPlot(layout.plots[1], map.x, map.y, QRectF(m_col, m_row, 1, 1)));
   paintAxes(painter, layout.plots[1], map.x, map.y);
   paintFigureColorbar(painter, layout.colorbar, colorbar);

@@ -16,7 +16,8 @@ class SimilarityFigure : public Figure {
   Q_DECLARE_TR_FUNCTIONS(SimilarityFigure)
 
  public:
-  SimilarityFigure(QImage input, VectorF similarity, GridSize grid, int patchSize, int row, int col, ColormapId colormap);
+  SimilarityFigure(QImage input, VectorF similarity, GridSize grid, int patchSize, int row, int col,
+                   ColormapId colormap);
 
   QString title() const override;
   QSizeF preferredSize() const override;

@@ -1,10 +1,9 @@
 #include "ui/figures/token_line_figure.h"
 
-#include <algorithm>
-
 #include <QFontMetricsF>
 #include <QPainter>
 #include <QPolygonF>
+#include <algorithm>
 
 #include "core/embedding_analysis.h"
 #include "ui/figures/figure_layout.h"
@@ -18,9 +17,12 @@ const QColor kLineColor(31, 119, 180);
 constexpr int kNamedChannels = 3;
 }  // namespace
 
-TokenLineFigure::TokenLineFigure(VectorF token, int row, int col) : m_token(std::move(token)), m_row(row), m_col(col) {}
+TokenLineFigure::TokenLineFigure(VectorF token, int row, int col)
+    : m_token(std::move(token)), m_row(row), m_col(col) {}
 
-QString TokenLineFigure::title() const { return tr("Token (%1, %2): value of every channel").arg(m_row).arg(m_col); }
+QString TokenLineFigure::title() const {
+  return tr("Token (%1, %2): value of every channel").arg(m_row).arg(m_col);
+}
 
 void TokenLineFigure::paint(QPainter& painter, const QRectF& area) const {
   using namespace figure_style;
@@ -39,14 +41,17 @@ void TokenLineFigure::paint(QPainter& painter, const QRectF& area) const {
   const double hi = std::max(0.0, static_cast<double>(stats.max));
   const double pad = (hi > lo ? hi - lo : 1.0) * 0.08;
   PanelSpec panel{valueAxis(tr("channel"), -0.5, std::max(count - 1, 1) + 0.5, 9),
-                  valueAxis(tr("value"), lo - pad, hi + pad, 7), 0.0, {}};
+                  valueAxis(tr("value"), lo - pad, hi + pad, 7),
+                  0.0,
+                  {}};
   const PanelLayout layout = layoutPanels(body, {panel}, 0.0);
   const QRectF plot = layout.plots.front();
 
   painter.save();
   painter.setClipRect(plot);
   painter.setPen(QPen(QColor(150, 150, 150), kLineWidth, Qt::DashLine));
-  painter.drawLine(mapToPlot(plot, panel.x, panel.y, panel.x.lo, 0.0), mapToPlot(plot, panel.x, panel.y, panel.x.hi, 0.0));
+  painter.drawLine(mapToPlot(plot, panel.x, panel.y, panel.x.lo, 0.0),
+                   mapToPlot(plot, panel.x, panel.y, panel.x.hi, 0.0));
   QPolygonF line;
   line.reserve(count);
   for (int i = 0; i < count; ++i) line << mapToPlot(plot, panel.x, panel.y, i, m_token(i));
@@ -63,7 +68,8 @@ void TokenLineFigure::paint(QPainter& painter, const QRectF& area) const {
     painter.drawEllipse(p, 2.5, 2.5);
     const QString text = tr("ch %1").arg(i);
     const qreal w = fm.horizontalAdvance(text) + 2;
-    QRectF label(p.x() - w / 2, m_token(i) >= 0 ? p.y() - fm.height() - 3 : p.y() + 3, w, fm.height());
+    QRectF label(p.x() - w / 2, m_token(i) >= 0 ? p.y() - fm.height() - 3 : p.y() + 3, w,
+                 fm.height());
     // Keep the label inside the plot.
     label.moveLeft(std::clamp(label.left(), plot.left() + 2, plot.right() - w - 2));
     label.moveTop(std::clamp(label.top(), plot.top() + 1, plot.bottom() - fm.height() - 1));

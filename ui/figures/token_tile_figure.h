@@ -15,7 +15,8 @@ class TokenTileFigure : public Figure {
   Q_DECLARE_TR_FUNCTIONS(TokenTileFigure)
 
  public:
-  TokenTileFigure(QImage patch, VectorF token, int row, int col, ColormapId colormap, ValueRange range);
+  TokenTileFigure(QImage patch, VectorF token, int row, int col, ColormapId colormap,
+                  ValueRange range);
 
   QString title() const override;
   QSizeF preferredSize() const override { return {640, 340}; }
