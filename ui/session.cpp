@@ -345,6 +345,7 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
           auto preview = std::make_shared<ComputeResult>();
           preview->imagePath = job.path;
           preview->preview = true;
+          preview->previewReduction = reduced.decodeReduction;
           preview->decodeMinSide = quick.reducedDecodeMinSide;
           preview->imageFormat = toQString(reduced.format);
           preview->timings.decodeMs = msSince(stage);
@@ -639,7 +640,8 @@ QString Session::statusText() const {
              .arg(r.embedDim())
              .arg(toQString(r.weights->description))
              .arg(r.computeMs, 0, 'f', 1) +
-         (r.preview ? tr(" · preview from a reduced JPEG decode, the exact result follows")
+         (r.preview ? tr(" · preview from a JPEG decode at 1/%1 scale; the exact result follows")
+                          .arg(r.previewReduction)
                     : QString());
 }
 

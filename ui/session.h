@@ -56,7 +56,8 @@ struct ComputeResult {
   // A first look at a large JPEG from a reduced decode, on screen while the exact decode
   // (the result that follows) runs on the other core. Approximate: never exported as exact.
   bool preview = false;
-  QSize sourceSize;  // the decoded original's size: the pixel coordinates of sourceRect()
+  int previewReduction = 1;  // the preview was decoded at 1/2, 1/4 or 1/8 scale
+  QSize sourceSize;          // the decoded original's size: the pixel coordinates of sourceRect()
   // For display only: the original shrunk to at most kDisplayMaxSide pixels per side (a
   // 12 MP photo would cost 48 MB as RGB32); drawn into QRect(QPoint(), sourceSize). Null in
   // the first result of a new image: it follows with the PCA.

@@ -162,12 +162,18 @@ void tst_Session::largeJpegShowsAPreviewThenTheExactResult() {
 
   Session session;
   std::vector<std::shared_ptr<const ComputeResult>> seen;
-  connect(&session, &Session::resultChanged, this, [&] { seen.push_back(session.result()); });
+  std::vector<QString> statuses;
+  connect(&session, &Session::resultChanged, this, [&] {
+    seen.push_back(session.result());
+    statuses.push_back(session.statusText());
+  });
   session.openImage(path);
   QVERIFY(waitIdle(session));
   QCOMPARE(seen.size(), std::size_t{3});
   QVERIFY(seen[0]->preview);
   QCOMPARE(seen[0]->sourceSize, QSize(1024, 768));
+  QVERIFY2(statuses[0].contains(QStringLiteral("preview from a JPEG decode at 1/2 scale")),
+           qPrintable(statuses[0]));
   QVERIFY(!seen[1]->preview && !seen[2]->preview);
   QCOMPARE(seen[2]->sourceSize, QSize(2048, 1536));
   QVERIFY(seen[2]->hasPca());
