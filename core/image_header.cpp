@@ -90,24 +90,34 @@ void readTiff(Bytes b, ImageHeader& h) {
   h.pageCount = std::max(pages, 1);
 }
 
+// Skips whitespace and '#' comments to the end of their line (the netpbm header syntax).
+void skipSpaceAndComments(Bytes b, std::size_t& i) {
+  while (i < b.size() && (std::isspace(b[i]) || b[i] == '#')) {
+    if (b[i] == '#') {
+      while (i < b.size() && b[i] != '\n') ++i;
+    } else {
+      ++i;
+    }
+  }
+}
+
+// Reads up to 12 decimal digits at i into v; false when there is none.
+bool readDigits(Bytes b, std::size_t& i, std::int64_t& v) {
+  std::size_t digits = 0;
+  v = 0;
+  while (i < b.size() && std::isdigit(b[i]) && digits < 12) {
+    v = v * 10 + (b[i++] - '0');
+    ++digits;
+  }
+  return digits > 0;
+}
+
 void readPnm(Bytes b, ImageHeader& h) {
   std::size_t i = 2;
   std::int64_t values[2] = {0, 0};
   for (auto& v : values) {
-    while (i < b.size() && (std::isspace(b[i]) || b[i] == '#')) {
-      if (b[i] == '#') {
-        while (i < b.size() && b[i] != '\n') ++i;
-      } else {
-        ++i;
-      }
-    }
-    std::size_t digits = 0;
-    while (i < b.size() && std::isdigit(b[i]) && digits < 12) {
-      v = v * 10 + (b[i] - '0');
-      ++i;
-      ++digits;
-    }
-    if (digits == 0) return;
+    skipSpaceAndComments(b, i);
+    if (!readDigits(b, i, v)) return;
   }
   setSize(h, values[0], values[1]);
 }
@@ -130,32 +140,20 @@ void readPam(Bytes b, ImageHeader& h) {
   std::int64_t w = -1, ht = -1;
   std::size_t i = 2;
   auto token = [&] {
-    while (i < b.size() && (std::isspace(b[i]) || b[i] == '#')) {
-      if (b[i] == '#') {
-        while (i < b.size() && b[i] != '\n') ++i;
-      } else {
-        ++i;
-      }
-    }
+    skipSpaceAndComments(b, i);
     const std::size_t start = i;
     while (i < b.size() && !std::isspace(b[i]) && i - start < 16) ++i;
     return std::string(reinterpret_cast<const char*>(b.data()) + start, i - start);
   };
-  auto number = [&] {
-    const std::string t = token();
-    std::int64_t v = 0;
-    for (char c : t) {
-      if (!std::isdigit(static_cast<unsigned char>(c)) || v > (std::int64_t{1} << 40))
-        return std::int64_t{-1};
-      v = v * 10 + (c - '0');
-    }
-    return t.empty() ? std::int64_t{-1} : v;
+  auto number = [&](std::int64_t& v) {
+    skipSpaceAndComments(b, i);
+    if (!readDigits(b, i, v)) v = -1;
   };
   for (int tokens = 0; tokens < 64 && i < b.size(); ++tokens) {
     const std::string t = token();
     if (t == "ENDHDR") break;
-    if (t == "WIDTH") w = number();
-    if (t == "HEIGHT") ht = number();
+    if (t == "WIDTH") number(w);
+    if (t == "HEIGHT") number(ht);
   }
   if (w >= 0 && ht >= 0) setSize(h, w, ht);
 }
@@ -179,14 +177,9 @@ void readHdr(Bytes b, ImageHeader& h) {
     while (i < b.size() && std::isspace(b[i]) && b[i] != '\n') ++i;
     const bool negative = i < b.size() && b[i] == '-';
     if (i < b.size() && (b[i] == '-' || b[i] == '+')) ++i;
-    std::size_t digits = 0;
-    v = 0;
-    while (i < b.size() && std::isdigit(b[i]) && digits < 12) {
-      v = v * 10 + (b[i++] - '0');
-      ++digits;
-    }
+    if (!readDigits(b, i, v)) return false;
     if (negative) v = -v;
-    return digits > 0;
+    return true;
   };
   std::int64_t ht = 0, w = 0;
   if (literal("-Y") && integer(ht) && literal("+X") && integer(w)) setSize(h, w, ht);

@@ -333,13 +333,22 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
       const std::vector<std::uint8_t> bytes = readImageBytes(job.path, options);
       const std::string name = job.path.toStdString();
       std::future<LoadedImage> exact;
-      ImageLoadOptions quick = options;
-      quick.reducedDecodeMinSide = reducedDecodeMinSide(job.config.preprocess);
-      if (options.reducedDecodeMinSide == 0 &&
-          reducedDecodeFactor(bytes, quick.reducedDecodeMinSide) > 1) {
+      double exactDecodeMs = 0.0;
+      PipelineConfig fast = job.config;
+      fast.fastDecode = true;
+      const ImageLoadOptions quick = fast.loadOptions();
+      const bool previewing = options.reducedDecodeMinSide == 0 &&
+                              reducedDecodeFactor(bytes, quick.reducedDecodeMinSide) > 1;
+      if (previewing) {
         // A large JPEG: the exact decode (tens of ms) runs on the other core while a preview
         // from a reduced decode is computed and shown; the exact result replaces it.
-        exact = std::async(std::launch::async, [&] { return decodeImage(bytes, name, options); });
+        exact = std::async(std::launch::async, [&] {
+          QElapsedTimer timer;
+          timer.start();
+          LoadedImage decoded = decodeImage(bytes, name, options);
+          exactDecodeMs = msSince(timer);  // read after get(), which synchronises
+          return decoded;
+        });
         try {
           const LoadedImage reduced = decodeImage(bytes, name, quick);
           auto preview = std::make_shared<ComputeResult>();
@@ -358,14 +367,13 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
         } catch (const Error&) {
           // The exact decode reports what is wrong with the file.
         }
-        stage.start();
       }
-      LoadedImage loaded = exact.valid() ? exact.get() : decodeImage(bytes, name, options);
+      LoadedImage loaded = previewing ? exact.get() : decodeImage(bytes, name, options);
       source = loaded.rgb;
-      result->decodeMinSide = job.config.loadOptions().reducedDecodeMinSide;
+      result->decodeMinSide = options.reducedDecodeMinSide;
       result->imageFormat = toQString(loaded.format);
       for (const auto& w : loaded.warnings) result->warnings << toQString(w);
-      result->timings.decodeMs = msSince(stage);
+      result->timings.decodeMs = previewing ? exactDecodeMs : msSince(stage);
     } else {
       source = job.decoded;
       result->original = job.original;
