@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "ui/analysis_views.h"
-#include "ui/image_view.h"
 #include "ui/main_window.h"
-#include "ui/patch_inspector.h"
+#include "ui/panels/analysis_views.h"
+#include "ui/panels/patch_inspector.h"
+#include "ui/views/image_view.h"
 
 namespace patchlens {
 

@@ -5,7 +5,7 @@
 #include <QStringList>
 #include <optional>
 
-#include "ui/session.h"
+#include "ui/session/session.h"
 
 namespace patchlens {
 

@@ -24,17 +24,17 @@
 #include <QVBoxLayout>
 #include <algorithm>
 
-#include "core/weight_loader.h"
-#include "ui/analysis_views.h"
-#include "ui/channel_panel.h"
-#include "ui/colorbar.h"
-#include "ui/embedding_matrix_view.h"
-#include "ui/image_view.h"
-#include "ui/model_panel.h"
-#include "ui/overlay_toolbar.h"
-#include "ui/patch_inspector.h"
-#include "ui/qt_conversions.h"
-#include "ui/session.h"
+#include "core/weights/weight_loader.h"
+#include "ui/panels/analysis_views.h"
+#include "ui/panels/channel_panel.h"
+#include "ui/panels/model_panel.h"
+#include "ui/panels/overlay_toolbar.h"
+#include "ui/panels/patch_inspector.h"
+#include "ui/session/session.h"
+#include "ui/views/colorbar.h"
+#include "ui/views/embedding_matrix_view.h"
+#include "ui/views/image_view.h"
+#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

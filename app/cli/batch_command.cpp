@@ -13,14 +13,14 @@
 #include <sstream>
 #include <thread>
 
-#include "core/error.h"
-#include "core/image_header.h"
-#include "core/npy_array.h"
-#include "core/threading.h"
+#include "core/image/image_header.h"
+#include "core/io/error.h"
+#include "core/io/threading.h"
+#include "core/weights/npy_array.h"
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
 #include "ui/figures/plot_kind.h"
-#include "ui/qt_conversions.h"
+#include "ui/views/qt_conversions.h"
 
 namespace patchlens::cli {
 namespace fs = std::filesystem;

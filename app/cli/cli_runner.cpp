@@ -12,13 +12,13 @@
 #include "app/cli/batch_command.h"
 #include "app/cli/command_line.h"
 #include "app/cli/export_command.h"
-#include "core/csv_writer.h"
-#include "core/error.h"
-#include "core/file_bytes.h"
-#include "core/image_header.h"
-#include "core/npy_array.h"
-#include "core/packed_gemm.h"
-#include "core/threading.h"
+#include "core/image/image_header.h"
+#include "core/io/csv_writer.h"
+#include "core/io/error.h"
+#include "core/io/file_bytes.h"
+#include "core/io/threading.h"
+#include "core/model/packed_gemm.h"
+#include "core/weights/npy_array.h"
 
 namespace patchlens::cli {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "core/pipeline.h"
+#include "core/model/pipeline.h"
 
 namespace patchlens::cli {
 

@@ -6,13 +6,13 @@
 #include <ostream>
 #include <stdexcept>
 
-#include "core/error.h"
-#include "core/pipeline.h"
-#include "ui/colormap.h"
+#include "core/io/error.h"
+#include "core/model/pipeline.h"
 #include "ui/figures/data_export.h"
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
-#include "ui/qt_conversions.h"
+#include "ui/views/colormap.h"
+#include "ui/views/qt_conversions.h"
 
 namespace patchlens::cli {
 

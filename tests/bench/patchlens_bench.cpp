@@ -12,19 +12,19 @@
 #include <opencv2/imgproc.hpp>
 #include <string>
 
-#include "core/embedding_analysis.h"
-#include "core/image_loader.h"
-#include "core/initializers.h"
-#include "core/patch_embedding.h"
-#include "core/pil_resampler.h"
-#include "core/pipeline.h"
-#include "core/preprocess.h"
-#include "core/threading.h"
+#include "core/analysis/embedding_analysis.h"
+#include "core/image/image_loader.h"
+#include "core/image/pil_resampler.h"
+#include "core/image/preprocess.h"
+#include "core/io/threading.h"
+#include "core/model/initializers.h"
+#include "core/model/patch_embedding.h"
+#include "core/model/pipeline.h"
 #include "tests/bench/fma_peak.h"
-#include "ui/image_view.h"
 #include "ui/main_window.h"
-#include "ui/patch_inspector.h"
-#include "ui/session.h"
+#include "ui/panels/patch_inspector.h"
+#include "ui/session/session.h"
+#include "ui/views/image_view.h"
 
 using namespace patchlens;
 

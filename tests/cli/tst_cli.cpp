@@ -1,6 +1,6 @@
 #include <QtTest>
 
-#include "core/npy_array.h"
+#include "core/weights/npy_array.h"
 #include "tests/common/cli_process.h"
 #include "tests/common/test_support.h"
 

@@ -4,11 +4,11 @@
 #include <QtTest>
 #include <charconv>
 
-#include "core/image_loader.h"
-#include "core/npy_array.h"
-#include "core/patch_embedding.h"
-#include "core/pipeline.h"
-#include "core/preprocess.h"
+#include "core/image/image_loader.h"
+#include "core/image/preprocess.h"
+#include "core/model/patch_embedding.h"
+#include "core/model/pipeline.h"
+#include "core/weights/npy_array.h"
 #include "tests/common/cli_process.h"
 #include "tests/common/test_support.h"
 

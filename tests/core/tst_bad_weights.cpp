@@ -2,8 +2,8 @@
 #include <filesystem>
 #include <set>
 
-#include "core/error.h"
-#include "core/weight_loader.h"
+#include "core/io/error.h"
+#include "core/weights/weight_loader.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;

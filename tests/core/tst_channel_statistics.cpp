@@ -2,8 +2,8 @@
 #include <cmath>
 #include <limits>
 
-#include "core/channel_statistics.h"
-#include "core/error.h"
+#include "core/analysis/channel_statistics.h"
+#include "core/io/error.h"
 #include "tests/core/analyses_fixture.h"
 
 using namespace patchlens;

@@ -5,8 +5,8 @@
 #include <sstream>
 #include <string>
 
-#include "core/embedding_analysis.h"
-#include "core/error.h"
+#include "core/analysis/embedding_analysis.h"
+#include "core/io/error.h"
 
 using namespace patchlens;
 

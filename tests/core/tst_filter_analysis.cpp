@@ -1,9 +1,9 @@
 #include <QtTest>
 #include <cmath>
 
-#include "core/error.h"
-#include "core/filter_analysis.h"
-#include "core/initializers.h"
+#include "core/analysis/filter_analysis.h"
+#include "core/io/error.h"
+#include "core/model/initializers.h"
 #include "tests/core/analyses_fixture.h"
 
 using namespace patchlens;

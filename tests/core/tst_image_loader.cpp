@@ -4,9 +4,9 @@
 #include <opencv2/imgproc.hpp>
 #include <tuple>
 
-#include "core/error.h"
-#include "core/image_header.h"
-#include "core/image_loader.h"
+#include "core/image/image_header.h"
+#include "core/image/image_loader.h"
+#include "core/io/error.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;

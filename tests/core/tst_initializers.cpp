@@ -1,8 +1,8 @@
 #include <QtTest>
 #include <cmath>
 
-#include "core/error.h"
-#include "core/initializers.h"
+#include "core/io/error.h"
+#include "core/model/initializers.h"
 
 using namespace patchlens;
 

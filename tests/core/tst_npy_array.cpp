@@ -1,9 +1,9 @@
 #include <QtTest>
 #include <fstream>
 
-#include "core/csv_writer.h"
-#include "core/error.h"
-#include "core/npy_array.h"
+#include "core/io/csv_writer.h"
+#include "core/io/error.h"
+#include "core/weights/npy_array.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;

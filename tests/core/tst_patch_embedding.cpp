@@ -2,12 +2,12 @@
 #include <array>
 #include <limits>
 
-#include "core/error.h"
-#include "core/image_loader.h"
-#include "core/initializers.h"
-#include "core/npy_array.h"
-#include "core/patch_embedding.h"
-#include "core/preprocess.h"
+#include "core/image/image_loader.h"
+#include "core/image/preprocess.h"
+#include "core/io/error.h"
+#include "core/model/initializers.h"
+#include "core/model/patch_embedding.h"
+#include "core/weights/npy_array.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;

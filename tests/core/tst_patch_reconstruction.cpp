@@ -2,11 +2,11 @@
 #include <cmath>
 #include <random>
 
-#include "core/error.h"
-#include "core/initializers.h"
-#include "core/patch_embedding.h"
-#include "core/patch_reconstruction.h"
-#include "core/preprocess.h"
+#include "core/analysis/patch_reconstruction.h"
+#include "core/image/preprocess.h"
+#include "core/io/error.h"
+#include "core/model/initializers.h"
+#include "core/model/patch_embedding.h"
 #include "tests/common/test_support.h"
 #include "tests/core/analyses_fixture.h"
 

@@ -1,9 +1,9 @@
 #include <QtTest>
 #include <cmath>
 
-#include "core/error.h"
-#include "core/initializers.h"
-#include "core/position_similarity.h"
+#include "core/analysis/position_similarity.h"
+#include "core/io/error.h"
+#include "core/model/initializers.h"
 #include "tests/core/analyses_fixture.h"
 
 using namespace patchlens;

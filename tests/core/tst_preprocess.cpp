@@ -1,9 +1,9 @@
 #include <QtTest>
 
-#include "core/error.h"
-#include "core/image_loader.h"
-#include "core/npy_array.h"
-#include "core/preprocess.h"
+#include "core/image/image_loader.h"
+#include "core/image/preprocess.h"
+#include "core/io/error.h"
+#include "core/weights/npy_array.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;

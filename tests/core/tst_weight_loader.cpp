@@ -2,12 +2,12 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
-#include "core/npy_array.h"
-#include "core/npz_archive.h"
-#include "core/patch_embedding.h"
-#include "core/safetensors_file.h"
-#include "core/weight_loader.h"
+#include "core/io/error.h"
+#include "core/model/patch_embedding.h"
+#include "core/weights/npy_array.h"
+#include "core/weights/npz_archive.h"
+#include "core/weights/safetensors_file.h"
+#include "core/weights/weight_loader.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;

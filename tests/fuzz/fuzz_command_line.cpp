@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "app/cli/command_line.h"
-#include "core/error.h"
+#include "core/io/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::vector<std::string> args(1);

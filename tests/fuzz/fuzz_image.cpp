@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <span>
 
-#include "core/error.h"
-#include "core/image_loader.h"
-#include "core/preprocess.h"
+#include "core/image/image_loader.h"
+#include "core/image/preprocess.h"
+#include "core/io/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   patchlens::ImageLoadOptions options;

@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <span>
 
-#include "core/error.h"
-#include "core/npz_archive.h"
+#include "core/io/error.h"
+#include "core/weights/npz_archive.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

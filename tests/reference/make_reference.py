@@ -121,7 +121,7 @@ def make_preprocess_fixtures():
 
 
 class SplitMix64:
-    """The generator PatchLens documents for its initializers (core/seeded_random.h)."""
+    """The generator PatchLens documents for its initializers (core/model/seeded_random.h)."""
 
     def __init__(self, seed):
         self.state = seed & 0xFFFFFFFFFFFFFFFF

@@ -14,22 +14,22 @@
 #include <QtTest>
 #include <memory>
 
-#include "core/npy_array.h"
-#include "core/position_similarity.h"
-#include "ui/analysis_cache.h"
-#include "ui/analysis_views.h"
-#include "ui/export_dialog.h"
-#include "ui/figure_widget.h"
+#include "core/analysis/position_similarity.h"
+#include "core/weights/npy_array.h"
 #include "ui/figures/data_export.h"
+#include "ui/figures/export_dialog.h"
 #include "ui/figures/figure.h"
-#include "ui/filter_gallery_view.h"
-#include "ui/filter_pca_panel.h"
-#include "ui/heatmap_view.h"
 #include "ui/main_window.h"
-#include "ui/position_similarity_panel.h"
-#include "ui/qt_conversions.h"
-#include "ui/reconstruction_panel.h"
-#include "ui/session.h"
+#include "ui/panels/analysis_views.h"
+#include "ui/panels/filter_pca_panel.h"
+#include "ui/panels/position_similarity_panel.h"
+#include "ui/panels/reconstruction_panel.h"
+#include "ui/session/analysis_cache.h"
+#include "ui/session/session.h"
+#include "ui/views/figure_widget.h"
+#include "ui/views/filter_gallery_view.h"
+#include "ui/views/heatmap_view.h"
+#include "ui/views/qt_conversions.h"
 
 using namespace patchlens;
 

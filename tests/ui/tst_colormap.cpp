@@ -1,7 +1,7 @@
 #include <QtTest>
 
-#include "ui/colorbar.h"
-#include "ui/colormap.h"
+#include "ui/views/colorbar.h"
+#include "ui/views/colormap.h"
 
 using namespace patchlens;
 

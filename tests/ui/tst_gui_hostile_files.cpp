@@ -7,11 +7,11 @@
 #include <memory>
 #include <vector>
 
-#include "core/weight_loader.h"
+#include "core/weights/weight_loader.h"
 #include "tests/common/test_support.h"
 #include "ui/main_window.h"
-#include "ui/patch_inspector.h"
-#include "ui/session.h"
+#include "ui/panels/patch_inspector.h"
+#include "ui/session/session.h"
 
 using namespace patchlens;
 

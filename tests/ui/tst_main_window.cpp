@@ -7,15 +7,15 @@
 #include <QtTest>
 #include <memory>
 
-#include "core/image_loader.h"
-#include "core/patch_embedding.h"
-#include "core/pipeline.h"
-#include "ui/colorbar.h"
-#include "ui/colormap.h"
-#include "ui/image_view.h"
+#include "core/image/image_loader.h"
+#include "core/model/patch_embedding.h"
+#include "core/model/pipeline.h"
 #include "ui/main_window.h"
-#include "ui/patch_inspector.h"
-#include "ui/session.h"
+#include "ui/panels/patch_inspector.h"
+#include "ui/session/session.h"
+#include "ui/views/colorbar.h"
+#include "ui/views/colormap.h"
+#include "ui/views/image_view.h"
 
 using namespace patchlens;
 

@@ -19,12 +19,12 @@
 #include <memory>
 #include <vector>
 
-#include "ui/image_view.h"
 #include "ui/main_window.h"
-#include "ui/model_panel.h"
-#include "ui/overlay_toolbar.h"
-#include "ui/patch_inspector.h"
-#include "ui/session.h"
+#include "ui/panels/model_panel.h"
+#include "ui/panels/overlay_toolbar.h"
+#include "ui/panels/patch_inspector.h"
+#include "ui/session/session.h"
+#include "ui/views/image_view.h"
 
 using namespace patchlens;
 

@@ -2,9 +2,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "core/image_loader.h"
-#include "core/preprocess.h"
-#include "ui/session.h"
+#include "core/image/image_loader.h"
+#include "core/image/preprocess.h"
+#include "ui/session/session.h"
 
 using namespace patchlens;
 

@@ -2,11 +2,11 @@
 
 #include <QCoreApplication>
 
-#include "core/eigen_types.h"
-#include "core/embedding_analysis.h"
-#include "core/patch_embedding.h"
-#include "ui/colormap.h"
+#include "core/analysis/embedding_analysis.h"
+#include "core/model/eigen_types.h"
+#include "core/model/patch_embedding.h"
 #include "ui/figures/figure.h"
+#include "ui/views/colormap.h"
 
 namespace patchlens {
 

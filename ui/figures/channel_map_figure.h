@@ -3,10 +3,10 @@
 #include <QCoreApplication>
 #include <QImage>
 
-#include "core/embedding_analysis.h"
-#include "core/patch_embedding.h"
-#include "ui/colormap.h"
+#include "core/analysis/embedding_analysis.h"
+#include "core/model/patch_embedding.h"
 #include "ui/figures/figure.h"
+#include "ui/views/colormap.h"
 
 namespace patchlens {
 

@@ -2,10 +2,10 @@
 
 #include <stdexcept>
 
-#include "core/csv_writer.h"
-#include "core/embedding_analysis.h"
-#include "core/error.h"
-#include "core/npy_array.h"
+#include "core/analysis/embedding_analysis.h"
+#include "core/io/csv_writer.h"
+#include "core/io/error.h"
+#include "core/weights/npy_array.h"
 #include "ui/figures/plot_kind.h"
 
 namespace patchlens {

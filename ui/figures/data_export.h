@@ -3,8 +3,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/patch_embedding.h"
-#include "core/patch_weights.h"
+#include "core/model/patch_embedding.h"
+#include "core/weights/patch_weights.h"
 
 namespace patchlens {
 

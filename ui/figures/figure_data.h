@@ -4,12 +4,12 @@
 #include <memory>
 #include <optional>
 
-#include "core/chw_tensor.h"
-#include "core/embedding_analysis.h"
-#include "core/normalization.h"
-#include "core/patch_embedding.h"
-#include "core/patch_weights.h"
-#include "ui/colormap.h"
+#include "core/analysis/embedding_analysis.h"
+#include "core/image/chw_tensor.h"
+#include "core/image/normalization.h"
+#include "core/model/patch_embedding.h"
+#include "core/weights/patch_weights.h"
+#include "ui/views/colormap.h"
 
 namespace patchlens {
 

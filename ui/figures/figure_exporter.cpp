@@ -10,7 +10,7 @@
 #include <QSvgGenerator>
 #include <cmath>
 
-#include "core/error.h"
+#include "core/io/error.h"
 
 namespace patchlens {
 

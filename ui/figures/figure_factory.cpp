@@ -2,12 +2,12 @@
 
 #include <string>
 
-#include "core/channel_statistics.h"
-#include "core/embedding_analysis.h"
-#include "core/error.h"
-#include "core/filter_analysis.h"
-#include "core/patch_reconstruction.h"
-#include "core/position_similarity.h"
+#include "core/analysis/channel_statistics.h"
+#include "core/analysis/embedding_analysis.h"
+#include "core/analysis/filter_analysis.h"
+#include "core/analysis/patch_reconstruction.h"
+#include "core/analysis/position_similarity.h"
+#include "core/io/error.h"
 #include "ui/figures/channel_grid_figure.h"
 #include "ui/figures/channel_map_figure.h"
 #include "ui/figures/filter_gallery_figure.h"

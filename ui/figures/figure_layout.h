@@ -4,7 +4,7 @@
 #include <QString>
 #include <vector>
 
-#include "core/patch_embedding.h"
+#include "core/model/patch_embedding.h"
 #include "ui/figures/figure_painting.h"
 
 namespace patchlens {

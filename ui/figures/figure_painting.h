@@ -9,7 +9,7 @@
 #include <QString>
 #include <vector>
 
-#include "ui/colorbar.h"
+#include "ui/views/colorbar.h"
 
 class QPainter;
 

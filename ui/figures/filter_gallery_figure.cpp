@@ -2,10 +2,10 @@
 
 #include <QPainter>
 
-#include "core/filter_analysis.h"
+#include "core/analysis/filter_analysis.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/qt_conversions.h"
+#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

@@ -4,8 +4,8 @@
 #include <QImage>
 #include <vector>
 
-#include "core/embedding_analysis.h"
-#include "core/patch_weights.h"
+#include "core/analysis/embedding_analysis.h"
+#include "core/weights/patch_weights.h"
 #include "ui/figures/figure.h"
 
 namespace patchlens {

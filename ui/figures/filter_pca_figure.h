@@ -4,7 +4,7 @@
 #include <QImage>
 #include <vector>
 
-#include "core/filter_analysis.h"
+#include "core/analysis/filter_analysis.h"
 #include "ui/figures/figure.h"
 
 namespace patchlens {

@@ -2,10 +2,10 @@
 
 #include <QCoreApplication>
 
-#include "core/channel_statistics.h"
-#include "core/embedding_analysis.h"
-#include "ui/colormap.h"
+#include "core/analysis/channel_statistics.h"
+#include "core/analysis/embedding_analysis.h"
 #include "ui/figures/figure.h"
+#include "ui/views/colormap.h"
 
 namespace patchlens {
 

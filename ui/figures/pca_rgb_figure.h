@@ -4,8 +4,8 @@
 #include <QImage>
 #include <array>
 
-#include "core/embedding_analysis.h"
-#include "core/patch_embedding.h"
+#include "core/analysis/embedding_analysis.h"
+#include "core/model/patch_embedding.h"
 #include "ui/figures/figure.h"
 
 namespace patchlens {

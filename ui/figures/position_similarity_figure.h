@@ -3,9 +3,9 @@
 #include <QCoreApplication>
 #include <QImage>
 
-#include "core/position_similarity.h"
-#include "ui/colormap.h"
+#include "core/analysis/position_similarity.h"
 #include "ui/figures/figure.h"
+#include "ui/views/colormap.h"
 
 namespace patchlens {
 

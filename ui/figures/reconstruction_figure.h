@@ -3,9 +3,9 @@
 #include <QCoreApplication>
 #include <QImage>
 
-#include "core/patch_reconstruction.h"
-#include "ui/colormap.h"
+#include "core/analysis/patch_reconstruction.h"
 #include "ui/figures/figure.h"
+#include "ui/views/colormap.h"
 
 namespace patchlens {
 

@@ -3,10 +3,10 @@
 #include <QPainter>
 #include <algorithm>
 
-#include "core/embedding_analysis.h"
+#include "core/analysis/embedding_analysis.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/qt_conversions.h"
+#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

@@ -5,7 +5,7 @@
 #include <QPolygonF>
 #include <algorithm>
 
-#include "core/embedding_analysis.h"
+#include "core/analysis/embedding_analysis.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
 

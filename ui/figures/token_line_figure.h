@@ -2,7 +2,7 @@
 
 #include <QCoreApplication>
 
-#include "core/eigen_types.h"
+#include "core/model/eigen_types.h"
 #include "ui/figures/figure.h"
 
 namespace patchlens {

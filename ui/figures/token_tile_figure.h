@@ -3,9 +3,9 @@
 #include <QCoreApplication>
 #include <QImage>
 
-#include "core/embedding_analysis.h"
-#include "ui/colormap.h"
+#include "core/analysis/embedding_analysis.h"
 #include "ui/figures/figure.h"
+#include "ui/views/colormap.h"
 
 namespace patchlens {
 

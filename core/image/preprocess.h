@@ -1,0 +1,61 @@
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/image/chw_tensor.h"
+#include "core/image/interpolation.h"
+#include "core/image/normalization.h"
+
+namespace patchlens {
+
+// How the image is brought to the model's input size.
+enum class ResizeMode {
+  Crop,    // timm eval: shorter side to floor(size / crop_pct), then center crop (default)
+  Squash,  // straight to H x W, ignoring the aspect ratio (Hugging Face ViTImageProcessor)
+  Pad,     // fit inside H x W keeping the aspect ratio, centred on black (letterbox)
+};
+
+std::optional<ResizeMode> parseResizeMode(std::string_view name);
+std::string resizeModeName(ResizeMode mode);
+
+// Everything that turns a decoded image into the model input; defaults are timm's
+// vit_base_patch16_224 eval transform.
+struct PreprocessConfig {
+  int height = 224;
+  int width = 224;
+  ResizeMode resize = ResizeMode::Crop;
+  double cropPct = 0.9;
+  Interpolation interpolation = Interpolation::Bicubic;
+  Normalization normalization;
+  int channels = 3;  // 1 converts to PIL "L" luma before normalising
+};
+
+// Where the model input sits in the original image.
+struct PreprocessGeometry {
+  int sourceWidth = 0;
+  int sourceHeight = 0;
+  int resizedWidth = 0;  // size after the resize step
+  int resizedHeight = 0;
+  int offsetX = 0;  // model-input pixel (0, 0) is resized pixel (offsetX, offsetY); < 0 when padded
+  int offsetY = 0;
+
+  // Maps a rectangle in model-input pixels to original-image pixels.
+  cv::Rect2d toSource(const cv::Rect2d& inputRect) const;
+};
+
+struct PreprocessResult {
+  cv::Mat inputRgb;  // the model input as 8-bit pixels (H x W, CV_8UC3 or CV_8UC1)
+  ChwTensor tensor;  // normalised float CHW
+  PreprocessGeometry geometry;
+};
+
+// Throws Error("", reason) on an empty image or impossible config.
+PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& config);
+
+// The 8-bit to float step alone: x / 255, then (x - mean) / std, in float like torchvision.
+ChwTensor toNormalizedTensor(const cv::Mat& pixels, const Normalization& norm);
+
+}  // namespace patchlens

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/image/image_loader.h"
+#include "core/image/preprocess.h"
+#include "core/model/initializers.h"
+#include "core/model/patch_embedding.h"
+#include "core/weights/weight_loader.h"
+
+namespace patchlens {
+
+// Where the weights come from: an initializer name or a file path (--weights).
+struct WeightChoice {
+  std::string source = "xavier";
+  std::uint64_t seed = 0;
+  LayerShape shape;  // used by initializers; a weight file brings its own
+  WeightLoadOptions file;
+};
+
+// The whole file -> embedding chain with the defaults the CLI and the GUI share.
+struct PipelineConfig {
+  ImageLoadOptions load;
+  PreprocessConfig preprocess;
+  WeightChoice weights;
+  RemainderPolicy remainder = RemainderPolicy::Crop;
+  // Decode large JPEGs at reduced resolution (libjpeg DCT scaling). Several times faster
+  // but no longer equal to PIL's decode + resize: off by default (README, "Performance").
+  bool fastDecode = false;
+
+  // The load options with the reduced-decode bound that fits the preprocessing.
+  ImageLoadOptions loadOptions() const;
+};
+
+// The shorter side a reduced-resolution JPEG decode must keep for this preprocessing:
+// twice what the resize step produces, so the antialiasing filter still sees enough
+// pixels (measured effect on the model input: see README, "Performance").
+int reducedDecodeMinSide(const PreprocessConfig& config);
+
+// An initializer name gives initialised weights; anything else is read as a weight file.
+PatchWeights resolveWeights(const WeightChoice& choice);
+
+// The model input's channel count follows the weights (1 or 3).
+PreprocessConfig preprocessFor(const PreprocessConfig& config, const PatchWeights& weights);
+
+}  // namespace patchlens

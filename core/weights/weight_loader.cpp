@@ -1,0 +1,287 @@
+#include "core/weights/weight_loader.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "core/io/error.h"
+#include "core/io/mapped_file.h"
+#include "core/weights/npy_array.h"
+#include "core/weights/npz_archive.h"
+#include "core/weights/safetensors_file.h"
+#include "core/weights/weight_keys.h"
+
+namespace patchlens {
+namespace {
+
+constexpr const char* kNpyArrayName = "(array)";
+
+// A lone .npy as a one-tensor source, mapped so that only its header is read for `info`.
+class NpyTensorFile : public TensorSource {
+ public:
+  explicit NpyTensorFile(const std::string& path) : m_file(path) {
+    const NpyHeader h = parseNpyHeader(m_file.bytes(), path);
+    m_tensors.push_back({kNpyArrayName, h.descr, h.shape});
+  }
+  std::string format() const override { return "npy"; }
+  const std::vector<TensorInfo>& tensors() const override { return m_tensors; }
+  NpyArray read(const std::string&) const override {
+    return parseNpy(m_file.bytes(), m_file.path());
+  }
+
+ private:
+  MappedFile m_file;
+  std::vector<TensorInfo> m_tensors;
+};
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool startsWith(std::span<const std::uint8_t> b, const char* magic, std::size_t n) {
+  return b.size() >= n && std::memcmp(b.data(), magic, n) == 0;
+}
+
+bool isZip(std::span<const std::uint8_t> b) {
+  return startsWith(b, "PK\x03\x04", 4) || startsWith(b, "PK\x05\x06", 4);
+}
+
+// The content decides; the extension only picks which parser explains a broken file.
+std::unique_ptr<TensorSource> openWeightFile(const std::string& path) {
+  const MappedFile probe(path);
+  const auto b = probe.bytes();
+  const bool npy = startsWith(b, "\x93NUMPY", 6);
+  const bool zip = isZip(b);
+  const bool safetensors = SafetensorsFile::looksLike(b, b.size());
+  if (npy || (!zip && !safetensors && endsWith(path, ".npy")))
+    return std::make_unique<NpyTensorFile>(path);
+  if (zip || (!safetensors && endsWith(path, ".npz"))) return std::make_unique<NpzArchive>(path);
+  if (safetensors || endsWith(path, ".safetensors")) return std::make_unique<SafetensorsFile>(path);
+  if (b.empty()) throw Error(path, "empty file: not a weight file");
+  throw Error(path, "not a weight file PatchLens reads (.safetensors, .npy or .npz)");
+}
+
+std::string shapeText(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+int squareRoot(std::int64_t n) {
+  if (n <= 0 || n > (std::int64_t{1} << 40)) return 0;
+  auto r = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+  return r * r == n ? static_cast<int>(r) : 0;
+}
+
+// A [D] vector stored as [D], [1, D] or [1, 1, D]: every dimension but the last is 1.
+bool isVectorOf(const std::vector<std::int64_t>& shape, std::int64_t d) {
+  if (shape.empty() || shape.back() != d) return false;
+  for (std::size_t i = 0; i + 1 < shape.size(); ++i) {
+    if (shape[i] != 1) return false;
+  }
+  return true;
+}
+
+void setWeight(PatchWeights& w, const NpyArray& a, const WeightKeys& keys,
+               const std::string& path) {
+  const std::string what = "weight '" + keys.weight + "' " + shapeText(a.shape);
+  if (a.shape.size() != 4) {
+    throw Error(path, what + " is not 4-D " +
+                          (keys.layout == KernelLayout::Hwio ? "[P, P, C, D]" : "[D, C, P, P]"));
+  }
+  const bool hwio = keys.layout == KernelLayout::Hwio;
+  const std::int64_t d = hwio ? a.shape[3] : a.shape[0];
+  const std::int64_t c = hwio ? a.shape[2] : a.shape[1];
+  const std::int64_t kh = hwio ? a.shape[0] : a.shape[2];
+  const std::int64_t kw = hwio ? a.shape[1] : a.shape[3];
+  if (kh != kw)
+    throw Error(path, what + ": the kernel is not square (" + std::to_string(kh) + " x " +
+                          std::to_string(kw) + ")");
+  if (c != 1 && c != 3) {
+    throw Error(path, what + " has " + std::to_string(c) +
+                          " input channels; a patch embedding takes 1 (gray) or 3 (RGB)" +
+                          (hwio ? "" : " (is it HWIO? Google npz kernels are [P, P, C, D])"));
+  }
+  if (d <= 0 || kh <= 0) throw Error(path, what + " has a zero dimension");
+  if (d > 1'000'000 || kh > 100'000) throw Error(path, what + " is implausibly large");
+  w.embedDim = static_cast<int>(d);
+  w.inChannels = static_cast<int>(c);
+  w.patchSize = static_cast<int>(kh);
+  const Eigen::Index cols = w.patchLength();
+  if (!hwio) {
+    w.weight = Eigen::Map<const RowMatrixF>(a.data.data(), w.embedDim, cols);
+    return;
+  }
+  // HWIO [P, P, C, D] -> OIHW [D, C, P, P], i.e. numpy's transpose(3, 2, 0, 1).
+  const Eigen::Index p = w.patchSize;
+  w.weight.resize(w.embedDim, cols);
+  for (Eigen::Index y = 0; y < p; ++y) {
+    for (Eigen::Index x = 0; x < p; ++x) {
+      for (Eigen::Index ch = 0; ch < c; ++ch) {
+        const float* src = a.data.data() + ((y * p + x) * c + ch) * w.embedDim;
+        for (Eigen::Index o = 0; o < w.embedDim; ++o) w.weight(o, (ch * p + y) * p + x) = src[o];
+      }
+    }
+  }
+}
+
+void setPositionEmbedding(PatchWeights& w, const NpyArray& a, const WeightKeys& keys,
+                          const std::string& path, std::vector<std::string>& notes) {
+  const std::string what =
+      "position embedding '" + keys.positionEmbedding + "' " + shapeText(a.shape);
+  std::int64_t rows = 0;
+  if (a.shape.size() == 3 && a.shape[0] == 1) {
+    rows = a.shape[1];
+  } else if (a.shape.size() == 2) {
+    rows = a.shape[0];
+  } else {
+    notes.push_back(what + " ignored: not [1, T, D] or [T, D]");
+    return;
+  }
+  if (a.shape.back() != w.embedDim || rows <= 0) {
+    notes.push_back(what + " ignored: its width is not D = " + std::to_string(w.embedDim));
+    return;
+  }
+  const RowMatrixF table = Eigen::Map<const RowMatrixF>(a.data.data(), rows, w.embedDim);
+  if (!table.allFinite()) throw Error(path, what + " holds non-finite values (NaN or Inf)");
+
+  // Rows before the patches: the class token when the file has one, then any distillation
+  // token. The table is square-gridded in every family, which settles files whose tokens are
+  // missing (timm's no_embed_class keeps cls_token but not its position).
+  const int declared = (keys.classToken.empty() ? 0 : 1) + keys.extraPrefixTokens;
+  int prefix = declared;
+  if (!squareRoot(rows - prefix)) {
+    if (squareRoot(rows)) {
+      prefix = 0;
+    } else if (squareRoot(rows - 1)) {
+      prefix = 1;
+    }
+  }
+  PositionEmbedding pe;
+  pe.hasClassToken = prefix >= 1;
+  if (prefix == 2) {
+    // Keep the class row and the patch rows; the distillation row has no place in the view.
+    pe.table.resize(rows - 1, w.embedDim);
+    pe.table.row(0) = table.row(0);
+    pe.table.bottomRows(rows - 2) = table.bottomRows(rows - 2);
+    notes.push_back("the distillation-token row of the position embedding is dropped");
+  } else {
+    pe.table = table;
+  }
+  const int side = squareRoot(rows - prefix);
+  pe.gridRows = side;
+  pe.gridCols = side;
+  w.positionEmbedding = std::move(pe);
+}
+
+PatchWeights build(const TensorSource& source, const WeightKeys& keys, const std::string& path,
+                   std::vector<std::string>& notes) {
+  PatchWeights w;
+  std::string dtype;
+  if (const TensorInfo* t = source.find(keys.weight)) dtype = t->dtype;
+  setWeight(w, source.read(keys.weight), keys, path);
+  if (!keys.bias.empty()) {
+    const NpyArray b = source.read(keys.bias);
+    if (!isVectorOf(b.shape, w.embedDim)) {
+      throw Error(path, "bias '" + keys.bias + "' " + shapeText(b.shape) + " is not [" +
+                            std::to_string(w.embedDim) + "]");
+    }
+    w.bias = Eigen::Map<const VectorF>(b.data.data(), w.embedDim);
+  }
+  if (!keys.positionEmbedding.empty())
+    setPositionEmbedding(w, source.read(keys.positionEmbedding), keys, path, notes);
+  if (!keys.classToken.empty()) {
+    const NpyArray c = source.read(keys.classToken);
+    if (isVectorOf(c.shape, w.embedDim)) {
+      w.classToken = Eigen::Map<const VectorF>(c.data.data(), w.embedDim);
+      if (!w.classToken->allFinite())
+        throw Error(path,
+                    "class token '" + keys.classToken + "' holds non-finite values (NaN or Inf)");
+    } else {
+      notes.push_back("class token '" + keys.classToken + "' " + shapeText(c.shape) +
+                      " ignored: not [" + std::to_string(w.embedDim) + "]");
+    }
+  }
+  w.description = path + " (" + keys.family + (dtype.empty() ? "" : ", " + dtype) + ")";
+  w.validate(path);
+  return w;
+}
+
+WeightKeys keysFor(const TensorSource& source, const WeightLoadOptions& options,
+                   const std::string& path) {
+  if (source.format() == "npy") {
+    // A lone array has no names to choose from: it is the weight when it is 4-D.
+    const TensorInfo& t = source.tensors().front();
+    if (t.shape.size() != 4) {
+      throw Error(path, "a .npy weight must hold one 4-D [D, C, P, P] array; this one is " +
+                            shapeText(t.shape));
+    }
+    WeightKeys k;
+    k.family = "NumPy array";
+    k.weight = t.name;
+    k.why = "a .npy holding one 4-D array is an OIHW [D, C, P, P] weight";
+    return k;
+  }
+  return resolveWeightKeys(source.tensors(), options, path);
+}
+
+std::string usageText(const PatchWeights& w, const WeightKeys& keys,
+                      const std::vector<std::string>& notes) {
+  std::string s = keys.why + ": D = " + std::to_string(w.embedDim) +
+                  ", C = " + std::to_string(w.inChannels) + ", P = " + std::to_string(w.patchSize);
+  if (keys.layout == KernelLayout::Hwio) s += " (HWIO, transposed to OIHW)";
+  s += keys.bias.empty() ? "; no bias" : "; bias '" + keys.bias + "'";
+  if (w.positionEmbedding) {
+    const PositionEmbedding& pe = *w.positionEmbedding;
+    s += "; position embedding '" + keys.positionEmbedding + "' kept (" +
+         std::to_string(pe.table.rows()) + " rows" +
+         (pe.hasClassToken ? ", class-token row first" : "");
+    if (pe.gridRows > 0)
+      s += ", " + std::to_string(pe.gridRows) + " x " + std::to_string(pe.gridCols) + " grid";
+    s += ")";
+  }
+  if (w.classToken) s += "; class token '" + keys.classToken + "' kept";
+  for (const std::string& n : notes) s += "; " + n;
+  return s;
+}
+
+}  // namespace
+
+PatchWeights loadPatchWeights(const std::string& path, const WeightLoadOptions& options) {
+  const std::unique_ptr<TensorSource> source = openWeightFile(path);
+  const WeightKeys keys = keysFor(*source, options, path);
+  std::vector<std::string> notes;
+  return build(*source, keys, path, notes);
+}
+
+WeightFileInfo inspectWeightFile(const std::string& path, const WeightLoadOptions& options) {
+  const std::unique_ptr<TensorSource> source = openWeightFile(path);
+  WeightFileInfo info;
+  info.format = source->format();
+  info.tensors = source->tensors();
+  try {
+    const WeightKeys keys = keysFor(*source, options, path);
+    info.family = keys.family;
+    std::vector<std::string> notes;
+    const PatchWeights w = build(*source, keys, path, notes);
+    info.usage = usageText(w, keys, notes);
+    info.usable = true;
+  } catch (const Error& e) {
+    info.usage = "nothing: " + e.reason();
+  }
+  return info;
+}
+
+bool looksLikeWeightFile(const std::string& path) {
+  try {
+    const MappedFile file(path);
+    const auto b = file.bytes();
+    return startsWith(b, "\x93NUMPY", 6) || isZip(b) || SafetensorsFile::looksLike(b, b.size());
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+}  // namespace patchlens

@@ -1,0 +1,254 @@
+#include "ui/panels/analysis_views.h"
+
+#include <QAction>
+#include <QCoreApplication>
+#include <QDir>
+#include <QDockWidget>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMainWindow>
+#include <QMenu>
+#include <QMessageBox>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QStatusBar>
+#include <QVBoxLayout>
+
+#include "core/io/error.h"
+#include "ui/figures/data_export.h"
+#include "ui/figures/export_dialog.h"
+#include "ui/panels/filter_pca_panel.h"
+#include "ui/panels/position_similarity_panel.h"
+#include "ui/panels/reconstruction_panel.h"
+#include "ui/session/analysis_cache.h"
+#include "ui/session/session.h"
+#include "ui/views/filter_gallery_view.h"
+
+namespace patchlens {
+
+AnalysisViews::AnalysisViews(QMainWindow& window, Session& session, QMenu* fileMenu,
+                             QMenu* viewMenu)
+    : QObject(&window),
+      m_window(window),
+      m_session(session),
+      m_cache(new AnalysisCache(&session, this)) {
+  setObjectName(QStringLiteral("analysisViews"));
+  m_lastDirectory = QDir::homePath();
+  createDocks();
+  createActions(fileMenu, viewMenu);
+  connect(&m_session, &Session::resultChanged, this, &AnalysisViews::updateActions);
+  connect(&m_session, &Session::selectionChanged, this, &AnalysisViews::updateActions);
+  updateActions();
+}
+
+AnalysisViews* AnalysisViews::of(const QMainWindow& window) {
+  return window.findChild<AnalysisViews*>(QStringLiteral("analysisViews"),
+                                          Qt::FindDirectChildrenOnly);
+}
+
+QDockWidget* AnalysisViews::addDock(QWidget* content, const QString& title,
+                                    const QString& objectName) {
+  auto* dock = new QDockWidget(title, &m_window);
+  dock->setObjectName(objectName);
+  dock->setWidget(content);
+  return dock;
+}
+
+void AnalysisViews::createDocks() {
+  m_gallery = new FilterGalleryView(m_cache);
+  m_gallery->setObjectName(QStringLiteral("filterGallery"));
+  auto* scroll = new QScrollArea;
+  scroll->setWidget(m_gallery);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);  // the grid reflows instead
+  connect(m_gallery, &FilterGalleryView::currentTileChanged, scroll, [scroll](const QRect& tile) {
+    if (!tile.isEmpty())
+      scroll->ensureVisible(tile.center().x(), tile.center().y(), tile.width(), tile.height());
+  });
+  auto* galleryPanel = new QWidget;
+  auto* galleryLayout = new QVBoxLayout(galleryPanel);
+  galleryLayout->setContentsMargins(0, 0, 0, 0);
+  galleryLayout->setSpacing(0);
+  auto* caption = new QLabel(
+      tr("Every filter of the patch embedding (each scaled to ±max|w|, grey = 0). Click one to "
+         "show its channel; right-click to export."));
+  caption->setWordWrap(true);
+  caption->setContentsMargins(6, 4, 6, 4);
+  galleryLayout->addWidget(caption);
+  galleryLayout->addWidget(scroll, 1);
+  m_galleryDock = addDock(galleryPanel, tr("Filters"), QStringLiteral("filterGalleryDock"));
+  m_filterPca = new FilterPcaPanel(m_cache);
+  m_filterPcaDock = addDock(m_filterPca, tr("Filter PCA"), QStringLiteral("filterPcaDock"));
+  m_position = new PositionSimilarityPanel(m_cache);
+  m_positionDock =
+      addDock(m_position, tr("Position embedding"), QStringLiteral("positionSimilarityDock"));
+  m_reconstruction = new ReconstructionPanel(m_cache);
+  m_reconstructionDock =
+      addDock(m_reconstruction, tr("Reconstruction"), QStringLiteral("reconstructionDock"));
+
+  // Beside the inspector (right) and the matrix (bottom), behind them until asked for.
+  auto* inspector = m_window.findChild<QDockWidget*>(QStringLiteral("inspectorDock"));
+  auto* matrix = m_window.findChild<QDockWidget*>(QStringLiteral("matrixDock"));
+  // Tabified straight away (not added beside first): the window's dock sizes stay as set.
+  for (QDockWidget* dock : {m_galleryDock, m_filterPcaDock, m_positionDock}) {
+    if (inspector) {
+      m_window.tabifyDockWidget(inspector, dock);
+    } else {
+      m_window.addDockWidget(Qt::RightDockWidgetArea, dock);
+    }
+  }
+  if (matrix) {
+    m_window.tabifyDockWidget(matrix, m_reconstructionDock);
+  } else {
+    m_window.addDockWidget(Qt::BottomDockWidgetArea, m_reconstructionDock);
+  }
+  if (inspector) inspector->raise();
+  if (matrix) matrix->raise();
+  // Tabifying re-lays the dock areas out and drops the widths MainWindow gave its side docks
+  // before it was shown: give them again (the model panel and inspector's designed widths).
+  if (auto* model = m_window.findChild<QDockWidget*>(QStringLiteral("modelDock"));
+      model && inspector) {
+    m_window.resizeDocks({model, inspector}, {340, 470}, Qt::Horizontal);
+  }
+  if (matrix) m_window.resizeDocks({matrix}, {190}, Qt::Vertical);
+}
+
+void AnalysisViews::createActions(QMenu* fileMenu, QMenu* viewMenu) {
+  // Before Quit: File ends with a separator and Quit.
+  const QList<QAction*> fileActions = fileMenu->actions();
+  QAction* before = fileActions.size() >= 2 ? fileActions[fileActions.size() - 2] : nullptr;
+  m_exportAction = new QAction(tr("&Export Figure…"), this);
+  m_exportAction->setShortcut(QKeySequence(tr("Ctrl+E")));
+  m_exportAction->setStatusTip(tr("Save the current view as PNG, SVG or PDF"));
+  connect(m_exportAction, &QAction::triggered, this, &AnalysisViews::openExportDialog);
+  fileMenu->insertAction(before, m_exportAction);
+
+  m_dataMenu = new QMenu(tr("Export &Data"), fileMenu);
+  m_dataMenu->setObjectName(QStringLiteral("exportDataMenu"));
+  const std::pair<DataExport::Type, QString> entries[] = {
+      {DataExport::Type::Embedding, tr("&Embedding [N × D]…")},
+      {DataExport::Type::Token, tr("Selected &Token [D]…")},
+      {DataExport::Type::Channel, tr("Current &Channel Map [rows × cols]…")},
+      {DataExport::Type::Filters, tr("&Filters [D × C × P × P]…")},
+  };
+  for (const auto& [type, text] : entries) {
+    QAction* act = m_dataMenu->addAction(
+        text, this, [this, type = type] { exportDataInteractively(static_cast<int>(type)); });
+    if (type == DataExport::Type::Token) m_tokenDataAction = act;
+  }
+  fileMenu->insertMenu(before, m_dataMenu);
+  fileMenu->insertSeparator(before);
+
+  viewMenu->addSeparator();
+  for (QDockWidget* dock : {m_galleryDock, m_filterPcaDock, m_positionDock, m_reconstructionDock}) {
+    viewMenu->addAction(dock->toggleViewAction());
+  }
+}
+
+void AnalysisViews::updateActions() {
+  const bool has = m_session.hasResult();
+  m_exportAction->setEnabled(has);
+  m_dataMenu->setEnabled(has);
+  m_tokenDataAction->setEnabled(has && m_session.selection().has_value());
+}
+
+bool AnalysisViews::raiseDock(const QString& name) {
+  const std::pair<const char*, QDockWidget*> docks[] = {{"filters", m_galleryDock},
+                                                        {"filter-pca", m_filterPcaDock},
+                                                        {"posembed", m_positionDock},
+                                                        {"reconstruction", m_reconstructionDock}};
+  for (const auto& [key, dock] : docks) {
+    if (name != QLatin1String(key)) continue;
+    dock->show();
+    dock->raise();
+    // The reconstruction is three panels side by side: give it room when asked for.
+    if (dock == m_reconstructionDock)
+      m_window.resizeDocks({dock}, {m_window.height() / 2}, Qt::Vertical);
+    if (dock != m_reconstructionDock)
+      m_window.resizeDocks({dock}, {m_window.width() / 3}, Qt::Horizontal);
+    return true;
+  }
+  return false;
+}
+
+bool AnalysisViews::isDockName(const QString& name) {
+  return name == QLatin1String("filters") || name == QLatin1String("filter-pca") ||
+         name == QLatin1String("posembed") || name == QLatin1String("reconstruction");
+}
+
+bool AnalysisViews::waitUntilIdle(int timeoutMs) const {
+  QElapsedTimer timer;
+  timer.start();
+  while ((m_cache->isComputing() || m_reconstruction->isBusy()) && timer.elapsed() < timeoutMs) {
+    QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
+  }
+  QCoreApplication::processEvents();
+  return !m_cache->isComputing() && !m_reconstruction->isBusy();
+}
+
+void AnalysisViews::openExportDialog() {
+  if (!m_session.hasResult()) return;
+  auto* dialog = new ExportDialog(&m_session, &m_window);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->open();
+}
+
+QString AnalysisViews::writeData(const DataExport& what, const QString& path) const {
+  const auto& result = m_session.result();
+  if (!result || !result->weights) return tr("There is no embedding to export yet.");
+  try {
+    what.write(QDir::toNativeSeparators(path).toStdString(), result->embedding, *result->weights);
+  } catch (const std::exception& e) {
+    return QString::fromStdString(e.what());
+  }
+  return {};
+}
+
+void AnalysisViews::exportDataInteractively(int typeValue) {
+  const auto type = static_cast<DataExport::Type>(typeValue);
+  DataExport what;
+  what.type = type;
+  QString stem;
+  switch (type) {
+    case DataExport::Type::Embedding:
+      stem = QStringLiteral("embedding");
+      break;
+    case DataExport::Type::Token: {
+      const auto sel = m_session.selection();
+      if (!sel) return;
+      what.first = sel->row;
+      what.second = sel->col;
+      stem = QStringLiteral("token_%1_%2").arg(sel->row).arg(sel->col);
+      break;
+    }
+    case DataExport::Type::Channel:
+      what.first = m_session.channel();
+      stem = QStringLiteral("channel_%1").arg(what.first);
+      break;
+    case DataExport::Type::Filters:
+      stem = QStringLiteral("filters");
+      break;
+  }
+  const QString npy = tr("NumPy array (*.npy)");
+  const QString csv = tr("CSV table (*.csv)");
+  QString selected = npy;
+  QString path = QFileDialog::getSaveFileName(
+      &m_window, tr("Export Data"), QDir(m_lastDirectory).filePath(stem + QStringLiteral(".npy")),
+      npy + QStringLiteral(";;") + csv, &selected);
+  if (path.isEmpty()) return;
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  if (suffix != QLatin1String("npy") && suffix != QLatin1String("csv")) {
+    path += selected == csv ? QStringLiteral(".csv") : QStringLiteral(".npy");
+  }
+  m_lastDirectory = QFileInfo(path).absolutePath();
+  if (const QString error = writeData(what, path); !error.isEmpty()) {
+    QMessageBox::warning(&m_window, tr("Export Data"), tr("Could not export: %1").arg(error));
+    return;
+  }
+  m_window.statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 5000);
+}
+
+}  // namespace patchlens

@@ -1,0 +1,197 @@
+#include "ui/panels/model_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSpinBox>
+#include <limits>
+
+#include "ui/session/session.h"
+#include "ui/views/qt_conversions.h"
+
+namespace patchlens {
+
+namespace {
+
+QSpinBox* makeSpin(QWidget* parent, int lo, int hi, int step) {
+  auto* spin = new QSpinBox(parent);
+  spin->setRange(lo, hi);
+  spin->setSingleStep(step);
+  spin->setKeyboardTracking(false);  // recompute when typing is done, not per digit
+  return spin;
+}
+
+}  // namespace
+
+ModelPanel::ModelPanel(Session* session, QWidget* parent) : QWidget(parent), m_session(session) {
+  setObjectName(QStringLiteral("modelPanel"));
+  auto* form = new QFormLayout(this);
+  form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+
+  m_weights = new QComboBox(this);
+  m_weights->setObjectName(QStringLiteral("weightsCombo"));
+  m_weights->addItem(tr("Xavier uniform (seeded)"), QStringLiteral("xavier"));
+  m_weights->addItem(tr("Xavier normal (seeded)"), QStringLiteral("xavier-normal"));
+  m_weights->addItem(tr("PyTorch Conv2d default (seeded)"), QStringLiteral("torch-default"));
+  m_weights->addItem(tr("DCT basis (deterministic)"), QStringLiteral("dct"));
+  form->addRow(tr("&Weights:"), m_weights);
+  m_openWeights = new QPushButton(tr("Open weights file…"), this);
+  connect(m_openWeights, &QPushButton::clicked, this, &ModelPanel::openWeightsRequested);
+  form->addRow(QString(), m_openWeights);
+  m_weightsInfo = new QLabel(this);
+  m_weightsInfo->setWordWrap(true);
+  m_weightsInfo->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  form->addRow(QString(), m_weightsInfo);
+  m_seed = makeSpin(this, 0, std::numeric_limits<int>::max(), 1);
+  form->addRow(tr("&Seed:"), m_seed);
+
+  auto* size = new QHBoxLayout;
+  m_height = makeSpin(this, 1, 4096, 16);
+  m_width = makeSpin(this, 1, 4096, 16);
+  m_height->setAccessibleName(tr("Input height"));
+  m_width->setAccessibleName(tr("Input width"));
+  size->addWidget(m_height);
+  size->addWidget(new QLabel(QStringLiteral("×"), this));
+  size->addWidget(m_width);
+  form->addRow(tr("Image si&ze:"), size);
+  m_patchSize = makeSpin(this, 1, 256, 1);
+  form->addRow(tr("&Patch size:"), m_patchSize);
+  m_embedDim = makeSpin(this, 1, 8192, 1);
+  form->addRow(tr("&Embed dim:"), m_embedDim);
+
+  m_resize = new QComboBox(this);
+  m_resize->addItem(tr("Resize + center crop"), QStringLiteral("crop"));
+  m_resize->addItem(tr("Squash to size"), QStringLiteral("squash"));
+  m_resize->addItem(tr("Letterbox (pad)"), QStringLiteral("pad"));
+  form->addRow(tr("&Resize:"), m_resize);
+  m_cropPct = new QDoubleSpinBox(this);
+  m_cropPct->setRange(0.05, 1.0);
+  m_cropPct->setSingleStep(0.025);
+  m_cropPct->setDecimals(3);
+  m_cropPct->setKeyboardTracking(false);
+  form->addRow(tr("&Crop pct:"), m_cropPct);
+  m_interpolation = new QComboBox(this);
+  for (const char* name : {"bicubic", "bilinear", "nearest"})
+    m_interpolation->addItem(QString::fromLatin1(name), QString::fromLatin1(name));
+  form->addRow(tr("&Interpolation:"), m_interpolation);
+  m_normalization = new QComboBox(this);
+  m_normalization->addItem(tr("inception (0.5 / 0.5)"), QStringLiteral("inception"));
+  m_normalization->addItem(tr("ImageNet"), QStringLiteral("imagenet"));
+  m_normalization->addItem(tr("CLIP"), QStringLiteral("clip"));
+  m_normalization->addItem(tr("none"), QStringLiteral("none"));
+  form->addRow(tr("&Normalization:"), m_normalization);
+  m_remainder = new QComboBox(this);
+  m_remainder->addItem(tr("Crop (Conv2d)"), QStringLiteral("crop"));
+  m_remainder->addItem(tr("Zero-pad"), QStringLiteral("pad"));
+  form->addRow(tr("Re&mainder pixels:"), m_remainder);
+  m_fastDecode = new QCheckBox(tr("&Fast JPEG decode (approximate)"), this);
+  m_fastDecode->setToolTip(
+      tr("Decode large JPEGs at 1/2, 1/4 or 1/8 scale: several times faster, but the model input "
+         "no longer equals PIL's decode + resize exactly"));
+  form->addRow(QString(), m_fastDecode);
+  connect(m_fastDecode, &QCheckBox::toggled, this, [this] { apply(); });
+
+  // Names for tests and accessibility tools.
+  m_seed->setObjectName(QStringLiteral("seedSpin"));
+  m_height->setObjectName(QStringLiteral("heightSpin"));
+  m_width->setObjectName(QStringLiteral("widthSpin"));
+  m_patchSize->setObjectName(QStringLiteral("patchSizeSpin"));
+  m_embedDim->setObjectName(QStringLiteral("embedDimSpin"));
+  m_resize->setObjectName(QStringLiteral("resizeCombo"));
+  m_cropPct->setObjectName(QStringLiteral("cropPctSpin"));
+  m_interpolation->setObjectName(QStringLiteral("interpolationCombo"));
+  m_normalization->setObjectName(QStringLiteral("normalizationCombo"));
+  m_remainder->setObjectName(QStringLiteral("remainderCombo"));
+  m_fastDecode->setObjectName(QStringLiteral("fastDecodeCheck"));
+  m_openWeights->setObjectName(QStringLiteral("openWeightsButton"));
+
+  const auto applyLater = [this] { apply(); };
+  for (QComboBox* combo : {m_weights, m_resize, m_interpolation, m_normalization, m_remainder}) {
+    // Long entries must not make the dock wider than the screen allows.
+    combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    combo->setMinimumContentsLength(10);
+    connect(combo, &QComboBox::currentIndexChanged, this, applyLater);
+  }
+  for (QSpinBox* spin : {m_seed, m_height, m_width, m_patchSize, m_embedDim}) {
+    connect(spin, &QSpinBox::valueChanged, this, applyLater);
+  }
+  connect(m_cropPct, &QDoubleSpinBox::valueChanged, this, applyLater);
+  connect(session, &Session::configChanged, this, &ModelPanel::syncFromSession);
+  connect(session, &Session::resultChanged, this, &ModelPanel::syncFromSession);
+  syncFromSession();
+}
+
+void ModelPanel::syncFromSession() {
+  m_syncing = true;
+  const PipelineConfig& config = m_session->config();
+  const QString source = toQString(config.weights.source);
+  const bool fromFile = m_session->weightsFromFile();
+  // A file is one more entry in the list, so the initializers stay one click away.
+  while (m_weights->count() > 4) m_weights->removeItem(4);
+  if (fromFile) m_weights->addItem(tr("File: %1").arg(QFileInfo(source).fileName()), source);
+  m_weights->setCurrentIndex(m_weights->findData(source));
+  m_weights->setToolTip(fromFile ? source : QString());
+  m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(
+      config.weights.seed, static_cast<std::uint64_t>(std::numeric_limits<int>::max()))));
+  const bool seeded = !fromFile && config.weights.source != "dct";
+  m_seed->setEnabled(seeded);
+  m_height->setValue(config.preprocess.height);
+  m_width->setValue(config.preprocess.width);
+  m_patchSize->setValue(config.weights.shape.patchSize);
+  m_embedDim->setValue(config.weights.shape.embedDim);
+  // A weight file defines D, P and C.
+  m_patchSize->setEnabled(!fromFile);
+  m_embedDim->setEnabled(!fromFile);
+  const auto& result = m_session->result();
+  m_weightsInfo->setText(result ? toQString(result->weights->description) : QString());
+  m_resize->setCurrentIndex(
+      m_resize->findData(toQString(resizeModeName(config.preprocess.resize))));
+  m_cropPct->setValue(config.preprocess.cropPct);
+  m_cropPct->setEnabled(config.preprocess.resize == ResizeMode::Crop);
+  m_interpolation->setCurrentIndex(
+      m_interpolation->findData(toQString(interpolationName(config.preprocess.interpolation))));
+  int norm = m_normalization->findData(toQString(config.preprocess.normalization.name));
+  if (norm < 0) {
+    m_normalization->addItem(toQString(config.preprocess.normalization.name),
+                             toQString(config.preprocess.normalization.name));
+    norm = m_normalization->count() - 1;
+  }
+  m_normalization->setCurrentIndex(norm);
+  m_remainder->setCurrentIndex(config.remainder == RemainderPolicy::Pad ? 1 : 0);
+  m_fastDecode->setChecked(config.fastDecode);
+  m_syncing = false;
+}
+
+void ModelPanel::apply() {
+  if (m_syncing) return;
+  PipelineConfig config = m_session->config();
+  config.weights.source = m_weights->currentData().toString().toStdString();
+  config.weights.seed = static_cast<std::uint64_t>(m_seed->value());
+  config.preprocess.height = m_height->value();
+  config.preprocess.width = m_width->value();
+  config.weights.shape.patchSize = m_patchSize->value();
+  config.weights.shape.embedDim = m_embedDim->value();
+  if (const auto mode = parseResizeMode(m_resize->currentData().toString().toStdString()))
+    config.preprocess.resize = *mode;
+  config.preprocess.cropPct = m_cropPct->value();
+  if (const auto interp =
+          parseInterpolation(m_interpolation->currentData().toString().toStdString())) {
+    config.preprocess.interpolation = *interp;
+  }
+  if (const auto norm =
+          Normalization::parse(m_normalization->currentData().toString().toStdString())) {
+    config.preprocess.normalization = *norm;
+  }
+  config.remainder =
+      m_remainder->currentIndex() == 1 ? RemainderPolicy::Pad : RemainderPolicy::Crop;
+  config.fastDecode = m_fastDecode->isChecked();
+  m_cropPct->setEnabled(config.preprocess.resize == ResizeMode::Crop);
+  m_session->setConfig(config);
+}
+
+}  // namespace patchlens

@@ -1,0 +1,238 @@
+#include "ui/panels/patch_inspector.h"
+
+#include <qcustomplot.h>
+
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include "ui/session/session.h"
+#include "ui/views/heatmap_view.h"
+#include "ui/views/qt_conversions.h"
+
+namespace patchlens {
+
+namespace {
+constexpr int kTopChannels = 10;
+}
+
+PatchInspector::PatchInspector(Session* session, QWidget* parent)
+    : QWidget(parent), m_session(session) {
+  setObjectName(QStringLiteral("patchInspector"));
+  auto* layout = new QVBoxLayout(this);
+  m_header = new QLabel(this);
+  m_header->setObjectName(QStringLiteral("inspectorHeader"));
+  QFont bold = m_header->font();
+  bold.setBold(true);
+  m_header->setFont(bold);
+  m_box = new QLabel(this);
+  m_box->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  layout->addWidget(m_header);
+  layout->addWidget(m_box);
+
+  auto* tiles = new QHBoxLayout;
+  m_pixels = new HeatmapView(this);
+  m_pixels->setTitle(tr("Pixels"));
+  m_pixels->setMinimumHeight(120);
+  m_channels = new HeatmapView(this);
+  m_channels->setTitle(tr("Normalized R | G | B"));
+  m_channels->setMinimumHeight(120);
+  tiles->addWidget(m_pixels, 1);
+  tiles->addWidget(m_channels, 3);
+  layout->addLayout(tiles);
+
+  m_tile = new HeatmapView(this);
+  m_tile->setObjectName(QStringLiteral("tokenTile"));
+  m_tile->setMinimumHeight(170);
+  m_tile->setPreferredCellSize(8);
+  m_tile->setToolTipProvider([this](int row, int col) {
+    const int channel = row * m_tileCols + col;
+    if (channel >= m_vector.size()) return QString();
+    return tr("channel %1: %2").arg(channel).arg(m_vector(channel), 0, 'g', 4);
+  });
+  connect(m_tile, &HeatmapView::cellClicked, this, [this](int row, int col) {
+    const int channel = row * m_tileCols + col;
+    if (channel < m_vector.size()) m_session->setChannel(channel);
+  });
+  layout->addWidget(m_tile, 2);
+
+  m_plot = new QCustomPlot(this);
+  m_plot->setObjectName(QStringLiteral("tokenPlot"));
+  m_plot->setMinimumHeight(150);
+  m_plot->addGraph();
+  m_plot->graph(0)->setPen(QPen(QColor(31, 119, 180), 1));
+  m_plot->xAxis->setLabel(tr("channel"));
+  m_plot->yAxis->setLabel(tr("value"));
+  m_plot->yAxis->ticker()->setTickCount(5);
+  m_channelLine = new QCPItemStraightLine(m_plot);
+  m_channelLine->setPen(QPen(QColor(214, 39, 40), 1, Qt::DashLine));
+  connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+    if (m_vector.size() == 0) return;
+    const double x = m_plot->xAxis->pixelToCoord(event->position().x());
+    m_session->setChannel(static_cast<int>(std::lround(x)));
+  });
+  layout->addWidget(m_plot, 2);
+
+  m_stats = new QLabel(this);
+  m_stats->setObjectName(QStringLiteral("inspectorStats"));
+  m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  layout->addWidget(m_stats);
+
+  m_top = new QTableWidget(0, 3, this);
+  m_top->setObjectName(QStringLiteral("topChannels"));
+  m_top->setHorizontalHeaderLabels({tr("Rank"), tr("Channel"), tr("Value")});
+  m_top->verticalHeader()->hide();
+  m_top->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
+  m_top->setMinimumHeight((fontMetrics().height() + 6) * (kTopChannels + 1) + 6);
+  m_top->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_top->setSelectionBehavior(QAbstractItemView::SelectRows);
+  m_top->setSelectionMode(QAbstractItemView::SingleSelection);
+  m_top->horizontalHeader()->setStretchLastSection(true);
+  m_top->setToolTip(tr("The 10 channels with the largest |value|; click one to select it"));
+  connect(m_top, &QTableWidget::cellClicked, this, [this](int row, int /*column*/) {
+    if (auto* item = m_top->item(row, 1)) m_session->setChannel(item->data(Qt::UserRole).toInt());
+  });
+  layout->addWidget(m_top, 1);
+
+  connect(session, &Session::resultChanged, this, &PatchInspector::refresh);
+  connect(session, &Session::selectionChanged, this, &PatchInspector::refresh);
+  connect(session, &Session::overlayChanged, this, &PatchInspector::refresh);
+  connect(session, &Session::channelChanged, this, &PatchInspector::refreshChannelMarks);
+  refresh();
+}
+
+QString PatchInspector::headerText() const {
+  return m_header->text();
+}
+
+void PatchInspector::refresh() {
+  const auto& result = m_session->result();
+  const int token = m_session->selectedToken();
+  m_shownToken = token;
+  if (!result || token < 0) {
+    m_header->setText(result ? tr("No patch selected: click one in the image") : tr("No image"));
+    m_box->clear();
+    m_vector.resize(0);
+    m_pixels->setImage({});
+    m_channels->setImage({});
+    m_tile->setImage({});
+    m_plot->graph(0)->data()->clear();
+    // An empty plot keeps the real channel axis rather than QCustomPlot's default 0..5.
+    m_channelLine->setVisible(false);
+    if (result) m_plot->xAxis->setRange(-0.5, result->embedDim() - 0.5);
+    m_plot->yAxis->setRange(-1.0, 1.0);
+    m_plot->replot();
+    m_stats->clear();
+    m_top->setRowCount(0);
+    return;
+  }
+  const PatchPos pos = *m_session->selection();
+  const int p = result->patchSize();
+  const int d = result->embedDim();
+  m_channelLine->setVisible(true);
+  m_vector = result->embedding.tokens.row(token).transpose();
+  m_header->setText(tr("Token %1 · row %2, col %3 of %4×%5")
+                        .arg(token)
+                        .arg(pos.row)
+                        .arg(pos.col)
+                        .arg(result->embedding.grid.rows)
+                        .arg(result->embedding.grid.cols));
+  const QRect inputBox = result->inputRect(pos);
+  const QRectF sourceBox = result->sourceRect(pos);
+  m_box->setText(tr("Input pixels x %1–%2, y %3–%4 · original x %5–%6, y %7–%8")
+                     .arg(inputBox.left())
+                     .arg(inputBox.left() + p)
+                     .arg(inputBox.top())
+                     .arg(inputBox.top() + p)
+                     .arg(sourceBox.left(), 0, 'f', 1)
+                     .arg(sourceBox.right(), 0, 'f', 1)
+                     .arg(sourceBox.top(), 0, 'f', 1)
+                     .arg(sourceBox.bottom(), 0, 'f', 1));
+
+  m_pixels->setImage(result->input.copy(inputBox));
+
+  // The normalised channels side by side, one column of gap, on one symmetric scale.
+  const int c = result->tensor.channels;
+  VectorF values = VectorF::Constant(static_cast<Eigen::Index>(c * (p + 1) - 1) * p,
+                                     std::numeric_limits<float>::quiet_NaN());
+  const int width = c * (p + 1) - 1;
+  for (int ch = 0; ch < c; ++ch) {
+    const RowMatrixF patch = tensorPatch(result->tensor, ch, inputBox.left(), inputBox.top(), p);
+    for (int y = 0; y < p; ++y) {
+      for (int x = 0; x < p; ++x) values(y * width + ch * (p + 1) + x) = patch(y, x);
+    }
+  }
+  float maxAbs = 0.0f;
+  for (Eigen::Index i = 0; i < values.size(); ++i) {
+    if (!std::isnan(values(i))) maxAbs = std::max(maxAbs, std::abs(values(i)));
+  }
+  const ValueRange pixelRange{-std::max(maxAbs, 1e-6f), std::max(maxAbs, 1e-6f)};
+  QImage channelImage = valuesToQImage(values, p, width, ColormapId::RdBu, pixelRange);
+  for (int ch = 1; ch < c; ++ch) {
+    for (int y = 0; y < p; ++y) channelImage.setPixel(ch * (p + 1) - 1, y, qRgba(0, 0, 0, 0));
+  }
+  m_channels->setTitle(c == 3 ? tr("Normalized R | G | B") : tr("Normalized channel"));
+  m_channels->setImage(channelImage, ColorbarSpec{ColormapId::RdBu, pixelRange, {}, false});
+
+  const TileShape shape = heatmapTileShape(d);
+  m_tileCols = shape.cols;
+  const ColormapId map = m_session->colormapFor(OverlayKind::Channel);
+  const ValueRange range = m_session->rangeFor(m_vector, m_session->scaleFor(OverlayKind::Channel));
+  m_tile->setTitle(
+      tr("Token vector as %1×%2 tile (channel = row·%2 + col)").arg(shape.rows).arg(shape.cols));
+  m_tile->setImage(valuesToQImage(m_vector, shape.rows, shape.cols, map, range),
+                   ColorbarSpec{map, range, tr("value"), false});
+
+  QVector<double> xs(d);
+  QVector<double> ys(d);
+  for (int i = 0; i < d; ++i) {
+    xs[i] = i;
+    ys[i] = static_cast<double>(m_vector(i));
+  }
+  m_plot->graph(0)->setData(xs, ys, true);
+  m_plot->xAxis->setRange(-0.5, d - 0.5);
+  m_plot->graph(0)->rescaleValueAxis(false, true);
+
+  const VectorStats stats = vectorStats(m_vector);
+  m_stats->setText(tr("min %1 · max %2 · mean %3 · std %4 · L2 %5")
+                       .arg(stats.min, 0, 'g', 4)
+                       .arg(stats.max, 0, 'g', 4)
+                       .arg(stats.mean, 0, 'g', 4)
+                       .arg(stats.std, 0, 'g', 4)
+                       .arg(stats.l2, 0, 'g', 4));
+
+  const std::vector<int> top = topByMagnitude(m_vector, kTopChannels);
+  m_top->setRowCount(static_cast<int>(top.size()));
+  for (int i = 0; i < static_cast<int>(top.size()); ++i) {
+    const int channel = top[static_cast<std::size_t>(i)];
+    auto* rank = new QTableWidgetItem(QString::number(i + 1));
+    auto* channelItem = new QTableWidgetItem(QString::number(channel));
+    channelItem->setData(Qt::UserRole, channel);
+    auto* value = new QTableWidgetItem(QString::number(m_vector(channel), 'g', 4));
+    value->setForeground(colormapColor(map, m_vector(channel), range).darker(110));
+    m_top->setItem(i, 0, rank);
+    m_top->setItem(i, 1, channelItem);
+    m_top->setItem(i, 2, value);
+  }
+  refreshChannelMarks();
+}
+
+void PatchInspector::refreshChannelMarks() {
+  if (m_vector.size() == 0) return;
+  const int channel = m_session->channel();
+  m_tile->setMarkedCell(QPoint(channel % m_tileCols, channel / m_tileCols));
+  m_channelLine->point1->setCoords(channel, 0);
+  m_channelLine->point2->setCoords(channel, 1);
+  m_plot->replot(QCustomPlot::rpQueuedReplot);
+  for (int row = 0; row < m_top->rowCount(); ++row) {
+    if (m_top->item(row, 1)->data(Qt::UserRole).toInt() == channel) {
+      m_top->selectRow(row);
+      return;
+    }
+  }
+  m_top->clearSelection();
+}
+
+}  // namespace patchlens

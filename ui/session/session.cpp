@@ -1,0 +1,656 @@
+#include "ui/session/session.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QPromise>
+#include <QtConcurrent/QtConcurrentRun>
+#include <algorithm>
+#include <exception>
+#include <future>
+
+#include "core/image/image_loader.h"
+#include "core/image/preprocess.h"
+#include "core/io/error.h"
+#include "core/io/file_bytes.h"
+#include "core/model/pipeline.h"
+#include "ui/views/qt_conversions.h"
+
+namespace patchlens {
+
+namespace {
+
+constexpr int kPcaComponents = 3;
+
+struct OverlayName {
+  OverlayKind kind;
+  const char* key;
+};
+constexpr OverlayName kOverlayNames[] = {
+    {OverlayKind::None, "none"},
+    {OverlayKind::Channel, "channel"},
+    {OverlayKind::Norm, "norm"},
+    {OverlayKind::Mean, "mean"},
+    {OverlayKind::Argmax, "argmax"},
+    {OverlayKind::Pca, "pca"},
+    {OverlayKind::Similarity, "similarity"},
+};
+
+struct ScaleName {
+  ScaleMode mode;
+  const char* key;
+};
+constexpr ScaleName kScaleNames[] = {
+    {ScaleMode::MinMax, "minmax"},
+    {ScaleMode::Symmetric, "symmetric"},
+    {ScaleMode::Global, "global"},
+    {ScaleMode::Percentile, "percentile"},
+};
+
+QString weightsKey(const WeightChoice& choice) {
+  return QStringLiteral("%1|%2|%3|%4|%5|%6")
+      .arg(toQString(choice.source))
+      .arg(choice.seed)
+      .arg(choice.shape.embedDim)
+      .arg(choice.shape.inChannels)
+      .arg(choice.shape.patchSize)
+      .arg(toQString(choice.file.key));
+}
+
+std::vector<std::uint8_t> readImageBytes(const QString& path, const ImageLoadOptions& options) {
+  // Qt resources (the bundled sample) are not on disk; the core decodes bytes as well.
+  if (path.startsWith(QLatin1Char(':'))) {
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) throw Error(path.toStdString(), "cannot open resource");
+    const QByteArray bytes = file.readAll();
+    return {bytes.begin(), bytes.end()};
+  }
+  return readFileBytes(path.toStdString(), options.maxFileBytes);
+}
+
+}  // namespace
+
+QString overlayKindKey(OverlayKind kind) {
+  for (const auto& n : kOverlayNames) {
+    if (n.kind == kind) return QString::fromLatin1(n.key);
+  }
+  return QStringLiteral("none");
+}
+
+std::optional<OverlayKind> parseOverlayKind(const QString& key) {
+  for (const auto& n : kOverlayNames) {
+    if (key == QLatin1String(n.key)) return n.kind;
+  }
+  return std::nullopt;
+}
+
+QString scaleModeKey(ScaleMode mode) {
+  for (const auto& n : kScaleNames) {
+    if (n.mode == mode) return QString::fromLatin1(n.key);
+  }
+  return QStringLiteral("minmax");
+}
+
+std::optional<ScaleMode> parseScaleMode(const QString& key) {
+  for (const auto& n : kScaleNames) {
+    if (key == QLatin1String(n.key)) return n.mode;
+  }
+  return std::nullopt;
+}
+
+QRect ComputeResult::inputRect(PatchPos pos) const {
+  const int p = patchSize();
+  return {pos.col * p, pos.row * p, p, p};
+}
+
+QRectF ComputeResult::sourceRect(PatchPos pos) const {
+  const QRect r = inputRect(pos);
+  return toQRectF(geometry.toSource(cv::Rect2d(r.x(), r.y(), r.width(), r.height())));
+}
+
+QRectF ComputeResult::sourceInputBox() const {
+  return toQRectF(geometry.toSource(cv::Rect2d(0, 0, input.width(), input.height())));
+}
+
+// A request for the worker: decode `path` (or reuse `decoded`), then compute.
+struct Session::Job {
+  QString path;
+  cv::Mat decoded;  // shares the pixels of the result on screen; never written
+  QImage original;  // its display copy, when reused
+  int decodeMinSide = 0;
+  QString format;
+  QStringList warnings;
+  PipelineConfig config;
+  std::shared_ptr<const PatchEmbedding> layer;  // reuse when the choice is unchanged
+  QString weightsKey;
+  quint64 generation = 0;
+};
+
+struct Session::Outcome {
+  quint64 generation = 0;
+  std::shared_ptr<const ComputeResult> result;
+  QString error;  // empty on success
+  bool cancelled = false;
+  bool complete = true;  // false: the embedding is there, the PCA follows in another outcome
+  cv::Mat decoded;       // the decoded original, for the session to reuse (also after a failure)
+  QString path;
+  PipelineConfig config;
+  QString weightsKey;
+};
+
+namespace {
+
+double msSince(const QElapsedTimer& timer) {
+  return static_cast<double>(timer.nsecsElapsed()) / 1e6;
+}
+
+// Thrown inside the worker when a newer request has superseded the job.
+struct Superseded {};
+
+// What the viewer refuses to compute: sizes that would need gigabytes for the views.
+void checkSize(qint64 values, const char* what, const std::string& file) {
+  if (values > Session::kMaxValues) {
+    throw Error(file, std::string(what) + " would hold " + std::to_string(values) +
+                          " values, more than the viewer's limit of " +
+                          std::to_string(Session::kMaxValues) +
+                          "; use a smaller image size or a larger patch size");
+  }
+}
+
+}  // namespace
+
+Session::Session(QObject* parent) : QObject(parent) {
+  m_pool.setMaxThreadCount(1);
+}
+
+Session::~Session() {
+  // Stale jobs notice the bump and stop at the next stage; then wait for the pool.
+  m_generation->fetch_add(1);
+  m_pool.waitForDone();
+}
+
+void Session::openImage(const QString& path) {
+  m_pendingImage = path;
+  m_decoded.release();  // the worker decodes anew; nothing else holds the old pixels
+  Job job;
+  job.path = path;
+  job.config = m_config;
+  submit(std::move(job));
+}
+
+void Session::setConfig(const PipelineConfig& config) {
+  m_config = config;
+  if (!m_pendingImage.isEmpty()) {
+    // An open is in flight: compute that image with the new config (decoding it again).
+    Job job;
+    job.path = m_pendingImage;
+    job.config = config;
+    submit(std::move(job));
+    return;
+  }
+  if (!m_result) {
+    // Nothing to recompute yet; the next image uses it (and an error does not undo it).
+    m_committedConfig = config;
+    return;
+  }
+  Job job;
+  job.path = m_result->imagePath;
+  // A changed reduced-decode bound (fast decode toggled, or another input size) decodes again.
+  if (!m_decoded.empty() && config.loadOptions().reducedDecodeMinSide == m_result->decodeMinSide) {
+    job.decoded = m_decoded;
+    job.original = m_result->original;
+    job.decodeMinSide = m_result->decodeMinSide;
+    job.format = m_result->imageFormat;
+    job.warnings = m_result->warnings;
+  }
+  job.config = config;
+  submit(std::move(job));
+}
+
+void Session::openWeights(const QString& path) {
+  PipelineConfig config = m_config;
+  config.weights.source = path.toStdString();
+  if (m_result || !m_pendingImage.isEmpty()) {
+    setConfig(config);
+    return;
+  }
+  // No image yet: validate the weights on the sample so that a bad file is reported now.
+  m_config = config;
+  openImage(QStringLiteral(":/patchlens/sample.png"));
+}
+
+void Session::reload() {
+  if (!m_result) return;
+  m_cachedLayer.reset();  // a weight file may have changed on disk too
+  openImage(m_result->imagePath);
+}
+
+bool Session::weightsFromFile() const {
+  return !parseInitializer(m_config.weights.source).has_value();
+}
+
+void Session::submit(Job job) {
+  job.generation = m_generation->fetch_add(1) + 1;
+  job.weightsKey = weightsKey(job.config.weights);
+  if (m_cachedLayer && job.weightsKey == m_cachedWeightsKey) job.layer = m_cachedLayer;
+  setBusy(true);
+
+  auto latest = m_generation;
+  auto* watcher = new QFutureWatcher<Outcome>(this);
+  // Two outcomes per job: the embedding as soon as it is there, then the PCA.
+  connect(watcher, &QFutureWatcher<Outcome>::resultReadyAt, this,
+          [this, watcher](int index) { finish(watcher->resultAt(index)); });
+  connect(watcher, &QFutureWatcher<Outcome>::finished, watcher, &QObject::deleteLater);
+  // The job (and everything it shares with the GUI: the decoded pixels, the weights) is
+  // only read on the worker; results are built there and handed over whole, immutable.
+  watcher->setFuture(
+      QtConcurrent::run(&m_pool, [job = std::move(job), latest](QPromise<Outcome>& promise) {
+        compute(promise, job, *latest);
+      }));
+}
+
+void Session::embedStage(ComputeResult& result, const Job& job,
+                         std::shared_ptr<const PatchEmbedding> layer, const cv::Mat& source,
+                         const std::function<void()>& checkpoint, const QElapsedTimer& total) {
+  QElapsedTimer stage;
+  result.sourceSize = QSize(source.cols, source.rows);
+  checkpoint();
+
+  stage.start();
+  const std::string file = job.path.toStdString();
+  const WeightChoice& choice = job.config.weights;
+  if (!layer && parseInitializer(choice.source)) {
+    checkSize(qint64{choice.shape.embedDim} * choice.shape.inChannels * choice.shape.patchSize *
+                  choice.shape.patchSize,
+              "the initialised weights", choice.source);
+  }
+  result.layer =
+      layer ? std::move(layer) : std::make_shared<const PatchEmbedding>(resolveWeights(choice));
+  result.weights = std::shared_ptr<const PatchWeights>(result.layer, &result.layer->weights());
+  result.config = job.config;
+  result.config.preprocess = preprocessFor(job.config.preprocess, *result.weights);
+  const GridSize expected =
+      PatchEmbedding::gridFor(result.config.preprocess.height, result.config.preprocess.width,
+                              result.weights->patchSize, job.config.remainder);
+  checkSize(qint64{expected.rows} * expected.cols * result.weights->embedDim, "the embedding",
+            file);
+  checkpoint();
+  PreprocessResult prep;
+  try {
+    prep = preprocess(source, result.config.preprocess);
+  } catch (const Error& e) {
+    throw Error(e.file().empty() ? file : e.file(),
+                e.reason());  // preprocessing refuses this image
+  }
+  result.timings.preprocessMs = msSince(stage);
+  checkpoint();
+
+  stage.start();
+  result.embedding = result.layer->forward(prep.tensor, job.config.remainder);
+  if (result.embedding.grid.tokens() == 0) throw Error(file, "the image holds no whole patch");
+  result.timings.embedMs = msSince(stage);
+  checkpoint();
+
+  stage.start();
+  result.input = toRgb32QImage(prep.inputRgb);
+  result.geometry = prep.geometry;
+  result.tensor = std::move(prep.tensor);
+  const RowMatrixF& tokens = result.embedding.tokens;
+  result.norms = tokenNorms(tokens);
+  result.means = tokenMeans(tokens);
+  result.argmax = argmaxChannels(tokens);
+  result.global = globalRange(tokens);
+  result.timings.analysisMs = msSince(stage);
+  result.computeMs = msSince(total);
+  checkpoint();
+}
+
+void Session::compute(QPromise<Outcome>& promise, const Job& job,
+                      const std::atomic<quint64>& latest) {
+  Outcome outcome;
+  outcome.generation = job.generation;
+  outcome.config = job.config;
+  outcome.weightsKey = job.weightsKey;
+  outcome.path = job.path;
+  cv::Mat source;
+  // Checked between stages: a superseded job stops at the next one (the stages themselves,
+  // decode and GEMM, run to their end).
+  const auto checkpoint = [&] {
+    if (latest.load(std::memory_order_relaxed) != job.generation) throw Superseded{};
+  };
+  try {
+    checkpoint();
+    QElapsedTimer total;
+    total.start();
+    QElapsedTimer stage;
+    stage.start();
+    auto result = std::make_shared<ComputeResult>();
+    result->imagePath = job.path;
+    std::shared_ptr<const PatchEmbedding> layer = job.layer;
+    if (job.decoded.empty()) {
+      const ImageLoadOptions options = job.config.loadOptions();
+      const std::vector<std::uint8_t> bytes = readImageBytes(job.path, options);
+      const std::string name = job.path.toStdString();
+      std::future<LoadedImage> exact;
+      double exactDecodeMs = 0.0;
+      PipelineConfig fast = job.config;
+      fast.fastDecode = true;
+      const ImageLoadOptions quick = fast.loadOptions();
+      const bool previewing = options.reducedDecodeMinSide == 0 &&
+                              reducedDecodeFactor(bytes, quick.reducedDecodeMinSide) > 1;
+      if (previewing) {
+        // A large JPEG: the exact decode (tens of ms) runs on the other core while a preview
+        // from a reduced decode is computed and shown; the exact result replaces it.
+        exact = std::async(std::launch::async, [&] {
+          QElapsedTimer timer;
+          timer.start();
+          LoadedImage decoded = decodeImage(bytes, name, options);
+          exactDecodeMs = msSince(timer);  // read after get(), which synchronises
+          return decoded;
+        });
+        try {
+          const LoadedImage reduced = decodeImage(bytes, name, quick);
+          auto preview = std::make_shared<ComputeResult>();
+          preview->imagePath = job.path;
+          preview->preview = true;
+          preview->previewReduction = reduced.decodeReduction;
+          preview->decodeMinSide = quick.reducedDecodeMinSide;
+          preview->imageFormat = toQString(reduced.format);
+          preview->timings.decodeMs = msSince(stage);
+          embedStage(*preview, job, layer, reduced.rgb, checkpoint, total);
+          layer = preview->layer;  // packed once for both results
+          Outcome first = outcome;
+          first.complete = false;
+          first.result = std::move(preview);
+          promise.addResult(std::move(first));
+        } catch (const Error&) {
+          // The exact decode reports what is wrong with the file.
+        }
+      }
+      LoadedImage loaded = previewing ? exact.get() : decodeImage(bytes, name, options);
+      source = loaded.rgb;
+      result->decodeMinSide = options.reducedDecodeMinSide;
+      result->imageFormat = toQString(loaded.format);
+      for (const auto& w : loaded.warnings) result->warnings << toQString(w);
+      result->timings.decodeMs = previewing ? exactDecodeMs : msSince(stage);
+    } else {
+      source = job.decoded;
+      result->original = job.original;
+      result->decodeMinSide = job.decodeMinSide;
+      result->imageFormat = job.format;
+      result->warnings = job.warnings;
+    }
+    embedStage(*result, job, layer, source, checkpoint, total);
+    // Everything but the PCA and the display copy of the original: on screen now, those
+    // (an SVD, and an area-averaged shrink of up to 100 MP) follow.
+    Outcome partial = outcome;
+    partial.complete = false;
+    partial.result = result;
+    partial.decoded = source;
+    promise.addResult(std::move(partial));
+
+    stage.start();
+    auto full = std::make_shared<ComputeResult>(*result);
+    result.reset();
+    full->pca = tokenPca(full->embedding.tokens, kPcaComponents);
+    full->pcaRgb = pcaToRgb(full->pca);
+    checkpoint();
+    if (full->original.isNull()) full->original = toRgb32QImage(source, kDisplayMaxSide);
+    full->timings.pcaMs = msSince(stage);
+    full->computeMs = msSince(total);
+    outcome.result = std::move(full);
+  } catch (const Superseded&) {
+    outcome.cancelled = true;
+  } catch (const Error& e) {
+    outcome.error = e.file().empty()
+                        ? toQString(e.reason())
+                        : QStringLiteral("%1: %2").arg(toQString(e.file()), toQString(e.reason()));
+  } catch (const std::bad_alloc&) {
+    outcome.error = QStringLiteral("%1: %2").arg(job.path, tr("out of memory"));
+  } catch (const std::exception& e) {
+    outcome.error = toQString(e.what());
+  }
+  if (!outcome.result) outcome.decoded = source;  // e.g. bad weights: the image was fine
+  promise.addResult(std::move(outcome));
+}
+
+void Session::finish(const Outcome& outcome) {
+  if (outcome.generation != m_generation->load()) return;  // superseded
+  m_pendingImage.clear();  // shown now (or refused): a config change recomputes m_result
+  if (outcome.complete) setBusy(false);
+  if (outcome.cancelled) return;
+  if (!outcome.result) {
+    // The image on screen may have been decoded again (bad weights after a failed open).
+    if (m_result && outcome.path == m_result->imagePath && !outcome.decoded.empty() &&
+        m_decoded.empty() &&
+        outcome.config.loadOptions().reducedDecodeMinSide == m_result->decodeMinSide) {
+      m_decoded = outcome.decoded;
+    }
+    m_lastError = outcome.error;
+    // Keep what is shown; the panels go back to the config that produced it.
+    m_config = m_committedConfig;
+    emit configChanged();
+    emit errorOccurred(outcome.error);
+    return;
+  }
+  m_lastError.clear();
+  if (!outcome.decoded.empty()) m_decoded = outcome.decoded;
+  m_cachedLayer = outcome.result->layer;
+  m_cachedWeightsKey = outcome.weightsKey;
+  m_result = outcome.result;
+  m_config = outcome.config;
+  // The panels show the shape of the weights actually used (a file brings its own).
+  m_config.weights.shape.embedDim = m_result->weights->embedDim;
+  m_config.weights.shape.patchSize = m_result->weights->patchSize;
+  m_config.weights.shape.inChannels = m_result->weights->inChannels;
+  m_committedConfig = m_config;
+  m_channel = std::clamp(m_channel, 0, m_result->embedDim() - 1);
+  if (m_selection) {
+    const GridSize grid = m_result->embedding.grid;
+    if (m_selection->row >= grid.rows || m_selection->col >= grid.cols) m_selection.reset();
+  }
+  m_overlayCache.reset();
+  emit configChanged();
+  emit resultChanged();
+}
+
+void Session::setBusy(bool busy) {
+  if (m_busy == busy) return;
+  m_busy = busy;
+  emit busyChanged(busy);
+}
+
+int Session::selectedToken() const {
+  if (!m_selection || !m_result) return -1;
+  return m_result->embedding.tokenIndex(m_selection->row, m_selection->col);
+}
+
+void Session::setSelection(PatchPos pos) {
+  if (!m_result) return;
+  const GridSize grid = m_result->embedding.grid;
+  pos.row = std::clamp(pos.row, 0, grid.rows - 1);
+  pos.col = std::clamp(pos.col, 0, grid.cols - 1);
+  if (m_selection == pos) return;
+  m_selection = pos;
+  if (m_overlay == OverlayKind::Similarity) m_overlayCache.reset();
+  emit selectionChanged();
+}
+
+void Session::clearSelection() {
+  if (!m_selection) return;
+  m_selection.reset();
+  if (m_overlay == OverlayKind::Similarity) m_overlayCache.reset();
+  emit selectionChanged();
+}
+
+void Session::moveSelection(int dRow, int dCol) {
+  if (!m_result) return;
+  if (!m_selection) {
+    const GridSize grid = m_result->embedding.grid;
+    setSelection({grid.rows / 2, grid.cols / 2});
+    return;
+  }
+  setSelection({m_selection->row + dRow, m_selection->col + dCol});
+}
+
+void Session::setChannel(int channel) {
+  const int maxChannel = m_result ? m_result->embedDim() - 1 : m_config.weights.shape.embedDim - 1;
+  channel = std::clamp(channel, 0, std::max(maxChannel, 0));
+  if (channel == m_channel) return;
+  m_channel = channel;
+  // Only the overlay's cache: views that follow the channel listen to channelChanged, and
+  // overlayChanged (style) would make the inspector and matrix rebuild for nothing.
+  if (m_overlay == OverlayKind::Channel) m_overlayCache.reset();
+  emit channelChanged(channel);
+}
+
+void Session::setOverlay(OverlayKind kind) {
+  if (kind == m_overlay) return;
+  m_overlay = kind;
+  invalidateOverlay();
+}
+
+void Session::setColormapChoice(std::optional<ColormapId> choice) {
+  if (choice == m_colormapChoice) return;
+  m_colormapChoice = choice;
+  invalidateOverlay();
+}
+
+void Session::setScaleChoice(std::optional<ScaleMode> choice) {
+  if (choice == m_scaleChoice) return;
+  m_scaleChoice = choice;
+  invalidateOverlay();
+}
+
+void Session::setOpacity(double opacity) {
+  opacity = std::clamp(opacity, 0.0, 1.0);
+  if (opacity == m_opacity) return;
+  m_opacity = opacity;
+  emit overlayChanged();
+}
+
+void Session::invalidateOverlay() {
+  m_overlayCache.reset();
+  emit overlayChanged();
+}
+
+ColormapId Session::colormapFor(OverlayKind kind) const {
+  if (m_colormapChoice) return *m_colormapChoice;
+  switch (kind) {
+    case OverlayKind::Channel:
+    case OverlayKind::Mean:
+    case OverlayKind::Similarity:
+      return ColormapId::RdBu;  // signed values, zero in the middle
+    case OverlayKind::Argmax:
+      return ColormapId::Turbo;  // indices, many distinct hues
+    default:
+      return ColormapId::Viridis;
+  }
+}
+
+ScaleMode Session::scaleFor(OverlayKind kind) const {
+  if (m_scaleChoice) return *m_scaleChoice;
+  return Colormap::get(colormapFor(kind)).isDiverging() ? ScaleMode::Symmetric : ScaleMode::MinMax;
+}
+
+ValueRange Session::rangeFor(const Eigen::Ref<const VectorF>& values, ScaleMode mode) const {
+  return scaleRange(mode, values, m_result ? m_result->global : minMaxRange(values));
+}
+
+const OverlayMap& Session::overlayMap() const {
+  if (m_overlayCache) return *m_overlayCache;
+  OverlayMap map;
+  map.kind = m_overlay;
+  if (m_result) {
+    const ComputeResult& r = *m_result;
+    const GridSize grid = r.embedding.grid;
+    switch (m_overlay) {
+      case OverlayKind::None:
+        break;
+      case OverlayKind::Channel:
+        map.values = channelMap(r.embedding.tokens, m_channel);
+        map.label = tr("channel %1").arg(m_channel);
+        break;
+      case OverlayKind::Norm:
+        map.values = r.norms;
+        map.label = tr("L2 norm");
+        break;
+      case OverlayKind::Mean:
+        map.values = r.means;
+        map.label = tr("mean over channels");
+        break;
+      case OverlayKind::Argmax:
+        map.values = r.argmax.cast<float>();
+        map.integerValues = true;
+        map.label = tr("argmax channel");
+        break;
+      case OverlayKind::Pca:
+        map.isRgb = true;
+        if (!r.hasPca()) {
+          map.label = tr("PCA → RGB (computing…)");
+          break;
+        }
+        map.label = tr("PCA → RGB (%1 / %2 / %3 % of variance)")
+                        .arg(r.pca.explainedVarianceRatio.size() > 0
+                                 ? r.pca.explainedVarianceRatio(0) * 100.0f
+                                 : 0.0f,
+                             0, 'f', 1)
+                        .arg(r.pca.explainedVarianceRatio.size() > 1
+                                 ? r.pca.explainedVarianceRatio(1) * 100.0f
+                                 : 0.0f,
+                             0, 'f', 1)
+                        .arg(r.pca.explainedVarianceRatio.size() > 2
+                                 ? r.pca.explainedVarianceRatio(2) * 100.0f
+                                 : 0.0f,
+                             0, 'f', 1);
+        map.image = rgbRowsToQImage(r.pcaRgb, grid.rows, grid.cols);
+        break;
+      case OverlayKind::Similarity:
+        if (const int token = selectedToken(); token >= 0) {
+          map.values = cosineSimilarity(r.embedding.tokens, token);
+          map.label = tr("cosine similarity to token %1").arg(token);
+        }
+        break;
+    }
+    if (!map.isRgb && map.values.size() > 0) {
+      map.colormap = colormapFor(m_overlay);
+      const ScaleMode mode = scaleFor(m_overlay);
+      if (m_overlay == OverlayKind::Argmax) {
+        map.range = {0.0f, static_cast<float>(std::max(r.embedDim() - 1, 1))};
+      } else if (m_overlay == OverlayKind::Similarity && mode == ScaleMode::Global) {
+        map.range = {-1.0f, 1.0f};  // the whole range cosine similarity can take
+      } else {
+        map.range = rangeFor(map.values, mode);
+      }
+      map.image = valuesToQImage(map.values, grid.rows, grid.cols, map.colormap, map.range);
+    }
+    if (!map.image.isNull()) map.image.convertTo(QImage::Format_ARGB32_Premultiplied);
+  }
+  m_overlayCache = std::move(map);
+  return *m_overlayCache;
+}
+
+QString Session::statusText() const {
+  if (!m_result) return tr("No image");
+  const ComputeResult& r = *m_result;
+  const QString name = r.imagePath.startsWith(QLatin1Char(':')) ? tr("sample image")
+                                                                : QFileInfo(r.imagePath).fileName();
+  return tr("%1 (%2×%3) → input %4×%5, grid %6×%7 of %8 px, D = %9 · weights: %10 · %11 ms")
+             .arg(name)
+             .arg(r.sourceSize.width())
+             .arg(r.sourceSize.height())
+             .arg(r.input.width())
+             .arg(r.input.height())
+             .arg(r.embedding.grid.rows)
+             .arg(r.embedding.grid.cols)
+             .arg(r.patchSize())
+             .arg(r.embedDim())
+             .arg(toQString(r.weights->description))
+             .arg(r.computeMs, 0, 'f', 1) +
+         (r.preview ? tr(" · preview from a JPEG decode at 1/%1 scale; the exact result follows")
+                          .arg(r.previewReduction)
+                    : QString());
+}
+
+}  // namespace patchlens

@@ -1,0 +1,219 @@
+#pragma once
+
+#include <QElapsedTimer>
+#include <QImage>
+#include <QObject>
+#include <QPromise>
+#include <QString>
+#include <QStringList>
+#include <QThreadPool>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "core/analysis/embedding_analysis.h"
+#include "core/model/patch_embedding.h"
+#include "core/model/pipeline.h"
+#include "ui/views/colormap.h"
+
+namespace patchlens {
+
+// What the central image view colours the patches by.
+enum class OverlayKind { None, Channel, Norm, Mean, Argmax, Pca, Similarity };
+
+QString overlayKindKey(OverlayKind kind);  // "channel", "norm", ... (settings, command line)
+std::optional<OverlayKind> parseOverlayKind(const QString& key);
+QString scaleModeKey(ScaleMode mode);
+std::optional<ScaleMode> parseScaleMode(const QString& key);
+
+// A patch position in the grid.
+struct PatchPos {
+  int row = 0;
+  int col = 0;
+  bool operator==(const PatchPos&) const = default;
+};
+
+// One finished computation: everything the views show for one image + config. Immutable
+// once published, shared between the views by pointer. A computation publishes two: the
+// embedding as soon as it is ready, then a copy completed with the PCA and display image.
+struct ComputeResult {
+  // How long each stage of the worker took (patchlens --measure prints them).
+  struct Timings {
+    double decodeMs = 0.0;      // 0 when the decoded image was reused
+    double preprocessMs = 0.0;  // weights (when not cached) + resize / crop / normalise
+    double embedMs = 0.0;
+    double analysisMs = 0.0;  // norms, means, argmax, model input image
+    double pcaMs = 0.0;       // PCA + display-sized original, after the first result is on screen
+  };
+
+  QString imagePath;
+  QString imageFormat;
+  QStringList warnings;
+  // The decoded original itself is not part of the result (the session keeps it while it
+  // can be reused, and drops it when another image is opened).
+  int decodeMinSide = 0;  // the reduced-decode bound it was decoded with (0: every pixel)
+  // A first look at a large JPEG from a reduced decode, on screen while the exact decode
+  // (the result that follows) runs on the other core. Approximate: never exported as exact.
+  bool preview = false;
+  int previewReduction = 1;  // the preview was decoded at 1/2, 1/4 or 1/8 scale
+  QSize sourceSize;          // the decoded original's size: the pixel coordinates of sourceRect()
+  // For display only: the original shrunk to at most kDisplayMaxSide pixels per side (a
+  // 12 MP photo would cost 48 MB as RGB32); drawn into QRect(QPoint(), sourceSize). Null in
+  // the first result of a new image: it follows with the PCA.
+  QImage original;
+  QImage input;  // the model input, 8-bit, as the model sees it before normalising
+  PreprocessGeometry geometry;
+  PipelineConfig config;                        // as used, preprocess adjusted to the weights
+  std::shared_ptr<const PatchEmbedding> layer;  // packed once, reused while the choice is unchanged
+  std::shared_ptr<const PatchWeights> weights;  // layer->weights()
+  ChwTensor tensor;                             // normalised model input
+  Embedding embedding;
+  VectorF norms;
+  VectorF means;
+  Eigen::VectorXi argmax;
+  PcaResult pca;  // empty in the first result of a computation: the PCA follows
+  RowMatrixF pcaRgb;
+  ValueRange global;
+  Timings timings;
+  double computeMs = 0.0;
+
+  int patchSize() const { return weights ? weights->patchSize : 0; }
+  int embedDim() const { return embedding.embedDim(); }
+  int tokens() const { return embedding.grid.tokens(); }
+  bool hasPca() const { return pcaRgb.rows() > 0; }
+  // The patch's box in model-input pixels.
+  QRect inputRect(PatchPos pos) const;
+  // The patch's box in original-image pixels.
+  QRectF sourceRect(PatchPos pos) const;
+  // The whole model input's box in original-image pixels (the crop box).
+  QRectF sourceInputBox() const;
+};
+
+// The colour-coded map the image view shows, with how it is coloured.
+struct OverlayMap {
+  OverlayKind kind = OverlayKind::None;
+  VectorF values;  // [N] scalar maps
+  bool isRgb = false;
+  ColormapId colormap = ColormapId::Viridis;
+  ValueRange range;
+  bool integerValues = false;  // argmax: channel indices
+  QString label;               // "channel 5", "L2 norm", ...
+  QImage image;                // rows x cols, one pixel per patch
+  bool empty() const { return image.isNull(); }
+};
+
+// The application state: image, config, weights, embedding, selection, channel and overlay.
+// Decode and compute run on a worker thread; a generation counter drops superseded results.
+class Session : public QObject {
+  Q_OBJECT
+
+ public:
+  // The longest side of ComputeResult::original.
+  static constexpr int kDisplayMaxSide = 2048;
+  // The most values (N x D of the embedding, D x C x P x P of initialised weights) the
+  // viewer computes: beyond it the views would need gigabytes; the CLI has no such limit.
+  static constexpr qint64 kMaxValues = qint64{1} << 24;
+
+  explicit Session(QObject* parent = nullptr);
+  ~Session() override;
+
+  // Asynchronous requests; the outcome arrives as resultChanged() or errorOccurred().
+  void openImage(const QString& path);
+  void setConfig(const PipelineConfig& config);
+  void openWeights(const QString& path);
+  void reload();
+
+  const std::shared_ptr<const ComputeResult>& result() const { return m_result; }
+  bool hasResult() const { return m_result != nullptr; }
+  const PipelineConfig& config() const { return m_config; }
+  bool isBusy() const { return m_busy; }
+  // The image being opened (not yet shown), empty when none.
+  QString pendingImage() const { return m_pendingImage; }
+  QString lastError() const { return m_lastError; }
+  // True when the weights come from a file (which fixes D, P and C).
+  bool weightsFromFile() const;
+
+  std::optional<PatchPos> selection() const { return m_selection; }
+  int selectedToken() const;
+  void setSelection(PatchPos pos);
+  void clearSelection();
+  void moveSelection(int dRow, int dCol);
+
+  int channel() const { return m_channel; }
+  void setChannel(int channel);
+
+  OverlayKind overlay() const { return m_overlay; }
+  void setOverlay(OverlayKind kind);
+  // nullopt = automatic (diverging for signed maps, viridis otherwise).
+  std::optional<ColormapId> colormapChoice() const { return m_colormapChoice; }
+  void setColormapChoice(std::optional<ColormapId> choice);
+  std::optional<ScaleMode> scaleChoice() const { return m_scaleChoice; }
+  void setScaleChoice(std::optional<ScaleMode> choice);
+  double opacity() const { return m_opacity; }
+  void setOpacity(double opacity);
+
+  ColormapId colormapFor(OverlayKind kind) const;
+  ScaleMode scaleFor(OverlayKind kind) const;
+  // The current overlay (cached until the result, channel, selection or style change).
+  const OverlayMap& overlayMap() const;
+  // The colour-coded map of `values` as the current style would draw it.
+  ValueRange rangeFor(const Eigen::Ref<const VectorF>& values, ScaleMode mode) const;
+  // A one-line description for the status bar.
+  QString statusText() const;
+
+ signals:
+  void resultChanged();
+  void configChanged();
+  void selectionChanged();
+  void channelChanged(int channel);
+  void overlayChanged();
+  void busyChanged(bool busy);
+  void errorOccurred(const QString& message);
+
+ private:
+  struct Job;
+  struct Outcome;
+  void submit(Job job);
+  // The worker: runs on m_pool, reads only `job`, stops early when `latest` moves on. Adds
+  // one outcome when the embedding is ready and a second with the PCA (or one on failure).
+  static void compute(QPromise<Outcome>& promise, const Job& job,
+                      const std::atomic<quint64>& latest);
+  // From a decoded image to the first result: weights (unless `layer` is given), model
+  // input, embedding, per-token maps. Shared by the preview and the exact result.
+  static void embedStage(ComputeResult& result, const Job& job,
+                         std::shared_ptr<const PatchEmbedding> layer, const cv::Mat& source,
+                         const std::function<void()>& checkpoint, const QElapsedTimer& total);
+  void finish(const Outcome& outcome);
+  void setBusy(bool busy);
+  void invalidateOverlay();
+
+  PipelineConfig m_config;           // requested (what the panels show)
+  PipelineConfig m_committedConfig;  // what produced m_result; restored on an error
+  std::shared_ptr<const ComputeResult> m_result;
+  std::optional<PatchPos> m_selection;
+  int m_channel = 0;
+  OverlayKind m_overlay = OverlayKind::Channel;
+  std::optional<ColormapId> m_colormapChoice;
+  std::optional<ScaleMode> m_scaleChoice;
+  double m_opacity = 0.6;
+  bool m_busy = false;
+  QString m_lastError;
+  // The image of the latest open request until its outcome arrives: a config change in the
+  // meantime computes it (not the image on screen), so the open is not lost.
+  QString m_pendingImage;
+  // The decoded pixels of the image on screen (shared with the worker, never written), so a
+  // config change need not decode again. Released when another image is opened: a 12 MP
+  // photo is 36 MB, and the old and new one together would pass the memory budget.
+  cv::Mat m_decoded;
+
+  // The latest generation; the worker checks it between stages and gives up when stale.
+  std::shared_ptr<std::atomic<quint64>> m_generation = std::make_shared<std::atomic<quint64>>(0);
+  std::shared_ptr<const PatchEmbedding> m_cachedLayer;
+  QString m_cachedWeightsKey;
+  mutable std::optional<OverlayMap> m_overlayCache;
+  // One worker thread: queued stale jobs leave at once, so the latest request runs next.
+  QThreadPool m_pool;
+};
+
+}  // namespace patchlens

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <QPointF>
+#include <QTransform>
+#include <QWidget>
+#include <optional>
+
+#include "ui/session/session.h"
+
+class QPainter;
+
+namespace patchlens {
+
+// The central view: the model input (or the original image with the crop box), the
+// patch grid, the overlay, hover and selection. Zoom with the wheel, pan by dragging.
+class ImageView : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit ImageView(Session* session, QWidget* parent = nullptr);
+
+  bool showGrid() const { return m_showGrid; }
+  void setShowGrid(bool show);
+  bool showOriginal() const { return m_showOriginal; }
+  void setShowOriginal(bool show);
+
+  double zoom() const { return m_zoom; }
+  void zoomIn();
+  void zoomOut();
+  void fitToWindow();
+
+  // The one paint path (screen and export), in widget coordinates.
+  void paint(QPainter& painter, const QRectF& bounds) const;
+
+  // Geometry in widget coordinates, for hit tests and tests.
+  QPointF patchCenter(PatchPos pos) const;
+  std::optional<PatchPos> patchAt(const QPointF& position) const;
+  QString toolTipFor(PatchPos pos) const;
+  std::optional<PatchPos> hovered() const { return m_hover; }
+
+  QSize sizeHint() const override { return {760, 760}; }
+
+ signals:
+  void showGridChanged(bool show);
+  void showOriginalChanged(bool show);
+  void zoomChanged(double zoom);
+
+ protected:
+  void paintEvent(QPaintEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
+  void wheelEvent(QWheelEvent* event) override;
+  void mousePressEvent(QMouseEvent* event) override;
+  void mouseMoveEvent(QMouseEvent* event) override;
+  void mouseReleaseEvent(QMouseEvent* event) override;
+  void leaveEvent(QEvent* event) override;
+  void keyPressEvent(QKeyEvent* event) override;
+
+ private:
+  const QImage* currentImage() const;
+  QRectF currentImageRect() const;  // in image coordinates (original pixels for the original)
+  QRectF patchRectInImage(PatchPos pos) const;  // in current-image pixels
+  QRectF gridRectInImage() const;
+  QTransform imageToWidget() const;
+  void setZoomAt(double zoom, const QPointF& anchor);
+  void applyFit();
+  void onResultChanged();
+
+  Session* m_session;
+  bool m_showGrid = true;
+  bool m_showOriginal = false;
+  bool m_fit = true;
+  double m_zoom = 1.0;
+  QPointF m_offset;  // widget position of image pixel (0, 0)
+  std::optional<PatchPos> m_hover;
+  QPointF m_pressPos;
+  QPointF m_pressOffset;
+  bool m_pressed = false;
+  bool m_panning = false;
+  QSize m_lastImageSize;
+};
+
+}  // namespace patchlens
