@@ -8,60 +8,11 @@
 #include "core/io/error.h"
 #include "core/io/mapped_file.h"
 #include "core/weights/npy_array.h"
-#include "core/weights/npz_archive.h"
-#include "core/weights/safetensors_file.h"
+#include "core/weights/tensor_source_factory.h"
 #include "core/weights/weight_keys.h"
 
 namespace patchlens {
 namespace {
-
-constexpr const char* kNpyArrayName = "(array)";
-
-// A lone .npy as a one-tensor source, mapped so that only its header is read for `info`.
-class NpyTensorFile : public TensorSource {
- public:
-  explicit NpyTensorFile(const std::string& path) : m_file(path) {
-    const NpyHeader h = parseNpyHeader(m_file.bytes(), path);
-    m_tensors.push_back({kNpyArrayName, h.descr, h.shape});
-  }
-  std::string format() const override { return "npy"; }
-  const std::vector<TensorInfo>& tensors() const override { return m_tensors; }
-  NpyArray read(const std::string&) const override {
-    return parseNpy(m_file.bytes(), m_file.path());
-  }
-
- private:
-  MappedFile m_file;
-  std::vector<TensorInfo> m_tensors;
-};
-
-bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool startsWith(std::span<const std::uint8_t> b, const char* magic, std::size_t n) {
-  return b.size() >= n && std::memcmp(b.data(), magic, n) == 0;
-}
-
-bool isZip(std::span<const std::uint8_t> b) {
-  return startsWith(b, "PK\x03\x04", 4) || startsWith(b, "PK\x05\x06", 4);
-}
-
-// The content decides; the extension only picks which parser explains a broken file.
-std::unique_ptr<TensorSource> openWeightFile(const std::string& path) {
-  const MappedFile probe(path);
-  const auto b = probe.bytes();
-  const bool npy = startsWith(b, "\x93NUMPY", 6);
-  const bool zip = isZip(b);
-  const bool safetensors = SafetensorsFile::looksLike(b, b.size());
-  if (npy || (!zip && !safetensors && endsWith(path, ".npy")))
-    return std::make_unique<NpyTensorFile>(path);
-  if (zip || (!safetensors && endsWith(path, ".npz"))) return std::make_unique<NpzArchive>(path);
-  if (safetensors || endsWith(path, ".safetensors")) return std::make_unique<SafetensorsFile>(path);
-  if (b.empty()) throw Error(path, "empty file: not a weight file");
-  throw Error(path, "not a weight file PatchLens reads (.safetensors, .npy or .npz)");
-}
 
 std::string shapeText(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
@@ -250,14 +201,14 @@ std::string usageText(const PatchWeights& w, const WeightKeys& keys,
 }  // namespace
 
 PatchWeights loadPatchWeights(const std::string& path, const WeightLoadOptions& options) {
-  const std::unique_ptr<TensorSource> source = openWeightFile(path);
+  const std::unique_ptr<TensorSource> source = openTensorSource(path);
   const WeightKeys keys = keysFor(*source, options, path);
   std::vector<std::string> notes;
   return build(*source, keys, path, notes);
 }
 
 WeightFileInfo inspectWeightFile(const std::string& path, const WeightLoadOptions& options) {
-  const std::unique_ptr<TensorSource> source = openWeightFile(path);
+  const std::unique_ptr<TensorSource> source = openTensorSource(path);
   WeightFileInfo info;
   info.format = source->format();
   info.tensors = source->tensors();
@@ -275,13 +226,7 @@ WeightFileInfo inspectWeightFile(const std::string& path, const WeightLoadOption
 }
 
 bool looksLikeWeightFile(const std::string& path) {
-  try {
-    const MappedFile file(path);
-    const auto b = file.bytes();
-    return startsWith(b, "\x93NUMPY", 6) || isZip(b) || SafetensorsFile::looksLike(b, b.size());
-  } catch (const Error&) {
-    return false;
-  }
+  return looksLikeTensorContainer(path);
 }
 
 }  // namespace patchlens
