@@ -102,6 +102,8 @@ bool PickleReader::isAllowedGlobal(const std::string& module, const std::string&
   // namespace DeiT/MAE/DINO checkpoints keep their training arguments in.
   if ((module == "__torch__" || module.rfind("__torch__.", 0) == 0) && !name.empty()) return true;
   if (module == "argparse" && name == "Namespace") return true;
+  // How protocol 2 spells bytes: _codecs.encode(str, "latin1"); a pure conversion.
+  if (module == "_codecs" && name == "encode") return true;
   // TorchScript's typed-list builders and type tags (torch/jit/_pickle.py): identities.
   if (module == "torch.jit._pickle" &&
       (name == "build_intlist" || name == "build_floatlist" || name == "build_boollist" ||
@@ -217,6 +219,27 @@ PickleValue* PickleReader::call(const PickleValue* callable, const PickleValue* 
   if (g == "torch._utils._rebuild_parameter" || g == "torch._utils._rebuild_parameter_with_state") {
     if (a.empty() || a[0]->kind != Kind::Tensor) fail(g + " is not given a tensor");
     return a[0];
+  }
+  if (g == "_codecs.encode") {
+    if (a.size() != 2 || a[0]->kind != Kind::String || a[1]->kind != Kind::String ||
+        a[1]->text != "latin1") {
+      fail("_codecs.encode is not given (str, 'latin1')");
+    }
+    // UTF-8 text of code points below 256 back to the bytes they stand for.
+    PickleValue* b = make(Kind::Bytes);
+    const std::string& t = a[0]->text;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      const auto c = static_cast<unsigned char>(t[i]);
+      if (c < 0x80) {
+        b->text += static_cast<char>(c);
+      } else if ((c == 0xC2 || c == 0xC3) && i + 1 < t.size()) {
+        const auto next = static_cast<unsigned char>(t[++i]);
+        b->text += static_cast<char>(((c & 0x03) << 6) | (next & 0x3F));
+      } else {
+        fail("_codecs.encode of text that is not latin1");
+      }
+    }
+    return b;
   }
   if (g.rfind("torch.jit._pickle.", 0) == 0) {
     if (a.empty() || (g != "torch.jit._pickle.restore_type_tag" && a[0]->kind != Kind::List))

@@ -57,6 +57,8 @@ std::unique_ptr<TensorSource> openTensorSource(const std::string& path) {
     if (torch) return std::make_unique<TorchCheckpoint>(path);
     return std::make_unique<NpzArchive>(path);
   }
+  // A safetensors header length can start with 0x80 like a pickle: its own check goes first.
+  if (safetensors) return std::make_unique<SafetensorsFile>(path);
   if (GgufFile::looksLike(b)) return std::make_unique<GgufFile>(path);
   if (isPickle(b)) return std::make_unique<TorchCheckpoint>(path);
   if (!safetensors && !b.empty()) {

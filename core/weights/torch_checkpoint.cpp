@@ -222,6 +222,10 @@ void TorchCheckpoint::openZip() {
 
 void TorchCheckpoint::openLegacy() {
   m_format = "pytorch legacy";
+  if (m_bytes.size() < 2 || m_bytes[0] != 0x80 || m_bytes[1] < 2) {
+    throw Error(m_name, "not a PyTorch checkpoint: not a pickle of protocol 2 or later" +
+                            std::string(m_bytes.size() >= 2 ? "" : " (too short)"));
+  }
   PickleReader reader(m_name, "legacy torch.save pickle");
   std::size_t pos = 0;
   const PickleValue* magic = reader.parse(m_bytes, pos, &pos);
@@ -359,7 +363,9 @@ void TorchCheckpoint::collect(const PickleValue* root) {
       m_entries.push_back(std::move(e));
       continue;
     }
-    if (item.depth >= kMaxDepth) continue;
+    if (item.depth >= kMaxDepth)
+      throw Error(m_name,
+                  "the checkpoint nests deeper than " + std::to_string(kMaxDepth) + " levels");
     const std::string prefix = item.name.empty() ? "" : item.name + ".";
     std::vector<Item> children;
     if (const PickleValue* a = attributes(v)) {

@@ -278,9 +278,16 @@ def stack_global_call(module, name, arg):
     return b"\x80\x04" + short_unicode(module) + short_unicode(name) + b"\x93" + short_unicode(arg) + b"\x85R."
 
 
+class FixedZip(zipfile.ZipFile):
+    """A zip whose members carry a fixed date, so regenerated fixtures are byte-identical."""
+
+    def writestr(self, name, data, *args, **kwargs):
+        super().writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data, *args, **kwargs)
+
+
 def torch_zip(pkl, storages=None, prefix="archive", byteorder=b"little", extra=None):
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+    with FixedZip(buf, "w", zipfile.ZIP_STORED) as z:
         z.writestr(prefix + "/data.pkl", pkl)
         if byteorder is not None:
             z.writestr(prefix + "/byteorder", byteorder)
@@ -362,7 +369,7 @@ def make_bad(data_dir):
     bad("pt_stack_underflow.pth", torch_zip(proto2(b"s")), "pickle stack underflow")
     bad("pt_truncated_pickle.pth", torch_zip(b"\x80\x02}q\x00(X\x05\x00\x00\x00ab"), "truncated pickle")
     bad("pt_text_opcode.pth", torch_zip(b"\x80\x02I42\n."), "unsupported pickle opcode 0x49")
-    bad("pt_protocol_0.pkl", b"(dp0\n.", "a pickle, but not a PyTorch checkpoint")
+    bad("pt_protocol_0.pkl", b"(dp0\n.", "not a PyTorch checkpoint: not a pickle of protocol 2 or later")
     bad("pt_not_torch_pickle.pth", pickle.dumps({"a": 1}, protocol=2), "not a PyTorch checkpoint (no torch.save magic")
     bad("pt_whole_module.pth", torch_zip(proto2(b"(" + binunicode("module") + b"tQ")),
         "is not a tensor storage (a whole pickled model?")
@@ -386,7 +393,7 @@ def make_bad(data_dir):
     bad("pt_int_weight.pth", torch_zip(tensor_pickle((2, 3, 2, 2), (12, 4, 2, 1), storage="LongStorage"),
                                        {"0": np.zeros(24, "<i8").tobytes()}), "is I64, not a float tensor")
     two = io.BytesIO()
-    with zipfile.ZipFile(two, "w") as z:
+    with FixedZip(two, "w") as z:
         z.writestr("a/data.pkl", tensor_pickle((1,), (1,)))
         z.writestr("b/data.pkl", tensor_pickle((1,), (1,)))
     bad("pt_two_checkpoints.pth", two.getvalue(), "zip holds two checkpoints")
