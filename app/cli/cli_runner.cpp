@@ -124,7 +124,7 @@ void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& o
   std::vector<std::string> warnings;
   if (const auto model = findModelPreprocessing(path, warnings)) {
     const PreprocessConfig p = model->applyTo(cl.config.preprocess, cl.config.explicitPreprocess);
-    out << model->description() << "\n";
+    out << model->description(cl.config.explicitPreprocess) << "\n";
     out << "model input: " << preprocessSummary(p) << "\n";
   }
   for (const std::string& w : warnings) out << "warning: " << w << "\n";

@@ -25,7 +25,7 @@ ModelPreprocessingNote applyModelPreprocessing(PipelineConfig& config) {
   if (parseInitializer(config.weights.source)) return note;
   if (const auto model = findModelPreprocessing(config.weights.source, note.warnings)) {
     config.preprocess = model->applyTo(config.preprocess, config.explicitPreprocess);
-    note.description = model->description();
+    note.description = model->description(config.explicitPreprocess);
   }
   return note;
 }

@@ -301,6 +301,7 @@ NpyArray GgufFile::read(const std::string& name) const {
     out.shape = t.shape;
     std::size_t numel = 1;
     for (std::int64_t d : t.shape) numel *= static_cast<std::size_t>(d);
+    if (numel == 0) return out;  // a zero dimension: nothing to copy (and memcpy of null is UB)
     const std::uint8_t* p = m_bytes.data() + s.offset;
     switch (s.type) {
       case 0:

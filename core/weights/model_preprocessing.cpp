@@ -234,26 +234,32 @@ PreprocessConfig ModelPreprocessing::applyTo(PreprocessConfig config,
   return config;
 }
 
-std::string ModelPreprocessing::description() const {
+std::string ModelPreprocessing::description(const PreprocessOverrides& given) const {
+  std::vector<std::string> parts;
+  std::vector<std::string> kept;
+  const auto add = [&](bool present, bool explicitly, const char* option, std::string text) {
+    if (!present) return;
+    if (explicitly) {
+      kept.push_back(option);
+    } else {
+      parts.push_back(std::move(text));
+    }
+  };
+  add(height && width, given.size, "img-size",
+      height && width ? std::to_string(*width) + " x " + std::to_string(*height) : "");
+  add(resize.has_value(), given.resize, "resize", resize ? resizeModeName(*resize) : "");
+  add(cropPct.has_value(), given.cropPct, "crop-pct",
+      cropPct ? "crop-pct " + sizeText(std::round(*cropPct * 1e6) / 1e6) : "");
+  add(interpolation.has_value(), given.interpolation, "interp",
+      interpolation ? interpolationName(*interpolation) : "");
+  add(normalization.has_value(), given.normalization, "norm",
+      normalization ? "norm " + normalization->name : "");
   std::string s = "preprocessing from " + source + ":";
-  std::string sep = " ";
-  if (height && width) {
-    s += sep + std::to_string(*width) + " x " + std::to_string(*height);
-    sep = ", ";
+  for (std::size_t i = 0; i < parts.size(); ++i) s += (i ? ", " : " ") + parts[i];
+  if (!kept.empty()) {
+    s += std::string(parts.empty() ? " " : "; ") + "explicit options kept:";
+    for (std::size_t i = 0; i < kept.size(); ++i) s += (i ? ", --" : " --") + kept[i];
   }
-  if (resize) {
-    s += sep + resizeModeName(*resize);
-    sep = ", ";
-  }
-  if (cropPct) {
-    s += sep + "crop-pct " + sizeText(std::round(*cropPct * 1e6) / 1e6);
-    sep = ", ";
-  }
-  if (interpolation) {
-    s += sep + interpolationName(*interpolation);
-    sep = ", ";
-  }
-  if (normalization) s += sep + "norm " + normalization->name;
   return s;
 }
 

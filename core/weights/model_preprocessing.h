@@ -32,8 +32,9 @@ struct ModelPreprocessing {
 
   // config with the fields this source sets, except those the user set explicitly.
   PreprocessConfig applyTo(PreprocessConfig config, const PreprocessOverrides& given = {}) const;
-  // "preprocessing from config.json (timm pretrained_cfg): 384 x 384, crop, crop-pct 1, ..."
-  std::string description() const;
+  // "preprocessing from config.json (timm pretrained_cfg): 384 x 384, crop, crop-pct 1, ...";
+  // fields the user gave are left out and named at the end ("explicit options kept: norm").
+  std::string description(const PreprocessOverrides& given = {}) const;
 };
 
 // Looks beside weightsPath for preprocessor_config.json (Hugging Face, first) and config.json

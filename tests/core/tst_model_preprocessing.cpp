@@ -147,8 +147,9 @@ void TestModelPreprocessing::explicitOptionsWin() {
   config.preprocess.height = config.preprocess.width = 160;
   config.explicitPreprocess.size = true;
   const ModelPreprocessingNote note = applyModelPreprocessing(config);
-  QVERIFY2(note.description.find("config.json (timm pretrained_cfg)") != std::string::npos,
-           note.description.c_str());
+  QCOMPARE(QString::fromStdString(note.description),
+           QStringLiteral("preprocessing from config.json (timm pretrained_cfg): crop, crop-pct "
+                          "0.875, bilinear; explicit options kept: --img-size, --norm"));
   QCOMPARE(QString::fromStdString(config.preprocess.normalization.name), QStringLiteral("clip"));
   QCOMPARE(config.preprocess.height, 160);
   QCOMPARE(config.preprocess.cropPct, 0.875);

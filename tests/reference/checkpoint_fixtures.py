@@ -423,6 +423,8 @@ def make_bad(data_dir):
     bad("gguf_five_dims.gguf", gguf_raw_tensor("w", [1, 1, 1, 1, 1], 0, 4), "has 5 dimensions")
     bad("gguf_unknown_kv_type.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"k" +
         struct.pack("<I", 77) + b"\0" * 16, "has unknown type 77")
+    # fuzz_gguf found it: a zero dimension made the F32 read memcpy from a null pointer.
+    bad("gguf_zero_dim.gguf", gguf_raw_tensor("v.patch_embd.weight", [2, 2, 3, 0], 0, 0), "has a zero dimension")
     bad("gguf_no_weight.gguf", gguf_bytes({"v.pre_ln.weight": np.ones(4, np.float32)}, {}), "no patch-embedding weight")
 
     path = os.path.join(bad_dir, "expected.tsv")
