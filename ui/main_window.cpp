@@ -52,8 +52,8 @@ const QStringList& imageExtensions() {
 
 bool hasWeightExtension(const QString& path) {
   const QString suffix = QFileInfo(path).suffix().toLower();
-  return suffix == QLatin1String("safetensors") || suffix == QLatin1String("npy") ||
-         suffix == QLatin1String("npz");
+  static const QStringList kWeights{"safetensors", "npy", "npz", "pth", "pt", "bin", "gguf"};
+  return kWeights.contains(suffix);
 }
 
 QIcon icon(const QString& name) {
@@ -180,7 +180,8 @@ void MainWindow::createActions() {
   QAction* weightsAct = fileMenu->addAction(icon(QStringLiteral("weights")), tr("Open &Weights…"),
                                             this, &MainWindow::openWeightsDialog);
   weightsAct->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
-  weightsAct->setStatusTip(tr("Use a pretrained patch embedding (.safetensors, .npy, .npz)"));
+  weightsAct->setStatusTip(
+      tr("Use a pretrained patch embedding (.safetensors, .npy, .npz, .pth, .pt, .bin, .gguf)"));
   fileToolBar->addAction(weightsAct);
   m_recentMenu = fileMenu->addMenu(tr("Open &Recent"));
   fileMenu->addSeparator();
@@ -294,7 +295,8 @@ void MainWindow::openImage(const QString& path) {
 
 void MainWindow::openWeights(const QString& path) {
   m_lastDirectory = QFileInfo(path).absolutePath();
-  m_session->openWeights(path);
+  const QString note = m_session->openWeights(path);
+  if (!note.isEmpty()) statusBar()->showMessage(note, 15000);
 }
 
 void MainWindow::raiseDock(const QString& name) {
@@ -325,9 +327,9 @@ void MainWindow::open() {
 }
 
 void MainWindow::openWeightsDialog() {
-  const QString path =
-      QFileDialog::getOpenFileName(this, tr("Open Weights"), m_lastDirectory,
-                                   tr("Weight files (*.safetensors *.npy *.npz);;All files (*)"));
+  const QString path = QFileDialog::getOpenFileName(
+      this, tr("Open Weights"), m_lastDirectory,
+      tr("Weight files (*.safetensors *.npy *.npz *.pth *.pt *.bin *.gguf);;All files (*)"));
   if (!path.isEmpty()) openWeights(path);
 }
 

@@ -116,10 +116,18 @@ void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& o
   out << "file: " << path << "\n";
   out << "kind: " << info.format << " weight file, " << info.tensors.size() << " tensor"
       << (info.tensors.size() == 1 ? "" : "s") << "\n";
+  for (const std::string& d : info.details) out << "about: " << d << "\n";
   for (const TensorInfo& t : info.tensors) {
     out << "  " << t.name << "  " << t.dtype << "  " << shapeText(t.shape) << "\n";
   }
   out << "use: " << info.usage << "\n";
+  std::vector<std::string> warnings;
+  if (const auto model = findModelPreprocessing(path, warnings)) {
+    const PreprocessConfig p = model->applyTo(cl.config.preprocess, cl.config.explicitPreprocess);
+    out << model->description(cl.config.explicitPreprocess) << "\n";
+    out << "model input: " << preprocessSummary(p) << "\n";
+  }
+  for (const std::string& w : warnings) out << "warning: " << w << "\n";
 }
 
 int runInfo(const CommandLine& cl, std::ostream& out) {
@@ -254,6 +262,10 @@ int runCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       out << helpText(cl.command);
       return 0;
     }
+    // The checkpoint's own preprocessing becomes the default (explicit options win).
+    const ModelPreprocessingNote note = applyModelPreprocessing(cl.config);
+    for (const std::string& w : note.warnings) err << "patchlens-cli: warning: " << w << "\n";
+    if (!note.description.empty()) err << "patchlens-cli: note: " << note.description << "\n";
     switch (cl.command) {
       case Command::Info:
         return runInfo(cl, out);

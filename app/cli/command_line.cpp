@@ -10,7 +10,10 @@ namespace {
 
 const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defaults):
   --weights W          xavier | xavier-normal | torch-default | dct | FILE
-                       (.safetensors, .npy, .npz)                   [xavier]
+                       (.safetensors .npy .npz .pth .pt .bin .gguf) [xavier]
+                       A checkpoint's own preprocessing (config.json,
+                       preprocessor_config.json beside it, GGUF metadata) is
+                       the default; the options below still win.
   --seed N             seed of the random initializers              [0]
   --key NAME           tensor holding the patch-embedding weight in FILE
   --bias-key NAME      tensor holding its bias
@@ -206,6 +209,7 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       cfg.weights.file.biasKey = value();
     } else if (arg == "--img-size") {
       parseImageSize(value(), cfg.preprocess);
+      cfg.explicitPreprocess.size = true;
     } else if (arg == "--patch-size") {
       cfg.weights.shape.patchSize = parseNumber<int>("--patch-size", value(), 1, 1024);
     } else if (arg == "--embed-dim") {
@@ -215,14 +219,17 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       const auto mode = parseResizeMode(v);
       if (!mode) throw UsageError("--resize must be crop, squash or pad, got '" + v + "'");
       cfg.preprocess.resize = *mode;
+      cfg.explicitPreprocess.resize = true;
     } else if (arg == "--crop-pct") {
       cfg.preprocess.cropPct = parsePositive("--crop-pct", value(), 1.0);
+      cfg.explicitPreprocess.cropPct = true;
     } else if (arg == "--interp") {
       const std::string v = value();
       const auto interp = parseInterpolation(v);
       if (!interp)
         throw UsageError("--interp must be bicubic, bilinear or nearest, got '" + v + "'");
       cfg.preprocess.interpolation = *interp;
+      cfg.explicitPreprocess.interpolation = true;
     } else if (arg == "--norm") {
       const std::string v = value();
       const auto norm = Normalization::parse(v);
@@ -230,6 +237,7 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
         throw UsageError("--norm must be inception, imagenet, clip, none or m,m,m/s,s,s, got '" +
                          v + "'");
       cfg.preprocess.normalization = *norm;
+      cfg.explicitPreprocess.normalization = true;
     } else if (arg == "--remainder") {
       const std::string v = value();
       if (v == "crop")

@@ -20,6 +20,16 @@ ImageLoadOptions PipelineConfig::loadOptions() const {
   return options;
 }
 
+ModelPreprocessingNote applyModelPreprocessing(PipelineConfig& config) {
+  ModelPreprocessingNote note;
+  if (parseInitializer(config.weights.source)) return note;
+  if (const auto model = findModelPreprocessing(config.weights.source, note.warnings)) {
+    config.preprocess = model->applyTo(config.preprocess, config.explicitPreprocess);
+    note.description = model->description(config.explicitPreprocess);
+  }
+  return note;
+}
+
 PatchWeights resolveWeights(const WeightChoice& choice) {
   if (const auto init = parseInitializer(choice.source)) {
     return makeInitializedWeights(*init, choice.shape, choice.seed);

@@ -7,6 +7,7 @@
 #include "core/image/preprocess.h"
 #include "core/model/initializers.h"
 #include "core/model/patch_embedding.h"
+#include "core/weights/model_preprocessing.h"
 #include "core/weights/weight_loader.h"
 
 namespace patchlens {
@@ -28,6 +29,9 @@ struct PipelineConfig {
   // Decode large JPEGs at reduced resolution (libjpeg DCT scaling). Several times faster
   // but no longer equal to PIL's decode + resize: off by default (README, "Performance").
   bool fastDecode = false;
+  // Preprocessing fields the user chose (CLI options): a checkpoint's own preprocessing
+  // (applyModelPreprocessing) leaves them alone.
+  PreprocessOverrides explicitPreprocess;
 
   // The load options with the reduced-decode bound that fits the preprocessing.
   ImageLoadOptions loadOptions() const;
@@ -37,6 +41,18 @@ struct PipelineConfig {
 // twice what the resize step produces, so the antialiasing filter still sees enough
 // pixels (measured effect on the model input: see README, "Performance").
 int reducedDecodeMinSide(const PreprocessConfig& config);
+
+// What applyModelPreprocessing did, for the CLI's stderr and the GUI's status bar.
+struct ModelPreprocessingNote {
+  std::string
+      description;  // "preprocessing from config.json (timm pretrained_cfg): ..."; empty: none
+  std::vector<std::string> warnings;  // malformed sidecars, each naming its file
+};
+
+// When the weights are a file whose checkpoint brings its own preprocessing (a timm
+// config.json, a Hugging Face preprocessor_config.json beside it, GGUF metadata), makes it
+// config.preprocess's default, except the fields in config.explicitPreprocess. Never throws.
+ModelPreprocessingNote applyModelPreprocessing(PipelineConfig& config);
 
 // An initializer name gives initialised weights; anything else is read as a weight file.
 PatchWeights resolveWeights(const WeightChoice& choice);

@@ -208,16 +208,22 @@ void Session::setConfig(const PipelineConfig& config) {
   submit(std::move(job));
 }
 
-void Session::openWeights(const QString& path) {
+QString Session::openWeights(const QString& path) {
   PipelineConfig config = m_config;
   config.weights.source = path.toStdString();
+  // Reads at most two small JSON sidecars or a GGUF header: cheap enough for the GUI thread.
+  const ModelPreprocessingNote note = applyModelPreprocessing(config);
+  QStringList lines;
+  if (!note.description.empty()) lines << QString::fromStdString(note.description);
+  for (const std::string& w : note.warnings) lines << QString::fromStdString(w);
   if (m_result || !m_pendingImage.isEmpty()) {
     setConfig(config);
-    return;
+    return lines.join(QStringLiteral("; "));
   }
   // No image yet: validate the weights on the sample so that a bad file is reported now.
   m_config = config;
   openImage(QStringLiteral(":/patchlens/sample.png"));
+  return lines.join(QStringLiteral("; "));
 }
 
 void Session::reload() {

@@ -121,7 +121,9 @@ class Session : public QObject {
   // Asynchronous requests; the outcome arrives as resultChanged() or errorOccurred().
   void openImage(const QString& path);
   void setConfig(const PipelineConfig& config);
-  void openWeights(const QString& path);
+  // Returns what the checkpoint's own preprocessing changed ("preprocessing from config.json
+  // (timm pretrained_cfg): ...") and any sidecar warnings, for the status bar; empty if none.
+  QString openWeights(const QString& path);
   void reload();
 
   const std::shared_ptr<const ComputeResult>& result() const { return m_result; }
