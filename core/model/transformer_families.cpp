@@ -574,31 +574,32 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
     return s.size() == 4 ? (kf == "Google ViT (npz)" ? s[3] : s[0]) : std::int64_t{0};
   }();
   if (d <= 0) r.fail(family->weightSuffix, "is not a 4-D patch-embedding kernel");
-  std::string blockStem;
+  const bool google = kf == "Google ViT (npz)";
+  const std::string blockStem = kf == "timm ViT/DeiT/DINOv2"       ? "blocks."
+                                : kf == "Hugging Face ViT"         ? "encoder.layer."
+                                : kf == "Hugging Face CLIP/SigLIP" ? "vision_model.encoder.layers."
+                                : kf == "OpenAI CLIP"              ? "visual.transformer.resblocks."
+                                : kf == "torchvision ViT"          ? "encoder.layers.encoder_layer_"
+                                                                   : "Transformer/encoderblock_";
+  if (r.countBlocks(blockStem, google ? '/' : '.') == 0) {
+    return notTransformer("no transformer blocks: the file has the " + keys.family +
+                          " patch embedding but no '" + prefix + blockStem + "0" +
+                          (google ? "/" : ".") + "...' tensors");
+  }
   if (kf == "timm ViT/DeiT/DINOv2") {
     readTimm(r, b, d);
-    blockStem = "blocks.";
   } else if (kf == "Hugging Face ViT") {
     readHfVit(r, b, d);
-    blockStem = "encoder.layer.";
   } else if (kf == "Hugging Face CLIP/SigLIP") {
     readHfClip(r, b, d);
-    blockStem = "vision_model.encoder.layers.";
   } else if (kf == "OpenAI CLIP") {
     readOpenAiClip(r, b, d);
-    blockStem = "visual.transformer.resblocks.";
   } else if (kf == "torchvision ViT") {
     readTorchvision(r, b, d);
-    blockStem = "encoder.layers.encoder_layer_";
   } else {
     readGoogle(r, b, d);
-    blockStem = "Transformer/encoderblock_";
   }
   TransformerConfig& c = b.w.config;
-  if (c.depth == 0) {
-    return notTransformer("no transformer blocks: the file has the " + keys.family +
-                          " patch embedding but no '" + prefix + blockStem + "0...' tensors");
-  }
   c.embedDim = static_cast<int>(d);
 
   const std::optional<Sidecar> sidecar = readSidecar(path, c.embedDim);
@@ -611,7 +612,7 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   const bool dinov2 = c.family.rfind("HF Dinov2", 0) == 0;
   for (int i = 0; i < c.depth; ++i) {
     r.setContext("block " + std::to_string(i + 1) + " of " + std::to_string(c.depth));
-    const std::string p = blockStem + std::to_string(i) + (kf == "Google ViT (npz)" ? "/" : ".");
+    const std::string p = blockStem + std::to_string(i) + (google ? "/" : ".");
     TransformerBlock& blk = b.w.blocks[static_cast<std::size_t>(i)];
     if (kf == "timm ViT/DeiT/DINOv2") {
       readTimmBlock(r, blk, p, d, c.layerScale);
