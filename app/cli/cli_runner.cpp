@@ -117,6 +117,7 @@ void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& o
   out << "file: " << path << "\n";
   out << "kind: " << info.format << " weight file, " << info.tensors.size() << " tensor"
       << (info.tensors.size() == 1 ? "" : "s") << "\n";
+  for (const std::string& d : info.details) out << "about: " << d << "\n";
   for (const TensorInfo& t : info.tensors) {
     out << "  " << t.name << "  " << t.dtype << "  " << shapeText(t.shape) << "\n";
   }
