@@ -14,7 +14,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { None, Info, Preprocess, Embed, Batch, Export };
+enum class Command { None, Info, Preprocess, Embed, Batch, Export, Forward };
 
 // Everything the command line asked for, with the pipeline defaults shared with the GUI.
 struct CommandLine {
@@ -33,6 +33,9 @@ struct CommandLine {
   double figureHeight = 0;          // export --height
   double figureScale = 0;           // export --scale (PNG pixels per point) or --dpi / 72; 0: 2
   std::string colormap;             // export --colormap NAME; empty: each figure's default
+  bool attention = false;           // forward --attention: every block's softmax in the .npz
+  int heads = 0;                    // --heads N: attention heads when the file cannot tell
+  std::string layer;                // forward --layer L|final: one [T, D] array to a .npy
   PipelineConfig config;
 };
 

@@ -269,6 +269,8 @@ def main():
         checkpoint_fixtures.main(DATA)
     import analyses_fixtures  # numpy references for the core analyses (PCA, similarity, lstsq)
     analyses_fixtures.main(DATA)
+    import transformer_fixtures  # tiny ViTs of every family and their PyTorch forward
+    transformer_fixtures.main(DATA)
     print("fixtures written under", os.path.normpath(DATA))
 
 
