@@ -263,6 +263,8 @@ def main():
         weight_fixtures = None
     if weight_fixtures is not None:
         weight_fixtures.main(DATA)
+    import jpeg_fixtures  # PIL-written JPEGs and PIL's decode of each, for the JPEG decoder
+    jpeg_fixtures.main(DATA)
     import analyses_fixtures  # numpy references for the core analyses (PCA, similarity, lstsq)
     analyses_fixtures.main(DATA)
     print("fixtures written under", os.path.normpath(DATA))

@@ -270,6 +270,8 @@ void Session::embedStage(ComputeResult& result, const Job& job,
   result.weights = std::shared_ptr<const PatchWeights>(result.layer, &result.layer->weights());
   result.config = job.config;
   result.config.preprocess = preprocessFor(job.config.preprocess, *result.weights);
+  checkOutputBudget(result.config.preprocess, *result.weights, job.config.remainder,
+                    job.config.maxOutputBytes, file);
   const GridSize expected =
       PatchEmbedding::gridFor(result.config.preprocess.height, result.config.preprocess.width,
                               result.weights->patchSize, job.config.remainder);
@@ -372,7 +374,7 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
       source = loaded.rgb;
       result->decodeMinSide = options.reducedDecodeMinSide;
       result->imageFormat = toQString(loaded.format);
-      for (const auto& w : loaded.warnings) result->warnings << toQString(w);
+      for (const auto& w : loaded.warnings) result->warnings << toQString(printable(w));
       result->timings.decodeMs = previewing ? exactDecodeMs : msSince(stage);
     } else {
       source = job.decoded;
