@@ -30,8 +30,8 @@ double decodeBytes(const ImageHeader& h) {
   const double channels = h.channels > 0 ? std::min(h.channels, 4) : 4;
   const double sample = bytesPerSample(h.bitsPerSample > 0 ? h.bitsPerSample : 8);
   if (h.format == "PNG") {
-    // Decoded straight to 8-bit BGR (IMREAD_COLOR: libpng strips 16 bits and alpha while it
-    // reads); the inflated rows are also bounded, as work: a 900 MB IDAT is refused here.
+    // Decoded straight to 8-bit RGB (png_decoder: libpng strips 16 bits and alpha while it
+    // reads); the inflated rows are also bounded, as work (libpng inflates no further).
     const double rowBytes = std::ceil(static_cast<double>(h.width) * std::max(h.channels, 1) *
                                       std::max(h.bitsPerSample, 1) / 8.0) +
                             1;

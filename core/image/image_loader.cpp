@@ -8,6 +8,7 @@
 #include "core/image/decode_budget.h"
 #include "core/image/image_header.h"
 #include "core/image/jpeg_decoder.h"
+#include "core/image/png_decoder.h"
 #include "core/io/error.h"
 #include "core/io/file_bytes.h"
 
@@ -104,11 +105,10 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
                       jpegReduction(header, options.reducedDecodeMinSide));
   }
   checkDecodeBudget(name, header, decodeBytes(header), static_cast<double>(options.maxDecodeBytes));
+  if (header.format == "PNG") return decodePng(bytes, name, header, options);
 
-  // PNG straight to 8-bit BGR: libpng keeps the high byte of 16-bit samples (as PIL's
-  // RGB;16B reader and toEightBit do) and drops alpha while it reads, so the wide image
-  // is never allocated. Other decoders keep their depth and channels; toEightBit follows.
-  int flags = header.format == "PNG" ? cv::IMREAD_COLOR : cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR;
+  // Other decoders keep their depth and channels; toEightBit follows.
+  int flags = cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR;
   if (!options.applyExifOrientation) flags |= cv::IMREAD_IGNORE_ORIENTATION;
   const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
                         const_cast<std::uint8_t*>(bytes.data()));
@@ -141,11 +141,6 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
   out.sourceHeight = decoded.rows;
   out.sourceChannels = decoded.channels();
   out.sourceBitDepth = decoded.depth() == CV_8U ? 8 : decoded.depth() == CV_16U ? 16 : 32;
-  if (header.format == "PNG" && header.channels > 0) {
-    // Decoded to 8-bit BGR; the header says what the file holds (a palette is RGB).
-    out.sourceChannels = header.channels;
-    out.sourceBitDepth = header.bitsPerSample > 8 ? 16 : 8;
-  }
   cv::Mat eight = toEightBit(decoded);
   decoded.release();
   switch (eight.channels()) {

@@ -19,7 +19,4 @@ namespace patchlens {
 LoadedImage decodeJpeg(std::span<const std::uint8_t> bytes, const std::string& name,
                        const ImageHeader& header, const ImageLoadOptions& options, int reduction);
 
-// The EXIF orientation (1..8) in a JPEG APP1 "Exif" payload, or 1 when there is none.
-int exifOrientation(std::span<const std::uint8_t> app1);
-
 }  // namespace patchlens

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/image/exif_orientation.h"
 #include "core/image/image_loader.h"
 #include "core/image/jpeg_decoder.h"
 #include "core/io/error.h"

@@ -44,6 +44,11 @@ def main(data_dir):
         exif = Image.Exif()
         exif[0x0112] = orientation
         small.save(os.path.join(out, f"orientation_{orientation}.jpg"), "JPEG", quality=90, exif=exif.tobytes())
+    # PNGs with an eXIf orientation (PIL writes the chunk; OpenCV applies it, so must we).
+    for orientation in (3, 6, 8):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        small.save(os.path.join(out, f"orientation_{orientation}.png"), "PNG", exif=exif.tobytes())
     print("JPEG fixtures in", os.path.normpath(out))
 
 

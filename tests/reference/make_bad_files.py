@@ -266,7 +266,12 @@ def make_warnings(good_jpeg):
     baseline = big.getvalue()
     progressive = progressive_jpeg(256)
     zip_tail = b"PK\x03\x04" + bytes(range(256)) * 4
+    # A 100 x 100 gray PNG whose single IDAT inflates to 100 MB: 10 kB of rows, then zeros.
+    z = zlib.compressobj(9)
+    idat = b"".join(z.compress(b"\x00" * (1 << 20)) for _ in range(100)) + z.flush()
     cases = [
+        ("png_idat_inflates_100mb.png", png(100, 100, idat, depth=8, colour=0),
+         "the compressed image data goes on after the last row"),
         ("jpeg_trailer.jpg", good_jpeg + bytes(range(1, 256)) * 8, "bytes of data after the end of the image are ignored"),
         ("jpeg_zip_polyglot.jpg", good_jpeg + zip_tail, "bytes of data after the end of the image are ignored"),
         ("jpeg_truncated_progressive_eoi.jpg", progressive[: len(progressive) // 2] + b"\xff\xd9", "the JPEG data is corrupt"),
