@@ -191,7 +191,11 @@ int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   if (cl.tensorPath.empty()) {
     checkOutputBudget(preprocessFor(cl.config.preprocess, weights), weights, cl.config.remainder,
                       cl.config.maxOutputBytes, inputName);
-  } else {
+  } else if (input.channels == weights.inChannels &&
+             PatchEmbedding::gridFor(input.height, input.width, weights.patchSize,
+                                     cl.config.remainder)
+                     .tokens() > 0) {
+    // A tensor of the wrong channel count or smaller than a patch: forward() says so.
     PreprocessConfig tensorShape;
     tensorShape.height = input.height;
     tensorShape.width = input.width;

@@ -405,13 +405,12 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
   } catch (const Superseded&) {
     outcome.cancelled = true;
   } catch (const Error& e) {
-    outcome.error = e.file().empty()
-                        ? toQString(e.reason())
-                        : QStringLiteral("%1: %2").arg(toQString(e.file()), toQString(e.reason()));
+    outcome.error = toQString(e.what());  // "<file>: <reason>", control characters escaped
   } catch (const std::bad_alloc&) {
-    outcome.error = QStringLiteral("%1: %2").arg(job.path, tr("out of memory"));
+    outcome.error = QStringLiteral("%1: %2").arg(toQString(printable(job.path.toStdString())),
+                                                 tr("out of memory"));
   } catch (const std::exception& e) {
-    outcome.error = toQString(e.what());
+    outcome.error = toQString(printable(e.what()));
   }
   if (!outcome.result) outcome.decoded = source;  // e.g. bad weights: the image was fine
   promise.addResult(std::move(outcome));
