@@ -270,13 +270,19 @@ void Session::embedStage(ComputeResult& result, const Job& job,
   result.weights = std::shared_ptr<const PatchWeights>(result.layer, &result.layer->weights());
   result.config = job.config;
   result.config.preprocess = preprocessFor(job.config.preprocess, *result.weights);
-  checkOutputBudget(result.config.preprocess, *result.weights, job.config.remainder,
-                    job.config.maxOutputBytes, file);
   const GridSize expected =
       PatchEmbedding::gridFor(result.config.preprocess.height, result.config.preprocess.width,
                               result.weights->patchSize, job.config.remainder);
+  // A weight file that implies too large an output is refused as the CLI refuses it, naming
+  // the file; otherwise the viewer's own (smaller) limit speaks first, then the same budget.
+  if (!result.weights->file.empty()) {
+    checkOutputBudget(result.config.preprocess, *result.weights, job.config.remainder,
+                      job.config.maxOutputBytes, file);
+  }
   checkSize(qint64{expected.rows} * expected.cols * result.weights->embedDim, "the embedding",
             file);
+  checkOutputBudget(result.config.preprocess, *result.weights, job.config.remainder,
+                    job.config.maxOutputBytes, file);
   checkpoint();
   PreprocessResult prep;
   try {
