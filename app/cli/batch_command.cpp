@@ -129,6 +129,8 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   const PatchWeights weights = resolveWeights(options.config.weights);
   const PatchEmbedding layer(weights);
   const PreprocessConfig preprocessConfig = preprocessFor(options.config.preprocess, weights);
+  checkOutputBudget(preprocessConfig, weights, options.config.remainder,
+                    options.config.maxOutputBytes, options.inputDir);
   const ImageLoadOptions loadOptions = options.config.loadOptions();
   std::vector<PlotKind> kinds;
   for (const std::string& plot : options.plots) kinds.push_back(PlotKind::parse(plot));
@@ -197,8 +199,8 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
                  << static_cast<double>(done) / elapsed << " img/s  ETA " << formatSeconds(eta)
                  << "  failed " << report.failures.size() << "   " << std::flush;
       } else {
-        progress << "[" << done << "/" << inputs.size() << "] " << inputs[i] << " -> "
-                 << (failure.empty() ? outputs[i].string() : "FAILED: " + failure) << "\n";
+        progress << "[" << done << "/" << inputs.size() << "] " << printable(inputs[i]) << " -> "
+                 << printable(failure.empty() ? outputs[i].string() : "FAILED: " + failure) << "\n";
       }
     }
   };

@@ -71,13 +71,14 @@ ImageHeader sniff(const std::string& path) {
   return readImageHeader(head);
 }
 
-void infoImage(const CommandLine& cl, const std::string& path, std::ostream& out) {
+void infoImage(const CommandLine& cl, const std::string& path, std::ostream& out,
+               std::ostream& err) {
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
-  out << "file: " << path << "\n";
+  out << "file: " << printable(path) << "\n";
   out << "kind: image (" << image.format << ", " << image.sourceWidth << " x " << image.sourceHeight
       << ", " << image.sourceChannels << " channel" << (image.sourceChannels == 1 ? "" : "s")
       << ", " << image.sourceBitDepth << "-bit)\n";
-  for (const std::string& w : image.warnings) out << "warning: " << w << "\n";
+  printWarnings(err, path, image.warnings);
   if (image.decodeReduction > 1) {
     out << "decode: at 1/" << image.decodeReduction << " scale (" << image.rgb.cols << " x "
         << image.rgb.rows << ") for --fast-decode\n";
@@ -99,8 +100,8 @@ void infoImage(const CommandLine& cl, const std::string& path, std::ostream& out
 void infoArray(const std::string& path, std::ostream& out) {
   const auto bytes = readFileBytes(path, std::uint64_t{4} << 30);
   const NpyHeader h = parseNpyHeader(bytes, path);
-  out << "file: " << path << "\n";
-  out << "kind: NumPy array, dtype " << h.descr << ", shape " << shapeText(h.shape)
+  out << "file: " << printable(path) << "\n";
+  out << "kind: NumPy array, dtype " << printable(h.descr) << ", shape " << shapeText(h.shape)
       << (h.fortranOrder ? ", Fortran order" : "") << "\n";
   if (h.shape.size() == 4) {
     out << "use: a patch-embedding weight [D, C, P, P] (D=" << h.shape[0] << ", C=" << h.shape[1]
@@ -112,27 +113,29 @@ void infoArray(const std::string& path, std::ostream& out) {
   }
 }
 
-void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& out) {
+void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& out,
+                 std::ostream& err) {
   const WeightFileInfo info = inspectWeightFile(path, cl.config.weights.file);
-  out << "file: " << path << "\n";
+  out << "file: " << printable(path) << "\n";
   out << "kind: " << info.format << " weight file, " << info.tensors.size() << " tensor"
       << (info.tensors.size() == 1 ? "" : "s") << "\n";
   for (const std::string& d : info.details) out << "about: " << d << "\n";
   for (const TensorInfo& t : info.tensors) {
-    out << "  " << t.name << "  " << t.dtype << "  " << shapeText(t.shape) << "\n";
+    out << "  " << printable(t.name) << "  " << printable(t.dtype) << "  " << shapeText(t.shape)
+        << "\n";
   }
-  out << "use: " << info.usage << "\n";
   std::vector<std::string> warnings;
   if (const auto model = findModelPreprocessing(path, warnings)) {
     const PreprocessConfig p = model->applyTo(cl.config.preprocess, cl.config.explicitPreprocess);
     out << model->description(cl.config.explicitPreprocess) << "\n";
     out << "model input: " << preprocessSummary(p) << "\n";
   }
-  for (const std::string& w : warnings) out << "warning: " << w << "\n";
+  printWarnings(err, path, warnings);
   if (info.usable) describeTransformer(cl, path, out);
+  out << "use: " << printable(info.usage) << "\n";
 }
 
-int runInfo(const CommandLine& cl, std::ostream& out) {
+int runInfo(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   const std::string& path = cl.inputs.front();
   const ImageHeader header = sniff(path);
   if (header.format == "NumPy") {
@@ -140,14 +143,14 @@ int runInfo(const CommandLine& cl, std::ostream& out) {
     infoArray(path, out);
   } else if (header.format == "ZIP" || header.format == "safetensors" ||
              looksLikeWeightFile(path)) {
-    infoWeights(cl, path, out);
+    infoWeights(cl, path, out, err);
   } else {
-    infoImage(cl, path, out);
+    infoImage(cl, path, out, err);
   }
   return 0;
 }
 
-int runPreprocess(const CommandLine& cl, std::ostream& out) {
+int runPreprocess(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   if (!endsWith(cl.output, ".npy")) throw UsageError("preprocess writes .npy (-o X.npy)");
   const std::string& path = cl.inputs.front();
   const auto start = Clock::now();
@@ -158,9 +161,9 @@ int runPreprocess(const CommandLine& cl, std::ostream& out) {
       preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, weights), path);
   const ChwTensor& t = pre.tensor;
   writeNpy(cl.output, {t.channels, t.height, t.width}, t.data.data());
-  for (const std::string& w : image.warnings) out << "warning: " << path << ": " << w << "\n";
-  out << "wrote " << cl.output << ": float32 [" << t.channels << ", " << t.height << ", " << t.width
-      << "] (" << preprocessSummary(cl.config.preprocess) << ", " << std::fixed
+  printWarnings(err, path, image.warnings);
+  out << "wrote " << printable(cl.output) << ": float32 [" << t.channels << ", " << t.height << ", "
+      << t.width << "] (" << preprocessSummary(cl.config.preprocess) << ", " << std::fixed
       << std::setprecision(1) << millisecondsSince(start) << " ms)\n";
   return 0;
 }
@@ -181,7 +184,7 @@ ChwTensor readTensorInput(const std::string& path) {
   return t;
 }
 
-int runEmbed(const CommandLine& cl, std::ostream& out) {
+int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   const bool csv = endsWith(cl.output, ".csv");
   if (!csv && !endsWith(cl.output, ".npy"))
     throw UsageError("embed writes .npy or .csv (-o Y.npy|Y.csv)");
@@ -196,6 +199,20 @@ int runEmbed(const CommandLine& cl, std::ostream& out) {
     image = loadImage(inputName, cl.config.loadOptions());
   }
   const PatchWeights weights = resolveWeights(cl.config.weights);
+  if (cl.tensorPath.empty()) {
+    checkOutputBudget(preprocessFor(cl.config.preprocess, weights), weights, cl.config.remainder,
+                      cl.config.maxOutputBytes, inputName);
+  } else if (input.channels == weights.inChannels &&
+             PatchEmbedding::gridFor(input.height, input.width, weights.patchSize,
+                                     cl.config.remainder)
+                     .tokens() > 0) {
+    // A tensor of the wrong channel count or smaller than a patch: forward() says so.
+    PreprocessConfig tensorShape;
+    tensorShape.height = input.height;
+    tensorShape.width = input.width;
+    checkOutputBudget(tensorShape, weights, cl.config.remainder, cl.config.maxOutputBytes,
+                      inputName);
+  }
   const PatchEmbedding layer(weights);
   if (cl.tensorPath.empty())
     input =
@@ -213,15 +230,15 @@ int runEmbed(const CommandLine& cl, std::ostream& out) {
     writeNpy(cl.output, {embedding.tokens.rows(), embedding.tokens.cols()},
              embedding.tokens.data());
   }
-  for (const std::string& w : warnings) out << "warning: " << inputName << ": " << w << "\n";
-  out << "wrote " << cl.output << ": float32 [" << embedding.tokens.rows() << ", "
+  printWarnings(err, inputName, warnings);
+  out << "wrote " << printable(cl.output) << ": float32 [" << embedding.tokens.rows() << ", "
       << embedding.tokens.cols() << "] (" << embedding.grid.rows << " x " << embedding.grid.cols
-      << " grid, P=" << weights.patchSize << ", weights " << weights.description << ", "
+      << " grid, P=" << weights.patchSize << ", weights " << printable(weights.description) << ", "
       << std::fixed << std::setprecision(1) << millisecondsSince(start) << " ms)\n";
   return 0;
 }
 
-int runForwardCommand(const CommandLine& cl, std::ostream& out) {
+int runForwardCommand(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   checkForwardOutput(cl);
   // Read the input first: a bad image or tensor is the likelier mistake and fails fastest.
   ChwTensor input;
@@ -234,11 +251,12 @@ int runForwardCommand(const CommandLine& cl, std::ostream& out) {
   }
   const VisionTransformer vit = loadTransformer(cl);
   if (cl.tensorPath.empty()) {
-    input = preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, vit.patchWeights()),
-                            inputName)
-                .tensor;
+    const PreprocessConfig shape = preprocessFor(cl.config.preprocess, vit.patchWeights());
+    checkOutputBudget(shape, vit.patchWeights(), cl.config.remainder, cl.config.maxOutputBytes,
+                      inputName);
+    input = preprocessNamed(image.rgb, shape, inputName).tensor;
   }
-  for (const std::string& w : image.warnings) out << "warning: " << inputName << ": " << w << "\n";
+  printWarnings(err, inputName, image.warnings);
   runForward(cl, vit, input, inputName, out);
   return 0;
 }
@@ -259,17 +277,24 @@ int runBatchCommand(const CommandLine& cl, std::ostream& out) {
     throw UsageError(std::string("--plot ") + e.what());
   }
   const int total = report.embedded + static_cast<int>(report.failures.size());
-  out << "embedded " << report.embedded << " of " << total << " images into " << cl.output << " in "
-      << std::fixed << std::setprecision(1) << report.seconds << " s ("
-      << (report.seconds > 0 ? total / report.seconds : 0.0) << " images/s)\n";
+  out << "embedded " << report.embedded << " of " << total << " images into "
+      << printable(cl.output) << " in " << std::fixed << std::setprecision(1) << report.seconds
+      << " s (" << (report.seconds > 0 ? total / report.seconds : 0.0) << " images/s)\n";
   if (report.failures.empty()) return 0;
   out << report.failures.size() << " failed:\n";
-  for (const BatchFailure& f : report.failures) out << "  " << f.path << ": " << f.reason << "\n";
+  for (const BatchFailure& f : report.failures)
+    out << "  " << printable(f.path) << ": " << printable(f.reason) << "\n";
   throw Error(cl.inputs.front(), std::to_string(report.failures.size()) + " of " +
                                      std::to_string(total) + " images failed (listed on stdout)");
 }
 
 }  // namespace
+
+void printWarnings(std::ostream& err, const std::string& file,
+                   const std::vector<std::string>& warnings) {
+  for (const std::string& w : warnings)
+    err << "patchlens-cli: warning: " << printable(file) << ": " << printable(w) << "\n";
+}
 
 int runCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   CommandLine cl;
@@ -292,34 +317,35 @@ int runCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (!note.description.empty()) err << "patchlens-cli: note: " << note.description << "\n";
     switch (cl.command) {
       case Command::Info:
-        return runInfo(cl, out);
+        return runInfo(cl, out, err);
       case Command::Preprocess:
-        return runPreprocess(cl, out);
+        return runPreprocess(cl, out, err);
       case Command::Embed:
-        return runEmbed(cl, out);
+        return runEmbed(cl, out, err);
       case Command::Batch:
         return runBatchCommand(cl, out);
       case Command::Export:
-        return runExport(cl, out);
+        return runExport(cl, out, err);
       case Command::Forward:
-        return runForwardCommand(cl, out);
+        return runForwardCommand(cl, out, err);
       case Command::None:
         break;
     }
     return 2;
   } catch (const UsageError& e) {
-    err << "patchlens-cli: usage: " << e.what() << "\n";
+    err << "patchlens-cli: usage: " << printable(e.what()) << "\n";
     return 2;
   } catch (const Error& e) {
     err << "patchlens-cli: error: " << e.what() << "\n";
     return 1;
   } catch (const std::bad_alloc&) {
-    err << "patchlens-cli: error: " << (cl.inputs.empty() ? cl.tensorPath : cl.inputs.front())
-        << ": out of memory\n";
+    err << "patchlens-cli: error: "
+        << printable(cl.inputs.empty() ? cl.tensorPath : cl.inputs.front()) << ": out of memory\n";
     return 1;
   } catch (const std::exception& e) {
-    err << "patchlens-cli: error: " << (cl.inputs.empty() ? cl.tensorPath : cl.inputs.front())
-        << ": " << e.what() << "\n";
+    err << "patchlens-cli: error: "
+        << printable(cl.inputs.empty() ? cl.tensorPath : cl.inputs.front()) << ": "
+        << printable(e.what()) << "\n";
     return 1;
   }
 }

@@ -30,6 +30,10 @@ const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defau
                        far smaller: several times faster, no longer bit-equal to
                        PIL + torchvision (up to a few /255 per pixel)
   --max-pixels N       refuse larger images (decompression bombs)    [100000000]
+  --max-decode-mb N    refuse images whose decode needs more memory  [256]
+  --max-scans N        refuse JPEGs with more progressive scans      [500]
+  --max-output-mb N    refuse weights whose float32 copy, patch matrix
+                       or embedding would be larger                  [256]
   --threads N          compute threads, 0 = all cores                [0]
   --heads N            attention heads of a weight file's transformer, when neither
                        the file nor a config.json beside it says   [from the file]
@@ -282,6 +286,15 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     } else if (arg == "--max-pixels") {
       cfg.load.maxPixels =
           parseNumber<std::int64_t>("--max-pixels", value(), 1, std::int64_t{1} << 40);
+    } else if (arg == "--max-decode-mb") {
+      cfg.load.maxDecodeBytes =
+          parseNumber<std::uint64_t>("--max-decode-mb", value(), 1, std::uint64_t{1} << 24) << 20;
+    } else if (arg == "--max-scans") {
+      cfg.load.maxJpegScans = parseNumber<int>("--max-scans", value(), 1, 1 << 20);
+    } else if (arg == "--max-output-mb") {
+      cfg.maxOutputBytes =
+          parseNumber<std::uint64_t>("--max-output-mb", value(), 1, std::uint64_t{1} << 24) << 20;
+      cfg.weights.file.maxWeightBytes = cfg.maxOutputBytes;
     } else if (arg == "--threads") {
       cl.threads = parseNumber<int>("--threads", value(), 0, 1024);
     } else if (arg.size() > 1 && arg[0] == '-') {

@@ -6,6 +6,7 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "app/cli/cli_runner.h"
 #include "core/io/error.h"
 #include "core/model/pipeline.h"
 #include "ui/figures/data_export.h"
@@ -50,6 +51,8 @@ Computed compute(const CommandLine& cl) {
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
   auto weights = std::make_shared<const PatchWeights>(resolveWeights(cl.config.weights));
   const PreprocessConfig preprocessConfig = preprocessFor(cl.config.preprocess, *weights);
+  checkOutputBudget(preprocessConfig, *weights, cl.config.remainder, cl.config.maxOutputBytes,
+                    path);
   PreprocessResult pre;
   try {
     pre = preprocess(image.rgb, preprocessConfig);
@@ -76,7 +79,7 @@ bool hasSuffix(const std::string& path, const char* suffix) {
   return QString::fromStdString(path).endsWith(QLatin1String(suffix), Qt::CaseInsensitive);
 }
 
-int exportData(const CommandLine& cl, std::ostream& out) {
+int exportData(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   DataExport request;
   try {
     request = DataExport::parse(cl.data);
@@ -88,13 +91,13 @@ int exportData(const CommandLine& cl, std::ostream& out) {
   }
   const Computed c = compute(cl);
   request.write(cl.output, c.data.embedding, *c.data.weights);
-  for (const std::string& w : c.warnings)
-    out << "warning: " << cl.inputs.front() << ": " << w << "\n";
-  out << "wrote " << cl.output << ": " << request.name() << " of " << cl.inputs.front() << "\n";
+  printWarnings(err, cl.inputs.front(), c.warnings);
+  out << "wrote " << printable(cl.output) << ": " << request.name() << " of "
+      << printable(cl.inputs.front()) << "\n";
   return 0;
 }
 
-int exportPlot(const CommandLine& cl, std::ostream& out) {
+int exportPlot(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   PlotKind kind;
   try {
     kind = PlotKind::parse(cl.plot);
@@ -137,9 +140,8 @@ int exportPlot(const CommandLine& cl, std::ostream& out) {
                      std::to_string(kMaxPixels) + " per side");
   }
   exporter.write(output, *format);
-  for (const std::string& w : c.warnings)
-    out << "warning: " << cl.inputs.front() << ": " << w << "\n";
-  out << "wrote " << cl.output << ": " << kind.name() << ", "
+  printWarnings(err, cl.inputs.front(), c.warnings);
+  out << "wrote " << printable(cl.output) << ": " << kind.name() << ", "
       << std::lround(exporter.size().width()) << " x " << std::lround(exporter.size().height())
       << " pt";
   if (*format == FigureFormat::Png)
@@ -150,8 +152,8 @@ int exportPlot(const CommandLine& cl, std::ostream& out) {
 
 }  // namespace
 
-int runExport(const CommandLine& cl, std::ostream& out) {
-  return cl.plot.empty() ? exportData(cl, out) : exportPlot(cl, out);
+int runExport(const CommandLine& cl, std::ostream& out, std::ostream& err) {
+  return cl.plot.empty() ? exportData(cl, out, err) : exportPlot(cl, out, err);
 }
 
 }  // namespace patchlens::cli

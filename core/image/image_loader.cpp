@@ -5,7 +5,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "core/image/decode_budget.h"
 #include "core/image/image_header.h"
+#include "core/image/jpeg_decoder.h"
+#include "core/image/png_decoder.h"
 #include "core/io/error.h"
 #include "core/io/file_bytes.h"
 
@@ -79,6 +82,7 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
   // Decode only what we have sized: a decoder allocates from the size it reads, so a
   // header we cannot read is a limit we cannot enforce.
   if (header.format.empty()) throw Error(name, "not an image format PatchLens can read");
+  if (!header.sizeError.empty()) throw Error(name, "corrupt header: " + header.sizeError);
   if (!header.hasSize) {
     throw Error(name,
                 "corrupt or truncated " + header.format + " data (no image size in its header)");
@@ -96,11 +100,15 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
                           " (raise it with --max-pixels)");
   }
 
+  if (header.format == "JPEG") {
+    return decodeJpeg(bytes, name, header, options,
+                      jpegReduction(header, options.reducedDecodeMinSide));
+  }
+  checkDecodeBudget(name, header, decodeBytes(header), static_cast<double>(options.maxDecodeBytes));
+  if (header.format == "PNG") return decodePng(bytes, name, header, options);
+
+  // Other decoders keep their depth and channels; toEightBit follows.
   int flags = cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR;
-  const int reduction = jpegReduction(header, options.reducedDecodeMinSide);
-  if (reduction == 2) flags = cv::IMREAD_REDUCED_COLOR_2;
-  if (reduction == 4) flags = cv::IMREAD_REDUCED_COLOR_4;
-  if (reduction == 8) flags = cv::IMREAD_REDUCED_COLOR_8;
   if (!options.applyExifOrientation) flags |= cv::IMREAD_IGNORE_ORIENTATION;
   const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
                         const_cast<std::uint8_t*>(bytes.data()));
@@ -129,15 +137,8 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
 
   LoadedImage out;
   out.format = header.format.empty() ? "image" : header.format;
-  out.decodeReduction = reduction;
-  out.sourceWidth = decoded.cols * reduction;
-  out.sourceHeight = decoded.rows * reduction;
-  if (header.hasSize && reduction > 1) {
-    // The header's size is before EXIF rotation; keep the decoded orientation.
-    const bool swapped = (decoded.cols > decoded.rows) != (header.width > header.height);
-    out.sourceWidth = static_cast<int>(swapped ? header.height : header.width);
-    out.sourceHeight = static_cast<int>(swapped ? header.width : header.height);
-  }
+  out.sourceWidth = decoded.cols;
+  out.sourceHeight = decoded.rows;
   out.sourceChannels = decoded.channels();
   out.sourceBitDepth = decoded.depth() == CV_8U ? 8 : decoded.depth() == CV_16U ? 16 : 32;
   cv::Mat eight = toEightBit(decoded);
@@ -155,10 +156,6 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
       break;
     default:
       throw Error(name, "unsupported channel count " + std::to_string(eight.channels()));
-  }
-  if (header.format == "JPEG" && !header.jpegHasEndMarker) {
-    out.warnings.push_back(
-        "the JPEG data is truncated; the missing part of the image is filled in");
   }
   if (header.pageCount > 1) {
     out.warnings.push_back("the file has " + std::to_string(header.pageCount) +

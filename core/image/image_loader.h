@@ -14,6 +14,12 @@ struct ImageLoadOptions {
   // Refuse images with more pixels than this, judged from the header before decoding.
   std::int64_t maxPixels = 100'000'000;
   std::uint64_t maxFileBytes = std::uint64_t{1} << 30;
+  // Refuse a decode whose buffers (the decoder's image at its stored depth and channels, its
+  // working planes, the conversions to 8-bit RGB) would exceed this, judged from the header
+  // before decoding. 256 MiB keeps a hostile file's whole process under 512 MiB.
+  std::uint64_t maxDecodeBytes = std::uint64_t{256} << 20;
+  // A progressive JPEG's decode time grows with its scans; libjpeg-turbo's tools allow 500.
+  int maxJpegScans = 500;
   // When > 0, a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling) as
   // long as its shorter side stays >= this many pixels: a 12 MP photo headed for a
   // 224 model input decodes several times faster. 0 decodes every pixel (exact path).

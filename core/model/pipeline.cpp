@@ -37,6 +37,34 @@ PatchWeights resolveWeights(const WeightChoice& choice) {
   return loadPatchWeights(choice.source, choice.file);
 }
 
+void checkOutputBudget(const PreprocessConfig& input, const PatchWeights& weights,
+                       RemainderPolicy remainder, std::uint64_t maxOutputBytes,
+                       const std::string& image) {
+  const std::string& file = weights.file.empty() ? image : weights.file;
+  const int p = weights.patchSize;
+  const GridSize grid = PatchEmbedding::gridFor(input.height, input.width, p, remainder);
+  if (grid.tokens() == 0) {
+    throw Error(file, "the patch size P = " + std::to_string(p) + " is larger than the " +
+                          std::to_string(input.width) + "x" + std::to_string(input.height) +
+                          " model input; use --img-size of at least " + std::to_string(p));
+  }
+  const double tokens = grid.tokens();
+  const double embedding = tokens * weights.embedDim * sizeof(float);
+  const double patches = tokens * weights.patchLength() * sizeof(float);
+  if (embedding + patches > static_cast<double>(maxOutputBytes)) {
+    auto mib = [](double bytes) {
+      return std::to_string(std::llround(bytes / (1 << 20))) + " MiB";
+    };
+    throw Error(file, "the embedding [" + std::to_string(grid.tokens()) + ", " +
+                          std::to_string(weights.embedDim) + "] (" + mib(embedding) +
+                          ") and its patch matrix [" + std::to_string(grid.tokens()) + ", " +
+                          std::to_string(weights.patchLength()) + "] (" + mib(patches) +
+                          ") exceed the output limit of " +
+                          mib(static_cast<double>(maxOutputBytes)) +
+                          " (raise it with --max-output-mb)");
+  }
+}
+
 PreprocessConfig preprocessFor(const PreprocessConfig& config, const PatchWeights& weights) {
   if (weights.inChannels != 1 && weights.inChannels != 3) {
     throw Error(weights.description, "weights with " + std::to_string(weights.inChannels) +

@@ -32,6 +32,9 @@ struct PipelineConfig {
   // Preprocessing fields the user chose (CLI options): a checkpoint's own preprocessing
   // (applyModelPreprocessing) leaves them alone.
   PreprocessOverrides explicitPreprocess;
+  // Refuse an embedding whose outputs (the [N, D] embedding, the [N, C*P*P] patch matrix)
+  // would exceed this, judged from the model input and the weights before computing.
+  std::uint64_t maxOutputBytes = std::uint64_t{256} << 20;
 
   // The load options with the reduced-decode bound that fits the preprocessing.
   ImageLoadOptions loadOptions() const;
@@ -56,6 +59,13 @@ ModelPreprocessingNote applyModelPreprocessing(PipelineConfig& config);
 
 // An initializer name gives initialised weights; anything else is read as a weight file.
 PatchWeights resolveWeights(const WeightChoice& choice);
+
+// Before computing: refuses weights whose patch is larger than the model input, and an
+// embedding whose outputs (N x D and N x C*P*P floats) exceed maxOutputBytes. The error
+// names the weight file when the weights come from one (they decide D and P), else `image`.
+void checkOutputBudget(const PreprocessConfig& input, const PatchWeights& weights,
+                       RemainderPolicy remainder, std::uint64_t maxOutputBytes,
+                       const std::string& image);
 
 // The model input's channel count follows the weights (1 or 3).
 PreprocessConfig preprocessFor(const PreprocessConfig& config, const PatchWeights& weights);

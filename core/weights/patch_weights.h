@@ -30,6 +30,7 @@ struct PatchWeights {
   std::optional<PositionEmbedding> positionEmbedding;
   std::optional<VectorF> classToken;  // [D]
   std::string description;            // what these weights are, for status lines and `info`
+  std::string file;                   // the weight file they came from; empty when initialised
 
   bool hasBias() const { return bias.size() > 0; }
   int patchLength() const { return inChannels * patchSize * patchSize; }

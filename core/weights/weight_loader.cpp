@@ -127,8 +127,34 @@ void setPositionEmbedding(PatchWeights& w, const NpyArray& a, const WeightKeys& 
   w.positionEmbedding = std::move(pe);
 }
 
+// The memory reading a tensor implies, checked from its declared shape before any byte of it
+// is converted: the file's bytes, the float32 copy and (for the weight) the GEMM's packed copy.
+void checkTensorBudget(const TensorSource& source, const std::string& name, std::uint64_t limit,
+                       const std::string& path) {
+  const TensorInfo* t = source.find(name);
+  if (!t) return;
+  double values = 1;
+  for (const std::int64_t d : t->shape) values *= static_cast<double>(std::max<std::int64_t>(d, 0));
+  // dtype spellings: safetensors "F16", "BF16", "F32", "F64"; npy "<f2", "<f4", ">f8".
+  const std::string& dt = t->dtype;
+  const bool wide = dt.find("64") != std::string::npos || dt.find("f8") != std::string::npos;
+  const bool half = dt.find("16") != std::string::npos || dt.find("f2") != std::string::npos;
+  const double fileBytes = wide ? 8 : half ? 2 : 4;
+  const double bytes = values * (fileBytes + 8);
+  if (bytes > static_cast<double>(limit)) {
+    throw Error(path, "tensor '" + name + "' " + shapeText(t->shape) + " would need " +
+                          std::to_string(std::llround(bytes / (1 << 20))) +
+                          " MiB to read and pack, over the output limit of " +
+                          std::to_string(limit >> 20) + " MiB (raise it with --max-output-mb)");
+  }
+}
+
 PatchWeights build(const TensorSource& source, const WeightKeys& keys, const std::string& path,
-                   std::vector<std::string>& notes) {
+                   std::vector<std::string>& notes, std::uint64_t maxWeightBytes) {
+  for (const std::string* key :
+       {&keys.weight, &keys.bias, &keys.positionEmbedding, &keys.classToken}) {
+    if (!key->empty()) checkTensorBudget(source, *key, maxWeightBytes, path);
+  }
   PatchWeights w;
   std::string dtype;
   if (const TensorInfo* t = source.find(keys.weight)) dtype = t->dtype;
@@ -155,6 +181,7 @@ PatchWeights build(const TensorSource& source, const WeightKeys& keys, const std
                       " ignored: not [" + std::to_string(w.embedDim) + "]");
     }
   }
+  w.file = path;
   w.description = path + " (" + keys.family + (dtype.empty() ? "" : ", " + dtype) + ")";
   w.validate(path);
   return w;
@@ -204,7 +231,7 @@ PatchWeights loadPatchWeights(const std::string& path, const WeightLoadOptions& 
   const std::unique_ptr<TensorSource> source = openTensorSource(path);
   const WeightKeys keys = keysFor(*source, options, path);
   std::vector<std::string> notes;
-  return build(*source, keys, path, notes);
+  return build(*source, keys, path, notes, options.maxWeightBytes);
 }
 
 WeightFileInfo inspectWeightFile(const std::string& path, const WeightLoadOptions& options) {
@@ -217,7 +244,7 @@ WeightFileInfo inspectWeightFile(const std::string& path, const WeightLoadOption
     const WeightKeys keys = keysFor(*source, options, path);
     info.family = keys.family;
     std::vector<std::string> notes;
-    const PatchWeights w = build(*source, keys, path, notes);
+    const PatchWeights w = build(*source, keys, path, notes, options.maxWeightBytes);
     info.usage = usageText(w, keys, notes);
     info.usable = true;
   } catch (const Error& e) {

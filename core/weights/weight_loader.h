@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,10 @@ namespace patchlens {
 struct WeightLoadOptions {
   std::string key;      // the patch-embedding weight, e.g. patch_embed.proj.weight
   std::string biasKey;  // its bias
+  // Refuse a tensor whose read (its bytes in the file, the float32 copy and the packed copy
+  // the GEMM makes) would exceed this, judged from its shape before reading: a 98 kB npz can
+  // declare a [65536, 3, 16, 16] weight.
+  std::uint64_t maxWeightBytes = std::uint64_t{256} << 20;
 };
 
 // Loads the patch embedding (and position embedding / class token when present) from a

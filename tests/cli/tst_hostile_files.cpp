@@ -12,6 +12,7 @@ struct Outcome {
   int exitCode = -1;
   QString err;
   qint64 milliseconds = 0;
+  QString out;
 };
 
 // Runs patchlens-cli under a 512 MB address-space limit; a hang past 20 s is a failure.
@@ -33,8 +34,10 @@ Outcome runLimited(const QStringList& args) {
     process.waitForFinished();
     return {};
   }
+  const qint64 elapsed = timer.elapsed();
   return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
-          QString::fromUtf8(process.readAllStandardError()), timer.elapsed()};
+          QString::fromUtf8(process.readAllStandardError()), elapsed,
+          QString::fromUtf8(process.readAllStandardOutput())};
 }
 
 void addManifestRows(const std::string& folder, const QStringList& argsBeforeFile,
@@ -60,6 +63,8 @@ class TestHostileFiles : public QObject {
   void refusedWithOneLine();
   void runtimeCases_data();
   void runtimeCases();
+  void warnedOnStderr_data();
+  void warnedOnStderr();
   void awkwardButValidInputsWork_data();
   void awkwardButValidInputsWork();
   void fullDiskLeavesNoPartialFile_data();
@@ -80,6 +85,11 @@ void TestHostileFiles::refusedWithOneLine_data() {
                     {"embed", QString::fromStdString(test::dataPath("chelsea.png")), "--weights"},
                     {});
   }
+  // Weight files the loader accepts but whose embedding the pipeline refuses before computing
+  // (too large an output, a patch larger than the model input): the weight file is named.
+  addManifestRows("bad/outputs",
+                  {"embed", QString::fromStdString(test::dataPath("chelsea.png")), "--weights"},
+                  {});
 }
 
 void TestHostileFiles::refusedWithOneLine() {
@@ -113,6 +123,15 @@ void TestHostileFiles::runtimeCases_data() {
   QTest::newRow("2 GiB file") << m_dir.filePath("huge.png") << "larger than the limit";
   QTest::newRow("device") << "/dev/zero"
                           << "not a regular file";
+  // File names with control characters: escaped, the message stays one line.
+  const QString truncated = QString::fromStdString(test::dataPath("bad/images/png_truncated.png"));
+  QFile::copy(truncated, m_dir.filePath("line\nbreak.png"));
+  QTest::newRow("newline in the file name")
+      << m_dir.filePath("line\nbreak.png") << "line\\nbreak.png: corrupt or truncated PNG";
+  QFile::copy(truncated, m_dir.filePath("\x1b[2J\x1b[31mclear.png"));
+  QTest::newRow("ANSI escapes in the file name")
+      << m_dir.filePath("\x1b[2J\x1b[31mclear.png")
+      << "\\x1b[2J\\x1b[31mclear.png: corrupt or truncated PNG";
 }
 
 void TestHostileFiles::runtimeCases() {
@@ -122,6 +141,32 @@ void TestHostileFiles::runtimeCases() {
   QCOMPARE(o.exitCode, 1);
   QVERIFY2(o.err.contains(reason), qPrintable(o.err));
   QCOMPARE(o.err.count('\n'), 1);
+  QVERIFY(!o.err.contains(QChar(0x1b)));
+}
+
+void TestHostileFiles::warnedOnStderr_data() {
+  QTest::addColumn<QString>("file");
+  QTest::addColumn<QString>("warning");
+  for (const auto& r : test::readTsv(test::dataPath("bad/warnings/expected.tsv"))) {
+    QTest::newRow(r[0].c_str()) << QString::fromStdString(test::dataPath("bad/warnings/" + r[0]))
+                                << QString::fromStdString(r[1]);
+  }
+}
+
+// Images that decode but are damaged or carry extra data: exit 0, one warning line on
+// stderr in the error format, nothing of it on stdout.
+void TestHostileFiles::warnedOnStderr() {
+  QFETCH(QString, file);
+  QFETCH(QString, warning);
+  const QString target = m_dir.filePath("warned.npy");
+  const Outcome o = runLimited({"embed", file, "-o", target});
+  QVERIFY2(o.exitCode == 0, qPrintable(o.err));
+  QVERIFY2(o.err.startsWith("patchlens-cli: warning: " + file + ": "), qPrintable(o.err));
+  QVERIFY2(o.err.contains(warning), qPrintable(o.err));
+  QCOMPARE(o.err.count('\n'), 1);
+  QVERIFY2(!o.out.contains("warning"), qPrintable(o.out));
+  QVERIFY(QFile::exists(target));
+  qInfo("%lld ms", o.milliseconds);
 }
 
 void TestHostileFiles::awkwardButValidInputsWork_data() {

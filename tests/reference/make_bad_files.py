@@ -56,6 +56,101 @@ def tiff(width, height, next_ifd=0, ifd_offset=8):
     return b"II*\x00" + struct.pack("<I", ifd_offset) + ifd
 
 
+def tiff_entries(entries, extra=b"", big=False):
+    """A little-endian TIFF (or BigTIFF) whose first IFD holds the given (tag, type, count, value)
+    entries in that order; value is an int (inline) or bytes (stored after the IFD, offset filled in)."""
+    if big:
+        head = b"II+\x00" + struct.pack("<HHQ", 8, 0, 16)
+        ifd_at, entry_size, count_fmt, entry_fmt, next_fmt = 16, 20, "<Q", "<HHQQ", "<Q"
+    else:
+        head = b"II*\x00" + struct.pack("<I", 8)
+        ifd_at, entry_size, count_fmt, entry_fmt, next_fmt = 8, 12, "<H", "<HHII", "<I"
+    data_at = ifd_at + struct.calcsize(count_fmt) + entry_size * len(entries) + struct.calcsize(next_fmt)
+    ifd, data = struct.pack(count_fmt, len(entries)), b""
+    for tag, typ, count, value in entries:
+        if isinstance(value, bytes):
+            ifd += struct.pack(entry_fmt, tag, typ, count, data_at + len(data))
+            data += value
+        else:
+            ifd += struct.pack(entry_fmt, tag, typ, count, value)
+    return head + ifd + struct.pack(next_fmt, 0) + data + extra
+
+
+def tiff_wide(width, height, samples, bits, sample_format=1):
+    """A strip TIFF declaring samples x bits per pixel (BitsPerSample and SampleFormat per sample)."""
+    bps = struct.pack("<%dH" % samples, *([bits] * samples))
+    fmt = struct.pack("<%dH" % samples, *([sample_format] * samples))
+    return tiff_entries([(256, 4, 1, width), (257, 4, 1, height), (258, 3, samples, bps), (259, 3, 1, 1),
+                         (262, 3, 1, 2), (273, 4, 1, 0), (277, 3, 1, samples), (278, 4, 1, height),
+                         (279, 4, 1, 0), (339, 3, samples, fmt)])
+
+
+def progressive_jpeg(size=64, cmyk=False):
+    buf = io.BytesIO()
+    rng = np.random.default_rng(3)
+    if cmyk:
+        Image.fromarray(rng.integers(0, 255, (size, size, 4), dtype=np.uint8), "CMYK").save(buf, "JPEG", progressive=True)
+    else:
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(buf, "JPEG", quality=90, progressive=True)
+    return buf.getvalue()
+
+
+def jpeg_segments(data):
+    """Splits a JPEG into (marker, bytes) pieces: headers, and each scan with its entropy data."""
+    pieces, i = [], 2
+    while i < len(data):
+        assert data[i] == 0xFF
+        marker = data[i + 1]
+        if marker == 0xD9:
+            pieces.append((marker, data[i:i + 2]))
+            break
+        length = struct.unpack(">H", data[i + 2:i + 4])[0]
+        end = i + 2 + length
+        if marker == 0xDA:  # entropy-coded data up to the next marker that is not FF00 / RSTn
+            while not (data[end] == 0xFF and data[end + 1] not in (0x00,) and not 0xD0 <= data[end + 1] <= 0xD7):
+                end += 1
+        pieces.append((marker, data[i:end]))
+        i = end
+    return pieces
+
+
+def many_scans(scans):
+    """A valid progressive JPEG whose last AC refinement scan is repeated until it has `scans` scans:
+    legal markers, each scan a full pass over the image for libjpeg."""
+    pieces = jpeg_segments(progressive_jpeg(16))
+    head = b"".join(p for m, p in pieces if m != 0xDA and m != 0xD9)
+    scan_list = [p for m, p in pieces if m == 0xDA]
+    body = b"".join(scan_list) + scan_list[-1] * (scans - len(scan_list))
+    return b"\xff\xd8" + head + body + b"\xff\xd9"
+
+
+def jpeg_sof2(width, height, components):
+    """A progressive frame header with no scan data (150 bytes claiming a huge image)."""
+    comps = b"".join(struct.pack(">BBB", c + 1, 0x11, 0) for c in range(components))
+    sof = b"\xff\xc2" + struct.pack(">HBHHB", 8 + 3 * components, 8, height, width, components) + comps
+    dqt = b"\xff\xdb\x00\x43\x00" + bytes(range(1, 65))
+    # A DC-first scan of every component with no entropy-coded data at all.
+    sos = b"\xff\xda" + struct.pack(">HB", 6 + 2 * components, components) + \
+        b"".join(struct.pack(">BB", c + 1, 0) for c in range(components)) + b"\x00\x00\x00"
+    return b"\xff\xd8" + dqt + sof + sos + b"\xff\xd9"
+
+
+def jp2_empty(width, height, components):
+    """A JP2 box structure (ihdr + a codestream SIZ) with no packet data: about 90 bytes."""
+    ihdr = b"ihdr" + struct.pack(">IIHBBBB", height, width, components, 7, 7, 0, 0)
+    jp2h = struct.pack(">I", 8 + 8 + len(ihdr) - 4) + b"jp2h" + struct.pack(">I", 4 + len(ihdr)) + ihdr
+    siz = b"\xff\x4f\xff\x51" + struct.pack(">HHIIIIIIIIH", 38 + 3 * components, 0, width, height, 0, 0,
+                                             width, height, 0, 0, components) + b"\x07\x01\x01" * components
+    jp2c = struct.pack(">I", 8 + len(siz) + 2) + b"jp2c" + siz + b"\xff\xd9"
+    return b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00\x00\x00\x14ftypjp2 \x00\x00\x00\x00jp2 " + jp2h + jp2c
+
+
+def webp_lossless(width, height, alpha):
+    bits = (width - 1) | ((height - 1) << 14) | ((1 if alpha else 0) << 28)
+    payload = b"\x2f" + struct.pack("<I", bits) + b"\x00" * 16
+    return b"RIFF" + struct.pack("<I", 4 + 8 + len(payload)) + b"WEBPVP8L" + struct.pack("<I", len(payload)) + payload
+
+
 def bmp(width, height, truncate=False):
     header = b"BM" + struct.pack("<IHHI", 54 + 16, 0, 0, 54)
     dib = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 16, 2835, 2835, 0, 0)
@@ -122,6 +217,33 @@ def main():
         ("pam_bomb.pam", b"P7\nWIDTH 40000\nHEIGHT 40000\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n" + b"\x00" * 64, "over the limit"),
         ("pfm_bomb.pfm", b"PF\n40000 40000\n-1\n" + b"\x00" * 64, "over the limit"),
         ("hdr_bad_size_line.hdr", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n+X 64 -Y 64\n" + b"\x02" * 64, "no image size"),
+        # ---- Memory bombs under the pixel limit (issue 13, class 1): refused by the decode budget.
+        ("png16_rgba_10000.png", png(10000, 10000, zlib.compress(b"\x00" * 1000), depth=16, colour=6), "over the decode memory limit"),
+        ("png16_rgb_9000.png", png(9000, 9000, zlib.compress(b"\x00" * 1000), depth=16, colour=2), "over the decode memory limit"),
+        ("tiff16_rgba_10000.tiff", tiff_wide(10000, 10000, 4, 16), "over the decode memory limit"),
+        ("tiff_f64_rgb_10000.tiff", tiff_wide(10000, 10000, 3, 64, 3), "over the decode memory limit"),
+        ("webp_lossless_rgba_10000.webp", webp_lossless(10000, 10000, True), "over the decode memory limit"),
+        ("webp_lossless_rgb_9000.webp", webp_lossless(9000, 9000, False), "over the decode memory limit"),
+        ("jpeg_progressive_10000.jpg", jpeg_sof2(10000, 10000, 3), "over the decode memory limit"),
+        ("jpeg_progressive_cmyk_8000.jpg", jpeg_sof2(8000, 8000, 4), "over the decode memory limit"),
+        ("jp2_empty_10000.jp2", jp2_empty(10000, 10000, 3), "over the decode memory limit"),
+        ("jp2_empty_gray_9000.jp2", jp2_empty(9000, 9000, 1), "over the decode memory limit"),
+        # ---- TIFF header tricks (class 2): every tag type read; duplicates and odd types refused.
+        ("tiff_long8_size.tiff", tiff_entries([(256, 16, 1, struct.pack("<Q", 16000)), (257, 16, 1, struct.pack("<Q", 16000)),
+                                               (258, 3, 1, 8), (262, 3, 1, 1), (273, 4, 1, 0), (279, 4, 1, 0)]), "over the limit"),
+        ("bigtiff_long8_size.tiff", tiff_entries([(256, 16, 1, 30000), (257, 16, 1, 30000), (258, 3, 1, 8), (262, 3, 1, 1),
+                                                  (273, 16, 1, 0), (279, 16, 1, 0)], big=True), "over the limit"),
+        ("tiff_width_twice.tiff", tiff_entries([(256, 4, 1, 16000), (256, 4, 1, 100), (257, 4, 1, 100), (258, 3, 1, 8),
+                                                (262, 3, 1, 1), (273, 4, 1, 0), (279, 4, 1, 0)]), "gives ImageWidth twice"),
+        ("tiff_height_twice_short_long.tiff", tiff_entries([(256, 3, 1, 100), (257, 3, 1, 100), (257, 4, 1, 16000), (258, 3, 1, 8),
+                                                            (262, 3, 1, 1), (273, 4, 1, 0), (279, 4, 1, 0)]), "gives ImageLength twice"),
+        ("tiff_width_rational.tiff", tiff_entries([(256, 5, 1, struct.pack("<II", 16000, 1)), (257, 4, 1, 100), (258, 3, 1, 8),
+                                                   (262, 3, 1, 1), (273, 4, 1, 0), (279, 4, 1, 0)]), "ImageWidth has type 5"),
+        ("tiff_width_offset_outside.tiff", tiff_entries([(256, 16, 1, 0xFFFFFF00), (257, 4, 1, 100), (258, 3, 1, 8), (262, 3, 1, 1)]),
+         "points outside the file"),
+        # ---- JPEG CPU bombs (class 3): more scans than libjpeg-turbo's tools allow.
+        ("jpeg_600_scans.jpg", many_scans(600), "more than the limit of 500"),
+        ("jpeg_4000_scans.jpg", many_scans(4000), "more than the limit of 500"),
     ]
     with open(os.path.join(OUT, "expected.tsv"), "w") as manifest:
         manifest.write("# file\texpected text in the error (exit status 1)\n")
@@ -130,6 +252,40 @@ def main():
                 f.write(data)
             manifest.write(f"{name}\t{reason}\n")
     print(len(cases), "hostile images in", os.path.normpath(OUT))
+    make_warnings(good_jpeg)
+
+
+WARN_OUT = os.path.join(HERE, "..", "data", "bad", "warnings")
+
+
+def make_warnings(good_jpeg):
+    """Images that decode (exit 0) but must be warned about on stderr, one line each."""
+    os.makedirs(WARN_OUT, exist_ok=True)
+    big = io.BytesIO()
+    Image.fromarray(np.random.default_rng(7).integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(big, "JPEG", quality=90)
+    baseline = big.getvalue()
+    progressive = progressive_jpeg(256)
+    zip_tail = b"PK\x03\x04" + bytes(range(256)) * 4
+    # A 100 x 100 gray PNG whose single IDAT inflates to 100 MB: 10 kB of rows, then zeros.
+    z = zlib.compressobj(9)
+    idat = b"".join(z.compress(b"\x00" * (1 << 20)) for _ in range(100)) + z.flush()
+    cases = [
+        ("png_idat_inflates_100mb.png", png(100, 100, idat, depth=8, colour=0),
+         "the compressed image data goes on after the last row"),
+        ("jpeg_trailer.jpg", good_jpeg + bytes(range(1, 256)) * 8, "bytes of data after the end of the image are ignored"),
+        ("jpeg_zip_polyglot.jpg", good_jpeg + zip_tail, "bytes of data after the end of the image are ignored"),
+        ("jpeg_truncated_progressive_eoi.jpg", progressive[: len(progressive) // 2] + b"\xff\xd9", "the JPEG data is corrupt"),
+        ("jpeg_truncated_baseline_eoi.jpg", baseline[: len(baseline) // 2] + b"\xff\xd9", "the JPEG data is corrupt"),
+        ("jpeg_truncated_baseline.jpg", baseline[: len(baseline) // 2], "the JPEG data is truncated"),
+        ("jpeg_truncated_progressive.jpg", progressive[: len(progressive) // 2], "the JPEG data is truncated"),
+    ]
+    with open(os.path.join(WARN_OUT, "expected.tsv"), "w") as manifest:
+        manifest.write("# file\texpected text in the one warning line on stderr (exit status 0)\n")
+        for name, data, warning in cases:
+            with open(os.path.join(WARN_OUT, name), "wb") as f:
+                f.write(data)
+            manifest.write(f"{name}\t{warning}\n")
+    print(len(cases), "images to warn about in", os.path.normpath(WARN_OUT))
 
 
 if __name__ == "__main__":

@@ -267,6 +267,8 @@ def main():
         # weight_fixtures just wrote), fuzz seeds; writers reusable in checkpoint_writers.py.
         import checkpoint_fixtures
         checkpoint_fixtures.main(DATA)
+    import jpeg_fixtures  # PIL-written JPEGs and PIL's decode of each, for the JPEG decoder
+    jpeg_fixtures.main(DATA)
     import analyses_fixtures  # numpy references for the core analyses (PCA, similarity, lstsq)
     analyses_fixtures.main(DATA)
     import transformer_fixtures  # tiny ViTs of every family and their PyTorch forward

@@ -582,9 +582,65 @@ def make_bad_weights(data_dir):
         "no patch-embedding weight")
     bad("npz_empty.npz", bytes(zip_bytes([])), "no 4-D tensor among 0 tensors")
 
+    # ---- Work and memory a tiny file implies (issue 13, class 4), checked before computing.
+    # Files the loader accepts but the pipeline refuses (with the default 224 model input)
+    # go to bad/outputs, with their own expected.tsv.
+    outputs_dir = os.path.join(data_dir, "bad/outputs")
+    os.makedirs(outputs_dir, exist_ok=True)
+    for old in os.listdir(outputs_dir):
+        os.remove(os.path.join(outputs_dir, old))
+    output_cases = []
+
+    def bad_output(name, data, expected):
+        write(os.path.join(outputs_dir, name), data)
+        output_cases.append((name, expected))
+
+    d6000 = np.full((6000, 1, 1, 1), 0.01, np.float32)
+    bad_output("st_d6000_p1.safetensors",
+        safetensors_bytes([("patch_embed.proj.weight", "F32", d6000.shape, d6000.tobytes())]),
+        "[50176, 6000] (1148 MiB) and its patch matrix [50176, 1] (0 MiB) exceed the output limit of 256 MiB")
+    d8192 = np.full((8192, 1, 2, 2), 0.01, np.float16)
+    bad_output("st_d8192_p2_f16.safetensors",
+        safetensors_bytes([("patch_embed.proj.weight", "F16", d8192.shape, d8192.tobytes())]),
+        "exceed the output limit of 256 MiB (raise it with --max-output-mb)")
+    bad("npz_65536_f16.npz",
+        bytes(zip_bytes([("patch_embed.proj.weight.npy", npy_bytes(np.zeros((65536, 3, 16, 16), np.float16)))],
+                        zipfile.ZIP_DEFLATED)),
+        "tensor 'patch_embed.proj.weight' [65536, 3, 16, 16] would need 480 MiB to read and pack, over the output limit")
+    bad("npz_30000_f32.npz",
+        bytes(zip_bytes([("conv_proj.weight.npy", npy_bytes(np.zeros((30000, 3, 16, 16), np.float32)))],
+                        zipfile.ZIP_DEFLATED)),
+        "would need 264 MiB to read and pack, over the output limit of 256 MiB")
+    # ---- A patch larger than the model input: the weight file is to blame (class 7).
+    bad_output("npz_p512.npz",
+        bytes(zip_bytes([("patch_embed.proj.weight.npy", npy_bytes(np.full((1, 1, 512, 512), 0.01, np.float32)))],
+                        zipfile.ZIP_DEFLATED)),
+        "the patch size P = 512 is larger than the 224x224 model input")
+    bad_output("npz_p300_rgb.npz",
+        bytes(zip_bytes([("patch_embed.proj.weight.npy", npy_bytes(np.full((2, 3, 300, 300), 0.01, np.float32)))],
+                        zipfile.ZIP_DEFLATED)),
+        "the patch size P = 300 is larger than the 224x224 model input")
+    # ---- Control characters from inside a file (class 5): escaped, one line.
+    evil = np.full((4, 3, 2, 2), 0.01, np.float32)
+    bad("st_name_newline_ansi.safetensors",
+        safetensors_bytes([("w\n\x1b[2J\x1b[31mred", "F32", evil.shape, evil.tobytes()),
+                           ("v\r\x07", "F32", evil.shape, evil.tobytes())]),
+        "w\\n\\x1b[2J\\x1b[31mred")
+    bad("npy_descr_escape.npy",
+        npy_raw("{'descr': '<f4\x1b[2J\n', 'fortran_order': False, 'shape': (4, 3, 2, 2), }", b"\0" * 192),
+        "\\x1b[2J\\n")
+    bad("npy_key_nul.npy",
+        npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3, 2, 2), 'x\x00\x1b]0;title\x07': 1, }",
+                b"\0" * 192),
+        "\\x00\\x1b]0;title\\x07")
+
     with open(os.path.join(out, "expected.tsv"), "w") as f:
-        f.write("# file\texpected substring of the refusal (patchlens::Error::reason)\n")
+        f.write("# file\texpected substring of the refusal (patchlens::Error::what, escaped)\n")
         for name, expected in cases:
+            f.write(f"{name}\t{expected}\n")
+    with open(os.path.join(outputs_dir, "expected.tsv"), "w") as f:
+        f.write("# file\texpected substring of the refusal by embed (default options), naming this file\n")
+        for name, expected in output_cases:
             f.write(f"{name}\t{expected}\n")
     return len(cases)
 

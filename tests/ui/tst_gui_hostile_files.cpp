@@ -94,6 +94,7 @@ void tst_GuiHostileFiles::refusedWithMessage_data() {
   QTest::addColumn<QString>("reason");
   addManifest("bad/images", Route::OpenImage, "open");
   addManifest("bad/weights", Route::OpenWeights, "weights");
+  addManifest("bad/outputs", Route::OpenWeights, "weights");
   // Drag and drop judges a file by its content: weight files go to the weights.
   addManifest("bad/weights", Route::Drop, "drop");
   for (const auto& row : test::readTsv(test::dataPath("bad/images/expected.tsv"))) {

@@ -279,8 +279,16 @@ void Session::embedStage(ComputeResult& result, const Job& job,
   const GridSize expected =
       PatchEmbedding::gridFor(result.config.preprocess.height, result.config.preprocess.width,
                               result.weights->patchSize, job.config.remainder);
+  // A weight file that implies too large an output is refused as the CLI refuses it, naming
+  // the file; otherwise the viewer's own (smaller) limit speaks first, then the same budget.
+  if (!result.weights->file.empty()) {
+    checkOutputBudget(result.config.preprocess, *result.weights, job.config.remainder,
+                      job.config.maxOutputBytes, file);
+  }
   checkSize(qint64{expected.rows} * expected.cols * result.weights->embedDim, "the embedding",
             file);
+  checkOutputBudget(result.config.preprocess, *result.weights, job.config.remainder,
+                    job.config.maxOutputBytes, file);
   checkpoint();
   PreprocessResult prep;
   try {
@@ -378,7 +386,7 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
       source = loaded.rgb;
       result->decodeMinSide = options.reducedDecodeMinSide;
       result->imageFormat = toQString(loaded.format);
-      for (const auto& w : loaded.warnings) result->warnings << toQString(w);
+      for (const auto& w : loaded.warnings) result->warnings << toQString(printable(w));
       result->timings.decodeMs = previewing ? exactDecodeMs : msSince(stage);
     } else {
       source = job.decoded;
@@ -409,13 +417,12 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
   } catch (const Superseded&) {
     outcome.cancelled = true;
   } catch (const Error& e) {
-    outcome.error = e.file().empty()
-                        ? toQString(e.reason())
-                        : QStringLiteral("%1: %2").arg(toQString(e.file()), toQString(e.reason()));
+    outcome.error = toQString(e.what());  // "<file>: <reason>", control characters escaped
   } catch (const std::bad_alloc&) {
-    outcome.error = QStringLiteral("%1: %2").arg(job.path, tr("out of memory"));
+    outcome.error = QStringLiteral("%1: %2").arg(toQString(printable(job.path.toStdString())),
+                                                 tr("out of memory"));
   } catch (const std::exception& e) {
-    outcome.error = toQString(e.what());
+    outcome.error = toQString(printable(e.what()));
   }
   if (!outcome.result) outcome.decoded = source;  // e.g. bad weights: the image was fine
   promise.addResult(std::move(outcome));
