@@ -362,14 +362,15 @@ def make_bad(data_dir):
     # ---- structure
     deep = b"\x80\x02" + b"}" + b"".join(b"X\x01\x00\x00\x00a}" for _ in range(200)) + b"s" * 200 + b"."
     bad("pt_deep_nesting.pth", torch_zip(deep), "nests deeper than 64 levels")
-    laughs = b"\x80\x02]q\x00" + b"".join(b"(" + b"h" + bytes([i]) + b"h" + bytes([i]) + b"h" + bytes([i]) +
-                                           b"lq" + bytes([i + 1]) for i in range(60)) + b"."
-    bad("pt_billion_laughs.pth", torch_zip(laughs), "pickle ends with an unbalanced stack")
+    # 60 lists, each holding the previous one three times: 3^60 paths, one walk per list.
+    laughs = b"\x80\x02]q\x000" + b"".join(b"(" + b"h" + bytes([i]) + b"h" + bytes([i]) + b"h" + bytes([i]) +
+                                             b"lq" + bytes([i + 1]) + b"0" for i in range(60)) + b"h" + bytes([60]) + b"."
+    bad("pt_billion_laughs.pth", torch_zip(laughs), "no 4-D tensor among 0 tensors")
     bad("pt_memo_missing.pth", torch_zip(proto2(b"h\x07")), "pickle memo has no entry 7")
     bad("pt_stack_underflow.pth", torch_zip(proto2(b"s")), "pickle stack underflow")
     bad("pt_truncated_pickle.pth", torch_zip(b"\x80\x02}q\x00(X\x05\x00\x00\x00ab"), "truncated pickle")
     bad("pt_text_opcode.pth", torch_zip(b"\x80\x02I42\n."), "unsupported pickle opcode 0x49")
-    bad("pt_protocol_0.pkl", b"(dp0\n.", "not a PyTorch checkpoint: not a pickle of protocol 2 or later")
+    bad("pt_protocol_0.pth", b"(dp0\n.", "not a PyTorch checkpoint: not a pickle of protocol 2 or later")
     bad("pt_not_torch_pickle.pth", pickle.dumps({"a": 1}, protocol=2), "not a PyTorch checkpoint (no torch.save magic")
     bad("pt_whole_module.pth", torch_zip(proto2(b"(" + binunicode("module") + b"tQ")),
         "is not a tensor storage (a whole pickled model?")
