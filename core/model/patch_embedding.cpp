@@ -118,8 +118,8 @@ void packTile(const ChwTensor& input, const GridSize& grid, int p, int first, in
   std::array<const float*, R> src{};
   for (int ch = 0; ch < input.channels; ++ch) {
     for (int ky = 0; ky < p; ++ky) {
-      const std::size_t offset = static_cast<std::size_t>(ch) * planeStep +
-                                 static_cast<std::size_t>(ky) * rowStep;
+      const std::size_t offset =
+          static_cast<std::size_t>(ch) * planeStep + static_cast<std::size_t>(ky) * rowStep;
       for (int r = 0; r < count; ++r)
         src[static_cast<std::size_t>(r)] = origin[static_cast<std::size_t>(r)] + offset;
       PackedGemm::packMicroRow(src.data(), count, p,
@@ -196,7 +196,8 @@ void PatchEmbedding::forwardPacked(const ChwTensor& input, Embedding& out) const
     const int blockTiles = (t1 - t0 + blocks - 1) / blocks;
     // Reused from call to call: no allocation, no page faults after the first image.
     thread_local std::vector<float> packed;
-    const std::size_t need = static_cast<std::size_t>(blockTiles) * static_cast<std::size_t>(depth) * R;
+    const std::size_t need =
+        static_cast<std::size_t>(blockTiles) * static_cast<std::size_t>(depth) * R;
     if (packed.size() < need) packed.resize(need);
     for (int b0 = t0; b0 < t1; b0 += blockTiles) {
       const int first = b0 * R;

@@ -12,12 +12,12 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <thread>
-#include <unordered_map>
-#include <vector>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "core/analysis/embedding_analysis.h"
 #include "core/image/image_loader.h"
@@ -113,7 +113,6 @@ void embed(benchmark::State& state, int size, int patch, int dim, int threads) {
       benchmark::Counter(static_cast<double>(tokens) * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-
 
 // The kernel alone on the 224/16/768 shapes (X already packed), one thread: what the embed
 // adds on top of it is the im2col and the threading.
@@ -352,6 +351,9 @@ BENCHMARK_CAPTURE(embed, 1024, 1024, 16, 768, 0)
     ->Name("embed/1024/p16/d768")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK_CAPTURE(embed, 2048_1, 2048, 16, 768, 1)
+    ->Name("embed/2048/p16/d768/threads:1")
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(embed, 2048, 2048, 16, 768, 0)
     ->Name("embed/2048/p16/d768")
     ->Unit(benchmark::kMillisecond)

@@ -106,9 +106,9 @@ void TestPackedGemm::multiplyEqualsDoubleReference() {
     for (int r = t * PackedGemm::kTileRows; r < std::min(rows, (t + 1) * PackedGemm::kTileRows);
          ++r)
       src.push_back(x.row(r).data());
-    PackedGemm::packMicroRow(src.data(), static_cast<int>(src.size()), depth,
-                             packed.data() + PackedGemm::packedIndex(t * PackedGemm::kTileRows,
-                                                                     0, depth));
+    PackedGemm::packMicroRow(
+        src.data(), static_cast<int>(src.size()), depth,
+        packed.data() + PackedGemm::packedIndex(t * PackedGemm::kTileRows, 0, depth));
   }
   // Output rows wider than the result (stride 3 more), padding must stay untouched.
   const std::size_t stride = static_cast<std::size_t>(outputs) + 3;
@@ -133,7 +133,8 @@ void TestPackedGemm::multiplyEqualsDoubleReference() {
       QCOMPARE(out[static_cast<std::size_t>(r) * stride + pad], 12345.0f);
   }
   // float32 accumulation over K terms: the same bound as against PyTorch.
-  QVERIFY2(worst <= 1e-5 * scale, qPrintable(QStringLiteral("max error %1 of %2").arg(worst).arg(scale)));
+  QVERIFY2(worst <= 1e-5 * scale,
+           qPrintable(QStringLiteral("max error %1 of %2").arg(worst).arg(scale)));
 }
 
 void TestPackedGemm::defaultBlockingComesFromTheHost() {

@@ -223,9 +223,8 @@ void TestPatchEmbedding::blockingAndThreadsKeepTheTorchResult() {
       preprocess(loadImage(test::dataPath("chelsea.png")).rgb, PreprocessConfig{});
   const NpyArray expected =
       readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
-  const PatchEmbedding layer(
-      makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0),
-      GemmBlocking{depthSlice, blockTiles});
+  const PatchEmbedding layer(makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0),
+                             GemmBlocking{depthSlice, blockTiles});
   const int before = Eigen::nbThreads();
   Eigen::setNbThreads(threads);
   Embedding y;

@@ -62,8 +62,8 @@ void tst_ImageView::initTestCase() {
 
 QColor tst_ImageView::expectedChannelColour(int channel, int token) const {
   const Eigen::VectorXf column = m_session->result()->embedding.tokens.col(channel);
-  const Rgb8 c = Colormap::get(ColormapId::Viridis)
-                     .map(column(token), column.minCoeff(), column.maxCoeff());
+  const Rgb8 c =
+      Colormap::get(ColormapId::Viridis).map(column(token), column.minCoeff(), column.maxCoeff());
   return QColor(c.r, c.g, c.b);
 }
 
@@ -90,7 +90,8 @@ void tst_ImageView::cachedPaintEqualsUncachedPaint() {
   }
   // Identical but for pixels on the edges of scaled images (a picture replays in floating
   // point): under 1 % of the view.
-  QVERIFY2(differing < cached.width() * cached.height() / 100, qPrintable(QString::number(differing)));
+  QVERIFY2(differing < cached.width() * cached.height() / 100,
+           qPrintable(QString::number(differing)));
 }
 
 void tst_ImageView::overlayFollowsEveryChange() {
