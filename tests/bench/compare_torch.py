@@ -99,9 +99,11 @@ def main():
                           "--benchmark_filter=peak|embed|gemm|preprocess|pipeline|analysis"],
                          check=True, capture_output=True, text=True).stdout
     report = json.loads(out)
-    def case(name):  # "gemm/dnnl/196x768x768/threads:1/1/min_time:1.000/real_time" -> without args
-        name = name.split("/min_time")[0].replace("/real_time", "")
-        return "/".join(part for part in name.split("/") if not part.isdigit())
+    def case(name):  # "gemm/dnnl/196x768x768/threads:1/1/min_time:1.000/real_time" -> without the arg
+        parts = name.split("/min_time")[0].replace("/real_time", "").split("/")
+        while parts[-1].isdigit():
+            parts.pop()
+        return "/".join(parts)
     ours = {case(b["name"]): b for b in report["benchmarks"]}
     peak = float(report["context"]["fma_peak_gflops_per_core"])
 
