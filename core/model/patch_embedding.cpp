@@ -187,7 +187,7 @@ void PatchEmbedding::forwardPacked(const ChwTensor& input, Embedding& out) const
   const int dim = m_weights.embedDim;
   const int tiles = (tokens + R - 1) / R;
   const int blockLimit = m_gemm->blocking().blockTiles;
-  const int threads = std::max(1, std::min(Eigen::nbThreads(), tiles));
+  [[maybe_unused]] const int threads = std::max(1, std::min(Eigen::nbThreads(), tiles));
   const auto work = [&](int thread, int threadCount) {
     const int t0 = static_cast<int>(static_cast<long long>(tiles) * thread / threadCount);
     const int t1 = static_cast<int>(static_cast<long long>(tiles) * (thread + 1) / threadCount);
