@@ -263,6 +263,11 @@ QString measureInteraction(MainWindow& window, int repetitions, int reopens) {
   const auto& result = session.result();
   const GridSize grid = result->embedding.grid;
   const int dim = result->embedDim();
+  // The analyses that follow an open (PCA, filter PCA, reconstruction) run on the pool
+  // threads: a user's clicks come after them, so the timing does too (on 2 cores they would
+  // otherwise share the CPU with the GUI thread).
+  if (AnalysisViews* views = AnalysisViews::of(window)) views->waitUntilIdle();
+  waitForSession(session);
   QCoreApplication::processEvents();
 
   std::vector<double> channelView;

@@ -1,5 +1,7 @@
 #include "app/cli/batch_command.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "core/image/image_header.h"
 #include "core/io/error.h"
 #include "core/io/threading.h"
+#include "core/io/work_queue.h"
 #include "core/weights/npy_array.h"
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
@@ -125,7 +128,7 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   const std::vector<fs::path> outputs =
       outputPaths(inputs, fs::path(options.inputDir), fs::path(options.outputDir));
 
-  // Weights once for all images; every worker shares the packed layer.
+  // Weights once for all images; every embedder shares the packed layer.
   const PatchWeights weights = resolveWeights(options.config.weights);
   const PatchEmbedding layer(weights);
   const PreprocessConfig preprocessConfig = preprocessFor(options.config.preprocess, weights);
@@ -136,48 +139,108 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   for (const std::string& plot : options.plots) kinds.push_back(PlotKind::parse(plot));
   const auto sharedWeights = std::make_shared<const PatchWeights>(weights);
 
-  // Parallel over images, one GEMM thread each: images are independent and small. By
-  // default twice as many workers as cores: a worker waits in fsync for each output it
-  // makes durable, and another one uses the core meanwhile.
+  // Every image's buffers (decoded pixels, resized input, tensor) are freed and allocated
+  // again for the next one: from a heap that keeps them, not from fresh mmap'd pages that
+  // the kernel faults in and zeroes for each image.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+
+  // A pipeline: decoders (file -> model input, one per core) -> embedders (the GEMM, one
+  // thread each) -> writers (the .npy made durable: write, fsync, rename). Slots carry an
+  // image from stage to stage and come back to the decoders once written, so the number
+  // of images in flight is bounded and an embedding's storage is reused. A writer waiting
+  // in fsync holds no core, and decoding the next images overlaps the GEMM of this one.
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  const int workers = std::max(1, std::min<int>(options.threads > 0 ? options.threads : 2 * cores,
-                                                static_cast<int>(inputs.size())));
+  const int imageCount = static_cast<int>(std::min<std::size_t>(inputs.size(), 1 << 30));
+  const int decoders =
+      std::max(1, std::min(options.threads > 0 ? options.threads : cores, imageCount));
+  // The GEMM is about a third of an image's CPU time.
+  const int embedders = std::max(1, std::min((decoders + 2) / 3, imageCount));
+  const int writers = std::max(1, std::min(2, imageCount));
   setComputeThreads(1);
-  BatchReport report;
-  std::mutex mutex;
+
+  struct Slot {
+    std::size_t index = 0;
+    PreprocessResult pre;
+    Embedding embedding;  // storage reused from image to image
+    std::string failure;
+  };
+  std::vector<Slot> pipelineSlots(static_cast<std::size_t>(decoders + embedders + writers + 2));
+  WorkQueue<Slot*> freeSlots;
+  WorkQueue<Slot*> toEmbed;
+  WorkQueue<Slot*> toWrite;
+  for (Slot& slot : pipelineSlots) freeSlots.push(&slot);
+
+  const auto failureText = [](const std::exception& e) {
+    if (const auto* error = dynamic_cast<const Error*>(&e)) return error->reason();
+    return std::string(e.what());
+  };
+
   std::atomic<std::size_t> next{0};
-  std::size_t done = 0;
-  auto work = [&] {
-    Embedding y;  // one output per worker, its storage reused from image to image
+  auto decode = [&] {
     for (std::size_t i = next++; i < inputs.size(); i = next++) {
-      std::string failure;
+      Slot* slot = *freeSlots.pop();
+      slot->index = i;
+      slot->failure.clear();
       try {
         fs::create_directories(outputs[i].parent_path());
         const LoadedImage image = loadImage(inputs[i], loadOptions);
-        PreprocessResult pre = preprocess(image.rgb, preprocessConfig);
-        layer.forwardInto(pre.tensor, y, options.config.remainder);
-        writeNpy(outputs[i].string(), {y.tokens.rows(), y.tokens.cols()}, y.tokens.data());
-        if (!kinds.empty()) {
-          // The same figures as `export --plot`, drawn by the same code.
-          FigureData data;
-          data.input = toQImage(pre.inputRgb);
-          data.tensor = std::move(pre.tensor);
-          data.normalization = preprocessConfig.normalization;
-          data.remainder = options.config.remainder;
-          data.weights = sharedWeights;
-          data.embedding = y;
-          const fs::path stem = outputs[i].parent_path() / outputs[i].stem();
-          for (std::size_t k = 0; k < kinds.size(); ++k) {
-            const std::unique_ptr<Figure> figure = makeFigure(kinds[k], data, FigureOptions{});
-            const std::string file = stem.string() + "-" + kindFileName(options.plots[k]) + ".png";
-            FigureExporter(*figure).write(QString::fromStdString(file), FigureFormat::Png);
-          }
-        }
-      } catch (const Error& e) {
-        failure = e.reason();
+        slot->pre = preprocess(image.rgb, preprocessConfig);
       } catch (const std::exception& e) {
-        failure = e.what();
+        slot->failure = failureText(e);
       }
+      toEmbed.push(slot);
+    }
+  };
+  auto embed = [&] {
+    while (const auto item = toEmbed.pop()) {
+      Slot& slot = **item;
+      if (slot.failure.empty()) {
+        try {
+          layer.forwardInto(slot.pre.tensor, slot.embedding, options.config.remainder);
+          if (!kinds.empty()) {
+            // The same figures as `export --plot`, drawn by the same code.
+            FigureData data;
+            data.input = toQImage(slot.pre.inputRgb);
+            data.tensor = std::move(slot.pre.tensor);  // slot.pre is refilled for the next image
+            data.normalization = preprocessConfig.normalization;
+            data.remainder = options.config.remainder;
+            data.weights = sharedWeights;
+            data.embedding = slot.embedding;
+            const fs::path& out = outputs[slot.index];
+            const fs::path stem = out.parent_path() / out.stem();
+            for (std::size_t k = 0; k < kinds.size(); ++k) {
+              const std::unique_ptr<Figure> figure = makeFigure(kinds[k], data, FigureOptions{});
+              const std::string file =
+                  stem.string() + "-" + kindFileName(options.plots[k]) + ".png";
+              FigureExporter(*figure).write(QString::fromStdString(file), FigureFormat::Png);
+            }
+          }
+        } catch (const std::exception& e) {
+          slot.failure = failureText(e);
+        }
+      }
+      toWrite.push(&slot);
+    }
+  };
+
+  BatchReport report;
+  std::mutex mutex;
+  std::size_t done = 0;
+  auto write = [&] {
+    while (const auto item = toWrite.pop()) {
+      Slot& slot = **item;
+      const std::size_t i = slot.index;
+      if (slot.failure.empty()) {
+        try {
+          const Embedding& y = slot.embedding;
+          writeNpy(outputs[i].string(), {y.tokens.rows(), y.tokens.cols()}, y.tokens.data());
+        } catch (const std::exception& e) {
+          slot.failure = failureText(e);
+        }
+      }
+      const std::string failure = slot.failure;
+      freeSlots.push(&slot);
       const std::lock_guard lock(mutex);
       ++done;
       if (failure.empty()) {
@@ -204,10 +267,20 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
       }
     }
   };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < workers; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+
+  if (!inputs.empty()) {
+    std::vector<std::thread> decodeThreads;
+    std::vector<std::thread> embedThreads;
+    std::vector<std::thread> writeThreads;
+    for (int t = 0; t < writers; ++t) writeThreads.emplace_back(write);
+    for (int t = 0; t < embedders; ++t) embedThreads.emplace_back(embed);
+    for (int t = 0; t < decoders; ++t) decodeThreads.emplace_back(decode);
+    for (auto& t : decodeThreads) t.join();
+    toEmbed.close();
+    for (auto& t : embedThreads) t.join();
+    toWrite.close();
+    for (auto& t : writeThreads) t.join();
+  }
   if (interactive && !inputs.empty()) progress << "\n";
   std::sort(report.failures.begin(), report.failures.end(),
             [](const BatchFailure& a, const BatchFailure& b) { return a.path < b.path; });

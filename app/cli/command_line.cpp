@@ -54,7 +54,7 @@ std::string usageLine(Command c) {
     case Command::Batch:
       return "usage: patchlens-cli batch DIR -o OUTDIR [-r] [--plot KIND ...] [options]\n\nEmbeds "
              "every image in DIR (by content or extension; -r: and its subfolders) "
-             "into\nOUTDIR/<name>.npy, two workers per core (or --threads N), going on past bad "
+             "into\nOUTDIR/<name>.npy, one decoder per core (or --threads N), going on past bad "
              "files:\nthey are listed at the end and the exit status is 1 if any failed. Each "
              "--plot KIND\n(see export --help) also writes OUTDIR/<name>-<kind>.png.\n";
     case Command::Export:

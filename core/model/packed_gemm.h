@@ -6,18 +6,22 @@
 #include <vector>
 
 #include "core/model/eigen_types.h"
+#include "core/model/gemm_blocking.h"
 
 namespace patchlens {
 
 // Y = X W^T + b with W packed once per weight set into the layout an AVX-512 register
 // tile wants (panels of kPanelWidth output channels, K-major). X is handed in already
 // packed by the caller's im2col, in micro-rows of kTileRows tokens, so the patches are
-// written once and read straight from cache by the kernel.
+// written once and read straight from cache by the kernel. How K and the tokens are cut
+// (blocking()) comes from this CPU's cache sizes.
 class PackedGemm {
  public:
-  static constexpr int kTileRows = 14;     // tokens per register tile (196 = 14 x 14)
-  static constexpr int kPanelWidth = 32;   // output channels per tile: two 16-float registers
-  static constexpr int kDepthSlice = 192;  // K per pass: a 24 kB weight slice stays in L1
+  static constexpr int kTileRows = 14;    // tokens per register tile (196 = 14 x 14)
+  static constexpr int kPanelWidth = 32;  // output channels per tile: two 16-float registers
+  // K per pass when nothing is known about the caches (GemmBlocking::choose with defaults
+  // gives it for K <= 1024); the kernel uses blocking().depthSlice.
+  static constexpr int kDepthSlice = 1024;
 
   // True when this CPU has AVX-512 (checked at run time); otherwise callers use Eigen's GEMM.
   static bool available();
@@ -25,10 +29,14 @@ class PackedGemm {
   static std::string backendDescription();
 
   PackedGemm() = default;
+  // Blocking chosen from this machine's caches (CpuCaches::host()).
   PackedGemm(const RowMatrixF& weight, const VectorF& bias);
+  // An explicit blocking (tests, benchmarks).
+  PackedGemm(const RowMatrixF& weight, const VectorF& bias, const GemmBlocking& blocking);
 
   int depth() const { return m_depth; }
   int outputs() const { return m_outputs; }
+  const GemmBlocking& blocking() const { return m_blocking; }
 
   // Floats of packed-X storage for `rows` tokens (rounded up to whole micro-rows).
   std::size_t packedRowsSize(int rows) const;
@@ -40,6 +48,11 @@ class PackedGemm {
            static_cast<std::size_t>(row % kTileRows);
   }
 
+  // One micro-row of packed X from up to kTileRows source rows: dst[c * kTileRows + r] =
+  // rows[r][c] for c < columns and r < count, zeros for the rows from count on. With AVX-512
+  // (needs available()) it moves 16 columns at a time through an in-register transpose.
+  static void packMicroRow(const float* const* rows, int count, int columns, float* dst);
+
   // out[r, :] = packedX[r, :] W^T + b for r < rows; `out` points at row 0, rowStride floats apart.
   // Panels [panelBegin, panelEnd) only, so threads can split the columns. Needs available().
   void multiply(const float* packedX, int rows, float* out, std::size_t rowStride, int panelBegin,
@@ -49,6 +62,7 @@ class PackedGemm {
  private:
   int m_depth = 0;
   int m_outputs = 0;
+  GemmBlocking m_blocking;
   std::vector<float> m_packedWeights;  // [panel][k][kPanelWidth], zero-padded
   std::vector<float> m_paddedBias;     // [panels * kPanelWidth], zero-padded
 };

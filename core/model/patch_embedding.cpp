@@ -1,11 +1,17 @@
 #include "core/model/patch_embedding.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/io/error.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace patchlens {
 
@@ -13,6 +19,13 @@ PatchEmbedding::PatchEmbedding(PatchWeights weights) : m_weights(std::move(weigh
   m_weights.validate(m_weights.description);
   if (PackedGemm::available())
     m_gemm = std::make_shared<const PackedGemm>(m_weights.weight, m_weights.bias);
+}
+
+PatchEmbedding::PatchEmbedding(PatchWeights weights, const GemmBlocking& blocking)
+    : m_weights(std::move(weights)) {
+  m_weights.validate(m_weights.description);
+  if (PackedGemm::available())
+    m_gemm = std::make_shared<const PackedGemm>(m_weights.weight, m_weights.bias, blocking);
 }
 
 GridSize PatchEmbedding::gridFor(int height, int width, int patchSize, RemainderPolicy policy) {
@@ -50,8 +63,9 @@ void fillPatchRows(const ChwTensor& input, const GridSize& grid, int p, int firs
 
 // Fused im2col for the packed kernel: tile t of the block starting at token `first`,
 // written as [k][kTileRows] so the kernel broadcasts 14 tokens' values from one cache line.
-void packTile(const ChwTensor& input, const GridSize& grid, int p, int first, int rows, int tile,
-              int depth, float* packed) {
+// This general path also zero-fills pixels past the image (remainder padding).
+void packTileScalar(const ChwTensor& input, const GridSize& grid, int p, int first, int rows,
+                    int tile, int depth, float* packed) {
   constexpr int R = PackedGemm::kTileRows;
   float* dst = packed + static_cast<std::size_t>(tile) * static_cast<std::size_t>(depth) * R;
   for (int r = 0; r < R; ++r) {
@@ -76,6 +90,40 @@ void packTile(const ChwTensor& input, const GridSize& grid, int p, int first, in
               (src != nullptr && x < input.width) ? src[x] : 0.0f;
         }
       }
+    }
+  }
+}
+
+// The same for a micro-row whose patches lie inside the image (always, unless padding):
+// per channel and patch row, the 14 tokens' P pixels go through an in-register transpose,
+// 7x faster than the element-wise copy (the im2col was 10 % of the 224/16/768 embed).
+void packTile(const ChwTensor& input, const GridSize& grid, int p, int first, int rows, int tile,
+              int depth, float* packed) {
+  constexpr int R = PackedGemm::kTileRows;
+  const int count = std::min(R, rows - tile * R);
+  std::array<const float*, R> origin{};
+  for (int r = 0; r < count; ++r) {
+    const int token = first + tile * R + r;
+    const int gy = token / grid.cols;
+    const int gx = token % grid.cols;
+    if ((gy + 1) * p > input.height || (gx + 1) * p > input.width) {
+      packTileScalar(input, grid, p, first, rows, tile, depth, packed);
+      return;
+    }
+    origin[static_cast<std::size_t>(r)] = &input.data[input.index(0, gy * p, gx * p)];
+  }
+  float* dst = packed + static_cast<std::size_t>(tile) * static_cast<std::size_t>(depth) * R;
+  const std::size_t rowStep = static_cast<std::size_t>(input.width);
+  const std::size_t planeStep = rowStep * static_cast<std::size_t>(input.height);
+  std::array<const float*, R> src{};
+  for (int ch = 0; ch < input.channels; ++ch) {
+    for (int ky = 0; ky < p; ++ky) {
+      const std::size_t offset =
+          static_cast<std::size_t>(ch) * planeStep + static_cast<std::size_t>(ky) * rowStep;
+      for (int r = 0; r < count; ++r)
+        src[static_cast<std::size_t>(r)] = origin[static_cast<std::size_t>(r)] + offset;
+      PackedGemm::packMicroRow(src.data(), count, p,
+                               dst + static_cast<std::size_t>((ch * p + ky) * p) * R);
     }
   }
 }
@@ -129,30 +177,46 @@ void PatchEmbedding::forwardInto(const ChwTensor& input, Embedding& out,
 }
 
 void PatchEmbedding::forwardPacked(const ChwTensor& input, Embedding& out) const {
-  // Blocks of 196 tokens keep a block's packed patches (600 kB) in L2 next to one
-  // weight panel; threads split the packing by tiles and the GEMM by weight panels.
-  constexpr int kBlockRows = 14 * PackedGemm::kTileRows;
+  // Threads split the tokens (whole micro-rows), not the weight panels: each thread packs
+  // only its own patches into its own buffer and runs every panel over them, so the one
+  // synchronisation is the join at the end. A thread's tokens go in blocks whose packed
+  // patches stay in L2 (GemmBlocking, from this CPU's cache sizes).
+  constexpr int R = PackedGemm::kTileRows;
   const int tokens = out.grid.tokens();
   const int depth = m_weights.patchLength();
   const int dim = m_weights.embedDim;
-  const int panels = m_gemm->panels();
-  [[maybe_unused]] const int threads = Eigen::nbThreads();  // read by the OpenMP pragma only
-  std::vector<float> packed(m_gemm->packedRowsSize(std::min(kBlockRows, tokens)));
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    for (int first = 0; first < tokens; first += kBlockRows) {
-      const int rows = std::min(kBlockRows, tokens - first);
-      const int tiles = (rows + PackedGemm::kTileRows - 1) / PackedGemm::kTileRows;
-#pragma omp for schedule(static)
-      for (int t = 0; t < tiles; ++t)
+  const int tiles = (tokens + R - 1) / R;
+  const int blockLimit = m_gemm->blocking().blockTiles;
+  [[maybe_unused]] const int threads = std::max(1, std::min(Eigen::nbThreads(), tiles));
+  const auto work = [&](int thread, int threadCount) {
+    const int t0 = static_cast<int>(static_cast<long long>(tiles) * thread / threadCount);
+    const int t1 = static_cast<int>(static_cast<long long>(tiles) * (thread + 1) / threadCount);
+    if (t1 <= t0) return;
+    const int blocks = (t1 - t0 + blockLimit - 1) / blockLimit;
+    const int blockTiles = (t1 - t0 + blocks - 1) / blocks;
+    // Reused from call to call: no allocation, no page faults after the first image.
+    thread_local std::vector<float> packed;
+    const std::size_t need =
+        static_cast<std::size_t>(blockTiles) * static_cast<std::size_t>(depth) * R;
+    if (packed.size() < need) packed.resize(need);
+    for (int b0 = t0; b0 < t1; b0 += blockTiles) {
+      const int first = b0 * R;
+      const int rows = std::min(std::min(t1, b0 + blockTiles) * R, tokens) - first;
+      const int microRows = (rows + R - 1) / R;
+      for (int t = 0; t < microRows; ++t)
         packTile(input, out.grid, m_weights.patchSize, first, rows, t, depth, packed.data());
-#pragma omp for schedule(static)
-      for (int panel = 0; panel < panels; ++panel) {
-        m_gemm->multiply(packed.data(), rows, out.tokens.row(first).data(),
-                         static_cast<std::size_t>(dim), panel, panel + 1);
-      }
+      m_gemm->multiply(packed.data(), rows, out.tokens.row(first).data(),
+                       static_cast<std::size_t>(dim), 0, m_gemm->panels());
     }
+  };
+#ifdef _OPENMP
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    work(omp_get_thread_num(), omp_get_num_threads());
+    return;
   }
+#endif
+  work(0, 1);
 }
 
 void PatchEmbedding::forwardEigen(const ChwTensor& input, Embedding& out) const {

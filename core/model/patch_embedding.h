@@ -35,6 +35,8 @@ struct Embedding {
 class PatchEmbedding {
  public:
   explicit PatchEmbedding(PatchWeights weights);
+  // With an explicit GEMM blocking instead of the one chosen from this CPU's caches (tests).
+  PatchEmbedding(PatchWeights weights, const GemmBlocking& blocking);
 
   const PatchWeights& weights() const { return m_weights; }
   static GridSize gridFor(int height, int width, int patchSize, RemainderPolicy policy);

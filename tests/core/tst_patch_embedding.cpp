@@ -53,6 +53,8 @@ class TestPatchEmbedding : public QObject {
   void tokensAreInRowMajorGridOrder();
   void rejectsMismatchedInput();
   void forwardIntoReusesStorageAndEqualsTorch();
+  void blockingAndThreadsKeepTheTorchResult_data();
+  void blockingAndThreadsKeepTheTorchResult();
 };
 
 void TestPatchEmbedding::equalsTorchConv2d_data() {
@@ -198,6 +200,39 @@ void TestPatchEmbedding::forwardIntoReusesStorageAndEqualsTorch() {
   QCOMPARE(out.grid.cols, 5);
   QCOMPARE(static_cast<std::int64_t>(out.tokens.rows()), wide[3].shape[0]);
   QVERIFY(relativeError(out.tokens, wide[3]) <= 1e-5);
+}
+
+void TestPatchEmbedding::blockingAndThreadsKeepTheTorchResult_data() {
+  QTest::addColumn<int>("depthSlice");
+  QTest::addColumn<int>("blockTiles");
+  QTest::addColumn<int>("threads");
+  // 196 tokens = 14 micro-rows. Threads split them (7 + 7, 5 + 5 + 4), each thread cuts its
+  // share into blocks of at most blockTiles, K is cut into slices (768 = 7 x 100 + 68).
+  QTest::newRow("one slice, one block, 1 thread") << 768 << 32 << 1;
+  QTest::newRow("one slice, one block each, 2 threads") << 768 << 32 << 2;
+  QTest::newRow("slices of 100, blocks of 3, 2 threads") << 100 << 3 << 2;
+  QTest::newRow("slices of 192, blocks of 1, 3 threads") << 192 << 1 << 3;
+  QTest::newRow("slices of 64, blocks of 14, 1 thread") << 64 << 14 << 1;
+}
+
+void TestPatchEmbedding::blockingAndThreadsKeepTheTorchResult() {
+  QFETCH(int, depthSlice);
+  QFETCH(int, blockTiles);
+  QFETCH(int, threads);
+  const PreprocessResult input =
+      preprocess(loadImage(test::dataPath("chelsea.png")).rgb, PreprocessConfig{});
+  const NpyArray expected =
+      readNpy(test::dataPath("reference/embed/vitb16_chelsea_xavier0_output.npy"));
+  const PatchEmbedding layer(makeInitializedWeights(Initializer::Xavier, LayerShape{768, 3, 16}, 0),
+                             GemmBlocking{depthSlice, blockTiles});
+  const int before = Eigen::nbThreads();
+  Eigen::setNbThreads(threads);
+  Embedding y;
+  y.tokens = RowMatrixF::Constant(196, 768, std::numeric_limits<float>::quiet_NaN());
+  layer.forwardInto(input.tensor, y);
+  Eigen::setNbThreads(before);
+  QVERIFY(y.tokens.allFinite());  // every token written, whichever thread owned it
+  QVERIFY(relativeError(y.tokens, expected) <= 1e-5);
 }
 
 QTEST_GUILESS_MAIN(TestPatchEmbedding)

@@ -150,22 +150,27 @@ void ChannelPanel::refresh() {
                   ColorbarSpec{colormap, mapRange, tr("channel %1").arg(k), false});
   refreshSelection();
 
-  m_topPatches->clear();
-  for (const int token : topByValue(map, kTopPatches)) {
+  // The list's items are made once and updated in place: clearing and refilling it made
+  // the icon view lay itself out again on every channel change.
+  const std::vector<int> top = topByValue(map, kTopPatches);
+  while (m_topPatches->count() > static_cast<int>(top.size())) delete m_topPatches->takeItem(0);
+  while (m_topPatches->count() < static_cast<int>(top.size()))
+    m_topPatches->addItem(new QListWidgetItem);
+  for (int i = 0; i < static_cast<int>(top.size()); ++i) {
+    const int token = top[static_cast<std::size_t>(i)];
     const PatchPos pos{token / grid.cols, token % grid.cols};
     const QImage thumb =
         result->input.copy(result->inputRect(pos))
             .scaled(kThumbnail, kThumbnail, Qt::IgnoreAspectRatio, Qt::FastTransformation);
-    auto* item = new QListWidgetItem(
-        QIcon(QPixmap::fromImage(thumb)),
-        tr("(%1, %2)\n%3").arg(pos.row).arg(pos.col).arg(map(token), 0, 'g', 3));
+    QListWidgetItem* item = m_topPatches->item(i);
+    item->setIcon(QIcon(QPixmap::fromImage(thumb)));
+    item->setText(tr("(%1, %2)\n%3").arg(pos.row).arg(pos.col).arg(map(token), 0, 'g', 3));
     item->setData(Qt::UserRole, QPoint(pos.col, pos.row));
     item->setToolTip(tr("token %1, row %2, col %3: %4")
                          .arg(token)
                          .arg(pos.row)
                          .arg(pos.col)
                          .arg(map(token), 0, 'g', 4));
-    m_topPatches->addItem(item);
   }
 }
 

@@ -66,7 +66,13 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
   m_plot->xAxis->setLabel(tr("channel"));
   m_plot->yAxis->setLabel(tr("value"));
   m_plot->yAxis->ticker()->setTickCount(5);
+  // The channel marker on a layer of its own with its own buffer: a channel change
+  // repaints that layer alone, not the 768-point graph and the axes.
+  m_plot->addLayer(QStringLiteral("marks"), m_plot->layer(QStringLiteral("main")),
+                   QCustomPlot::limAbove);
+  m_plot->layer(QStringLiteral("marks"))->setMode(QCPLayer::lmBuffered);
   m_channelLine = new QCPItemStraightLine(m_plot);
+  m_channelLine->setLayer(QStringLiteral("marks"));
   m_channelLine->setPen(QPen(QColor(214, 39, 40), 1, Qt::DashLine));
   connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
     if (m_vector.size() == 0) return;
@@ -194,6 +200,7 @@ void PatchInspector::refresh() {
   m_plot->graph(0)->setData(xs, ys, true);
   m_plot->xAxis->setRange(-0.5, d - 0.5);
   m_plot->graph(0)->rescaleValueAxis(false, true);
+  m_replotPending = true;
 
   const VectorStats stats = vectorStats(m_vector);
   m_stats->setText(tr("min %1 · max %2 · mean %3 · std %4 · L2 %5")
@@ -203,18 +210,25 @@ void PatchInspector::refresh() {
                        .arg(stats.std, 0, 'g', 4)
                        .arg(stats.l2, 0, 'g', 4));
 
+  // The ten rows are made once and their texts updated in place: no rows inserted or
+  // removed, so the table does not lay itself out again on every click.
   const std::vector<int> top = topByMagnitude(m_vector, kTopChannels);
-  m_top->setRowCount(static_cast<int>(top.size()));
+  if (m_top->rowCount() != static_cast<int>(top.size())) {
+    m_top->setRowCount(static_cast<int>(top.size()));
+    for (int i = 0; i < m_top->rowCount(); ++i) {
+      m_top->setItem(i, 0, new QTableWidgetItem(QString::number(i + 1)));
+      m_top->setItem(i, 1, new QTableWidgetItem);
+      m_top->setItem(i, 2, new QTableWidgetItem);
+    }
+  }
   for (int i = 0; i < static_cast<int>(top.size()); ++i) {
     const int channel = top[static_cast<std::size_t>(i)];
-    auto* rank = new QTableWidgetItem(QString::number(i + 1));
-    auto* channelItem = new QTableWidgetItem(QString::number(channel));
+    QTableWidgetItem* channelItem = m_top->item(i, 1);
+    channelItem->setText(QString::number(channel));
     channelItem->setData(Qt::UserRole, channel);
-    auto* value = new QTableWidgetItem(QString::number(m_vector(channel), 'g', 4));
+    QTableWidgetItem* value = m_top->item(i, 2);
+    value->setText(QString::number(m_vector(channel), 'g', 4));
     value->setForeground(colormapColor(map, m_vector(channel), range).darker(110));
-    m_top->setItem(i, 0, rank);
-    m_top->setItem(i, 1, channelItem);
-    m_top->setItem(i, 2, value);
   }
   refreshChannelMarks();
 }
@@ -225,7 +239,12 @@ void PatchInspector::refreshChannelMarks() {
   m_tile->setMarkedCell(QPoint(channel % m_tileCols, channel / m_tileCols));
   m_channelLine->point1->setCoords(channel, 0);
   m_channelLine->point2->setCoords(channel, 1);
-  m_plot->replot(QCustomPlot::rpQueuedReplot);
+  if (m_replotPending) {
+    m_plot->replot(QCustomPlot::rpQueuedReplot);  // new data: the whole plot, once
+    m_replotPending = false;
+  } else {
+    m_plot->layer(QStringLiteral("marks"))->replot();  // the marker's layer alone
+  }
   for (int row = 0; row < m_top->rowCount(); ++row) {
     if (m_top->item(row, 1)->data(Qt::UserRole).toInt() == channel) {
       m_top->selectRow(row);

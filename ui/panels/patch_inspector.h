@@ -45,6 +45,7 @@ class PatchInspector : public QWidget {
   QTableWidget* m_top;
   int m_shownToken = -1;
   int m_tileCols = 1;
+  bool m_replotPending = false;  // the graph's data changed since the last full replot
   Eigen::VectorXf m_vector;
 };
 

@@ -2,6 +2,7 @@
 
 #include <QKeyEvent>
 #include <QMouseEvent>
+#include <QPaintEngine>
 #include <QPainter>
 #include <QToolTip>
 #include <QWheelEvent>
@@ -184,19 +185,10 @@ QString ImageView::toolTipFor(PatchPos pos) const {
   return text;
 }
 
-void ImageView::paint(QPainter& painter, const QRectF& bounds) const {
-  painter.save();
-  painter.fillRect(bounds, QColor(58, 58, 62));
+void ImageView::drawImageLayer(QPainter& painter) const {
   const QImage* image = currentImage();
   const auto& result = m_session->result();
-  if (!image || !result) {
-    painter.setPen(Qt::white);
-    painter.drawText(bounds, Qt::AlignCenter, tr("Open an image (Ctrl+O) or drop one here"));
-    painter.restore();
-    return;
-  }
   const QTransform toWidget = imageToWidget();
-  painter.setClipRect(bounds);
   // Crisp pixels when zoomed in: nearest neighbour, no smoothing.
   painter.setRenderHint(QPainter::SmoothPixmapTransform, m_zoom < 1.0);
   if (!image->isNull()) {
@@ -206,7 +198,11 @@ void ImageView::paint(QPainter& painter, const QRectF& bounds) const {
     // input stands in, where its pixels came from.
     painter.drawImage(toWidget.mapRect(result->sourceInputBox()), result->input);
   }
+}
 
+void ImageView::drawOverlayAndGrid(QPainter& painter) const {
+  const auto& result = m_session->result();
+  const QTransform toWidget = imageToWidget();
   const QRectF gridRect = toWidget.mapRect(gridRectInImage());
   const OverlayMap& map = m_session->overlayMap();
   if (!map.empty() && m_session->opacity() > 0.0) {
@@ -233,6 +229,79 @@ void ImageView::paint(QPainter& painter, const QRectF& bounds) const {
     const QRectF inputBox = result->sourceInputBox();
     drawContrastRect(painter, toWidget.mapRect(inputBox), QColor(255, 150, 0), 2);
   }
+}
+
+bool ImageView::drawSceneFromCache(QPainter& painter, const QRectF& bounds) const {
+  // Only for pixels (screen, grab, raster images) drawn 1:1; SVG and PDF exports keep
+  // vector grid lines and draw the scene directly.
+  const QPaintEngine* engine = painter.paintEngine();
+  if (!engine || engine->type() != QPaintEngine::Raster || !painter.transform().isIdentity() ||
+      bounds.isEmpty())
+    return false;
+  const auto& result = m_session->result();
+  const QImage* image = currentImage();
+  const qreal ratio = painter.device()->devicePixelRatioF();
+  LayerKey key;
+  key.image = image->isNull() ? result->input.cacheKey() : image->cacheKey();
+  key.imageRect =
+      imageToWidget().mapRect(image->isNull() ? result->sourceInputBox() : currentImageRect());
+  key.bounds = bounds;
+  key.pixelRatio = ratio;
+  key.original = m_showOriginal;
+  const QSize pixels = (bounds.size() * ratio).toSize();
+  const auto target = [&](QImage& layer) {
+    if (layer.size() != pixels) {
+      layer = QImage(pixels, QImage::Format_ARGB32_Premultiplied);
+      layer.setDevicePixelRatio(ratio);
+    }
+  };
+  if (!(m_baseKey == key) || m_base.isNull()) {
+    target(m_base);
+    QPainter p(&m_base);
+    p.translate(-bounds.topLeft());
+    p.fillRect(bounds, QColor(58, 58, 62));
+    drawImageLayer(p);
+    m_baseKey = key;
+    m_composedKey = LayerKey{};
+  }
+  const OverlayMap& map = m_session->overlayMap();
+  key.overlay = map.image.cacheKey();
+  key.opacity = m_session->opacity();
+  key.grid = m_showGrid;
+  if (!(m_composedKey == key) || m_composed.isNull()) {
+    target(m_composed);
+    QPainter p(&m_composed);
+    p.setCompositionMode(QPainter::CompositionMode_Source);
+    p.drawImage(QPointF(), m_base);
+    p.setCompositionMode(QPainter::CompositionMode_SourceOver);
+    p.translate(-bounds.topLeft());
+    p.setClipRect(bounds);
+    drawOverlayAndGrid(p);
+    m_composedKey = key;
+  }
+  painter.drawImage(bounds.topLeft(), m_composed);
+  return true;
+}
+
+void ImageView::paint(QPainter& painter, const QRectF& bounds) const {
+  painter.save();
+  const QImage* image = currentImage();
+  const auto& result = m_session->result();
+  if (!image || !result) {
+    painter.fillRect(bounds, QColor(58, 58, 62));
+    painter.setPen(Qt::white);
+    painter.drawText(bounds, Qt::AlignCenter, tr("Open an image (Ctrl+O) or drop one here"));
+    painter.restore();
+    return;
+  }
+  painter.setClipRect(bounds);
+  if (!drawSceneFromCache(painter, bounds)) {
+    painter.fillRect(bounds, QColor(58, 58, 62));
+    drawImageLayer(painter);
+    drawOverlayAndGrid(painter);
+  }
+  const QTransform toWidget = imageToWidget();
+  painter.setRenderHint(QPainter::Antialiasing, false);
   if (m_hover && !(m_session->selection() && *m_session->selection() == *m_hover)) {
     drawContrastRect(painter, toWidget.mapRect(patchRectInImage(*m_hover)), QColor(255, 255, 255),
                      1.5);

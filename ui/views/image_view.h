@@ -1,6 +1,8 @@
 #pragma once
 
+#include <QImage>
 #include <QPointF>
+#include <QRectF>
 #include <QTransform>
 #include <QWidget>
 #include <optional>
@@ -64,6 +66,10 @@ class ImageView : public QWidget {
   void setZoomAt(double zoom, const QPointF& anchor);
   void applyFit();
   void onResultChanged();
+  // The scene without hover and selection: image, overlay, grid, crop box.
+  void drawImageLayer(QPainter& painter) const;
+  void drawOverlayAndGrid(QPainter& painter) const;
+  bool drawSceneFromCache(QPainter& painter, const QRectF& bounds) const;
 
   Session* m_session;
   bool m_showGrid = true;
@@ -77,6 +83,27 @@ class ImageView : public QWidget {
   bool m_pressed = false;
   bool m_panning = false;
   QSize m_lastImageSize;
+
+  // What a cached layer was drawn for: when any of it differs, the layer is drawn again.
+  struct LayerKey {
+    qint64 image = 0;  // QImage::cacheKey of the image shown
+    QRectF imageRect;  // where it lands (zoom, pan, view size)
+    QRectF bounds;     // the painted area
+    qreal pixelRatio = 0;
+    qint64 overlay = 0;  // overlay image (channel, kind, colormap, scale, selection)
+    double opacity = -1.0;
+    bool grid = false;
+    bool original = false;
+    bool operator==(const LayerKey&) const = default;
+  };
+  // The view at its own size, so that a repaint is one blit: m_base holds the image
+  // scaled into the view (redrawn on resize, zoom, pan or a new image), m_composed adds
+  // the overlay, grid and crop box (redrawn from m_base when those change, e.g. the
+  // channel). Hover and selection are drawn over it on every paint.
+  mutable QImage m_base;
+  mutable QImage m_composed;
+  mutable LayerKey m_baseKey;
+  mutable LayerKey m_composedKey;
 };
 
 }  // namespace patchlens

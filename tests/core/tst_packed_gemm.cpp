@@ -1,0 +1,150 @@
+#include <QtTest>
+#include <vector>
+
+#include "core/model/packed_gemm.h"
+#include "core/model/seeded_random.h"
+
+using namespace patchlens;
+
+namespace {
+
+// Deterministic values in [-1, 1) from the project's SplitMix64.
+RowMatrixF randomMatrix(int rows, int cols, std::uint64_t seed) {
+  SeededRandom rng(seed);
+  RowMatrixF m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i)
+    m.data()[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+  return m;
+}
+
+}  // namespace
+
+// The AVX-512 kernel and its packing against a plain double-precision triple loop, for
+// every way the blocking can cut the work.
+class TestPackedGemm : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase();
+  void packMicroRowTransposes_data();
+  void packMicroRowTransposes();
+  void multiplyEqualsDoubleReference_data();
+  void multiplyEqualsDoubleReference();
+  void defaultBlockingComesFromTheHost();
+};
+
+void TestPackedGemm::initTestCase() {
+  if (!PackedGemm::available()) QSKIP("no AVX-512 on this CPU: the Eigen path is used instead");
+}
+
+void TestPackedGemm::packMicroRowTransposes_data() {
+  QTest::addColumn<int>("count");
+  QTest::addColumn<int>("columns");
+  QTest::newRow("14 rows x 16 (patch 16)") << 14 << 16;
+  QTest::newRow("14 rows x 14 (patch 14)") << 14 << 14;
+  QTest::newRow("14 rows x 32 (patch 32)") << 14 << 32;
+  QTest::newRow("5 rows x 8") << 5 << 8;
+  QTest::newRow("1 row x 37") << 1 << 37;
+  QTest::newRow("14 rows x 768 (a whole row)") << 14 << 768;
+}
+
+void TestPackedGemm::packMicroRowTransposes() {
+  QFETCH(int, count);
+  QFETCH(int, columns);
+  // Row r, column c holds 1000 r + c: the packed slot [c][r] must say which it came from.
+  std::vector<std::vector<float>> source(static_cast<std::size_t>(count));
+  std::vector<const float*> rows;
+  for (int r = 0; r < count; ++r) {
+    for (int c = 0; c < columns; ++c)
+      source[static_cast<std::size_t>(r)].push_back(static_cast<float>(1000 * r + c));
+    rows.push_back(source[static_cast<std::size_t>(r)].data());
+  }
+  const int R = PackedGemm::kTileRows;
+  // One guard float after the micro-row: the packer writes nothing past columns x 14.
+  std::vector<float> packed(static_cast<std::size_t>(columns * R + 1), -7.0f);
+  PackedGemm::packMicroRow(rows.data(), count, columns, packed.data());
+  for (int c = 0; c < columns; ++c) {
+    for (int r = 0; r < R; ++r) {
+      const float expected = r < count ? static_cast<float>(1000 * r + c) : 0.0f;
+      QCOMPARE(packed[PackedGemm::packedIndex(r, c, columns)], expected);
+    }
+  }
+  QCOMPARE(packed.back(), -7.0f);
+}
+
+void TestPackedGemm::multiplyEqualsDoubleReference_data() {
+  QTest::addColumn<int>("rows");
+  QTest::addColumn<int>("depth");
+  QTest::addColumn<int>("outputs");
+  QTest::addColumn<int>("depthSlice");
+  QTest::addColumn<bool>("bias");
+  // Whole and partial micro-rows (196 = 14 x 14, 45 = 3 x 14 + 3), whole and partial
+  // panels (768 = 24 x 32, 40 = 32 + 8, 7 < 16), K in one slice, in equal slices and with
+  // a short last slice (300 = 2 x 128 + 44), with and without bias.
+  QTest::newRow("196x768x768, one slice") << 196 << 768 << 768 << 768 << true;
+  QTest::newRow("196x768x768, 4 slices of 192") << 196 << 768 << 768 << 192 << true;
+  QTest::newRow("45x300x40, slices 128+128+44") << 45 << 300 << 40 << 128 << true;
+  QTest::newRow("3x48x7, no bias") << 3 << 48 << 7 << 48 << false;
+  QTest::newRow("14x64x33, slice of 1") << 14 << 64 << 33 << 1 << true;
+}
+
+void TestPackedGemm::multiplyEqualsDoubleReference() {
+  QFETCH(int, rows);
+  QFETCH(int, depth);
+  QFETCH(int, outputs);
+  QFETCH(int, depthSlice);
+  QFETCH(bool, bias);
+  const RowMatrixF x = randomMatrix(rows, depth, 1);
+  const RowMatrixF w = randomMatrix(outputs, depth, 2);
+  const VectorF b = bias ? VectorF(randomMatrix(outputs, 1, 3).col(0)) : VectorF();
+  const PackedGemm gemm(w, b, GemmBlocking{depthSlice, 1});
+  QCOMPARE(gemm.blocking().depthSlice, depthSlice);
+
+  std::vector<float> packed(gemm.packedRowsSize(rows), -1.0f);
+  for (int t = 0; t * PackedGemm::kTileRows < rows; ++t) {
+    std::vector<const float*> src;
+    for (int r = t * PackedGemm::kTileRows; r < std::min(rows, (t + 1) * PackedGemm::kTileRows);
+         ++r)
+      src.push_back(x.row(r).data());
+    PackedGemm::packMicroRow(
+        src.data(), static_cast<int>(src.size()), depth,
+        packed.data() + PackedGemm::packedIndex(t * PackedGemm::kTileRows, 0, depth));
+  }
+  // Output rows wider than the result (stride 3 more), padding must stay untouched.
+  const std::size_t stride = static_cast<std::size_t>(outputs) + 3;
+  std::vector<float> out(static_cast<std::size_t>(rows) * stride, 12345.0f);
+  // Two calls for two panel ranges, as threads would split them.
+  const int half = gemm.panels() / 2;
+  gemm.multiply(packed.data(), rows, out.data(), stride, 0, half);
+  gemm.multiply(packed.data(), rows, out.data(), stride, half, gemm.panels());
+
+  double worst = 0.0;
+  double scale = 0.0;
+  for (int r = 0; r < rows; ++r) {
+    for (int d = 0; d < outputs; ++d) {
+      double expected = bias ? static_cast<double>(b(d)) : 0.0;
+      for (int k = 0; k < depth; ++k)
+        expected += static_cast<double>(x(r, k)) * static_cast<double>(w(d, k));
+      const double actual = out[static_cast<std::size_t>(r) * stride + static_cast<std::size_t>(d)];
+      worst = std::max(worst, std::abs(actual - expected));
+      scale = std::max(scale, std::abs(expected));
+    }
+    for (std::size_t pad = static_cast<std::size_t>(outputs); pad < stride; ++pad)
+      QCOMPARE(out[static_cast<std::size_t>(r) * stride + pad], 12345.0f);
+  }
+  // float32 accumulation over K terms: the same bound as against PyTorch.
+  QVERIFY2(worst <= 1e-5 * scale,
+           qPrintable(QStringLiteral("max error %1 of %2").arg(worst).arg(scale)));
+}
+
+void TestPackedGemm::defaultBlockingComesFromTheHost() {
+  const RowMatrixF w = randomMatrix(64, 768, 4);
+  const PackedGemm gemm(w, VectorF());
+  const GemmBlocking expected = GemmBlocking::choose(CpuCaches::host(), 768);
+  QCOMPARE(gemm.blocking().depthSlice, expected.depthSlice);
+  QCOMPARE(gemm.blocking().blockTiles, expected.blockTiles);
+  QVERIFY(QString::fromStdString(PackedGemm::backendDescription()).contains(QStringLiteral("L2")));
+}
+
+QTEST_GUILESS_MAIN(TestPackedGemm)
+#include "tst_packed_gemm.moc"
