@@ -18,7 +18,7 @@ FilterPcaFigure::FilterPcaFigure(const FilterPca& pca, int filters)
 }
 
 QString FilterPcaFigure::title() const {
-  return tr("First %1 principal components of the %2 filters").arg(m_tiles.size()).arg(m_filters);
+  return tr("%1 principal components of %2 filters").arg(m_tiles.size()).arg(m_filters);
 }
 
 void FilterPcaFigure::paint(QPainter& painter, const QRectF& area) const {
@@ -33,9 +33,19 @@ void FilterPcaFigure::paint(QPainter& painter, const QRectF& area) const {
   const ColorbarSpec colorbar{ColormapId::Gray, ValueRange{-1.0f, 1.0f},
                               tr("loading / max|loading|"), false};
   const int count = static_cast<int>(m_tiles.size());
-  // Seven columns as in the paper for its 28 components.
-  const TileLayout layout =
-      layoutTiles(body, count, count > 16 ? 7 : 4, 1.0, true, figureColorbarWidth(colorbar));
+  // As many columns as give the largest tiles in this area: seven on a page (as in the paper
+  // for its 28 components), four in a tall, narrow dock.
+  const qreal barWidth = figureColorbarWidth(colorbar);
+  TileLayout layout;
+  qreal best = -1;
+  for (int columns = 1; columns <= std::min(count, 8); ++columns) {
+    TileLayout candidate = layoutTiles(body, count, columns, 1.0, true, barWidth);
+    const qreal side = candidate.tiles.empty() ? 0.0 : candidate.tiles.front().width();
+    if (side > best + 0.5) {
+      best = side;
+      layout = std::move(candidate);
+    }
+  }
   painter.save();
   painter.setPen(QPen(figure_style::textColor(), 0.5));
   painter.setBrush(Qt::NoBrush);

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "ui/session/session.h"
+#include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
 #include "ui/views/qt_conversions.h"
 
@@ -57,8 +58,19 @@ ChannelPanel::ChannelPanel(Session* session, QWidget* parent)
     m_session->setSelection({row, col});
   });
   layout->addWidget(m_map, 2);
+  // Right-click on the map or the filter: Export… / Copy Image of the channel over the image.
+  for (HeatmapView* view : {m_map, m_filterRgb, m_filterChannels}) {
+    view->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(view, &QWidget::customContextMenuRequested, this, [this, view](QPoint pos) {
+      const QString kind = QStringLiteral("channel:%1").arg(m_session->channel());
+      FigureMenu::show(view, m_session, kind, FigureMenu::builderFor(m_session, kind),
+                       view->mapToGlobal(pos));
+    });
+  }
 
-  layout->addWidget(new QLabel(tr("Patches where this channel is largest:"), this));
+  auto* topCaption = new QLabel(tr("Patches where this channel is largest:"), this);
+  topCaption->setWordWrap(true);
+  layout->addWidget(topCaption);
   m_topPatches = new QListWidget(this);
   m_topPatches->setObjectName(QStringLiteral("topPatches"));
   m_topPatches->setViewMode(QListView::IconMode);

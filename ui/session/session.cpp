@@ -636,12 +636,13 @@ QString Session::statusText() const {
   const ComputeResult& r = *m_result;
   const QString name = r.imagePath.startsWith(QLatin1Char(':')) ? tr("sample image")
                                                                 : QFileInfo(r.imagePath).fileName();
+  // Every size in the GUI reads height × width (rows × cols), as the grid does.
   return tr("%1 (%2×%3) → input %4×%5, grid %6×%7 of %8 px, D = %9 · weights: %10 · %11 ms")
              .arg(name)
-             .arg(r.sourceSize.width())
              .arg(r.sourceSize.height())
-             .arg(r.input.width())
+             .arg(r.sourceSize.width())
              .arg(r.input.height())
+             .arg(r.input.width())
              .arg(r.embedding.grid.rows)
              .arg(r.embedding.grid.cols)
              .arg(r.patchSize())
