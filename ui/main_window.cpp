@@ -28,7 +28,6 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <algorithm>
-#include <map>
 #include <vector>
 
 #include "core/weights/weight_loader.h"
@@ -38,6 +37,7 @@
 #include "ui/panels/overlay_toolbar.h"
 #include "ui/panels/patch_inspector.h"
 #include "ui/session/session.h"
+#include "ui/views/category_palette.h"
 #include "ui/views/colorbar.h"
 #include "ui/views/embedding_matrix_view.h"
 #include "ui/views/image_view.h"
@@ -535,24 +535,23 @@ void MainWindow::updateOverlayChrome() {
 }
 
 QString MainWindow::argmaxLegend(const OverlayMap& map) const {
-  std::map<int, int> counts;
-  for (Eigen::Index i = 0; i < map.values.size(); ++i) ++counts[static_cast<int>(map.values(i))];
-  std::vector<std::pair<int, int>> byCount(counts.begin(), counts.end());
-  std::stable_sort(byCount.begin(), byCount.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  const auto ranked = CategoryPalette::ranked(map.values);
   QStringList entries;
-  for (std::size_t i = 0; i < std::min<std::size_t>(byCount.size(), 6); ++i) {
-    const auto [channel, count] = byCount[i];
-    const QColor colour = colormapColor(map.colormap, static_cast<float>(channel), map.range);
+  const int shown = std::min(static_cast<int>(ranked.size()), CategoryPalette::kDistinct);
+  for (int i = 0; i < shown; ++i) {
+    const auto [channel, count] = ranked[static_cast<std::size_t>(i)];
     entries << tr("<span style=\"color:%1\">■</span> ch %2 (%3)")
-                   .arg(colour.name())
+                   .arg(CategoryPalette::color(i).name())
                    .arg(channel)
                    .arg(count);
   }
-  return tr("Argmax: each patch in the colour of its largest channel (a category, not an "
-            "amount) · %1 distinct · most often: %2")
-      .arg(byCount.size())
-      .arg(entries.join(QStringLiteral(", ")));
+  if (static_cast<int>(ranked.size()) > shown)
+    entries << tr("<span style=\"color:%1\">■</span> %2 others")
+                   .arg(CategoryPalette::color(shown).name())
+                   .arg(ranked.size() - static_cast<std::size_t>(shown));
+  return tr("Argmax: each patch in the colour of its largest channel (categories, not "
+            "amounts; patches per channel in brackets): %1")
+      .arg(entries.join(QStringLiteral(" ")));
 }
 
 void MainWindow::updateStatus() {

@@ -1,6 +1,5 @@
 #include "ui/panels/channel_panel.h"
 
-#include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
 #include <QVBoxLayout>
@@ -29,16 +28,18 @@ ChannelPanel::ChannelPanel(Session* session, QWidget* parent)
   m_header->setWordWrap(true);
   layout->addWidget(m_header);
 
-  auto* filters = new QHBoxLayout;
+  // One above the other: side by side, a laptop's dock left the R | G | B strip a few pixels
+  // tall and its colorbar without numbers.
+  auto* filters = new QVBoxLayout;
   m_filterRgb = new HeatmapView(this);
   m_filterRgb->setTitle(tr("Filter (RGB)"));
-  m_filterRgb->setMinimumHeight(150);
+  m_filterRgb->setMinimumHeight(130);
   m_filterChannels = new HeatmapView(this);
   m_filterChannels->setTitle(tr("Filter R | G | B"));
-  m_filterChannels->setMinimumHeight(150);
+  m_filterChannels->setMinimumHeight(120);
   filters->addWidget(m_filterRgb, 1);
-  filters->addWidget(m_filterChannels, 2);
-  layout->addLayout(filters, 1);
+  filters->addWidget(m_filterChannels, 1);
+  layout->addLayout(filters, 2);
 
   m_map = new HeatmapView(this);
   m_map->setObjectName(QStringLiteral("channelMap"));
