@@ -6,6 +6,7 @@
 #include <QScrollArea>
 #include <QSettings>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QTabBar>
 #include <QtTest>
 #include <memory>
@@ -110,6 +111,7 @@ class tst_LaptopLayout : public QObject {
   void rightClickOpensMenuKeepsSelection_data();
   void rightClickOpensMenuKeepsSelection();
   void shortcutsPageListsMenuShortcuts();
+  void errorBannerClosesAndNextImageClearsStatus();
 
  private:
   bool openWindow(QSize size);
@@ -291,6 +293,31 @@ void tst_LaptopLayout::shortcutsPageListsMenuShortcuts() {
   QVERIFY(!html.contains(QKeySequence(QStringLiteral("Alt+7")).toString(QKeySequence::NativeText)));
   QVERIFY(html.contains(QStringLiteral("Next Channel")));
   QVERIFY(html.contains(QStringLiteral("Export Figure")));
+}
+
+void tst_LaptopLayout::errorBannerClosesAndNextImageClearsStatus() {
+  QVERIFY(openWindow(QSize(1024, 700)));
+  Session* session = m_window->session();
+  const int imageTop = m_window->imageView()->mapTo(m_window.get(), QPoint(0, 0)).y();
+  m_window->openImage(QStringLiteral(PATCHLENS_TEST_DATA "/bad/images/empty.png"));
+  QTRY_VERIFY(!m_window->errorText().isEmpty());
+  QVERIFY(!m_window->statusBar()->currentMessage().isEmpty());
+  // The banner floats over the image: the image view has not moved down.
+  QCOMPARE(m_window->imageView()->mapTo(m_window.get(), QPoint(0, 0)).y(), imageTop);
+  auto* close = m_window->findChild<QAbstractButton*>(QStringLiteral("errorBannerClose"));
+  QVERIFY(close);
+  QTRY_VERIFY(close->isVisible());
+  close->click();
+  QVERIFY(m_window->errorText().isEmpty());
+
+  // Another error, then a good image: banner and status message both go.
+  m_window->openImage(QStringLiteral(PATCHLENS_TEST_DATA "/bad/images/empty.png"));
+  QTRY_VERIFY(!m_window->errorText().isEmpty());
+  m_window->openImage(kChelsea);
+  QTRY_VERIFY(m_window->errorText().isEmpty());
+  QTRY_VERIFY(!session->isBusy());
+  QVERIFY2(!m_window->statusBar()->currentMessage().startsWith(QStringLiteral("Error")),
+           qPrintable(m_window->statusBar()->currentMessage()));
 }
 
 QTEST_MAIN(tst_LaptopLayout)
