@@ -29,12 +29,10 @@ FigureOptions figureOptionsFor(const Session& session, const PlotKind& kind) {
     case PlotType::Similarity:
       overlay = OverlayKind::Similarity;
       break;
-    case PlotType::Reconstruction:
-      // Its error map is sequential; only an explicit choice overrides the figure's magma.
-      options.colormap = session.colormapChoice();
-      return options;
     default:
-      return options;  // filters, PCA, position embedding: fixed styles
+      // Filters, PCA, position embedding, reconstruction (magma error map, as its dock
+      // draws it): fixed styles.
+      return options;
   }
   options.colormap = session.colormapFor(overlay);
   options.scale = session.scaleFor(overlay);
