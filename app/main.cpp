@@ -1,21 +1,53 @@
 #include <malloc.h>
 
 #include <QApplication>
+#include <QCoreApplication>
 #include <QSettings>
 #include <cstdio>
+#include <cstring>
 
 #include "ui/launch_options.h"
 #include "ui/main_window.h"
 
+namespace {
+
+void setApplicationIdentity() {
+  QCoreApplication::setApplicationName(QStringLiteral("PatchLens"));
+  QCoreApplication::setOrganizationName(QStringLiteral("PatchLens"));
+  QCoreApplication::setApplicationVersion(QStringLiteral(PATCHLENS_VERSION));
+}
+
+// --help and --version need no display: they are answered by a QCoreApplication, before the
+// QApplication would load a platform plugin (and abort without one).
+bool asksForHelpOrVersion(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    for (const char* name : {"-h", "--help", "-?", "--help-all", "-v", "--version"}) {
+      if (std::strcmp(argv[i], name) == 0) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (asksForHelpOrVersion(argc, argv)) {
+    QCoreApplication core(argc, argv);
+    setApplicationIdentity();
+    QString error;
+    // Prints the help or version text and exits 0; returns only on bad usage.
+    if (!patchlens::parseLaunchOptions(QCoreApplication::arguments(), &error)) {
+      std::fprintf(stderr, "patchlens: error: %s\n", qPrintable(error));
+      return 2;
+    }
+    return 0;
+  }
   // Photos, tensors and embeddings (MBs each) get their own mappings, returned to the system
   // when freed: glibc's adaptive threshold would keep a replaced 12 MP image in the heap
   // (peak RSS over two 12 MP opens: 213 MB with it, 180 MB without).
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   QApplication app(argc, argv);
-  QApplication::setApplicationName(QStringLiteral("PatchLens"));
-  QApplication::setOrganizationName(QStringLiteral("PatchLens"));
-  QApplication::setApplicationVersion(QStringLiteral(PATCHLENS_VERSION));
+  setApplicationIdentity();
   QApplication::setDesktopFileName(QStringLiteral("patchlens"));
 
   QString error;

@@ -17,12 +17,18 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
+#include <QScreen>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QStatusBar>
+#include <QTabWidget>
+#include <QTimer>
 #include <QToolBar>
+#include <QToolButton>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <vector>
 
 #include "core/weights/weight_loader.h"
 #include "ui/panels/analysis_views.h"
@@ -31,6 +37,7 @@
 #include "ui/panels/overlay_toolbar.h"
 #include "ui/panels/patch_inspector.h"
 #include "ui/session/session.h"
+#include "ui/views/category_palette.h"
 #include "ui/views/colorbar.h"
 #include "ui/views/embedding_matrix_view.h"
 #include "ui/views/image_view.h"
@@ -41,6 +48,10 @@ namespace patchlens {
 namespace {
 
 constexpr int kMaxRecentFiles = 10;
+// The size the window was designed at; smaller screens get their available area.
+constexpr QSize kDesignedSize(1500, 950);
+// A dock tab's frame and margins around its title (Fusion style), in pixels.
+constexpr int kTabPadding = 28;
 
 // Extensions OpenCV's imread decodes (with Debian's build), for dialogs and next / previous.
 const QStringList& imageExtensions() {
@@ -72,14 +83,30 @@ MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
   auto* layout = new QVBoxLayout(central);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->setSpacing(0);
-  m_errorBanner = new QLabel(central);
+  // The error banner floats over the top of the image (it does not push it down) and has a
+  // close button; the next successful load hides it too.
+  m_errorFrame = new QFrame(central);
+  m_errorFrame->setObjectName(QStringLiteral("errorFrame"));
+  m_errorFrame->setAutoFillBackground(true);
+  m_errorFrame->setStyleSheet(
+      QStringLiteral("#errorFrame { background: #b3261e; } #errorFrame QLabel { color: white; } "
+                     "#errorFrame QToolButton { color: white; border: none; font-weight: bold; }"));
+  auto* bannerLayout = new QHBoxLayout(m_errorFrame);
+  bannerLayout->setContentsMargins(8, 4, 4, 4);
+  m_errorBanner = new QLabel(m_errorFrame);
   m_errorBanner->setObjectName(QStringLiteral("errorBanner"));
   m_errorBanner->setWordWrap(true);
   m_errorBanner->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  m_errorBanner->setStyleSheet(
-      QStringLiteral("QLabel { background: #b3261e; color: white; padding: 6px; }"));
-  m_errorBanner->hide();
-  layout->addWidget(m_errorBanner);
+  bannerLayout->addWidget(m_errorBanner, 1);
+  auto* closeBanner = new QToolButton(m_errorFrame);
+  closeBanner->setObjectName(QStringLiteral("errorBannerClose"));
+  closeBanner->setText(QStringLiteral("✕"));
+  closeBanner->setToolTip(tr("Dismiss this message"));
+  closeBanner->setAccessibleName(tr("Dismiss the error"));
+  connect(closeBanner, &QToolButton::clicked, this, &MainWindow::clearError);
+  bannerLayout->addWidget(closeBanner, 0, Qt::AlignTop);
+  m_errorFrame->hide();
+  central->installEventFilter(this);
   auto* row = new QHBoxLayout;
   row->setSpacing(0);
   m_imageView = new ImageView(m_session, central);
@@ -91,6 +118,7 @@ MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
   m_overlayCaption = new QLabel(central);
   m_overlayCaption->setObjectName(QStringLiteral("overlayCaption"));
   m_overlayCaption->setContentsMargins(6, 3, 6, 3);
+  m_overlayCaption->setWordWrap(true);  // long captions wrap instead of widening the window
   layout->addWidget(m_overlayCaption);
   setCentralWidget(central);
 
@@ -118,7 +146,7 @@ MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
   if (m_settingsMode == SettingsMode::Persistent) {
     readSettings();
   } else {
-    resize(1500, 950);
+    resize(kDesignedSize);  // screenshots: --size sets it, the screen does not matter
   }
   updateOverlayChrome();
   updateStatus();
@@ -162,8 +190,6 @@ void MainWindow::createDocks() {
   m_matrixDock->setWidget(m_matrixView);
   addDockWidget(Qt::BottomDockWidgetArea, m_matrixDock);
   m_channelDock->raise();
-  resizeDocks({m_modelDock, m_inspectorDock}, {340, 470}, Qt::Horizontal);
-  resizeDocks({m_matrixDock}, {190}, Qt::Vertical);
   connect(m_modelPanel, &ModelPanel::openWeightsRequested, this, &MainWindow::openWeightsDialog);
 }
 
@@ -256,11 +282,11 @@ void MainWindow::createActions() {
     connect(act, &QAction::triggered, this, [this, kind = kind] { m_session->setOverlay(kind); });
   }
   overlayMenu->addSeparator();
-  QAction* nextChannel = overlayMenu->addAction(
-      tr("N&ext Channel"), this, [this] { m_session->setChannel(m_session->channel() + 1); });
+  QAction* nextChannel =
+      overlayMenu->addAction(tr("N&ext Channel"), this, [this] { stepChannel(1); });
   nextChannel->setShortcut(QKeySequence(Qt::Key_PageUp));
-  QAction* prevChannel = overlayMenu->addAction(
-      tr("P&revious Channel"), this, [this] { m_session->setChannel(m_session->channel() - 1); });
+  QAction* prevChannel =
+      overlayMenu->addAction(tr("P&revious Channel"), this, [this] { stepChannel(-1); });
   prevChannel->setShortcut(QKeySequence(Qt::Key_PageDown));
 
   m_overlayToolBar = new OverlayToolBar(m_session, this);
@@ -268,6 +294,9 @@ void MainWindow::createActions() {
   addToolBar(m_overlayToolBar);
 
   QMenu* helpMenu = menuBar()->addMenu(tr("&Help"));
+  QAction* shortcutsAct =
+      helpMenu->addAction(tr("&Keyboard Shortcuts"), this, &MainWindow::showShortcuts);
+  shortcutsAct->setShortcut(QKeySequence::HelpContents);
   helpMenu->addAction(tr("&About PatchLens"), this, &MainWindow::about);
   helpMenu->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
   updateRecentMenu();
@@ -276,7 +305,21 @@ void MainWindow::createActions() {
 }
 
 QString MainWindow::errorText() const {
-  return m_errorBanner->isHidden() ? QString() : m_errorBanner->text();
+  return m_errorFrame->isHidden() ? QString() : m_errorBanner->text();
+}
+
+void MainWindow::placeErrorBanner() {
+  QWidget* central = centralWidget();
+  if (!central) return;
+  const int width = central->width();
+  const int height = m_errorFrame->layout()->heightForWidth(width);
+  m_errorFrame->setGeometry(0, 0, width, height > 0 ? height : m_errorFrame->sizeHint().height());
+  m_errorFrame->raise();
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == centralWidget() && event->type() == QEvent::Resize) placeErrorBanner();
+  return QMainWindow::eventFilter(watched, event);
 }
 
 void MainWindow::openPath(const QString& path) {
@@ -351,6 +394,74 @@ void MainWindow::openAdjacent(int step) {
   openImage(current.absoluteDir().filePath(files[next]));
 }
 
+void MainWindow::stepChannel(int step) {
+  const auto& result = m_session->result();
+  if (!result) return;
+  const int target = m_session->channel() + step;
+  if (target < 0 || target >= result->embedDim()) {
+    // Say why nothing changed instead of ignoring the key.
+    statusBar()->showMessage(target < 0
+                                 ? tr("Channel 0 is the first channel")
+                                 : tr("Channel %1 is the last channel").arg(result->embedDim() - 1),
+                             3000);
+    return;
+  }
+  m_session->setChannel(target);
+}
+
+namespace {
+
+// Every action with a shortcut in `menu` and its submenus, as (menu path, text, keys).
+void collectShortcuts(const QMenu* menu, const QString& path, QList<QStringList>& rows) {
+  for (const QAction* act : menu->actions()) {
+    if (act->menu()) {
+      collectShortcuts(act->menu(), path + QStringLiteral(" ▸ ") + act->menu()->title(), rows);
+      continue;
+    }
+    if (act->shortcuts().isEmpty()) continue;
+    QStringList keys;
+    for (const QKeySequence& key : act->shortcuts()) keys << key.toString(QKeySequence::NativeText);
+    rows.append({QString(path).remove(QLatin1Char('&')), QString(act->text()).remove('&'),
+                 keys.join(QStringLiteral(", "))});
+  }
+}
+
+}  // namespace
+
+QString MainWindow::shortcutsHtml() const {
+  QList<QStringList> rows;
+  for (const QAction* act : menuBar()->actions()) {
+    if (act->menu()) collectShortcuts(act->menu(), act->menu()->title(), rows);
+  }
+  QString html = QStringLiteral("<table cellspacing=0 cellpadding=3>");
+  QString lastMenu;
+  for (const QStringList& row : rows) {
+    if (row[0] != lastMenu) {
+      html += QStringLiteral("<tr><td colspan=2><b>%1</b></td></tr>").arg(row[0].toHtmlEscaped());
+      lastMenu = row[0];
+    }
+    html += QStringLiteral("<tr><td>%1</td><td><tt>%2</tt></td></tr>")
+                .arg(row[1].toHtmlEscaped(), row[2].toHtmlEscaped());
+  }
+  html += QStringLiteral(
+              "<tr><td colspan=2><b>Image view</b></td></tr>"
+              "<tr><td>%1</td><td><tt>%2</tt></td></tr>"
+              "<tr><td>%3</td><td><tt>%4</tt></td></tr>"
+              "<tr><td>%5</td><td><tt>%6</tt></td></tr></table>")
+              .arg(tr("Move the selected patch"), tr("Arrow keys"), tr("Select a patch"),
+                   tr("Click"), tr("Export or copy a figure"), tr("Right-click"));
+  return html;
+}
+
+void MainWindow::showShortcuts() {
+  // Generated from the actions themselves, so it cannot disagree with the menus.
+  QMessageBox box(this);
+  box.setWindowTitle(tr("Keyboard Shortcuts"));
+  box.setTextFormat(Qt::RichText);
+  box.setText(shortcutsHtml());
+  box.exec();
+}
+
 void MainWindow::about() {
   QMessageBox::about(
       this, tr("About PatchLens"),
@@ -361,13 +472,16 @@ void MainWindow::about() {
 
 void MainWindow::showError(const QString& message) {
   m_errorBanner->setText(tr("Could not load: %1. The previous state is kept.").arg(message));
-  m_errorBanner->show();
-  statusBar()->showMessage(tr("Error: %1").arg(message), 10000);
+  m_errorFrame->show();
+  placeErrorBanner();
+  // The banner says it in full; the status bar only until the next image arrives.
+  statusBar()->showMessage(tr("Error: %1").arg(message));
 }
 
 void MainWindow::clearError() {
   m_errorBanner->clear();
-  m_errorBanner->hide();
+  m_errorFrame->hide();
+  statusBar()->clearMessage();
 }
 
 void MainWindow::onResultChanged() {
@@ -391,7 +505,10 @@ void MainWindow::updateOverlayChrome() {
   for (QAction* act : m_overlayGroup->actions()) {
     act->setChecked(act->data().toString() == overlayKindKey(m_session->overlay()));
   }
-  if (map.empty() || map.isRgb) {
+  // Argmax colours are categories (channel indices), not amounts: a legend of the channels
+  // that win most often replaces the continuous colorbar.
+  const bool categorical = map.kind == OverlayKind::Argmax && !map.empty();
+  if (map.empty() || map.isRgb || categorical) {
     m_colorbar->setSpec(std::nullopt);
   } else {
     m_colorbar->setSpec(ColorbarSpec{map.colormap, map.range, map.label, map.integerValues});
@@ -407,6 +524,8 @@ void MainWindow::updateOverlayChrome() {
     caption = tr("Select a patch to see the similarity of every token to it");
   } else if (map.isRgb) {
     caption = tr("%1; PC1 → red, PC2 → green, PC3 → blue, each min-max scaled").arg(map.label);
+  } else if (categorical) {
+    caption = argmaxLegend(map);
   } else {
     caption = tr("Overlay: %1 · %2 · scale %3 [%4, %5]")
                   .arg(map.label, toQString(Colormap::get(map.colormap).name()),
@@ -415,6 +534,26 @@ void MainWindow::updateOverlayChrome() {
                   .arg(map.range.hi, 0, 'g', 4);
   }
   m_overlayCaption->setText(caption);
+}
+
+QString MainWindow::argmaxLegend(const OverlayMap& map) const {
+  const auto ranked = CategoryPalette::ranked(map.values);
+  QStringList entries;
+  const int shown = std::min(static_cast<int>(ranked.size()), CategoryPalette::kDistinct);
+  for (int i = 0; i < shown; ++i) {
+    const auto [channel, count] = ranked[static_cast<std::size_t>(i)];
+    entries << tr("<span style=\"color:%1\">■</span> ch %2 (%3)")
+                   .arg(CategoryPalette::color(i).name())
+                   .arg(channel)
+                   .arg(count);
+  }
+  if (static_cast<int>(ranked.size()) > shown)
+    entries << tr("<span style=\"color:%1\">■</span> %2 others")
+                   .arg(CategoryPalette::color(shown).name())
+                   .arg(ranked.size() - static_cast<std::size_t>(shown));
+  return tr("Argmax: each patch in the colour of its largest channel (categories, not "
+            "amounts; patches per channel in brackets): %1")
+      .arg(entries.join(QStringLiteral(" ")));
 }
 
 void MainWindow::updateStatus() {
@@ -454,9 +593,10 @@ void MainWindow::readSettings() {
       !geometry.isEmpty()) {
     restoreGeometry(geometry);
   } else {
-    resize(1500, 950);
+    resize(defaultSize(screen()));
   }
-  restoreState(settings.value("window/state").toByteArray());
+  // A saved layout keeps its dock sizes; otherwise the first show fits them to the window.
+  m_docksFitted = restoreState(settings.value("window/state").toByteArray());
   m_recentFiles = settings.value("recentFiles").toStringList();
   m_lastDirectory = settings.value("lastDirectory").toString();
   updateRecentMenu();
@@ -539,6 +679,68 @@ void MainWindow::writeSettings() const {
   settings.setValue("opacity", m_session->opacity());
   settings.setValue("channel", m_session->channel());
   settings.endGroup();
+}
+
+QSize MainWindow::defaultSize(const QScreen* screen) {
+  if (!screen) return kDesignedSize;
+  // Leave room for the window manager's frame and title bar (not part of the size).
+  const QSize available = screen->availableGeometry().size() - QSize(16, 48);
+  return kDesignedSize.boundedTo(available).expandedTo(QSize(640, 480));
+}
+
+void MainWindow::fitDocksToWindow() {
+  // A dock is never narrower than its panel can reflow to (else the panel is cut off at the
+  // right edge); measured now, when the style and fonts are final.
+  for (QDockWidget* dock : {m_inspectorDock, m_channelDock, m_modelDock}) {
+    if (auto* scroll = qobject_cast<QScrollArea*>(dock->widget()); scroll && scroll->widget()) {
+      scroll->setMinimumWidth(scroll->widget()->minimumSizeHint().width() +
+                              scroll->verticalScrollBar()->sizeHint().width() + 2);
+    }
+  }
+  const int w = width();
+  const int h = height();
+  // The designed widths (340 and 470 at 1500 px), a share of the window below that: at
+  // 1024 px the image keeps about 45 % of the width.
+  const int modelWidth = std::clamp(w * 340 / 1500, 250, 340);
+  const int inspectorWidth = std::clamp(w * 470 / 1500, 300, 470);
+  resizeDocks({m_modelDock, m_inspectorDock}, {modelWidth, inspectorWidth}, Qt::Horizontal);
+  resizeDocks({m_matrixDock}, {std::clamp(h * 190 / 950, 150, 260)}, Qt::Vertical);
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+  if (!m_docksFitted) {
+    m_docksFitted = true;
+    fitDocksToWindow();
+  }
+  QMainWindow::showEvent(event);
+  updateTabPositions();
+}
+
+void MainWindow::resizeEvent(QResizeEvent* event) {
+  QMainWindow::resizeEvent(event);
+  // After the layout has given the docks their new widths.
+  QTimer::singleShot(0, this, &MainWindow::updateTabPositions);
+}
+
+void MainWindow::updateTabPositions() {
+  // Tabs along the top while their titles fit the dock's width, along the outer edge (read
+  // top to bottom, never elided) when they would be cut to "Patch inspe…".
+  const std::pair<Qt::DockWidgetArea, QTabWidget::TabPosition> sides[] = {
+      {Qt::LeftDockWidgetArea, QTabWidget::West}, {Qt::RightDockWidgetArea, QTabWidget::East}};
+  for (const auto& [area, side] : sides) {
+    int needed = 0;
+    int width = 0;
+    for (QDockWidget* dock : findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
+      // Docks the user closed (View menu unchecked) have no tab.
+      if (dockWidgetArea(dock) != area || dock->isFloating() ||
+          !dock->toggleViewAction()->isChecked())
+        continue;
+      needed += fontMetrics().horizontalAdvance(dock->windowTitle()) + kTabPadding;
+      width = std::max(width, dock->width());
+    }
+    const QTabWidget::TabPosition wanted = needed > width ? side : QTabWidget::North;
+    if (tabPosition(area) != wanted) setTabPosition(area, wanted);
+  }
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -6,9 +6,11 @@
 class QAction;
 class QActionGroup;
 class QDockWidget;
+class QFrame;
 class QLabel;
 class QMenu;
 class QProgressBar;
+class QScreen;
 
 namespace patchlens {
 
@@ -20,6 +22,7 @@ class ModelPanel;
 class OverlayToolBar;
 class PatchInspector;
 class Session;
+struct OverlayMap;
 
 // The PatchLens main window: the image view in the middle, docks for the inspector,
 // channel, model/preprocessing and embedding matrix, menus, drag and drop, settings.
@@ -54,9 +57,22 @@ class MainWindow : public QMainWindow {
 
   void readSettings();
   void writeSettings() const;
+  // Help > Keyboard Shortcuts: a table built from every menu action's shortcut.
+  QString shortcutsHtml() const;
+
+  // The first-start size: the designed 1500 × 950, shrunk to the screen's available area.
+  static QSize defaultSize(const QScreen* screen);
+  // Gives the side and bottom docks widths and heights proportional to the window (the
+  // designed widths on a large window, less on a laptop, never below their minimum).
+  void fitDocksToWindow();
+  // Puts a side's dock tabs along its outer edge when their titles would not fit on top.
+  void updateTabPositions();
 
  protected:
   void closeEvent(QCloseEvent* event) override;
+  void showEvent(QShowEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
+  bool eventFilter(QObject* watched, QEvent* event) override;
   void dragEnterEvent(QDragEnterEvent* event) override;
   void dropEvent(QDropEvent* event) override;
 
@@ -67,10 +83,15 @@ class MainWindow : public QMainWindow {
   void openWeightsDialog();
   void openAdjacent(int step);
   void about();
+  void showShortcuts();
+  void stepChannel(int step);
   void showError(const QString& message);
   void clearError();
+  void placeErrorBanner();
   void onResultChanged();
   void updateOverlayChrome();
+  // The argmax overlay's categorical legend: the channels that win most often, with colours.
+  QString argmaxLegend(const OverlayMap& map) const;
   void updateStatus();
   void addRecentFile(const QString& path);
   void updateRecentMenu();
@@ -81,6 +102,7 @@ class MainWindow : public QMainWindow {
   ImageView* m_imageView;
   ColorbarWidget* m_colorbar;
   QLabel* m_overlayCaption;
+  QFrame* m_errorFrame;
   QLabel* m_errorBanner;
   PatchInspector* m_inspector = nullptr;
   ChannelPanel* m_channelPanel = nullptr;
@@ -101,6 +123,7 @@ class MainWindow : public QMainWindow {
   QStringList m_recentFiles;
   QString m_lastDirectory;
   SettingsMode m_settingsMode;
+  bool m_docksFitted = false;  // the first show sized the docks (a restored state keeps its own)
 };
 
 }  // namespace patchlens

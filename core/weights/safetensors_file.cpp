@@ -87,6 +87,16 @@ void SafetensorsFile::parse() {
   const std::uint64_t size = m_bytes.size();
   if (size < 8) throw Error(file, "not a safetensors file: shorter than the 8-byte header length");
   const std::uint64_t headerBytes = readU64le(m_bytes.data());
+  // Text where the binary length belongs (a JSON config or a README renamed) would otherwise
+  // read as an absurd length: say what it is.
+  const bool startsAsText = std::all_of(m_bytes.begin(), m_bytes.begin() + 8, [](std::uint8_t b) {
+    return b == '\t' || b == '\n' || b == '\r' || (b >= 0x20 && b < 0x7f);
+  });
+  if (headerBytes > kMaxHeaderBytes && startsAsText) {
+    throw Error(file, "not a safetensors file: it starts with text (\"" +
+                          std::string(reinterpret_cast<const char*>(m_bytes.data()), 8) +
+                          "\"), not the 8-byte little-endian header length");
+  }
   if (headerBytes > kMaxHeaderBytes) {
     throw Error(file, "safetensors header length " + std::to_string(headerBytes) +
                           " exceeds the 100 MB limit");

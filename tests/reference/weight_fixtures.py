@@ -402,6 +402,9 @@ def make_bad_weights(data_dir):
     bad("st_header_past_eof.safetensors", struct.pack("<Q", 4096) + b'{"a":1}',
         "runs past the end of the file")
     bad("st_header_length_max.safetensors", b"\xff" * 8 + b"{}", "exceeds the 100 MB limit")
+    # A JSON config saved under a .safetensors name: its text is no header length.
+    bad("st_json_renamed.safetensors", b'{"model_type": "vit", "patch_size": 16}\n',
+        "not a safetensors file: it starts with text")
     bad("st_zero_header.safetensors", struct.pack("<Q", 0), "does not start with '{'")
     bad("st_not_object.safetensors", raw_safetensors(b'["w"]', b""), "does not start with '{'")
     bad("st_not_json.safetensors", raw_safetensors(b'{"w": {dtype: F32}}', b""), "is not valid JSON")

@@ -9,20 +9,17 @@
 
 namespace patchlens {
 
-namespace {
-// Enough of the image shows through to recognise it; the colours stay close to the colorbar.
-constexpr qreal kMapOpacity = 0.7;
-}  // namespace
-
 ChannelMapFigure::ChannelMapFigure(QImage input, VectorF map, GridSize grid, int patchSize,
-                                   int channel, ColormapId colormap, ValueRange range)
+                                   int channel, ColormapId colormap, ValueRange range,
+                                   double opacity)
     : m_input(std::move(input)),
       m_map(std::move(map)),
       m_grid(grid),
       m_patchSize(patchSize),
       m_channel(channel),
       m_colormap(colormap),
-      m_range(range) {}
+      m_range(range),
+      m_opacity(opacity) {}
 
 // As tall as the panels need for the image's aspect ratio (landscape inputs get a lower figure).
 QSizeF ChannelMapFigure::preferredSize() const {
@@ -41,7 +38,7 @@ void ChannelMapFigure::paint(QPainter& painter, const QRectF& area) const {
   const QString subtitle = tr("%1 × %2 patches, map at %3 % opacity · min %4 · mean %5 · max %6")
                                .arg(m_grid.rows)
                                .arg(m_grid.cols)
-                               .arg(qRound(kMapOpacity * 100))
+                               .arg(qRound(m_opacity * 100))
                                .arg(stats.min, 0, 'g', 3)
                                .arg(stats.mean, 0, 'g', 3)
                                .arg(stats.max, 0, 'g', 3);
@@ -65,7 +62,7 @@ void ChannelMapFigure::paint(QPainter& painter, const QRectF& area) const {
   }
   const QRectF gridRect(0, 0, m_grid.cols * m_patchSize, m_grid.rows * m_patchSize);
   const QImage cells = valuesToQImage(m_map, m_grid.rows, m_grid.cols, m_colormap, m_range);
-  paintCells(painter, plot, blendCells(canvas, cells, gridRect, kMapOpacity), false);
+  paintCells(painter, plot, blendCells(canvas, cells, gridRect, m_opacity), false);
   paintAxes(painter, plot, panel.x, panel.y);
   paintFigureColorbar(painter, layout.colorbar, colorbar);
 }

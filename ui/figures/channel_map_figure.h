@@ -17,7 +17,7 @@ class ChannelMapFigure : public Figure {
 
  public:
   ChannelMapFigure(QImage input, VectorF map, GridSize grid, int patchSize, int channel,
-                   ColormapId colormap, ValueRange range);
+                   ColormapId colormap, ValueRange range, double opacity = 0.7);
 
   QString title() const override;
   QSizeF preferredSize() const override;
@@ -31,6 +31,7 @@ class ChannelMapFigure : public Figure {
   int m_channel;
   ColormapId m_colormap;
   ValueRange m_range;
+  double m_opacity;  // of the map over the image
 };
 
 }  // namespace patchlens

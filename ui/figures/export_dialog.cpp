@@ -110,6 +110,11 @@ ExportDialog::ExportDialog(Session* session, QWidget* parent)
   form->addRow(labelFor(tr("&Size:"), m_width), sizeRow);
   form->addRow(labelFor(tr("PNG s&cale:"), m_scale), scaleRow);
   form->addRow(labelFor(tr("&File:"), m_pathEdit), pathRow);
+  m_styleInfo = new QLabel(this);
+  m_styleInfo->setObjectName(QStringLiteral("styleInfo"));
+  m_styleInfo->setWordWrap(true);
+  m_styleInfo->setToolTip(tr("Colormap, scale and opacity as on screen (change them there)"));
+  form->addRow(tr("Style:"), m_styleInfo);
 
   m_preview = new QLabel(this);
   m_preview->setObjectName(QStringLiteral("preview"));
@@ -227,6 +232,16 @@ void ExportDialog::setKind(const QString& kindName) {
   }
 }
 
+void ExportDialog::setReconstructionComponents(int k) {
+  const int index = m_kindBox->findData(QStringLiteral("reconstruction"));
+  if (index < 0 || k <= 0) return;
+  const QString name = QStringLiteral("reconstruction:%1").arg(k);
+  m_kindBox->setItemData(index, name);
+  m_kindBox->setItemText(index, QStringLiteral("%1 — %2").arg(
+                                    tr("Reconstruction from the top %1 components").arg(k), name));
+  if (index == m_kindBox->currentIndex()) rebuildFigure();
+}
+
 QString ExportDialog::kind() const {
   return m_kindBox->currentData().toString();
 }
@@ -284,6 +299,8 @@ void ExportDialog::rebuildFigure() {
   m_saveButton->setEnabled(false);
   const QString name = kind();
   if (m_fixedFigure && m_kindBox->currentIndex() == 0 && name == m_fixedKind) {
+    m_options = {};
+    m_styleInfo->setText(tr("as on screen"));
     onFigureBuilt(m_fixedFigure, {}, generation);
     return;
   }
@@ -299,6 +316,9 @@ void ExportDialog::rebuildFigure() {
     showMessage(tr("Cannot draw “%1”: %2").arg(name, QString::fromStdString(e.what())), true);
     return;
   }
+  // The screen's colormap, scale and opacity (the figure is "what I see", not a default).
+  m_options = figureOptionsFor(*m_session, plot);
+  m_styleInfo->setText(describeFigureOptions(m_options));
   showMessage(tr("Drawing the figure…"), false);
   m_preview->setText(tr("Drawing…"));
   // Filter PCA and reconstruction take a moment: build off the GUI thread.
@@ -308,10 +328,10 @@ void ExportDialog::rebuildFigure() {
     watcher->deleteLater();
     onFigureBuilt(built.figure, built.error, generation);
   });
-  watcher->setFuture(QtConcurrent::run([data = figureDataFor(*result), plot] {
+  watcher->setFuture(QtConcurrent::run([data = figureDataFor(*result), plot, options = m_options] {
     Built built;
     try {
-      built.figure = makeFigure(plot, data);
+      built.figure = makeFigure(plot, data, options);
     } catch (const std::exception& e) {
       built.error = QString::fromStdString(e.what());
     }

@@ -6,6 +6,7 @@
 #include <QString>
 #include <memory>
 
+#include "ui/figures/figure_data.h"
 #include "ui/figures/figure_exporter.h"
 
 class QComboBox;
@@ -34,6 +35,10 @@ class ExportDialog : public QDialog {
   // Selects a figure by its PlotKind name ("channel:5"), adding it when not listed.
   void setKind(const QString& kindName);
   QString kind() const;
+  // The reconstruction entry keeps the top `k` components, as the dock shows (0 = all).
+  void setReconstructionComponents(int k);
+  // The style the figure is drawn with: the screen's colormap, scale and opacity.
+  const FigureOptions& figureOptions() const { return m_options; }
   void setFormat(FigureFormat format);
   FigureFormat format() const;
   void setFigureSize(const QSizeF& points);
@@ -79,6 +84,7 @@ class ExportDialog : public QDialog {
   QString m_fixedKind;
   std::shared_ptr<const Figure> m_figure;
   quint64 m_generation = 0;
+  FigureOptions m_options;
   QImage m_previewImage;
   bool m_updatingSize = false;
   bool m_pathChosen = false;  // typed or browsed: no longer follows the figure's name
@@ -89,6 +95,7 @@ class ExportDialog : public QDialog {
   QDoubleSpinBox* m_height;
   QDoubleSpinBox* m_scale;
   QLabel* m_pixelInfo;
+  QLabel* m_styleInfo;
   QLabel* m_preview;
   QLineEdit* m_pathEdit;
   QLabel* m_message;

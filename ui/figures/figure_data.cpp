@@ -16,4 +16,10 @@ ValueRange rangeForColormap(ColormapId colormap, const Eigen::Ref<const VectorF>
   return scaleRange(mode, values, ValueRange{});
 }
 
+ValueRange rangeForOptions(ColormapId colormap, const Eigen::Ref<const VectorF>& values,
+                           const FigureOptions& options) {
+  if (!options.scale) return rangeForColormap(colormap, values);
+  return scaleRange(*options.scale, values, options.global);
+}
+
 }  // namespace patchlens

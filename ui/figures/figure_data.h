@@ -29,6 +29,12 @@ struct FigureData {
 // Choices a reader makes about every figure.
 struct FigureOptions {
   std::optional<ColormapId> colormap;  // nullopt: each figure's default
+  // How maps are scaled (nullopt: from the colormap, symmetric for a diverging one); Global
+  // uses `global`, the whole embedding's range.
+  std::optional<ScaleMode> scale;
+  ValueRange global;
+  // How strongly a map covers the image (nullopt: the figure's default).
+  std::optional<double> opacity;
 };
 
 // Signed values (channels, weights) default to a diverging map centred on 0.
@@ -37,5 +43,8 @@ ColormapId signedColormap(const FigureOptions& options);
 ColormapId sequentialColormap(const FigureOptions& options);
 // A diverging map gets +-max|v| so that 0 sits in its middle; a sequential one min..max.
 ValueRange rangeForColormap(ColormapId colormap, const Eigen::Ref<const VectorF>& values);
+// The options' scale when set (as the screen draws it), else rangeForColormap.
+ValueRange rangeForOptions(ColormapId colormap, const Eigen::Ref<const VectorF>& values,
+                           const FigureOptions& options);
 
 }  // namespace patchlens

@@ -62,15 +62,15 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       checkChannel(data, kind.first);
       const ColormapId map = signedColormap(options);
       VectorF values = channelMap(tokens, kind.first);
-      const ValueRange range = rangeForColormap(map, values);
+      const ValueRange range = rangeForOptions(map, values, options);
       return std::make_unique<ChannelMapFigure>(data.input, std::move(values), grid, p, kind.first,
-                                                map, range);
+                                                map, range, options.opacity.value_or(0.7));
     }
     case PlotType::Token: {
       const int token = checkedToken(data, kind.first, kind.second);
       const ColormapId map = signedColormap(options);
       VectorF values = tokens.row(token).transpose();
-      const ValueRange range = rangeForColormap(map, values);
+      const ValueRange range = rangeForOptions(map, values, options);
       QImage patch = data.input.copy(kind.second * p, kind.first * p, p, p);
       return std::make_unique<TokenTileFigure>(std::move(patch), std::move(values), kind.first,
                                                kind.second, map, range);
@@ -86,7 +86,7 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       const ColormapId map = signedColormap(options);
       const RowMatrixF shown = tokens.middleCols(kind.first, kind.second - kind.first + 1);
       const ValueRange range =
-          rangeForColormap(map, Eigen::Map<const VectorF>(shown.data(), shown.size()));
+          rangeForOptions(map, Eigen::Map<const VectorF>(shown.data(), shown.size()), options);
       return std::make_unique<ChannelGridFigure>(tokens, grid, kind.first, kind.second, map, range);
     }
     case PlotType::Filters:

@@ -31,15 +31,15 @@ QSizeF ReconstructionFigure::preferredSize() const {
 
 QString ReconstructionFigure::title() const {
   if (m_components > 0)
-    return tr("Reconstruction from the top %1 principal components of the tokens")
-        .arg(m_components);
+    return tr("Reconstruction from the top %1 token components (PCA)").arg(m_components);
   return tr("Reconstruction from the embedding");
 }
 
 void ReconstructionFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
   const QString subtitle =
-      tr("X̂ = (Y − b) · pinv(Wᵀ) · relative error ‖X − X̂‖ / ‖X‖ = %1 · rank of W: %2 of %3 dims")
+      // Short enough for a dock beside the image on a laptop.
+      tr("X̂ = (Y − b)·pinv(Wᵀ) · ‖X − X̂‖ / ‖X‖ = %1 · rank W = %2 of %3")
           .arg(m_relativeError, 0, 'g', 3)
           .arg(m_rank)
           .arg(m_embedDim);
@@ -49,7 +49,7 @@ void ReconstructionFigure::paint(QPainter& painter, const QRectF& area) const {
   const double extentY = std::max(m_input.height(), m_grid.rows * m_patchSize);
   const PanelSpec input = imagePanel(extentX, extentY, m_grid, m_patchSize, tr("input"));
   const PanelSpec output = imagePanel(extentX, extentY, m_grid, m_patchSize, tr("reconstruction"));
-  const PanelSpec error = gridPanel(m_grid, tr("relative error per patch"));
+  const PanelSpec error = gridPanel(m_grid, tr("error per patch"));
   // An exact reconstruction has errors at float rounding level; still show their scale.
   const float top = m_patchError.size() > 0 ? std::max(m_patchError.maxCoeff(), 1e-12f) : 1.0f;
   const ValueRange range{0.0f, top};

@@ -107,13 +107,8 @@ void AnalysisViews::createDocks() {
   }
   if (inspector) inspector->raise();
   if (matrix) matrix->raise();
-  // Tabifying re-lays the dock areas out and drops the widths MainWindow gave its side docks
-  // before it was shown: give them again (the model panel and inspector's designed widths).
-  if (auto* model = m_window.findChild<QDockWidget*>(QStringLiteral("modelDock"));
-      model && inspector) {
-    m_window.resizeDocks({model, inspector}, {340, 470}, Qt::Horizontal);
-  }
-  if (matrix) m_window.resizeDocks({matrix}, {190}, Qt::Vertical);
+  // The dock sizes are set when the window is first shown (MainWindow::fitDocksToWindow),
+  // for the size it has then.
 }
 
 void AnalysisViews::createActions(QMenu* fileMenu, QMenu* viewMenu) {
@@ -193,6 +188,7 @@ void AnalysisViews::openExportDialog() {
   if (!m_session.hasResult()) return;
   auto* dialog = new ExportDialog(&m_session, &m_window);
   dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->setReconstructionComponents(m_reconstruction->components());
   dialog->open();
 }
 

@@ -1,6 +1,5 @@
 #include "ui/panels/channel_panel.h"
 
-#include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
 #include <QVBoxLayout>
@@ -9,6 +8,7 @@
 #include <limits>
 
 #include "ui/session/session.h"
+#include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
 #include "ui/views/qt_conversions.h"
 
@@ -28,16 +28,18 @@ ChannelPanel::ChannelPanel(Session* session, QWidget* parent)
   m_header->setWordWrap(true);
   layout->addWidget(m_header);
 
-  auto* filters = new QHBoxLayout;
+  // One above the other: side by side, a laptop's dock left the R | G | B strip a few pixels
+  // tall and its colorbar without numbers.
+  auto* filters = new QVBoxLayout;
   m_filterRgb = new HeatmapView(this);
   m_filterRgb->setTitle(tr("Filter (RGB)"));
-  m_filterRgb->setMinimumHeight(150);
+  m_filterRgb->setMinimumHeight(130);
   m_filterChannels = new HeatmapView(this);
   m_filterChannels->setTitle(tr("Filter R | G | B"));
-  m_filterChannels->setMinimumHeight(150);
+  m_filterChannels->setMinimumHeight(120);
   filters->addWidget(m_filterRgb, 1);
-  filters->addWidget(m_filterChannels, 2);
-  layout->addLayout(filters, 1);
+  filters->addWidget(m_filterChannels, 1);
+  layout->addLayout(filters, 2);
 
   m_map = new HeatmapView(this);
   m_map->setObjectName(QStringLiteral("channelMap"));
@@ -57,8 +59,19 @@ ChannelPanel::ChannelPanel(Session* session, QWidget* parent)
     m_session->setSelection({row, col});
   });
   layout->addWidget(m_map, 2);
+  // Right-click on the map or the filter: Export… / Copy Image of the channel over the image.
+  for (HeatmapView* view : {m_map, m_filterRgb, m_filterChannels}) {
+    view->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(view, &QWidget::customContextMenuRequested, this, [this, view](QPoint pos) {
+      const QString kind = QStringLiteral("channel:%1").arg(m_session->channel());
+      FigureMenu::show(view, m_session, kind, FigureMenu::builderFor(m_session, kind),
+                       view->mapToGlobal(pos));
+    });
+  }
 
-  layout->addWidget(new QLabel(tr("Patches where this channel is largest:"), this));
+  auto* topCaption = new QLabel(tr("Patches where this channel is largest:"), this);
+  topCaption->setWordWrap(true);
+  layout->addWidget(topCaption);
   m_topPatches = new QListWidget(this);
   m_topPatches->setObjectName(QStringLiteral("topPatches"));
   m_topPatches->setViewMode(QListView::IconMode);

@@ -26,6 +26,7 @@ class FilterPcaPanel : public QWidget {
 
   AnalysisCache* m_cache;
   FigureWidget* m_figure;
+  QLabel* m_note = nullptr;          // why the variance is flat, when it is
   const void* m_shownPca = nullptr;  // the FilterPca the figure was drawn from
   int m_components = 0;
 };

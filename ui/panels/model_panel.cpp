@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QSpinBox>
+#include <array>
 #include <limits>
 
 #include "ui/session/session.h"
@@ -32,13 +33,24 @@ ModelPanel::ModelPanel(Session* session, QWidget* parent) : QWidget(parent), m_s
   setObjectName(QStringLiteral("modelPanel"));
   auto* form = new QFormLayout(this);
   form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+  // In a narrow dock a field goes under its label instead of being cut at the edge.
+  form->setRowWrapPolicy(QFormLayout::WrapLongRows);
 
   m_weights = new QComboBox(this);
   m_weights->setObjectName(QStringLiteral("weightsCombo"));
-  m_weights->addItem(tr("Xavier uniform (seeded)"), QStringLiteral("xavier"));
-  m_weights->addItem(tr("Xavier normal (seeded)"), QStringLiteral("xavier-normal"));
-  m_weights->addItem(tr("PyTorch Conv2d default (seeded)"), QStringLiteral("torch-default"));
-  m_weights->addItem(tr("DCT basis (deterministic)"), QStringLiteral("dct"));
+  // Short names fit a laptop's dock; the tooltip says how each is made.
+  const std::array<QString, 3> initializers[] = {
+      {tr("Xavier uniform"), QStringLiteral("xavier"), tr("Xavier (Glorot) uniform, seeded")},
+      {tr("Xavier normal"), QStringLiteral("xavier-normal"), tr("Xavier (Glorot) normal, seeded")},
+      {tr("PyTorch default"), QStringLiteral("torch-default"),
+       tr("PyTorch Conv2d's default initialisation (Kaiming uniform, a = √5), seeded")},
+      {tr("DCT basis"), QStringLiteral("dct"),
+       tr("An orthonormal 2-D DCT basis (deterministic, no seed)")},
+  };
+  for (const auto& [text, key, tip] : initializers) {
+    m_weights->addItem(text, key);
+    m_weights->setItemData(m_weights->count() - 1, tip, Qt::ToolTipRole);
+  }
   form->addRow(tr("&Weights:"), m_weights);
   m_openWeights = new QPushButton(tr("Open weights file…"), this);
   connect(m_openWeights, &QPushButton::clicked, this, &ModelPanel::openWeightsRequested);
@@ -55,10 +67,18 @@ ModelPanel::ModelPanel(Session* session, QWidget* parent) : QWidget(parent), m_s
   m_width = makeSpin(this, 1, 4096, 16);
   m_height->setAccessibleName(tr("Input height"));
   m_width->setAccessibleName(tr("Input width"));
+  // Height first, like the grid (rows × cols) and PyTorch's [C, H, W]; the prefix says which.
+  m_height->setPrefix(tr("H "));
+  m_width->setPrefix(tr("W "));
+  m_height->setToolTip(tr("Model input height in pixels"));
+  m_width->setToolTip(tr("Model input width in pixels"));
   size->addWidget(m_height);
   size->addWidget(new QLabel(QStringLiteral("×"), this));
   size->addWidget(m_width);
-  form->addRow(tr("Image si&ze:"), size);
+  // A row whose field is a layout gets no buddy: without one "&z" would show literally.
+  auto* sizeLabel = new QLabel(tr("Input si&ze:"), this);
+  sizeLabel->setBuddy(m_height);
+  form->addRow(sizeLabel, size);
   m_patchSize = makeSpin(this, 1, 256, 1);
   form->addRow(tr("&Patch size:"), m_patchSize);
   m_embedDim = makeSpin(this, 1, 8192, 1);
@@ -112,9 +132,9 @@ ModelPanel::ModelPanel(Session* session, QWidget* parent) : QWidget(parent), m_s
 
   const auto applyLater = [this] { apply(); };
   for (QComboBox* combo : {m_weights, m_resize, m_interpolation, m_normalization, m_remainder}) {
-    // Long entries must not make the dock wider than the screen allows.
-    combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    combo->setMinimumContentsLength(10);
+    // The entries are short (details in tooltips): each combo shows its longest one whole,
+    // and the dock is at least that wide (rows wrap under their labels when narrow).
+    combo->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     connect(combo, &QComboBox::currentIndexChanged, this, applyLater);
   }
   for (QSpinBox* spin : {m_seed, m_height, m_width, m_patchSize, m_embedDim}) {

@@ -30,7 +30,10 @@ OverlayToolBar::OverlayToolBar(Session* session, QWidget* parent)
   m_overlay->addItem(tr("Mean"), overlayKindKey(OverlayKind::Mean));
   m_overlay->addItem(tr("Argmax channel"), overlayKindKey(OverlayKind::Argmax));
   m_overlay->addItem(tr("PCA → RGB"), overlayKindKey(OverlayKind::Pca));
-  m_overlay->addItem(tr("Similarity to selected"), overlayKindKey(OverlayKind::Similarity));
+  m_overlay->addItem(tr("Similarity"), overlayKindKey(OverlayKind::Similarity));
+  // Short names keep the toolbar within a 1024-pixel window; the tooltips say more.
+  m_overlay->setItemData(m_overlay->count() - 1, tr("Cosine similarity to the selected patch"),
+                         Qt::ToolTipRole);
   addWidget(label(tr("O&verlay:"), m_overlay));
   addWidget(m_overlay);
 
@@ -39,7 +42,7 @@ OverlayToolBar::OverlayToolBar(Session* session, QWidget* parent)
   m_channelSpin->setAccessibleName(tr("Channel"));
   m_channelSlider = new QSlider(Qt::Horizontal, this);
   m_channelSlider->setObjectName(QStringLiteral("channelSlider"));
-  m_channelSlider->setMinimumWidth(160);
+  m_channelSlider->setMinimumWidth(100);
   m_channelSlider->setAccessibleName(tr("Channel"));
   addWidget(label(tr("C&hannel:"), m_channelSpin));
   addWidget(m_channelSpin);
@@ -59,8 +62,11 @@ OverlayToolBar::OverlayToolBar(Session* session, QWidget* parent)
   m_scale->setObjectName(QStringLiteral("scaleCombo"));
   m_scale->addItem(tr("Auto"), QString());
   m_scale->addItem(tr("Min / max"), scaleModeKey(ScaleMode::MinMax));
-  m_scale->addItem(tr("Symmetric ±max|v|"), scaleModeKey(ScaleMode::Symmetric));
-  m_scale->addItem(tr("Global (whole embedding)"), scaleModeKey(ScaleMode::Global));
+  m_scale->addItem(tr("Symmetric"), scaleModeKey(ScaleMode::Symmetric));
+  m_scale->setItemData(m_scale->count() - 1, tr("±max|v|: zero in the middle"), Qt::ToolTipRole);
+  m_scale->addItem(tr("Global"), scaleModeKey(ScaleMode::Global));
+  m_scale->setItemData(m_scale->count() - 1, tr("min / max of the whole embedding"),
+                       Qt::ToolTipRole);
   m_scale->addItem(tr("Percentile 2–98 %"), scaleModeKey(ScaleMode::Percentile));
   addWidget(label(tr("&Scale:"), m_scale));
   addWidget(m_scale);

@@ -8,7 +8,9 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "ui/figures/figure.h"
 #include "ui/session/session.h"
+#include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
 #include "ui/views/qt_conversions.h"
 
@@ -23,12 +25,14 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
   setObjectName(QStringLiteral("patchInspector"));
   auto* layout = new QVBoxLayout(this);
   m_header = new QLabel(this);
+  m_header->setWordWrap(true);
   m_header->setObjectName(QStringLiteral("inspectorHeader"));
   QFont bold = m_header->font();
   bold.setBold(true);
   m_header->setFont(bold);
   m_box = new QLabel(this);
   m_box->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_box->setWordWrap(true);  // a 4000-pixel photo's coordinates must not widen the dock
   layout->addWidget(m_header);
   layout->addWidget(m_box);
 
@@ -75,15 +79,35 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
   m_channelLine->setLayer(QStringLiteral("marks"));
   m_channelLine->setPen(QPen(QColor(214, 39, 40), 1, Qt::DashLine));
   connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
-    if (m_vector.size() == 0) return;
+    // Only a left click picks a channel: the right button opens the menu and selects nothing.
+    if (m_vector.size() == 0 || event->button() != Qt::LeftButton) return;
     const double x = m_plot->xAxis->pixelToCoord(event->position().x());
     m_session->setChannel(static_cast<int>(std::lround(x)));
   });
   layout->addWidget(m_plot, 2);
 
+  // Right-click: Export… / Copy Image of the selected token as a tile or as a line.
+  const auto addFigureMenu = [this](QWidget* view, const QString& prefix) {
+    view->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(view, &QWidget::customContextMenuRequested, this, [this, view, prefix](QPoint pos) {
+      const auto sel = m_session->selection();
+      const QString kind =
+          sel ? QStringLiteral("%1:%2,%3").arg(prefix).arg(sel->row).arg(sel->col) : QString();
+      FigureMenu::show(view, m_session, kind,
+                       sel ? FigureMenu::builderFor(m_session, kind)
+                           : FigureMenu::Builder([] { return std::shared_ptr<const Figure>(); }),
+                       view->mapToGlobal(pos));
+    });
+  };
+  for (QWidget* view : {static_cast<QWidget*>(m_pixels), static_cast<QWidget*>(m_channels),
+                        static_cast<QWidget*>(m_tile)})
+    addFigureMenu(view, QStringLiteral("token"));
+  addFigureMenu(m_plot, QStringLiteral("token-line"));
+
   m_stats = new QLabel(this);
   m_stats->setObjectName(QStringLiteral("inspectorStats"));
   m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_stats->setWordWrap(true);  // five statistics do not fit a laptop's dock on one line
   layout->addWidget(m_stats);
 
   m_top = new QTableWidget(0, 3, this);
@@ -117,8 +141,17 @@ void PatchInspector::refresh() {
   const auto& result = m_session->result();
   const int token = m_session->selectedToken();
   m_shownToken = token;
-  if (!result || token < 0) {
-    m_header->setText(result ? tr("No patch selected: click one in the image") : tr("No image"));
+  // Nothing selected: one hint (the header), not empty tiles and axes saying it five times.
+  const bool shown = result && token >= 0;
+  for (QWidget* part : {static_cast<QWidget*>(m_box), static_cast<QWidget*>(m_pixels),
+                        static_cast<QWidget*>(m_channels), static_cast<QWidget*>(m_tile),
+                        static_cast<QWidget*>(m_plot), static_cast<QWidget*>(m_stats),
+                        static_cast<QWidget*>(m_top)})
+    part->setVisible(shown);
+  if (!shown) {
+    m_header->setText(result ? tr("No patch selected: click a patch in the image (or press an "
+                                  "arrow key) to see its token here.")
+                             : tr("No image: open one with File ▸ Open Image…"));
     m_box->clear();
     m_vector.resize(0);
     m_pixels->setImage({});
@@ -147,7 +180,7 @@ void PatchInspector::refresh() {
                         .arg(result->embedding.grid.cols));
   const QRect inputBox = result->inputRect(pos);
   const QRectF sourceBox = result->sourceRect(pos);
-  m_box->setText(tr("Input pixels x %1–%2, y %3–%4 · original x %5–%6, y %7–%8")
+  m_box->setText(tr("Input pixels x %1–%2, y %3–%4\nOriginal x %5–%6, y %7–%8")
                      .arg(inputBox.left())
                      .arg(inputBox.left() + p)
                      .arg(inputBox.top())
@@ -186,8 +219,7 @@ void PatchInspector::refresh() {
   m_tileCols = shape.cols;
   const ColormapId map = m_session->colormapFor(OverlayKind::Channel);
   const ValueRange range = m_session->rangeFor(m_vector, m_session->scaleFor(OverlayKind::Channel));
-  m_tile->setTitle(
-      tr("Token vector as %1×%2 tile (channel = row·%2 + col)").arg(shape.rows).arg(shape.cols));
+  m_tile->setTitle(tr("%1×%2 tile: channel = row·%2 + col").arg(shape.rows).arg(shape.cols));
   m_tile->setImage(valuesToQImage(m_vector, shape.rows, shape.cols, map, range),
                    ColorbarSpec{map, range, tr("value"), false});
 
@@ -228,7 +260,9 @@ void PatchInspector::refresh() {
     channelItem->setData(Qt::UserRole, channel);
     QTableWidgetItem* value = m_top->item(i, 2);
     value->setText(QString::number(m_vector(channel), 'g', 4));
-    value->setForeground(colormapColor(map, m_vector(channel), range).darker(110));
+    // Text in the normal colour, the colormap's colour as a swatch beside it: pale colours
+    // (viridis' yellow, RdBu's near-white middle) stay readable.
+    value->setData(Qt::DecorationRole, colormapColor(map, m_vector(channel), range));
   }
   refreshChannelMarks();
 }

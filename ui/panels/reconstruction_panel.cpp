@@ -44,18 +44,24 @@ ReconstructionPanel::ReconstructionPanel(AnalysisCache* cache, QWidget* parent)
   m_error = new QLabel(this);
   m_error->setObjectName(QStringLiteral("reconstructionError"));
   m_error->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  // The slider keeps a usable width on a laptop; the error goes to its own line.
+  m_slider->setMinimumWidth(120);
+  m_error->setWordWrap(true);
   auto* controls = new QHBoxLayout;
   controls->setContentsMargins(6, 4, 6, 0);
   controls->addWidget(m_all);
-  controls->addWidget(new QLabel(tr("k:"), this));
+  auto* kCaption = new QLabel(tr("&k:"), this);
+  kCaption->setBuddy(m_slider);
+  controls->addWidget(kCaption);
   controls->addWidget(m_slider, 1);
   controls->addWidget(m_kLabel);
-  controls->addWidget(m_error);
   m_figure = new FigureWidget(m_session, this);
   m_figure->setObjectName(QStringLiteral("reconstructionFigure"));
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addLayout(controls);
+  m_error->setContentsMargins(6, 0, 6, 0);
+  layout->addWidget(m_error);
   layout->addWidget(m_figure, 1);
 
   connect(m_all, &QCheckBox::toggled, this, [this](bool all) {

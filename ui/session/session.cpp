@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <exception>
 #include <future>
+#include <map>
 
 #include "core/image/image_loader.h"
 #include "core/image/preprocess.h"
 #include "core/io/error.h"
 #include "core/io/file_bytes.h"
 #include "core/model/pipeline.h"
+#include "ui/views/category_palette.h"
 #include "ui/views/qt_conversions.h"
 
 namespace patchlens {
@@ -637,6 +639,17 @@ const OverlayMap& Session::overlayMap() const {
         map.range = rangeFor(map.values, mode);
       }
       map.image = valuesToQImage(map.values, grid.rows, grid.cols, map.colormap, map.range);
+      if (m_overlay == OverlayKind::Argmax) {
+        // Categories, not amounts: distinct hues by how often a channel wins (the window's
+        // legend names them), not neighbouring shades of one colormap over 0..D-1.
+        std::map<int, QRgb> colours;
+        const auto ranked = CategoryPalette::ranked(map.values);
+        for (std::size_t i = 0; i < ranked.size(); ++i)
+          colours[ranked[i].first] = CategoryPalette::color(static_cast<int>(i)).rgb();
+        for (int t = 0; t < static_cast<int>(map.values.size()); ++t)
+          map.image.setPixel(t % grid.cols, t / grid.cols,
+                             colours[static_cast<int>(map.values(t))]);
+      }
     }
     if (!map.image.isNull()) map.image.convertTo(QImage::Format_ARGB32_Premultiplied);
   }
@@ -649,12 +662,13 @@ QString Session::statusText() const {
   const ComputeResult& r = *m_result;
   const QString name = r.imagePath.startsWith(QLatin1Char(':')) ? tr("sample image")
                                                                 : QFileInfo(r.imagePath).fileName();
+  // Every size in the GUI reads height × width (rows × cols), as the grid does.
   return tr("%1 (%2×%3) → input %4×%5, grid %6×%7 of %8 px, D = %9 · weights: %10 · %11 ms")
              .arg(name)
-             .arg(r.sourceSize.width())
              .arg(r.sourceSize.height())
-             .arg(r.input.width())
+             .arg(r.sourceSize.width())
              .arg(r.input.height())
+             .arg(r.input.width())
              .arg(r.embedding.grid.rows)
              .arg(r.embedding.grid.cols)
              .arg(r.patchSize())

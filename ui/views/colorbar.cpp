@@ -57,8 +57,8 @@ std::vector<double> niceTicks(double lo, double hi, int maxTicks) {
 int colorbarWidth(const QFont& font, const ColorbarSpec& spec) {
   const QFontMetrics fm(font);
   int widest = 0;
-  // The painter picks 3..7 ticks by height; reserve room for the widest of those labels.
-  for (int count = 3; count <= 7; ++count) {
+  // The painter picks 2..7 ticks by height; reserve room for the widest of those labels.
+  for (int count = 2; count <= 7; ++count) {
     const auto ticks = niceTicks(spec.range.lo, spec.range.hi, count);
     const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1.0;
     for (const double t : ticks)
@@ -89,7 +89,8 @@ void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& sp
 
   const auto ticks =
       niceTicks(spec.range.lo, spec.range.hi,
-                std::clamp(static_cast<int>(strip.height() / (fm.height() * 1.4)), 3, 7));
+                // A short strip (a laptop's dock) gets 2 ticks rather than overlapping labels.
+                std::clamp(static_cast<int>(strip.height() / (fm.height() * 1.4)), 2, 7));
   const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1.0;
   const double span = static_cast<double>(spec.range.hi) - static_cast<double>(spec.range.lo);
   for (const double t : ticks) {

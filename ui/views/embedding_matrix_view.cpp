@@ -1,10 +1,15 @@
 #include "ui/views/embedding_matrix_view.h"
 
+#include <QPointer>
 #include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
 
 #include "ui/session/session.h"
+#include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
 #include "ui/views/qt_conversions.h"
+#include "ui/views/widget_figure.h"
 
 namespace patchlens {
 
@@ -16,7 +21,8 @@ EmbeddingMatrixView::EmbeddingMatrixView(Session* session, QWidget* parent)
   m_heatmap = new HeatmapView(this);
   m_heatmap->setKeepAspect(false);
   m_heatmap->setPreferredCellSize(1);
-  m_heatmap->setMinimumHeight(140);
+  m_heatmap->setMinimumHeight(200);
+  m_heatmap->setAxisTicks(true);
   m_heatmap->setAxisCaptions(tr("channel →"), tr("token ↓"));
   m_heatmap->setToolTipProvider([this](int token, int channel) {
     const auto& result = m_session->result();
@@ -37,6 +43,22 @@ EmbeddingMatrixView::EmbeddingMatrixView(Session* session, QWidget* parent)
     m_session->setSelection({token / cols, token % cols});
   });
   layout->addWidget(m_heatmap);
+  // Right-click: Export… / Copy Image of the matrix as drawn (its own paint path).
+  m_heatmap->setContextMenuPolicy(Qt::CustomContextMenu);
+  connect(m_heatmap, &QWidget::customContextMenuRequested, this, [this](QPoint pos) {
+    const QPointer<const HeatmapView> view(m_heatmap);
+    const QSizeF size(std::max(m_heatmap->width(), 640), std::max(m_heatmap->height(), 400));
+    FigureMenu::show(
+        m_heatmap, m_session, QString(),
+        [view, size]() -> std::shared_ptr<const Figure> {
+          if (!view) return nullptr;
+          return std::make_shared<WidgetFigure>(tr("Embedding matrix"), size,
+                                                [view](QPainter& painter, const QRectF& area) {
+                                                  if (view) view->paint(painter, area);
+                                                });
+        },
+        m_heatmap->mapToGlobal(pos));
+  });
   connect(session, &Session::resultChanged, this, &EmbeddingMatrixView::rebuild);
   connect(session, &Session::overlayChanged, this, &EmbeddingMatrixView::rebuild);
   connect(session, &Session::selectionChanged, this, &EmbeddingMatrixView::refreshMarks);
@@ -53,13 +75,21 @@ void EmbeddingMatrixView::rebuild() {
   const RowMatrixF& tokens = result->embedding.tokens;
   const ColormapId map = m_session->colormapFor(OverlayKind::Channel);
   const Eigen::Map<const VectorF> all(tokens.data(), tokens.size());
-  const ScaleMode mode = m_session->scaleFor(OverlayKind::Channel);
-  // The matrix is the whole embedding: its own range is the global one.
-  const ValueRange range = mode == ScaleMode::Global
-                               ? scaleRange(ScaleMode::MinMax, all, result->global)
-                               : scaleRange(mode, all, result->global);
-  m_heatmap->setTitle(
-      tr("Embedding matrix: %1 tokens × %2 channels").arg(tokens.rows()).arg(tokens.cols()));
+  // Automatic scale: the 2–98 % percentiles of the whole matrix. Its min / max is set by a
+  // few outlying channels (channel 0 of the DCT basis, the brightness, spans ±25 where the
+  // rest stay within ±2) and would leave every other channel blank.
+  const ScaleMode mode = m_session->scaleChoice().value_or(ScaleMode::Percentile);
+  ValueRange range = mode == ScaleMode::Global ? scaleRange(ScaleMode::MinMax, all, result->global)
+                                               : scaleRange(mode, all, result->global);
+  if (!m_session->scaleChoice() && Colormap::get(map).isDiverging()) {
+    const float m = std::max(std::abs(range.lo), std::abs(range.hi));  // 0 in the middle
+    if (m > 0) range = ValueRange{-m, m};
+  }
+
+  m_heatmap->setTitle(tr("Embedding matrix: %1 tokens × %2 channels · scale %3")
+                          .arg(tokens.rows())
+                          .arg(tokens.cols())
+                          .arg(scaleModeKey(mode)));
   m_heatmap->setImage(matrixToQImage(tokens, map, range),
                       ColorbarSpec{map, range, tr("value"), false});
   refreshMarks();

@@ -3,19 +3,21 @@
 #include <QClipboard>
 #include <QContextMenuEvent>
 #include <QGuiApplication>
-#include <QMenu>
 #include <QPainter>
 #include <algorithm>
 
 #include "ui/figures/export_dialog.h"
 #include "ui/figures/figure.h"
 #include "ui/figures/figure_exporter.h"
+#include "ui/views/figure_menu.h"
 
 namespace patchlens {
 
 namespace {
 // Copies are rendered at 2 pixels per point: sharp when pasted into slides or documents.
 constexpr qreal kCopyScale = 2.0;
+// On screen a figure is laid out at full text size down to this share of its designed size.
+constexpr qreal kMinimumShare = 0.5;
 }  // namespace
 
 FigureWidget::FigureWidget(Session* session, QWidget* parent)
@@ -56,10 +58,14 @@ void FigureWidget::paintEvent(QPaintEvent*) {
                      m_placeholder);
     return;
   }
-  // Figure units are points: scale so the figure's designed size fits, then let it lay out
-  // in the remaining aspect ratio (text keeps its size relative to the plots).
+  // Figure units are points, drawn at the screen's size (fonts as large as the rest of the
+  // window) and laid out for the widget's own shape: a dock gets a figure made for the dock,
+  // not a page shrunk into it. Only a widget too small for half the designed size scales down.
   const QSizeF preferred = m_figure->preferredSize();
-  const qreal scale = std::min(width() / preferred.width(), height() / preferred.height());
+  const qreal screenScale = logicalDpiY() / 72.0;
+  const qreal fit = std::min(width() / (kMinimumShare * preferred.width()),
+                             height() / (kMinimumShare * preferred.height()));
+  const qreal scale = std::min(screenScale, fit);
   if (scale <= 0) return;
   painter.setRenderHint(QPainter::Antialiasing, true);
   painter.setRenderHint(QPainter::TextAntialiasing, true);
@@ -68,12 +74,9 @@ void FigureWidget::paintEvent(QPaintEvent*) {
 }
 
 void FigureWidget::contextMenuEvent(QContextMenuEvent* event) {
-  QMenu menu(this);
-  QAction* exportAct = menu.addAction(tr("&Export…"), this, [this] { exportFigure(); });
-  QAction* copyAct = menu.addAction(tr("&Copy Image"), this, [this] { copyImage(); });
-  exportAct->setEnabled(m_figure != nullptr);
-  copyAct->setEnabled(m_figure != nullptr);
-  menu.exec(event->globalPos());
+  const std::shared_ptr<const Figure> figure = m_figure;
+  FigureMenu::show(
+      this, m_session, m_kindName, [figure] { return figure; }, event->globalPos());
 }
 
 void FigureWidget::exportFigure() {

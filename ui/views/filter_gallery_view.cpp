@@ -12,6 +12,7 @@
 #include "ui/figures/filter_gallery_figure.h"
 #include "ui/session/analysis_cache.h"
 #include "ui/session/session.h"
+#include "ui/views/figure_menu.h"
 #include "ui/views/figure_widget.h"
 
 namespace patchlens {
@@ -153,20 +154,19 @@ bool FilterGalleryView::event(QEvent* event) {
 void FilterGalleryView::contextMenuEvent(QContextMenuEvent* event) {
   const auto analyses = m_cache->analyses();
   if (!analyses || !analyses->weights) return;
-  QMenu menu(this);
-  const auto figure = [weights = analyses->weights] {
-    return std::make_shared<FilterGalleryFigure>(*weights);
-  };
+  QList<QAction*> extra;
   if (const auto index = filterAt(event->pos())) {
-    menu.addAction(tr("Show Channel %1").arg(*index), this,
-                   [this, index] { m_session->setChannel(*index); });
-    menu.addSeparator();
+    auto* show = new QAction(tr("Show Channel %1").arg(*index), this);
+    connect(show, &QAction::triggered, this, [this, index] { m_session->setChannel(*index); });
+    extra << show;
   }
-  menu.addAction(tr("&Export…"), this, [this, figure] {
-    FigureWidget::exportFigure(m_session, figure(), QStringLiteral("filters"), window());
-  });
-  menu.addAction(tr("&Copy Image"), this, [figure] { FigureWidget::copyImage(*figure()); });
-  menu.exec(event->globalPos());
+  FigureMenu::show(
+      this, m_session, QStringLiteral("filters"),
+      [weights = analyses->weights]() -> std::shared_ptr<const Figure> {
+        return std::make_shared<FilterGalleryFigure>(*weights);
+      },
+      event->globalPos(), extra);
+  qDeleteAll(extra);
 }
 
 }  // namespace patchlens

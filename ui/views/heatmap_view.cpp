@@ -58,6 +58,26 @@ void HeatmapView::setToolTipProvider(std::function<QString(int, int)> provider) 
   m_toolTipProvider = std::move(provider);
 }
 
+void HeatmapView::setAxisTicks(bool ticks) {
+  m_axisTicks = ticks;
+  update();
+}
+
+namespace {
+
+// A round index step (1, 2, 5, 10, 20, 50, …) giving at most `maxTicks` labels over `count`.
+int tickStep(int count, int maxTicks) {
+  int step = 1;
+  for (int decade = 1;; decade *= 10) {
+    for (int m : {1, 2, 5}) {
+      step = m * decade;
+      if (count / step < std::max(1, maxTicks)) return step;
+    }
+  }
+}
+
+}  // namespace
+
 void HeatmapView::setPreferredCellSize(int pixels) {
   m_preferredCellSize = pixels;
   updateGeometry();
@@ -69,6 +89,11 @@ QRectF HeatmapView::cellsRect(const QRectF& bounds) const {
   if (!m_title.isEmpty()) area.setTop(area.top() + fm.height() + 2);
   if (!m_xCaption.isEmpty()) area.setBottom(area.bottom() - fm.height() - 2);
   if (!m_yCaption.isEmpty()) area.setLeft(area.left() + fm.height() + 2);
+  if (m_axisTicks) {
+    area.setBottom(area.bottom() - fm.height() - 4);
+    area.setLeft(area.left() +
+                 fm.horizontalAdvance(QString::number(std::max(m_cells.height(), 1))) + 8);
+  }
   if (m_colorbar) area.setRight(area.right() - colorbarWidth(font(), *m_colorbar) - 6);
   if (m_cells.isNull() || area.width() <= 0 || area.height() <= 0) return area;
   if (!m_keepAspect) return area;
@@ -116,13 +141,38 @@ void HeatmapView::paint(QPainter& painter, const QRectF& bounds) const {
     outline(QRectF(cells.left() + m_markedCell->x() * cw, cells.top() + m_markedCell->y() * ch, cw,
                    ch));
   painter.setPen(text);
+  double tickHeight = 0;
+  double tickWidth = 0;
+  if (m_axisTicks) {
+    tickHeight = fm.height() + 4;
+    tickWidth = fm.horizontalAdvance(QString::number(m_cells.height())) + 8;
+    const int labelWidth = static_cast<int>(fm.horizontalAdvance(QString::number(m_cells.width())));
+    const int xStep =
+        tickStep(m_cells.width(), static_cast<int>(cells.width() / std::max(labelWidth + 16, 1)));
+    for (int x = 0; x < m_cells.width(); x += xStep) {
+      const double at = cells.left() + (x + 0.5) * cw;
+      painter.drawLine(QPointF(at, cells.bottom()), QPointF(at, cells.bottom() + 3));
+      painter.drawText(QRectF(at - 40, cells.bottom() + 3, 80, fm.height()), Qt::AlignCenter,
+                       QString::number(x));
+    }
+    const int yStep =
+        tickStep(m_cells.height(), static_cast<int>(cells.height() / (fm.height() * 1.5)));
+    for (int y = 0; y < m_cells.height(); y += yStep) {
+      const double at = cells.top() + (y + 0.5) * ch;
+      painter.drawLine(QPointF(cells.left() - 3, at), QPointF(cells.left(), at));
+      painter.drawText(
+          QRectF(cells.left() - tickWidth, at - fm.height() / 2, tickWidth - 5, fm.height()),
+          Qt::AlignRight | Qt::AlignVCenter, QString::number(y));
+    }
+  }
   if (!m_xCaption.isEmpty()) {
-    painter.drawText(QRectF(cells.left(), cells.bottom() + 2, cells.width(), fm.height()),
-                     Qt::AlignCenter, m_xCaption);
+    painter.drawText(
+        QRectF(cells.left(), cells.bottom() + 2 + tickHeight, cells.width(), fm.height()),
+        Qt::AlignCenter, m_xCaption);
   }
   if (!m_yCaption.isEmpty()) {
     painter.save();
-    painter.translate(cells.left() - 2, cells.center().y());
+    painter.translate(cells.left() - 2 - tickWidth, cells.center().y());
     painter.rotate(-90);
     painter.drawText(QRectF(-cells.height() / 2, -fm.height(), cells.height(), fm.height()),
                      Qt::AlignCenter, m_yCaption);

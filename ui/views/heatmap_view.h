@@ -30,6 +30,9 @@ class HeatmapView : public QWidget {
   void setMarkedCell(std::optional<QPoint> cell);  // x = column, y = row
   void setToolTipProvider(std::function<QString(int row, int column)> provider);
   void setPreferredCellSize(int pixels);
+  // Index tick labels along both axes (0, a round step, …): for large grids such as the
+  // N x D matrix, where a reader needs to find token 120 or channel 300.
+  void setAxisTicks(bool ticks);
 
   // The one paint path (screen and export): draws into `bounds`.
   void paint(QPainter& painter, const QRectF& bounds) const;
@@ -61,6 +64,7 @@ class HeatmapView : public QWidget {
   std::optional<QPoint> m_markedCell;
   std::function<QString(int, int)> m_toolTipProvider;
   int m_preferredCellSize = 8;
+  bool m_axisTicks = false;
 };
 
 }  // namespace patchlens

@@ -1,13 +1,18 @@
 #include "ui/views/image_view.h"
 
+#include <QContextMenuEvent>
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPaintEngine>
 #include <QPainter>
+#include <QPointer>
 #include <QToolTip>
 #include <QWheelEvent>
 #include <algorithm>
 #include <cmath>
+
+#include "ui/views/figure_menu.h"
+#include "ui/views/widget_figure.h"
 
 namespace patchlens {
 
@@ -407,6 +412,41 @@ void ImageView::keyPressEvent(QKeyEvent* event) {
       return;
   }
   event->accept();
+}
+
+void ImageView::contextMenuEvent(QContextMenuEvent* event) {
+  // Export… / Copy Image of what the overlay shows: its publication figure where there is
+  // one, else this view's own paint path. The press that opened the menu selected nothing.
+  const auto sel = m_session->selection();
+  QString kind;
+  switch (m_session->overlay()) {
+    case OverlayKind::Channel:
+      kind = QStringLiteral("channel:%1").arg(m_session->channel());
+      break;
+    case OverlayKind::Pca:
+      kind = QStringLiteral("pca");
+      break;
+    case OverlayKind::Similarity:
+      if (sel) kind = QStringLiteral("similarity:%1,%2").arg(sel->row).arg(sel->col);
+      break;
+    default:
+      break;
+  }
+  FigureMenu::Builder builder;
+  if (!kind.isEmpty()) {
+    builder = FigureMenu::builderFor(m_session, kind);
+  } else {
+    const QPointer<const ImageView> self(this);
+    const QSizeF size = this->size();
+    builder = [self, size]() -> std::shared_ptr<const Figure> {
+      if (!self) return nullptr;
+      return std::make_shared<WidgetFigure>(tr("Image view"), size,
+                                            [self](QPainter& painter, const QRectF& area) {
+                                              if (self) self->paint(painter, area);
+                                            });
+    };
+  }
+  FigureMenu::show(this, m_session, kind, builder, event->globalPos());
 }
 
 }  // namespace patchlens

@@ -1,0 +1,324 @@
+#include <QAbstractButton>
+#include <QComboBox>
+#include <QDockWidget>
+#include <QLabel>
+#include <QMenu>
+#include <QScrollArea>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTabBar>
+#include <QtTest>
+#include <memory>
+
+#include "ui/figures/export_dialog.h"
+#include "ui/main_window.h"
+#include "ui/panels/analysis_views.h"
+#include "ui/panels/patch_inspector.h"
+#include "ui/panels/reconstruction_panel.h"
+#include "ui/session/session.h"
+#include "ui/views/embedding_matrix_view.h"
+#include "ui/views/figure_menu.h"
+#include "ui/views/heatmap_view.h"
+#include "ui/views/image_view.h"
+
+using namespace patchlens;
+
+namespace {
+
+const QString kChelsea = QStringLiteral(PATCHLENS_TEST_DATA "/chelsea.png");
+
+QString plain(QString text) {
+  return text.remove(QLatin1Char('&'));
+}
+
+// Every text a person must be able to read, too wide for the widget that shows it.
+QStringList clippedTexts(const QWidget& root) {
+  QStringList clipped;
+  for (const QLabel* label : root.findChildren<QLabel*>()) {
+    if (!label->isVisible() || label->wordWrap() || label->text().isEmpty() ||
+        Qt::mightBeRichText(label->text()) || label->text().contains(QLatin1Char('\n')))
+      continue;
+    const int needed = label->fontMetrics().horizontalAdvance(plain(label->text()));
+    if (needed > label->contentsRect().width() + 1)
+      clipped << QStringLiteral("label '%1' needs %2 px, has %3")
+                     .arg(label->text())
+                     .arg(needed)
+                     .arg(label->contentsRect().width());
+  }
+  for (const QAbstractButton* button : root.findChildren<QAbstractButton*>()) {
+    if (!button->isVisible() || button->text().isEmpty()) continue;
+    // The style's own minimum holds the whole text (plus icon, indicator and margins).
+    if (button->width() < button->minimumSizeHint().width())
+      clipped << QStringLiteral("button '%1' is %2 px wide, needs %3")
+                     .arg(button->text())
+                     .arg(button->width())
+                     .arg(button->minimumSizeHint().width());
+  }
+  for (const QComboBox* combo : root.findChildren<QComboBox*>()) {
+    if (!combo->isVisible()) continue;
+    const int needed = combo->fontMetrics().horizontalAdvance(combo->currentText());
+    if (needed > combo->width() - 24)  // the arrow and frame take about 24 px
+      clipped << QStringLiteral("combo '%1' is %2 px wide, its text needs %3 + 24")
+                     .arg(combo->currentText())
+                     .arg(combo->width())
+                     .arg(needed);
+  }
+  for (const QTabBar* bar : root.findChildren<QTabBar*>()) {
+    if (!bar->isVisible()) continue;
+    for (int i = 0; i < bar->count(); ++i) {
+      // Tabs on a side run their text along the height.
+      const QTabBar::Shape shape = bar->shape();
+      const bool vertical = shape == QTabBar::RoundedWest || shape == QTabBar::RoundedEast ||
+                            shape == QTabBar::TriangularWest || shape == QTabBar::TriangularEast;
+      const int length = vertical ? bar->tabRect(i).height() : bar->tabRect(i).width();
+      const int needed = bar->fontMetrics().horizontalAdvance(plain(bar->tabText(i)));
+      if (needed > length - 8)
+        clipped << QStringLiteral("tab '%1' is %2 px long, its text needs %3 + 8")
+                       .arg(bar->tabText(i))
+                       .arg(length)
+                       .arg(needed);
+    }
+  }
+  // A panel wider than its scroll area (horizontal scrolling off) is cut at the right edge.
+  for (const QScrollArea* scroll : root.findChildren<QScrollArea*>()) {
+    if (!scroll->isVisible() || !scroll->widget() ||
+        scroll->horizontalScrollBarPolicy() != Qt::ScrollBarAlwaysOff)
+      continue;
+    if (scroll->widget()->width() > scroll->viewport()->width())
+      clipped << QStringLiteral("panel '%1' is %2 px wide in a %3 px dock")
+                     .arg(scroll->widget()->objectName())
+                     .arg(scroll->widget()->width())
+                     .arg(scroll->viewport()->width());
+  }
+  return clipped;
+}
+
+}  // namespace
+
+// The main window on laptop screens (1024 x 700, 1366 x 768): docks at least their minimum,
+// no text cut off; exports start from the screen's style; right-click on every figure opens
+// Export… / Copy Image and selects nothing.
+class tst_LaptopLayout : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase();
+  void cleanup();
+  void docksAndTextsFit_data();
+  void docksAndTextsFit();
+  void exportDialogStartsFromScreen();
+  void rightClickOpensMenuKeepsSelection_data();
+  void rightClickOpensMenuKeepsSelection();
+  void shortcutsPageListsMenuShortcuts();
+  void errorBannerClosesAndNextImageClearsStatus();
+
+ private:
+  bool openWindow(QSize size);
+
+  std::unique_ptr<MainWindow> m_window;
+};
+
+void tst_LaptopLayout::initTestCase() {
+  QStandardPaths::setTestModeEnabled(true);
+  QCoreApplication::setOrganizationName(QStringLiteral("PatchLensTest"));
+  QCoreApplication::setApplicationName(QStringLiteral("tst_laptop_layout"));
+}
+
+void tst_LaptopLayout::cleanup() {
+  FigureMenu::setHook({});
+  m_window.reset();
+}
+
+bool tst_LaptopLayout::openWindow(QSize size) {
+  m_window = std::make_unique<MainWindow>(nullptr, MainWindow::SettingsMode::Ephemeral);
+  m_window->resize(size);
+  m_window->show();
+  if (!QTest::qWaitForWindowExposed(m_window.get())) return false;
+  m_window->openImage(kChelsea);
+  Session* session = m_window->session();
+  if (!QTest::qWaitFor([&] { return session->hasResult() && !session->isBusy(); }, 30000))
+    return false;
+  session->setSelection({7, 7});
+  QCoreApplication::processEvents();
+  return true;
+}
+
+void tst_LaptopLayout::docksAndTextsFit_data() {
+  QTest::addColumn<QSize>("size");
+  QTest::addColumn<QString>("dock");  // raised before checking ("" = the start layout)
+  for (const QSize size : {QSize(1024, 700), QSize(1366, 768)}) {
+    const QString name = QStringLiteral("%1x%2").arg(size.width()).arg(size.height());
+    for (const char* dock : {"", "model", "channel", "filter-pca", "reconstruction", "filters"})
+      QTest::addRow("%s %s", qPrintable(name), *dock ? dock : "start") << size << dock;
+  }
+}
+
+void tst_LaptopLayout::docksAndTextsFit() {
+  QFETCH(QSize, size);
+  QFETCH(QString, dock);
+  QVERIFY(openWindow(size));
+  QCOMPARE(m_window->size(), size);
+  if (!dock.isEmpty()) m_window->raiseDock(dock);
+  if (AnalysisViews* views = AnalysisViews::of(*m_window)) views->waitUntilIdle();
+  QCoreApplication::processEvents();
+
+  int visibleDocks = 0;
+  for (const QDockWidget* d : m_window->findChildren<QDockWidget*>()) {
+    if (!d->isVisible()) continue;
+    ++visibleDocks;
+    QVERIFY2(d->width() >= d->minimumSizeHint().width() && d->width() >= d->minimumWidth(),
+             qPrintable(QStringLiteral("%1 is %2 px wide, its minimum %3")
+                            .arg(d->objectName())
+                            .arg(d->width())
+                            .arg(d->minimumSizeHint().width())));
+    QVERIFY2(d->height() >= d->minimumHeight(), qPrintable(d->objectName()));
+    // The dock's title is shown whole (not "Patch inspe…").
+    const int title = d->fontMetrics().horizontalAdvance(d->windowTitle());
+    QVERIFY2(title < d->width() - 40, qPrintable(d->windowTitle()));
+  }
+  QVERIFY(visibleDocks >= 3);
+  // The image keeps a useful share of the window.
+  QVERIFY2(m_window->imageView()->width() >= size.width() / 3,
+           qPrintable(QString::number(m_window->imageView()->width())));
+  const QStringList clipped = clippedTexts(*m_window);
+  QVERIFY2(clipped.isEmpty(), qPrintable(clipped.join(QStringLiteral("\n"))));
+}
+
+void tst_LaptopLayout::exportDialogStartsFromScreen() {
+  QVERIFY(openWindow(QSize(1366, 768)));
+  Session* session = m_window->session();
+  session->setColormapChoice(ColormapId::Viridis);
+  session->setScaleChoice(ScaleMode::Percentile);
+  session->setOpacity(0.45);
+  session->setOverlay(OverlayKind::Channel);
+  session->setChannel(12);
+  AnalysisViews* views = AnalysisViews::of(*m_window);
+  QVERIFY(views);
+  views->reconstructionPanel()->setComponents(13);
+
+  // File > Export… (Ctrl+E), as a user opens it.
+  QAction* exportAction = nullptr;
+  for (QAction* act : m_window->findChildren<QAction*>()) {
+    if (act->shortcut() == QKeySequence(QStringLiteral("Ctrl+E"))) exportAction = act;
+  }
+  QVERIFY(exportAction);
+  exportAction->trigger();
+  auto* dialog = m_window->findChild<ExportDialog*>();
+  QVERIFY(dialog);
+  QCOMPARE(dialog->kind(), QStringLiteral("channel:12"));
+  QTRY_VERIFY(dialog->isFigureReady());
+  const FigureOptions& options = dialog->figureOptions();
+  QCOMPARE(options.colormap, std::optional(ColormapId::Viridis));
+  QCOMPARE(options.scale, std::optional(ScaleMode::Percentile));
+  QVERIFY(options.opacity.has_value());
+  QCOMPARE(*options.opacity, 0.45);
+  // ... and the dialog says so.
+  auto* style = dialog->findChild<QLabel*>(QStringLiteral("styleInfo"));
+  QVERIFY(style);
+  QVERIFY2(style->text().contains(QStringLiteral("viridis")) &&
+               style->text().contains(QStringLiteral("percentile")) &&
+               style->text().contains(QStringLiteral("45 %")),
+           qPrintable(style->text()));
+  // The reconstruction entry keeps the dock's k = 13, not every dimension.
+  auto* kinds = dialog->findChild<QComboBox*>(QStringLiteral("kindBox"));
+  QVERIFY(kinds);
+  QVERIFY(kinds->findData(QStringLiteral("reconstruction:13")) >= 0);
+  QCOMPARE(kinds->findData(QStringLiteral("reconstruction")), -1);
+  dialog->close();
+}
+
+void tst_LaptopLayout::rightClickOpensMenuKeepsSelection_data() {
+  QTest::addColumn<QString>("target");
+  for (const char* name : {"imageView", "tokenTile", "tokenPlot", "inspectorPixels", "channelMap",
+                           "matrix", "filterPcaFigure", "reconstructionFigure", "filterGallery"})
+    QTest::newRow(name) << QString::fromLatin1(name);
+}
+
+void tst_LaptopLayout::rightClickOpensMenuKeepsSelection() {
+  QFETCH(QString, target);
+  QVERIFY(openWindow(QSize(1366, 768)));
+  Session* session = m_window->session();
+  session->setChannel(12);
+  AnalysisViews* views = AnalysisViews::of(*m_window);
+  QVERIFY(views);
+  QWidget* widget = nullptr;
+  if (target == QLatin1String("imageView")) {
+    widget = m_window->imageView();
+  } else if (target == QLatin1String("inspectorPixels")) {
+    // The first heatmap of the inspector: the patch's pixels.
+    widget = m_window->inspector()->findChildren<HeatmapView*>().value(0);
+  } else if (target == QLatin1String("matrix")) {
+    m_window->raiseDock(QStringLiteral("matrix"));
+    widget = m_window->matrixView()->heatmap();
+  } else {
+    const char* dock = target == QLatin1String("channelMap")             ? "channel"
+                       : target == QLatin1String("filterPcaFigure")      ? "filter-pca"
+                       : target == QLatin1String("reconstructionFigure") ? "reconstruction"
+                       : target == QLatin1String("filterGallery")        ? "filters"
+                                                                         : "inspector";
+    m_window->raiseDock(QString::fromLatin1(dock));
+    views->waitUntilIdle();
+    widget = m_window->findChild<QWidget*>(target);
+  }
+  QVERIFY2(widget, qPrintable(target));
+  QCoreApplication::processEvents();
+  QTRY_VERIFY(widget->isVisible());
+
+  QStringList shown;
+  FigureMenu::setHook([&shown](QMenu& menu) {
+    for (const QAction* act : menu.actions()) shown << act->text().remove(QLatin1Char('&'));
+  });
+  const QPoint at(widget->width() / 2, widget->height() / 2);
+  QTest::mouseClick(widget, Qt::RightButton, {}, at);
+  if (shown.isEmpty()) {
+    QContextMenuEvent event(QContextMenuEvent::Mouse, at, widget->mapToGlobal(at));
+    QCoreApplication::sendEvent(widget, &event);
+  }
+  QVERIFY2(shown.contains(QStringLiteral("Export…")), qPrintable(shown.join(QLatin1Char('|'))));
+  QVERIFY(shown.contains(QStringLiteral("Copy Image")));
+  QCOMPARE(session->selection(), std::optional(PatchPos{7, 7}));
+  QCOMPARE(session->channel(), 12);
+}
+
+void tst_LaptopLayout::shortcutsPageListsMenuShortcuts() {
+  QVERIFY(openWindow(QSize(1024, 700)));
+  const QString html = m_window->shortcutsHtml();
+  // Every overlay has its Alt+digit, from Alt+0 (None) to Alt+6 (Similarity).
+  for (int digit = 0; digit <= 6; ++digit)
+    QVERIFY2(
+        html.contains(
+            QKeySequence(QStringLiteral("Alt+%1").arg(digit)).toString(QKeySequence::NativeText)),
+        qPrintable(QString::number(digit)));
+  QVERIFY(!html.contains(QKeySequence(QStringLiteral("Alt+7")).toString(QKeySequence::NativeText)));
+  QVERIFY(html.contains(QStringLiteral("Next Channel")));
+  QVERIFY(html.contains(QStringLiteral("Export Figure")));
+}
+
+void tst_LaptopLayout::errorBannerClosesAndNextImageClearsStatus() {
+  QVERIFY(openWindow(QSize(1024, 700)));
+  Session* session = m_window->session();
+  const int imageTop = m_window->imageView()->mapTo(m_window.get(), QPoint(0, 0)).y();
+  m_window->openImage(QStringLiteral(PATCHLENS_TEST_DATA "/bad/images/empty.png"));
+  QTRY_VERIFY(!m_window->errorText().isEmpty());
+  QVERIFY(!m_window->statusBar()->currentMessage().isEmpty());
+  // The banner floats over the image: the image view has not moved down.
+  QCOMPARE(m_window->imageView()->mapTo(m_window.get(), QPoint(0, 0)).y(), imageTop);
+  auto* close = m_window->findChild<QAbstractButton*>(QStringLiteral("errorBannerClose"));
+  QVERIFY(close);
+  QTRY_VERIFY(close->isVisible());
+  close->click();
+  QVERIFY(m_window->errorText().isEmpty());
+
+  // Another error, then a good image: banner and status message both go.
+  m_window->openImage(QStringLiteral(PATCHLENS_TEST_DATA "/bad/images/empty.png"));
+  QTRY_VERIFY(!m_window->errorText().isEmpty());
+  m_window->openImage(kChelsea);
+  QTRY_VERIFY(m_window->errorText().isEmpty());
+  QTRY_VERIFY(!session->isBusy());
+  QVERIFY2(!m_window->statusBar()->currentMessage().startsWith(QStringLiteral("Error")),
+           qPrintable(m_window->statusBar()->currentMessage()));
+}
+
+QTEST_MAIN(tst_LaptopLayout)
+#include "tst_laptop_layout.moc"
