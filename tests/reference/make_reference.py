@@ -265,6 +265,8 @@ def main():
         weight_fixtures.main(DATA)
     import analyses_fixtures  # numpy references for the core analyses (PCA, similarity, lstsq)
     analyses_fixtures.main(DATA)
+    import attention_fixtures  # numpy references for rollout, attention distance, depth norms, foreground PCA
+    attention_fixtures.main(DATA)
     print("fixtures written under", os.path.normpath(DATA))
 
 
