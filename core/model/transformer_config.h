@@ -1,0 +1,57 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace patchlens {
+
+// The MLP's non-linearity: erf GELU (timm, HF ViT, DINOv2, torchvision), the tanh
+// approximation (SigLIP, Google's Flax ViT) or CLIP's x * sigmoid(1.702 x).
+enum class Activation { Gelu, GeluTanh, QuickGelu };
+
+// Where the position-embedding table's rows go and how a family resamples it for another grid.
+enum class PositionResample {
+  None,           // the family's code cannot: a non-native grid is refused
+  TimmBicubic,    // timm resample_abs_pos_embed: F.interpolate(size=, bicubic, antialias=True)
+  HfScaleFactor,  // HF interpolate_pos_encoding (transformers 4.3x): bicubic, scale (g+0.1)/sqrt(N)
+};
+
+// What one ViT encoder is: the family it was read as, its sizes, and every switch in which the
+// families differ. The block math (transformer_block.cpp) reads only these.
+struct TransformerConfig {
+  std::string family;  // e.g. "timm ViT", "timm DINOv2 (4 registers)", "HF ViTModel", "OpenAI CLIP"
+  int embedDim = 0, depth = 0, numHeads = 0, mlpDim = 0;
+  std::string headsSource;  // "config.json num_attention_heads", "GGUF metadata", "--heads", ...
+  bool headsGuessed = false;
+  bool classToken = false, distillationToken = false;
+  int registerTokens = 0;
+
+  float layerNormEps = 1e-6f;
+  Activation activation = Activation::Gelu;
+  bool preNorm = false;     // a LayerNorm before the first block (CLIP ln_pre, timm norm_pre)
+  bool layerScale = false;  // ls1/ls2 (DINOv2)
+  bool finalNorm = true;    // the final LayerNorm (norm, layernorm, ln_post, post_layernorm)
+  // How many of the prefix tokens (in token order) have a row in the position table; the
+  // table is [positionPrefixRows + N x D]. timm's no_embed_class is positionPrefixRows = 0.
+  int positionPrefixRows = 0;
+  bool hasPositionEmbedding = true;
+  PositionResample resample = PositionResample::None;
+  int nativeGridRows = 0, nativeGridCols = 0;  // the grid the position table was trained for
+  int patchSize = 0, inChannels = 0;
+
+  int headDim() const { return numHeads > 0 ? embedDim / numHeads : 0; }
+  int prefixTokens() const {  // cls + dist + registers
+    return (classToken ? 1 : 0) + (distillationToken ? 1 : 0) + registerTokens;
+  }
+  std::vector<std::string> prefixTokenNames() const {  // {"cls", "dist", "reg 1", ...}
+    std::vector<std::string> names;
+    if (classToken) names.emplace_back("cls");
+    if (distillationToken) names.emplace_back("dist");
+    for (int i = 1; i <= registerTokens; ++i) names.push_back("reg " + std::to_string(i));
+    return names;
+  }
+};
+
+const char* activationName(Activation activation);
+
+}  // namespace patchlens
