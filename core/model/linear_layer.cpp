@@ -1,0 +1,94 @@
+#include "core/model/linear_layer.h"
+
+#include <algorithm>
+#include <unsupported/Eigen/SpecialFunctions>
+
+namespace patchlens {
+
+LinearLayer::LinearLayer(const RowMatrixF& weight, const VectorF& bias)
+    : m_inputs(static_cast<int>(weight.cols())), m_outputs(static_cast<int>(weight.rows())) {
+  if (PackedGemm::available()) {
+    m_gemm = std::make_shared<const PackedGemm>(weight, bias);
+  } else {
+    m_weight = weight;
+    m_bias = bias.size() > 0 ? bias : VectorF::Zero(weight.rows());
+  }
+}
+
+void applyActivation(float* values, Eigen::Index count, LinearEpilogue epilogue) {
+  Eigen::Map<Eigen::ArrayXf> x(values, count);
+  switch (epilogue) {
+    case LinearEpilogue::None:
+      return;
+    case LinearEpilogue::Gelu:  // torch.nn.functional.gelu: 0.5 x (1 + erf(x / sqrt 2))
+      x = 0.5f * x * (1.0f + (x * 0.70710678118654752f).erf());
+      return;
+    case LinearEpilogue::GeluTanh:  // gelu(approximate='tanh')
+      x = 0.5f * x * (1.0f + (0.79788456080286536f * (x + 0.044715f * x.cube())).tanh());
+      return;
+    case LinearEpilogue::QuickGelu:  // CLIP: x * sigmoid(1.702 x)
+      x = x / (1.0f + (-1.702f * x).exp());
+      return;
+  }
+}
+
+void LinearLayer::apply(const RowMatrixF& x, RowMatrixF& out, LinearEpilogue epilogue,
+                        std::vector<float>& scratch) const {
+  const int rows = static_cast<int>(x.rows());
+  out.resize(rows, m_outputs);
+  if (!m_gemm) {
+    out.noalias() = x * m_weight.transpose();
+    out.rowwise() += m_bias.transpose();
+    if (epilogue != LinearEpilogue::None) applyActivation(out.data(), out.size(), epilogue);
+    return;
+  }
+  // Row blocks of 196 tokens keep a block's packed rows (for K <= 768, 600 kB) in L2 while one
+  // weight panel's K-slice stays in L1; the tasks are (row block, panel) pairs.
+  constexpr int kTile = PackedGemm::kTileRows;
+  constexpr int kBlockTiles = 14;
+  const int tiles = (rows + kTile - 1) / kTile;
+  const int blocks = (tiles + kBlockTiles - 1) / kBlockTiles;
+  const int panels = m_gemm->panels();
+  const int depth = m_inputs;
+  const std::size_t stride = static_cast<std::size_t>(m_outputs);
+  scratch.resize(m_gemm->packedRowsSize(rows));
+  float* packed = scratch.data();
+  [[maybe_unused]] const int threads = Eigen::nbThreads();
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#pragma omp for schedule(static)
+    for (int t = 0; t < tiles; ++t) {
+      float* dst = packed + static_cast<std::size_t>(t) * static_cast<std::size_t>(depth) * kTile;
+      for (int r = 0; r < kTile; ++r) {
+        const int row = t * kTile + r;
+        if (row >= rows) {
+          for (int k = 0; k < depth; ++k) dst[static_cast<std::size_t>(k) * kTile + r] = 0.0f;
+          continue;
+        }
+        const float* src = x.row(row).data();
+        for (int k = 0; k < depth; ++k) dst[static_cast<std::size_t>(k) * kTile + r] = src[k];
+      }
+    }
+#pragma omp for schedule(dynamic, 1) collapse(2)
+    for (int b = 0; b < blocks; ++b) {
+      for (int p = 0; p < panels; ++p) {
+        const int first = b * kBlockTiles * kTile;
+        const int count = std::min(kBlockTiles * kTile, rows - first);
+        const float* blockX = packed + static_cast<std::size_t>(b) * kBlockTiles *
+                                           static_cast<std::size_t>(depth) * kTile;
+        float* blockOut = out.row(first).data();
+        m_gemm->multiply(blockX, count, blockOut, stride, p, p + 1);
+        if (epilogue != LinearEpilogue::None) {
+          const int c0 = p * PackedGemm::kPanelWidth;
+          const int width = std::min(PackedGemm::kPanelWidth, m_outputs - c0);
+          for (int r = 0; r < count; ++r)
+            applyActivation(
+                blockOut + static_cast<std::size_t>(r) * stride + static_cast<std::size_t>(c0),
+                width, epilogue);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace patchlens

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <vector>
+
+#include "core/model/eigen_types.h"
+#include "core/model/linear_layer.h"
+#include "core/model/transformer_config.h"
+
+namespace patchlens {
+
+// A LayerNorm's affine parameters.
+struct LayerNormWeights {
+  VectorF weight;  // [D]
+  VectorF bias;    // [D]
+};
+
+// out = (x - mean) / sqrt(var + eps) * weight + bias per row, biased variance (torch LayerNorm).
+void layerNorm(const RowMatrixF& x, RowMatrixF& out, const LayerNormWeights& norm, float eps);
+
+// Buffers one forward reuses from block to block, so a 12-block pass allocates once.
+struct BlockScratch {
+  RowMatrixF normed, qkv, context, projected, hidden;
+  std::vector<RowMatrixF> probabilities;  // one [T x T] per head
+  std::vector<float> packed;
+};
+
+// One pre-norm ViT block, the canonical layout every family is converted into:
+// x = x + ls1 * proj(attn(norm1(x))); x = x + ls2 * fc2(act(fc1(norm2(x)))).
+class TransformerBlock {
+ public:
+  LayerNormWeights norm1, norm2;
+  LinearLayer qkv;                   // [3D x D]: q rows, then k, then v (timm's fused qkv)
+  LinearLayer proj;                  // [D x D]
+  LinearLayer fc1;                   // [M x D]
+  LinearLayer fc2;                   // [D x M]
+  VectorF layerScale1, layerScale2;  // [D], empty when the family has none
+
+  // x [T x D] in place. After the call scratch.probabilities holds each head's softmax.
+  void forward(RowMatrixF& x, const TransformerConfig& config, BlockScratch& scratch) const;
+
+ private:
+  void attention(const TransformerConfig& config, BlockScratch& scratch) const;
+};
+
+LinearEpilogue epilogueFor(Activation activation);
+
+}  // namespace patchlens

@@ -1,0 +1,675 @@
+#include "core/model/transformer_families.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "core/io/error.h"
+#include "core/weights/weight_keys.h"
+#include "core/weights/weight_loader.h"
+
+namespace patchlens {
+namespace {
+
+using Shape = std::vector<std::int64_t>;
+
+std::string shapeText(const Shape& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+int squareRoot(std::int64_t n) {
+  if (n <= 0 || n > (std::int64_t{1} << 40)) return 0;
+  auto r = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+  return r * r == n ? static_cast<int>(r) : 0;
+}
+
+std::int64_t product(const Shape& shape) {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  return n;
+}
+
+// Reads a family's tensors under one prefix, checking each shape and naming the tensor (and the
+// block it belongs to) in every refusal.
+class Reader {
+ public:
+  Reader(const TensorSource& source, std::string path, std::string prefix)
+      : m_source(source), m_path(std::move(path)), m_prefix(std::move(prefix)) {
+    for (const TensorInfo& t : source.tensors()) m_names.insert(t.name);
+  }
+
+  const std::string& prefix() const { return m_prefix; }
+  bool has(const std::string& name) const { return m_names.count(m_prefix + name) > 0; }
+  const TensorInfo* info(const std::string& name) const { return m_source.find(m_prefix + name); }
+  void setContext(std::string context) { m_context = std::move(context); }
+
+  // How many blocks "<stem>0<sep>...", "<stem>1<sep>..." exist, counting every index that has a
+  // tensor so that a block missing its first tensor is still read (and refused by name).
+  int countBlocks(const std::string& stem, char sep) const {
+    int count = 0;
+    const std::string full = m_prefix + stem;
+    for (const std::string& n : m_names) {
+      if (n.compare(0, full.size(), full) != 0) continue;
+      std::size_t i = full.size();
+      int index = 0;
+      bool digits = false;
+      while (i < n.size() && n[i] >= '0' && n[i] <= '9' && index < 100000) {
+        index = index * 10 + (n[i] - '0');
+        ++i;
+        digits = true;
+      }
+      if (digits && i < n.size() && n[i] == sep) count = std::max(count, index + 1);
+    }
+    return count;
+  }
+
+  [[noreturn]] void fail(const std::string& name, const std::string& why) const {
+    throw Error(m_path, "tensor '" + m_prefix + name + "' " + why +
+                            (m_context.empty() ? "" : " (" + m_context + ")"));
+  }
+
+  // The tensor as float32; shape checked against `expected` (-1 = any) up to leading 1s when
+  // squeeze is set.
+  NpyArray read(const std::string& name, const Shape& expected) const {
+    const TensorInfo* t = info(name);
+    if (!t) fail(name, "is missing");
+    if (!matches(t->shape, expected)) {
+      fail(name, "is " + shapeText(t->shape) + ", expected " + shapeText(expected));
+    }
+    NpyArray a = m_source.read(m_prefix + name);
+    for (float v : a.data) {
+      if (!std::isfinite(v)) fail(name, "holds non-finite values (NaN or Inf)");
+    }
+    return a;
+  }
+
+  Shape shape(const std::string& name) const {
+    const TensorInfo* t = info(name);
+    if (!t) fail(name, "is missing");
+    return t->shape;
+  }
+
+  // A [d] vector stored as [d], [1, d] or [1, 1, d].
+  VectorF vector(const std::string& name, std::int64_t d) const {
+    const TensorInfo* t = info(name);
+    if (!t) fail(name, "is missing");
+    if (t->shape.empty() || t->shape.back() != d || product(t->shape) != d)
+      fail(name, "is " + shapeText(t->shape) + ", expected [" + std::to_string(d) + "]");
+    const NpyArray a = read(name, {});
+    return Eigen::Map<const VectorF>(a.data.data(), d);
+  }
+
+  RowMatrixF matrix(const std::string& name, std::int64_t rows, std::int64_t cols) const {
+    const NpyArray a = read(name, {rows, cols});
+    return Eigen::Map<const RowMatrixF>(a.data.data(), rows, cols);
+  }
+
+  LayerNormWeights layerNorm(const std::string& weight, const std::string& bias,
+                             std::int64_t d) const {
+    return {vector(weight, d), vector(bias, d)};
+  }
+
+ private:
+  static bool matches(const Shape& actual, const Shape& expected) {
+    if (expected.empty()) return true;
+    if (actual.size() != expected.size()) return false;
+    for (std::size_t i = 0; i < actual.size(); ++i) {
+      if (expected[i] >= 0 && actual[i] != expected[i]) return false;
+    }
+    return true;
+  }
+
+  const TensorSource& m_source;
+  std::string m_path;
+  std::string m_prefix;
+  std::string m_context;
+  std::set<std::string> m_names;
+};
+
+// What a config sidecar (config.json beside the weights: HF's, or timm's with model_args)
+// says about the encoder.
+struct Sidecar {
+  std::string file;
+  int heads = 0;
+  std::string headsKey;
+  std::optional<float> eps;
+  std::string activation;  // hidden_act / act_layer / "quick_gelu" from the architecture name
+};
+
+std::optional<Sidecar> readSidecar(const std::string& weightsPath, int width) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path file = fs::path(weightsPath).parent_path() / "config.json";
+  if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > (std::uintmax_t{4} << 20))
+    return std::nullopt;
+  std::ifstream in(file);
+  const nlohmann::json root = nlohmann::json::parse(in, nullptr, false);
+  if (root.is_discarded() || !root.is_object()) return std::nullopt;
+  // Vision settings live at the top (ViTConfig, timm), under vision_config (CLIPConfig,
+  // SiglipConfig) or under model_args (timm hub configs).
+  const nlohmann::json* scopes[3] = {&root, nullptr, nullptr};
+  const std::string scopeNames[3] = {"", "vision_config.", "model_args."};
+  if (root.contains("vision_config") && root["vision_config"].is_object())
+    scopes[1] = &root["vision_config"];
+  if (root.contains("model_args") && root["model_args"].is_object())
+    scopes[2] = &root["model_args"];
+  Sidecar s;
+  s.file = file.string();
+  for (int i = 0; i < 3; ++i) {
+    if (!scopes[i]) continue;
+    const nlohmann::json& j = *scopes[i];
+    // A sidecar for another width is not this file's (a text tower, a different model).
+    for (const char* key : {"hidden_size", "embed_dim"}) {
+      if (j.contains(key) && j[key].is_number_integer() && j[key].get<int>() != width)
+        return std::nullopt;
+    }
+    for (const char* key : {"num_attention_heads", "num_heads"}) {
+      if (s.heads == 0 && j.contains(key) && j[key].is_number_integer() && j[key].get<int>() > 0) {
+        s.heads = j[key].get<int>();
+        s.headsKey = scopeNames[i] + key;
+      }
+    }
+    for (const char* key : {"layer_norm_eps", "norm_eps"}) {
+      if (!s.eps && j.contains(key) && j[key].is_number()) s.eps = j[key].get<float>();
+    }
+    for (const char* key : {"hidden_act", "act_layer"}) {
+      if (s.activation.empty() && j.contains(key) && j[key].is_string())
+        s.activation = j[key].get<std::string>();
+    }
+  }
+  if (s.activation.empty() && root.contains("architecture") && root["architecture"].is_string() &&
+      root["architecture"].get<std::string>().find("quickgelu") != std::string::npos) {
+    s.activation = "quick_gelu";
+  }
+  return s;
+}
+
+std::optional<Activation> activationFromName(const std::string& name) {
+  if (name == "gelu" || name == "gelu_new_erf") return Activation::Gelu;
+  if (name == "quick_gelu" || name == "quickgelu") return Activation::QuickGelu;
+  if (name == "gelu_pytorch_tanh" || name == "gelu_new" || name == "gelu_tanh")
+    return Activation::GeluTanh;
+  return std::nullopt;
+}
+
+LinearLayer linear(const Reader& r, const std::string& weight, const std::string& bias,
+                   std::int64_t out, std::int64_t in) {
+  const RowMatrixF w = r.matrix(weight, out, in);
+  const VectorF b = bias.empty() ? VectorF::Zero(out) : r.vector(bias, out);
+  return LinearLayer(w, b);
+}
+
+// q, k, v stored apart (HF) stacked into timm's fused [3D x D] layout.
+LinearLayer stackedQkv(const Reader& r, const std::string& stem, const char* const names[3],
+                       const char* weightSuffix, const char* biasSuffix, std::int64_t d) {
+  RowMatrixF w(3 * d, d);
+  VectorF b(3 * d);
+  for (int i = 0; i < 3; ++i) {
+    w.middleRows(i * d, d) = r.matrix(stem + names[i] + weightSuffix, d, d);
+    b.segment(i * d, d) = r.vector(stem + names[i] + biasSuffix, d);
+  }
+  return LinearLayer(w, b);
+}
+
+// The hidden width of an MLP from its first layer's weight [M, D] (or Flax [D, M]).
+std::int64_t mlpWidth(const Reader& r, const std::string& weight, std::int64_t d, bool flax) {
+  const Shape s = r.shape(weight);
+  if (s.size() != 2 || s[flax ? 0 : 1] != d)
+    r.fail(weight,
+           "is " + shapeText(s) + ", expected " +
+               (flax ? "[" + std::to_string(d) + ", M]" : "[M, " + std::to_string(d) + "]"));
+  return s[flax ? 1 : 0];
+}
+
+// The families' names, as weight_keys.cpp reports them, and the suffix of their patch weight.
+struct PatchFamily {
+  const char* keysFamily;
+  const char* weightSuffix;
+};
+constexpr PatchFamily kPatchFamilies[] = {
+    {"timm ViT/DeiT/DINOv2", "patch_embed.proj.weight"},
+    {"Hugging Face ViT", "embeddings.patch_embeddings.projection.weight"},
+    {"torchvision ViT", "conv_proj.weight"},
+    {"OpenAI CLIP", "visual.conv1.weight"},
+    {"Hugging Face CLIP/SigLIP", "vision_model.embeddings.patch_embedding.weight"},
+    {"Google ViT (npz)", "embedding/kernel"},
+};
+
+// Everything the family readers fill besides blocks.
+struct Build {
+  TransformerWeights w;
+  int heads = 0;  // exact from the file's layout (Google npz, OpenAI CLIP's rule), else 0
+  std::string headsSource;
+  std::string posName;  // the position table's tensor name (under the prefix), empty: none
+};
+
+void readTimm(const Reader& r, Build& b, std::int64_t d) {
+  TransformerConfig& c = b.w.config;
+  c.depth = r.countBlocks("blocks.", '.');
+  c.layerScale = r.has("blocks.0.ls1.gamma");
+  c.preNorm = r.has("norm_pre.weight");
+  c.finalNorm = r.has("norm.weight");
+  c.layerNormEps = c.preNorm ? 1e-5f : 1e-6f;  // timm's CLIP models use LayerNorm(eps=1e-5)
+  c.resample = PositionResample::TimmBicubic;
+  if (r.has("blocks.0.mlp.w12.weight") || r.has("blocks.0.mlp.fc1_g.weight"))
+    r.fail("blocks.0.mlp.w12.weight", "is a SwiGLU MLP, which PatchLens does not run");
+  c.family = c.layerScale ? "timm DINOv2" : c.preNorm ? "timm CLIP" : "timm ViT";
+  b.posName = r.has("pos_embed") ? "pos_embed" : "";
+  std::vector<VectorF> prefix;
+  if (r.has("cls_token")) {
+    c.classToken = true;
+    prefix.push_back(r.vector("cls_token", d));
+  }
+  if (r.has("dist_token")) {
+    c.distillationToken = true;
+    c.family = "timm DeiT (distilled)";
+    prefix.push_back(r.vector("dist_token", d));
+  }
+  if (r.has("reg_token")) {
+    const Shape s = r.shape("reg_token");
+    const NpyArray a = r.read("reg_token", {1, -1, d});
+    c.registerTokens = static_cast<int>(s[1]);
+    for (int i = 0; i < c.registerTokens; ++i)
+      prefix.emplace_back(Eigen::Map<const VectorF>(a.data.data() + i * d, d));
+    c.family += " (" + std::to_string(c.registerTokens) + " registers)";
+  }
+  b.w.prefixTokens.resize(static_cast<Eigen::Index>(prefix.size()), d);
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    b.w.prefixTokens.row(static_cast<Eigen::Index>(i)) = prefix[i].transpose();
+  if (c.preNorm) b.w.preNorm = r.layerNorm("norm_pre.weight", "norm_pre.bias", d);
+  if (c.finalNorm) b.w.finalNorm = r.layerNorm("norm.weight", "norm.bias", d);
+}
+
+void readTimmBlock(Reader& r, TransformerBlock& blk, const std::string& p, std::int64_t d,
+                   bool layerScale) {
+  blk.norm1 = r.layerNorm(p + "norm1.weight", p + "norm1.bias", d);
+  blk.qkv = linear(r, p + "attn.qkv.weight", r.has(p + "attn.qkv.bias") ? p + "attn.qkv.bias" : "",
+                   3 * d, d);
+  blk.proj = linear(r, p + "attn.proj.weight", p + "attn.proj.bias", d, d);
+  blk.norm2 = r.layerNorm(p + "norm2.weight", p + "norm2.bias", d);
+  const std::int64_t m = mlpWidth(r, p + "mlp.fc1.weight", d, false);
+  blk.fc1 = linear(r, p + "mlp.fc1.weight", p + "mlp.fc1.bias", m, d);
+  blk.fc2 = linear(r, p + "mlp.fc2.weight", p + "mlp.fc2.bias", d, m);
+  if (layerScale) {
+    blk.layerScale1 = r.vector(p + "ls1.gamma", d);
+    blk.layerScale2 = r.vector(p + "ls2.gamma", d);
+  }
+}
+
+void readHfVit(const Reader& r, Build& b, std::int64_t d) {
+  TransformerConfig& c = b.w.config;
+  c.depth = r.countBlocks("encoder.layer.", '.');
+  const bool dinov2 = r.has("encoder.layer.0.norm1.weight");
+  c.layerScale = dinov2;
+  c.layerNormEps = dinov2 ? 1e-6f : 1e-12f;
+  c.family = dinov2 ? "HF Dinov2Model" : "HF ViTModel";
+  c.resample = PositionResample::HfScaleFactor;
+  c.finalNorm = true;
+  b.posName = "embeddings.position_embeddings";
+  std::vector<VectorF> prefix;
+  c.classToken = true;
+  prefix.push_back(r.vector("embeddings.cls_token", d));
+  if (r.has("embeddings.distillation_token")) {
+    c.distillationToken = true;
+    c.family = "HF DeiT (distilled)";
+    c.resample = PositionResample::None;  // its interpolate_pos_encoding differs; not followed
+    prefix.push_back(r.vector("embeddings.distillation_token", d));
+  }
+  if (r.has("embeddings.register_tokens")) {
+    const Shape s = r.shape("embeddings.register_tokens");
+    const NpyArray a = r.read("embeddings.register_tokens", {1, -1, d});
+    c.registerTokens = static_cast<int>(s[1]);
+    for (int i = 0; i < c.registerTokens; ++i)
+      prefix.emplace_back(Eigen::Map<const VectorF>(a.data.data() + i * d, d));
+    c.family += " (" + std::to_string(c.registerTokens) + " registers)";
+  }
+  b.w.prefixTokens.resize(static_cast<Eigen::Index>(prefix.size()), d);
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    b.w.prefixTokens.row(static_cast<Eigen::Index>(i)) = prefix[i].transpose();
+  b.w.finalNorm = r.layerNorm("layernorm.weight", "layernorm.bias", d);
+}
+
+void readHfVitBlock(Reader& r, TransformerBlock& blk, const std::string& p, std::int64_t d,
+                    bool dinov2) {
+  static const char* const kQkv[3] = {"query", "key", "value"};
+  const std::string n1 = dinov2 ? "norm1" : "layernorm_before";
+  const std::string n2 = dinov2 ? "norm2" : "layernorm_after";
+  blk.norm1 = r.layerNorm(p + n1 + ".weight", p + n1 + ".bias", d);
+  blk.qkv = stackedQkv(r, p + "attention.attention.", kQkv, ".weight", ".bias", d);
+  blk.proj =
+      linear(r, p + "attention.output.dense.weight", p + "attention.output.dense.bias", d, d);
+  blk.norm2 = r.layerNorm(p + n2 + ".weight", p + n2 + ".bias", d);
+  const std::string fc1 = dinov2 ? "mlp.fc1" : "intermediate.dense";
+  const std::string fc2 = dinov2 ? "mlp.fc2" : "output.dense";
+  const std::int64_t m = mlpWidth(r, p + fc1 + ".weight", d, false);
+  blk.fc1 = linear(r, p + fc1 + ".weight", p + fc1 + ".bias", m, d);
+  blk.fc2 = linear(r, p + fc2 + ".weight", p + fc2 + ".bias", d, m);
+  if (dinov2) {
+    blk.layerScale1 = r.vector(p + "layer_scale1.lambda1", d);
+    blk.layerScale2 = r.vector(p + "layer_scale2.lambda1", d);
+  }
+}
+
+void readHfClip(const Reader& r, Build& b, std::int64_t d) {
+  TransformerConfig& c = b.w.config;
+  c.depth = r.countBlocks("vision_model.encoder.layers.", '.');
+  c.classToken = r.has("vision_model.embeddings.class_embedding");
+  c.preNorm = r.has("vision_model.pre_layrnorm.weight");
+  c.finalNorm = r.has("vision_model.post_layernorm.weight");
+  const bool siglip = !c.classToken;
+  c.family = siglip ? "HF SiglipVisionModel" : "HF CLIPVisionModel";
+  c.layerNormEps = siglip ? 1e-6f : 1e-5f;
+  c.activation = siglip ? Activation::GeluTanh : Activation::QuickGelu;
+  c.resample = PositionResample::None;
+  b.posName = "vision_model.embeddings.position_embedding.weight";
+  if (c.classToken) {
+    b.w.prefixTokens = r.vector("vision_model.embeddings.class_embedding", d).transpose();
+  }
+  if (c.preNorm)
+    b.w.preNorm =
+        r.layerNorm("vision_model.pre_layrnorm.weight", "vision_model.pre_layrnorm.bias", d);
+  if (c.finalNorm) {
+    b.w.finalNorm =
+        r.layerNorm("vision_model.post_layernorm.weight", "vision_model.post_layernorm.bias", d);
+  }
+}
+
+void readHfClipBlock(Reader& r, TransformerBlock& blk, const std::string& p, std::int64_t d) {
+  static const char* const kQkv[3] = {"q_proj", "k_proj", "v_proj"};
+  blk.norm1 = r.layerNorm(p + "layer_norm1.weight", p + "layer_norm1.bias", d);
+  blk.qkv = stackedQkv(r, p + "self_attn.", kQkv, ".weight", ".bias", d);
+  blk.proj = linear(r, p + "self_attn.out_proj.weight", p + "self_attn.out_proj.bias", d, d);
+  blk.norm2 = r.layerNorm(p + "layer_norm2.weight", p + "layer_norm2.bias", d);
+  const std::int64_t m = mlpWidth(r, p + "mlp.fc1.weight", d, false);
+  blk.fc1 = linear(r, p + "mlp.fc1.weight", p + "mlp.fc1.bias", m, d);
+  blk.fc2 = linear(r, p + "mlp.fc2.weight", p + "mlp.fc2.bias", d, m);
+}
+
+void readOpenAiClip(const Reader& r, Build& b, std::int64_t d) {
+  TransformerConfig& c = b.w.config;
+  c.family = "OpenAI CLIP";
+  c.depth = r.countBlocks("visual.transformer.resblocks.", '.');
+  c.classToken = true;
+  c.preNorm = true;
+  c.finalNorm = true;
+  c.layerNormEps = 1e-5f;
+  c.activation = Activation::QuickGelu;
+  c.resample = PositionResample::None;
+  b.posName = "visual.positional_embedding";
+  b.w.prefixTokens = r.vector("visual.class_embedding", d).transpose();
+  b.w.preNorm = r.layerNorm("visual.ln_pre.weight", "visual.ln_pre.bias", d);
+  b.w.finalNorm = r.layerNorm("visual.ln_post.weight", "visual.ln_post.bias", d);
+  if (d % 64 == 0) {  // clip/model.py: vision_heads = vision_width // 64
+    b.heads = static_cast<int>(d / 64);
+    b.headsSource = "OpenAI CLIP's rule heads = width / 64";
+  }
+}
+
+// OpenAI CLIP resblocks and torchvision encoder layers: nn.MultiheadAttention's in_proj.
+void readInProjBlock(Reader& r, TransformerBlock& blk, const std::string& p, std::int64_t d,
+                     const std::string& attn, const std::string& fc1, const std::string& fc2) {
+  blk.norm1 = r.layerNorm(p + "ln_1.weight", p + "ln_1.bias", d);
+  blk.qkv = linear(r, p + attn + ".in_proj_weight", p + attn + ".in_proj_bias", 3 * d, d);
+  blk.proj = linear(r, p + attn + ".out_proj.weight", p + attn + ".out_proj.bias", d, d);
+  blk.norm2 = r.layerNorm(p + "ln_2.weight", p + "ln_2.bias", d);
+  const std::int64_t m = mlpWidth(r, p + fc1 + ".weight", d, false);
+  blk.fc1 = linear(r, p + fc1 + ".weight", p + fc1 + ".bias", m, d);
+  blk.fc2 = linear(r, p + fc2 + ".weight", p + fc2 + ".bias", d, m);
+}
+
+void readTorchvision(const Reader& r, Build& b, std::int64_t d) {
+  TransformerConfig& c = b.w.config;
+  c.family = "torchvision VisionTransformer";
+  c.depth = r.countBlocks("encoder.layers.encoder_layer_", '.');
+  c.classToken = true;
+  c.finalNorm = true;
+  c.layerNormEps = 1e-6f;
+  c.resample = PositionResample::None;
+  b.posName = "encoder.pos_embedding";
+  b.w.prefixTokens = r.vector("class_token", d).transpose();
+  b.w.finalNorm = r.layerNorm("encoder.ln.weight", "encoder.ln.bias", d);
+}
+
+void readGoogle(const Reader& r, Build& b, std::int64_t d) {
+  TransformerConfig& c = b.w.config;
+  c.family = "Google ViT (npz)";
+  c.depth = r.countBlocks("Transformer/encoderblock_", '/');
+  c.classToken = r.has("cls");
+  c.finalNorm = true;
+  c.layerNormEps = 1e-6f;               // flax.linen.LayerNorm default
+  c.activation = Activation::GeluTanh;  // flax.linen.gelu defaults to approximate=True
+  c.resample = PositionResample::None;
+  b.posName = "Transformer/posembed_input/pos_embedding";
+  if (c.classToken) b.w.prefixTokens = r.vector("cls", d).transpose();
+  b.w.finalNorm = r.layerNorm("Transformer/encoder_norm/scale", "Transformer/encoder_norm/bias", d);
+}
+
+// The Flax block: LayerNorm_0, MultiHeadDotProductAttention_1 (q/k/v kernels [D, H, Dh],
+// out [H, Dh, D]), LayerNorm_2, MlpBlock_3 (Dense kernels [in, out]); big_vision numbers them
+// 0, 0, 1, 0 instead.
+void readGoogleBlock(Reader& r, TransformerBlock& blk, const std::string& p, std::int64_t d,
+                     int& heads) {
+  const auto pick = [&](const char* a, const char* bName) {
+    return r.has(p + a + "/scale") || r.has(p + a + "/query/kernel") ||
+                   r.has(p + a + "/Dense_0/kernel")
+               ? std::string(a)
+               : std::string(bName);
+  };
+  const std::string ln1 = "LayerNorm_0";
+  const std::string attn = pick("MultiHeadDotProductAttention_1", "MultiHeadDotProductAttention_0");
+  const std::string ln2 = pick("LayerNorm_2", "LayerNorm_1");
+  const std::string mlp = pick("MlpBlock_3", "MlpBlock_0");
+  blk.norm1 = r.layerNorm(p + ln1 + "/scale", p + ln1 + "/bias", d);
+  const Shape qs = r.shape(p + attn + "/query/kernel");
+  if (qs.size() != 3 || qs[0] != d || qs[1] <= 0 || qs[1] * qs[2] != d)
+    r.fail(p + attn + "/query/kernel", "is " + shapeText(qs) + ", expected [D, heads, D / heads]");
+  heads = static_cast<int>(qs[1]);
+  RowMatrixF w(3 * d, d);
+  VectorF bias(3 * d);
+  const char* names[3] = {"/query", "/key", "/value"};
+  for (int i = 0; i < 3; ++i) {
+    const NpyArray k = r.read(p + attn + names[i] + "/kernel", {d, qs[1], qs[2]});
+    // [D_in, H, Dh] is x @ K: the torch weight is its transpose [H*Dh, D_in].
+    w.middleRows(i * d, d) = Eigen::Map<const RowMatrixF>(k.data.data(), d, d).transpose();
+    const NpyArray bb = r.read(p + attn + names[i] + "/bias", {qs[1], qs[2]});
+    bias.segment(i * d, d) = Eigen::Map<const VectorF>(bb.data.data(), d);
+  }
+  blk.qkv = LinearLayer(w, bias);
+  const NpyArray o = r.read(p + attn + "/out/kernel", {qs[1], qs[2], d});
+  blk.proj = LinearLayer(Eigen::Map<const RowMatrixF>(o.data.data(), d, d).transpose(),
+                         r.vector(p + attn + "/out/bias", d));
+  blk.norm2 = r.layerNorm(p + ln2 + "/scale", p + ln2 + "/bias", d);
+  const std::int64_t m = mlpWidth(r, p + mlp + "/Dense_0/kernel", d, true);
+  const NpyArray k0 = r.read(p + mlp + "/Dense_0/kernel", {d, m});
+  blk.fc1 = LinearLayer(Eigen::Map<const RowMatrixF>(k0.data.data(), d, m).transpose(),
+                        r.vector(p + mlp + "/Dense_0/bias", m));
+  const NpyArray k1 = r.read(p + mlp + "/Dense_1/kernel", {m, d});
+  blk.fc2 = LinearLayer(Eigen::Map<const RowMatrixF>(k1.data.data(), m, d).transpose(),
+                        r.vector(p + mlp + "/Dense_1/bias", d));
+}
+
+// The position table, and how many prefix tokens it covers, decided from its length.
+void readPositions(const Reader& r, Build& b, std::int64_t d) {
+  TransformerConfig& c = b.w.config;
+  c.hasPositionEmbedding = !b.posName.empty() && r.has(b.posName);
+  if (!c.hasPositionEmbedding) return;
+  const Shape s = r.shape(b.posName);
+  if (s.empty() || s.back() != d || product(s) % d != 0)
+    r.fail(b.posName, "is " + shapeText(s) + ", expected [1, T, " + std::to_string(d) + "]");
+  const std::int64_t rows = product(s) / d;
+  const NpyArray a = r.read(b.posName, {});
+  b.w.positions = Eigen::Map<const RowMatrixF>(a.data.data(), rows, d);
+  const int prefix = c.prefixTokens();
+  // timm's no_embed_class (0 rows), every prefix token, or the class token only (DINOv2 with
+  // registers: registers are inserted after the position embedding is added).
+  int rowsForPrefix = -1;
+  for (int candidate : {prefix, 0, c.classToken ? 1 : -1}) {
+    if (candidate >= 0 && candidate <= prefix && squareRoot(rows - candidate)) {
+      rowsForPrefix = candidate;
+      break;
+    }
+  }
+  if (rowsForPrefix < 0) {
+    r.fail(b.posName, "has " + std::to_string(rows) + " rows: neither a square grid nor " +
+                          std::to_string(prefix) + " prefix rows plus a square grid");
+  }
+  c.positionPrefixRows = rowsForPrefix;
+  c.nativeGridRows = c.nativeGridCols = squareRoot(rows - rowsForPrefix);
+}
+
+}  // namespace
+
+int standardHeadsForWidth(int width) {
+  switch (width) {
+    case 192:
+      return 3;
+    case 384:
+      return 6;
+    case 768:
+      return 12;
+    case 1024:
+    case 1280:
+      return 16;
+    case 1536:
+      return 24;
+    default:
+      return 0;
+  }
+}
+
+std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& source,
+                                                          const std::string& path,
+                                                          const TransformerLoadOptions& options,
+                                                          std::string* whyNot) {
+  const auto notTransformer = [&](std::string why) -> std::shared_ptr<const TransformerWeights> {
+    if (whyNot) *whyNot = std::move(why);
+    return nullptr;
+  };
+  if (source.format() == "npy") return notTransformer("a lone .npy array holds no blocks");
+  const WeightKeys keys = resolveWeightKeys(source.tensors(), options.patch, path);
+  const PatchFamily* family = nullptr;
+  std::string prefix;
+  for (const PatchFamily& f : kPatchFamilies) {
+    const std::string suffix = f.weightSuffix;
+    if (keys.family == f.keysFamily && keys.weight.size() >= suffix.size() &&
+        keys.weight.compare(keys.weight.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      family = &f;
+      prefix = keys.weight.substr(0, keys.weight.size() - suffix.size());
+    }
+  }
+  if (!family) {
+    return notTransformer("the patch embedding '" + keys.weight + "' (" + keys.family +
+                          ") belongs to no ViT family PatchLens knows the blocks of");
+  }
+  Reader r(source, path, prefix);
+  Build b;
+  const std::string kf = family->keysFamily;
+  const std::int64_t d = [&] {
+    const Shape s = r.shape(family->weightSuffix);
+    return s.size() == 4 ? (kf == "Google ViT (npz)" ? s[3] : s[0]) : std::int64_t{0};
+  }();
+  if (d <= 0) r.fail(family->weightSuffix, "is not a 4-D patch-embedding kernel");
+  const bool google = kf == "Google ViT (npz)";
+  const std::string blockStem = kf == "timm ViT/DeiT/DINOv2"       ? "blocks."
+                                : kf == "Hugging Face ViT"         ? "encoder.layer."
+                                : kf == "Hugging Face CLIP/SigLIP" ? "vision_model.encoder.layers."
+                                : kf == "OpenAI CLIP"              ? "visual.transformer.resblocks."
+                                : kf == "torchvision ViT"          ? "encoder.layers.encoder_layer_"
+                                                                   : "Transformer/encoderblock_";
+  if (r.countBlocks(blockStem, google ? '/' : '.') == 0) {
+    return notTransformer("no transformer blocks: the file has the " + keys.family +
+                          " patch embedding but no '" + prefix + blockStem + "0" +
+                          (google ? "/" : ".") + "...' tensors");
+  }
+  if (kf == "timm ViT/DeiT/DINOv2") {
+    readTimm(r, b, d);
+  } else if (kf == "Hugging Face ViT") {
+    readHfVit(r, b, d);
+  } else if (kf == "Hugging Face CLIP/SigLIP") {
+    readHfClip(r, b, d);
+  } else if (kf == "OpenAI CLIP") {
+    readOpenAiClip(r, b, d);
+  } else if (kf == "torchvision ViT") {
+    readTorchvision(r, b, d);
+  } else {
+    readGoogle(r, b, d);
+  }
+  TransformerConfig& c = b.w.config;
+  c.embedDim = static_cast<int>(d);
+
+  const std::optional<Sidecar> sidecar = readSidecar(path, c.embedDim);
+  if (sidecar && sidecar->eps) c.layerNormEps = *sidecar->eps;
+  if (sidecar && !sidecar->activation.empty()) {
+    if (const auto act = activationFromName(sidecar->activation)) c.activation = *act;
+  }
+
+  b.w.blocks.resize(static_cast<std::size_t>(c.depth));
+  const bool dinov2 = c.family.rfind("HF Dinov2", 0) == 0;
+  for (int i = 0; i < c.depth; ++i) {
+    r.setContext("block " + std::to_string(i + 1) + " of " + std::to_string(c.depth));
+    const std::string p = blockStem + std::to_string(i) + (google ? "/" : ".");
+    TransformerBlock& blk = b.w.blocks[static_cast<std::size_t>(i)];
+    if (kf == "timm ViT/DeiT/DINOv2") {
+      readTimmBlock(r, blk, p, d, c.layerScale);
+    } else if (kf == "Hugging Face ViT") {
+      readHfVitBlock(r, blk, p, d, dinov2);
+    } else if (kf == "Hugging Face CLIP/SigLIP") {
+      readHfClipBlock(r, blk, p, d);
+    } else if (kf == "OpenAI CLIP") {
+      readInProjBlock(r, blk, p, d, "attn", "mlp.c_fc", "mlp.c_proj");
+    } else if (kf == "torchvision ViT") {
+      const bool numbered = r.has(p + "mlp.0.weight");
+      readInProjBlock(r, blk, p, d, "self_attention", numbered ? "mlp.0" : "mlp.linear_1",
+                      numbered ? "mlp.3" : "mlp.linear_2");
+    } else {
+      int heads = 0;
+      readGoogleBlock(r, blk, p, d, heads);
+      if (b.heads != 0 && heads != b.heads)
+        r.fail(p + "MultiHeadDotProductAttention_1/query/kernel", "disagrees on the head count");
+      b.heads = heads;
+      b.headsSource = "the query kernel's shape [D, heads, D / heads]";
+    }
+    if (i == 0) c.mlpDim = blk.fc1.outputs();
+    if (blk.fc1.outputs() != c.mlpDim) r.fail(p + "...", "has another MLP width than block 1");
+  }
+  r.setContext({});
+  readPositions(r, b, d);
+
+  // Heads: --heads, then what the file's own layout fixes, then the sidecar, then a guess.
+  if (options.heads > 0) {
+    c.numHeads = options.heads;
+    c.headsSource = "--heads";
+  } else if (b.heads > 0) {
+    c.numHeads = b.heads;
+    c.headsSource = b.headsSource;
+  } else if (sidecar && sidecar->heads > 0) {
+    c.numHeads = sidecar->heads;
+    c.headsSource = "config.json " + sidecar->headsKey;
+  } else if (const int guess = standardHeadsForWidth(c.embedDim)) {
+    c.numHeads = guess;
+    c.headsGuessed = true;
+    c.headsSource = "guess from width " + std::to_string(c.embedDim);
+  } else {
+    throw Error(path, "cannot tell the number of attention heads of this " + c.family + " (width " +
+                          std::to_string(c.embedDim) +
+                          " is no standard ViT width and no config.json beside the file names "
+                          "num_attention_heads); pass --heads N");
+  }
+  if (c.embedDim % c.numHeads != 0) {
+    throw Error(path, std::to_string(c.numHeads) + " heads (" + c.headsSource +
+                          ") do not divide the width " + std::to_string(c.embedDim));
+  }
+
+  PatchWeights patch = loadPatchWeights(path, options.patch);
+  c.patchSize = patch.patchSize;
+  c.inChannels = patch.inChannels;
+  b.w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
+  return std::make_shared<const TransformerWeights>(std::move(b.w));
+}
+
+}  // namespace patchlens
