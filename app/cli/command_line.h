@@ -33,6 +33,11 @@ struct CommandLine {
   double figureHeight = 0;          // export --height
   double figureScale = 0;           // export --scale (PNG pixels per point) or --dpi / 72; 0: 2
   std::string colormap;             // export --colormap NAME; empty: each figure's default
+  int heads = 0;                    // --heads N: attention heads when the file cannot tell
+  std::string layer;                // export --layer L|final: the tokens a plot shows
+  std::string query;                // export --query R,C|cls|dist|reg N: the attention query
+  double foreground = -1;           // export --foreground T: pca's DINOv2 foreground threshold
+  bool foregroundFlip = false;      // export --foreground-flip: the other end of PC1
   PipelineConfig config;
 };
 

@@ -17,6 +17,19 @@ std::string LayerTrace::layerName(int layer) const {
   return "Block " + std::to_string(layer - 1);
 }
 
+int LayerTrace::layerIndex(const std::string& spec) const {
+  if (spec == "final") return depth + 2;
+  if (spec == "patch" || spec == "embedding") return 0;
+  int value = -1;
+  const auto [ptr, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), value);
+  if (spec.empty() || ec != std::errc() || ptr != spec.data() + spec.size() || value < 0 ||
+      value > depth) {
+    throw Error("", "layer '" + spec + "' does not exist: give 0.." + std::to_string(depth) +
+                        " (tokens_L: 0 = input to block 1, L = output of block L), final or patch");
+  }
+  return value + 1;
+}
+
 int LayerTrace::blockForLayer(int layer) const {
   return std::clamp(layer - 1, 1, std::max(depth, 1));
 }

@@ -30,6 +30,10 @@ struct LayerTrace {
   int layerCount() const { return static_cast<int>(layers.size()); }
   int patches() const { return gridRows * gridCols; }
   int tokens() const { return prefixTokens + patches(); }
+  // The layer index of a command-line layer, named like `forward`'s arrays: "L" = tokens_L
+  // (0 = input to block 1, L = output of block L), "final" = the final norm, "patch" = the
+  // patch embedding. Throws Error naming the accepted range.
+  int layerIndex(const std::string& spec) const;
   // "Patch embedding", "Input to block 1", "Block 3", "Final norm".
   std::string layerName(int layer) const;
   // The block whose attention a layer shows: block l for its output, block 1 for the patch

@@ -67,14 +67,11 @@ const LayerTrace& traceOf(const FigureData& data, const PlotKind& kind) {
   return *data.trace;
 }
 
-void checkLayer(const LayerTrace& trace, int layer) {
-  if (layer < 0 || layer >= trace.layerCount()) {
-    throw Error("", "layer " + std::to_string(layer) +
-                        " is out of range: 0 = patch embedding, 1 = "
-                        "input to block 1, 2.." +
-                        std::to_string(trace.depth + 1) + " = blocks 1.." +
-                        std::to_string(trace.depth) + ", " +
-                        std::to_string(trace.layerCount() - 1) + " = final norm");
+void checkBlock(const LayerTrace& trace, int block) {
+  if (block < 1 || block > trace.depth) {
+    throw Error("", "block " + std::to_string(block) + " does not exist: the model has " +
+                        std::to_string(trace.depth) + " blocks (1.." + std::to_string(trace.depth) +
+                        ")");
   }
 }
 
@@ -183,16 +180,12 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
     case PlotType::Attention:
     case PlotType::AttentionHeads: {
       const LayerTrace& trace = traceOf(data, kind);
-      checkLayer(trace, kind.first);
-      const int block = trace.blockForLayer(kind.first);
+      const int block = kind.first;
+      checkBlock(trace, block);
       const auto& heads = trace.attentionOf(block);
       AttentionMapFigure::Query query;
       const int token = queryToken(trace, options, &query);
-      const QString layerName = QString::fromStdString(trace.layerName(kind.first));
-      const QString blockName =
-          kind.first == block + 1
-              ? layerName
-              : QStringLiteral("block %1 (shown at %2)").arg(block).arg(layerName);
+      const QString blockName = QStringLiteral("block %1").arg(block);
       if (kind.type == PlotType::AttentionHeads) {
         RowMatrixF maps(static_cast<Eigen::Index>(heads.size()), trace.patches());
         for (std::size_t h = 0; h < heads.size(); ++h)
