@@ -6,6 +6,7 @@
 #include <QSlider>
 #include <QSpinBox>
 
+#include "ui/panels/layer_controls.h"
 #include "ui/session/session.h"
 #include "ui/views/qt_conversions.h"
 
@@ -31,6 +32,10 @@ OverlayToolBar::OverlayToolBar(Session* session, QWidget* parent)
   m_overlay->addItem(tr("Argmax channel"), overlayKindKey(OverlayKind::Argmax));
   m_overlay->addItem(tr("PCA → RGB"), overlayKindKey(OverlayKind::Pca));
   m_overlay->addItem(tr("Similarity to selected"), overlayKindKey(OverlayKind::Similarity));
+  m_overlay->addItem(tr("Attention from query"), overlayKindKey(OverlayKind::Attention));
+  m_overlay->addItem(tr("Attention rollout"), overlayKindKey(OverlayKind::Rollout));
+  // The layer every token view shows (a transformer's; disabled for a patch embedding only).
+  addWidget(new LayerControls(session, this));
   addWidget(label(tr("O&verlay:"), m_overlay));
   addWidget(m_overlay);
 
