@@ -6,6 +6,7 @@
 
 #include "ui/launch_options.h"
 #include "ui/main_window.h"
+#include "ui/transformer_launch.h"
 
 int main(int argc, char** argv) {
   // Photos, tensors and embeddings (MBs each) get their own mappings, returned to the system
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
         result->sourceSize.width(), result->sourceSize.height(), openToPaintMs, t.decodeMs,
         t.preprocessMs, t.embedMs, t.analysisMs, t.pcaMs, qPrintable(patchlens::memoryUsage()));
     std::printf("%s\n", qPrintable(patchlens::measureInteraction(window)));
+    std::printf("%s\n", qPrintable(patchlens::measureTransformer(window)));
     std::printf("memory at the end: %s\n", qPrintable(patchlens::memoryUsage()));
   }
   if (!options->screenshot.isEmpty()) {

@@ -34,10 +34,12 @@ QString AttentionHeadsFigure::title() const {
 }
 
 QSizeF AttentionHeadsFigure::preferredSize() const {
+  // Small enough that a dock shows the text at about its design size; the tiles reflow to
+  // the shape they are given (paint chooses the number of columns).
   const int count = static_cast<int>(m_maps.rows()) + 1;
   const int columns = static_cast<int>(std::ceil(std::sqrt(count * 1.3)));
   const int rows = (count + columns - 1) / columns;
-  return {760, 70 + rows * (620.0 / columns + 18)};
+  return {480, 60 + rows * (400.0 / columns + 16)};
 }
 
 AttentionHeadsFigure::Geometry AttentionHeadsFigure::geometry(const QRectF& area) const {
@@ -48,10 +50,18 @@ AttentionHeadsFigure::Geometry AttentionHeadsFigure::geometry(const QRectF& area
   const float hi = m_maps.size() > 0 ? m_maps.maxCoeff() : 1.0f;
   g.colorbar = ColorbarSpec{m_colormap, ValueRange{0.0f, std::max(hi, 1e-12f)},
                             tr("attention probability"), false};
-  const int columns = static_cast<int>(std::ceil(std::sqrt(count * 1.3)));
-  g.tiles = layoutTiles(g.body, count, columns,
-                        static_cast<double>(m_grid.cols) / std::max(m_grid.rows, 1), true,
-                        figureColorbarWidth(g.colorbar));
+  const double aspect = static_cast<double>(m_grid.cols) / std::max(m_grid.rows, 1);
+  // The number of columns that gives the largest tiles in this area.
+  qreal best = -1;
+  for (int columns = 1; columns <= count; ++columns) {
+    TileLayout t =
+        layoutTiles(g.body, count, columns, aspect, true, figureColorbarWidth(g.colorbar));
+    const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
+    if (size > best + 1e-6) {
+      best = size;
+      g.tiles = std::move(t);
+    }
+  }
   return g;
 }
 

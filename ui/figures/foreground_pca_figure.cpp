@@ -26,7 +26,7 @@ QString ForegroundPcaFigure::title() const {
 QSizeF ForegroundPcaFigure::preferredSize() const {
   const double extentX = std::max(m_input.width(), m_grid.cols * m_patchSize);
   const double extentY = std::max(m_input.height(), m_grid.rows * m_patchSize);
-  return {900, 105 + 255 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
+  return {600, 90 + 170 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
 }
 
 void ForegroundPcaFigure::paint(QPainter& painter, const QRectF& area) const {
