@@ -28,6 +28,7 @@ class AttentionHeadsFigure : public Figure {
   // The head under `point` when the figure is painted into `area`: 0..H-1, -1 for the mean
   // tile, nullopt outside every tile.
   std::optional<int> headAt(const QRectF& area, const QPointF& point) const;
+  const RowMatrixF& maps() const { return m_maps; }
 
  private:
   struct Geometry;
