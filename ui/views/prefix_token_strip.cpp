@@ -20,8 +20,8 @@ PrefixTokenStrip::PrefixTokenStrip(Session* session, QWidget* parent)
     : QWidget(parent), m_session(session) {
   setObjectName(QStringLiteral("prefixTokenStrip"));
   setToolTip(tr("Prefix tokens: click one to make it the attention query"));
-  for (auto signal : {&Session::resultChanged, &Session::overlayChanged,
-                      &Session::selectionChanged, &Session::attentionChanged}) {
+  for (auto signal : {&Session::resultChanged, &Session::overlayChanged, &Session::selectionChanged,
+                      &Session::attentionChanged}) {
     connect(session, signal, this, &PrefixTokenStrip::refresh);
   }
   connect(session, &Session::channelChanged, this, &PrefixTokenStrip::refresh);
