@@ -82,8 +82,11 @@ QString measureTransformer(MainWindow& window, int repetitions, int reopens) {
   if (!session.hasTransformer())
     return tr("transformer: none (%1)").arg(session.noTransformerReason());
   TransformerViews* views = TransformerViews::of(window);
-  const LayerTrace& trace = *session.result()->trace;
-  const int layers = trace.layerCount();
+  // Copied: the reopens below replace the trace.
+  const LayerTrace& shown = *session.result()->trace;
+  const int layers = shown.layerCount();
+  const int depth = shown.depth, heads = shown.heads, tokens = shown.tokens();
+  const int gridRows = shown.gridRows, gridCols = shown.gridCols;
   QElapsedTimer timer;
   // Layer change -> image view repainted; then every view that follows the layer.
   std::vector<double> layerView, layerAll;
@@ -103,7 +106,7 @@ QString measureTransformer(MainWindow& window, int repetitions, int reopens) {
   std::vector<double> click, clickAll;
   for (int i = 0; i < repetitions; ++i) {
     timer.start();
-    session.setSelection({(i * 7) % trace.gridRows, (i * 5) % trace.gridCols});
+    session.setSelection({(i * 7) % gridRows, (i * 5) % gridCols});
     if (views) views->attentionPanel()->figureWidget()->repaint();
     window.imageView()->repaint();
     click.push_back(msSince(timer));
@@ -142,9 +145,9 @@ QString measureTransformer(MainWindow& window, int repetitions, int reopens) {
             "ms; all views: median %11 ms, max %12 ms\n"
             "open -> final-layer PCA on screen: median %13 ms, max %14 ms (%15 times; last: "
             "forward with rollout and distances %16 ms, every layer's maps and PCA %17 ms)")
-      .arg(trace.depth)
-      .arg(trace.heads)
-      .arg(trace.tokens())
+      .arg(depth)
+      .arg(heads)
+      .arg(tokens)
       .arg(layers)
       .arg(lv, 0, 'f', 2)
       .arg(lvMax, 0, 'f', 2)

@@ -3,6 +3,8 @@
 #include <QDockWidget>
 #include <QMainWindow>
 #include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
 
 #include "ui/panels/attention_panel.h"
 #include "ui/panels/depth_figure_panel.h"
@@ -28,6 +30,25 @@ TransformerViews::TransformerViews(QMainWindow& window, Session& session, QMenu*
     for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock})
       window.tabifyDockWidget(inspector, d);
     inspector->raise();
+  }
+  // Help ▸ Layers and Attention: the keys and what the views show.
+  for (QAction* menuAction : window.menuBar()->actions()) {
+    if (menuAction->menu() && menuAction->text() == tr("&Help")) {
+      menuAction->menu()->addAction(tr("&Layers and Attention…"), &window, [&window] {
+        QMessageBox::information(
+            &window, tr("Layers and Attention"),
+            tr("<p>With a weight file that holds a whole ViT encoder, the <b>Layer</b> slider in "
+               "the overlay toolbar picks what every token view shows: 0 = patch embedding, 1 = "
+               "input to block 1, 2…L+1 = blocks 1…L, L+2 = final norm.</p>"
+               "<p><b>Ctrl+PgUp</b> or <b>]</b>: deeper layer · <b>Ctrl+PgDn</b> or <b>[</b>: "
+               "shallower layer · PgUp/PgDn stay channels.</p>"
+               "<p>Click a patch (or a prefix token in the strip left of the image) to make it "
+               "the attention query; click a head in the <b>Attention</b> dock to select it (the "
+               "mean tile selects the mean). Overlays <i>Attention from query</i> and <i>Attention "
+               "rollout</i>; docks <b>Attention distance</b> (click a dot: block and head), "
+               "<b>Token norms across depth</b> and <b>DINOv2-style PCA</b>.</p>"));
+      });
+    }
   }
   if (viewMenu) {
     viewMenu->addSeparator();

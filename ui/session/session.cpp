@@ -490,6 +490,7 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
   stage.start();
   full->trace = trace;
   layers->assign(static_cast<std::size_t>(trace->layerCount()), nullptr);
+  std::vector<std::shared_ptr<ComputeResult>> built;
   for (int l = 1; l < trace->layerCount(); ++l) {
     auto r = std::make_shared<ComputeResult>(*full);
     r->layerIndex = l;
@@ -501,10 +502,12 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
     r->global = globalRange(tokens);
     r->pca = tokenPca(tokens, kPcaComponents);
     r->pcaRgb = pcaToRgb(r->pca);
-    (*layers)[static_cast<std::size_t>(l)] = std::move(r);
+    (*layers)[static_cast<std::size_t>(l)] = r;
+    built.push_back(std::move(r));
     checkpoint();
   }
   full->timings.layersMs = msSince(stage);
+  for (const auto& r : built) r->timings.layersMs = full->timings.layersMs;
   (*layers)[0] = full;
 }
 
