@@ -133,6 +133,7 @@ struct Session::Job {
   // The encoder of the weight file, when already loaded for the same weights.
   std::shared_ptr<const VisionTransformer> model;
   bool modelKnown = false;  // model (or its absence) comes from the cache
+  int shownLayer = 0;       // the layer on screen: its PCA is computed first
   QString noTransformer;
 };
 
@@ -244,6 +245,7 @@ void Session::submit(Job job) {
   job.generation = m_generation->fetch_add(1) + 1;
   job.weightsKey = weightsKey(job.config.weights);
   if (m_cachedLayer && job.weightsKey == m_cachedWeightsKey) job.layer = m_cachedLayer;
+  job.shownLayer = m_layer;
   if (!m_cachedModelKey.isEmpty() && job.weightsKey == m_cachedModelKey) {
     job.model = m_cachedModel;
     job.modelKnown = true;
@@ -442,7 +444,13 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
         pcaDone.result = std::make_shared<const ComputeResult>(*full);
         promise.addResult(std::move(pcaDone));
         checkpoint();
-        transformerStage(full, job, &outcome.layers, checkpoint);
+        transformerStage(full, job, &outcome.layers, checkpoint, [&](const LayerResults& early) {
+          Outcome first = outcome;
+          first.complete = false;
+          first.layers = early;
+          first.result = early.front();
+          promise.addResult(std::move(first));
+        });
       }
     }
     full->computeMs = msSince(total);
@@ -463,9 +471,8 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
 }
 
 void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const Job& job,
-                               std::vector<std::shared_ptr<const ComputeResult>>* layers,
-                               const std::function<void()>& checkpoint) {
-  (void)job;
+                               LayerResults* layers, const std::function<void()>& checkpoint,
+                               const std::function<void(const LayerResults&)>& early) {
   QElapsedTimer stage;
   stage.start();
   std::shared_ptr<const LayerTrace> trace;
@@ -489,9 +496,12 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
   checkpoint();
   stage.start();
   full->trace = trace;
-  layers->assign(static_cast<std::size_t>(trace->layerCount()), nullptr);
-  std::vector<std::shared_ptr<ComputeResult>> built;
-  for (int l = 1; l < trace->layerCount(); ++l) {
+  const int count = trace->layerCount();
+  const int shown = std::clamp(job.shownLayer, 0, count - 1);
+  // Every layer's tokens and cheap maps; the PCA (an SVD each) of the layer on screen only.
+  std::vector<std::shared_ptr<ComputeResult>> built(static_cast<std::size_t>(count));
+  built[0] = full;
+  for (int l = 1; l < count; ++l) {
     auto r = std::make_shared<ComputeResult>(*full);
     r->layerIndex = l;
     r->embedding.tokens = trace->patchTokens(l);
@@ -500,15 +510,37 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
     r->means = tokenMeans(tokens);
     r->argmax = argmaxChannels(tokens);
     r->global = globalRange(tokens);
-    r->pca = tokenPca(tokens, kPcaComponents);
-    r->pcaRgb = pcaToRgb(r->pca);
-    (*layers)[static_cast<std::size_t>(l)] = r;
-    built.push_back(std::move(r));
+    r->pca = {};
+    r->pcaRgb = RowMatrixF();
+    if (l == shown) {
+      r->pca = tokenPca(tokens, kPcaComponents);
+      r->pcaRgb = pcaToRgb(r->pca);
+    }
+    built[static_cast<std::size_t>(l)] = std::move(r);
+  }
+  checkpoint();
+  if (shown > 0) {
+    // Published: these objects are never written again; the PCA of the others goes into copies.
+    LayerResults first(built.begin(), built.end());
+    early(first);
+  }
+  for (int l = 1; l < count; ++l) {
+    auto& r = built[static_cast<std::size_t>(l)];
+    if (l != shown) {
+      auto done = std::make_shared<ComputeResult>(*r);
+      done->pca = tokenPca(done->embedding.tokens, kPcaComponents);
+      done->pcaRgb = pcaToRgb(done->pca);
+      r = std::move(done);
+    }
     checkpoint();
   }
   full->timings.layersMs = msSince(stage);
-  for (const auto& r : built) r->timings.layersMs = full->timings.layersMs;
-  (*layers)[0] = full;
+  layers->assign(built.begin(), built.end());
+  for (int l = 1; l < count; ++l) {
+    // Only the copies made after publishing may be written (the shown layer's object is out).
+    if (l != shown || shown == 0)
+      built[static_cast<std::size_t>(l)]->timings.layersMs = full->timings.layersMs;
+  }
 }
 
 void Session::finish(const Outcome& outcome) {

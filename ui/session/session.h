@@ -233,9 +233,12 @@ class Session : public QObject {
   void invalidateOverlay();
   // Runs the encoder on the worker and completes `full` with its layers (trace, per-layer
   // results). Leaves the result as it is when the weights hold no transformer.
+  // The layer on screen gets its PCA first and is handed to `early` (every layer's tokens and
+  // maps, the other layers' PCA still to come), so that it is on screen before the rest.
+  using LayerResults = std::vector<std::shared_ptr<const ComputeResult>>;
   static void transformerStage(const std::shared_ptr<ComputeResult>& full, const Job& job,
-                               std::vector<std::shared_ptr<const ComputeResult>>* layers,
-                               const std::function<void()>& checkpoint);
+                               LayerResults* layers, const std::function<void()>& checkpoint,
+                               const std::function<void(const LayerResults&)>& early);
   void requestAttention(int block);
 
   PipelineConfig m_config;           // requested (what the panels show)
