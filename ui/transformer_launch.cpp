@@ -121,7 +121,13 @@ QString measureTransformer(MainWindow& window, int repetitions, int reopens) {
   double forwardMs = 0, layersMs = 0;
   const QString path = session.result()->imagePath;
   for (int i = 0; i < reopens; ++i) {
-    const LayerTrace* previous = session.result()->trace.get();
+    // The first result of an open has no trace yet: layers seen after it are the new image's
+    // (a pointer comparison could match a reused address).
+    bool fresh = false;
+    QObject context;
+    QObject::connect(&session, &Session::resultChanged, &context, [&] {
+      if (session.result() && !session.result()->trace) fresh = true;
+    });
     timer.start();
     window.openImage(path);
     while (timer.elapsed() < 120000) {
