@@ -134,8 +134,7 @@ QString measureTransformer(MainWindow& window, int repetitions, int reopens) {
       QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 5);
       const auto& r = session.result();
       // On screen as soon as the final layer's PCA is: the other layers' PCA may still run.
-      if (r && r->trace && r->layerIndex == layers - 1 && r->hasPca() && r->trace.get() != previous)
-        break;
+      if (fresh && r && r->trace && r->layerIndex == layers - 1 && r->hasPca()) break;
     }
     window.imageView()->repaint();
     open.push_back(msSince(timer));
