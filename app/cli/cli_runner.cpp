@@ -12,6 +12,7 @@
 #include "app/cli/batch_command.h"
 #include "app/cli/command_line.h"
 #include "app/cli/export_command.h"
+#include "app/cli/forward_command.h"
 #include "core/image/image_header.h"
 #include "core/io/csv_writer.h"
 #include "core/io/error.h"
@@ -116,10 +117,12 @@ void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& o
   out << "file: " << path << "\n";
   out << "kind: " << info.format << " weight file, " << info.tensors.size() << " tensor"
       << (info.tensors.size() == 1 ? "" : "s") << "\n";
+  for (const std::string& d : info.details) out << "about: " << d << "\n";
   for (const TensorInfo& t : info.tensors) {
     out << "  " << t.name << "  " << t.dtype << "  " << shapeText(t.shape) << "\n";
   }
   out << "use: " << info.usage << "\n";
+  if (info.usable) describeTransformer(cl, path, out);
 }
 
 int runInfo(const CommandLine& cl, std::ostream& out) {
@@ -211,6 +214,28 @@ int runEmbed(const CommandLine& cl, std::ostream& out) {
   return 0;
 }
 
+int runForwardCommand(const CommandLine& cl, std::ostream& out) {
+  checkForwardOutput(cl);
+  // Read the input first: a bad image or tensor is the likelier mistake and fails fastest.
+  ChwTensor input;
+  LoadedImage image;
+  const std::string inputName = cl.tensorPath.empty() ? cl.inputs.front() : cl.tensorPath;
+  if (!cl.tensorPath.empty()) {
+    input = readTensorInput(cl.tensorPath);
+  } else {
+    image = loadImage(inputName, cl.config.loadOptions());
+  }
+  const VisionTransformer vit = loadTransformer(cl);
+  if (cl.tensorPath.empty()) {
+    input = preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, vit.patchWeights()),
+                            inputName)
+                .tensor;
+  }
+  for (const std::string& w : image.warnings) out << "warning: " << inputName << ": " << w << "\n";
+  runForward(cl, vit, input, inputName, out);
+  return 0;
+}
+
 int runBatchCommand(const CommandLine& cl, std::ostream& out) {
   BatchOptions options;
   options.inputDir = cl.inputs.front();
@@ -265,6 +290,8 @@ int runCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
         return runBatchCommand(cl, out);
       case Command::Export:
         return runExport(cl, out);
+      case Command::Forward:
+        return runForwardCommand(cl, out);
       case Command::None:
         break;
     }

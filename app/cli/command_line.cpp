@@ -28,6 +28,8 @@ const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defau
                        PIL + torchvision (up to a few /255 per pixel)
   --max-pixels N       refuse larger images (decompression bombs)    [100000000]
   --threads N          compute threads, 0 = all cores                [0]
+  --heads N            attention heads of a weight file's transformer, when neither
+                       the file nor a config.json beside it says   [from the file]
 )";
 
 std::string usageLine(Command c) {
@@ -97,9 +99,23 @@ std::string usageLine(Command c) {
              "  --foreground T       pca: DINOv2 foreground step, threshold T in [0, 1] on "
              "the\n"
              "                       scaled first component; --foreground-flip takes its "
-             "other end\n"
-             "  --heads N            attention heads, when neither the file nor its config.json "
-             "says\n";
+             "other end\n";
+    case Command::Forward:
+      return "usage: patchlens-cli forward (IMAGE | --tensor X.npy) --weights FILE -o OUT.npz "
+             "[--attention] [--heads N] [options]\n"
+             "       patchlens-cli forward (IMAGE | --tensor X.npy) --weights FILE -o OUT.npy "
+             "--layer L|final [options]\n\n"
+             "Runs the whole ViT encoder of FILE and writes float32 arrays (.npz, stored):\n"
+             "  patch_embedding  [N, D]     the patch embedding, tokens in row-major grid order\n"
+             "  tokens_0         [T, D]     the input to block 1: prefix tokens (cls, dist, "
+             "registers)\n"
+             "                              then the patches, position embedding added, any "
+             "pre-norm applied\n"
+             "  tokens_L         [T, D]     the output of block L = 1..depth\n"
+             "  final            [T, D]     the final norm applied to every token (timm "
+             "forward_features)\n"
+             "  attention_L      [H, T, T]  with --attention: block L's softmax (row = query)\n"
+             "  --layer L|final  write only tokens_L (0..depth) or final, to -o OUT.npy\n";
     case Command::None:
       break;
   }
@@ -151,8 +167,9 @@ Command parseCommand(const std::string& word) {
   if (word == "embed") return Command::Embed;
   if (word == "batch") return Command::Batch;
   if (word == "export") return Command::Export;
+  if (word == "forward") return Command::Forward;
   throw UsageError("unknown command '" + word +
-                   "' (expected info, preprocess, embed, batch or export)");
+                   "' (expected info, preprocess, embed, forward, batch or export)");
 }
 
 }  // namespace
@@ -212,6 +229,9 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     } else if (arg == "--colormap") {
       cl.colormap = value();
       if (cl.colormap.empty()) throw UsageError("--colormap needs a name");
+    } else if (arg == "--attention") {
+      flag();
+      cl.attention = true;
     } else if (arg == "--heads") {
       cl.heads = parseNumber<int>("--heads", value(), 1, 1024);
     } else if (arg == "--layer") {
@@ -309,6 +329,15 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       }
       if (cl.output.empty()) throw UsageError("embed needs -o Y.npy or -o Y.csv");
       break;
+    case Command::Forward:
+      if (cl.inputs.size() + (cl.tensorPath.empty() ? 0 : 1) != 1) {
+        throw UsageError("forward takes exactly one IMAGE or --tensor X.npy");
+      }
+      if (cl.output.empty())
+        throw UsageError("forward needs -o OUT.npz (or -o OUT.npy with --layer L)");
+      if (!cl.layer.empty() && cl.attention)
+        throw UsageError("--attention goes to an .npz; --layer writes one [T, D] array");
+      break;
     case Command::Batch:
       if (cl.inputs.size() != 1) throw UsageError("batch takes exactly one DIR");
       if (cl.output.empty()) throw UsageError("batch needs -o OUTDIR");
@@ -349,6 +378,9 @@ std::string helpText(Command command) {
              "  preprocess IMAGE -o X.npy          float32 [3, H, W], the model input\n"
              "  embed (IMAGE | --tensor X.npy) -o Y.npy|Y.csv\n"
              "                                     float32 [N, D], tokens in row-major grid order\n"
+             "  forward (IMAGE | --tensor X.npy) --weights FILE -o OUT.npz [--attention]\n"
+             "                                     the whole ViT encoder: tokens of every layer,\n"
+             "                                     final norm, attention (-o OUT.npy --layer L)\n"
              "  batch DIR -o OUTDIR [-r]           every image in DIR: OUTDIR/<name>.npy, progress "
              "bar\n"
              "  export IMAGE --plot KIND -o FILE.png|.svg|.pdf\n"

@@ -14,7 +14,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { None, Info, Preprocess, Embed, Batch, Export };
+enum class Command { None, Info, Preprocess, Embed, Batch, Export, Forward };
 
 // Everything the command line asked for, with the pipeline defaults shared with the GUI.
 struct CommandLine {
@@ -33,8 +33,9 @@ struct CommandLine {
   double figureHeight = 0;          // export --height
   double figureScale = 0;           // export --scale (PNG pixels per point) or --dpi / 72; 0: 2
   std::string colormap;             // export --colormap NAME; empty: each figure's default
+  bool attention = false;           // forward --attention: every block's softmax in the .npz
   int heads = 0;                    // --heads N: attention heads when the file cannot tell
-  std::string layer;                // export --layer L|final: the tokens a plot shows
+  std::string layer;                // --layer L|final: forward's one array, export's tokens
   std::string query;                // export --query R,C|cls|dist|reg N: the attention query
   double foreground = -1;           // export --foreground T: pca's DINOv2 foreground threshold
   bool foregroundFlip = false;      // export --foreground-flip: the other end of PC1

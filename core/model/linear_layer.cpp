@@ -42,10 +42,14 @@ void LinearLayer::apply(const RowMatrixF& x, RowMatrixF& out, LinearEpilogue epi
     if (epilogue != LinearEpilogue::None) applyActivation(out.data(), out.size(), epilogue);
     return;
   }
-  // Row blocks of 196 tokens keep a block's packed rows (for K <= 768, 600 kB) in L2 while one
-  // weight panel's K-slice stays in L1; the tasks are (row block, panel) pairs.
+  // Row blocks of at most 196 tokens and 1 MB of packed rows (K = 3072: 84 tokens) stay in L2
+  // next to one weight panel while its K-slice stays in L1; tasks are (row block, panel) pairs.
   constexpr int kTile = PackedGemm::kTileRows;
-  constexpr int kBlockTiles = 14;
+  constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
+  const int kBlockTiles =
+      std::clamp(static_cast<int>(kBlockBytes / (static_cast<std::size_t>(kTile) * sizeof(float) *
+                                                 static_cast<std::size_t>(std::max(m_inputs, 1)))),
+                 1, 14);
   const int tiles = (rows + kTile - 1) / kTile;
   const int blocks = (tiles + kBlockTiles - 1) / kBlockTiles;
   const int panels = m_gemm->panels();

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/io/error.h"
+#include "core/weights/gguf_file.h"
 #include "core/weights/weight_keys.h"
 #include "core/weights/weight_loader.h"
 
@@ -238,6 +239,7 @@ constexpr PatchFamily kPatchFamilies[] = {
     {"OpenAI CLIP", "visual.conv1.weight"},
     {"Hugging Face CLIP/SigLIP", "vision_model.embeddings.patch_embedding.weight"},
     {"Google ViT (npz)", "embedding/kernel"},
+    {"llama.cpp CLIP (GGUF)", "v.patch_embd.weight"},
 };
 
 // Everything the family readers fill besides blocks.
@@ -493,6 +495,54 @@ void readGoogleBlock(Reader& r, TransformerBlock& blk, const std::string& p, std
                         r.vector(p + mlp + "/Dense_1/bias", d));
 }
 
+// llama.cpp's CLIP vision encoder (clip.cpp, mmproj files): HF CLIP/SigLIP renamed by its
+// converters; sizes, eps and activation from the GGUF metadata (clip.use_gelu: ggml_gelu, the
+// tanh approximation; else ggml_gelu_quick).
+void readGguf(const Reader& r, const TensorSource& source, Build& b, std::int64_t d) {
+  TransformerConfig& c = b.w.config;
+  const auto* gguf = dynamic_cast<const GgufFile*>(&source);
+  c.family = "llama.cpp CLIP (GGUF)";
+  c.depth = r.countBlocks("v.blk.", '.');
+  c.classToken = r.has("v.class_embd");
+  c.preNorm = r.has("v.pre_ln.weight");
+  c.finalNorm = r.has("v.post_ln.weight");
+  c.layerNormEps = 1e-5f;
+  c.activation = Activation::QuickGelu;
+  c.resample = PositionResample::None;
+  b.posName = "v.position_embd.weight";
+  if (gguf) {
+    if (const auto eps = gguf->metaNumber("clip.vision.attention.layer_norm_epsilon"))
+      c.layerNormEps = static_cast<float>(*eps);
+    if (const auto gelu = gguf->metaNumber("clip.use_gelu"); gelu && *gelu != 0)
+      c.activation = Activation::GeluTanh;
+    if (const auto heads = gguf->metaNumber("clip.vision.attention.head_count");
+        heads && *heads >= 1 && *heads <= 4096) {
+      b.heads = static_cast<int>(*heads);
+      b.headsSource = "GGUF metadata clip.vision.attention.head_count";
+    }
+  }
+  if (c.classToken) b.w.prefixTokens = r.vector("v.class_embd", d).transpose();
+  if (c.preNorm) b.w.preNorm = r.layerNorm("v.pre_ln.weight", "v.pre_ln.bias", d);
+  if (c.finalNorm) b.w.finalNorm = r.layerNorm("v.post_ln.weight", "v.post_ln.bias", d);
+}
+
+void readGgufBlock(Reader& r, TransformerBlock& blk, const std::string& p, std::int64_t d) {
+  static const char* const kQkv[3] = {"attn_q", "attn_k", "attn_v"};
+  blk.norm1 = r.layerNorm(p + "ln1.weight", p + "ln1.bias", d);
+  blk.qkv = stackedQkv(r, p, kQkv, ".weight", ".bias", d);
+  blk.proj = linear(r, p + "attn_out.weight", p + "attn_out.bias", d, d);
+  blk.norm2 = r.layerNorm(p + "ln2.weight", p + "ln2.bias", d);
+  // The first MLP layer is the one that reads D: llava's old converter named fc1 "ffn_down"
+  // (clip.cpp swaps them back by shape too); ffn_up when both read D (M == D).
+  const Shape down = r.shape(p + "ffn_down.weight");
+  const bool legacy = down.size() == 2 && down[1] == d && r.shape(p + "ffn_up.weight")[1] != d;
+  const std::string first = legacy ? "ffn_down" : "ffn_up";
+  const std::string second = legacy ? "ffn_up" : "ffn_down";
+  const std::int64_t m = mlpWidth(r, p + first + ".weight", d, false);
+  blk.fc1 = linear(r, p + first + ".weight", p + first + ".bias", m, d);
+  blk.fc2 = linear(r, p + second + ".weight", p + second + ".bias", d, m);
+}
+
 // The position table, and how many prefix tokens it covers, decided from its length.
 void readPositions(const Reader& r, Build& b, std::int64_t d) {
   TransformerConfig& c = b.w.config;
@@ -506,9 +556,10 @@ void readPositions(const Reader& r, Build& b, std::int64_t d) {
   b.w.positions = Eigen::Map<const RowMatrixF>(a.data.data(), rows, d);
   const int prefix = c.prefixTokens();
   // timm's no_embed_class (0 rows), every prefix token, or the class token only (DINOv2 with
-  // registers: registers are inserted after the position embedding is added).
+  // registers: registers are inserted after the position embedding is added). Two of these
+  // fit at once only for grids of a few patches (9 = 3 x 3 = 5 + 2 x 2); the larger grid wins.
   int rowsForPrefix = -1;
-  for (int candidate : {prefix, 0, c.classToken ? 1 : -1}) {
+  for (int candidate : {0, prefix, c.classToken ? 1 : -1}) {
     if (candidate >= 0 && candidate <= prefix && squareRoot(rows - candidate)) {
       rowsForPrefix = candidate;
       break;
@@ -575,7 +626,8 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   }();
   if (d <= 0) r.fail(family->weightSuffix, "is not a 4-D patch-embedding kernel");
   const bool google = kf == "Google ViT (npz)";
-  const std::string blockStem = kf == "timm ViT/DeiT/DINOv2"       ? "blocks."
+  const std::string blockStem = kf == "llama.cpp CLIP (GGUF)"      ? "v.blk."
+                                : kf == "timm ViT/DeiT/DINOv2"     ? "blocks."
                                 : kf == "Hugging Face ViT"         ? "encoder.layer."
                                 : kf == "Hugging Face CLIP/SigLIP" ? "vision_model.encoder.layers."
                                 : kf == "OpenAI CLIP"              ? "visual.transformer.resblocks."
@@ -596,6 +648,8 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
     readOpenAiClip(r, b, d);
   } else if (kf == "torchvision ViT") {
     readTorchvision(r, b, d);
+  } else if (kf == "llama.cpp CLIP (GGUF)") {
+    readGguf(r, source, b, d);
   } else {
     readGoogle(r, b, d);
   }
@@ -622,6 +676,8 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
       readHfClipBlock(r, blk, p, d);
     } else if (kf == "OpenAI CLIP") {
       readInProjBlock(r, blk, p, d, "attn", "mlp.c_fc", "mlp.c_proj");
+    } else if (kf == "llama.cpp CLIP (GGUF)") {
+      readGgufBlock(r, blk, p, d);
     } else if (kf == "torchvision ViT") {
       const bool numbered = r.has(p + "mlp.0.weight");
       readInProjBlock(r, blk, p, d, "self_attention", numbered ? "mlp.0" : "mlp.linear_1",

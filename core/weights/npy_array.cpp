@@ -271,14 +271,12 @@ NpyArray readNpy(const std::string& path) {
   return parseNpy(bytes, path);
 }
 
-void writeNpy(const std::string& path, const std::vector<std::int64_t>& shape, const float* data) {
+std::string npyFloatHeader(const std::vector<std::int64_t>& shape) {
   std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
-  std::uint64_t count = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     dict += std::to_string(shape[i]);
     if (shape.size() == 1 || i + 1 < shape.size()) dict += ",";
     if (i + 1 < shape.size()) dict += " ";
-    count *= static_cast<std::uint64_t>(shape[i]);
   }
   dict += "), }";
   // Pad with spaces so that magic + length + dict + '\n' is a multiple of 64 bytes.
@@ -291,6 +289,13 @@ void writeNpy(const std::string& path, const std::vector<std::int64_t>& shape, c
   header += static_cast<char>(dict.size() & 0xFF);
   header += static_cast<char>((dict.size() >> 8) & 0xFF);
   header += dict;
+  return header;
+}
+
+void writeNpy(const std::string& path, const std::vector<std::int64_t>& shape, const float* data) {
+  std::uint64_t count = 1;
+  for (std::int64_t d : shape) count *= static_cast<std::uint64_t>(d);
+  const std::string header = npyFloatHeader(shape);
   static_assert(std::endian::native == std::endian::little,
                 "the .npy writer assumes little-endian");
   AtomicFile file(path);

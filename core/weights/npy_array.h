@@ -44,6 +44,8 @@ inline constexpr std::size_t kNpyMaxPrefixBytes = 12 + 10 * 1024;
 NpyArray parseNpy(std::span<const std::uint8_t> bytes, const std::string& name);
 NpyArray readNpy(const std::string& path);
 
+// The .npy (version 1.0) header of a little-endian float32 C-order array of this shape.
+std::string npyFloatHeader(const std::vector<std::int64_t>& shape);
 // Writes float32 C-order data as .npy (version 1.0) atomically.
 void writeNpy(const std::string& path, const std::vector<std::int64_t>& shape, const float* data);
 

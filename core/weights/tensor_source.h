@@ -27,6 +27,9 @@ class TensorSource {
   // The tensor as float32 in C order; throws Error(file, reason) for an unknown name, a dtype
   // that is not a float, or bad data.
   virtual NpyArray read(const std::string& name) const = 0;
+  // Lines `info` prints about the container beyond its tensors: which sub-dict of a nested
+  // checkpoint was used, a GGUF file's metadata, ... Empty for plain containers.
+  virtual std::vector<std::string> details() const { return {}; }
 
   const TensorInfo* find(const std::string& name) const {
     for (const TensorInfo& t : tensors()) {

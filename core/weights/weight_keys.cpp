@@ -32,6 +32,8 @@ constexpr Family kFamilies[] = {
      "vision_model.embeddings.patch_embedding.bias",
      "vision_model.embeddings.position_embedding.weight", "vision_model.embeddings.class_embedding",
      "", KernelLayout::Oihw},
+    {"llama.cpp CLIP (GGUF)", "v.patch_embd.weight", "v.patch_embd.bias", "v.position_embd.weight",
+     "v.class_embd", "", KernelLayout::Oihw},
     {"Google ViT (npz)", "embedding/kernel", "embedding/bias",
      "Transformer/posembed_input/pos_embedding", "cls", "", KernelLayout::Hwio},
 };

@@ -212,6 +212,7 @@ WeightFileInfo inspectWeightFile(const std::string& path, const WeightLoadOption
   WeightFileInfo info;
   info.format = source->format();
   info.tensors = source->tensors();
+  info.details = source->details();
   try {
     const WeightKeys keys = keysFor(*source, options, path);
     info.family = keys.family;

@@ -21,8 +21,9 @@ PatchWeights loadPatchWeights(const std::string& path, const WeightLoadOptions& 
 
 // Every tensor in the file and what PatchLens would use, for `patchlens-cli info`.
 struct WeightFileInfo {
-  std::string format;  // "safetensors", "npy", "npz"
+  std::string format;  // "safetensors", "npy", "npz", "pytorch zip", "torchscript", "gguf v3", ...
   std::vector<TensorInfo> tensors;
+  std::vector<std::string> details;  // container lines: nested state dict used, GGUF metadata
   std::string usage;    // human-readable: which tensors would be used and why, or why none
   std::string family;   // the layout recognised ("timm ViT/DeiT/DINOv2", ...), empty when none
   bool usable = false;  // loadPatchWeights would succeed with these options

@@ -6,7 +6,7 @@ prints a table of ratios (PatchLens / PyTorch, lower is better) and % of FMA pea
 
 Needs python3-torch, python3-torchvision, python3-pil (tools/packages.txt, group
 "reference"). PyTorch runs the same shapes: conv2d(kernel = stride = P) on 1 and 2
-threads, and for the 12 MP JPEG the Python pipeline people use (PIL decode +
+threads, torchvision's vit_b_16(weights=None) encoder on 1 and 2 threads, and for the 12 MP JPEG the Python pipeline people use (PIL decode +
 torchvision Resize/CenterCrop/ToTensor/Normalize + conv2d).
 """
 import argparse
@@ -56,6 +56,22 @@ def torch_embed(size, patch, dim, threads):
         return best_time(lambda: F.conv2d(x, w, b, stride=patch).flatten(2).transpose(1, 2).contiguous())
 
 
+def torch_vit_encoder(threads):
+    """torchvision vit_b_16(weights=None): patch embedding, class token, encoder (pos + 12 blocks
+    + ln), as forward_features; the same work as PatchLens's forward/vit-b16/224."""
+    import torchvision
+    torch.set_num_threads(threads)
+    model = torchvision.models.vit_b_16(weights=None).eval()
+    x = torch.randn(1, 3, 224, 224)
+
+    def run():
+        with torch.no_grad():
+            y = model._process_input(x)
+            y = torch.cat([model.class_token.expand(1, -1, -1), y], dim=1)
+            return model.encoder(y)
+    return best_time(run, min_seconds=0.5, repeats=3)
+
+
 def torch_pca(threads):
     """The same PCA people run in a notebook: SVD of the centred [196, 768] tokens."""
     torch.set_num_threads(threads)
@@ -89,7 +105,7 @@ def main():
     parser.add_argument("--bench", default=os.path.join(ROOT, "build", "release", "bin", "patchlens-bench"))
     args = parser.parse_args()
 
-    out = subprocess.run([args.bench, "--benchmark_format=json", "--benchmark_filter=peak|embed|preprocess|pipeline|analysis"],
+    out = subprocess.run([args.bench, "--benchmark_format=json", "--benchmark_filter=peak|embed|preprocess|pipeline|analysis|forward"],
                          check=True, capture_output=True, text=True).stdout
     report = json.loads(out)
     ours = {b["name"].split("/min_time")[0].replace("/real_time", "").rsplit("/", 1)[0]
@@ -110,6 +126,8 @@ def main():
         ("embed/224/p16/d1024", torch_embed(224, 16, 1024, cores), cores),
         ("embed/1024/p16/d768", torch_embed(1024, 16, 768, cores), cores),
         ("embed/2048/p16/d768", torch_embed(2048, 16, 768, cores), cores),
+        ("forward/vit-b16/224/threads:1", torch_vit_encoder(1), 1),
+        ("forward/vit-b16/224/threads:2", torch_vit_encoder(2), 2),
         ("analysis/pca/196x768", torch_pca(1), 1),
         ("preprocess/12mp-jpeg", torch_pipeline(BIG_JPEG, cores, embed=False), cores),
         ("pipeline/12mp-jpeg", torch_pipeline(BIG_JPEG, cores), cores),

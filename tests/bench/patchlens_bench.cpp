@@ -20,6 +20,8 @@
 #include "core/model/initializers.h"
 #include "core/model/patch_embedding.h"
 #include "core/model/pipeline.h"
+#include "core/model/transformer_weights.h"
+#include "core/model/vision_transformer.h"
 #include "tests/bench/fma_peak.h"
 #include "ui/main_window.h"
 #include "ui/panels/patch_inspector.h"
@@ -67,6 +69,76 @@ void embed(benchmark::State& state, int size, int patch, int dim, int threads) {
   state.counters["s_per_token"] =
       benchmark::Counter(static_cast<double>(tokens) * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// A random ViT-B/16 (12 blocks, 768 wide, 12 heads, MLP 3072, class token, 14 x 14 position
+// table), built once: every case shares its packed weights.
+const VisionTransformer& vitB16() {
+  static const VisionTransformer vit = [] {
+    constexpr int kDim = 768;
+    constexpr int kMlp = 3072;
+    cv::RNG rng(15);
+    const auto random = [&](int rows, int cols, float scale) {
+      RowMatrixF m(rows, cols);
+      cv::Mat view(rows, cols, CV_32F, m.data());
+      rng.fill(view, cv::RNG::NORMAL, 0.0, scale);
+      return m;
+    };
+    auto w = std::make_shared<TransformerWeights>();
+    TransformerConfig& c = w->config;
+    c.family = "random ViT-B/16";
+    c.embedDim = kDim;
+    c.depth = 12;
+    c.numHeads = 12;
+    c.mlpDim = kMlp;
+    c.classToken = true;
+    c.positionPrefixRows = 1;
+    c.nativeGridRows = c.nativeGridCols = 14;
+    c.patchSize = 16;
+    c.inChannels = 3;
+    w->patchEmbedding = std::make_shared<const PatchEmbedding>(
+        makeInitializedWeights(Initializer::Xavier, LayerShape{kDim, 3, 16}, 0));
+    w->prefixTokens = random(1, kDim, 0.02f);
+    w->positions = random(197, kDim, 0.02f);
+    const LayerNormWeights norm{VectorF::Ones(kDim), VectorF::Zero(kDim)};
+    w->finalNorm = norm;
+    const float s = 1.0f / std::sqrt(static_cast<float>(kDim));
+    for (int i = 0; i < c.depth; ++i) {
+      TransformerBlock b;
+      b.norm1 = b.norm2 = norm;
+      b.qkv = LinearLayer(random(3 * kDim, kDim, s), VectorF::Zero(3 * kDim));
+      b.proj = LinearLayer(random(kDim, kDim, s), VectorF::Zero(kDim));
+      b.fc1 = LinearLayer(random(kMlp, kDim, s), VectorF::Zero(kMlp));
+      b.fc2 = LinearLayer(random(kDim, kMlp, 0.5f / std::sqrt(static_cast<float>(kMlp))),
+                          VectorF::Zero(kDim));
+      w->blocks.push_back(std::move(b));
+    }
+    return VisionTransformer(std::move(w));
+  }();
+  return vit;
+}
+
+// The whole encoder on a 224 x 224 input, the last block's attention kept (as the GUI keeps
+// one layer). GFLOPs counts the GEMMs: 24 T D^2 per block (qkv, proj, MLP) + 4 T^2 D
+// (scores, weighted sum) + the patch embedding.
+void forward(benchmark::State& state, int threads) {
+  setComputeThreads(threads);
+  const VisionTransformer& vit = vitB16();
+  const ChwTensor x = randomInput(224);
+  std::vector<RowMatrixF> kept;
+  const AttentionObserver keepLast = [&](int block, const std::vector<RowMatrixF>& heads) {
+    if (block == 12) kept = heads;
+  };
+  for (auto _ : state) {
+    TransformerOutput out = vit.forward(x, keepLast);
+    benchmark::DoNotOptimize(out.final.data());
+  }
+  const double t = 197;
+  const double d = 768;
+  const double flops = 12 * (24 * t * d * d + 4 * t * t * d) + 2.0 * 196 * 768 * 768;
+  state.counters["GFLOPs"] = benchmark::Counter(
+      flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  if (g_peakGflops > 0) state.counters["peak_GFLOPs"] = g_peakGflops;
 }
 
 // A 4000x3000 JPEG (12 MP) made from the bundled sample, written once.
@@ -238,6 +310,14 @@ BENCHMARK_CAPTURE(embed, 1024, 1024, 16, 768, 0)
     ->UseRealTime();
 BENCHMARK_CAPTURE(embed, 2048, 2048, 16, 768, 0)
     ->Name("embed/2048/p16/d768")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(forward, vit_b16_1, 1)
+    ->Name("forward/vit-b16/224/threads:1")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(forward, vit_b16_2, 2)
+    ->Name("forward/vit-b16/224/threads:2")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_TokenPca)->Name("analysis/pca/196x768")->Unit(benchmark::kMillisecond);

@@ -3,3 +3,8 @@
 # tests/reference/make_reference.py (weight_fixtures.py). Included from tests/core/CMakeLists.txt.
 patchlens_add_qtest(tst_weight_loader SOURCES tst_weight_loader.cpp LIBS patchlens_core LABELS core)
 patchlens_add_qtest(tst_bad_weights SOURCES tst_bad_weights.cpp LIBS patchlens_core LABELS core)
+# PyTorch checkpoints (zip, legacy, TorchScript), the restricted unpickler and GGUF: fixtures in
+# tests/data/checkpoints, written by tests/reference/checkpoint_fixtures.py.
+foreach(unit torch_checkpoint pickle_reader gguf_file)
+  patchlens_add_qtest(tst_${unit} SOURCES tst_${unit}.cpp LIBS patchlens_core LABELS core)
+endforeach()

@@ -263,6 +263,10 @@ def main():
         weight_fixtures = None
     if weight_fixtures is not None:
         weight_fixtures.main(DATA)
+        # PyTorch .pth/.bin/.pt and GGUF checkpoints, hostile pickles (appended to the corpus
+        # weight_fixtures just wrote), fuzz seeds; writers reusable in checkpoint_writers.py.
+        import checkpoint_fixtures
+        checkpoint_fixtures.main(DATA)
     import analyses_fixtures  # numpy references for the core analyses (PCA, similarity, lstsq)
     analyses_fixtures.main(DATA)
     import attention_fixtures  # numpy references for rollout, attention distance, depth norms, foreground PCA

@@ -23,6 +23,9 @@ The reference forward follows each family's published code:
   torchvision torchvision.models.vision_transformer (the same functional path), and the whole
               reference is checked ONCE against torchvision's own VisionTransformer module
               (asserted below: every block's output and the final norm).
+  llama.cpp   clip.cpp (mmproj GGUF): HF CLIP math, eps from clip.vision.attention.layer_norm_epsilon,
+              clip.use_gelu -> ggml_gelu (tanh approximation) else ggml_gelu_quick; the llava
+              converter's legacy names (fc1 -> ffn_down) are written for one case.
   Google      vit_jax models_vit.py (Flax einsum attention with kernels [D, H, Dh], LayerNorm
               eps 1e-6, flax.linen.gelu = tanh approximation).
 Everything is computed in float64 on the weights exactly as stored (F16/BF16 rounding included)
@@ -224,6 +227,13 @@ def reference(family, m, image):
             x = torch.cat([x[:, :1], t(m.regs)[None], x[:, 1:]], dim=1)
         eps = 1e-12 if family == "hf_vit" else 1e-6
         kind, act = "hf", "gelu"
+    elif family in ("gguf_quick", "gguf_gelu"):
+        assert (rows, cols) == (g, g), "clip.cpp does not resample position embeddings here"
+        x = torch.cat(prefix + [emb], dim=1) + pos
+        eps = 1e-5
+        if m.pre is not None:
+            x = layer_norm(x, m.pre, eps)
+        kind, act = "hf", ("quick" if family == "gguf_quick" else "tanh")
     elif family in ("hf_clip", "hf_siglip", "openai_clip", "torchvision", "google"):
         assert (rows, cols) == (g, g), "these families cannot resample position embeddings"
         x = torch.cat(prefix + [emb], dim=1) + pos
@@ -381,6 +391,32 @@ def state_google(m):
     return s
 
 
+def state_gguf(m, legacy_names=False):
+    """HF CLIP through llama.cpp's converters: vision_model -> v, encoder.layers -> blk, ..."""
+    d = m.d
+    s = {"v.patch_embd.weight": m.patch_w, "v.position_embd.weight": m.pos,
+         "mm.0.weight": np.zeros((8, d), np.float32), "mm.0.bias": np.zeros(8, np.float32)}
+    if m.patch_b is not None:
+        s["v.patch_embd.bias"] = m.patch_b
+    if m.cls is not None:
+        s["v.class_embd"] = m.cls
+    if m.pre is not None:
+        s["v.pre_ln.weight"], s["v.pre_ln.bias"] = m.pre
+    s["v.post_ln.weight"], s["v.post_ln.bias"] = m.norm
+    up, down = ("ffn_down", "ffn_up") if legacy_names else ("ffn_up", "ffn_down")
+    for i, b in enumerate(m.blocks):
+        p = f"v.blk.{i}."
+        s.update({p + "ln1.weight": b["n1"][0], p + "ln1.bias": b["n1"][1],
+                  p + "ln2.weight": b["n2"][0], p + "ln2.bias": b["n2"][1],
+                  p + "attn_out.weight": b["proj_w"], p + "attn_out.bias": b["proj_b"],
+                  p + up + ".weight": b["fc1_w"], p + up + ".bias": b["fc1_b"],
+                  p + down + ".weight": b["fc2_w"], p + down + ".bias": b["fc2_b"]})
+        for j, name in enumerate(("attn_q", "attn_k", "attn_v")):
+            s[p + name + ".weight"] = b["qkv_w"][j * d:(j + 1) * d]
+            s[p + name + ".bias"] = b["qkv_b"][j * d:(j + 1) * d]
+    return s
+
+
 def write_safetensors(path, state, dtype):
     tensors = []
     for name, arr in state.items():
@@ -432,8 +468,27 @@ def main(data_dir):
              expect_heads_source=""):
         folder = os.path.join(out, name)
         os.makedirs(folder)
-        fname = "model.npz" if fmt == "npz" else "model.safetensors"
-        if fmt == "npz":
+        fname = {"npz": "model.npz", "gguf": "mmproj.gguf", "pth": "model.pth",
+                 "bin": "pytorch_model.bin"}.get(fmt, "model.safetensors")
+        if fmt == "gguf":
+            from checkpoint_writers import Typed, T_FLOAT32, T_UINT32, save_gguf
+            save_gguf({k: np.asarray(v, np.float32) for k, v in state.items()},
+                      {"general.architecture": "clip", "clip.has_vision_encoder": True,
+                       "clip.use_gelu": family == "gguf_gelu",
+                       "clip.vision.embedding_length": Typed(T_UINT32, m.d),
+                       "clip.vision.block_count": Typed(T_UINT32, m.depth),
+                       "clip.vision.attention.head_count": Typed(T_UINT32, m.heads),
+                       "clip.vision.attention.layer_norm_epsilon": Typed(T_FLOAT32, 1e-5)},
+                      os.path.join(folder, fname), dtype=m.dtype)
+        elif fmt in ("pth", "bin"):
+            from checkpoint_writers import save_torch_legacy, save_torch_zip
+            sd = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state.items() if v is not None}
+            if m.dtype == "F16":
+                sd = {k: v.half() for k, v in sd.items()}
+            elif m.dtype == "BF16":
+                sd = {k: v.bfloat16() for k, v in sd.items()}
+            (save_torch_zip if fmt == "pth" else save_torch_legacy)(sd, os.path.join(folder, fname))
+        elif fmt == "npz":
             np.savez(os.path.join(folder, fname),
                      **{k: np.asarray(v, np.float32) for k, v in state.items() if v is not None})
         else:
@@ -497,6 +552,20 @@ def main(data_dir):
     m = Canon(rng, 32, 2, 2, 16, 3, 64, "F32")
     case("google_f32", "google", m, state_google(m), "npz", [(3, 3)],
          expect_family="Google ViT (npz)", expect_heads_source="the query kernel's shape [D, heads, D / heads]")
+
+    m = Canon(rng, 32, 2, 2, 14, 3, 64, "F16", pre_norm=True)
+    case("gguf_clip_f16", "gguf_quick", m, state_gguf(m), "gguf", [(3, 3)],
+         expect_family="llama.cpp CLIP (GGUF)", expect_heads_source="GGUF metadata clip.vision.attention.head_count")
+    m = Canon(rng, 32, 2, 4, 16, 3, 48, "F32", cls=False)
+    case("gguf_siglip_legacy_f32", "gguf_gelu", m, state_gguf(m, legacy_names=True), "gguf", [(3, 3)],
+         expect_family="llama.cpp CLIP (GGUF)", expect_heads_source="GGUF metadata clip.vision.attention.head_count")
+    m = Canon(rng, 32, 2, 2, 16, 3, 64, "BF16", regs=4, layer_scale=True, pos_prefix=0)
+    case("timm_dinov2_reg4_pth_bf16", "timm_dinov2", m, {"model": state_timm(m)}["model"], "pth", [(3, 3), (4, 2)],
+         heads_option=2, expect_family="timm DINOv2 (4 registers)", expect_heads_source="--heads")
+    m = Canon(rng, 32, 2, 4, 16, 3, 64, "F16")
+    case("hf_vit_bin_f16", "hf_vit", m, state_hf_vit(m), "bin", [(3, 3)],
+         config={"model_type": "vit", "hidden_size": 32, "num_attention_heads": 4},
+         expect_family="HF ViTModel", expect_heads_source="config.json num_attention_heads")
 
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         f.write("# case\tweights\tinput\texpected\t--heads\tfamily\theads source\theads\tdepth\n")

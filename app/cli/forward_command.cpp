@@ -1,0 +1,149 @@
+#include "app/cli/forward_command.h"
+
+#include <charconv>
+#include <chrono>
+#include <iomanip>
+
+#include "core/io/error.h"
+#include "core/model/initializers.h"
+#include "core/weights/npy_array.h"
+#include "core/weights/npz_writer.h"
+
+namespace patchlens::cli {
+namespace {
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+TransformerLoadOptions loadOptions(const CommandLine& cl) {
+  TransformerLoadOptions options;
+  options.heads = cl.heads;
+  options.patch = cl.config.weights.file;
+  return options;
+}
+
+// --layer as a tokens index 0..depth, or depth + 1 for "final".
+int layerIndex(const std::string& text, int depth) {
+  if (text == "final") return depth + 1;
+  int value = -1;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < 0 || value > depth) {
+    throw UsageError("--layer needs 0.." + std::to_string(depth) + " or 'final' (the model has " +
+                     std::to_string(depth) + " blocks), got '" + text + "'");
+  }
+  return value;
+}
+
+std::vector<std::int64_t> shapeOf(const RowMatrixF& m) {
+  return {m.rows(), m.cols()};
+}
+
+}  // namespace
+
+void checkForwardOutput(const CommandLine& cl) {
+  if (cl.layer.empty() && !endsWith(cl.output, ".npz"))
+    throw UsageError("forward writes -o OUT.npz (or -o OUT.npy with --layer L)");
+  if (!cl.layer.empty() && !endsWith(cl.output, ".npy"))
+    throw UsageError("--layer writes one [T, D] array: -o OUT.npy");
+  if (parseInitializer(cl.config.weights.source))
+    throw UsageError("forward needs a checkpoint with transformer blocks: --weights FILE");
+}
+
+VisionTransformer loadTransformer(const CommandLine& cl) {
+  const std::string& path = cl.config.weights.source;
+  std::string whyNot;
+  std::optional<VisionTransformer> vit = VisionTransformer::load(path, loadOptions(cl), &whyNot);
+  if (!vit) throw Error(path, "only a patch embedding, no transformer to run: " + whyNot);
+  return std::move(*vit);
+}
+
+void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTensor& input,
+                const std::string& inputName, std::ostream& out) {
+  const auto start = std::chrono::steady_clock::now();
+  const TransformerConfig& c = vit.config();
+  const int layer = cl.layer.empty() ? -1 : layerIndex(cl.layer, c.depth);
+  std::optional<NpzWriter> npz;
+  if (layer < 0) npz.emplace(cl.output);
+  AttentionObserver observer;
+  if (npz && cl.attention) {
+    observer = [&](int block, const std::vector<RowMatrixF>& heads) {
+      std::vector<const float*> parts;
+      for (const RowMatrixF& h : heads) parts.push_back(h.data());
+      const std::int64_t tokens = heads.front().rows();
+      npz->add("attention_" + std::to_string(block),
+               {static_cast<std::int64_t>(heads.size()), tokens, tokens}, parts);
+    };
+  }
+  TransformerOutput result;
+  try {
+    result = vit.forward(input, observer);
+  } catch (const Error& e) {
+    if (!e.file().empty()) throw;
+    throw Error(inputName, e.reason());
+  }
+  const RowMatrixF* single = nullptr;
+  if (npz) {
+    npz->add("patch_embedding", shapeOf(result.patchEmbedding), result.patchEmbedding.data());
+    for (std::size_t l = 0; l < result.tokens.size(); ++l)
+      npz->add("tokens_" + std::to_string(l), shapeOf(result.tokens[l]), result.tokens[l].data());
+    npz->add("final", shapeOf(result.final), result.final.data());
+    npz->commit();
+  } else {
+    single = layer > c.depth ? &result.final : &result.tokens[static_cast<std::size_t>(layer)];
+    writeNpy(cl.output, shapeOf(*single), single->data());
+  }
+  const auto tokens = result.final.rows();
+  out << "wrote " << cl.output << ": ";
+  if (single) {
+    out << (layer > c.depth ? "final" : "tokens_" + std::to_string(layer)) << " float32 [" << tokens
+        << ", " << c.embedDim << "]";
+  } else {
+    out << "patch_embedding, tokens_0.." << c.depth << ", final [" << tokens << ", " << c.embedDim
+        << "]" << (cl.attention ? ", attention_1.." + std::to_string(c.depth) : "");
+  }
+  out << " (" << c.family << ", " << result.gridRows << " x " << result.gridCols << " grid + "
+      << c.prefixTokens() << " prefix tokens, " << c.numHeads << " heads"
+      << (c.headsGuessed ? " guessed from the width; --heads N to set" : "") << ", " << std::fixed
+      << std::setprecision(1)
+      << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()
+      << " ms)\n";
+}
+
+void describeTransformer(const CommandLine& cl, const std::string& path, std::ostream& out) {
+  std::string whyNot;
+  try {
+    const std::optional<VisionTransformer> vit =
+        VisionTransformer::load(path, loadOptions(cl), &whyNot);
+    if (!vit) {
+      out << "transformer: none, only a patch embedding (" << whyNot << ")\n";
+      return;
+    }
+    const TransformerConfig& c = vit->config();
+    out << "transformer: " << c.family << ", depth " << c.depth << ", " << c.numHeads << " heads ("
+        << c.headsSource << (c.headsGuessed ? "; a guess, --heads N to set" : "") << "), width "
+        << c.embedDim << ", MLP width " << c.mlpDim << ", " << activationName(c.activation)
+        << ", LayerNorm eps " << c.layerNormEps << "\n";
+    out << "tokens: ";
+    const auto names = c.prefixTokenNames();
+    if (names.empty()) out << "no prefix tokens";
+    for (std::size_t i = 0; i < names.size(); ++i) out << (i ? ", " : "") << names[i];
+    out << " (" << c.prefixTokens() << " prefix), then the patches in row-major order\n";
+    if (c.hasPositionEmbedding) {
+      out << "position embedding: " << c.nativeGridRows << " x " << c.nativeGridCols << " grid, on "
+          << c.positionPrefixRows << " prefix token" << (c.positionPrefixRows == 1 ? "" : "s")
+          << " and the patches; other grids: "
+          << (c.resample == PositionResample::TimmBicubic ? "timm bicubic resampling"
+              : c.resample == PositionResample::HfScaleFactor
+                  ? "HF interpolate_pos_encoding"
+                  : "refused, as the family's code does")
+          << "\n";
+    }
+  } catch (const Error& e) {
+    out << "transformer: not usable: " << e.reason() << "\n";
+  }
+}
+
+}  // namespace patchlens::cli

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include "app/cli/command_line.h"
+#include "core/image/chw_tensor.h"
+#include "core/model/vision_transformer.h"
+
+namespace patchlens::cli {
+
+// The transformer of --weights FILE (with --heads, --key); throws UsageError when --weights is
+// an initializer and Error when the file has no transformer or a bad one.
+VisionTransformer loadTransformer(const CommandLine& cl);
+
+// Checks -o / --layer / --attention before any work: UsageError on a mismatch.
+void checkForwardOutput(const CommandLine& cl);
+
+// Runs the encoder on input and writes -o (an .npz of every layer, or one --layer .npy).
+void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTensor& input,
+                const std::string& inputName, std::ostream& out);
+
+// `info`'s lines about the transformer in a weight file (family, depth, heads and where they
+// came from, widths, prefix tokens), or why it holds only a patch embedding.
+void describeTransformer(const CommandLine& cl, const std::string& path, std::ostream& out);
+
+}  // namespace patchlens::cli

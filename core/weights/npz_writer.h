@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/io/atomic_file.h"
+
+namespace patchlens {
+
+// Writes a NumPy .npz (a zip of .npy members, stored without compression, as np.savez does)
+// atomically, one member at a time: each array goes to disk as soon as it is added, so a
+// caller can stream large arrays (every layer's attention) without holding them all.
+class NpzWriter {
+ public:
+  // Throws Error(path, reason) when the directory is missing or not writable.
+  explicit NpzWriter(std::string path);
+
+  // Adds member "<name>.npy" holding float32 C-order data of this shape. Throws Error when the
+  // archive would need zip64 (a member or the whole file over 4 GB).
+  void add(const std::string& name, const std::vector<std::int64_t>& shape, const float* data);
+  // The same from equal consecutive parts (e.g. one [T x T] matrix per head of [H, T, T]).
+  void add(const std::string& name, const std::vector<std::int64_t>& shape,
+           const std::vector<const float*>& parts);
+  // Writes the central directory and renames the file into place.
+  void commit();
+
+ private:
+  struct Entry {
+    std::string name;
+    std::uint32_t crc = 0;
+    std::uint32_t size = 0;
+    std::uint32_t offset = 0;
+  };
+
+  AtomicFile m_file;
+  std::vector<Entry> m_entries;
+  std::uint64_t m_offset = 0;
+};
+
+}  // namespace patchlens
