@@ -8,6 +8,7 @@
 
 #include "ui/launch_options.h"
 #include "ui/main_window.h"
+#include "ui/transformer_launch.h"
 
 namespace {
 
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
         result->sourceSize.width(), result->sourceSize.height(), openToPaintMs, t.decodeMs,
         t.preprocessMs, t.embedMs, t.analysisMs, t.pcaMs, qPrintable(patchlens::memoryUsage()));
     std::printf("%s\n", qPrintable(patchlens::measureInteraction(window)));
+    std::printf("%s\n", qPrintable(patchlens::measureTransformer(window)));
     std::printf("memory at the end: %s\n", qPrintable(patchlens::memoryUsage()));
   }
   if (!options->screenshot.isEmpty()) {

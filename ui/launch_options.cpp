@@ -11,6 +11,7 @@
 #include "ui/main_window.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/patch_inspector.h"
+#include "ui/transformer_launch.h"
 #include "ui/views/image_view.h"
 
 namespace patchlens {
@@ -74,8 +75,28 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   const QCommandLineOption reset(
       QStringLiteral("reset-settings"),
       QCoreApplication::translate("LaunchOptions", "Start from default options and layout."));
+  const QCommandLineOption layer(
+      QStringLiteral("layer"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Show a transformer layer: L = tokens_L (0 = input to block 1, "
+                                  "L = block L), final, or patch."),
+      QStringLiteral("L"));
+  const QCommandLineOption head(
+      QStringLiteral("head"),
+      QCoreApplication::translate("LaunchOptions", "Select attention head H (-1: the mean)."),
+      QStringLiteral("H"));
+  const QCommandLineOption query(
+      QStringLiteral("query"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Make a prefix token (cls, dist, reg N) the attention query."),
+      QStringLiteral("TOKEN"));
+  const QCommandLineOption foreground(
+      QStringLiteral("foreground"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Turn on the DINOv2 PCA's foreground step at threshold T."),
+      QStringLiteral("T"));
   parser.addOptions({weights, select, hover, overlay, colormap, screenshot, size, original, dock,
-                     measure, fastDecode, reset});
+                     measure, fastDecode, reset, layer, head, query, foreground});
   parser.process(arguments);
 
   LaunchOptions options;
@@ -128,6 +149,24 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   options.measure = parser.isSet(measure);
   options.fastDecode = parser.isSet(fastDecode);
   options.resetSettings = parser.isSet(reset);
+  options.layer = parser.value(layer);
+  options.query = parser.value(query);
+  if (parser.isSet(head)) {
+    bool ok = false;
+    options.head = parser.value(head).toInt(&ok);
+    if (!ok) {
+      *error = QCoreApplication::translate("LaunchOptions", "--head wants a number");
+      return std::nullopt;
+    }
+  }
+  if (parser.isSet(foreground)) {
+    bool ok = false;
+    options.foreground = parser.value(foreground).toDouble(&ok);
+    if (!ok || *options.foreground < 0 || *options.foreground > 1) {
+      *error = QCoreApplication::translate("LaunchOptions", "--foreground wants T in [0, 1]");
+      return std::nullopt;
+    }
+  }
   return options;
 }
 
@@ -225,6 +264,7 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
   if (!options.colormap.isEmpty())
     session.setColormapChoice(Colormap::parse(options.colormap.toStdString()));
   if (options.select) session.setSelection(*options.select);
+  if (!applyTransformerOptions(window, options, error)) return false;
   if (options.original) window.imageView()->setShowOriginal(true);
   if (!options.dock.isEmpty()) window.raiseDock(options.dock);
   // The analysis docks compute after the embedding: a screenshot waits for them.

@@ -25,6 +25,13 @@ struct LaunchOptions {
   QString dock;  // dock to raise: inspector | channel | model | matrix | filters | filter-pca |
                  // posembed | reconstruction
   bool measure = false;
+  // A transformer's view (issue 12): --layer L|final|patch (tokens_L as in `forward`),
+  // --head H (-1: the mean), --query cls|dist|reg N (a prefix token as the attention query),
+  // --foreground T (the DINOv2 PCA dock's foreground step at threshold T).
+  QString layer;
+  std::optional<int> head;
+  QString query;
+  std::optional<double> foreground;
   bool fastDecode = false;  // the model panel's "Fast JPEG decode (approximate)"
   bool resetSettings = false;
 };

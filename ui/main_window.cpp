@@ -36,11 +36,13 @@
 #include "ui/panels/model_panel.h"
 #include "ui/panels/overlay_toolbar.h"
 #include "ui/panels/patch_inspector.h"
+#include "ui/panels/transformer_views.h"
 #include "ui/session/session.h"
 #include "ui/views/category_palette.h"
 #include "ui/views/colorbar.h"
 #include "ui/views/embedding_matrix_view.h"
 #include "ui/views/image_view.h"
+#include "ui/views/prefix_token_strip.h"
 #include "ui/views/qt_conversions.h"
 
 namespace patchlens {
@@ -110,6 +112,7 @@ MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
   auto* row = new QHBoxLayout;
   row->setSpacing(0);
   m_imageView = new ImageView(m_session, central);
+  row->addWidget(new PrefixTokenStrip(m_session, central), 0, Qt::AlignTop);
   row->addWidget(m_imageView, 1);
   m_colorbar = new ColorbarWidget(central);
   m_colorbar->setObjectName(QStringLiteral("overlayColorbar"));
@@ -271,6 +274,8 @@ void MainWindow::createActions() {
       {OverlayKind::Argmax, tr("&Argmax Channel")},
       {OverlayKind::Pca, tr("&PCA → RGB")},
       {OverlayKind::Similarity, tr("&Similarity to Selected Patch")},
+      {OverlayKind::Attention, tr("A&ttention from the Query")},
+      {OverlayKind::Rollout, tr("Attention &Rollout")},
   };
   int digit = 0;
   for (const auto& [kind, text] : overlays) {
@@ -302,6 +307,8 @@ void MainWindow::createActions() {
   updateRecentMenu();
   // Filter gallery, filter PCA, position embedding, reconstruction; File > Export…, Export Data.
   new AnalysisViews(*this, *m_session, fileMenu, m_viewMenu);
+  // Attention, attention distance, token norms, DINOv2-style PCA (issue 12).
+  new TransformerViews(*this, *m_session, m_viewMenu);
 }
 
 QString MainWindow::errorText() const {
@@ -356,6 +363,7 @@ void MainWindow::raiseDock(const QString& name) {
     }
   }
   if (AnalysisViews* views = AnalysisViews::of(*this)) views->raiseDock(name);
+  if (TransformerViews* views = TransformerViews::of(*this)) views->raiseDock(name);
 }
 
 void MainWindow::open() {

@@ -87,7 +87,26 @@ std::string usageLine(Command c) {
              "coolwarm\n"
              "                                            [RdBu_r for signed values]\n"
              "  --data WHAT          embedding [N, D] | token:R,C [D] | channel:K [rows, cols] |\n"
-             "                       filters [D, C, P, P] (CSV: one filter per line)\n";
+             "                       filters [D, C, P, P] (CSV: one filter per line) |\n"
+             "                       tokens:L [T, D] | attention:L [H, T, T] (a transformer's)\n"
+             "\nWith a weight file that holds a whole ViT encoder:\n"
+             "  --plot KIND          attention:L[,H]     block L's attention from the query "
+             "(mean\n"
+             "                                           over heads, or head H)\n"
+             "                       attention-heads:L   one map per head and their mean\n"
+             "                       rollout             attention rollout through every block\n"
+             "                       attention-distance  mean attention distance per head and "
+             "block\n"
+             "                       token-norms         every token's L2 norm at every layer\n"
+             "  --layer L|final      token plots show tokens_L (0 = input to block 1, L = "
+             "output\n"
+             "                       of block L) or the final norm   [the patch embedding]\n"
+             "  --query R,C|cls      the attention / rollout query: a patch or a prefix token\n"
+             "                       (cls, dist, reg N)                  [cls, else the centre]\n"
+             "  --foreground T       pca: DINOv2 foreground step, threshold T in [0, 1] on "
+             "the\n"
+             "                       scaled first component; --foreground-flip takes its "
+             "other end\n";
     case Command::Forward:
       return "usage: patchlens-cli forward (IMAGE | --tensor X.npy) --weights FILE -o OUT.npz "
              "[--attention] [--heads N] [options]\n"
@@ -225,6 +244,15 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     } else if (arg == "--layer") {
       cl.layer = value();
       if (cl.layer.empty()) throw UsageError("--layer needs a block number or 'final'");
+    } else if (arg == "--query") {
+      cl.query = value();
+      if (cl.query.empty()) throw UsageError("--query needs ROW,COL or cls, dist, reg N");
+    } else if (arg == "--foreground") {
+      const std::string v = value();
+      cl.foreground = parseNumber<double>("--foreground", v, 0.0, 1.0);
+    } else if (arg == "--foreground-flip") {
+      flag();
+      cl.foregroundFlip = true;
     } else if (arg == "--tensor") {
       cl.tensorPath = value();
     } else if (arg == "--weights") {
@@ -347,6 +375,14 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
                                !cl.colormap.empty())) {
         throw UsageError("--width, --height, --scale, --dpi and --colormap apply to --plot only");
       }
+      if (!cl.data.empty() &&
+          (!cl.query.empty() || cl.foreground >= 0 || cl.foregroundFlip || !cl.layer.empty())) {
+        throw UsageError(
+            "--layer, --query and --foreground apply to --plot only (--data tokens:L "
+            "names its layer)");
+      }
+      if (cl.foregroundFlip && cl.foreground < 0)
+        throw UsageError("--foreground-flip needs --foreground T");
       break;
   }
   return cl;

@@ -35,7 +35,10 @@ struct CommandLine {
   std::string colormap;             // export --colormap NAME; empty: each figure's default
   bool attention = false;           // forward --attention: every block's softmax in the .npz
   int heads = 0;                    // --heads N: attention heads when the file cannot tell
-  std::string layer;                // forward --layer L|final: one [T, D] array to a .npy
+  std::string layer;                // --layer L|final: forward's one array, export's tokens
+  std::string query;                // export --query R,C|cls|dist|reg N: the attention query
+  double foreground = -1;           // export --foreground T: pca's DINOv2 foreground threshold
+  bool foregroundFlip = false;      // export --foreground-flip: the other end of PC1
   PipelineConfig config;
 };
 

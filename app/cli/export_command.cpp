@@ -7,8 +7,10 @@
 #include <stdexcept>
 
 #include "app/cli/cli_runner.h"
+#include "core/analysis/layer_trace.h"
 #include "core/io/error.h"
 #include "core/model/pipeline.h"
+#include "core/model/vision_transformer.h"
 #include "ui/figures/data_export.h"
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
@@ -44,8 +46,16 @@ struct Computed {
   std::vector<std::string> warnings;
 };
 
-// The same file -> embedding chain as `embed`, keeping what the figures need.
-Computed compute(const CommandLine& cl) {
+// What of the transformer an export needs: nothing, its tokens and analyses, or also one
+// block's attention (kept whatever the memory budget).
+struct TransformerNeed {
+  bool trace = false;
+  int keepBlock = 0;
+};
+
+// The same file -> embedding chain as `embed`, keeping what the figures need; through the
+// transformer when `need` says so.
+Computed compute(const CommandLine& cl, const TransformerNeed& need = {}) {
   const std::string& path = cl.inputs.front();
   // Decode first: a bad image is the likelier mistake and fails fastest.
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
@@ -70,6 +80,30 @@ Computed compute(const CommandLine& cl) {
   } catch (const Error& e) {
     throw Error(path, e.reason());
   }
+  if (need.trace) {
+    const std::string& source = cl.config.weights.source;
+    if (parseInitializer(source)) {
+      data.noTransformer = "'" + source + "' initialises a patch embedding only";
+    } else {
+      TransformerLoadOptions options;
+      options.heads = cl.heads;
+      options.patch = cl.config.weights.file;
+      std::string whyNot;
+      const auto model = VisionTransformer::load(source, options, &whyNot);
+      if (model) {
+        TraceOptions traceOptions;
+        traceOptions.keepBlock = need.keepBlock;
+        try {
+          data.trace = std::make_shared<const LayerTrace>(
+              traceTransformer(*model, pre.tensor, traceOptions));
+        } catch (const Error& e) {
+          throw Error(e.file().empty() ? path : e.file(), e.reason());
+        }
+      } else {
+        data.noTransformer = whyNot;
+      }
+    }
+  }
   data.tensor = std::move(pre.tensor);
   data.weights = std::move(weights);
   return result;
@@ -89,8 +123,19 @@ int exportData(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   if (!hasSuffix(cl.output, ".npy") && !hasSuffix(cl.output, ".csv")) {
     throw UsageError("--data writes .npy or .csv (-o FILE.npy|FILE.csv)");
   }
-  const Computed c = compute(cl);
-  request.write(cl.output, c.data.embedding, *c.data.weights);
+  const Computed c = compute(cl, {request.needsTransformer(),
+                                  request.type == DataExport::Type::Attention ? request.first : 0});
+  if (request.needsTransformer()) {
+    if (!c.data.trace) {
+      throw Error(cl.config.weights.source, request.name() +
+                                                " needs a transformer, but the weights hold only a "
+                                                "patch embedding (" +
+                                                c.data.noTransformer + ")");
+    }
+    request.writeTransformer(cl.output, *c.data.trace);
+  } else {
+    request.write(cl.output, c.data.embedding, *c.data.weights);
+  }
   printWarnings(err, cl.inputs.front(), c.warnings);
   out << "wrote " << printable(cl.output) << ": " << request.name() << " of "
       << printable(cl.inputs.front()) << "\n";
@@ -118,8 +163,40 @@ int exportPlot(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   const auto format = FigureExporter::formatForPath(output);
   if (!format) throw UsageError("--plot writes .png, .svg or .pdf (-o FILE.png|FILE.svg|FILE.pdf)");
 
+  if (!cl.query.empty()) {
+    try {
+      options.query = TokenQuery::parse(cl.query);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--query ") + e.what());
+    }
+  }
+  if (cl.foreground >= 0) {
+    if (kind.type != PlotType::Pca) throw UsageError("--foreground applies to --plot pca only");
+    options.foreground = ForegroundPcaOptions{static_cast<float>(cl.foreground), cl.foregroundFlip};
+  }
+  const bool transformerKind =
+      kind.type == PlotType::Attention || kind.type == PlotType::AttentionHeads ||
+      kind.type == PlotType::Rollout || kind.type == PlotType::AttentionDistance ||
+      kind.type == PlotType::TokenNorms;
+  const bool attentionKind =
+      kind.type == PlotType::Attention || kind.type == PlotType::AttentionHeads;
+
   const auto app = makeGuiApplication();
-  const Computed c = compute(cl);
+  Computed c = compute(cl, {transformerKind || !cl.layer.empty(), attentionKind ? kind.first : 0});
+  if (!cl.layer.empty()) {
+    if (!c.data.trace) {
+      throw Error(cl.config.weights.source,
+                  "--layer needs a transformer, but the weights hold "
+                  "only a patch embedding (" +
+                      c.data.noTransformer + ")");
+    }
+    try {
+      c.data.layer = c.data.trace->layerIndex(cl.layer);
+    } catch (const Error& e) {
+      throw UsageError("--layer: " + e.reason());
+    }
+    c.data.embedding.tokens = c.data.trace->patchTokens(c.data.layer);
+  }
   std::unique_ptr<Figure> figure;
   try {
     figure = makeFigure(kind, c.data, options);

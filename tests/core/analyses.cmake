@@ -4,3 +4,6 @@
 foreach(unit channel_statistics filter_analysis position_similarity patch_reconstruction)
   patchlens_add_qtest(tst_${unit} SOURCES tst_${unit}.cpp LIBS patchlens_core LABELS core)
 endforeach()
+# Issue 12: attention rollout, attention distance, depth norms, foreground PCA. numpy
+# fixture tests/data/analyses/attention.txt from tests/reference/attention_fixtures.py.
+patchlens_add_qtest(tst_attention_analysis SOURCES tst_attention_analysis.cpp LIBS patchlens_core LABELS core)

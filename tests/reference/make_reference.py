@@ -271,6 +271,8 @@ def main():
     jpeg_fixtures.main(DATA)
     import analyses_fixtures  # numpy references for the core analyses (PCA, similarity, lstsq)
     analyses_fixtures.main(DATA)
+    import attention_fixtures  # numpy references for rollout, attention distance, depth norms, foreground PCA
+    attention_fixtures.main(DATA)
     import transformer_fixtures  # tiny ViTs of every family and their PyTorch forward
     transformer_fixtures.main(DATA)
     print("fixtures written under", os.path.normpath(DATA))

@@ -1,5 +1,6 @@
 #include "ui/figures/data_export.h"
 
+#include <charconv>
 #include <stdexcept>
 
 #include "core/analysis/embedding_analysis.h"
@@ -31,6 +32,19 @@ DataExport DataExport::parse(std::string_view text) {
   if (text == "embedding") return {Type::Embedding, 0, 0};
   if (text == "filters") return {Type::Filters, 0, 0};
   // The same argument forms as the plots: reuse their parser and its messages.
+  if (text.starts_with("tokens:")) {
+    DataExport d{Type::Tokens, 0, 0, std::string(text.substr(7))};
+    if (d.layer.empty()) throw std::invalid_argument("tokens:L needs a layer (0..depth or final)");
+    return d;
+  }
+  if (text.starts_with("attention:")) {
+    const std::string_view block = text.substr(10);
+    int b = -1;
+    const auto [ptr, ec] = std::from_chars(block.data(), block.data() + block.size(), b);
+    if (block.empty() || ec != std::errc() || ptr != block.data() + block.size() || b < 1)
+      throw std::invalid_argument("'" + std::string(text) + "': attention:L needs a block L >= 1");
+    return {Type::Attention, b, 0};
+  }
   if (text.starts_with("token") && !text.starts_with("token-line")) {
     const PlotKind kind = PlotKind::parse(text);
     return {Type::Token, kind.first, kind.second};
@@ -39,8 +53,9 @@ DataExport DataExport::parse(std::string_view text) {
     const PlotKind kind = PlotKind::parse(text);
     return {Type::Channel, kind.first, 0};
   }
-  throw std::invalid_argument("unknown data '" + std::string(text) +
-                              "' (expected embedding, token:R,C, channel:K or filters)");
+  throw std::invalid_argument(
+      "unknown data '" + std::string(text) +
+      "' (expected embedding, token:R,C, channel:K, filters, tokens:L or attention:L)");
 }
 
 std::string DataExport::name() const {
@@ -53,6 +68,10 @@ std::string DataExport::name() const {
       return "channel:" + std::to_string(first);
     case Type::Filters:
       return "filters";
+    case Type::Tokens:
+      return "tokens:" + layer;
+    case Type::Attention:
+      return "attention:" + std::to_string(first);
   }
   return {};
 }
@@ -92,6 +111,37 @@ void DataExport::write(const std::string& path, const Embedding& embedding,
       writeMatrix(path, weights.weight,
                   {weights.embedDim, weights.inChannels, weights.patchSize, weights.patchSize});
       return;
+    case Type::Tokens:
+    case Type::Attention:
+      throw Error(path,
+                  name() + " needs a transformer, but the weights hold only a patch embedding");
+  }
+}
+
+void DataExport::writeTransformer(const std::string& path, const LayerTrace& trace) const {
+  if (!needsTransformer()) throw Error(path, name() + " is not a transformer export");
+  if (!endsWith(path, ".npy") && !endsWith(path, ".csv"))
+    throw Error(path, "data is written as .npy or .csv");
+  try {
+    if (type == Type::Tokens) {
+      const RowMatrixF& t = trace.layers.at(static_cast<std::size_t>(trace.layerIndex(layer)));
+      writeMatrix(path, t, {t.rows(), t.cols()});
+      return;
+    }
+    if (first > trace.depth) {
+      throw Error("", "block " + std::to_string(first) + " does not exist: the model has " +
+                          std::to_string(trace.depth) + " blocks (attention:1.." +
+                          std::to_string(trace.depth) + ")");
+    }
+    const auto& heads = trace.attentionOf(first);
+    const Eigen::Index t = trace.tokens();
+    RowMatrixF all(static_cast<Eigen::Index>(heads.size()) * t, t);
+    for (std::size_t h = 0; h < heads.size(); ++h)
+      all.middleRows(static_cast<Eigen::Index>(h) * t, t) = heads[h];
+    writeMatrix(path, all, {static_cast<std::int64_t>(heads.size()), t, t});
+  } catch (const Error& e) {
+    if (!e.file().empty()) throw;
+    throw Error(path, e.reason());
   }
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/analysis/layer_trace.h"
 #include "core/model/patch_embedding.h"
 #include "core/weights/patch_weights.h"
 
@@ -13,13 +14,18 @@ namespace patchlens {
 // [D, C, P, P] (CSV: one filter per line, flattened (c, kh, kw)). Qt-free, so that the CLI
 // and the GUI's export menu write the very same files.
 struct DataExport {
-  enum class Type { Embedding, Token, Channel, Filters };
+  enum class Type { Embedding, Token, Channel, Filters, Tokens, Attention };
 
   Type type = Type::Embedding;
-  int first = 0;   // token row or channel
-  int second = 0;  // token column
+  int first = 0;           // token row or channel
+  int second = 0;          // token column
+  std::string layer = {};  // tokens:L — "0".."depth", "final" (LayerTrace::layerIndex)
 
-  // "embedding", "token:R,C", "channel:K", "filters"; throws std::invalid_argument.
+  // Whether the request needs the transformer (tokens:L, attention:L).
+  bool needsTransformer() const { return type == Type::Tokens || type == Type::Attention; }
+
+  // "embedding", "token:R,C", "channel:K", "filters", "tokens:L", "attention:L"; throws
+  // std::invalid_argument.
   static DataExport parse(std::string_view text);
   std::string name() const;
 
@@ -27,6 +33,9 @@ struct DataExport {
   // not fit the data or the file cannot be written; nothing is left behind then.
   void write(const std::string& path, const Embedding& embedding,
              const PatchWeights& weights) const;
+  // tokens:L [T, D] (prefix tokens first) and attention:L [H, T, T] (block L's softmax, row =
+  // query; CSV: H·T lines of T numbers, head by head).
+  void writeTransformer(const std::string& path, const LayerTrace& trace) const;
 };
 
 }  // namespace patchlens

@@ -5,6 +5,8 @@
 #include <optional>
 
 #include "core/analysis/embedding_analysis.h"
+#include "core/analysis/foreground_pca.h"
+#include "core/analysis/layer_trace.h"
 #include "core/image/chw_tensor.h"
 #include "core/image/normalization.h"
 #include "core/model/patch_embedding.h"
@@ -21,7 +23,12 @@ struct FigureData {
   Normalization normalization;
   RemainderPolicy remainder = RemainderPolicy::Crop;
   std::shared_ptr<const PatchWeights> weights;
-  Embedding embedding;
+  Embedding embedding;  // the tokens of `layer` (its patch rows)
+  // The transformer's layers when the weights hold one (null: a patch embedding only; why
+  // in noTransformer). `layer` indexes trace->layers (0 = patch embedding).
+  std::shared_ptr<const LayerTrace> trace;
+  std::string noTransformer;
+  int layer = 0;
 
   int patchSize() const { return weights ? weights->patchSize : 0; }
 };
@@ -35,6 +42,12 @@ struct FigureOptions {
   ValueRange global;
   // How strongly a map covers the image (nullopt: the figure's default).
   std::optional<double> opacity;
+  // The attention query (attention, attention-heads, rollout); nullopt: cls when the model
+  // has one, else the centre patch.
+  std::optional<TokenQuery> query;
+  // pca: the DINOv2 foreground step (nullopt: the plain PCA of every token).
+  std::optional<ForegroundPcaOptions> foreground;
+  int selectedHead = -1;  // marked in attention-distance (-1: none)
 };
 
 // Signed values (channels, weights) default to a diverging map centred on 0.

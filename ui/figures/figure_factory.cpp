@@ -2,22 +2,30 @@
 
 #include <string>
 
+#include "core/analysis/attention_maps.h"
 #include "core/analysis/channel_statistics.h"
+#include "core/analysis/depth_norms.h"
 #include "core/analysis/embedding_analysis.h"
 #include "core/analysis/filter_analysis.h"
+#include "core/analysis/foreground_pca.h"
 #include "core/analysis/patch_reconstruction.h"
 #include "core/analysis/position_similarity.h"
 #include "core/io/error.h"
+#include "ui/figures/attention_distance_figure.h"
+#include "ui/figures/attention_heads_figure.h"
+#include "ui/figures/attention_map_figure.h"
 #include "ui/figures/channel_grid_figure.h"
 #include "ui/figures/channel_map_figure.h"
 #include "ui/figures/filter_gallery_figure.h"
 #include "ui/figures/filter_pca_figure.h"
+#include "ui/figures/foreground_pca_figure.h"
 #include "ui/figures/histogram_figure.h"
 #include "ui/figures/pca_rgb_figure.h"
 #include "ui/figures/position_similarity_figure.h"
 #include "ui/figures/reconstruction_figure.h"
 #include "ui/figures/similarity_figure.h"
 #include "ui/figures/token_line_figure.h"
+#include "ui/figures/token_norms_figure.h"
 #include "ui/figures/token_tile_figure.h"
 
 namespace patchlens {
@@ -48,6 +56,45 @@ int checkedToken(const FigureData& data, int row, int col) {
 const PatchWeights& weightsOf(const FigureData& data) {
   if (!data.weights) throw Error("", "no weights to draw");
   return *data.weights;
+}
+
+const LayerTrace& traceOf(const FigureData& data, const PlotKind& kind) {
+  if (!data.trace) {
+    throw Error("",
+                kind.name() + " needs a transformer, but the weights hold only a patch embedding" +
+                    (data.noTransformer.empty() ? std::string() : " (" + data.noTransformer + ")"));
+  }
+  return *data.trace;
+}
+
+void checkBlock(const LayerTrace& trace, int block) {
+  if (block < 1 || block > trace.depth) {
+    throw Error("", "block " + std::to_string(block) + " does not exist: the model has " +
+                        std::to_string(trace.depth) + " blocks (1.." + std::to_string(trace.depth) +
+                        ")");
+  }
+}
+
+// The query token and how a figure names it: --query, else cls, else the centre patch.
+int queryToken(const LayerTrace& trace, const FigureOptions& options,
+               AttentionMapFigure::Query* q) {
+  int token = 0;
+  if (options.query) {
+    token = options.query->token(trace);
+  } else if (trace.prefixTokens > 0) {
+    token = 0;
+  } else {
+    token = (trace.gridRows / 2) * trace.gridCols + trace.gridCols / 2;
+  }
+  if (token < trace.prefixTokens) {
+    q->name = QString::fromStdString(trace.prefixNames[static_cast<std::size_t>(token)]);
+    q->row = q->col = -1;
+  } else {
+    q->row = (token - trace.prefixTokens) / trace.gridCols;
+    q->col = (token - trace.prefixTokens) % trace.gridCols;
+    q->name = QStringLiteral("patch (%1, %2)").arg(q->row).arg(q->col);
+  }
+  return token;
 }
 
 }  // namespace
@@ -96,6 +143,14 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       return std::make_unique<FilterPcaFigure>(filterPca(w), w.embedDim);
     }
     case PlotType::Pca:
+      if (options.foreground) {
+        const QString layerName = data.trace
+                                      ? QString::fromStdString(data.trace->layerName(data.layer))
+                                      : QStringLiteral("Patch embedding");
+        return std::make_unique<ForegroundPcaFigure>(data.input,
+                                                     foregroundPca(tokens, *options.foreground),
+                                                     *options.foreground, grid, p, layerName);
+      }
       return std::make_unique<PcaRgbFigure>(data.input, tokenPca(tokens, 3), grid, p);
     case PlotType::Similarity: {
       const int token = checkedToken(data, kind.first, kind.second);
@@ -122,7 +177,67 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
                                                static_cast<int>(tokens.cols()), map,
                                                rangeForColormap(map, all));
     }
+    case PlotType::Attention:
+    case PlotType::AttentionHeads: {
+      const LayerTrace& trace = traceOf(data, kind);
+      const int block = kind.first;
+      checkBlock(trace, block);
+      const auto& heads = trace.attentionOf(block);
+      AttentionMapFigure::Query query;
+      const int token = queryToken(trace, options, &query);
+      const QString blockName = QStringLiteral("block %1").arg(block);
+      if (kind.type == PlotType::AttentionHeads) {
+        RowMatrixF maps(static_cast<Eigen::Index>(heads.size()), trace.patches());
+        for (std::size_t h = 0; h < heads.size(); ++h)
+          maps.row(static_cast<Eigen::Index>(h)) =
+              patchAttention(heads[h], token, trace.prefixTokens).transpose();
+        return std::make_unique<AttentionHeadsFigure>(
+            std::move(maps), trace.distances.row(block - 1).transpose(),
+            GridSize{trace.gridRows, trace.gridCols}, blockName, query.name, query.row, query.col,
+            -1, sequentialColormap(options));
+      }
+      if (kind.second >= static_cast<int>(heads.size())) {
+        throw Error("", "head " + std::to_string(kind.second) + " is out of range: the model has " +
+                            std::to_string(heads.size()) + " heads (0.." +
+                            std::to_string(heads.size() - 1) + ")");
+      }
+      const QString what = kind.second < 0 ? QStringLiteral("mean over %1 heads").arg(heads.size())
+                                           : QStringLiteral("head %1").arg(kind.second);
+      return std::make_unique<AttentionMapFigure>(
+          QStringLiteral("Attention, %1, %2").arg(blockName, what), QStringLiteral("attention"),
+          data.input, headPatchAttention(heads, kind.second, token, trace.prefixTokens),
+          GridSize{trace.gridRows, trace.gridCols}, p, query, sequentialColormap(options));
+    }
+    case PlotType::Rollout: {
+      const LayerTrace& trace = traceOf(data, kind);
+      AttentionMapFigure::Query query;
+      const int token = queryToken(trace, options, &query);
+      return std::make_unique<AttentionMapFigure>(
+          QStringLiteral("Attention rollout through %1 blocks").arg(trace.depth),
+          QStringLiteral("rollout"), data.input, trace.rollout.patchMap(token, trace.prefixTokens),
+          GridSize{trace.gridRows, trace.gridCols}, p, query, sequentialColormap(options));
+    }
+    case PlotType::AttentionDistance: {
+      const LayerTrace& trace = traceOf(data, kind);
+      const int block = data.layer > 0 ? trace.blockForLayer(data.layer) : 0;
+      return std::make_unique<AttentionDistanceFigure>(trace.distances, trace.patchSize,
+                                                       trace.gridRows, trace.gridCols, block,
+                                                       options.selectedHead);
+    }
+    case PlotType::TokenNorms: {
+      const LayerTrace& trace = traceOf(data, kind);
+      std::vector<const RowMatrixF*> layers;
+      for (const RowMatrixF& l : trace.layers) layers.push_back(&l);
+      return std::make_unique<TokenNormsFigure>(tokenNormsAcrossDepth(layers), trace.prefixNames,
+                                                data.layer, sequentialColormap(options));
+    }
     case PlotType::Reconstruction: {
+      if (data.layer != 0) {
+        throw Error("",
+                    "reconstruction inverts the patch embedding; it exists only at layer 0, not at "
+                    "--layer " +
+                        std::to_string(data.layer));
+      }
       const PatchWeights& w = weightsOf(data);
       const int most = static_cast<int>(std::min(tokens.rows(), tokens.cols()));
       if (kind.first > most) {

@@ -69,6 +69,20 @@ PlotKind PlotKind::parse(std::string_view text) {
   if (head == "pca") return noArgument(PlotType::Pca);
   if (head == "posembed") return noArgument(PlotType::PositionSimilarity);
   if (head == "histogram") return noArgument(PlotType::Histogram);
+  if (head == "attention") {
+    needArgument("a layer, e.g. attention:12 (mean over heads) or attention:12,3 (head 3)");
+    if (argument.find(',') == std::string_view::npos)
+      return {PlotType::Attention, number(argument, text), -1};
+    const auto [l, h] = pair(argument, ',', text, "a layer L or L,H");
+    return {PlotType::Attention, l, h};
+  }
+  if (head == "attention-heads") {
+    needArgument("a layer, e.g. attention-heads:12");
+    return {PlotType::AttentionHeads, number(argument, text), 0};
+  }
+  if (head == "rollout") return noArgument(PlotType::Rollout);
+  if (head == "attention-distance") return noArgument(PlotType::AttentionDistance);
+  if (head == "token-norms") return noArgument(PlotType::TokenNorms);
   if (head == "reconstruction") {
     const int k = hasArgument ? number(argument, text) : 0;
     if (hasArgument && k == 0)
@@ -104,6 +118,17 @@ std::string PlotKind::name() const {
       return "histogram";
     case PlotType::Reconstruction:
       return first > 0 ? "reconstruction:" + std::to_string(first) : "reconstruction";
+    case PlotType::Attention:
+      return "attention:" + std::to_string(first) +
+             (second >= 0 ? "," + std::to_string(second) : "");
+    case PlotType::AttentionHeads:
+      return "attention-heads:" + std::to_string(first);
+    case PlotType::Rollout:
+      return "rollout";
+    case PlotType::AttentionDistance:
+      return "attention-distance";
+    case PlotType::TokenNorms:
+      return "token-norms";
   }
   return {};
 }
@@ -111,7 +136,8 @@ std::string PlotKind::name() const {
 std::string plotKindSyntax() {
   return "channel:K, token:R,C, token-line:R,C, channels:A-B, filters, filter-pca, pca, "
          "similarity:R,C, "
-         "posembed, histogram, reconstruction[:K]";
+         "posembed, histogram, reconstruction[:K], attention:L[,H], attention-heads:L, rollout, "
+         "attention-distance, token-norms";
 }
 
 }  // namespace patchlens

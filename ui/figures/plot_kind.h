@@ -17,13 +17,18 @@ enum class PlotType {
   PositionSimilarity,  // posembed
   Histogram,           // histogram
   Reconstruction,      // reconstruction[:K]
+  Attention,           // attention:L (mean over heads) or attention:L,H
+  AttentionHeads,      // attention-heads:L
+  Rollout,             // rollout
+  AttentionDistance,   // attention-distance
+  TokenNorms,          // token-norms
 };
 
 // A figure named the way the CLI and the GUI's export menu name it ("channel:5").
 struct PlotKind {
   PlotType type = PlotType::Channel;
   int first = 0;   // channel K, row R, first channel A, or PCA components K (0 = none)
-  int second = 0;  // column C or last channel B
+  int second = 0;  // column C, last channel B, or head H (-1: the mean over heads)
 
   // Throws std::invalid_argument with a one-line reason on a malformed name.
   static PlotKind parse(std::string_view text);

@@ -227,6 +227,9 @@ void AnalysisViews::exportDataInteractively(int typeValue) {
     case DataExport::Type::Filters:
       stem = QStringLiteral("filters");
       break;
+    case DataExport::Type::Tokens:
+    case DataExport::Type::Attention:
+      return;  // the Attention dock's own menu writes these
   }
   const QString npy = tr("NumPy array (*.npy)");
   const QString csv = tr("CSV table (*.csv)");

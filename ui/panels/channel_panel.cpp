@@ -151,6 +151,18 @@ void ChannelPanel::refresh() {
     for (int y = 0; y < p; ++y) channelImage.setPixel(ch * (p + 1) - 1, y, qRgba(0, 0, 0, 0));
   }
   m_filterChannels->setTitle(c == 3 ? tr("Filter R | G | B") : tr("Filter weights"));
+  // A filter belongs to the patch embedding: deeper layers show the channel's map and top
+  // patches only (issue 12).
+  const bool atPatchEmbedding = result->layerIndex == 0;
+  m_filterRgb->setVisible(atPatchEmbedding);
+  m_filterChannels->setVisible(atPatchEmbedding);
+  if (!atPatchEmbedding) {
+    m_header->setText(tr("<b>Channel %1</b> of %2 · %3 (the filter is shown at the patch "
+                         "embedding layer)")
+                          .arg(k)
+                          .arg(weights.embedDim)
+                          .arg(m_session->layerName(result->layerIndex)));
+  }
   m_filterChannels->setImage(channelImage,
                              ColorbarSpec{ColormapId::RdBu, range, tr("weight"), false});
 

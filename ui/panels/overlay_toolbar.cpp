@@ -6,6 +6,7 @@
 #include <QSlider>
 #include <QSpinBox>
 
+#include "ui/panels/layer_controls.h"
 #include "ui/session/session.h"
 #include "ui/views/qt_conversions.h"
 
@@ -34,6 +35,15 @@ OverlayToolBar::OverlayToolBar(Session* session, QWidget* parent)
   // Short names keep the toolbar within a 1024-pixel window; the tooltips say more.
   m_overlay->setItemData(m_overlay->count() - 1, tr("Cosine similarity to the selected patch"),
                          Qt::ToolTipRole);
+  m_overlay->addItem(tr("Attention"), overlayKindKey(OverlayKind::Attention));
+  m_overlay->setItemData(m_overlay->count() - 1,
+                         tr("Attention from the query (a patch or a prefix token)"),
+                         Qt::ToolTipRole);
+  m_overlay->addItem(tr("Rollout"), overlayKindKey(OverlayKind::Rollout));
+  m_overlay->setItemData(m_overlay->count() - 1, tr("Attention rollout (Abnar & Zuidema 2020)"),
+                         Qt::ToolTipRole);
+  // The layer every token view shows (a transformer's; disabled for a patch embedding only).
+  addWidget(new LayerControls(session, this));
   addWidget(label(tr("O&verlay:"), m_overlay));
   addWidget(m_overlay);
 

@@ -106,7 +106,7 @@ QString ReconstructionPanel::errorText() const {
 }
 
 void ReconstructionPanel::updateRange() {
-  const auto& result = m_session->result();
+  const auto& result = m_session->baseResult();
   // The tokens have at most min(N, D) principal components.
   const int most = result ? std::max(1, std::min(result->tokens(), result->embedDim())) : 1;
   const QSignalBlocker blocker(m_slider);
@@ -117,7 +117,7 @@ void ReconstructionPanel::updateRange() {
 ReconstructionPanel::Request ReconstructionPanel::currentRequest() const {
   const auto analyses = m_cache->analyses();
   Request r;
-  r.result = m_session->result();
+  r.result = m_session->baseResult();
   if (analyses && r.result && analyses->weights == r.result->weights)
     r.reconstructor = analyses->reconstructor;
   r.components = components();

@@ -11,12 +11,15 @@
 #include <future>
 #include <map>
 
+#include "core/analysis/attention_maps.h"
 #include "core/image/image_loader.h"
 #include "core/image/preprocess.h"
 #include "core/io/error.h"
 #include "core/io/file_bytes.h"
+#include "core/model/initializers.h"
 #include "core/model/pipeline.h"
 #include "ui/views/category_palette.h"
+#include "core/model/vision_transformer.h"
 #include "ui/views/qt_conversions.h"
 
 namespace patchlens {
@@ -37,6 +40,8 @@ constexpr OverlayName kOverlayNames[] = {
     {OverlayKind::Argmax, "argmax"},
     {OverlayKind::Pca, "pca"},
     {OverlayKind::Similarity, "similarity"},
+    {OverlayKind::Attention, "attention"},
+    {OverlayKind::Rollout, "rollout"},
 };
 
 struct ScaleName {
@@ -127,6 +132,11 @@ struct Session::Job {
   std::shared_ptr<const PatchEmbedding> layer;  // reuse when the choice is unchanged
   QString weightsKey;
   quint64 generation = 0;
+  // The encoder of the weight file, when already loaded for the same weights.
+  std::shared_ptr<const VisionTransformer> model;
+  bool modelKnown = false;  // model (or its absence) comes from the cache
+  int shownLayer = 0;       // the layer on screen: its PCA is computed first
+  QString noTransformer;
 };
 
 struct Session::Outcome {
@@ -139,6 +149,7 @@ struct Session::Outcome {
   QString path;
   PipelineConfig config;
   QString weightsKey;
+  std::vector<std::shared_ptr<const ComputeResult>> layers;  // with a transformer: every layer
 };
 
 namespace {
@@ -242,6 +253,12 @@ void Session::submit(Job job) {
   job.generation = m_generation->fetch_add(1) + 1;
   job.weightsKey = weightsKey(job.config.weights);
   if (m_cachedLayer && job.weightsKey == m_cachedWeightsKey) job.layer = m_cachedLayer;
+  job.shownLayer = m_layer;
+  if (!m_cachedModelKey.isEmpty() && job.weightsKey == m_cachedModelKey) {
+    job.model = m_cachedModel;
+    job.modelKnown = true;
+    job.noTransformer = m_result ? m_result->noTransformer : QString();
+  }
   setBusy(true);
 
   auto latest = m_generation;
@@ -415,6 +432,44 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
     if (full->original.isNull()) full->original = toRgb32QImage(source, kDisplayMaxSide);
     full->timings.pcaMs = msSince(stage);
     full->computeMs = msSince(total);
+    if (parseInitializer(job.config.weights.source)) {
+      full->noTransformer = tr("the weights are initialised: a patch embedding only");
+    } else {
+      if (job.modelKnown) {
+        full->model = job.model;
+        full->noTransformer = job.noTransformer;
+      } else {
+        try {
+          std::string whyNot;
+          TransformerLoadOptions options;
+          options.patch = job.config.weights.file;
+          auto model = VisionTransformer::load(job.config.weights.source, options, &whyNot);
+          if (model) {
+            full->model = std::make_shared<const VisionTransformer>(std::move(*model));
+          } else {
+            full->noTransformer = toQString(whyNot);
+          }
+        } catch (const Error& e) {
+          full->noTransformer = toQString(e.reason());
+        }
+      }
+      if (full->model) {
+        // The patch embedding's PCA on screen now; the layers follow.
+        Outcome pcaDone = outcome;
+        pcaDone.complete = false;
+        pcaDone.result = std::make_shared<const ComputeResult>(*full);
+        promise.addResult(std::move(pcaDone));
+        checkpoint();
+        transformerStage(full, job, &outcome.layers, checkpoint, [&](const LayerResults& early) {
+          Outcome first = outcome;
+          first.complete = false;
+          first.layers = early;
+          first.result = early.front();
+          promise.addResult(std::move(first));
+        });
+      }
+    }
+    full->computeMs = msSince(total);
     outcome.result = std::move(full);
   } catch (const Superseded&) {
     outcome.cancelled = true;
@@ -428,6 +483,79 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
   }
   if (!outcome.result) outcome.decoded = source;  // e.g. bad weights: the image was fine
   promise.addResult(std::move(outcome));
+}
+
+void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const Job& job,
+                               LayerResults* layers, const std::function<void()>& checkpoint,
+                               const std::function<void(const LayerResults&)>& early) {
+  QElapsedTimer stage;
+  stage.start();
+  std::shared_ptr<const LayerTrace> trace;
+  try {
+    trace = std::make_shared<const LayerTrace>(traceTransformer(*full->model, full->tensor));
+  } catch (const Error& e) {
+    full->noTransformer = toQString(e.reason());
+    full->model.reset();
+    return;
+  }
+  const GridSize grid = full->embedding.grid;
+  if (trace->gridRows != grid.rows || trace->gridCols != grid.cols) {
+    full->noTransformer =
+        tr("the encoder's %1 × %2 grid differs from the patch embedding's (remainder policy)")
+            .arg(trace->gridRows)
+            .arg(trace->gridCols);
+    full->model.reset();
+    return;
+  }
+  full->timings.transformerMs = msSince(stage);
+  checkpoint();
+  stage.start();
+  full->trace = trace;
+  const int count = trace->layerCount();
+  const int shown = std::clamp(job.shownLayer, 0, count - 1);
+  // Every layer's tokens and cheap maps; the PCA (an SVD each) of the layer on screen only.
+  std::vector<std::shared_ptr<ComputeResult>> built(static_cast<std::size_t>(count));
+  built[0] = full;
+  for (int l = 1; l < count; ++l) {
+    auto r = std::make_shared<ComputeResult>(*full);
+    r->layerIndex = l;
+    r->embedding.tokens = trace->patchTokens(l);
+    const RowMatrixF& tokens = r->embedding.tokens;
+    r->norms = tokenNorms(tokens);
+    r->means = tokenMeans(tokens);
+    r->argmax = argmaxChannels(tokens);
+    r->global = globalRange(tokens);
+    r->pca = {};
+    r->pcaRgb = RowMatrixF();
+    if (l == shown) {
+      r->pca = tokenPca(tokens, kPcaComponents);
+      r->pcaRgb = pcaToRgb(r->pca);
+    }
+    built[static_cast<std::size_t>(l)] = std::move(r);
+  }
+  checkpoint();
+  if (shown > 0) {
+    // Published: these objects are never written again; the PCA of the others goes into copies.
+    LayerResults first(built.begin(), built.end());
+    early(first);
+  }
+  for (int l = 1; l < count; ++l) {
+    auto& r = built[static_cast<std::size_t>(l)];
+    if (l != shown) {
+      auto done = std::make_shared<ComputeResult>(*r);
+      done->pca = tokenPca(done->embedding.tokens, kPcaComponents);
+      done->pcaRgb = pcaToRgb(done->pca);
+      r = std::move(done);
+    }
+    checkpoint();
+  }
+  full->timings.layersMs = msSince(stage);
+  layers->assign(built.begin(), built.end());
+  for (int l = 1; l < count; ++l) {
+    // Only the copies made after publishing may be written (the shown layer's object is out).
+    if (l != shown || shown == 0)
+      built[static_cast<std::size_t>(l)]->timings.layersMs = full->timings.layersMs;
+  }
 }
 
 void Session::finish(const Outcome& outcome) {
@@ -453,7 +581,28 @@ void Session::finish(const Outcome& outcome) {
   if (!outcome.decoded.empty()) m_decoded = outcome.decoded;
   m_cachedLayer = outcome.result->layer;
   m_cachedWeightsKey = outcome.weightsKey;
-  m_result = outcome.result;
+  if (outcome.complete) {
+    m_cachedModel = outcome.result->model;
+    m_cachedModelKey = outcome.weightsKey;
+  }
+  m_recomputed.reset();
+  m_attentionPending = 0;
+  const int previousLayer = m_result ? m_result->layerIndex : 0;
+  if (!outcome.layers.empty()) {
+    m_layerResults = outcome.layers;
+    m_layer = std::clamp(m_layer, 0, static_cast<int>(m_layerResults.size()) - 1);
+    m_result = m_layerResults[static_cast<std::size_t>(m_layer)];
+    if (m_prefixQuery && *m_prefixQuery >= m_result->trace->prefixTokens) m_prefixQuery.reset();
+    m_head = std::min(m_head, m_result->trace->heads - 1);
+  } else {
+    m_layerResults.clear();
+    m_result = outcome.result;
+    if (outcome.complete && !outcome.result->model) {
+      m_layer = 0;
+      m_prefixQuery.reset();
+      m_head = -1;
+    }
+  }
   m_config = outcome.config;
   // The panels show the shape of the weights actually used (a file brings its own).
   m_config.weights.shape.embedDim = m_result->weights->embedDim;
@@ -468,6 +617,136 @@ void Session::finish(const Outcome& outcome) {
   m_overlayCache.reset();
   emit configChanged();
   emit resultChanged();
+  if (m_result->layerIndex != previousLayer) emit layerChanged(m_result->layerIndex);
+  if (m_result->trace) requestAttention(currentBlock());
+  emit attentionChanged();
+}
+
+QString Session::noTransformerReason() const {
+  if (!m_result) return tr("Open an image first");
+  if (m_result->trace) return {};
+  if (m_result->model) return tr("Computing the transformer's layers…");
+  return tr("These weights hold only a patch embedding, no transformer blocks: %1")
+      .arg(m_result->noTransformer.isEmpty() ? tr("nothing to step through")
+                                             : m_result->noTransformer);
+}
+
+int Session::layerCount() const {
+  return hasTransformer() ? m_result->trace->layerCount() : 1;
+}
+
+QString Session::layerName(int layer) const {
+  if (!hasTransformer()) return tr("Patch embedding");
+  return toQString(m_result->trace->layerName(layer));
+}
+
+void Session::setLayer(int layer) {
+  if (m_layerResults.empty()) return;
+  layer = std::clamp(layer, 0, static_cast<int>(m_layerResults.size()) - 1);
+  if (layer == m_layer && m_result == m_layerResults[static_cast<std::size_t>(layer)]) return;
+  const int oldBlock = currentBlock();
+  m_layer = layer;
+  m_result = m_layerResults[static_cast<std::size_t>(layer)];
+  m_overlayCache.reset();
+  emit resultChanged();
+  emit layerChanged(layer);
+  if (currentBlock() != oldBlock) {
+    requestAttention(currentBlock());
+    emit attentionChanged();
+  }
+}
+
+std::shared_ptr<const ComputeResult> Session::baseResult() const {
+  if (!m_layerResults.empty() && m_result && m_result->trace == m_layerResults.front()->trace)
+    return m_layerResults.front();
+  return m_result;
+}
+
+void Session::setPrefixQuery(std::optional<int> prefixIndex) {
+  if (prefixIndex &&
+      (!hasTransformer() || *prefixIndex < 0 || *prefixIndex >= m_result->trace->prefixTokens))
+    return;
+  if (prefixIndex == m_prefixQuery) return;
+  m_prefixQuery = prefixIndex;
+  if (m_overlay == OverlayKind::Attention || m_overlay == OverlayKind::Rollout) invalidateOverlay();
+  emit attentionChanged();
+}
+
+int Session::queryToken() const {
+  if (!hasTransformer()) return -1;
+  const LayerTrace& t = *m_result->trace;
+  if (m_prefixQuery) return *m_prefixQuery;
+  if (m_selection) return t.prefixTokens + m_selection->row * t.gridCols + m_selection->col;
+  if (t.prefixTokens > 0) return 0;
+  return t.prefixTokens + (t.gridRows / 2) * t.gridCols + t.gridCols / 2;
+}
+
+int Session::rolloutToken() const {
+  if (!hasTransformer()) return -1;
+  const LayerTrace& t = *m_result->trace;
+  if (m_prefixQuery) return *m_prefixQuery;
+  if (t.prefixTokens > 0) return 0;
+  return queryToken();
+}
+
+QString Session::queryName() const {
+  const int token = queryToken();
+  if (token < 0) return {};
+  const LayerTrace& t = *m_result->trace;
+  if (token < t.prefixTokens) return toQString(t.prefixNames[static_cast<std::size_t>(token)]);
+  const int patch = token - t.prefixTokens;
+  return tr("patch (%1, %2)").arg(patch / t.gridCols).arg(patch % t.gridCols);
+}
+
+void Session::setHead(int head) {
+  if (!hasTransformer()) return;
+  head = std::clamp(head, -1, m_result->trace->heads - 1);
+  if (head == m_head) return;
+  m_head = head;
+  if (m_overlay == OverlayKind::Attention) invalidateOverlay();
+  emit attentionChanged();
+}
+
+int Session::currentBlock() const {
+  return hasTransformer() ? m_result->trace->blockForLayer(m_result->layerIndex) : 0;
+}
+
+const std::vector<RowMatrixF>* Session::currentAttention() const {
+  if (!hasTransformer()) return nullptr;
+  const LayerTrace& t = *m_result->trace;
+  const int block = currentBlock();
+  if (t.hasAttention(block)) return &t.attentionOf(block);
+  if (m_recomputed && m_recomputed->trace == &t && m_recomputed->block == block)
+    return &m_recomputed->heads;
+  return nullptr;
+}
+
+void Session::requestAttention(int block) {
+  if (!hasTransformer() || block < 1) return;
+  const LayerTrace& t = *m_result->trace;
+  if (t.hasAttention(block) || m_attentionPending == block) return;
+  if (m_recomputed && m_recomputed->trace == &t && m_recomputed->block == block) return;
+  // Too large to keep every block: the forward runs again and keeps only this one.
+  m_attentionPending = block;
+  auto result = m_result;
+  auto* watcher = new QFutureWatcher<std::vector<RowMatrixF>>(this);
+  connect(watcher, &QFutureWatcher<std::vector<RowMatrixF>>::finished, this,
+          [this, watcher, result, block] {
+            watcher->deleteLater();
+            if (!m_result || m_result->trace != result->trace) return;
+            if (m_attentionPending == block) m_attentionPending = 0;
+            try {
+              m_recomputed = RecomputedAttention{result->trace.get(), block, watcher->result()};
+            } catch (...) {
+              return;
+            }
+            if (m_overlay == OverlayKind::Attention) invalidateOverlay();
+            emit attentionChanged();
+            if (block != currentBlock()) requestAttention(currentBlock());
+          });
+  watcher->setFuture(QtConcurrent::run(QThreadPool::globalInstance(), [result, block] {
+    return attentionOfBlock(*result->model, result->tensor, block);
+  }));
 }
 
 void Session::setBusy(bool busy) {
@@ -488,15 +767,23 @@ void Session::setSelection(PatchPos pos) {
   pos.col = std::clamp(pos.col, 0, grid.cols - 1);
   if (m_selection == pos) return;
   m_selection = pos;
-  if (m_overlay == OverlayKind::Similarity) m_overlayCache.reset();
+  // A clicked patch becomes the attention query (a prefix token chosen before gives way).
+  m_prefixQuery.reset();
+  if (m_overlay == OverlayKind::Similarity || m_overlay == OverlayKind::Attention ||
+      m_overlay == OverlayKind::Rollout)
+    m_overlayCache.reset();
   emit selectionChanged();
+  if (hasTransformer()) emit attentionChanged();
 }
 
 void Session::clearSelection() {
   if (!m_selection) return;
   m_selection.reset();
-  if (m_overlay == OverlayKind::Similarity) m_overlayCache.reset();
+  if (m_overlay == OverlayKind::Similarity || m_overlay == OverlayKind::Attention ||
+      m_overlay == OverlayKind::Rollout)
+    m_overlayCache.reset();
   emit selectionChanged();
+  if (hasTransformer()) emit attentionChanged();
 }
 
 void Session::moveSelection(int dRow, int dCol) {
@@ -625,6 +912,32 @@ const OverlayMap& Session::overlayMap() const {
         if (const int token = selectedToken(); token >= 0) {
           map.values = cosineSimilarity(r.embedding.tokens, token);
           map.label = tr("cosine similarity to token %1").arg(token);
+        }
+        break;
+      case OverlayKind::Attention:
+        if (!r.trace) {
+          map.label = tr("attention: these weights hold no transformer");
+        } else if (const auto* heads = currentAttention()) {
+          map.values = headPatchAttention(*heads, m_head, queryToken(), r.trace->prefixTokens);
+          map.label = tr("attention from %1, block %2, %3")
+                          .arg(queryName())
+                          .arg(currentBlock())
+                          .arg(m_head < 0 ? tr("mean over heads") : tr("head %1").arg(m_head));
+        } else {
+          map.label = tr("attention (computing block %1…)").arg(currentBlock());
+        }
+        break;
+      case OverlayKind::Rollout:
+        if (!r.trace) {
+          map.label = tr("rollout: these weights hold no transformer");
+        } else {
+          const int token = rolloutToken();
+          map.values = r.trace->rollout.patchMap(token, r.trace->prefixTokens);
+          map.label = tr("attention rollout through %1 blocks from %2")
+                          .arg(r.trace->depth)
+                          .arg(token < r.trace->prefixTokens
+                                   ? toQString(r.trace->prefixNames[std::size_t(token)])
+                                   : queryName());
         }
         break;
     }

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "core/analysis/embedding_analysis.h"
+#include "core/analysis/layer_trace.h"
 #include "core/model/patch_embedding.h"
 #include "core/model/pipeline.h"
 #include "ui/views/colormap.h"
@@ -20,12 +21,14 @@
 namespace patchlens {
 
 // What the central image view colours the patches by.
-enum class OverlayKind { None, Channel, Norm, Mean, Argmax, Pca, Similarity };
+enum class OverlayKind { None, Channel, Norm, Mean, Argmax, Pca, Similarity, Attention, Rollout };
 
 QString overlayKindKey(OverlayKind kind);  // "channel", "norm", ... (settings, command line)
 std::optional<OverlayKind> parseOverlayKind(const QString& key);
 QString scaleModeKey(ScaleMode mode);
 std::optional<ScaleMode> parseScaleMode(const QString& key);
+
+class VisionTransformer;
 
 // A patch position in the grid.
 struct PatchPos {
@@ -45,6 +48,8 @@ struct ComputeResult {
     double embedMs = 0.0;
     double analysisMs = 0.0;  // norms, means, argmax, model input image
     double pcaMs = 0.0;       // PCA + display-sized original, after the first result is on screen
+    double transformerMs = 0.0;  // the encoder's forward with rollout and distances
+    double layersMs = 0.0;       // every layer's norms, means, argmax and PCA
   };
 
   QString imagePath;
@@ -77,6 +82,14 @@ struct ComputeResult {
   ValueRange global;
   Timings timings;
   double computeMs = 0.0;
+  // The whole encoder when the weight file holds one (null: a patch embedding only, why in
+  // noTransformer). The fields above (embedding, norms, PCA, ...) are those of layer
+  // `layerIndex` of the trace (0 = the patch embedding), so every token view follows the
+  // session's current layer by reading the result of that layer.
+  std::shared_ptr<const VisionTransformer> model;
+  std::shared_ptr<const LayerTrace> trace;
+  QString noTransformer;
+  int layerIndex = 0;
 
   int patchSize() const { return weights ? weights->patchSize : 0; }
   int embedDim() const { return embedding.embedDim(); }
@@ -155,6 +168,34 @@ class Session : public QObject {
   double opacity() const { return m_opacity; }
   void setOpacity(double opacity);
 
+  // Layers of the transformer (issue 12). Layer 0 is the patch embedding; with a
+  // transformer, 1 = input to block 1, 1 + l = block l, layerCount() - 1 = final norm.
+  bool hasTransformer() const { return m_result && m_result->trace; }
+  // Why the layer controls are disabled (no transformer), empty when they are not.
+  QString noTransformerReason() const;
+  int layer() const { return m_layer; }
+  int layerCount() const;
+  QString layerName(int layer) const;
+  // Shows layer `layer` in every token view: swaps in that layer's precomputed result.
+  void setLayer(int layer);
+  // The result of the patch embedding (layer 0), whatever layer is shown: the views of the
+  // patch embedding itself (filters, reconstruction) read this one.
+  std::shared_ptr<const ComputeResult> baseResult() const;
+  // The attention query: a prefix token chosen in the strip (index into the prefix tokens),
+  // else the selected patch, else cls (or the centre patch without prefix tokens).
+  std::optional<int> prefixQuery() const { return m_prefixQuery; }
+  void setPrefixQuery(std::optional<int> prefixIndex);
+  int queryToken() const;  // in [0, T); -1 without a transformer
+  QString queryName() const;
+  // The rollout's query: a chosen prefix token, else cls, else the selected patch.
+  int rolloutToken() const;
+  int head() const { return m_head; }  // -1: the mean over heads
+  void setHead(int head);
+  // The block whose attention the current layer shows (1..depth), 0 without a transformer.
+  int currentBlock() const;
+  // That block's heads, null while they are recomputed (models too large to keep them all).
+  const std::vector<RowMatrixF>* currentAttention() const;
+
   ColormapId colormapFor(OverlayKind kind) const;
   ScaleMode scaleFor(OverlayKind kind) const;
   // The current overlay (cached until the result, channel, selection or style change).
@@ -172,6 +213,9 @@ class Session : public QObject {
   void overlayChanged();
   void busyChanged(bool busy);
   void errorOccurred(const QString& message);
+  void layerChanged(int layer);
+  // The query, head or the attention on hand changed (the attention views redraw).
+  void attentionChanged();
 
  private:
   struct Job;
@@ -189,6 +233,15 @@ class Session : public QObject {
   void finish(const Outcome& outcome);
   void setBusy(bool busy);
   void invalidateOverlay();
+  // Runs the encoder on the worker and completes `full` with its layers (trace, per-layer
+  // results). Leaves the result as it is when the weights hold no transformer.
+  // The layer on screen gets its PCA first and is handed to `early` (every layer's tokens and
+  // maps, the other layers' PCA still to come), so that it is on screen before the rest.
+  using LayerResults = std::vector<std::shared_ptr<const ComputeResult>>;
+  static void transformerStage(const std::shared_ptr<ComputeResult>& full, const Job& job,
+                               LayerResults* layers, const std::function<void()>& checkpoint,
+                               const std::function<void(const LayerResults&)>& early);
+  void requestAttention(int block);
 
   PipelineConfig m_config;           // requested (what the panels show)
   PipelineConfig m_committedConfig;  // what produced m_result; restored on an error
@@ -214,6 +267,21 @@ class Session : public QObject {
   std::shared_ptr<const PatchEmbedding> m_cachedLayer;
   QString m_cachedWeightsKey;
   mutable std::optional<OverlayMap> m_overlayCache;
+  // The transformer's per-layer results of the image on screen ([0] = the patch embedding).
+  std::vector<std::shared_ptr<const ComputeResult>> m_layerResults;
+  int m_layer = 0;
+  std::optional<int> m_prefixQuery;
+  int m_head = -1;
+  std::shared_ptr<const VisionTransformer> m_cachedModel;
+  QString m_cachedModelKey;
+  // A block's attention recomputed on demand (when the trace could not keep every block).
+  struct RecomputedAttention {
+    const LayerTrace* trace = nullptr;
+    int block = 0;
+    std::vector<RowMatrixF> heads;
+  };
+  std::optional<RecomputedAttention> m_recomputed;
+  int m_attentionPending = 0;  // the block being recomputed, 0: none
   // One worker thread: queued stale jobs leave at once, so the latest request runs next.
   QThreadPool m_pool;
 };

@@ -1,0 +1,128 @@
+#include "ui/figures/attention_distance_figure.h"
+
+#include <QPainter>
+#include <algorithm>
+#include <cmath>
+
+#include "ui/figures/figure_layout.h"
+#include "ui/figures/figure_painting.h"
+
+namespace patchlens {
+
+namespace {
+const QColor kDotColor(31, 119, 180);
+const QColor kSelectedColor(214, 39, 40);
+constexpr qreal kDotRadius = 2.6;
+constexpr qreal kHitRadius = 7.0;
+}  // namespace
+
+struct AttentionDistanceFigure::Geometry {
+  PanelSpec panel;
+  QRectF plot;
+};
+
+AttentionDistanceFigure::AttentionDistanceFigure(RowMatrixF distances, int patchSize, int gridRows,
+                                                 int gridCols, int selectedBlock, int selectedHead)
+    : m_distances(std::move(distances)),
+      m_patchSize(patchSize),
+      m_gridRows(gridRows),
+      m_gridCols(gridCols),
+      m_selectedBlock(selectedBlock),
+      m_selectedHead(selectedHead) {}
+
+QString AttentionDistanceFigure::title() const {
+  return tr("Mean attention distance of every head against depth");
+}
+
+AttentionDistanceFigure::Geometry AttentionDistanceFigure::geometry(const QRectF& area) const {
+  const int depth = static_cast<int>(m_distances.rows());
+  // The y axis spans 0 to the image diagonal's reach, so layers are comparable across images.
+  const double diagonal =
+      m_patchSize * std::sqrt(double(m_gridRows * m_gridRows + m_gridCols * m_gridCols));
+  const double top = std::max(m_distances.size() > 0 ? double(m_distances.maxCoeff()) * 1.08 : 1.0,
+                              diagonal * 0.5);
+  Geometry g;
+  g.panel = PanelSpec{valueAxis(tr("network depth (block)"), 0.4, depth + 0.6, std::min(depth, 12)),
+                      valueAxis(tr("mean attention distance (pixels)"), 0.0, top, 7),
+                      0.0,
+                      {}};
+  const QRectF body = area.adjusted(figure_style::kMargin, titleHeight(QStringLiteral("x")),
+                                    -figure_style::kMargin, -figure_style::kMargin);
+  g.plot = layoutPanels(body, {g.panel}, 0.0).plots.front();
+  return g;
+}
+
+void AttentionDistanceFigure::paint(QPainter& painter, const QRectF& area) const {
+  using namespace figure_style;
+  paintBackground(painter, area);
+  const int depth = static_cast<int>(m_distances.rows());
+  const int heads = static_cast<int>(m_distances.cols());
+  QString subtitle = tr("%1 blocks × %2 heads · one dot per head · patch %3 px, grid %4 × %5")
+                         .arg(depth)
+                         .arg(heads)
+                         .arg(m_patchSize)
+                         .arg(m_gridRows)
+                         .arg(m_gridCols);
+  if (m_selectedBlock >= 1 && m_selectedBlock <= depth && m_selectedHead >= 0 &&
+      m_selectedHead < heads) {
+    subtitle += tr(" · selected: block %1, head %2 = %3 px")
+                    .arg(m_selectedBlock)
+                    .arg(m_selectedHead)
+                    .arg(m_distances(m_selectedBlock - 1, m_selectedHead), 0, 'f', 1);
+  }
+  paintTitle(painter, area, title(), subtitle);
+  const Geometry g = geometry(area);
+  painter.save();
+  painter.setRenderHint(QPainter::Antialiasing);
+  painter.setClipRect(g.plot.adjusted(-kDotRadius * 2, -kDotRadius * 2, kDotRadius * 2, 0));
+  if (m_selectedBlock >= 1 && m_selectedBlock <= depth) {
+    // The selected layer as a band behind its dots.
+    const QPointF a = mapToPlot(g.plot, g.panel.x, g.panel.y, m_selectedBlock - 0.4, g.panel.y.hi);
+    const QPointF b = mapToPlot(g.plot, g.panel.x, g.panel.y, m_selectedBlock + 0.4, g.panel.y.lo);
+    painter.fillRect(QRectF(a, b), QColor(255, 200, 120, 90));
+  }
+  // The mean over heads as a line.
+  QPolygonF mean;
+  for (int b = 0; b < depth; ++b)
+    mean << mapToPlot(g.plot, g.panel.x, g.panel.y, b + 1, m_distances.row(b).mean());
+  painter.setPen(QPen(QColor(150, 150, 150), kLineWidth, Qt::DashLine));
+  painter.drawPolyline(mean);
+  painter.setPen(QPen(Qt::white, 0.4));
+  painter.setBrush(kDotColor);
+  for (int b = 0; b < depth; ++b) {
+    for (int h = 0; h < heads; ++h) {
+      painter.drawEllipse(mapToPlot(g.plot, g.panel.x, g.panel.y, b + 1, m_distances(b, h)),
+                          kDotRadius, kDotRadius);
+    }
+  }
+  if (m_selectedBlock >= 1 && m_selectedBlock <= depth && m_selectedHead >= 0 &&
+      m_selectedHead < heads) {
+    painter.setPen(QPen(kSelectedColor, 1.6));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawEllipse(mapToPlot(g.plot, g.panel.x, g.panel.y, m_selectedBlock,
+                                  m_distances(m_selectedBlock - 1, m_selectedHead)),
+                        kDotRadius * 2.2, kDotRadius * 2.2);
+  }
+  painter.restore();
+  paintAxes(painter, g.plot, g.panel.x, g.panel.y);
+}
+
+std::optional<AttentionDistanceFigure::Hit> AttentionDistanceFigure::hit(
+    const QRectF& area, const QPointF& point) const {
+  const Geometry g = geometry(area);
+  std::optional<Hit> best;
+  qreal bestDistance = kHitRadius;
+  for (int b = 0; b < m_distances.rows(); ++b) {
+    for (int h = 0; h < m_distances.cols(); ++h) {
+      const QPointF p = mapToPlot(g.plot, g.panel.x, g.panel.y, b + 1, m_distances(b, h));
+      const qreal d = std::hypot(p.x() - point.x(), p.y() - point.y());
+      if (d <= bestDistance) {
+        bestDistance = d;
+        best = Hit{b + 1, h};
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace patchlens

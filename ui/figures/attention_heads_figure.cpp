@@ -1,0 +1,118 @@
+#include "ui/figures/attention_heads_figure.h"
+
+#include <QPainter>
+#include <algorithm>
+#include <cmath>
+
+#include "ui/figures/figure_layout.h"
+#include "ui/figures/figure_painting.h"
+#include "ui/views/qt_conversions.h"
+
+namespace patchlens {
+
+struct AttentionHeadsFigure::Geometry {
+  QRectF body;
+  TileLayout tiles;
+  ColorbarSpec colorbar;
+};
+
+AttentionHeadsFigure::AttentionHeadsFigure(RowMatrixF maps, VectorF distances, GridSize grid,
+                                           QString layerName, QString queryName, int queryRow,
+                                           int queryCol, int selectedHead, ColormapId colormap)
+    : m_maps(std::move(maps)),
+      m_distances(std::move(distances)),
+      m_grid(grid),
+      m_layerName(std::move(layerName)),
+      m_queryName(std::move(queryName)),
+      m_queryRow(queryRow),
+      m_queryCol(queryCol),
+      m_selectedHead(selectedHead),
+      m_colormap(colormap) {}
+
+QString AttentionHeadsFigure::title() const {
+  return tr("Attention of every head, %1").arg(m_layerName);
+}
+
+QSizeF AttentionHeadsFigure::preferredSize() const {
+  // Small enough that a dock shows the text at about its design size; the tiles reflow to
+  // the shape they are given (paint chooses the number of columns).
+  const int count = static_cast<int>(m_maps.rows()) + 1;
+  const int columns = static_cast<int>(std::ceil(std::sqrt(count * 1.3)));
+  const int rows = (count + columns - 1) / columns;
+  return {480, 60 + rows * (400.0 / columns + 16)};
+}
+
+AttentionHeadsFigure::Geometry AttentionHeadsFigure::geometry(const QRectF& area) const {
+  Geometry g;
+  g.body = area.adjusted(figure_style::kMargin, titleHeight(QStringLiteral("x")),
+                         -figure_style::kMargin, -figure_style::kMargin);
+  const int count = static_cast<int>(m_maps.rows()) + 1;
+  const float hi = m_maps.size() > 0 ? m_maps.maxCoeff() : 1.0f;
+  g.colorbar = ColorbarSpec{m_colormap, ValueRange{0.0f, std::max(hi, 1e-12f)},
+                            tr("attention probability"), false};
+  const double aspect = static_cast<double>(m_grid.cols) / std::max(m_grid.rows, 1);
+  // The number of columns that gives the largest tiles in this area.
+  qreal best = -1;
+  for (int columns = 1; columns <= count; ++columns) {
+    TileLayout t =
+        layoutTiles(g.body, count, columns, aspect, true, figureColorbarWidth(g.colorbar));
+    const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
+    if (size > best + 1e-6) {
+      best = size;
+      g.tiles = std::move(t);
+    }
+  }
+  return g;
+}
+
+void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
+  paintBackground(painter, area);
+  const int heads = static_cast<int>(m_maps.rows());
+  paintTitle(painter, area, title(),
+             tr("query: %1 · %2 heads and their mean on one scale · title: head · mean "
+                "attention distance")
+                 .arg(m_queryName)
+                 .arg(heads));
+  const Geometry g = geometry(area);
+  const VectorF mean = heads > 0 ? VectorF(m_maps.colwise().mean().transpose()) : VectorF();
+  for (int i = 0; i <= heads; ++i) {
+    const bool isMean = i == heads;
+    const VectorF values = isMean ? mean : VectorF(m_maps.row(i).transpose());
+    const QString caption =
+        isMean
+            ? tr("mean · %1 px").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
+            : tr("h%1 · %2 px").arg(i).arg(m_distances(i), 0, 'f', 0);
+    const bool selected = isMean ? m_selectedHead < 0 : m_selectedHead == i;
+    paintCaption(painter, g.tiles.captions[static_cast<std::size_t>(i)], caption, selected);
+    const QRectF tile = g.tiles.tiles[static_cast<std::size_t>(i)];
+    paintCells(painter, tile,
+               valuesToQImage(values, m_grid.rows, m_grid.cols, m_colormap, g.colorbar.range));
+    painter.save();
+    if (m_queryRow >= 0) {
+      const double cw = tile.width() / m_grid.cols;
+      const double ch = tile.height() / m_grid.rows;
+      painter.setPen(QPen(Qt::white, 1.0));
+      painter.setBrush(Qt::NoBrush);
+      painter.drawRect(QRectF(tile.left() + m_queryCol * cw, tile.top() + m_queryRow * ch, cw, ch));
+    }
+    painter.setPen(selected ? QPen(QColor(214, 39, 40), 2.0)
+                            : QPen(figure_style::textColor(), 0.5));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(tile);
+    painter.restore();
+  }
+  paintFigureColorbar(painter, g.tiles.colorbar, g.colorbar);
+}
+
+std::optional<int> AttentionHeadsFigure::headAt(const QRectF& area, const QPointF& point) const {
+  const Geometry g = geometry(area);
+  const int heads = static_cast<int>(m_maps.rows());
+  for (int i = 0; i <= heads; ++i) {
+    const QRectF tile = g.tiles.tiles[static_cast<std::size_t>(i)];
+    const QRectF caption = g.tiles.captions[static_cast<std::size_t>(i)];
+    if (tile.contains(point) || caption.contains(point)) return i == heads ? -1 : i;
+  }
+  return std::nullopt;
+}
+
+}  // namespace patchlens

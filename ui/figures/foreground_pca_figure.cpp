@@ -1,0 +1,89 @@
+#include "ui/figures/foreground_pca_figure.h"
+
+#include <QPainter>
+#include <algorithm>
+
+#include "ui/figures/figure_layout.h"
+#include "ui/figures/figure_painting.h"
+#include "ui/views/qt_conversions.h"
+
+namespace patchlens {
+
+ForegroundPcaFigure::ForegroundPcaFigure(QImage input, ForegroundPca pca,
+                                         ForegroundPcaOptions options, GridSize grid, int patchSize,
+                                         QString layerName)
+    : m_input(std::move(input)),
+      m_pca(std::move(pca)),
+      m_options(options),
+      m_grid(grid),
+      m_patchSize(patchSize),
+      m_layerName(std::move(layerName)) {}
+
+QString ForegroundPcaFigure::title() const {
+  return tr("DINOv2-style PCA of the foreground tokens, %1").arg(m_layerName);
+}
+
+QSizeF ForegroundPcaFigure::preferredSize() const {
+  const double extentX = std::max(m_input.width(), m_grid.cols * m_patchSize);
+  const double extentY = std::max(m_input.height(), m_grid.rows * m_patchSize);
+  return {600, 90 + 170 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
+}
+
+void ForegroundPcaFigure::paint(QPainter& painter, const QRectF& area) const {
+  paintBackground(painter, area);
+  const VectorF& ratio = m_pca.second.explainedVarianceRatio;
+  auto share = [&](int i) { return ratio.size() > i ? ratio(i) * 100.0 : 0.0; };
+  const QString subtitle =
+      tr("foreground: scaled PC1%1 > %2 (%3 of %4 patches) · RGB = PC1–3 of the foreground "
+         "(%5 %, %6 %, %7 %) · background black")
+          .arg(m_options.flip ? tr(" flipped") : QString())
+          .arg(m_options.threshold, 0, 'f', 2)
+          .arg(m_pca.foregroundCount)
+          .arg(m_grid.tokens())
+          .arg(share(0), 0, 'f', 1)
+          .arg(share(1), 0, 'f', 1)
+          .arg(share(2), 0, 'f', 1);
+  const QRectF body = paintTitle(painter, area, title(), subtitle);
+  const double extentX = std::max(m_input.width(), m_grid.cols * m_patchSize);
+  const double extentY = std::max(m_input.height(), m_grid.rows * m_patchSize);
+  const PanelSpec image = imagePanel(extentX, extentY, m_grid, m_patchSize, tr("input"));
+  const PanelSpec first = gridPanel(m_grid, tr("PC1 of all tokens, scaled"));
+  const PanelSpec rgb = gridPanel(m_grid, tr("foreground PCA → RGB"));
+  const PanelLayout layout = layoutPanels(body, {image, first, rgb}, 0.0);
+  paintCaption(painter, layout.captions[0], image.caption, true);
+  paintCells(painter, layout.plots[0], m_input, false);
+  paintAxes(painter, layout.plots[0], image.x, image.y);
+
+  paintCaption(painter, layout.captions[1], first.caption, true);
+  paintCells(painter, layout.plots[1],
+             valuesToQImage(m_pca.firstComponent, m_grid.rows, m_grid.cols, ColormapId::Gray,
+                            ValueRange{0.0f, 1.0f}));
+  // The foreground's outline: an edge wherever a foreground cell meets a background one.
+  painter.save();
+  painter.setPen(QPen(QColor(214, 39, 40), 1.2));
+  const QRectF p = layout.plots[1];
+  const qreal cw = p.width() / m_grid.cols;
+  const qreal ch = p.height() / m_grid.rows;
+  auto fg = [&](int r, int c) {
+    return r >= 0 && c >= 0 && r < m_grid.rows && c < m_grid.cols &&
+           m_pca.foreground[std::size_t(r * m_grid.cols + c)];
+  };
+  for (int r = 0; r < m_grid.rows; ++r) {
+    for (int c = 0; c < m_grid.cols; ++c) {
+      if (!fg(r, c)) continue;
+      const qreal x0 = p.left() + c * cw, y0 = p.top() + r * ch;
+      if (!fg(r - 1, c)) painter.drawLine(QPointF(x0, y0), QPointF(x0 + cw, y0));
+      if (!fg(r + 1, c)) painter.drawLine(QPointF(x0, y0 + ch), QPointF(x0 + cw, y0 + ch));
+      if (!fg(r, c - 1)) painter.drawLine(QPointF(x0, y0), QPointF(x0, y0 + ch));
+      if (!fg(r, c + 1)) painter.drawLine(QPointF(x0 + cw, y0), QPointF(x0 + cw, y0 + ch));
+    }
+  }
+  painter.restore();
+  paintAxes(painter, layout.plots[1], first.x, first.y);
+
+  paintCaption(painter, layout.captions[2], rgb.caption, true);
+  paintCells(painter, layout.plots[2], rgbRowsToQImage(m_pca.rgb, m_grid.rows, m_grid.cols));
+  paintAxes(painter, layout.plots[2], rgb.x, rgb.y);
+}
+
+}  // namespace patchlens

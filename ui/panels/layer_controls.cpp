@@ -1,0 +1,84 @@
+#include "ui/panels/layer_controls.h"
+
+#include <QAction>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSignalBlocker>
+#include <QSlider>
+#include <QSpinBox>
+
+#include "ui/session/session.h"
+
+namespace patchlens {
+
+LayerControls::LayerControls(Session* session, QWidget* parent)
+    : QWidget(parent), m_session(session) {
+  setObjectName(QStringLiteral("layerControls"));
+  auto* layout = new QHBoxLayout(this);
+  layout->setContentsMargins(6, 0, 3, 0);
+  layout->setSpacing(4);
+  m_slider = new QSlider(Qt::Horizontal, this);
+  m_slider->setObjectName(QStringLiteral("layerSlider"));
+  m_slider->setMinimumWidth(110);
+  m_slider->setPageStep(1);
+  m_slider->setAccessibleName(tr("Layer"));
+  m_spin = new QSpinBox(this);
+  m_spin->setObjectName(QStringLiteral("layerSpin"));
+  m_spin->setAccessibleName(tr("Layer"));
+  m_label = new QLabel(tr("La&yer:"), this);
+  m_label->setBuddy(m_spin);
+  m_name = new QLabel(this);
+  m_name->setObjectName(QStringLiteral("layerName"));
+  m_name->setMinimumWidth(m_name->fontMetrics().horizontalAdvance(tr("Input to block 1")) + 4);
+  layout->addWidget(m_label);
+  layout->addWidget(m_slider);
+  layout->addWidget(m_spin);
+  layout->addWidget(m_name);
+
+  m_deeper = new QAction(tr("Next Layer (deeper)"), this);
+  m_deeper->setShortcuts({QKeySequence(tr("Ctrl+PgUp")), QKeySequence(Qt::Key_BracketRight)});
+  m_shallower = new QAction(tr("Previous Layer (shallower)"), this);
+  m_shallower->setShortcuts({QKeySequence(tr("Ctrl+PgDown")), QKeySequence(Qt::Key_BracketLeft)});
+  for (QAction* a : {m_deeper, m_shallower}) a->setShortcutContext(Qt::WindowShortcut);
+  // Added to the widget so that the shortcuts work wherever focus is in the window.
+  addAction(m_deeper);
+  addAction(m_shallower);
+  connect(m_deeper, &QAction::triggered, this, [this] {
+    m_session->setLayer(m_session->result() ? m_session->result()->layerIndex + 1 : 0);
+  });
+  connect(m_shallower, &QAction::triggered, this, [this] {
+    m_session->setLayer(m_session->result() ? m_session->result()->layerIndex - 1 : 0);
+  });
+  connect(m_slider, &QSlider::valueChanged, session, &Session::setLayer);
+  connect(m_spin, &QSpinBox::valueChanged, session, &Session::setLayer);
+  connect(session, &Session::resultChanged, this, &LayerControls::sync);
+  connect(session, &Session::layerChanged, this, &LayerControls::sync);
+  sync();
+}
+
+void LayerControls::sync() {
+  const QSignalBlocker b1(m_slider), b2(m_spin);
+  const bool enabled = m_session->hasTransformer();
+  const int count = m_session->layerCount();
+  const int layer = m_session->result() ? m_session->result()->layerIndex : 0;
+  m_slider->setRange(0, count - 1);
+  m_spin->setRange(0, count - 1);
+  m_slider->setValue(layer);
+  m_spin->setValue(layer);
+  m_name->setText(m_session->layerName(layer));
+  for (QWidget* w : {static_cast<QWidget*>(m_slider), static_cast<QWidget*>(m_spin),
+                     static_cast<QWidget*>(m_label), static_cast<QWidget*>(m_name)}) {
+    w->setEnabled(enabled);
+    w->setToolTip(enabled ? tr("The layer every token view shows: 0 = patch embedding, 1 = input "
+                               "to block 1, 2…%1 = blocks 1…%2, %3 = final norm (Ctrl+PgUp / ] "
+                               "deeper, Ctrl+PgDn / [ shallower)")
+                                .arg(count - 2)
+                                .arg(count - 3)
+                                .arg(count - 1)
+                          : m_session->noTransformerReason());
+  }
+  m_deeper->setEnabled(enabled);
+  m_shallower->setEnabled(enabled);
+}
+
+}  // namespace patchlens

@@ -1,0 +1,91 @@
+#include "ui/panels/transformer_views.h"
+
+#include <QDockWidget>
+#include <QMainWindow>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+
+#include "ui/panels/attention_panel.h"
+#include "ui/panels/depth_figure_panel.h"
+#include "ui/panels/foreground_pca_panel.h"
+#include "ui/session/session.h"
+
+namespace patchlens {
+
+TransformerViews::TransformerViews(QMainWindow& window, Session& session, QMenu* viewMenu)
+    : QObject(&window), m_window(window) {
+  setObjectName(QStringLiteral("transformerViews"));
+  m_attention = new AttentionPanel(&session);
+  m_distance = new DepthFigurePanel(DepthFigurePanel::Kind::AttentionDistance, &session);
+  m_norms = new DepthFigurePanel(DepthFigurePanel::Kind::TokenNorms, &session);
+  m_pca = new ForegroundPcaPanel(&session);
+  m_attentionDock = addDock(m_attention, tr("Attention"), QStringLiteral("attentionDock"));
+  m_distanceDock =
+      addDock(m_distance, tr("Attention distance"), QStringLiteral("attentionDistanceDock"));
+  m_normsDock = addDock(m_norms, tr("Token norms across depth"), QStringLiteral("tokenNormsDock"));
+  m_pcaDock = addDock(m_pca, tr("DINOv2-style PCA"), QStringLiteral("foregroundPcaDock"));
+  // Beside the inspector, as tabs: they share its column.
+  if (auto* inspector = window.findChild<QDockWidget*>(QStringLiteral("inspectorDock"))) {
+    for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock})
+      window.tabifyDockWidget(inspector, d);
+    inspector->raise();
+  }
+  // Help ▸ Layers and Attention: the keys and what the views show.
+  for (QAction* menuAction : window.menuBar()->actions()) {
+    if (menuAction->menu() && menuAction->text() == tr("&Help")) {
+      menuAction->menu()->addAction(tr("&Layers and Attention…"), &window, [&window] {
+        QMessageBox::information(
+            &window, tr("Layers and Attention"),
+            tr("<p>With a weight file that holds a whole ViT encoder, the <b>Layer</b> slider in "
+               "the overlay toolbar picks what every token view shows: 0 = patch embedding, 1 = "
+               "input to block 1, 2…L+1 = blocks 1…L, L+2 = final norm.</p>"
+               "<p><b>Ctrl+PgUp</b> or <b>]</b>: deeper layer · <b>Ctrl+PgDn</b> or <b>[</b>: "
+               "shallower layer · PgUp/PgDn stay channels.</p>"
+               "<p>Click a patch (or a prefix token in the strip left of the image) to make it "
+               "the attention query; click a head in the <b>Attention</b> dock to select it (the "
+               "mean tile selects the mean). Overlays <i>Attention from query</i> and <i>Attention "
+               "rollout</i>; docks <b>Attention distance</b> (click a dot: block and head), "
+               "<b>Token norms across depth</b> and <b>DINOv2-style PCA</b>.</p>"));
+      });
+    }
+  }
+  if (viewMenu) {
+    viewMenu->addSeparator();
+    for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock})
+      viewMenu->addAction(d->toggleViewAction());
+  }
+}
+
+TransformerViews* TransformerViews::of(const QMainWindow& window) {
+  return window.findChild<TransformerViews*>(QStringLiteral("transformerViews"),
+                                             Qt::FindDirectChildrenOnly);
+}
+
+QDockWidget* TransformerViews::addDock(QWidget* content, const QString& title,
+                                       const QString& objectName) {
+  auto* dock = new QDockWidget(title, &m_window);
+  dock->setObjectName(objectName);
+  dock->setWidget(content);
+  m_window.addDockWidget(Qt::RightDockWidgetArea, dock);
+  return dock;
+}
+
+bool TransformerViews::isDockName(const QString& name) {
+  return name == QLatin1String("attention") || name == QLatin1String("attention-distance") ||
+         name == QLatin1String("token-norms") || name == QLatin1String("foreground-pca");
+}
+
+bool TransformerViews::raiseDock(const QString& name) {
+  QDockWidget* dock = name == QLatin1String("attention")            ? m_attentionDock
+                      : name == QLatin1String("attention-distance") ? m_distanceDock
+                      : name == QLatin1String("token-norms")        ? m_normsDock
+                      : name == QLatin1String("foreground-pca")     ? m_pcaDock
+                                                                    : nullptr;
+  if (!dock) return false;
+  dock->show();
+  dock->raise();
+  return true;
+}
+
+}  // namespace patchlens
