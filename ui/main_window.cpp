@@ -22,6 +22,7 @@
 #include <QScrollBar>
 #include <QSettings>
 #include <QStatusBar>
+#include <QTabBar>
 #include <QTabWidget>
 #include <QTimer>
 #include <QToolBar>
@@ -719,6 +720,12 @@ void MainWindow::showEvent(QShowEvent* event) {
   if (!m_docksFitted) {
     m_docksFitted = true;
     fitDocksToWindow();
+    // A dock shown or hidden later (the transformer docks appear with the first
+    // transformer) changes how many tabs share a column.
+    for (QDockWidget* dock : findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
+      connect(dock, &QDockWidget::visibilityChanged, this,
+              [this] { QTimer::singleShot(0, this, &MainWindow::updateTabPositions); });
+    }
   }
   QMainWindow::showEvent(event);
   updateTabPositions();
@@ -748,6 +755,12 @@ void MainWindow::updateTabPositions() {
     }
     const QTabWidget::TabPosition wanted = needed > width ? side : QTabWidget::North;
     if (tabPosition(area) != wanted) setTabPosition(area, wanted);
+  }
+  // When even the edge is too short for every title (eight docks in one column at 768 px),
+  // titles stay whole and the tab bar scrolls instead of cutting them to "Patch ins…".
+  for (QTabBar* bar : findChildren<QTabBar*>(Qt::FindDirectChildrenOnly)) {
+    bar->setElideMode(Qt::ElideNone);
+    bar->setUsesScrollButtons(true);
   }
 }
 

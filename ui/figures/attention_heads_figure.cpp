@@ -70,7 +70,7 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   const int heads = static_cast<int>(m_maps.rows());
   paintTitle(painter, area, title(),
              tr("query: %1 · %2 heads and their mean on one scale · title: head · mean "
-                "attention distance")
+                "attention distance (px)")
                  .arg(m_queryName)
                  .arg(heads));
   const Geometry g = geometry(area);
@@ -79,9 +79,8 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
     const bool isMean = i == heads;
     const VectorF values = isMean ? mean : VectorF(m_maps.row(i).transpose());
     const QString caption =
-        isMean
-            ? tr("mean · %1 px").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
-            : tr("h%1 · %2 px").arg(i).arg(m_distances(i), 0, 'f', 0);
+        isMean ? tr("mean · %1").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
+               : tr("h%1 · %2").arg(i).arg(m_distances(i), 0, 'f', 0);
     const bool selected = isMean ? m_selectedHead < 0 : m_selectedHead == i;
     paintCaption(painter, g.tiles.captions[static_cast<std::size_t>(i)], caption, selected);
     const QRectF tile = g.tiles.tiles[static_cast<std::size_t>(i)];

@@ -23,14 +23,23 @@ TransformerViews::TransformerViews(QMainWindow& window, Session& session, QMenu*
   m_attentionDock = addDock(m_attention, tr("Attention"), QStringLiteral("attentionDock"));
   m_distanceDock =
       addDock(m_distance, tr("Attention distance"), QStringLiteral("attentionDistanceDock"));
-  m_normsDock = addDock(m_norms, tr("Token norms across depth"), QStringLiteral("tokenNormsDock"));
-  m_pcaDock = addDock(m_pca, tr("DINOv2-style PCA"), QStringLiteral("foregroundPcaDock"));
+  m_normsDock = addDock(m_norms, tr("Token norms"), QStringLiteral("tokenNormsDock"));
+  m_pcaDock = addDock(m_pca, tr("DINOv2 PCA"), QStringLiteral("foregroundPcaDock"));
   // Beside the inspector, as tabs: they share its column.
   if (auto* inspector = window.findChild<QDockWidget*>(QStringLiteral("inspectorDock"))) {
     for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock})
       window.tabifyDockWidget(inspector, d);
     inspector->raise();
   }
+  // Weights without blocks give these docks nothing to show: they stay hidden (keeping the
+  // laptop's tab column short) until the first transformer arrives, then appear once; the
+  // user may close them after that.
+  for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock}) d->hide();
+  connect(&session, &Session::resultChanged, this, [this, &session] {
+    if (m_docksShown || !session.hasTransformer()) return;
+    m_docksShown = true;
+    for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock}) d->show();
+  });
   // Help ▸ Layers and Attention: the keys and what the views show.
   for (QAction* menuAction : window.menuBar()->actions()) {
     if (menuAction->menu() && menuAction->text() == tr("&Help")) {

@@ -45,6 +45,7 @@ class TransformerViews : public QObject {
   QDockWidget* m_distanceDock = nullptr;
   QDockWidget* m_normsDock = nullptr;
   QDockWidget* m_pcaDock = nullptr;
+  bool m_docksShown = false;  // shown once, with the first transformer
 };
 
 }  // namespace patchlens

@@ -18,8 +18,8 @@
 #include "core/io/file_bytes.h"
 #include "core/model/initializers.h"
 #include "core/model/pipeline.h"
-#include "ui/views/category_palette.h"
 #include "core/model/vision_transformer.h"
+#include "ui/views/category_palette.h"
 #include "ui/views/qt_conversions.h"
 
 namespace patchlens {
