@@ -17,6 +17,7 @@
 #include "ui/panels/patch_inspector.h"
 #include "ui/panels/transformer_views.h"
 #include "ui/session/session.h"
+#include "ui/session/session_figure_data.h"
 #include "ui/views/figure_widget.h"
 #include "ui/views/image_view.h"
 #include "ui/views/prefix_token_strip.h"
@@ -138,6 +139,13 @@ void tst_TransformerViews::layerSliderMovesInspectorToTokensRow() {
            qPrintable(QString::number((shown - expected).cwiseAbs().maxCoeff())));
   // The spin box follows the slider.
   QCOMPARE(m_window->findChild<QSpinBox*>(QStringLiteral("layerSpin"))->value(), layer);
+  // Exports (dialog and right-click) start from the layer on screen: the same tokens row.
+  const FigureData data = figureDataFor(*m_window->session()->result());
+  QCOMPARE(data.layer, layer);
+  QVERIFY(data.trace);
+  const Eigen::VectorXf exported = data.embedding.tokens.row(token).transpose();
+  QCOMPARE(exported.size(), expected.size());
+  QVERIFY((exported - expected).cwiseAbs().maxCoeff() <= 1e-6f * expected.cwiseAbs().maxCoeff());
 }
 
 void tst_TransformerViews::clickedPatchGivesTheCoreAttentionRows() {

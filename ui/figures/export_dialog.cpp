@@ -318,7 +318,9 @@ void ExportDialog::rebuildFigure() {
   }
   // The screen's colormap, scale and opacity (the figure is "what I see", not a default).
   m_options = figureOptionsFor(*m_session, plot);
-  m_styleInfo->setText(describeFigureOptions(m_options));
+  QString style = describeFigureOptions(m_options);
+  if (result->trace) style += tr(" · layer: %1").arg(m_session->layerName(result->layerIndex));
+  m_styleInfo->setText(style);
   showMessage(tr("Drawing the figure…"), false);
   m_preview->setText(tr("Drawing…"));
   // Filter PCA and reconstruction take a moment: build off the GUI thread.

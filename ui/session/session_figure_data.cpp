@@ -12,7 +12,10 @@ FigureData figureDataFor(const ComputeResult& result) {
   data.normalization = result.config.preprocess.normalization;
   data.remainder = result.config.remainder;
   data.weights = result.weights;
-  data.embedding = result.embedding;
+  data.embedding = result.embedding;  // the tokens of the layer on screen
+  // The layer on screen, so exports say it and refuse what only layer 0 has (reconstruction).
+  data.trace = result.trace;
+  data.layer = result.trace ? result.layerIndex : 0;
   return data;
 }
 
