@@ -511,7 +511,8 @@ void readGguf(const Reader& r, const TensorSource& source, Build& b, std::int64_
   c.resample = PositionResample::None;
   b.posName = "v.position_embd.weight";
   if (gguf) {
-    if (const auto eps = gguf->metaNumber("clip.vision.attention.layer_norm_epsilon"))
+    if (const auto eps = gguf->metaNumber("clip.vision.attention.layer_norm_epsilon");
+        eps && *eps > 0.0 && *eps < 1.0)
       c.layerNormEps = static_cast<float>(*eps);
     if (const auto gelu = gguf->metaNumber("clip.use_gelu"); gelu && *gelu != 0)
       c.activation = Activation::GeluTanh;

@@ -225,8 +225,11 @@ void GgufFile::parse() {
   }
   if (const auto it = m_metadata.find("general.alignment"); it != m_metadata.end()) {
     const GgufValue& a = it->second;
-    const auto n = static_cast<std::uint64_t>(a.number);
-    if (a.type != kUint32 || n == 0 || (n & (n - 1)) != 0 || n > (1u << 20)) {
+    // The range is checked on the double before converting: a negative or huge value
+    // (from a uint32 field, but the type is checked in the same breath) must not be cast.
+    const bool inRange = a.type == kUint32 && a.number >= 1.0 && a.number <= double(1u << 20);
+    const std::uint64_t n = inRange ? static_cast<std::uint64_t>(a.number) : 0;
+    if (!inRange || (n & (n - 1)) != 0) {
       throw Error(m_name, "bad alignment: general.alignment " + numberText(a.number) +
                               " is not a power of two uint32");
     }
