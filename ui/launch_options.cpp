@@ -5,6 +5,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QMouseEvent>
+#include <QTimer>
 #include <algorithm>
 #include <vector>
 
@@ -170,11 +171,18 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   return options;
 }
 
+void waitForEvents(int maxMs) {
+  QTimer wake;
+  wake.setSingleShot(true);
+  wake.start(maxMs);
+  QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents);
+}
+
 bool waitForSession(const Session& session, int timeoutMs) {
   QElapsedTimer timer;
   timer.start();
   while (session.isBusy() && timer.elapsed() < timeoutMs) {
-    QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
+    waitForEvents(50);
   }
   return !session.isBusy();
 }
@@ -196,7 +204,7 @@ OpenTiming openAndPaint(MainWindow& window, const QString& path, int timeoutMs) 
   // The first result (the embedding, before the PCA) is what the overlay needs.
   const auto waitFor = [&](const bool& flag) {
     while (!flag && timer.elapsed() < timeoutMs) {
-      QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
+      waitForEvents(50);
     }
     window.imageView()->repaint();
     return static_cast<double>(timer.nsecsElapsed()) / 1e6;

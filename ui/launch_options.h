@@ -64,6 +64,11 @@ QString memoryUsage();
 // Waits (processing events) until the session has no work in flight.
 bool waitForSession(const Session& session, int timeoutMs = 60000);
 
+// Sleeps until an event arrives or maxMs pass, then processes the events. Unlike
+// processEvents(flags, maxtime), which drops WaitForMoreEvents and spins, it leaves the cores
+// to the worker a measurement is waiting for.
+void waitForEvents(int maxMs);
+
 // Channel change -> repaint and click -> updated inspector, timed with QElapsedTimer; then
 // `reopens` more opens of the current image (open request -> painted overlay).
 QString measureInteraction(MainWindow& window, int repetitions = 50, int reopens = 5);

@@ -69,8 +69,7 @@ bool applyTransformerOptions(MainWindow& window, const LaunchOptions& options, Q
       views->pcaPanel()->foregroundBox()->setChecked(true);
       QElapsedTimer timer;
       timer.start();
-      while (views->pcaPanel()->isComputing() && timer.elapsed() < 30000)
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+      while (views->pcaPanel()->isComputing() && timer.elapsed() < 30000) waitForEvents(20);
     }
   }
   QCoreApplication::processEvents();
@@ -131,7 +130,7 @@ QString measureTransformer(MainWindow& window, int repetitions, int reopens) {
     timer.start();
     window.openImage(path);
     while (timer.elapsed() < 120000) {
-      QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 5);
+      waitForEvents(5);
       const auto& r = session.result();
       // On screen as soon as the final layer's PCA is: the other layers' PCA may still run.
       if (fresh && r && r->trace && r->layerIndex == layers - 1 && r->hasPca()) break;

@@ -183,22 +183,37 @@ ValueRange symmetricRange(const Eigen::Ref<const VectorF>& values) {
   return {-m, m};
 }
 
+namespace {
+
+// Linear interpolation between the order statistics around `percent` (numpy's default), found
+// with nth_element on `values` (reordered): O(n) where a sort of a 150k-value matrix is not.
+float interpolatedPercentile(std::vector<float>& values, double percent) {
+  const double position =
+      std::clamp(percent, 0.0, 100.0) / 100.0 * static_cast<double>(values.size() - 1);
+  const auto below = static_cast<std::size_t>(std::floor(position));
+  const auto at = values.begin() + static_cast<std::ptrdiff_t>(below);
+  std::nth_element(values.begin(), at, values.end());
+  const float low = *at;
+  // Everything after `below` is >= it: the next order statistic is their minimum.
+  const float high = below + 1 < values.size() ? *std::min_element(at + 1, values.end()) : low;
+  const double t = position - static_cast<double>(below);
+  return static_cast<float>(static_cast<double>(low) * (1.0 - t) + static_cast<double>(high) * t);
+}
+
+}  // namespace
+
 float percentile(const Eigen::Ref<const VectorF>& values, double percent) {
   if (values.size() == 0) return 0.0f;
-  std::vector<float> sorted(values.data(), values.data() + values.size());
-  std::sort(sorted.begin(), sorted.end());
-  const double position =
-      std::clamp(percent, 0.0, 100.0) / 100.0 * static_cast<double>(sorted.size() - 1);
-  const auto below = static_cast<std::size_t>(std::floor(position));
-  const std::size_t above = std::min(below + 1, sorted.size() - 1);
-  const double t = position - static_cast<double>(below);
-  return static_cast<float>(static_cast<double>(sorted[below]) * (1.0 - t) +
-                            static_cast<double>(sorted[above]) * t);
+  std::vector<float> copy(values.data(), values.data() + values.size());
+  return interpolatedPercentile(copy, percent);
 }
 
 ValueRange percentileRange(const Eigen::Ref<const VectorF>& values, double lowPercent,
                            double highPercent) {
-  return {percentile(values, lowPercent), percentile(values, highPercent)};
+  if (values.size() == 0) return {0.0f, 0.0f};
+  std::vector<float> copy(values.data(), values.data() + values.size());
+  const float low = interpolatedPercentile(copy, lowPercent);
+  return {low, interpolatedPercentile(copy, highPercent)};
 }
 
 ValueRange scaleRange(ScaleMode mode, const Eigen::Ref<const VectorF>& values, ValueRange global) {

@@ -14,6 +14,7 @@
 #include <limits>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <random>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -25,6 +26,7 @@
 #include "core/image/preprocess.h"
 #include "core/io/threading.h"
 #include "core/model/initializers.h"
+#include "core/model/linear_layer.h"
 #include "core/model/packed_gemm.h"
 #include "core/model/patch_embedding.h"
 #include "core/model/pipeline.h"
@@ -184,6 +186,36 @@ void forward(benchmark::State& state, int threads) {
   state.counters["GFLOPs"] = benchmark::Counter(
       flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   if (g_peakGflops > 0) state.counters["peak_GFLOPs"] = g_peakGflops;
+}
+
+// One encoder linear layer on ViT-B/16's 197 tokens, as the forward calls it (packing x, the
+// GEMM, the fused GELU); range = (inputs, outputs, threads). Separates the GEMMs' share of
+// the forward from everything around them.
+void BM_LinearLayer(benchmark::State& state) {
+  const int inputs = static_cast<int>(state.range(0));
+  const int outputs = static_cast<int>(state.range(1));
+  setComputeThreads(static_cast<int>(state.range(2)));
+  const int rows = 197;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  RowMatrixF weight(outputs, inputs);
+  for (Eigen::Index i = 0; i < weight.size(); ++i) weight.data()[i] = normal(rng);
+  const VectorF bias = VectorF::Constant(outputs, 0.01f);
+  const LinearLayer layer(weight, bias);
+  RowMatrixF x(rows, inputs);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng) * 50.0f;
+  RowMatrixF out(rows, outputs);
+  std::vector<float> scratch;
+  const LinearEpilogue epilogue =
+      outputs > inputs * 2 ? LinearEpilogue::Gelu : LinearEpilogue::None;
+  BestTime best;
+  for (auto _ : state) {
+    best.start();
+    layer.apply(x, out, epilogue, scratch);
+    benchmark::DoNotOptimize(out.data());
+    best.stop();
+  }
+  reportFlops(state, rows, inputs, outputs, &best, static_cast<int>(state.range(2)));
 }
 
 // The kernel alone on the 224/16/768 shapes (X already packed), one thread: what the embed
@@ -437,6 +469,27 @@ BENCHMARK_CAPTURE(forward, vit_b16_1, 1)
 BENCHMARK_CAPTURE(forward, vit_b16_2, 2)
     ->Name("forward/vit-b16/224/threads:2")
     ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_LinearLayer)
+    ->Name("linear/197x768x2304/threads:1")
+    ->Args({768, 2304, 1})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LinearLayer)
+    ->Name("linear/197x768x3072-gelu/threads:1")
+    ->Args({768, 3072, 1})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LinearLayer)
+    ->Name("linear/197x3072x768/threads:1")
+    ->Args({3072, 768, 1})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LinearLayer)
+    ->Name("linear/197x768x768/threads:1")
+    ->Args({768, 768, 1})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LinearLayer)
+    ->Name("linear/197x768x3072-gelu/threads:2")
+    ->Args({768, 3072, 2})
+    ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_PackedGemm)
     ->Name("gemm/packed/196x768x768/threads:1")

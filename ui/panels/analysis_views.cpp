@@ -19,6 +19,7 @@
 #include "core/io/error.h"
 #include "ui/figures/data_export.h"
 #include "ui/figures/export_dialog.h"
+#include "ui/launch_options.h"
 #include "ui/panels/filter_pca_panel.h"
 #include "ui/panels/position_similarity_panel.h"
 #include "ui/panels/reconstruction_panel.h"
@@ -178,7 +179,7 @@ bool AnalysisViews::waitUntilIdle(int timeoutMs) const {
   QElapsedTimer timer;
   timer.start();
   while ((m_cache->isComputing() || m_reconstruction->isBusy()) && timer.elapsed() < timeoutMs) {
-    QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
+    waitForEvents(50);
   }
   QCoreApplication::processEvents();
   return !m_cache->isComputing() && !m_reconstruction->isBusy();

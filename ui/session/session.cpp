@@ -426,8 +426,13 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
     stage.start();
     auto full = std::make_shared<ComputeResult>(*result);
     result.reset();
-    full->pca = tokenPca(full->embedding.tokens, kPcaComponents);
-    full->pcaRgb = pcaToRgb(full->pca);
+    // A deeper layer on screen with the model already loaded: the forward comes first and
+    // the patch embedding's PCA (not on screen) after it.
+    const bool deferPca = job.modelKnown && job.model && job.shownLayer > 0;
+    if (!deferPca) {
+      full->pca = tokenPca(full->embedding.tokens, kPcaComponents);
+      full->pcaRgb = pcaToRgb(full->pca);
+    }
     checkpoint();
     if (full->original.isNull()) full->original = toRgb32QImage(source, kDisplayMaxSide);
     full->timings.pcaMs = msSince(stage);
@@ -454,11 +459,13 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
         }
       }
       if (full->model) {
-        // The patch embedding's PCA on screen now; the layers follow.
-        Outcome pcaDone = outcome;
-        pcaDone.complete = false;
-        pcaDone.result = std::make_shared<const ComputeResult>(*full);
-        promise.addResult(std::move(pcaDone));
+        if (!deferPca) {
+          // The patch embedding's PCA on screen now; the layers follow.
+          Outcome pcaDone = outcome;
+          pcaDone.complete = false;
+          pcaDone.result = std::make_shared<const ComputeResult>(*full);
+          promise.addResult(std::move(pcaDone));
+        }
         checkpoint();
         transformerStage(full, job, &outcome.layers, checkpoint, [&](const LayerResults& early) {
           Outcome first = outcome;
@@ -514,8 +521,9 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
   const int count = trace->layerCount();
   const int shown = std::clamp(job.shownLayer, 0, count - 1);
   // Every layer's tokens and cheap maps; the PCA (an SVD each) of the layer on screen only.
+  // `full` itself is never published (it is written below): layer 0 is a copy of it.
   std::vector<std::shared_ptr<ComputeResult>> built(static_cast<std::size_t>(count));
-  built[0] = full;
+  built[0] = std::make_shared<ComputeResult>(*full);
   for (int l = 1; l < count; ++l) {
     auto r = std::make_shared<ComputeResult>(*full);
     r->layerIndex = l;
@@ -534,26 +542,32 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
     built[static_cast<std::size_t>(l)] = std::move(r);
   }
   checkpoint();
+  // Published objects are never written again; the PCA of the others goes into copies.
+  std::vector<bool> published(static_cast<std::size_t>(count), false);
   if (shown > 0) {
-    // Published: these objects are never written again; the PCA of the others goes into copies.
+    published.assign(published.size(), true);
     LayerResults first(built.begin(), built.end());
     early(first);
   }
-  for (int l = 1; l < count; ++l) {
+  for (int l = 0; l < count; ++l) {
     auto& r = built[static_cast<std::size_t>(l)];
-    if (l != shown) {
+    if (l != shown && r->pca.components.size() == 0) {
       auto done = std::make_shared<ComputeResult>(*r);
       done->pca = tokenPca(done->embedding.tokens, kPcaComponents);
       done->pcaRgb = pcaToRgb(done->pca);
       r = std::move(done);
+      published[static_cast<std::size_t>(l)] = false;
     }
     checkpoint();
   }
+  if (full->pca.components.size() == 0) {
+    full->pca = built[0]->pca;  // the deferred PCA of the patch embedding
+    full->pcaRgb = built[0]->pcaRgb;
+  }
   full->timings.layersMs = msSince(stage);
   layers->assign(built.begin(), built.end());
-  for (int l = 1; l < count; ++l) {
-    // Only the copies made after publishing may be written (the shown layer's object is out).
-    if (l != shown || shown == 0)
+  for (int l = 0; l < count; ++l) {
+    if (!published[static_cast<std::size_t>(l)])
       built[static_cast<std::size_t>(l)]->timings.layersMs = full->timings.layersMs;
   }
 }

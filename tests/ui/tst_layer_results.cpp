@@ -1,0 +1,79 @@
+#include <QSettings>
+#include <QStandardPaths>
+#include <QtTest>
+#include <memory>
+
+#include "core/analysis/embedding_analysis.h"
+#include "core/model/vision_transformer.h"
+#include "tests/common/test_support.h"
+#include "ui/main_window.h"
+#include "ui/session/session.h"
+
+using namespace patchlens;
+
+// The session's per-layer results when an image is opened again with a deep layer on
+// screen: the forward then runs before the patch embedding's PCA (which is deferred, not
+// dropped). Every layer must still arrive with its own tokens and its own PCA, equal to the
+// core's forward and PCA of the same model input (fixture ViT of tests/data/transformer).
+class tst_LayerResults : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase();
+  void reopenAtFinalLayerKeepsEveryLayersPca();
+};
+
+void tst_LayerResults::initTestCase() {
+  QStandardPaths::setTestModeEnabled(true);
+  QCoreApplication::setOrganizationName(QStringLiteral("PatchLensTest"));
+  QCoreApplication::setApplicationName(QStringLiteral("tst_layer_results"));
+  QSettings().clear();
+}
+
+void tst_LayerResults::reopenAtFinalLayerKeepsEveryLayersPca() {
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&window));
+  Session* session = window.session();
+  const std::string weights = test::dataPath("transformer/timm_vit_f32/model.safetensors");
+  window.openWeights(QString::fromStdString(weights));
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
+  const QString image = QString::fromStdString(test::dataPath("chelsea.png"));
+  window.openImage(image);
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy() && session->hasTransformer(); }, 60000));
+  const int last = session->layerCount() - 1;
+  session->setLayer(last);
+  QCOMPARE(session->result()->layerIndex, last);
+
+  window.openImage(image);  // the model is known now: the PCA of layer 0 is deferred
+  QVERIFY(QTest::qWaitFor(
+      [&] { return !session->isBusy() && session->hasTransformer() && session->result()->trace; },
+      60000));
+  QCOMPARE(session->result()->layerIndex, last);
+
+  const auto model = VisionTransformer::load(weights);
+  QVERIFY(model.has_value());
+  const TransformerOutput reference = model->forward(session->result()->tensor);
+  for (const int layer : {0, last}) {
+    session->setLayer(layer);
+    const auto& result = session->result();
+    QCOMPARE(result->layerIndex, layer);
+    QVERIFY2(result->hasPca(), qPrintable(QStringLiteral("layer %1 has no PCA").arg(layer)));
+    const RowMatrixF& tokens = layer == 0 ? reference.patchEmbedding : reference.final;
+    const Eigen::Index prefix = tokens.rows() - result->embedding.tokens.rows();
+    const RowMatrixF patches = tokens.bottomRows(tokens.rows() - prefix);
+    QVERIFY((result->embedding.tokens - patches).cwiseAbs().maxCoeff() <=
+            1e-5f * patches.cwiseAbs().maxCoeff());
+    const PcaResult expected = tokenPca(patches, 3);
+    QCOMPARE(result->pca.projections.rows(), expected.projections.rows());
+    QCOMPARE(result->pca.projections.cols(), expected.projections.cols());
+    const float scale = expected.projections.cwiseAbs().maxCoeff();
+    QVERIFY2(
+        (result->pca.projections - expected.projections).cwiseAbs().maxCoeff() <= 1e-3f * scale,
+        qPrintable(QStringLiteral("layer %1: PCA differs from the core's").arg(layer)));
+  }
+}
+
+QTEST_MAIN(tst_LayerResults)
+#include "tst_layer_results.moc"
