@@ -20,6 +20,7 @@
 #include "core/io/threading.h"
 #include "core/model/packed_gemm.h"
 #include "core/weights/npy_array.h"
+#include "core/weights/shape_text.h"
 
 namespace patchlens::cli {
 namespace {
@@ -29,12 +30,6 @@ using Clock = std::chrono::steady_clock;
 bool endsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 double millisecondsSince(Clock::time_point start) {

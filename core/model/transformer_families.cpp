@@ -9,6 +9,7 @@
 
 #include "core/io/error.h"
 #include "core/weights/gguf_file.h"
+#include "core/weights/shape_text.h"
 #include "core/weights/weight_keys.h"
 #include "core/weights/weight_loader.h"
 
@@ -16,18 +17,6 @@ namespace patchlens {
 namespace {
 
 using Shape = std::vector<std::int64_t>;
-
-std::string shapeText(const Shape& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-int squareRoot(std::int64_t n) {
-  if (n <= 0 || n > (std::int64_t{1} << 40)) return 0;
-  auto r = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
-  return r * r == n ? static_cast<int>(r) : 0;
-}
 
 std::int64_t product(const Shape& shape) {
   std::int64_t n = 1;
@@ -250,6 +239,24 @@ struct Build {
   std::string posName;  // the position table's tensor name (under the prefix), empty: none
 };
 
+// Register tokens ([1, R, D] under `registers`, when present) after the class / distillation
+// tokens in `prefix`, then all of them as the model's prefix rows; the family names the count.
+void setPrefixTokens(const Reader& r, Build& b, const std::string& registers,
+                     std::vector<VectorF> prefix, std::int64_t d) {
+  TransformerConfig& c = b.w.config;
+  if (r.has(registers)) {
+    const Shape s = r.shape(registers);
+    const NpyArray a = r.read(registers, {1, -1, d});
+    c.registerTokens = static_cast<int>(s[1]);
+    for (int i = 0; i < c.registerTokens; ++i)
+      prefix.emplace_back(Eigen::Map<const VectorF>(a.data.data() + i * d, d));
+    c.family += " (" + std::to_string(c.registerTokens) + " registers)";
+  }
+  b.w.prefixTokens.resize(static_cast<Eigen::Index>(prefix.size()), d);
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    b.w.prefixTokens.row(static_cast<Eigen::Index>(i)) = prefix[i].transpose();
+}
+
 void readTimm(const Reader& r, Build& b, std::int64_t d) {
   TransformerConfig& c = b.w.config;
   c.depth = r.countBlocks("blocks.", '.');
@@ -272,17 +279,7 @@ void readTimm(const Reader& r, Build& b, std::int64_t d) {
     c.family = "timm DeiT (distilled)";
     prefix.push_back(r.vector("dist_token", d));
   }
-  if (r.has("reg_token")) {
-    const Shape s = r.shape("reg_token");
-    const NpyArray a = r.read("reg_token", {1, -1, d});
-    c.registerTokens = static_cast<int>(s[1]);
-    for (int i = 0; i < c.registerTokens; ++i)
-      prefix.emplace_back(Eigen::Map<const VectorF>(a.data.data() + i * d, d));
-    c.family += " (" + std::to_string(c.registerTokens) + " registers)";
-  }
-  b.w.prefixTokens.resize(static_cast<Eigen::Index>(prefix.size()), d);
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    b.w.prefixTokens.row(static_cast<Eigen::Index>(i)) = prefix[i].transpose();
+  setPrefixTokens(r, b, "reg_token", std::move(prefix), d);
   if (c.preNorm) b.w.preNorm = r.layerNorm("norm_pre.weight", "norm_pre.bias", d);
   if (c.finalNorm) b.w.finalNorm = r.layerNorm("norm.weight", "norm.bias", d);
 }
@@ -322,17 +319,7 @@ void readHfVit(const Reader& r, Build& b, std::int64_t d) {
     c.resample = PositionResample::None;  // its interpolate_pos_encoding differs; not followed
     prefix.push_back(r.vector("embeddings.distillation_token", d));
   }
-  if (r.has("embeddings.register_tokens")) {
-    const Shape s = r.shape("embeddings.register_tokens");
-    const NpyArray a = r.read("embeddings.register_tokens", {1, -1, d});
-    c.registerTokens = static_cast<int>(s[1]);
-    for (int i = 0; i < c.registerTokens; ++i)
-      prefix.emplace_back(Eigen::Map<const VectorF>(a.data.data() + i * d, d));
-    c.family += " (" + std::to_string(c.registerTokens) + " registers)";
-  }
-  b.w.prefixTokens.resize(static_cast<Eigen::Index>(prefix.size()), d);
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    b.w.prefixTokens.row(static_cast<Eigen::Index>(i)) = prefix[i].transpose();
+  setPrefixTokens(r, b, "embeddings.register_tokens", std::move(prefix), d);
   b.w.finalNorm = r.layerNorm("layernorm.weight", "layernorm.bias", d);
 }
 
@@ -561,7 +548,7 @@ void readPositions(const Reader& r, Build& b, std::int64_t d) {
   // fit at once only for grids of a few patches (9 = 3 x 3 = 5 + 2 x 2); the larger grid wins.
   int rowsForPrefix = -1;
   for (int candidate : {0, prefix, c.classToken ? 1 : -1}) {
-    if (candidate >= 0 && candidate <= prefix && squareRoot(rows - candidate)) {
+    if (candidate >= 0 && candidate <= prefix && exactSquareRoot(rows - candidate)) {
       rowsForPrefix = candidate;
       break;
     }
@@ -571,7 +558,7 @@ void readPositions(const Reader& r, Build& b, std::int64_t d) {
                           std::to_string(prefix) + " prefix rows plus a square grid");
   }
   c.positionPrefixRows = rowsForPrefix;
-  c.nativeGridRows = c.nativeGridCols = squareRoot(rows - rowsForPrefix);
+  c.nativeGridRows = c.nativeGridCols = exactSquareRoot(rows - rowsForPrefix);
 }
 
 }  // namespace

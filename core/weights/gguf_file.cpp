@@ -9,6 +9,7 @@
 #include "core/io/error.h"
 #include "core/weights/half_float.h"
 #include "core/weights/npy_array.h"
+#include "core/weights/shape_text.h"
 
 namespace patchlens {
 namespace {
@@ -60,20 +61,6 @@ const GgmlType* ggmlType(std::uint32_t id) {
 }
 
 constexpr std::uint64_t kTypeBytes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-
-std::string quoted(const std::string& s) {
-  std::string q = s.size() > 80 ? s.substr(0, 80) + "..." : s;
-  for (char& c : q) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
-  }
-  return "'" + q + "'";
-}
-
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 std::string numberText(double v) {
   std::ostringstream s;
@@ -197,12 +184,12 @@ void GgufFile::parse() {
       v.arrayType = static_cast<std::uint32_t>(c.le(4, "an array type"));
       v.arrayCount = c.le(8, "an array length");
       if (v.arrayType > kFloat64 || v.arrayType == kArray) {
-        throw Error(m_name, "metadata " + quoted(key) + ": array of unknown or nested type " +
+        throw Error(m_name, "metadata " + quotedName(key) + ": array of unknown or nested type " +
                                 std::to_string(v.arrayType));
       }
       const std::uint64_t minBytes = v.arrayType == kString ? 8 : kTypeBytes[v.arrayType];
       if (v.arrayCount > c.remaining() / minBytes) {
-        throw Error(m_name, "metadata " + quoted(key) + ": absurd array length " +
+        throw Error(m_name, "metadata " + quotedName(key) + ": absurd array length " +
                                 std::to_string(v.arrayCount) + " for the bytes that remain");
       }
       for (std::uint64_t k = 0; k < v.arrayCount; ++k) {
@@ -217,9 +204,10 @@ void GgufFile::parse() {
     } else if (type <= kFloat64) {
       v.number = scalar(c, type);
     } else {
-      throw Error(m_name, "metadata " + quoted(key) + " has unknown type " + std::to_string(type));
+      throw Error(m_name,
+                  "metadata " + quotedName(key) + " has unknown type " + std::to_string(type));
     }
-    if (m_metadata.count(key)) throw Error(m_name, "metadata key " + quoted(key) + " twice");
+    if (m_metadata.count(key)) throw Error(m_name, "metadata key " + quotedName(key) + " twice");
     m_metadataOrder.push_back(key);
     m_metadata.emplace(std::move(key), std::move(v));
   }
@@ -243,10 +231,10 @@ void GgufFile::parse() {
     info.name = c.string("a tensor name");
     if (info.name.size() > 1024) throw Error(m_name, "tensor name over 1024 bytes");
     if (!names.insert(info.name).second)
-      throw Error(m_name, "tensor " + quoted(info.name) + " listed twice");
+      throw Error(m_name, "tensor " + quotedName(info.name) + " listed twice");
     const auto dims = static_cast<std::uint32_t>(c.le(4, "a tensor's dimension count"));
     if (dims == 0 || dims > kMaxDims) {
-      throw Error(m_name, "tensor " + quoted(info.name) + " has " + std::to_string(dims) +
+      throw Error(m_name, "tensor " + quotedName(info.name) + " has " + std::to_string(dims) +
                               " dimensions (1 to 4)");
     }
     std::vector<std::uint64_t> ne(dims);
@@ -255,23 +243,23 @@ void GgufFile::parse() {
       ne[d] = c.le(8, "a tensor dimension");
       if (ne[d] > (std::uint64_t{1} << 40) || __builtin_mul_overflow(numel, ne[d], &numel) ||
           numel > (std::uint64_t{1} << 40)) {
-        throw Error(m_name, "tensor " + quoted(info.name) + " declares an absurd size");
+        throw Error(m_name, "tensor " + quotedName(info.name) + " declares an absurd size");
       }
     }
     const auto typeId = static_cast<std::uint32_t>(c.le(4, "a tensor type"));
     const GgmlType* type = ggmlType(typeId);
     if (!type) {
-      throw Error(m_name, "tensor " + quoted(info.name) + " has unknown ggml type " +
+      throw Error(m_name, "tensor " + quotedName(info.name) + " has unknown ggml type " +
                               std::to_string(typeId));
     }
     const std::uint64_t offset = c.le(8, "a tensor offset");
     if (ne[0] % type->blockElements != 0) {
-      throw Error(m_name, "tensor " + quoted(info.name) + ": " + type->name + " rows of " +
+      throw Error(m_name, "tensor " + quotedName(info.name) + ": " + type->name + " rows of " +
                               std::to_string(ne[0]) + " are not whole blocks of " +
                               std::to_string(type->blockElements));
     }
     if (offset % m_alignment != 0) {
-      throw Error(m_name, "bad alignment: tensor " + quoted(info.name) + " at offset " +
+      throw Error(m_name, "bad alignment: tensor " + quotedName(info.name) + " at offset " +
                               std::to_string(offset) + " is not a multiple of " +
                               std::to_string(m_alignment));
     }
@@ -286,7 +274,7 @@ void GgufFile::parse() {
   for (std::size_t i = 0; i < m_spans.size(); ++i) {
     Span& s = m_spans[i];
     if (s.offset > dataBytes || s.bytes > dataBytes - s.offset) {
-      throw Error(m_name, "truncated: tensor " + quoted(m_tensors[i].name) + " " +
+      throw Error(m_name, "truncated: tensor " + quotedName(m_tensors[i].name) + " " +
                               shapeText(m_tensors[i].shape) + " needs bytes " +
                               std::to_string(s.offset) + ".." + std::to_string(s.offset + s.bytes) +
                               " of a data section of " + std::to_string(dataBytes));
@@ -339,12 +327,12 @@ NpyArray GgufFile::read(const std::string& name) const {
         break;
       default:
         throw Error(m_name,
-                    "tensor " + quoted(name) + " is " + t.dtype +
+                    "tensor " + quotedName(name) + " is " + t.dtype +
                         ", which PatchLens does not dequantise (F32, F16, BF16, F64, Q8_0)");
     }
     return out;
   }
-  throw Error(m_name, "no tensor named " + quoted(name));
+  throw Error(m_name, "no tensor named " + quotedName(name));
 }
 
 std::optional<std::string> GgufFile::metaString(const std::string& key) const {
@@ -377,14 +365,14 @@ std::vector<std::string> GgufFile::details() const {
     const GgufValue& v = m_metadata.at(key);
     std::string value;
     if (v.type == kString) {
-      value = quoted(v.text);
+      value = quotedName(v.text);
     } else if (v.type == kArray) {
       value = "[";
       const std::size_t shown =
           std::min<std::size_t>(8, v.arrayType == kString ? v.strings.size() : v.numbers.size());
       for (std::size_t k = 0; k < shown; ++k) {
         value += (k ? ", " : "") +
-                 (v.arrayType == kString ? quoted(v.strings[k]) : numberText(v.numbers[k]));
+                 (v.arrayType == kString ? quotedName(v.strings[k]) : numberText(v.numbers[k]));
       }
       if (v.arrayCount > shown) value += ", ... (" + std::to_string(v.arrayCount) + " items)";
       value += "]";
@@ -393,7 +381,7 @@ std::vector<std::string> GgufFile::details() const {
     } else {
       value = numberText(v.number);
     }
-    lines.push_back(quoted(key).substr(1, quoted(key).size() - 2) + " = " + value);
+    lines.push_back(quotedName(key).substr(1, quotedName(key).size() - 2) + " = " + value);
   }
   return lines;
 }

@@ -9,6 +9,7 @@
 #include "core/weights/half_float.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/pickle_reader.h"
+#include "core/weights/shape_text.h"
 
 namespace patchlens {
 namespace {
@@ -51,20 +52,6 @@ StorageDtype storageDtype(const std::string& type) {
 
 bool isFloatDtype(const std::string& d) {
   return d == "F32" || d == "F16" || d == "BF16" || d == "F64";
-}
-
-std::string quoted(const std::string& s) {
-  std::string q = s.size() > 80 ? s.substr(0, 80) + "..." : s;
-  for (char& c : q) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
-  }
-  return "'" + q + "'";
-}
-
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 bool mulOverflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
@@ -145,11 +132,12 @@ void TorchCheckpoint::open() {
 
 void TorchCheckpoint::addStorage(const PickleValue* s) {
   const StorageDtype dtype = storageDtype(s->storageType);
-  if (dtype.size == 0) throw Error(m_name, "storage type " + quoted(s->storageType) + " unknown");
+  if (dtype.size == 0)
+    throw Error(m_name, "storage type " + quotedName(s->storageType) + " unknown");
   const auto it = m_storages.find(s->text);
   if (it != m_storages.end()) {
     if (it->second.type != s->storageType || it->second.numel != s->integer) {
-      throw Error(m_name, "storage " + quoted(s->text) +
+      throw Error(m_name, "storage " + quotedName(s->text) +
                               " is declared twice with different types or sizes");
     }
     return;
@@ -159,12 +147,13 @@ void TorchCheckpoint::addStorage(const PickleValue* s) {
   st.numel = s->integer;
   std::uint64_t bytes = 0;
   if (mulOverflows(static_cast<std::uint64_t>(st.numel), dtype.size, bytes))
-    throw Error(m_name, "storage " + quoted(s->text) + " declares an impossible size");
+    throw Error(m_name, "storage " + quotedName(s->text) + " declares an impossible size");
   if (m_zip) {
     const std::string member = m_prefix + "data/" + s->text;
     st.member = m_zip->find(member);
     if (!st.member) {
-      throw Error(m_name, "storage " + quoted(s->text) + " has no zip member " + quoted(member));
+      throw Error(m_name,
+                  "storage " + quotedName(s->text) + " has no zip member " + quotedName(member));
     }
     if (st.member->size != bytes) {
       throw Error(
@@ -186,8 +175,8 @@ void TorchCheckpoint::openZip() {
     if (slash == std::string::npos || m.name.compare(slash, std::string::npos, "/data.pkl") != 0)
       continue;
     if (pickle) {
-      throw Error(m_name, "zip holds two checkpoints (" + quoted(pickle->name) + " and " +
-                              quoted(m.name) + ")");
+      throw Error(m_name, "zip holds two checkpoints (" + quotedName(pickle->name) + " and " +
+                              quotedName(m.name) + ")");
     }
     pickle = &m;
   }
@@ -198,7 +187,7 @@ void TorchCheckpoint::openZip() {
     const std::vector<std::uint8_t> b = m_zip->read(*order, 16);
     const std::string text(b.begin(), b.end());
     if (text != "little") {
-      throw Error(m_name, "byteorder " + quoted(text) +
+      throw Error(m_name, "byteorder " + quotedName(text) +
                               ": only little-endian PyTorch checkpoints are read");
     }
   }
@@ -250,22 +239,23 @@ void TorchCheckpoint::openLegacy() {
     if (k->kind != Kind::String) throw Error(m_name, "legacy storage key is not a string");
     const auto it = m_storages.find(k->text);
     if (it == m_storages.end())
-      throw Error(m_name, "legacy storage " + quoted(k->text) + " is listed but never used");
+      throw Error(m_name, "legacy storage " + quotedName(k->text) + " is listed but never used");
     if (!located.insert(k->text).second)
-      throw Error(m_name, "legacy storage " + quoted(k->text) + " is listed twice");
+      throw Error(m_name, "legacy storage " + quotedName(k->text) + " is listed twice");
     Storage& st = it->second;
     if (m_bytes.size() - pos < 8)
-      throw Error(m_name, "truncated: legacy storage " + quoted(k->text) + " is missing");
+      throw Error(m_name, "truncated: legacy storage " + quotedName(k->text) + " is missing");
     std::uint64_t numel = 0;
     for (int i = 0; i < 8; ++i) numel |= std::uint64_t{m_bytes[pos + i]} << (8 * i);
     pos += 8;
     if (numel != static_cast<std::uint64_t>(st.numel)) {
-      throw Error(m_name, "legacy storage " + quoted(k->text) + " holds " + std::to_string(numel) +
-                              " elements, the pickle declares " + std::to_string(st.numel));
+      throw Error(m_name, "legacy storage " + quotedName(k->text) + " holds " +
+                              std::to_string(numel) + " elements, the pickle declares " +
+                              std::to_string(st.numel));
     }
     const std::uint64_t bytes = numel * storageDtype(st.type).size;  // checked in addStorage
     if (bytes > m_bytes.size() - pos) {
-      throw Error(m_name, "truncated: legacy storage " + quoted(k->text) + " needs " +
+      throw Error(m_name, "truncated: legacy storage " + quotedName(k->text) + " needs " +
                               std::to_string(bytes) + " bytes, " +
                               std::to_string(m_bytes.size() - pos) + " remain");
     }
@@ -274,7 +264,7 @@ void TorchCheckpoint::openLegacy() {
   }
   for (const auto& [key, st] : m_storages) {
     if (!located.count(key))
-      throw Error(m_name, "legacy storage " + quoted(key) + " is missing from the file");
+      throw Error(m_name, "legacy storage " + quotedName(key) + " is missing from the file");
   }
   collect(root);
 }
@@ -328,7 +318,7 @@ void TorchCheckpoint::collect(const PickleValue* root) {
       e.storageKey = v->storage->text;
       e.storageType = st.type;
       if (__builtin_add_overflow(v->integer, v->storage->viewOffset, &e.offset))
-        throw Error(m_name, "tensor " + quoted(name) + " has an impossible storage offset");
+        throw Error(m_name, "tensor " + quotedName(name) + " has an impossible storage offset");
       e.sizes = v->sizes;
       e.strides = v->strides;
       std::uint64_t numel = 1;
@@ -345,15 +335,15 @@ void TorchCheckpoint::collect(const PickleValue* root) {
         }
       }
       if (overflow || numel > (std::uint64_t{1} << 34)) {
-        throw Error(m_name, "tensor " + quoted(name) + " " + shapeText(e.sizes) +
+        throw Error(m_name, "tensor " + quotedName(name) + " " + shapeText(e.sizes) +
                                 " declares an impossible size");
       }
       if (numel > 0 && last >= static_cast<std::uint64_t>(st.numel)) {
-        throw Error(m_name, "tensor " + quoted(name) + " " + shapeText(e.sizes) + " (offset " +
+        throw Error(m_name, "tensor " + quotedName(name) + " " + shapeText(e.sizes) + " (offset " +
                                 std::to_string(e.offset) + ", strides " + shapeText(e.strides) +
                                 ") reaches element " + std::to_string(last) + " of storage " +
-                                quoted(e.storageKey) + ", which holds " + std::to_string(st.numel) +
-                                ": storage smaller than the view");
+                                quotedName(e.storageKey) + ", which holds " +
+                                std::to_string(st.numel) + ": storage smaller than the view");
       }
       TensorInfo info;
       info.name = name;
@@ -409,11 +399,11 @@ NpyArray TorchCheckpoint::read(const std::string& name) const {
       break;
     }
   }
-  if (index == m_tensors.size()) throw Error(m_name, "no tensor named " + quoted(name));
+  if (index == m_tensors.size()) throw Error(m_name, "no tensor named " + quotedName(name));
   const TensorInfo& info = m_tensors[index];
   const Entry& e = m_entries[index];
   if (!isFloatDtype(info.dtype)) {
-    throw Error(m_name, "tensor " + quoted(name) + " is " + info.dtype +
+    throw Error(m_name, "tensor " + quotedName(name) + " is " + info.dtype +
                             ", not a float tensor (F32, F16, BF16, F64)");
   }
   const Storage& st = m_storages.at(e.storageKey);

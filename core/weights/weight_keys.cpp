@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/io/error.h"
+#include "core/weights/shape_text.h"
 
 namespace patchlens {
 namespace {
@@ -52,12 +53,6 @@ bool matchesSuffix(const std::string& name, const std::string& suffix, std::stri
   }
   prefix = name.substr(0, name.size() - suffix.size());
   return prefix.empty() || prefix.back() == '.' || prefix.back() == '/';
-}
-
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 std::string listed(const std::vector<std::string>& items) {

@@ -8,23 +8,12 @@
 #include "core/io/error.h"
 #include "core/io/mapped_file.h"
 #include "core/weights/npy_array.h"
+#include "core/weights/shape_text.h"
 #include "core/weights/tensor_source_factory.h"
 #include "core/weights/weight_keys.h"
 
 namespace patchlens {
 namespace {
-
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-int squareRoot(std::int64_t n) {
-  if (n <= 0 || n > (std::int64_t{1} << 40)) return 0;
-  auto r = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
-  return r * r == n ? static_cast<int>(r) : 0;
-}
 
 // A [D] vector stored as [D], [1, D] or [1, 1, D]: every dimension but the last is 1.
 bool isVectorOf(const std::vector<std::int64_t>& shape, std::int64_t d) {
@@ -103,10 +92,10 @@ void setPositionEmbedding(PatchWeights& w, const NpyArray& a, const WeightKeys& 
   // missing (timm's no_embed_class keeps cls_token but not its position).
   const int declared = (keys.classToken.empty() ? 0 : 1) + keys.extraPrefixTokens;
   int prefix = declared;
-  if (!squareRoot(rows - prefix)) {
-    if (squareRoot(rows)) {
+  if (!exactSquareRoot(rows - prefix)) {
+    if (exactSquareRoot(rows)) {
       prefix = 0;
-    } else if (squareRoot(rows - 1)) {
+    } else if (exactSquareRoot(rows - 1)) {
       prefix = 1;
     }
   }
@@ -121,7 +110,7 @@ void setPositionEmbedding(PatchWeights& w, const NpyArray& a, const WeightKeys& 
   } else {
     pe.table = table;
   }
-  const int side = squareRoot(rows - prefix);
+  const int side = exactSquareRoot(rows - prefix);
   pe.gridRows = side;
   pe.gridCols = side;
   w.positionEmbedding = std::move(pe);
