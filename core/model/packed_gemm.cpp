@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <utility>
 
 // The kernel is compiled for AVX-512 whatever the build's -march, and chosen at run time:
 // a portable build (PATCHLENS_NATIVE=OFF) still gets it on a CPU that has it.
@@ -58,33 +59,28 @@ namespace {
 constexpr int kTileRows = PackedGemm::kTileRows;
 constexpr int kPanelWidth = PackedGemm::kPanelWidth;
 
-// One 14 x 32 tile over k in [0, depth): 28 accumulators + 2 weight registers + 1
-// broadcast = 31 of 32 zmm. Starts from the bias, or from `out` when accumulating.
-// kFull (all 14 rows valid) has no row-count test anywhere, so the accumulators never
-// leave the registers; a last partial micro-row takes the general path.
-template <bool kFull>
+// A kRows x 32 tile over k in [0, depth) (kRows <= 14: 28 accumulators + 2 weight registers
+// + 1 broadcast = 31 of 32 zmm). Starts from the bias, or from `out` when accumulating. The
+// row count is a template argument, so the accumulators never leave the registers and a
+// last partial micro-row (ViT's 197 tokens: one row) costs its rows, not 14.
+template <int kRows>
 PATCHLENS_AVX512 inline void tile(const float* __restrict a, const float* __restrict b,
                                   const float* bias, int depth, float* out, std::size_t rowStride,
-                                  int rows, __mmask16 mask0, __mmask16 mask1, bool accumulate) {
-  __m512 acc0[kTileRows];
-  __m512 acc1[kTileRows];
+                                  __mmask16 mask0, __mmask16 mask1, bool accumulate) {
+  __m512 acc0[kRows];
+  __m512 acc1[kRows];
   if (accumulate) {
 #pragma GCC unroll 14
-    for (int r = 0; r < kTileRows; ++r) {
-      if (kFull || r < rows) {
-        const float* row = out + static_cast<std::size_t>(r) * rowStride;
-        acc0[r] = _mm512_maskz_loadu_ps(mask0, row);
-        acc1[r] = _mm512_maskz_loadu_ps(mask1, row + 16);
-      } else {
-        acc0[r] = _mm512_setzero_ps();
-        acc1[r] = _mm512_setzero_ps();
-      }
+    for (int r = 0; r < kRows; ++r) {
+      const float* row = out + static_cast<std::size_t>(r) * rowStride;
+      acc0[r] = _mm512_maskz_loadu_ps(mask0, row);
+      acc1[r] = _mm512_maskz_loadu_ps(mask1, row + 16);
     }
   } else {
     const __m512 bias0 = _mm512_loadu_ps(bias);
     const __m512 bias1 = _mm512_loadu_ps(bias + 16);
 #pragma GCC unroll 14
-    for (int r = 0; r < kTileRows; ++r) {
+    for (int r = 0; r < kRows; ++r) {
       acc0[r] = bias0;
       acc1[r] = bias1;
     }
@@ -94,20 +90,29 @@ PATCHLENS_AVX512 inline void tile(const float* __restrict a, const float* __rest
     const __m512 b1 = _mm512_loadu_ps(b + k * kPanelWidth + 16);
     const float* ak = a + k * kTileRows;
 #pragma GCC unroll 14
-    for (int r = 0; r < kTileRows; ++r) {
+    for (int r = 0; r < kRows; ++r) {
       const __m512 av = _mm512_set1_ps(ak[r]);
       acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
       acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
   }
 #pragma GCC unroll 14
-  for (int r = 0; r < kTileRows; ++r) {
-    if (kFull || r < rows) {
-      float* row = out + static_cast<std::size_t>(r) * rowStride;
-      _mm512_mask_storeu_ps(row, mask0, acc0[r]);
-      _mm512_mask_storeu_ps(row + 16, mask1, acc1[r]);
-    }
+  for (int r = 0; r < kRows; ++r) {
+    float* row = out + static_cast<std::size_t>(r) * rowStride;
+    _mm512_mask_storeu_ps(row, mask0, acc0[r]);
+    _mm512_mask_storeu_ps(row + 16, mask1, acc1[r]);
   }
+}
+
+// tile<rows> for a run-time row count in [1, 14).
+template <int... kRows>
+PATCHLENS_AVX512 inline void partialTile(std::integer_sequence<int, kRows...>, int rows,
+                                         const float* a, const float* b, const float* bias,
+                                         int depth, float* out, std::size_t rowStride,
+                                         __mmask16 mask0, __mmask16 mask1, bool accumulate) {
+  ((rows == kRows + 1 ? tile<kRows + 1>(a, b, bias, depth, out, rowStride, mask0, mask1, accumulate)
+                      : void()),
+   ...);
 }
 
 // The loop over panels and tiles, in AVX-512 code so that tile() inlines into it.
@@ -139,9 +144,10 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
         float* o = out + static_cast<std::size_t>(t) * kTileRows * rowStride +
                    static_cast<std::size_t>(p) * kPanelWidth;
         if (tileRows == kTileRows) {
-          tile<true>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1, k0 > 0);
+          tile<kTileRows>(a, weights, bias, slice, o, rowStride, mask0, mask1, k0 > 0);
         } else {
-          tile<false>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1, k0 > 0);
+          partialTile(std::make_integer_sequence<int, kTileRows - 1>(), tileRows, a, weights, bias,
+                      slice, o, rowStride, mask0, mask1, k0 > 0);
         }
       }
     }

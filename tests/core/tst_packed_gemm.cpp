@@ -86,6 +86,10 @@ void TestPackedGemm::multiplyEqualsDoubleReference_data() {
   QTest::newRow("45x300x40, slices 128+128+44") << 45 << 300 << 40 << 128 << true;
   QTest::newRow("3x48x7, no bias") << 3 << 48 << 7 << 48 << false;
   QTest::newRow("14x64x33, slice of 1") << 14 << 64 << 33 << 1 << true;
+  // Every partial micro-row has its own kernel: ViT's 197 tokens (one row over), 13, 6.
+  QTest::newRow("197x96x40, slices of 32") << 197 << 96 << 40 << 32 << true;
+  QTest::newRow("13x64x40, one slice") << 13 << 64 << 40 << 64 << true;
+  QTest::newRow("20x64x70, slices of 48") << 20 << 64 << 70 << 48 << true;
 }
 
 void TestPackedGemm::multiplyEqualsDoubleReference() {
