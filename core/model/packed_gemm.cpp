@@ -3,7 +3,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <utility>
+
+#include "core/model/packed_gemm_avx2.h"
 
 // The kernel is compiled for AVX-512 whatever the build's -march, and chosen at run time:
 // a portable build (PATCHLENS_NATIVE=OFF) still gets it on a CPU that has it.
@@ -11,16 +15,27 @@
 
 namespace patchlens {
 
-bool PackedGemm::available() {
-  static const bool supported = __builtin_cpu_supports("avx512f");
-  return supported;
+std::optional<PackedGemm::Kernel> PackedGemm::hostKernel() {
+  static const std::optional<Kernel> kernel = [] {
+    const bool avx512 = __builtin_cpu_supports("avx512f");
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const char* wanted = std::getenv("PATCHLENS_GEMM");
+    const std::string choice = wanted ? wanted : "";
+    if (choice == "eigen") return std::optional<Kernel>();
+    if (avx512 && choice != "avx2") return std::optional<Kernel>(Kernel::Avx512);
+    if (avx2) return std::optional<Kernel>(Kernel::Avx2);
+    return std::optional<Kernel>();
+  }();
+  return kernel;
 }
 
 std::string PackedGemm::backendDescription() {
-  return available() ? "AVX-512 packed kernel (14x32 tiles, " +
-                           GemmBlocking::choose(CpuCaches::host(), 768).describe() +
-                           " for K = 768; " + CpuCaches::host().describe() + ")"
-                     : "Eigen GEMM (no AVX-512 on this CPU)";
+  const auto kernel = hostKernel();
+  if (!kernel) return "Eigen GEMM (no AVX2 + FMA on this CPU, or PATCHLENS_GEMM=eigen)";
+  return std::string(*kernel == Kernel::Avx512 ? "AVX-512 packed kernel (14x32 tiles, "
+                                               : "AVX2 packed kernel (5x16 tiles, ") +
+         GemmBlocking::choose(CpuCaches::host(), 768).describe() + " for K = 768; " +
+         CpuCaches::host().describe() + ")";
 }
 
 PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias)
@@ -28,9 +43,14 @@ PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias)
                  GemmBlocking::choose(CpuCaches::host(), static_cast<int>(weight.cols()))) {}
 
 PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias, const GemmBlocking& blocking)
+    : PackedGemm(weight, bias, blocking, hostKernel().value_or(Kernel::Avx2)) {}
+
+PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias, const GemmBlocking& blocking,
+                       Kernel kernel)
     : m_depth(static_cast<int>(weight.cols())),
       m_outputs(static_cast<int>(weight.rows())),
-      m_blocking(blocking) {
+      m_blocking(blocking),
+      m_kernel(kernel) {
   m_blocking.depthSlice = std::clamp(m_blocking.depthSlice, 1, std::max(m_depth, 1));
   m_blocking.blockTiles = std::max(m_blocking.blockTiles, 1);
   const int panelCount = panels();
@@ -206,11 +226,24 @@ PATCHLENS_AVX512 void packMicroRowAvx512(const float* const* rows, int count, in
 }  // namespace
 
 void PackedGemm::packMicroRow(const float* const* rows, int count, int columns, float* dst) {
-  packMicroRowAvx512(rows, std::clamp(count, 0, kTileRows), columns, dst);
+  count = std::clamp(count, 0, kTileRows);
+  if (hostKernel() == Kernel::Avx512) {
+    packMicroRowAvx512(rows, count, columns, dst);
+    return;
+  }
+  for (int c = 0; c < columns; ++c) {
+    float* d = dst + static_cast<std::size_t>(c) * kTileRows;
+    for (int r = 0; r < kTileRows; ++r) d[r] = r < count ? rows[r][c] : 0.0f;
+  }
 }
 
 void PackedGemm::multiply(const float* packedX, int rows, float* out, std::size_t rowStride,
                           int panelBegin, int panelEnd) const {
+  if (m_kernel == Kernel::Avx2) {
+    detail::multiplyAvx2(packedX, rows, out, rowStride, panelBegin, panelEnd, m_depth, m_outputs,
+                         m_blocking.depthSlice, m_packedWeights.data(), m_paddedBias.data());
+    return;
+  }
   multiplyAvx512(packedX, rows, out, rowStride, panelBegin, panelEnd, m_depth, m_outputs,
                  m_blocking.depthSlice, m_packedWeights, m_paddedBias);
 }

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,13 @@ class PackedGemm {
   // gives it for K <= 1024); the kernel uses blocking().depthSlice.
   static constexpr int kDepthSlice = 1024;
 
-  // True when this CPU has AVX-512 (checked at run time); otherwise callers use Eigen's GEMM.
-  static bool available();
+  // The register-tile kernels, chosen at run time from the CPU (AVX-512, else AVX2 + FMA);
+  // PATCHLENS_GEMM=avx2|eigen picks a lesser one (to see what another host gets, and in
+  // tests). Both read and write the same packed layouts.
+  enum class Kernel { Avx512, Avx2 };
+  static std::optional<Kernel> hostKernel();
+  // True when a packed kernel runs on this CPU; otherwise callers use Eigen's GEMM.
+  static bool available() { return hostKernel().has_value(); }
   // Which GEMM PatchLens uses on this machine, for --version and the GUI's About box.
   static std::string backendDescription();
 
@@ -33,10 +39,15 @@ class PackedGemm {
   PackedGemm(const RowMatrixF& weight, const VectorF& bias);
   // An explicit blocking (tests, benchmarks).
   PackedGemm(const RowMatrixF& weight, const VectorF& bias, const GemmBlocking& blocking);
+  // An explicit kernel too (benchmarks: the AVX2 kernel on an AVX-512 host). The CPU must
+  // support it.
+  PackedGemm(const RowMatrixF& weight, const VectorF& bias, const GemmBlocking& blocking,
+             Kernel kernel);
 
   int depth() const { return m_depth; }
   int outputs() const { return m_outputs; }
   const GemmBlocking& blocking() const { return m_blocking; }
+  Kernel kernel() const { return m_kernel; }
 
   // Floats of packed-X storage for `rows` tokens (rounded up to whole micro-rows).
   std::size_t packedRowsSize(int rows) const;
@@ -63,6 +74,7 @@ class PackedGemm {
   int m_depth = 0;
   int m_outputs = 0;
   GemmBlocking m_blocking;
+  Kernel m_kernel = Kernel::Avx512;
   std::vector<float> m_packedWeights;  // [panel][k][kPanelWidth], zero-padded
   std::vector<float> m_paddedBias;     // [panels * kPanelWidth], zero-padded
 };

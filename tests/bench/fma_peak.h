@@ -6,4 +6,7 @@ namespace patchlens::bench {
 // accumulator chains in the widest vector type the build targets.
 double measureFmaPeakGflops(double seconds);
 
+// The same for 8-float AVX2 FMAs (0 on a CPU without AVX2 + FMA).
+double measureFmaPeakGflopsAvx2(double seconds);
+
 }  // namespace patchlens::bench

@@ -31,10 +31,11 @@ class TestPackedGemm : public QObject {
   void multiplyEqualsDoubleReference_data();
   void multiplyEqualsDoubleReference();
   void defaultBlockingComesFromTheHost();
+  void kernelFollowsTheCpuAndPatchlensGemm();
 };
 
 void TestPackedGemm::initTestCase() {
-  if (!PackedGemm::available()) QSKIP("no AVX-512 on this CPU: the Eigen path is used instead");
+  if (!PackedGemm::available()) QSKIP("no AVX2 + FMA on this CPU: the Eigen path is used instead");
 }
 
 void TestPackedGemm::packMicroRowTransposes_data() {
@@ -148,6 +149,18 @@ void TestPackedGemm::defaultBlockingComesFromTheHost() {
   QCOMPARE(gemm.blocking().depthSlice, expected.depthSlice);
   QCOMPARE(gemm.blocking().blockTiles, expected.blockTiles);
   QVERIFY(QString::fromStdString(PackedGemm::backendDescription()).contains(QStringLiteral("L2")));
+}
+
+// The kernel every suite runs is the one asked for (CTest runs the suites again with
+// PATCHLENS_GEMM=avx2): the best the CPU has, never more.
+void TestPackedGemm::kernelFollowsTheCpuAndPatchlensGemm() {
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  const QByteArray wanted = qgetenv("PATCHLENS_GEMM");
+  const auto expected =
+      avx512 && wanted != "avx2" ? PackedGemm::Kernel::Avx512 : PackedGemm::Kernel::Avx2;
+  QVERIFY(PackedGemm::hostKernel() == expected);
+  const RowMatrixF w = RowMatrixF::Ones(40, 16);
+  QVERIFY(PackedGemm(w, VectorF()).kernel() == expected);
 }
 
 QTEST_GUILESS_MAIN(TestPackedGemm)
