@@ -95,8 +95,14 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
       QCoreApplication::translate("LaunchOptions",
                                   "Turn on the DINOv2 PCA's foreground step at threshold T."),
       QStringLiteral("T"));
+  const QCommandLineOption heads(
+      QStringLiteral("heads"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Attention heads of the weight file's transformer (overrides its "
+                                  "metadata, config.json and the guess from the width)."),
+      QStringLiteral("N"));
   parser.addOptions({weights, select, hover, overlay, colormap, screenshot, size, original, dock,
-                     measure, fastDecode, reset, layer, head, query, foreground});
+                     measure, fastDecode, reset, layer, head, query, foreground, heads});
   parser.process(arguments);
 
   LaunchOptions options;
@@ -156,6 +162,15 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
     options.head = parser.value(head).toInt(&ok);
     if (!ok) {
       *error = QCoreApplication::translate("LaunchOptions", "--head wants a number");
+      return std::nullopt;
+    }
+  }
+  if (parser.isSet(heads)) {
+    bool ok = false;
+    options.heads = parser.value(heads).toInt(&ok);
+    // The CLI's range (app/cli/command_line.cpp).
+    if (!ok || options.heads < 1 || options.heads > 1024) {
+      *error = QCoreApplication::translate("LaunchOptions", "--heads wants N in 1..1024");
       return std::nullopt;
     }
   }
@@ -228,6 +243,7 @@ QString memoryUsage() {
 bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QString* error,
                         double* openToPaintMs) {
   Session& session = *window.session();
+  if (options.heads > 0) session.setHeadsOverride(options.heads);
   if (options.fastDecode) {
     PipelineConfig config = session.config();
     config.fastDecode = true;
