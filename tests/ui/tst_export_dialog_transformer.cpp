@@ -1,7 +1,10 @@
 #include <QAction>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QContextMenuEvent>
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QImageReader>
 #include <QMenu>
 #include <QSettings>
@@ -29,6 +32,8 @@
 #include "ui/panels/transformer_views.h"
 #include "ui/session/session.h"
 #include "ui/session/session_figure_data.h"
+#include "ui/views/figure_menu.h"
+#include "ui/views/image_view.h"
 
 using namespace patchlens;
 
@@ -68,6 +73,8 @@ class tst_ExportDialogTransformer : public QObject {
   void dataExportEqualsTheCore_data();
   void dataExportEqualsTheCore();
   void patchOnlyCheckpointDisablesTheEntries();
+  void imageMenuExportsTheOverlayFigure_data();
+  void imageMenuExportsTheOverlayFigure();
 
  private:
   bool openModel(const QString& weights);
@@ -180,6 +187,16 @@ void tst_ExportDialogTransformer::exportsEveryTransformerKind() {
   QCOMPARE(box->currentIndex(), index);
   QTRY_VERIFY_WITH_TIMEOUT(dialog.isFigureReady(), 30000);
   QVERIFY(!dialog.preview().isNull());
+  // The proposed file name has no spaces, colons or commas.
+  QVERIFY2(
+      !QFileInfo(dialog.path()).fileName().contains(QRegularExpression(QStringLiteral("[ :,]"))),
+      qPrintable(dialog.path()));
+  // PATCHLENS_VIEW_SHOTS=DIR keeps a picture of the dialog for a person to look at.
+  if (const QString shots = qEnvironmentVariable("PATCHLENS_VIEW_SHOTS"); !shots.isEmpty()) {
+    QString name = QString::fromLatin1(QTest::currentDataTag());
+    name.replace(QRegularExpression(QStringLiteral("[^A-Za-z0-9]+")), QStringLiteral("_"));
+    dialog.grab().save(QDir(shots).filePath(QStringLiteral("export_dialog_") + name + ".png"));
+  }
 
   // The same paint path as the CLI: makeFigure with the options `export` builds from
   // --query / --foreground, rendered the same way, gives the same pixels.
@@ -357,6 +374,56 @@ void tst_ExportDialogTransformer::patchOnlyCheckpointDisablesTheEntries() {
   QVERIFY(AnalysisViews::of(*m_window)
               ->currentDataName(static_cast<int>(DataExport::Type::Tokens))
               .isEmpty());
+}
+
+void tst_ExportDialogTransformer::imageMenuExportsTheOverlayFigure_data() {
+  QTest::addColumn<QString>("overlay");
+  QTest::addColumn<int>("head");
+  QTest::addColumn<QString>("kind");      // what the right-click Export… offers
+  QTest::addColumn<QString>("cliQuery");  // the CLI's --query for the same figure
+  QTest::newRow("attention, mean") << "attention" << -1 << "attention:2"
+                                   << "4,5";
+  QTest::newRow("attention, head 1") << "attention" << 1 << "attention:2,1"
+                                     << "4,5";
+  QTest::newRow("rollout") << "rollout" << -1 << "rollout"
+                           << "cls";
+}
+
+void tst_ExportDialogTransformer::imageMenuExportsTheOverlayFigure() {
+  QFETCH(QString, overlay);
+  QFETCH(int, head);
+  QFETCH(QString, kind);
+  QFETCH(QString, cliQuery);
+  QVERIFY(openModel(
+      QString::fromStdString(test::dataPath("transformer/timm_vit_f32/model.safetensors"))));
+  Session* session = m_window->session();
+  session->setLayer(3);
+  session->setSelection({4, 5});
+  session->setHead(head);
+  session->setOverlay(*parseOverlayKind(overlay));
+  QTRY_VERIFY(session->currentAttention());
+  // Right-click the image, choose Export…: the dialog starts from that figure.
+  FigureMenu::setHook([](QMenu& menu) {
+    if (auto* act = menu.findChild<QAction*>(QStringLiteral("exportFigureAction"))) act->trigger();
+  });
+  ImageView* view = m_window->imageView();
+  const QPoint at = view->patchCenter({1, 1}).toPoint();
+  QContextMenuEvent event(QContextMenuEvent::Mouse, at, view->mapToGlobal(at));
+  QCoreApplication::sendEvent(view, &event);
+  FigureMenu::setHook({});
+  ExportDialog* dialog = m_window->findChild<ExportDialog*>();
+  QVERIFY(dialog);
+  QCOMPARE(dialog->kind(), kind);
+  QVERIFY(dialog->isFigureReady());
+  FigureOptions cli = figureOptionsFor(*session, PlotKind::parse(kind.toStdString()));
+  cli.query = TokenQuery::parse(cliQuery.toStdString());
+  const auto expected =
+      makeFigure(PlotKind::parse(kind.toStdString()), figureDataFor(*session->result()), cli);
+  QCOMPARE(dialog->figure()->title(), expected->title());
+  const QSizeF size = expected->preferredSize();
+  QCOMPARE(FigureExporter::renderToImage(*dialog->figure(), size, 1.0),
+           FigureExporter::renderToImage(*expected, size, 1.0));
+  dialog->close();
 }
 
 QTEST_MAIN(tst_ExportDialogTransformer)

@@ -45,10 +45,12 @@ QString suffixFor(FigureFormat format) {
   return {};
 }
 
-// "channel:5" -> "channel_5": a file name without characters some systems refuse.
+// "channel:5" -> "channel_5", "pca --foreground 0.50" -> "pca_foreground_0.50": a file name
+// without characters some systems refuse (or shells split).
 QString fileStem(const QString& kind) {
   QString stem = kind;
-  stem.replace(QStringLiteral(" --"), QStringLiteral("_"));
+  stem.replace(QStringLiteral(" --"), QStringLiteral("_"))
+      .replace(QLatin1Char(' '), QLatin1Char('_'));
   stem.replace(QLatin1Char(':'), QLatin1Char('_')).replace(QLatin1Char(','), QLatin1Char('_'));
   return stem.isEmpty() ? QStringLiteral("figure") : stem;
 }
