@@ -280,6 +280,14 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
   if (!options.colormap.isEmpty())
     session.setColormapChoice(Colormap::parse(options.colormap.toStdString()));
   if (options.select) session.setSelection(*options.select);
+  if (options.heads > 0 && !session.hasTransformer()) {
+    // As the CLI: --heads that the weights cannot take is an error, not a silent fallback.
+    const QString why = session.result()->noTransformer;
+    *error = QCoreApplication::translate("LaunchOptions", "--heads %1: %2")
+                 .arg(options.heads)
+                 .arg(why.isEmpty() ? session.noTransformerReason() : why);
+    return false;
+  }
   if (!applyTransformerOptions(window, options, error)) return false;
   if (options.original) window.imageView()->setShowOriginal(true);
   if (!options.dock.isEmpty()) window.raiseDock(options.dock);

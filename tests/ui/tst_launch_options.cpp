@@ -94,11 +94,12 @@ void tst_LaunchOptions::parsesHeads() {
 }
 
 void tst_LaunchOptions::headsOverrideTheModel_data() {
-  QTest::addColumn<int>("heads");  // --heads (0: none)
-  QTest::addColumn<int>("expected");
+  QTest::addColumn<int>("heads");     // --heads (0: none)
+  QTest::addColumn<int>("expected");  // -1: refused (the width 48 is not a multiple)
   QTest::newRow("from config.json") << 0 << 3;
   QTest::newRow("--heads 1") << 1 << 1;
   QTest::newRow("--heads 6") << 6 << 6;
+  QTest::newRow("--heads 5") << 5 << -1;
 }
 
 void tst_LaunchOptions::headsOverrideTheModel() {
@@ -115,6 +116,13 @@ void tst_LaunchOptions::headsOverrideTheModel() {
   QString error;
   const auto options = parseLaunchOptions(arguments, &error);
   QVERIFY2(options, qPrintable(error));
+  if (expected < 0) {
+    QVERIFY(!applyLaunchOptions(window, *options, &error));
+    QVERIFY2(error.startsWith(QStringLiteral("--heads 5: ")) &&
+                 error.contains(QStringLiteral("do not divide the width 48")),
+             qPrintable(error));
+    return;
+  }
   QVERIFY2(applyLaunchOptions(window, *options, &error), qPrintable(error));
   Session* session = window.session();
   QVERIFY(QTest::qWaitFor([&] { return !session->isBusy() && session->hasTransformer(); }, 60000));
