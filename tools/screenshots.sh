@@ -1,13 +1,15 @@
 #!/bin/sh
 # Retakes the README's screenshots (docs/screenshots/) with the release build, offscreen:
 # every one at 1366 x 768 (a common laptop screen), similarity.png at 1920 x 1080.
-# Usage: tools/screenshots.sh [BUILD_DIR]   (default build/release)
+# Usage: tools/screenshots.sh [BUILD_DIR] [transformer]   (default build/release; with
+# "transformer" only the transformer views are retaken)
 set -eu
 cd "$(dirname "$0")/.."
 bin="${1:-build/release}/bin/patchlens"
 out=docs/screenshots
 shot() { name=$1; shift; QT_QPA_PLATFORM=offscreen "$bin" "$@" --screenshot "$out/$name.png"; echo "$out/$name.png"; }
 laptop="--size 1366x768"
+if [ "${2:-all}" != transformer ]; then
 shot grid_channel_inspector tests/data/chelsea.png --select 7,7 --overlay channel:5 $laptop
 shot pca_rgb tests/data/chelsea.png --select 7,7 --overlay pca $laptop
 shot similarity tests/data/coffee.png --select 5,9 --overlay similarity --size 1920x1080
@@ -16,3 +18,19 @@ shot embedding_matrix tests/data/chelsea.png --weights dct --select 7,7 --overla
 shot filter_gallery tests/data/chelsea.png --weights dct --select 7,7 --dock filters $laptop
 shot filter_pca tests/data/chelsea.png --weights dct --select 7,7 --dock filter-pca $laptop
 shot reconstruction tests/data/chelsea.png --select 7,7 --colormap viridis --dock reconstruction $laptop
+fi
+
+# The transformer views (issue 12), at 1366 x 768 and 1920 x 1080, with a randomly
+# initialised ViT-B/16 in timm's layout (no trained checkpoint can be downloaded here).
+vit=${PATCHLENS_RANDOM_VIT:-/tmp/vit_b16_random}
+[ -f "$vit/model.safetensors" ] || /usr/bin/python3 tests/reference/make_random_vit.py "$vit"
+for size in 1366x768 1920x1080; do
+  w=${size%x*}
+  t="tests/data/chelsea.png --weights $vit/model.safetensors --size $size"
+  shot transformer_deep_pca_$w $t --layer 9 --overlay pca --foreground 0.5 --dock foreground-pca
+  shot transformer_attention_heads_$w $t --layer 6 --select 6,5 --overlay attention --dock attention
+  shot transformer_rollout_$w $t --layer 6 --query cls --overlay rollout --dock attention
+  shot transformer_attention_distance_$w $t --layer 6 --head 3 --query cls --overlay attention \
+    --dock attention-distance
+  shot transformer_token_norms_$w $t --layer 11 --overlay norm --dock token-norms
+done

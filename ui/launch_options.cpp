@@ -96,8 +96,14 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
       QCoreApplication::translate("LaunchOptions",
                                   "Turn on the DINOv2 PCA's foreground step at threshold T."),
       QStringLiteral("T"));
+  const QCommandLineOption heads(
+      QStringLiteral("heads"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Attention heads of the weight file's transformer (overrides its "
+                                  "metadata, config.json and the guess from the width)."),
+      QStringLiteral("N"));
   parser.addOptions({weights, select, hover, overlay, colormap, screenshot, size, original, dock,
-                     measure, fastDecode, reset, layer, head, query, foreground});
+                     measure, fastDecode, reset, layer, head, query, foreground, heads});
   parser.process(arguments);
 
   LaunchOptions options;
@@ -157,6 +163,15 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
     options.head = parser.value(head).toInt(&ok);
     if (!ok) {
       *error = QCoreApplication::translate("LaunchOptions", "--head wants a number");
+      return std::nullopt;
+    }
+  }
+  if (parser.isSet(heads)) {
+    bool ok = false;
+    options.heads = parser.value(heads).toInt(&ok);
+    // The CLI's range (app/cli/command_line.cpp).
+    if (!ok || options.heads < 1 || options.heads > 1024) {
+      *error = QCoreApplication::translate("LaunchOptions", "--heads wants N in 1..1024");
       return std::nullopt;
     }
   }
@@ -236,6 +251,7 @@ QString memoryUsage() {
 bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QString* error,
                         double* openToPaintMs) {
   Session& session = *window.session();
+  if (options.heads > 0) session.setHeadsOverride(options.heads);
   if (options.fastDecode) {
     PipelineConfig config = session.config();
     config.fastDecode = true;
@@ -272,6 +288,14 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
   if (!options.colormap.isEmpty())
     session.setColormapChoice(Colormap::parse(options.colormap.toStdString()));
   if (options.select) session.setSelection(*options.select);
+  if (options.heads > 0 && !session.hasTransformer()) {
+    // As the CLI: --heads that the weights cannot take is an error, not a silent fallback.
+    const QString why = session.result()->noTransformer;
+    *error = QCoreApplication::translate("LaunchOptions", "--heads %1: %2")
+                 .arg(options.heads)
+                 .arg(why.isEmpty() ? session.noTransformerReason() : why);
+    return false;
+  }
   if (!applyTransformerOptions(window, options, error)) return false;
   if (options.original) window.imageView()->setShowOriginal(true);
   if (!options.dock.isEmpty()) window.raiseDock(options.dock);

@@ -32,6 +32,9 @@ struct LaunchOptions {
   std::optional<int> head;
   QString query;
   std::optional<double> foreground;
+  // --heads N: the attention heads of the weight file's transformer, as the CLI's --heads
+  // (overrides metadata, sidecar and the guess from the width; 0: no override).
+  int heads = 0;
   bool fastDecode = false;  // the model panel's "Fast JPEG decode (approximate)"
   bool resetSettings = false;
 };

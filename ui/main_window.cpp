@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/model/vision_transformer.h"
 #include "core/weights/weight_loader.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/channel_panel.h"
@@ -567,6 +568,16 @@ QString MainWindow::argmaxLegend(const OverlayMap& map) const {
 
 void MainWindow::updateStatus() {
   QString text = m_session->statusText();
+  // Where the head count comes from when the user may want to change it: --heads or a guess.
+  if (const auto& r = m_session->result(); r && r->model) {
+    const TransformerConfig& c = r->model->config();
+    if (c.headsGuessed) {
+      text +=
+          tr(" · %1 heads (a guess from the width; launch with --heads N to set)").arg(c.numHeads);
+    } else if (c.headsSource == "--heads") {
+      text += tr(" · %1 heads (--heads)").arg(c.numHeads);
+    }
+  }
   if (m_session->isBusy()) text = tr("Computing… (showing: %1)").arg(text);
   m_statusLabel->setText(text);
 }

@@ -1,22 +1,48 @@
+#include <QLabel>
 #include <QProcess>
 #include <QProcessEnvironment>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QStatusBar>
 #include <QtTest>
+
+#include "core/model/vision_transformer.h"
+#include "tests/common/test_support.h"
+#include "ui/launch_options.h"
+#include "ui/main_window.h"
+
+using namespace patchlens;
 
 // `patchlens --help` and `--version` answer without a display: run in an environment with
 // neither DISPLAY, WAYLAND_DISPLAY nor QT_QPA_PLATFORM, where a QApplication would abort.
+// `--heads N` (as the CLI's) parses, refuses what the CLI refuses, and overrides the heads
+// of the fixture ViT (3 heads in its config.json) in the session, said in the status bar.
 class tst_LaunchOptions : public QObject {
   Q_OBJECT
 
  private slots:
+  void initTestCase();
   void answersWithoutDisplay_data();
   void answersWithoutDisplay();
+  void parsesHeads_data();
+  void parsesHeads();
+  void headsOverrideTheModel_data();
+  void headsOverrideTheModel();
 };
+
+void tst_LaunchOptions::initTestCase() {
+  QStandardPaths::setTestModeEnabled(true);
+  QCoreApplication::setOrganizationName(QStringLiteral("PatchLensTest"));
+  QCoreApplication::setApplicationName(QStringLiteral("tst_launch_options"));
+}
 
 void tst_LaunchOptions::answersWithoutDisplay_data() {
   QTest::addColumn<QString>("argument");
   QTest::addColumn<QString>("expected");
   QTest::newRow("--help") << QStringLiteral("--help") << QStringLiteral("--screenshot");
   QTest::newRow("-h") << QStringLiteral("-h") << QStringLiteral("Usage:");
+  QTest::newRow("--help names --heads")
+      << QStringLiteral("--help") << QStringLiteral("--heads <N>");
   QTest::newRow("--version") << QStringLiteral("--version")
                              << QStringLiteral("PatchLens " PATCHLENS_VERSION);
   QTest::newRow("-v") << QStringLiteral("-v") << QStringLiteral(PATCHLENS_VERSION);
@@ -40,5 +66,75 @@ void tst_LaunchOptions::answersWithoutDisplay() {
   QVERIFY2(!err.contains(QStringLiteral("platform plugin")), qPrintable(err));
 }
 
-QTEST_GUILESS_MAIN(tst_LaunchOptions)
+void tst_LaunchOptions::parsesHeads_data() {
+  QTest::addColumn<QStringList>("arguments");
+  QTest::addColumn<int>("heads");  // 0: no override; -1: refused
+  QTest::newRow("absent") << QStringList{} << 0;
+  QTest::newRow("--heads 6") << QStringList{"--heads", "6"} << 6;
+  QTest::newRow("--heads=1") << QStringList{"--heads=1"} << 1;
+  QTest::newRow("--heads 1024") << QStringList{"--heads", "1024"} << 1024;
+  QTest::newRow("--heads 0") << QStringList{"--heads", "0"} << -1;
+  QTest::newRow("--heads -3") << QStringList{"--heads", "-3"} << -1;
+  QTest::newRow("--heads 1025") << QStringList{"--heads", "1025"} << -1;
+  QTest::newRow("--heads six") << QStringList{"--heads", "six"} << -1;
+}
+
+void tst_LaunchOptions::parsesHeads() {
+  QFETCH(QStringList, arguments);
+  QFETCH(int, heads);
+  QString error;
+  const auto options = parseLaunchOptions(QStringList{"patchlens"} + arguments, &error);
+  if (heads < 0) {
+    QVERIFY(!options);
+    QCOMPARE(error, QStringLiteral("--heads wants N in 1..1024"));
+    return;
+  }
+  QVERIFY2(options, qPrintable(error));
+  QCOMPARE(options->heads, heads);
+}
+
+void tst_LaunchOptions::headsOverrideTheModel_data() {
+  QTest::addColumn<int>("heads");     // --heads (0: none)
+  QTest::addColumn<int>("expected");  // -1: refused (the width 48 is not a multiple)
+  QTest::newRow("from config.json") << 0 << 3;
+  QTest::newRow("--heads 1") << 1 << 1;
+  QTest::newRow("--heads 6") << 6 << 6;
+  QTest::newRow("--heads 5") << 5 << -1;
+}
+
+void tst_LaunchOptions::headsOverrideTheModel() {
+  QFETCH(int, heads);
+  QFETCH(int, expected);
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  QStringList arguments{
+      "patchlens", QString::fromStdString(test::dataPath("chelsea.png")), "--weights",
+      QString::fromStdString(test::dataPath("transformer/timm_vit_f32/model.safetensors"))};
+  if (heads > 0) arguments << "--heads" << QString::number(heads);
+  QString error;
+  const auto options = parseLaunchOptions(arguments, &error);
+  QVERIFY2(options, qPrintable(error));
+  if (expected < 0) {
+    QVERIFY(!applyLaunchOptions(window, *options, &error));
+    QVERIFY2(error.startsWith(QStringLiteral("--heads 5: ")) &&
+                 error.contains(QStringLiteral("do not divide the width 48")),
+             qPrintable(error));
+    return;
+  }
+  QVERIFY2(applyLaunchOptions(window, *options, &error), qPrintable(error));
+  Session* session = window.session();
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy() && session->hasTransformer(); }, 60000));
+  QCOMPARE(session->result()->trace->heads, expected);
+  QCOMPARE(session->result()->model->config().numHeads, expected);
+  QCOMPARE(int(session->result()->trace->attentionOf(1).size()), expected);
+  // The status bar says where the head count comes from when --heads set it.
+  QString status;
+  for (const QLabel* label : window.statusBar()->findChildren<QLabel*>()) status += label->text();
+  const QString said = QStringLiteral("%1 heads (--heads)").arg(expected);
+  QCOMPARE(status.contains(said), heads > 0);
+}
+
+QTEST_MAIN(tst_LaunchOptions)
 #include "tst_launch_options.moc"

@@ -1,3 +1,4 @@
+#include <Eigen/SVD>
 #include <QDockWidget>
 #include <QSettings>
 #include <QSlider>
@@ -41,6 +42,9 @@ class tst_TransformerViews : public QObject {
   void clickedPatchGivesTheCoreAttentionRows();
   void clickOnHeadTileSelectsIt();
   void prefixStripMakesClsTheQuery();
+  void prefixStripShowsTheOverlayValue_data();
+  void prefixStripShowsTheOverlayValue();
+  void prefixStripShowsThePcaColour();
   void distanceDotSelectsLayerAndHead();
   void patchOnlyCheckpointDisablesLayerControls();
 
@@ -214,6 +218,119 @@ void tst_TransformerViews::prefixStripMakesClsTheQuery() {
   const auto value = strip->value(0);
   QVERIFY(value.has_value());
   QVERIFY(std::abs(*value - session->result()->trace->layers[4].row(0).norm()) < 1e-4f);
+}
+
+void tst_TransformerViews::prefixStripShowsTheOverlayValue_data() {
+  QTest::addColumn<QString>("overlay");
+  QTest::addColumn<int>("layer");
+  for (const char* overlay :
+       {"channel", "norm", "mean", "argmax", "similarity", "attention", "rollout"}) {
+    for (const int layer : {1, 4, 5})
+      QTest::newRow(
+          qPrintable(QStringLiteral("%1, layer %2").arg(QLatin1String(overlay)).arg(layer)))
+          << QString::fromLatin1(overlay) << layer;
+  }
+}
+
+void tst_TransformerViews::prefixStripShowsTheOverlayValue() {
+  QFETCH(QString, overlay);
+  QFETCH(int, layer);
+  QVERIFY(openModel());
+  referenceForward();
+  auto* strip = m_window->findChild<PrefixTokenStrip*>(QStringLiteral("prefixTokenStrip"));
+  QVERIFY(strip);
+  Session* session = m_window->session();
+  session->setLayer(layer);
+  session->setChannel(5);
+  session->setSelection({3, 4});
+  session->setHead(overlay == QLatin1String("attention") ? 2 : -1);
+  session->setOverlay(*parseOverlayKind(overlay));
+  QTRY_VERIFY(session->currentAttention());
+  // The cls token at this layer from the core's own forward (layer 5 = the final norm).
+  const RowMatrixF& tokens =
+      layer == 5 ? m_reference.final : m_reference.tokens[std::size_t(layer - 1)];
+  const Eigen::VectorXf cls = tokens.row(0).transpose();
+  const int patch = m_prefix + 3 * session->result()->embedding.grid.cols + 4;
+  float expected = 0.0f;
+  if (overlay == QLatin1String("channel")) {
+    expected = cls(5);
+  } else if (overlay == QLatin1String("norm")) {
+    expected = std::sqrt(cls.squaredNorm());
+  } else if (overlay == QLatin1String("mean")) {
+    expected = cls.sum() / float(cls.size());
+  } else if (overlay == QLatin1String("argmax")) {
+    int best = 0;
+    for (int c = 1; c < cls.size(); ++c)
+      if (cls(c) > cls(best)) best = c;
+    expected = float(best);
+  } else if (overlay == QLatin1String("similarity")) {
+    const Eigen::VectorXf p = tokens.row(patch).transpose();
+    expected = cls.dot(p) / (cls.norm() * p.norm());
+  } else if (overlay == QLatin1String("attention")) {
+    // Head 2 of the block this layer shows, from the selected patch to cls.
+    const int block = std::clamp(layer - 1, 1, 3);
+    expected = m_attention[std::size_t(block - 1)][2](patch, 0);
+  } else {
+    // Rollout from cls (the query of the rollout without a prefix query): a hand product.
+    const Eigen::Index t = m_attention[0][0].rows();
+    Eigen::MatrixXd product = Eigen::MatrixXd::Identity(t, t);
+    for (const auto& heads : m_attention) {
+      Eigen::MatrixXd mean = Eigen::MatrixXd::Zero(t, t);
+      for (const RowMatrixF& h : heads) mean += h.cast<double>();
+      mean /= double(heads.size());
+      Eigen::MatrixXd a = 0.5 * mean + 0.5 * Eigen::MatrixXd::Identity(t, t);
+      for (Eigen::Index r = 0; r < t; ++r) a.row(r) /= a.row(r).sum();
+      product = a * product;
+    }
+    expected = float(product(0, 0));
+  }
+  const auto value = strip->value(0);
+  QVERIFY(value.has_value());
+  QVERIFY2(std::abs(*value - expected) <= 1e-4f * std::max(1.0f, std::abs(expected)),
+           qPrintable(QStringLiteral("%1 vs %2").arg(*value).arg(expected)));
+  QVERIFY2(strip->describe(0).startsWith(QStringLiteral("cls: ")), qPrintable(strip->describe(0)));
+}
+
+void tst_TransformerViews::prefixStripShowsThePcaColour() {
+  QVERIFY(openModel());
+  referenceForward();
+  auto* strip = m_window->findChild<PrefixTokenStrip*>(QStringLiteral("prefixTokenStrip"));
+  Session* session = m_window->session();
+  session->setLayer(4);  // block 3
+  session->setOverlay(OverlayKind::Pca);
+  QTRY_VERIFY(session->result()->hasPca());
+  QVERIFY(!strip->value(0));  // a colour, not a number
+  const auto rgb = strip->pcaRgb(0);
+  QVERIFY(rgb.has_value());
+  // An independent PCA of the patch tokens (Eigen's SVD, not the core's eigen solver) with the
+  // core's documented sign rule (largest |loading| positive) and pcaToRgb's min-max scaling.
+  const RowMatrixF& tokens = m_reference.tokens[3];
+  const Eigen::MatrixXd patches = tokens.bottomRows(tokens.rows() - m_prefix).cast<double>();
+  const Eigen::RowVectorXd mean = patches.colwise().mean();
+  const Eigen::MatrixXd centred = patches.rowwise() - mean;
+  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(centred, Eigen::ComputeThinV);
+  const Eigen::RowVectorXd cls = tokens.row(0).cast<double>() - mean;
+  for (int c = 0; c < 3; ++c) {
+    Eigen::VectorXd axis = svd.matrixV().col(c);
+    Eigen::Index largest = 0;
+    axis.cwiseAbs().maxCoeff(&largest);
+    if (axis(largest) < 0) axis = -axis;
+    const Eigen::VectorXd projections = centred * axis;
+    const double lo = projections.minCoeff(), hi = projections.maxCoeff();
+    const double expected = std::clamp((cls.dot(axis) - lo) / (hi - lo), 0.0, 1.0);
+    QVERIFY2(std::abs((*rgb)[std::size_t(c)] - expected) < 1e-3,
+             qPrintable(QStringLiteral("component %1: %2 vs %3")
+                            .arg(c)
+                            .arg((*rgb)[std::size_t(c)])
+                            .arg(expected)));
+  }
+  QVERIFY(strip->pcaColour(0).has_value());
+  QVERIFY(strip->describe(0).contains(QStringLiteral("PCA")));
+  // The patch embedding has no prefix tokens: nothing to show, and the tooltip says why.
+  session->setLayer(0);
+  QTRY_VERIFY(session->result()->hasPca());
+  QVERIFY(!strip->pcaRgb(0));
+  QVERIFY(strip->describe(0).contains(QStringLiteral("no prefix tokens")));
 }
 
 void tst_TransformerViews::distanceDotSelectsLayerAndHead() {

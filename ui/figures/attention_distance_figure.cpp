@@ -46,10 +46,30 @@ AttentionDistanceFigure::Geometry AttentionDistanceFigure::geometry(const QRectF
                       valueAxis(tr("mean attention distance (pixels)"), 0.0, top, 7),
                       0.0,
                       {}};
-  const QRectF body = area.adjusted(figure_style::kMargin, titleHeight(QStringLiteral("x")),
-                                    -figure_style::kMargin, -figure_style::kMargin);
+  const QRectF body =
+      area.adjusted(figure_style::kMargin, titleHeight(title(), subtitle(), area.width()),
+                    -figure_style::kMargin, -figure_style::kMargin);
   g.plot = layoutPanels(body, {g.panel}, 0.0).plots.front();
   return g;
+}
+
+QString AttentionDistanceFigure::subtitle() const {
+  const int depth = static_cast<int>(m_distances.rows());
+  const int heads = static_cast<int>(m_distances.cols());
+  QString text = tr("%1 blocks × %2 heads · one dot per head · patch %3 px, grid %4 × %5")
+                     .arg(depth)
+                     .arg(heads)
+                     .arg(m_patchSize)
+                     .arg(m_gridRows)
+                     .arg(m_gridCols);
+  if (m_selectedBlock >= 1 && m_selectedBlock <= depth && m_selectedHead >= 0 &&
+      m_selectedHead < heads) {
+    text += tr(" · selected: block %1, head %2 = %3 px")
+                .arg(m_selectedBlock)
+                .arg(m_selectedHead)
+                .arg(m_distances(m_selectedBlock - 1, m_selectedHead), 0, 'f', 1);
+  }
+  return text;
 }
 
 void AttentionDistanceFigure::paint(QPainter& painter, const QRectF& area) const {
@@ -57,20 +77,7 @@ void AttentionDistanceFigure::paint(QPainter& painter, const QRectF& area) const
   paintBackground(painter, area);
   const int depth = static_cast<int>(m_distances.rows());
   const int heads = static_cast<int>(m_distances.cols());
-  QString subtitle = tr("%1 blocks × %2 heads · one dot per head · patch %3 px, grid %4 × %5")
-                         .arg(depth)
-                         .arg(heads)
-                         .arg(m_patchSize)
-                         .arg(m_gridRows)
-                         .arg(m_gridCols);
-  if (m_selectedBlock >= 1 && m_selectedBlock <= depth && m_selectedHead >= 0 &&
-      m_selectedHead < heads) {
-    subtitle += tr(" · selected: block %1, head %2 = %3 px")
-                    .arg(m_selectedBlock)
-                    .arg(m_selectedHead)
-                    .arg(m_distances(m_selectedBlock - 1, m_selectedHead), 0, 'f', 1);
-  }
-  paintTitle(painter, area, title(), subtitle);
+  paintTitle(painter, area, title(), subtitle());
   const Geometry g = geometry(area);
   painter.save();
   painter.setRenderHint(QPainter::Antialiasing);

@@ -33,6 +33,7 @@ class AttentionDistanceFigure : public Figure {
  private:
   struct Geometry;
   Geometry geometry(const QRectF& area) const;
+  QString subtitle() const;
 
   RowMatrixF m_distances;
   int m_patchSize;

@@ -42,9 +42,16 @@ QSizeF AttentionHeadsFigure::preferredSize() const {
   return {480, 60 + rows * (400.0 / columns + 16)};
 }
 
+QString AttentionHeadsFigure::subtitle() const {
+  return tr("query: %1 · %2 heads and their mean on one scale · title: head · mean "
+            "attention distance (px)")
+      .arg(m_queryName)
+      .arg(m_maps.rows());
+}
+
 AttentionHeadsFigure::Geometry AttentionHeadsFigure::geometry(const QRectF& area) const {
   Geometry g;
-  g.body = area.adjusted(figure_style::kMargin, titleHeight(QStringLiteral("x")),
+  g.body = area.adjusted(figure_style::kMargin, titleHeight(title(), subtitle(), area.width()),
                          -figure_style::kMargin, -figure_style::kMargin);
   const int count = static_cast<int>(m_maps.rows()) + 1;
   const float hi = m_maps.size() > 0 ? m_maps.maxCoeff() : 1.0f;
@@ -68,11 +75,7 @@ AttentionHeadsFigure::Geometry AttentionHeadsFigure::geometry(const QRectF& area
 void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
   const int heads = static_cast<int>(m_maps.rows());
-  paintTitle(painter, area, title(),
-             tr("query: %1 · %2 heads and their mean on one scale · title: head · mean "
-                "attention distance (px)")
-                 .arg(m_queryName)
-                 .arg(heads));
+  paintTitle(painter, area, title(), subtitle());
   const Geometry g = geometry(area);
   const VectorF mean = heads > 0 ? VectorF(m_maps.colwise().mean().transpose()) : VectorF();
   for (int i = 0; i <= heads; ++i) {
@@ -82,7 +85,14 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
         isMean ? tr("mean · %1").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
                : tr("h%1 · %2").arg(i).arg(m_distances(i), 0, 'f', 0);
     const bool selected = isMean ? m_selectedHead < 0 : m_selectedHead == i;
-    paintCaption(painter, g.tiles.captions[static_cast<std::size_t>(i)], caption, selected);
+    QRectF captionRect = g.tiles.captions[static_cast<std::size_t>(i)];
+    if (isMean) {
+      // The mean sits alone at the start of its row: its caption may run on to the right.
+      captionRect.setRight(std::max(captionRect.right(), g.tiles.grid.right()));
+      paintCaption(painter, captionRect, caption, selected, Qt::AlignLeft);
+    } else {
+      paintCaption(painter, captionRect, caption, selected);
+    }
     const QRectF tile = g.tiles.tiles[static_cast<std::size_t>(i)];
     paintCells(painter, tile,
                valuesToQImage(values, m_grid.rows, m_grid.cols, m_colormap, g.colorbar.range));

@@ -33,6 +33,7 @@ class AttentionHeadsFigure : public Figure {
  private:
   struct Geometry;
   Geometry geometry(const QRectF& area) const;
+  QString subtitle() const;
 
   RowMatrixF m_maps;
   VectorF m_distances;

@@ -12,6 +12,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QStandardItemModel>
 #include <QVBoxLayout>
 #include <QtConcurrent>
 #include <algorithm>
@@ -44,11 +45,36 @@ QString suffixFor(FigureFormat format) {
   return {};
 }
 
-// "channel:5" -> "channel_5": a file name without characters some systems refuse.
+// "channel:5" -> "channel_5", "pca --foreground 0.50" -> "pca_foreground_0.50": a file name
+// without characters some systems refuse (or shells split).
 QString fileStem(const QString& kind) {
   QString stem = kind;
+  stem.replace(QStringLiteral(" --"), QStringLiteral("_"))
+      .replace(QLatin1Char(' '), QLatin1Char('_'));
   stem.replace(QLatin1Char(':'), QLatin1Char('_')).replace(QLatin1Char(','), QLatin1Char('_'));
   return stem.isEmpty() ? QStringLiteral("figure") : stem;
+}
+
+// The DINOv2 PCA entry is named like the CLI call that draws it: "pca --foreground 0.50"
+// (+ " --foreground-flip").
+const QString kForegroundPrefix = QStringLiteral("pca --foreground ");
+
+QString foregroundKind(const ForegroundPcaOptions& options) {
+  return kForegroundPrefix + QString::number(options.threshold, 'f', 2) +
+         (options.flip ? QStringLiteral(" --foreground-flip") : QString());
+}
+
+std::optional<ForegroundPcaOptions> parseForegroundKind(const QString& name) {
+  if (!name.startsWith(kForegroundPrefix)) return std::nullopt;
+  QString rest = name.mid(kForegroundPrefix.size());
+  ForegroundPcaOptions options;
+  options.flip = rest.endsWith(QStringLiteral(" --foreground-flip"));
+  if (options.flip) rest.chop(QStringLiteral(" --foreground-flip").size());
+  bool ok = false;
+  const double t = rest.toDouble(&ok);
+  if (!ok || t < 0.0 || t > 1.0) return std::nullopt;
+  options.threshold = static_cast<float>(t);
+  return options;
 }
 
 }  // namespace
@@ -191,14 +217,60 @@ void ExportDialog::populateKinds() {
   add(QStringLiteral("reconstruction"), tr("Reconstruction from the embedding"));
   if (result->weights && result->weights->positionEmbedding)
     add(QStringLiteral("posembed"), tr("Position-embedding similarity"));
+  addTransformerKinds();
   const int index = m_kindBox->findData(defaultKind());
   m_kindBox->setCurrentIndex(std::max(index, 0));
+}
+
+void ExportDialog::addTransformerKinds() {
+  // The transformer's figures with the settings on screen (layer, query, head, threshold);
+  // listed but disabled, with the reason as their tooltip, for a patch embedding only.
+  const bool has = m_session->hasTransformer();
+  const int block = has ? m_session->currentBlock() : 1;
+  const int head = m_session->head();
+  const QString query = has ? m_session->queryName() : tr("the selected query");
+  const ForegroundPcaOptions foreground = m_session->foregroundPca();
+  const std::pair<QString, QString> entries[] = {
+      {QStringLiteral("attention:%1").arg(block),
+       tr("Attention from %1, block %2, mean over heads").arg(query).arg(block)},
+      {head >= 0 ? QStringLiteral("attention:%1,%2").arg(block).arg(head) : QString(),
+       tr("Attention from %1, block %2, head %3").arg(query).arg(block).arg(head)},
+      {QStringLiteral("attention-heads:%1").arg(block),
+       tr("Attention heads from %1, block %2").arg(query).arg(block)},
+      {QStringLiteral("rollout"), tr("Attention rollout")},
+      {QStringLiteral("attention-distance"), tr("Mean attention distance per head")},
+      {QStringLiteral("token-norms"), tr("Token norms across depth")},
+      {foregroundKind(foreground),
+       tr("DINOv2 PCA, foreground where PC1 %1 %2")
+           .arg(foreground.flip ? QStringLiteral("(flipped) >") : QStringLiteral(">"))
+           .arg(foreground.threshold, 0, 'f', 2)},
+  };
+  auto* model = qobject_cast<QStandardItemModel*>(m_kindBox->model());
+  for (const auto& [name, description] : entries) {
+    if (name.isEmpty()) continue;  // no head selected: the mean is the attention on screen
+    m_kindBox->addItem(QStringLiteral("%1 — %2").arg(description, name), name);
+    if (has || !model) continue;
+    QStandardItem* item = model->item(m_kindBox->count() - 1);
+    item->setEnabled(false);
+    item->setToolTip(m_session->noTransformerReason());
+  }
 }
 
 QString ExportDialog::defaultKind() const {
   const auto sel = m_session->selection();
   const QString rc = sel ? QStringLiteral("%1,%2").arg(sel->row).arg(sel->col) : QString();
   switch (m_session->overlay()) {
+    case OverlayKind::Attention:
+      if (m_session->hasTransformer()) {
+        const int block = m_session->currentBlock();
+        return m_session->head() >= 0
+                   ? QStringLiteral("attention:%1,%2").arg(block).arg(m_session->head())
+                   : QStringLiteral("attention:%1").arg(block);
+      }
+      break;
+    case OverlayKind::Rollout:
+      if (m_session->hasTransformer()) return QStringLiteral("rollout");
+      break;
     case OverlayKind::Pca:
       return QStringLiteral("pca");
     case OverlayKind::Similarity:
@@ -310,14 +382,16 @@ void ExportDialog::rebuildFigure() {
     return;
   }
   PlotKind plot;
+  const std::optional<ForegroundPcaOptions> foreground = parseForegroundKind(name);
   try {
-    plot = PlotKind::parse(name.toStdString());
+    plot = PlotKind::parse(foreground ? std::string("pca") : name.toStdString());
   } catch (const std::exception& e) {
     showMessage(tr("Cannot draw “%1”: %2").arg(name, QString::fromStdString(e.what())), true);
     return;
   }
   // The screen's colormap, scale and opacity (the figure is "what I see", not a default).
   m_options = figureOptionsFor(*m_session, plot);
+  m_options.foreground = foreground;
   QString style = describeFigureOptions(m_options);
   if (result->trace) style += tr(" · layer: %1").arg(m_session->layerName(result->layerIndex));
   m_styleInfo->setText(style);

@@ -32,7 +32,8 @@ class ExportDialog : public QDialog {
 
   // Offers `figure` (already drawn by a view) as "This view" and selects it.
   void setFixedFigure(std::shared_ptr<const Figure> figure, const QString& kindName);
-  // Selects a figure by its PlotKind name ("channel:5"), adding it when not listed.
+  // Selects a figure by its PlotKind name ("channel:5"; the DINOv2 PCA: "pca --foreground
+  // 0.50", as the CLI draws it), adding it when not listed.
   void setKind(const QString& kindName);
   QString kind() const;
   // The reconstruction entry keeps the top `k` components, as the dock shows (0 = all).
@@ -69,6 +70,7 @@ class ExportDialog : public QDialog {
 
  private:
   void populateKinds();
+  void addTransformerKinds();
   QString defaultKind() const;
   void rebuildFigure();
   void onFigureBuilt(std::shared_ptr<const Figure> figure, const QString& error,

@@ -47,7 +47,7 @@ struct FigureOptions {
   std::optional<TokenQuery> query;
   // pca: the DINOv2 foreground step (nullopt: the plain PCA of every token).
   std::optional<ForegroundPcaOptions> foreground;
-  int selectedHead = -1;  // marked in attention-distance (-1: none)
+  int selectedHead = -1;  // marked in attention-distance and attention-heads (-1: none)
 };
 
 // Signed values (channels, weights) default to a diverging map centred on 0.

@@ -194,7 +194,7 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
         return std::make_unique<AttentionHeadsFigure>(
             std::move(maps), trace.distances.row(block - 1).transpose(),
             GridSize{trace.gridRows, trace.gridCols}, blockName, query.name, query.row, query.col,
-            -1, sequentialColormap(options));
+            options.selectedHead, sequentialColormap(options));
       }
       if (kind.second >= static_cast<int>(heads.size())) {
         throw Error("", "head " + std::to_string(kind.second) + " is out of range: the model has " +

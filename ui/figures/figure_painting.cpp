@@ -144,6 +144,27 @@ QRectF mapRectToPlot(const QRectF& plot, const AxisSpec& x, const AxisSpec& y, c
       .normalized();
 }
 
+namespace {
+
+// Label every k-th tick, k the smallest step at which neighbouring labels (extent: their
+// width along the axis) no longer overlap.
+template <typename Position, typename Extent>
+int labelStep(const std::vector<AxisTick>& ticks, Position position, Extent extent) {
+  if (ticks.size() < 2) return 1;
+  for (int step = 1; step < static_cast<int>(ticks.size()); ++step) {
+    bool fits = true;
+    for (std::size_t i = 0; i + std::size_t(step) < ticks.size() && fits; i += std::size_t(step)) {
+      const AxisTick& a = ticks[i];
+      const AxisTick& b = ticks[i + std::size_t(step)];
+      fits = std::abs(position(b) - position(a)) >= (extent(a) + extent(b)) / 2;
+    }
+    if (fits) return step;
+  }
+  return static_cast<int>(ticks.size());
+}
+
+}  // namespace
+
 void paintAxes(QPainter& painter, const QRectF& plot, const AxisSpec& x, const AxisSpec& y) {
   painter.save();
   QPen pen(textColor(), kLineWidth);
@@ -155,10 +176,17 @@ void paintAxes(QPainter& painter, const QRectF& plot, const AxisSpec& x, const A
   const QFontMetricsF tickMetrics(tickFont());
   const qreal tickHeight = tickMetrics.height();
   if (x.visible) {
-    for (const AxisTick& t : x.ticks) {
+    // Labels that would touch their neighbours (a small panel in a dock) are thinned to
+    // every k-th tick; every tick mark stays.
+    const int xStep = labelStep(
+        x.ticks, [&](const AxisTick& t) { return mapToPlot(plot, x, y, t.position, y.lo).x(); },
+        [&](const AxisTick& t) { return tickMetrics.horizontalAdvance(t.label) + kGap; });
+    for (std::size_t i = 0; i < x.ticks.size(); ++i) {
+      const AxisTick& t = x.ticks[i];
       const qreal px = mapToPlot(plot, x, y, t.position, y.lo).x();
       if (px < plot.left() - 0.01 || px > plot.right() + 0.01) continue;
       painter.drawLine(QPointF(px, plot.bottom()), QPointF(px, plot.bottom() + kTickLength));
+      if (i % std::size_t(xStep) != 0) continue;
       const qreal w = tickMetrics.horizontalAdvance(t.label) + 2;
       painter.drawText(QRectF(px - w / 2, plot.bottom() + kTickLength + kGap / 2, w, tickHeight),
                        Qt::AlignCenter, t.label);
@@ -174,10 +202,15 @@ void paintAxes(QPainter& painter, const QRectF& plot, const AxisSpec& x, const A
   }
   if (y.visible) {
     const qreal widest = widestTickLabel(y);
-    for (const AxisTick& t : y.ticks) {
+    const int yStep = labelStep(
+        y.ticks, [&](const AxisTick& t) { return mapToPlot(plot, x, y, x.lo, t.position).y(); },
+        [&](const AxisTick&) { return tickHeight; });
+    for (std::size_t i = 0; i < y.ticks.size(); ++i) {
+      const AxisTick& t = y.ticks[i];
       const qreal py = mapToPlot(plot, x, y, x.lo, t.position).y();
       if (py < plot.top() - 0.01 || py > plot.bottom() + 0.01) continue;
       painter.drawLine(QPointF(plot.left() - kTickLength, py), QPointF(plot.left(), py));
+      if (i % std::size_t(yStep) != 0) continue;
       painter.drawText(QRectF(plot.left() - kTickLength - kGap - widest - 2, py - tickHeight / 2,
                               widest + 2, tickHeight),
                        Qt::AlignRight | Qt::AlignVCenter, t.label);
@@ -205,28 +238,60 @@ qreal titleHeight(const QString& subtitle) {
   return h + kGap * 2;
 }
 
+namespace {
+
+constexpr int kTitleLines = 2;     // a title wraps onto at most two lines in a narrow figure
+constexpr int kSubtitleLines = 3;  // a subtitle onto three, then it is elided
+
+// `text` wrapped at word boundaries into `width`, at most `lines` lines (the rest elided),
+// and the height it takes.
+std::pair<QString, qreal> wrapped(const QString& text, const QFont& font, qreal width, int lines) {
+  const QFontMetricsF fm(font);
+  if (text.isEmpty() || width <= 0) return {text, text.isEmpty() ? 0.0 : fm.height()};
+  const auto heightOf = [&](const QString& t) {
+    return fm.boundingRect(QRectF(0, 0, width, 1e6), Qt::TextWordWrap | Qt::AlignHCenter, t)
+        .height();
+  };
+  QString shown = text;
+  const qreal most = std::max(fm.lineSpacing(), fm.height()) * lines + 1.0;
+  // Elide from the end until the wrapped text fits the allowed lines.
+  for (qreal budget = width * lines; heightOf(shown) > most && budget > width * 0.5;
+       budget *= 0.93) {
+    shown = fm.elidedText(text, Qt::ElideRight, budget);
+  }
+  return {shown, std::max(fm.height(), heightOf(shown))};
+}
+
+}  // namespace
+
+qreal titleHeight(const QString& title, const QString& subtitle, qreal areaWidth) {
+  const qreal width = areaWidth - 2 * kMargin;
+  qreal h = kMargin + wrapped(title, titleFont(), width, kTitleLines).second;
+  if (!subtitle.isEmpty()) h += wrapped(subtitle, subtitleFont(), width, kSubtitleLines).second;
+  return h + kGap * 2;
+}
+
 QRectF paintTitle(QPainter& painter, const QRectF& area, const QString& title,
                   const QString& subtitle) {
+  // A narrow figure (a dock) wraps its title and subtitle instead of cutting them off.
   painter.save();
   painter.setPen(textColor());
-  const QFontMetricsF titleMetrics(titleFont());
+  const qreal width = area.width() - 2 * kMargin;
   qreal y = area.top() + kMargin;
   painter.setFont(titleFont());
-  const QRectF titleRect(area.left() + kMargin, y, area.width() - 2 * kMargin,
-                         titleMetrics.height());
-  painter.drawText(titleRect, Qt::AlignCenter,
-                   titleMetrics.elidedText(title, Qt::ElideRight, titleRect.width()));
-  y += titleMetrics.height();
+  const auto [titleText, titleH] = wrapped(title, titleFont(), width, kTitleLines);
+  painter.drawText(QRectF(area.left() + kMargin, y, width, titleH),
+                   Qt::AlignHCenter | Qt::AlignTop | Qt::TextWordWrap, titleText);
+  y += titleH;
   if (!subtitle.isEmpty()) {
-    const QFontMetricsF subMetrics(subtitleFont());
     painter.setFont(subtitleFont());
     painter.setPen(textColor().lighter(160));
-    const QRectF subRect(area.left() + kMargin, y, area.width() - 2 * kMargin, subMetrics.height());
-    painter.drawText(subRect, Qt::AlignCenter,
-                     subMetrics.elidedText(subtitle, Qt::ElideRight, subRect.width()));
+    const auto [subText, subH] = wrapped(subtitle, subtitleFont(), width, kSubtitleLines);
+    painter.drawText(QRectF(area.left() + kMargin, y, width, subH),
+                     Qt::AlignHCenter | Qt::AlignTop | Qt::TextWordWrap, subText);
   }
   painter.restore();
-  const qreal used = titleHeight(subtitle);
+  const qreal used = titleHeight(title, subtitle, area.width());
   return area.adjusted(kMargin, used, -kMargin, -kMargin);
 }
 
@@ -234,14 +299,15 @@ qreal captionHeight() {
   return QFontMetricsF(labelFont()).height() + kGap / 2;
 }
 
-void paintCaption(QPainter& painter, const QRectF& rect, const QString& text, bool bold) {
+void paintCaption(QPainter& painter, const QRectF& rect, const QString& text, bool bold,
+                  Qt::Alignment horizontal) {
   painter.save();
   QFont font = bold ? labelFont() : tickFont();
   font.setBold(bold);
   painter.setFont(font);
   painter.setPen(textColor());
   const QFontMetricsF fm(font);
-  painter.drawText(rect, Qt::AlignHCenter | Qt::AlignBottom,
+  painter.drawText(rect, horizontal | Qt::AlignBottom,
                    fm.elidedText(text, Qt::ElideRight, rect.width() + 2));
   painter.restore();
 }

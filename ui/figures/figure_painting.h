@@ -67,11 +67,15 @@ void paintAxes(QPainter& painter, const QRectF& plot, const AxisSpec& x, const A
 void paintBackground(QPainter& painter, const QRectF& area);
 // The height of the title band (title, optional subtitle line below it).
 qreal titleHeight(const QString& subtitle);
-// Paints the title band at the top of `area`; returns what is left below it.
+// The same for a figure `areaWidth` wide, whose title and subtitle wrap to fit it (what
+// paintTitle takes).
+qreal titleHeight(const QString& title, const QString& subtitle, qreal areaWidth);
+// Paints the title band at the top of `area` (wrapped when narrow); returns what is left.
 QRectF paintTitle(QPainter& painter, const QRectF& area, const QString& title,
                   const QString& subtitle = {});
-// One line of small text centred in `rect` (panel and tile captions).
-void paintCaption(QPainter& painter, const QRectF& rect, const QString& text, bool bold = false);
+// One line of small text centred (or aligned `horizontal`) in `rect`: panel and tile captions.
+void paintCaption(QPainter& painter, const QRectF& rect, const QString& text, bool bold = false,
+                  Qt::Alignment horizontal = Qt::AlignHCenter);
 qreal captionHeight();
 
 // Cells as sharp squares in every output. SVG and PDF viewers smooth embedded images, so

@@ -35,7 +35,7 @@ void ForegroundPcaFigure::paint(QPainter& painter, const QRectF& area) const {
   auto share = [&](int i) { return ratio.size() > i ? ratio(i) * 100.0 : 0.0; };
   const QString subtitle =
       tr("foreground: scaled PC1%1 > %2 (%3 of %4 patches) · RGB = PC1–3 of the foreground "
-         "(%5 %, %6 %, %7 %) · background black")
+         "(%5\u00a0%, %6\u00a0%, %7\u00a0%) · background black")
           .arg(m_options.flip ? tr(" flipped") : QString())
           .arg(m_options.threshold, 0, 'f', 2)
           .arg(m_pca.foregroundCount)
@@ -47,9 +47,43 @@ void ForegroundPcaFigure::paint(QPainter& painter, const QRectF& area) const {
   const double extentX = std::max(m_input.width(), m_grid.cols * m_patchSize);
   const double extentY = std::max(m_input.height(), m_grid.rows * m_patchSize);
   const PanelSpec image = imagePanel(extentX, extentY, m_grid, m_patchSize, tr("input"));
-  const PanelSpec first = gridPanel(m_grid, tr("PC1 of all tokens, scaled"));
+  const PanelSpec first = gridPanel(m_grid, tr("PC1 of all tokens"));
   const PanelSpec rgb = gridPanel(m_grid, tr("foreground PCA → RGB"));
-  const PanelLayout layout = layoutPanels(body, {image, first, rgb}, 0.0);
+  // Side by side on a page; in a narrow dock two rows or a column, whichever gives the
+  // largest panels (three panels in a row would be too small to read there).
+  const std::vector<PanelSpec> panels{image, first, rgb};
+  const std::vector<std::vector<std::vector<int>>> arrangements{
+      {{0, 1, 2}}, {{0, 1}, {2}}, {{0}, {1}, {2}}};
+  PanelLayout layout;
+  qreal best = -1.0;
+  for (const auto& rows : arrangements) {
+    PanelLayout candidate;
+    candidate.plots.resize(3);
+    candidate.captions.resize(3);
+    qreal smallest = 1e9;
+    const qreal h = body.height() / static_cast<qreal>(rows.size());
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const QRectF rowRect(body.left(), body.top() + static_cast<qreal>(r) * h, body.width(), h);
+      std::vector<PanelSpec> specs;
+      for (const int i : rows[r]) specs.push_back(panels[std::size_t(i)]);
+      const PanelLayout one = layoutPanels(rowRect, specs, 0.0);
+      for (std::size_t k = 0; k < rows[r].size(); ++k) {
+        const auto i = std::size_t(rows[r][k]);
+        candidate.plots[i] = one.plots[k];
+        candidate.captions[i] = one.captions[k];
+        // A panel alone in its row may use the row's width for its caption.
+        if (rows[r].size() == 1) {
+          candidate.captions[i].setLeft(body.left());
+          candidate.captions[i].setRight(body.right());
+        }
+        smallest = std::min(smallest, one.plots[k].height());
+      }
+    }
+    if (smallest > best + 1.0) {  // a clearly larger panel, else keep the simpler layout
+      best = smallest;
+      layout = std::move(candidate);
+    }
+  }
   paintCaption(painter, layout.captions[0], image.caption, true);
   paintCells(painter, layout.plots[0], m_input, false);
   paintAxes(painter, layout.plots[0], image.x, image.y);

@@ -129,11 +129,16 @@ void AnalysisViews::createActions(QMenu* fileMenu, QMenu* viewMenu) {
       {DataExport::Type::Token, tr("Selected &Token [D]…")},
       {DataExport::Type::Channel, tr("Current &Channel Map [rows × cols]…")},
       {DataExport::Type::Filters, tr("&Filters [D × C × P × P]…")},
+      {DataExport::Type::Tokens, tr("Tokens of the &Layer on Screen [T × D]…")},
+      {DataExport::Type::Attention, tr("&Attention of the Block on Screen [H × T × T]…")},
   };
+  m_dataMenu->setToolTipsVisible(true);  // the transformer entries say why they are disabled
   for (const auto& [type, text] : entries) {
     QAction* act = m_dataMenu->addAction(
         text, this, [this, type = type] { exportDataInteractively(static_cast<int>(type)); });
     if (type == DataExport::Type::Token) m_tokenDataAction = act;
+    if (type == DataExport::Type::Tokens) m_tokensDataAction = act;
+    if (type == DataExport::Type::Attention) m_attentionDataAction = act;
   }
   fileMenu->insertMenu(before, m_dataMenu);
   fileMenu->insertSeparator(before);
@@ -149,6 +154,12 @@ void AnalysisViews::updateActions() {
   m_exportAction->setEnabled(has);
   m_dataMenu->setEnabled(has);
   m_tokenDataAction->setEnabled(has && m_session.selection().has_value());
+  const bool transformer = m_session.hasTransformer();
+  const QString why = transformer ? QString() : m_session.noTransformerReason();
+  for (QAction* act : {m_tokensDataAction, m_attentionDataAction}) {
+    act->setEnabled(has && transformer);
+    act->setToolTip(why.isEmpty() ? act->text().remove(QLatin1Char('&')) : why);
+  }
 }
 
 bool AnalysisViews::raiseDock(const QString& name) {
@@ -193,10 +204,50 @@ void AnalysisViews::openExportDialog() {
   dialog->open();
 }
 
+QString AnalysisViews::currentDataName(int typeValue) const {
+  const auto& result = m_session.result();
+  if (!result) return {};
+  switch (static_cast<DataExport::Type>(typeValue)) {
+    case DataExport::Type::Embedding:
+      return QStringLiteral("embedding");
+    case DataExport::Type::Token: {
+      const auto sel = m_session.selection();
+      return sel ? QStringLiteral("token:%1,%2").arg(sel->row).arg(sel->col) : QString();
+    }
+    case DataExport::Type::Channel:
+      return QStringLiteral("channel:%1").arg(m_session.channel());
+    case DataExport::Type::Filters:
+      return QStringLiteral("filters");
+    case DataExport::Type::Tokens: {
+      if (!result->trace) return {};
+      // The session's layer index named like `patchlens-cli export --data tokens:L`.
+      const int layer = result->layerIndex;
+      if (layer == 0) return QStringLiteral("tokens:patch");
+      if (layer == result->trace->layerCount() - 1) return QStringLiteral("tokens:final");
+      return QStringLiteral("tokens:%1").arg(layer - 1);
+    }
+    case DataExport::Type::Attention:
+      return result->trace ? QStringLiteral("attention:%1").arg(m_session.currentBlock())
+                           : QString();
+  }
+  return {};
+}
+
 QString AnalysisViews::writeData(const DataExport& what, const QString& path) const {
   const auto& result = m_session.result();
   if (!result || !result->weights) return tr("There is no embedding to export yet.");
   try {
+    if (what.needsTransformer()) {
+      if (!result->trace) {
+        return tr("%1: %2 needs a transformer (%3)")
+            .arg(QDir::toNativeSeparators(path), QString::fromStdString(what.name()),
+                 m_session.noTransformerReason());
+      }
+      what.writeTransformer(QDir::toNativeSeparators(path).toStdString(), *result->trace);
+      return {};
+    }
+    // The patch embedding's own numbers (filters) come from layer 0, the tokens from the
+    // layer on screen.
     what.write(QDir::toNativeSeparators(path).toStdString(), result->embedding, *result->weights);
   } catch (const std::exception& e) {
     return QString::fromStdString(e.what());
@@ -205,33 +256,16 @@ QString AnalysisViews::writeData(const DataExport& what, const QString& path) co
 }
 
 void AnalysisViews::exportDataInteractively(int typeValue) {
-  const auto type = static_cast<DataExport::Type>(typeValue);
+  const QString name = currentDataName(typeValue);
+  if (name.isEmpty()) return;
   DataExport what;
-  what.type = type;
-  QString stem;
-  switch (type) {
-    case DataExport::Type::Embedding:
-      stem = QStringLiteral("embedding");
-      break;
-    case DataExport::Type::Token: {
-      const auto sel = m_session.selection();
-      if (!sel) return;
-      what.first = sel->row;
-      what.second = sel->col;
-      stem = QStringLiteral("token_%1_%2").arg(sel->row).arg(sel->col);
-      break;
-    }
-    case DataExport::Type::Channel:
-      what.first = m_session.channel();
-      stem = QStringLiteral("channel_%1").arg(what.first);
-      break;
-    case DataExport::Type::Filters:
-      stem = QStringLiteral("filters");
-      break;
-    case DataExport::Type::Tokens:
-    case DataExport::Type::Attention:
-      return;  // the Attention dock's own menu writes these
+  try {
+    what = DataExport::parse(name.toStdString());
+  } catch (const std::exception&) {
+    return;
   }
+  QString stem = name;
+  stem.replace(QLatin1Char(':'), QLatin1Char('_')).replace(QLatin1Char(','), QLatin1Char('_'));
   const QString npy = tr("NumPy array (*.npy)");
   const QString csv = tr("CSV table (*.csv)");
   QString selected = npy;

@@ -45,6 +45,10 @@ class AnalysisViews : public QObject {
   // Writes one data export of the current result to `path` (.npy / .csv); returns the error
   // message, empty on success. Nothing is left behind on failure.
   QString writeData(const DataExport& what, const QString& path) const;
+  // The data export File > Export Data ▸ `type` (a DataExport::Type) writes for what is on
+  // screen, named as `patchlens-cli export --data` names it ("token:3,4", "tokens:5",
+  // "attention:6"); empty when there is none (no selection, no transformer).
+  QString currentDataName(int type) const;
 
   AnalysisCache* cache() const { return m_cache; }
   FilterGalleryView* filterGallery() const { return m_gallery; }
@@ -73,6 +77,8 @@ class AnalysisViews : public QObject {
   QDockWidget* m_reconstructionDock = nullptr;
   QAction* m_exportAction = nullptr;
   QAction* m_tokenDataAction = nullptr;
+  QAction* m_tokensDataAction = nullptr;     // tokens:L of the layer on screen
+  QAction* m_attentionDataAction = nullptr;  // attention:L of the block on screen
   QMenu* m_dataMenu = nullptr;
   QString m_lastDirectory;
 };

@@ -56,6 +56,10 @@ void ForegroundPcaPanel::rebuild() {
   m_threshold->setEnabled(foreground);
   m_flip->setEnabled(foreground);
   m_thresholdLabel->setText(QString::number(m_threshold->value() / 100.0, 'f', 2));
+  // File > Export… draws the DINOv2 PCA with the settings on screen.
+  m_session->setForegroundPca(
+      ForegroundPcaOptions{static_cast<float>(m_threshold->value() / 100.0), m_flip->isChecked()},
+      foreground);
   const auto result = m_session->result();
   ++m_generation;
   if (!result || !result->hasPca()) {

@@ -136,6 +136,7 @@ struct Session::Job {
   std::shared_ptr<const VisionTransformer> model;
   bool modelKnown = false;  // model (or its absence) comes from the cache
   int shownLayer = 0;       // the layer on screen: its PCA is computed first
+  int heads = 0;            // --heads (0: from the file, its sidecar or the width)
   QString noTransformer;
 };
 
@@ -252,6 +253,8 @@ bool Session::weightsFromFile() const {
 void Session::submit(Job job) {
   job.generation = m_generation->fetch_add(1) + 1;
   job.weightsKey = weightsKey(job.config.weights);
+  job.heads = m_headsOverride;
+  if (m_headsOverride > 0) job.weightsKey += QStringLiteral("|heads %1").arg(m_headsOverride);
   if (m_cachedLayer && job.weightsKey == m_cachedWeightsKey) job.layer = m_cachedLayer;
   job.shownLayer = m_layer;
   if (!m_cachedModelKey.isEmpty() && job.weightsKey == m_cachedModelKey) {
@@ -448,6 +451,7 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
           std::string whyNot;
           TransformerLoadOptions options;
           options.patch = job.config.weights.file;
+          options.heads = job.heads;
           auto model = VisionTransformer::load(job.config.weights.source, options, &whyNot);
           if (model) {
             full->model = std::make_shared<const VisionTransformer>(std::move(*model));
@@ -719,6 +723,13 @@ void Session::setHead(int head) {
   m_head = head;
   if (m_overlay == OverlayKind::Attention) invalidateOverlay();
   emit attentionChanged();
+}
+
+void Session::setHeadsOverride(int heads) {
+  heads = std::max(heads, 0);
+  if (heads == m_headsOverride) return;
+  m_headsOverride = heads;
+  if (m_result) reload();  // the encoder is read again with the new head count
 }
 
 int Session::currentBlock() const {

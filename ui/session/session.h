@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "core/analysis/embedding_analysis.h"
+#include "core/analysis/foreground_pca.h"
 #include "core/analysis/layer_trace.h"
 #include "core/model/patch_embedding.h"
 #include "core/model/pipeline.h"
@@ -191,6 +192,18 @@ class Session : public QObject {
   int rolloutToken() const;
   int head() const { return m_head; }  // -1: the mean over heads
   void setHead(int head);
+  // `patchlens --heads N`: the attention heads of the weight file's transformer, overriding
+  // its metadata, sidecar and the guess from the width (0: no override). Reloads the image.
+  int headsOverride() const { return m_headsOverride; }
+  void setHeadsOverride(int heads);
+  // The DINOv2 PCA dock's foreground step (threshold, flip) and whether it is on: the export
+  // dialog draws `pca --foreground T` with the settings on screen.
+  ForegroundPcaOptions foregroundPca() const { return m_foregroundPca; }
+  bool foregroundPcaEnabled() const { return m_foregroundPcaEnabled; }
+  void setForegroundPca(const ForegroundPcaOptions& options, bool enabled) {
+    m_foregroundPca = options;
+    m_foregroundPcaEnabled = enabled;
+  }
   // The block whose attention the current layer shows (1..depth), 0 without a transformer.
   int currentBlock() const;
   // That block's heads, null while they are recomputed (models too large to keep them all).
@@ -272,6 +285,9 @@ class Session : public QObject {
   int m_layer = 0;
   std::optional<int> m_prefixQuery;
   int m_head = -1;
+  int m_headsOverride = 0;
+  ForegroundPcaOptions m_foregroundPca;
+  bool m_foregroundPcaEnabled = false;
   std::shared_ptr<const VisionTransformer> m_cachedModel;
   QString m_cachedModelKey;
   // A block's attention recomputed on demand (when the trace could not keep every block).

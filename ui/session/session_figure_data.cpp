@@ -5,6 +5,22 @@
 
 namespace patchlens {
 
+namespace {
+
+// Token `token` of the trace as the CLI's --query names it ("cls", or a patch R,C).
+TokenQuery queryFor(const LayerTrace& trace, int token) {
+  TokenQuery query;
+  if (token < trace.prefixTokens) {
+    query.prefixName = trace.prefixNames[static_cast<std::size_t>(token)];
+  } else {
+    query.row = (token - trace.prefixTokens) / trace.gridCols;
+    query.col = (token - trace.prefixTokens) % trace.gridCols;
+  }
+  return query;
+}
+
+}  // namespace
+
 FigureData figureDataFor(const ComputeResult& result) {
   FigureData data;
   data.input = result.input;
@@ -32,6 +48,27 @@ FigureOptions figureOptionsFor(const Session& session, const PlotKind& kind) {
     case PlotType::Similarity:
       overlay = OverlayKind::Similarity;
       break;
+    case PlotType::Attention:
+    case PlotType::AttentionHeads:
+    case PlotType::Rollout:
+    case PlotType::AttentionDistance:
+    case PlotType::TokenNorms: {
+      // The transformer's figures: the query, head and colormap on screen.
+      const auto& result = session.result();
+      if (!result || !result->trace) return options;
+      const LayerTrace& trace = *result->trace;
+      options.selectedHead = session.head();
+      if (kind.type == PlotType::Attention || kind.type == PlotType::AttentionHeads) {
+        options.query = queryFor(trace, session.queryToken());
+      } else if (kind.type == PlotType::Rollout) {
+        options.query = queryFor(trace, session.rolloutToken());
+      }
+      if (kind.type == PlotType::Attention || kind.type == PlotType::Rollout) {
+        options.colormap = session.colormapFor(
+            kind.type == PlotType::Attention ? OverlayKind::Attention : OverlayKind::Rollout);
+      }
+      return options;
+    }
     default:
       // Filters, PCA, position embedding, reconstruction (magma error map, as its dock
       // draws it): fixed styles.
@@ -49,6 +86,19 @@ QString describeFigureOptions(const FigureOptions& options) {
   if (options.colormap) parts << toQString(Colormap::get(*options.colormap).name());
   if (options.scale) parts << QObject::tr("scale %1").arg(scaleModeKey(*options.scale));
   if (options.opacity) parts << QObject::tr("opacity %1 %").arg(qRound(*options.opacity * 100));
+  if (options.query) {
+    parts << (options.query->prefixName.empty()
+                  ? QObject::tr("query patch (%1, %2)")
+                        .arg(options.query->row)
+                        .arg(options.query->col)
+                  : QObject::tr("query %1").arg(toQString(options.query->prefixName)));
+  }
+  if (options.selectedHead >= 0) parts << QObject::tr("head %1").arg(options.selectedHead);
+  if (options.foreground) {
+    parts << QObject::tr("foreground PC1 > %1%2")
+                 .arg(options.foreground->threshold, 0, 'f', 2)
+                 .arg(options.foreground->flip ? QObject::tr(" (flipped)") : QString());
+  }
   return parts.isEmpty() ? QObject::tr("the figure's own style")
                          : parts.join(QStringLiteral(" · "));
 }

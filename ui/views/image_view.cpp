@@ -451,6 +451,16 @@ void ImageView::contextMenuEvent(QContextMenuEvent* event) {
     case OverlayKind::Similarity:
       if (sel) kind = QStringLiteral("similarity:%1,%2").arg(sel->row).arg(sel->col);
       break;
+    case OverlayKind::Attention:
+      // The figure `export --plot attention:L[,H] --query ...` draws (query and head as shown).
+      if (m_session->hasTransformer()) {
+        kind = QStringLiteral("attention:%1").arg(m_session->currentBlock());
+        if (m_session->head() >= 0) kind += QStringLiteral(",%1").arg(m_session->head());
+      }
+      break;
+    case OverlayKind::Rollout:
+      if (m_session->hasTransformer()) kind = QStringLiteral("rollout");
+      break;
     default:
       break;
   }

@@ -1,11 +1,15 @@
 #include "ui/views/prefix_token_strip.h"
 
+#include <QHelpEvent>
 #include <QMouseEvent>
 #include <QPainter>
+#include <QToolTip>
+#include <algorithm>
 #include <cmath>
 
 #include "core/analysis/attention_maps.h"
 #include "ui/session/session.h"
+#include "ui/views/category_palette.h"
 #include "ui/views/qt_conversions.h"
 
 namespace patchlens {
@@ -62,6 +66,11 @@ std::optional<float> PrefixTokenStrip::value(int index) const {
       return prefix.row(index).norm();
     case OverlayKind::Mean:
       return prefix.row(index).mean();
+    case OverlayKind::Argmax: {
+      Eigen::Index channel = 0;
+      prefix.row(index).maxCoeff(&channel);  // the first one on ties, as argmaxChannels
+      return static_cast<float>(channel);
+    }
     case OverlayKind::Similarity: {
       const int token = m_session->selectedToken();
       if (token < 0) return std::nullopt;
@@ -84,6 +93,82 @@ std::optional<float> PrefixTokenStrip::value(int index) const {
   }
 }
 
+std::optional<std::array<float, 3>> PrefixTokenStrip::pcaRgb(int index) const {
+  if (index < 0 || index >= count() || m_session->overlay() != OverlayKind::Pca) return {};
+  const ComputeResult& r = *m_session->result();
+  const int layer = r.layerIndex;
+  const PcaResult& pca = r.pca;
+  if (layer == 0 || !r.hasPca() || pca.projections.cols() == 0) return {};
+  // The same axes and the same per-component min..max as the patches' PCA → RGB.
+  const VectorF centred = r.trace->prefixTokensAt(layer).row(index).transpose() - pca.mean;
+  std::array<float, 3> rgb{0.0f, 0.0f, 0.0f};
+  const Eigen::Index k = std::min<Eigen::Index>(3, pca.projections.cols());
+  for (Eigen::Index c = 0; c < k; ++c) {
+    const float lo = pca.projections.col(c).minCoeff();
+    const float hi = pca.projections.col(c).maxCoeff();
+    if (hi <= lo) continue;  // a constant component maps to 0, as pcaToRgb does
+    const float p = pca.components.row(c).dot(centred.transpose());
+    rgb[std::size_t(c)] = std::clamp((p - lo) / (hi - lo), 0.0f, 1.0f);
+  }
+  return rgb;
+}
+
+std::optional<QColor> PrefixTokenStrip::pcaColour(int index) const {
+  const auto rgb = pcaRgb(index);
+  if (!rgb) return std::nullopt;
+  return QColor::fromRgbF((*rgb)[0], (*rgb)[1], (*rgb)[2]);
+}
+
+QString PrefixTokenStrip::describe(int index) const {
+  if (index < 0 || index >= count()) return {};
+  const ComputeResult& r = *m_session->result();
+  const QString name = toQString(r.trace->prefixNames[std::size_t(index)]);
+  const QString click = m_session->prefixQuery() == index
+                            ? tr("click again to query the selected patch")
+                            : tr("click to make it the attention query");
+  if (r.layerIndex == 0 && m_session->overlay() != OverlayKind::Attention &&
+      m_session->overlay() != OverlayKind::Rollout) {
+    return tr("%1: the patch embedding has no prefix tokens; pick a deeper layer (%2)")
+        .arg(name, click);
+  }
+  if (const auto rgb = pcaRgb(index)) {
+    return tr("%1: PCA → RGB (%2, %3, %4) on the patches' components (%5)")
+        .arg(name)
+        .arg(double((*rgb)[0]), 0, 'f', 2)
+        .arg(double((*rgb)[1]), 0, 'f', 2)
+        .arg(double((*rgb)[2]), 0, 'f', 2)
+        .arg(click);
+  }
+  const OverlayMap& map = m_session->overlayMap();
+  if (const auto v = value(index)) {
+    const QString shown = m_session->overlay() == OverlayKind::Argmax
+                              ? tr("channel %1").arg(int(*v))
+                              : QString::number(double(*v), 'g', 5);
+    return tr("%1: %2 = %3 (%4)").arg(name, map.label, shown, click);
+  }
+  return tr("%1: no value under this overlay (%2)").arg(name, click);
+}
+
+int PrefixTokenStrip::cellAt(const QPoint& position) const {
+  for (int i = 0; i < count(); ++i)
+    if (cellRect(i).adjusted(0, -kLabel, 0, 0).contains(position)) return i;
+  return -1;
+}
+
+bool PrefixTokenStrip::event(QEvent* event) {
+  if (event->type() == QEvent::ToolTip) {
+    auto* help = static_cast<QHelpEvent*>(event);
+    const int cell = cellAt(help->pos());
+    if (cell >= 0) {
+      QToolTip::showText(help->globalPos(), describe(cell), this, cellRect(cell));
+    } else {
+      QToolTip::showText(help->globalPos(), toolTip(), this);
+    }
+    return true;
+  }
+  return QWidget::event(event);
+}
+
 void PrefixTokenStrip::paintEvent(QPaintEvent*) {
   QPainter painter(this);
   painter.fillRect(rect(), palette().window());
@@ -101,8 +186,18 @@ void PrefixTokenStrip::paintEvent(QPaintEvent*) {
                      toQString(r.trace->prefixNames[std::size_t(i)]));
     const auto v = value(i);
     QColor fill(200, 200, 200);
-    if (v && !map.isRgb && map.values.size() > 0 && std::isfinite(*v))
+    if (const auto pca = pcaColour(i)) {
+      fill = *pca;  // a swatch, as the patches show PCA → RGB
+    } else if (v && m_session->overlay() == OverlayKind::Argmax) {
+      // The channel's category colour as the patches have it (grey when few patches win it).
+      int rank = CategoryPalette::kDistinct;
+      const auto ranked = CategoryPalette::ranked(map.values);
+      for (std::size_t k = 0; k < ranked.size(); ++k)
+        if (ranked[k].first == int(*v)) rank = int(k);
+      fill = CategoryPalette::color(rank);
+    } else if (v && !map.isRgb && map.values.size() > 0 && std::isfinite(*v)) {
       fill = colormapColor(map.colormap, *v, map.range);
+    }
     painter.fillRect(cell, fill);
     const bool selected = query && *query == i;
     painter.setPen(
@@ -111,18 +206,19 @@ void PrefixTokenStrip::paintEvent(QPaintEvent*) {
     painter.drawRect(cell.adjusted(0, 0, -1, -1));
     if (v) {
       painter.setPen(fill.lightness() > 128 ? Qt::black : Qt::white);
-      painter.drawText(cell, Qt::AlignCenter, QString::number(*v, 'g', 2));
+      const QString text = m_session->overlay() == OverlayKind::Argmax
+                               ? QString::number(int(*v))
+                               : QString::number(double(*v), 'g', 2);
+      painter.drawText(cell, Qt::AlignCenter, text);
     }
   }
 }
 
 void PrefixTokenStrip::mousePressEvent(QMouseEvent* event) {
-  for (int i = 0; i < count(); ++i) {
-    if (cellRect(i).adjusted(0, -kLabel, 0, 0).contains(event->position().toPoint())) {
-      m_session->setPrefixQuery(m_session->prefixQuery() == i ? std::nullopt
-                                                              : std::optional<int>(i));
-      return;
-    }
+  const int i = cellAt(event->position().toPoint());
+  if (i >= 0) {
+    m_session->setPrefixQuery(m_session->prefixQuery() == i ? std::nullopt : std::optional<int>(i));
+    return;
   }
   QWidget::mousePressEvent(event);
 }

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <QColor>
 #include <QWidget>
+#include <array>
 #include <optional>
 
 namespace patchlens {
@@ -8,9 +10,11 @@ namespace patchlens {
 class Session;
 
 // The prefix tokens (cls, dist, registers) beside the patch grid: one labelled cell each,
-// coloured by the current overlay's value for that token where the overlay has one (channel,
-// norm, mean, similarity, attention, rollout). Clicking a cell makes that token the
-// attention query. Hidden when the model has no prefix tokens.
+// showing the token's value under the current overlay as the patches show theirs — channel
+// value, norm, mean, argmax channel, PCA → RGB colour (projected on the patches' components),
+// similarity to the selected patch, attention from the query, rollout — with the number in
+// the cell and in its tooltip. Clicking a cell makes that token the attention query. Hidden
+// when the model has no prefix tokens.
 class PrefixTokenStrip : public QWidget {
   Q_OBJECT
 
@@ -19,18 +23,29 @@ class PrefixTokenStrip : public QWidget {
 
   // The cell of prefix token `index` in widget coordinates.
   QRect cellRect(int index) const;
-  // The overlay's value for prefix token `index` (nullopt where the overlay has none).
+  // The overlay's value for prefix token `index` (nullopt where the overlay has none; PCA
+  // has a colour instead, see pcaRgb).
   std::optional<float> value(int index) const;
+  // Under the PCA overlay: prefix token `index` projected on the layer's first three
+  // principal components of the patch tokens, each scaled by the patches' min..max as the
+  // image's PCA → RGB is (clamped to [0, 1]: a prefix token may lie outside that range).
+  std::optional<QColor> pcaColour(int index) const;
+  // Red, green, blue of pcaColour before rounding to 8 bits, in [0, 1].
+  std::optional<std::array<float, 3>> pcaRgb(int index) const;
+  // One line naming the token, the overlay and its value (the cell's tooltip).
+  QString describe(int index) const;
 
   QSize sizeHint() const override;
 
  protected:
+  bool event(QEvent* event) override;
   void paintEvent(QPaintEvent* event) override;
   void mousePressEvent(QMouseEvent* event) override;
 
  private:
   void refresh();
   int count() const;
+  int cellAt(const QPoint& position) const;
 
   Session* m_session;
 };
