@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the IMREAD_ flags only: the library is OpenCvCodecs's
 #include <opencv2/imgproc.hpp>
 
 #include "core/image/decode_budget.h"
 #include "core/image/image_header.h"
 #include "core/image/jpeg_decoder.h"
+#include "core/image/opencv_codecs.h"
 #include "core/image/png_decoder.h"
 #include "core/io/error.h"
 #include "core/io/file_bytes.h"
@@ -114,7 +115,7 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
                         const_cast<std::uint8_t*>(bytes.data()));
   cv::Mat decoded;
   try {
-    decoded = cv::imdecode(encoded, flags);
+    decoded = OpenCvCodecs::decode(encoded, flags, name);
   } catch (const cv::Exception& e) {
     const std::string kind = header.format.empty() ? std::string("image") : header.format;
     if (e.err.find("CV_IO_MAX_IMAGE_PIXELS") != std::string::npos) {
