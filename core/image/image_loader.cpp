@@ -73,8 +73,8 @@ int jpegReduction(const ImageHeader& header, int minSide) {
 
 }  // namespace
 
-LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& name,
-                        const ImageLoadOptions& options) {
+ImageHeader checkedImageHeader(std::span<const std::uint8_t> bytes, const std::string& name,
+                               const ImageLoadOptions& options) {
   if (bytes.empty()) throw Error(name, "empty file (0 bytes)");
   const ImageHeader header = readImageHeader(bytes);
   if (!header.isImage && !header.format.empty()) {
@@ -101,6 +101,12 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
                           " (raise it with --max-pixels)");
   }
 
+  return header;
+}
+
+LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& name,
+                        const ImageLoadOptions& options) {
+  const ImageHeader header = checkedImageHeader(bytes, name, options);
   if (header.format == "JPEG") {
     return decodeJpeg(bytes, name, header, options,
                       jpegReduction(header, options.reducedDecodeMinSide));
@@ -167,6 +173,10 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
 
 int reducedDecodeFactor(std::span<const std::uint8_t> bytes, int minSide) {
   return jpegReduction(readImageHeader(bytes), minSide);
+}
+
+int reducedDecodeFactor(const ImageHeader& header, int minSide) {
+  return jpegReduction(header, minSide);
 }
 
 LoadedImage loadImage(const std::string& path, const ImageLoadOptions& options) {
