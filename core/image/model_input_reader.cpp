@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <thread>
 
 #include "core/image/image_header.h"
 #include "core/image/jpeg_decoder.h"
 #include "core/io/error.h"
 #include "core/io/file_bytes.h"
+#include "core/io/threading.h"
+#include "core/io/work_queue.h"
 
 namespace patchlens {
 namespace {
@@ -15,7 +18,19 @@ namespace {
 // edges of a cropped or skipped-to region as image edges (one pixel differs there), and the
 // pixels kept must equal a whole decode's.
 constexpr int kDecodeMargin = 16;
-constexpr int kBandRows = 16;
+constexpr int kBandRows = 32;
+// From this many decoded pixels on (and with a second compute thread), the horizontal pass
+// runs on a second thread while the decoder goes on with the next bands.
+constexpr std::int64_t kOverlapPixels = std::int64_t{2} << 20;
+constexpr int kOverlapBands = 4;
+
+// Decodes the next rows (up to the band's height, not past `end`) into `band`.
+int readBand(JpegDecoder& decoder, cv::Mat& band, int end) {
+  std::array<std::uint8_t*, kBandRows> rows{};
+  const int count = std::min(band.rows, end - decoder.nextRow());
+  for (int r = 0; r < count; ++r) rows[static_cast<std::size_t>(r)] = band.ptr<std::uint8_t>(r);
+  return decoder.read(rows.data(), count);
+}
 
 // preprocess() names no file; its refusals are about this image.
 template <typename F>
@@ -29,6 +44,45 @@ void namingFile(const std::string& name, F f) {
 }
 
 }  // namespace
+
+void ModelInputReader::decodeOverlapped(JpegDecoder& decoder, cv::Range columns, int endRow) {
+  // The decoding thread (this one) fills bands and queues them; a helper resamples each and
+  // gives it back. The libjpeg state never leaves this thread.
+  struct Filled {
+    int band = 0;
+    int y = 0;
+    int rows = 0;
+  };
+  m_bands.resize(kOverlapBands);
+  WorkQueue<int> free;
+  WorkQueue<Filled> filled;
+  for (int b = 0; b < kOverlapBands; ++b) {
+    m_bands[static_cast<std::size_t>(b)].create(kBandRows, columns.size(), CV_8UC3);
+    free.push(b);
+  }
+  std::thread helper([&] {
+    while (const auto item = filled.pop()) {
+      m_resampler.addRows(m_bands[static_cast<std::size_t>(item->band)].rowRange(0, item->rows),
+                          item->y, columns.start);
+      free.push(item->band);
+    }
+  });
+  try {
+    while (decoder.nextRow() < endRow) {
+      const int band = *free.pop();
+      const int y = decoder.nextRow();
+      const int got = readBand(decoder, m_bands[static_cast<std::size_t>(band)], endRow);
+      if (got <= 0) break;  // cannot happen with a memory source
+      filled.push({band, y, got});
+    }
+  } catch (...) {
+    filled.close();
+    helper.join();
+    throw;
+  }
+  filled.close();
+  helper.join();
+}
 
 void ModelInputReader::read(const std::string& path, const ImageLoadOptions& load,
                             const PreprocessConfig& config, PreprocessResult& out) {
@@ -73,15 +127,21 @@ bool ModelInputReader::decodeJpegFused(std::span<const std::uint8_t> bytes, cons
       decoder.start(cv::Range(needColumns.start - kDecodeMargin, needColumns.end + kDecodeMargin));
   const int firstRow = std::max(0, needRows.start - kDecodeMargin);
   decoder.skip(firstRow);
-  m_band.create(kBandRows, columns.size(), CV_8UC3);
-  std::array<std::uint8_t*, kBandRows> rows{};
-  while (decoder.nextRow() < needRows.end) {
-    const int y = decoder.nextRow();
-    const int count = std::min(kBandRows, needRows.end - y);
-    for (int r = 0; r < count; ++r) rows[static_cast<std::size_t>(r)] = m_band.ptr<std::uint8_t>(r);
-    const int got = decoder.read(rows.data(), count);
-    if (got <= 0) break;  // cannot happen with a memory source
-    m_resampler.addRows(m_band.rowRange(0, got), y, columns.start);
+  const bool overlap =
+      computeThreads() > 1 &&
+      static_cast<std::int64_t>(columns.size()) * needRows.size() >= kOverlapPixels;
+  if (overlap) {
+    decodeOverlapped(decoder, columns, needRows.end);
+  } else {
+    m_bands.resize(1);
+    cv::Mat& band = m_bands.front();
+    band.create(kBandRows, columns.size(), CV_8UC3);
+    while (decoder.nextRow() < needRows.end) {
+      const int y = decoder.nextRow();
+      const int got = readBand(decoder, band, needRows.end);
+      if (got <= 0) break;  // cannot happen with a memory source
+      m_resampler.addRows(band.rowRange(0, got), y, columns.start);
+    }
   }
   m_warnings = decoder.finish();
   m_resampler.finish(m_visible);

@@ -12,6 +12,8 @@
 
 namespace patchlens {
 
+class JpegDecoder;
+
 // An image file straight to the model input: loadImage() + preprocess() with the same
 // result, but for a JPEG (stored upright, resized with a filter) fused: only the columns and
 // rows the model input's filter support needs are decoded (libjpeg-turbo's crop and skip),
@@ -38,11 +40,13 @@ class ModelInputReader {
                        const ImageHeader& header, const ImageLoadOptions& load,
                        const PreprocessConfig& config, PreprocessResult& out);
 
+  void decodeOverlapped(JpegDecoder& decoder, cv::Range columns, int endRow);
+
   std::vector<std::string> m_warnings;
   bool m_fused = false;
   PilResampler m_resampler;
-  cv::Mat m_band;     // decoded rows, reused
-  cv::Mat m_visible;  // the resized pixels the model input shows
+  std::vector<cv::Mat> m_bands;  // decoded rows, reused
+  cv::Mat m_visible;             // the resized pixels the model input shows
 };
 
 }  // namespace patchlens

@@ -1,6 +1,8 @@
 #include <QtTest>
 #include <fstream>
 #include <iterator>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <string>
 #include <vector>
 
@@ -8,6 +10,7 @@
 #include "core/image/model_input_reader.h"
 #include "core/image/preprocess.h"
 #include "core/io/error.h"
+#include "core/io/threading.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
@@ -77,6 +80,8 @@ class TestModelInputReader : public QObject {
   void equalsWholeImagePath_data();
   void equalsWholeImagePath();
   void reusesItsBuffersAcrossSizes();
+  void overlapsDecodeAndResizeOnLargeImages_data();
+  void overlapsDecodeAndResizeOnLargeImages();
   void keepsTheDecoderWarnings();
   void namesTheFileInErrors();
 };
@@ -148,6 +153,37 @@ void TestModelInputReader::reusesItsBuffersAcrossSizes() {
       }
     }
   }
+}
+
+void TestModelInputReader::overlapsDecodeAndResizeOnLargeImages_data() {
+  QTest::addColumn<int>("threads");
+  QTest::newRow("1 thread (one loop)") << 1;
+  QTest::newRow("2 threads (decode and resize overlap)") << 2;
+}
+
+void TestModelInputReader::overlapsDecodeAndResizeOnLargeImages() {
+  // 2400 x 1800 (4.3 MP, over the overlap threshold), 4:2:0 and progressive, against the
+  // whole-image path (loadImage + preprocess, checked against PIL and torchvision above).
+  QFETCH(int, threads);
+  setComputeThreads(threads);
+  const cv::Mat bgr = cv::imread(test::dataPath("chelsea.png"), cv::IMREAD_COLOR);
+  cv::Mat big;
+  cv::resize(bgr, big, cv::Size(2400, 1800), 0, 0, cv::INTER_CUBIC);
+  for (const bool progressive : {false, true}) {
+    std::vector<std::uint8_t> jpeg;
+    QVERIFY(cv::imencode(
+        ".jpg", big, jpeg,
+        {cv::IMWRITE_JPEG_QUALITY, 92, cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0}));
+    for (const char* config : {"crop 224", "crop 96 pct 0.5", "squash 160"}) {
+      const PreprocessConfig c = configFor(config);
+      ModelInputReader reader;
+      PreprocessResult got;
+      reader.decode(jpeg, "big.jpg", ImageLoadOptions{}, c, got);
+      QVERIFY(reader.fused());
+      expectSameInput(got, preprocess(decodeImage(jpeg, "big.jpg").rgb, c));
+    }
+  }
+  setComputeThreads(0);
 }
 
 void TestModelInputReader::keepsTheDecoderWarnings() {
