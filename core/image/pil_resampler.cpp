@@ -277,6 +277,10 @@ PATCHLENS_AVX512BW void horizontalRgbAvx512(const std::uint8_t* src, std::size_t
 }  // namespace
 
 void PilResampler::computeAxis(int inSize, int outSize, Interpolation interp, Axis& axis) {
+  if (axis.inSize == inSize && axis.outSize == outSize && axis.interp == interp) return;
+  axis.inSize = inSize;
+  axis.outSize = outSize;
+  axis.interp = interp;
   Coefficients c = computeCoefficients(inSize, outSize, interp);
   axis.kernelSize = c.kernelSize;
   axis.first = std::move(c.first);
@@ -378,6 +382,38 @@ void PilResampler::addRows(const cv::Mat& rows, int y, int x0) {
   }
 }
 
+#ifdef PATCHLENS_HAVE_AVX512_RESAMPLER
+// The vertical pass for one output row, 64 bytes of the row at a time in 4 x 16 int32
+// accumulators (PIL's sums, as accumulateRow), clipped and packed back to bytes.
+PATCHLENS_AVX512BW void verticalRowAvx512(const std::uint8_t* const* taps, const std::int32_t* k,
+                                          int count, int length, std::uint8_t* dst) {
+  const __m512i half = _mm512_set1_epi32(1 << (kPrecisionBits - 1));
+  const __m512i zero = _mm512_setzero_si512();
+  int i = 0;
+  for (; i + 64 <= length; i += 64) {
+    __m512i a[4] = {half, half, half, half};
+    for (int y = 0; y < count; ++y) {
+      const __m512i w = _mm512_set1_epi32(k[y]);
+      const std::uint8_t* row = taps[y] + i;
+      for (int q = 0; q < 4; ++q) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 16 * q));
+        a[q] = _mm512_add_epi32(a[q], _mm512_mullo_epi32(_mm512_cvtepu8_epi32(bytes), w));
+      }
+    }
+    for (int q = 0; q < 4; ++q) {
+      const __m512i clipped = _mm512_max_epi32(_mm512_srai_epi32(a[q], kPrecisionBits), zero);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i + 16 * q),
+                       _mm512_cvtusepi32_epi8(clipped));
+    }
+  }
+  for (; i < length; ++i) {
+    std::int32_t sum = 1 << (kPrecisionBits - 1);
+    for (int y = 0; y < count; ++y) sum += static_cast<std::int32_t>(taps[y][i]) * k[y];
+    dst[i] = clip8(sum);
+  }
+}
+#endif
+
 void PilResampler::finish(cv::Mat& out) const {
   out.create(m_region.height, m_region.width, m_temp.type());
   const int length = m_region.width * m_channels;
@@ -385,6 +421,21 @@ void PilResampler::finish(cv::Mat& out) const {
     m_temp.copyTo(out);
     return;
   }
+#ifdef PATCHLENS_HAVE_AVX512_RESAMPLER
+  if (avx512bwAvailable()) {
+    std::vector<const std::uint8_t*> taps(static_cast<std::size_t>(std::max(m_v.kernelSize, 1)));
+    for (int yy = m_region.y; yy < m_region.y + m_region.height; ++yy) {
+      const auto o = static_cast<std::size_t>(yy);
+      const int first = m_v.first[o] - m_inRows.start;
+      const int count = m_v.count[o];
+      for (int y = 0; y < count; ++y)
+        taps[static_cast<std::size_t>(y)] = m_temp.ptr<std::uint8_t>(first + y);
+      verticalRowAvx512(taps.data(), &m_v.weights[o * static_cast<std::size_t>(m_v.kernelSize)],
+                        count, length, out.ptr<std::uint8_t>(yy - m_region.y));
+    }
+    return;
+  }
+#endif
   cv::parallel_for_(cv::Range(0, m_region.height), [&](const cv::Range& range) {
     std::vector<std::int32_t> acc(static_cast<std::size_t>(length));
     for (int yy = m_region.y + range.start; yy < m_region.y + range.end; ++yy) {

@@ -37,6 +37,9 @@ class PilResampler {
 
  private:
   struct Axis {
+    int inSize = 0;  // what the coefficients are for (kept: the next image is often alike)
+    int outSize = 0;
+    Interpolation interp = Interpolation::Nearest;
     int kernelSize = 0;
     std::vector<int> first;  // first input index of each output pixel
     std::vector<int> count;

@@ -88,20 +88,35 @@ void normalizeInto(const cv::Mat& pixels, const Normalization& norm, ChwTensor& 
   out.width = pixels.cols;
   out.data.resize(static_cast<std::size_t>(channels) * static_cast<std::size_t>(pixels.rows) *
                   static_cast<std::size_t>(pixels.cols));
+  // Same float operations as ToTensor (div 255) then Normalize (sub, div), once per byte
+  // value and channel: a table lookup per value gives the identical float.
+  std::array<std::array<float, 256>, 3> table{};
   for (int c = 0; c < channels; ++c) {
-    // Same float operations as ToTensor (div 255) then Normalize (sub, div), once per
-    // byte value: a table lookup per pixel gives the identical float.
     const float mean = norm.mean[static_cast<std::size_t>(c)];
     const float stddev = norm.std[static_cast<std::size_t>(c)];
-    std::array<float, 256> table{};
     for (int v = 0; v < 256; ++v) {
       const float scaled = static_cast<float>(v) / 255.0f;
-      table[static_cast<std::size_t>(v)] = (scaled - mean) / stddev;
+      table[static_cast<std::size_t>(c)][static_cast<std::size_t>(v)] = (scaled - mean) / stddev;
     }
-    for (int y = 0; y < pixels.rows; ++y) {
-      const std::uint8_t* src = pixels.ptr<std::uint8_t>(y);
+  }
+  for (int y = 0; y < pixels.rows; ++y) {
+    const std::uint8_t* src = pixels.ptr<std::uint8_t>(y);
+    if (channels == 3) {
+      // One pass over the interleaved row, three planes out.
+      float* __restrict r = &out.data[out.index(0, y, 0)];
+      float* __restrict g = &out.data[out.index(1, y, 0)];
+      float* __restrict b = &out.data[out.index(2, y, 0)];
+      for (int x = 0; x < pixels.cols; ++x, src += 3) {
+        r[x] = table[0][src[0]];
+        g[x] = table[1][src[1]];
+        b[x] = table[2][src[2]];
+      }
+      continue;
+    }
+    for (int c = 0; c < channels; ++c) {
       float* dst = &out.data[out.index(c, y, 0)];
-      for (int x = 0; x < pixels.cols; ++x) dst[x] = table[src[x * channels + c]];
+      for (int x = 0; x < pixels.cols; ++x)
+        dst[x] = table[static_cast<std::size_t>(c)][src[x * channels + c]];
     }
   }
 }
