@@ -83,6 +83,8 @@ class TestModelInputReader : public QObject {
   void overlapsDecodeAndResizeOnLargeImages_data();
   void overlapsDecodeAndResizeOnLargeImages();
   void keepsTheDecoderWarnings();
+  void refusesHostileFilesAsTheLoaderDoes_data();
+  void refusesHostileFilesAsTheLoaderDoes();
   void namesTheFileInErrors();
 };
 
@@ -199,6 +201,38 @@ void TestModelInputReader::keepsTheDecoderWarnings() {
     QVERIFY2(!reader.warnings().empty(), row[0].c_str());
     expectSameInput(got, preprocess(whole.rgb, PreprocessConfig{}));
   }
+}
+
+void TestModelInputReader::refusesHostileFilesAsTheLoaderDoes_data() {
+  QTest::addColumn<QString>("path");
+  for (const auto& row : test::readTsv(test::dataPath("bad/images/expected.tsv")))
+    QTest::newRow(row[0].c_str()) << QString::fromStdString(test::dataPath("bad/images/" + row[0]));
+}
+
+void TestModelInputReader::refusesHostileFilesAsTheLoaderDoes() {
+  // batch reads through ModelInputReader: every hostile file (decompression bombs, too many
+  // scans, truncated or garbage data) must end as loadImage + preprocess ends — the same
+  // refusal, or the same model input.
+  QFETCH(QString, path);
+  const std::string file = path.toStdString();
+  std::string wholeError;
+  PreprocessResult whole;
+  try {
+    whole = preprocess(loadImage(file).rgb, PreprocessConfig{});
+  } catch (const Error& e) {
+    wholeError = e.reason();
+  }
+  std::string fusedError;
+  PreprocessResult fused;
+  ModelInputReader reader;
+  try {
+    reader.read(file, ImageLoadOptions{}, PreprocessConfig{}, fused);
+  } catch (const Error& e) {
+    fusedError = e.reason();
+    QCOMPARE(e.file(), file);
+  }
+  QCOMPARE(QString::fromStdString(fusedError), QString::fromStdString(wholeError));
+  if (wholeError.empty()) expectSameInput(fused, whole);
 }
 
 void TestModelInputReader::namesTheFileInErrors() {
