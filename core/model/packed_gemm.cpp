@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 
 // The kernel is compiled for AVX-512 whatever the build's -march, and chosen at run time:
 // a portable build (PATCHLENS_NATIVE=OFF) still gets it on a CPU that has it.
@@ -62,7 +63,7 @@ constexpr int kPanelWidth = PackedGemm::kPanelWidth;
 // broadcast = 31 of 32 zmm. Starts from the bias, or from `out` when accumulating.
 // kFull (all 14 rows valid) has no row-count test anywhere, so the accumulators never
 // leave the registers; a last partial micro-row takes the general path.
-template <bool kFull>
+template <bool kFull, bool kStream = false>
 PATCHLENS_AVX512 inline void tile(const float* __restrict a, const float* __restrict b,
                                   const float* bias, int depth, float* out, std::size_t rowStride,
                                   int rows, __mmask16 mask0, __mmask16 mask1, bool accumulate) {
@@ -104,8 +105,13 @@ PATCHLENS_AVX512 inline void tile(const float* __restrict a, const float* __rest
   for (int r = 0; r < kTileRows; ++r) {
     if (kFull || r < rows) {
       float* row = out + static_cast<std::size_t>(r) * rowStride;
-      _mm512_mask_storeu_ps(row, mask0, acc0[r]);
-      _mm512_mask_storeu_ps(row + 16, mask1, acc1[r]);
+      if constexpr (kStream) {
+        _mm512_stream_ps(row, acc0[r]);
+        _mm512_stream_ps(row + 16, acc1[r]);
+      } else {
+        _mm512_mask_storeu_ps(row, mask0, acc0[r]);
+        _mm512_mask_storeu_ps(row + 16, mask1, acc1[r]);
+      }
     }
   }
 }
@@ -115,8 +121,11 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
                                      std::size_t rowStride, int panelBegin, int panelEnd, int depth,
                                      int outputs, int depthSlice,
                                      const std::vector<float>& packedWeights,
-                                     const std::vector<float>& paddedBias) {
+                                     const std::vector<float>& paddedBias, bool streamOutput) {
   const int tiles = (rows + kTileRows - 1) / kTileRows;
+  // Streaming stores need whole aligned 64-byte halves of a tile row and one pass over K.
+  const bool stream = streamOutput && depthSlice >= depth &&
+                      reinterpret_cast<std::uintptr_t>(out) % 64 == 0 && rowStride % 16 == 0;
   for (int p = panelBegin; p < panelEnd; ++p) {
     const int columns = std::min(kPanelWidth, outputs - p * kPanelWidth);
     const auto mask0 = static_cast<__mmask16>(columns >= 16 ? 0xFFFF : (1u << columns) - 1u);
@@ -138,7 +147,9 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
                                        kTileRows;
         float* o = out + static_cast<std::size_t>(t) * kTileRows * rowStride +
                    static_cast<std::size_t>(p) * kPanelWidth;
-        if (tileRows == kTileRows) {
+        if (tileRows == kTileRows && stream && columns == kPanelWidth) {
+          tile<true, true>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1, false);
+        } else if (tileRows == kTileRows) {
           tile<true>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1, k0 > 0);
         } else {
           tile<false>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1, k0 > 0);
@@ -204,9 +215,10 @@ void PackedGemm::packMicroRow(const float* const* rows, int count, int columns, 
 }
 
 void PackedGemm::multiply(const float* packedX, int rows, float* out, std::size_t rowStride,
-                          int panelBegin, int panelEnd) const {
+                          int panelBegin, int panelEnd, bool streamOutput) const {
   multiplyAvx512(packedX, rows, out, rowStride, panelBegin, panelEnd, m_depth, m_outputs,
-                 m_blocking.depthSlice, m_packedWeights, m_paddedBias);
+                 m_blocking.depthSlice, m_packedWeights, m_paddedBias, streamOutput);
+  if (streamOutput) _mm_sfence();  // the streamed rows are visible before the caller reads
 }
 
 }  // namespace patchlens
