@@ -4,6 +4,7 @@
 #include <array>
 #include <thread>
 
+#include "core/image/exif_orientation.h"
 #include "core/image/image_header.h"
 #include "core/image/jpeg_decoder.h"
 #include "core/io/error.h"
@@ -27,7 +28,7 @@ constexpr int kOverlapBands = 4;
 // Decodes the next rows (up to the band's height, not past `end`) into `band`.
 int readBand(JpegDecoder& decoder, cv::Mat& band, int end) {
   std::array<std::uint8_t*, kBandRows> rows{};
-  const int count = std::min(band.rows, end - decoder.nextRow());
+  const int count = std::min({band.rows, kBandRows, end - decoder.nextRow()});
   for (int r = 0; r < count; ++r) rows[static_cast<std::size_t>(r)] = band.ptr<std::uint8_t>(r);
   return decoder.read(rows.data(), count);
 }
@@ -84,6 +85,46 @@ void ModelInputReader::decodeOverlapped(JpegDecoder& decoder, cv::Range columns,
   helper.join();
 }
 
+void ModelInputReader::decodeTurned(JpegDecoder& decoder, int orientation) {
+  // The stored rectangle under the upright one the resampler needs (with margins) is decoded
+  // whole, turned upright (the same flips and transposes as for the whole image, which map
+  // a rectangle onto a rectangle) and handed over at its upright position.
+  const bool transposed = orientation >= 5;
+  const int uprightW = transposed ? decoder.height() : decoder.width();
+  const int uprightH = transposed ? decoder.width() : decoder.height();
+  const cv::Range needX = m_resampler.inputColumns();
+  const cv::Range needY = m_resampler.inputRows();
+  const cv::Range ux(std::max(0, needX.start - kDecodeMargin),
+                     std::min(uprightW, needX.end + kDecodeMargin));
+  const cv::Range uy(std::max(0, needY.start - kDecodeMargin),
+                     std::min(uprightH, needY.end + kDecodeMargin));
+  // Upright x' is stored u or size - 1 - u along the stored axis it comes from (columns for
+  // orientations 1-4, rows for 5-8); y' alike.
+  const auto mirrored = [](cv::Range r, int size) {
+    return cv::Range(size - r.end, size - r.start);
+  };
+  const bool flipX = orientation == 2 || orientation == 3 || orientation == 6 || orientation == 7;
+  const bool flipY = orientation == 3 || orientation == 4 || orientation == 7 || orientation == 8;
+  const cv::Range fromX = flipX ? mirrored(ux, uprightW) : ux;
+  const cv::Range fromY = flipY ? mirrored(uy, uprightH) : uy;
+  const cv::Range storedX = transposed ? fromY : fromX;
+  const cv::Range storedY = transposed ? fromX : fromY;
+  const cv::Range columns = decoder.start(storedX);
+  decoder.skip(storedY.start);
+  m_turned.create(storedY.size(), columns.size(), CV_8UC3);
+  while (decoder.nextRow() < storedY.end) {
+    cv::Mat rest = m_turned.rowRange(decoder.nextRow() - storedY.start, m_turned.rows);
+    if (readBand(decoder, rest, storedY.end) <= 0) break;  // cannot happen with a memory source
+  }
+  applyExifOrientation(m_turned, orientation);
+  // Where the decoded stored rectangle lands upright.
+  const cv::Range sourceX = transposed ? storedY : columns;
+  const cv::Range sourceY = transposed ? columns : storedY;
+  const int x0 = flipX ? uprightW - sourceX.end : sourceX.start;
+  const int y0 = flipY ? uprightH - sourceY.end : sourceY.start;
+  m_resampler.addRows(m_turned, y0, x0);
+}
+
 void ModelInputReader::read(const std::string& path, const ImageLoadOptions& load,
                             const PreprocessConfig& config, PreprocessResult& out) {
   const std::vector<std::uint8_t> bytes = readFileBytes(path, load.maxFileBytes);
@@ -111,16 +152,26 @@ bool ModelInputReader::decodeJpegFused(std::span<const std::uint8_t> bytes, cons
                                        const PreprocessConfig& config, PreprocessResult& out) {
   JpegDecoder decoder(bytes, name, header, load,
                       reducedDecodeFactor(header, load.reducedDecodeMinSide));
-  if (decoder.orientation() != 1) return false;  // rotated: the whole-image path
+  const int orientation = decoder.orientation();
+  const bool transposed = orientation >= 5;
+  const int uprightWidth = transposed ? decoder.height() : decoder.width();
+  const int uprightHeight = transposed ? decoder.width() : decoder.height();
   PreprocessGeometry geometry;
   cv::Rect region;
   namingFile(name, [&] {
-    geometry = preprocessGeometry(decoder.width(), decoder.height(), config);
+    geometry = preprocessGeometry(uprightWidth, uprightHeight, config);
     region = visibleRegion(geometry, config);
   });
   if (region.empty()) return false;
-  m_resampler.configure(decoder.width(), decoder.height(), 3, geometry.resizedWidth,
+  m_resampler.configure(uprightWidth, uprightHeight, 3, geometry.resizedWidth,
                         geometry.resizedHeight, config.interpolation, region);
+  if (orientation != 1) {
+    decodeTurned(decoder, orientation);
+    m_warnings = decoder.finish();
+    m_resampler.finish(m_visible);
+    namingFile(name, [&] { finishPreprocess(m_visible, geometry, config, out); });
+    return true;
+  }
   const cv::Range needColumns = m_resampler.inputColumns();
   const cv::Range needRows = m_resampler.inputRows();
   const cv::Range columns =

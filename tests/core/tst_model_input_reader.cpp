@@ -82,6 +82,8 @@ class TestModelInputReader : public QObject {
   void reusesItsBuffersAcrossSizes();
   void overlapsDecodeAndResizeOnLargeImages_data();
   void overlapsDecodeAndResizeOnLargeImages();
+  void turnsLargeJpegsByTheirExifOrientation_data();
+  void turnsLargeJpegsByTheirExifOrientation();
   void keepsTheDecoderWarnings();
   void refusesHostileFilesAsTheLoaderDoes_data();
   void refusesHostileFilesAsTheLoaderDoes();
@@ -120,10 +122,13 @@ void TestModelInputReader::equalsWholeImagePath_data() {
   QTest::newRow("cmyk") << QString::fromStdString(
                                test::dataPath("images/jpeg/chelsea_cmyk_q90.jpg"))
                         << true;
-  QTest::newRow("exif orientation 1")
-      << QString::fromStdString(test::dataPath("images/jpeg/orientation_1.jpg")) << true;
-  QTest::newRow("exif orientation 6 (rotated: whole image)")
-      << QString::fromStdString(test::dataPath("images/jpeg/orientation_6.jpg")) << false;
+  for (int o = 1; o <= 8; ++o) {
+    // Turned JPEGs: the needed rectangle decoded and turned upright (2-8), against
+    // loadImage's whole decode turned as OpenCV's imread turns it.
+    const std::string name = "orientation_" + std::to_string(o) + ".jpg";
+    QTest::newRow(("exif " + name).c_str())
+        << QString::fromStdString(test::dataPath("images/jpeg/" + name)) << true;
+  }
   QTest::newRow("png (not a JPEG)")
       << QString::fromStdString(test::dataPath("chelsea.png")) << false;
 }
@@ -186,6 +191,39 @@ void TestModelInputReader::overlapsDecodeAndResizeOnLargeImages() {
     }
   }
   setComputeThreads(0);
+}
+
+void TestModelInputReader::turnsLargeJpegsByTheirExifOrientation_data() {
+  QTest::addColumn<int>("orientation");
+  for (int o = 1; o <= 8; ++o) QTest::newRow(("orientation " + std::to_string(o)).c_str()) << o;
+}
+
+void TestModelInputReader::turnsLargeJpegsByTheirExifOrientation() {
+  // A 1200 x 800 photo (not square: transposes show) with an EXIF APP1 segment spliced in
+  // after SOI; off-centre crops make a misplaced rectangle visible. Reference: loadImage's
+  // whole decode, turned as OpenCV's imread turns it (tst_jpeg_decoder).
+  QFETCH(int, orientation);
+  const cv::Mat bgr = cv::imread(test::dataPath("chelsea.png"), cv::IMREAD_COLOR);
+  cv::Mat big;
+  cv::resize(bgr, big, cv::Size(1200, 800), 0, 0, cv::INTER_CUBIC);
+  std::vector<std::uint8_t> jpeg;
+  QVERIFY(cv::imencode(".jpg", big, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90}));
+  // APP1: "Exif\0\0", little-endian TIFF header, one IFD entry 0x0112 SHORT = orientation.
+  const auto o = static_cast<std::uint8_t>(orientation);
+  const std::vector<std::uint8_t> app1 = {
+      0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 0x2A, 0, 8, 0, 0, 0,
+      1,    0,    0x12, 0x01, 3,   0,   1,   0,   0, 0, o,   0,   0,    0, 0, 0, 0, 0};
+  jpeg.insert(jpeg.begin() + 2, app1.begin(), app1.end());
+  for (const char* config : {"crop 224", "crop 64x128 pct 0.4", "squash 160"}) {
+    PreprocessConfig c = configFor(config);
+    ModelInputReader reader;
+    PreprocessResult got;
+    reader.decode(jpeg, "turned.jpg", ImageLoadOptions{}, c, got);
+    QVERIFY(reader.fused());
+    const LoadedImage whole = decodeImage(jpeg, "turned.jpg");
+    QCOMPARE(whole.rgb.cols, orientation >= 5 ? 800 : 1200);  // the EXIF tag was read
+    expectSameInput(got, preprocess(whole.rgb, c));
+  }
 }
 
 void TestModelInputReader::keepsTheDecoderWarnings() {
