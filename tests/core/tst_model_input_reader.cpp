@@ -188,6 +188,14 @@ void TestModelInputReader::overlapsDecodeAndResizeOnLargeImages() {
       reader.decode(jpeg, "big.jpg", ImageLoadOptions{}, c, got);
       QVERIFY(reader.fused());
       expectSameInput(got, preprocess(decodeImage(jpeg, "big.jpg").rgb, c));
+      // --fast-decode: the same DCT scale-down (1/2 here) as loadImage's reduced decode.
+      ImageLoadOptions reduced;
+      reduced.reducedDecodeMinSide = 500;
+      reader.decode(jpeg, "big.jpg", reduced, c, got);
+      QVERIFY(reader.fused());
+      const LoadedImage half = decodeImage(jpeg, "big.jpg", reduced);
+      QCOMPARE(half.decodeReduction, 2);
+      expectSameInput(got, preprocess(half.rgb, c));
     }
   }
   setComputeThreads(0);
