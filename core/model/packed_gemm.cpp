@@ -63,10 +63,11 @@ constexpr int kPanelWidth = PackedGemm::kPanelWidth;
 // broadcast = 31 of 32 zmm. Starts from the bias, or from `out` when accumulating.
 // kFull (all 14 rows valid) has no row-count test anywhere, so the accumulators never
 // leave the registers; a last partial micro-row takes the general path.
-template <bool kFull, bool kStream = false>
+template <bool kFull, bool kStream = false, bool kPrefetch = false>
 PATCHLENS_AVX512 inline void tile(const float* __restrict a, const float* __restrict b,
                                   const float* bias, int depth, float* out, std::size_t rowStride,
-                                  int rows, __mmask16 mask0, __mmask16 mask1, bool accumulate) {
+                                  int rows, __mmask16 mask0, __mmask16 mask1, bool accumulate,
+                                  const float* next = nullptr) {
   __m512 acc0[kTileRows];
   __m512 acc1[kTileRows];
   if (accumulate) {
@@ -91,6 +92,12 @@ PATCHLENS_AVX512 inline void tile(const float* __restrict a, const float* __rest
     }
   }
   for (int k = 0; k < depth; ++k) {
+    if constexpr (kPrefetch) {
+      // The next panel's weight slice into L2 while this panel's first tile runs, so that
+      // its first tile does not wait for L3 (a thread with few tiles per panel would).
+      _mm_prefetch(reinterpret_cast<const char*>(next + k * kPanelWidth), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(next + k * kPanelWidth + 16), _MM_HINT_T1);
+    }
     const __m512 b0 = _mm512_loadu_ps(b + k * kPanelWidth);
     const __m512 b1 = _mm512_loadu_ps(b + k * kPanelWidth + 16);
     const float* ak = a + k * kTileRows;
@@ -147,8 +154,20 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
                                        kTileRows;
         float* o = out + static_cast<std::size_t>(t) * kTileRows * rowStride +
                    static_cast<std::size_t>(p) * kPanelWidth;
+        // The first tile of a panel also fetches the next panel's slice (1-3 % faster on
+        // 1 and 2 threads, interleaved A/B on 224/16/768).
+        const bool prefetch = t == 0 && p + 1 < panelEnd;
+        const float* next = weights + static_cast<std::size_t>(depth) * kPanelWidth;
         if (tileRows == kTileRows && stream && columns == kPanelWidth) {
-          tile<true, true>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1, false);
+          if (prefetch) {
+            tile<true, true, true>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1,
+                                   false, next);
+          } else {
+            tile<true, true>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1, false);
+          }
+        } else if (tileRows == kTileRows && prefetch) {
+          tile<true, false, true>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1,
+                                  k0 > 0, next);
         } else if (tileRows == kTileRows) {
           tile<true>(a, weights, bias, slice, o, rowStride, tileRows, mask0, mask1, k0 > 0);
         } else {
