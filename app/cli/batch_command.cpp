@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/image/image_header.h"
+#include "core/image/model_input_reader.h"
 #include "core/io/error.h"
 #include "core/io/threading.h"
 #include "core/io/work_queue.h"
@@ -145,17 +146,17 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
 
-  // A pipeline: decoders (file -> model input, one per core) -> embedders (the GEMM, one
-  // thread each) -> writers (the .npy made durable: write, fsync, rename). Slots carry an
-  // image from stage to stage and come back to the decoders once written, so the number
-  // of images in flight is bounded and an embedding's storage is reused. A writer waiting
-  // in fsync holds no core, and decoding the next images overlaps the GEMM of this one.
+  // Workers (one per core) each take the next image through the whole chain — file ->
+  // model input (ModelInputReader: the fused JPEG decode + resize) -> embedding (the GEMM on
+  // the worker's own core, its patches and tokens still in that core's cache) — and hand it
+  // to a writer (the .npy made durable: write, fsync, rename), which holds no core while it
+  // waits in fsync. Slots carry an image from worker to writer and come back once written:
+  // the images in flight are bounded and every buffer (model input, tensor, tokens, the
+  // reader's bands) is reused from image to image, never allocated per image.
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int imageCount = static_cast<int>(std::min<std::size_t>(inputs.size(), 1 << 30));
-  const int decoders =
+  const int workers =
       std::max(1, std::min(options.threads > 0 ? options.threads : cores, imageCount));
-  // The GEMM is about a third of an image's CPU time.
-  const int embedders = std::max(1, std::min((decoders + 2) / 3, imageCount));
   const int writers = std::max(1, std::min(2, imageCount));
   setComputeThreads(1);
 
@@ -165,9 +166,8 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
     Embedding embedding;  // storage reused from image to image
     std::string failure;
   };
-  std::vector<Slot> pipelineSlots(static_cast<std::size_t>(decoders + embedders + writers + 2));
+  std::vector<Slot> pipelineSlots(static_cast<std::size_t>(2 * workers + writers));
   WorkQueue<Slot*> freeSlots;
-  WorkQueue<Slot*> toEmbed;
   WorkQueue<Slot*> toWrite;
   for (Slot& slot : pipelineSlots) freeSlots.push(&slot);
 
@@ -177,48 +177,35 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   };
 
   std::atomic<std::size_t> next{0};
-  auto decode = [&] {
+  auto work = [&] {
+    ModelInputReader reader;
     for (std::size_t i = next++; i < inputs.size(); i = next++) {
-      Slot* slot = *freeSlots.pop();
-      slot->index = i;
-      slot->failure.clear();
+      Slot& slot = **freeSlots.pop();
+      slot.index = i;
+      slot.failure.clear();
       try {
         fs::create_directories(outputs[i].parent_path());
-        const LoadedImage image = loadImage(inputs[i], loadOptions);
-        slot->pre = preprocess(image.rgb, preprocessConfig);
-      } catch (const std::exception& e) {
-        slot->failure = failureText(e);
-      }
-      toEmbed.push(slot);
-    }
-  };
-  auto embed = [&] {
-    while (const auto item = toEmbed.pop()) {
-      Slot& slot = **item;
-      if (slot.failure.empty()) {
-        try {
-          layer.forwardInto(slot.pre.tensor, slot.embedding, options.config.remainder);
-          if (!kinds.empty()) {
-            // The same figures as `export --plot`, drawn by the same code.
-            FigureData data;
-            data.input = toQImage(slot.pre.inputRgb);
-            data.tensor = std::move(slot.pre.tensor);  // slot.pre is refilled for the next image
-            data.normalization = preprocessConfig.normalization;
-            data.remainder = options.config.remainder;
-            data.weights = sharedWeights;
-            data.embedding = slot.embedding;
-            const fs::path& out = outputs[slot.index];
-            const fs::path stem = out.parent_path() / out.stem();
-            for (std::size_t k = 0; k < kinds.size(); ++k) {
-              const std::unique_ptr<Figure> figure = makeFigure(kinds[k], data, FigureOptions{});
-              const std::string file =
-                  stem.string() + "-" + kindFileName(options.plots[k]) + ".png";
-              FigureExporter(*figure).write(QString::fromStdString(file), FigureFormat::Png);
-            }
+        reader.read(inputs[i], loadOptions, preprocessConfig, slot.pre);
+        layer.forwardInto(slot.pre.tensor, slot.embedding, options.config.remainder);
+        if (!kinds.empty()) {
+          // The same figures as `export --plot`, drawn by the same code.
+          FigureData data;
+          data.input = toQImage(slot.pre.inputRgb);
+          data.tensor = std::move(slot.pre.tensor);  // slot.pre is refilled for the next image
+          data.normalization = preprocessConfig.normalization;
+          data.remainder = options.config.remainder;
+          data.weights = sharedWeights;
+          data.embedding = slot.embedding;
+          const fs::path& out = outputs[slot.index];
+          const fs::path stem = out.parent_path() / out.stem();
+          for (std::size_t k = 0; k < kinds.size(); ++k) {
+            const std::unique_ptr<Figure> figure = makeFigure(kinds[k], data, FigureOptions{});
+            const std::string file = stem.string() + "-" + kindFileName(options.plots[k]) + ".png";
+            FigureExporter(*figure).write(QString::fromStdString(file), FigureFormat::Png);
           }
-        } catch (const std::exception& e) {
-          slot.failure = failureText(e);
         }
+      } catch (const std::exception& e) {
+        slot.failure = failureText(e);
       }
       toWrite.push(&slot);
     }
@@ -269,15 +256,11 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   };
 
   if (!inputs.empty()) {
-    std::vector<std::thread> decodeThreads;
-    std::vector<std::thread> embedThreads;
+    std::vector<std::thread> workThreads;
     std::vector<std::thread> writeThreads;
     for (int t = 0; t < writers; ++t) writeThreads.emplace_back(write);
-    for (int t = 0; t < embedders; ++t) embedThreads.emplace_back(embed);
-    for (int t = 0; t < decoders; ++t) decodeThreads.emplace_back(decode);
-    for (auto& t : decodeThreads) t.join();
-    toEmbed.close();
-    for (auto& t : embedThreads) t.join();
+    for (int t = 0; t < workers; ++t) workThreads.emplace_back(work);
+    for (auto& t : workThreads) t.join();
     toWrite.close();
     for (auto& t : writeThreads) t.join();
   }

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the IMREAD_ flags only: the library is OpenCvCodecs's
 #include <opencv2/imgproc.hpp>
 
 #include "core/image/decode_budget.h"
 #include "core/image/image_header.h"
 #include "core/image/jpeg_decoder.h"
+#include "core/image/opencv_codecs.h"
 #include "core/image/png_decoder.h"
 #include "core/io/error.h"
 #include "core/io/file_bytes.h"
@@ -72,8 +73,8 @@ int jpegReduction(const ImageHeader& header, int minSide) {
 
 }  // namespace
 
-LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& name,
-                        const ImageLoadOptions& options) {
+ImageHeader checkedImageHeader(std::span<const std::uint8_t> bytes, const std::string& name,
+                               const ImageLoadOptions& options) {
   if (bytes.empty()) throw Error(name, "empty file (0 bytes)");
   const ImageHeader header = readImageHeader(bytes);
   if (!header.isImage && !header.format.empty()) {
@@ -100,6 +101,12 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
                           " (raise it with --max-pixels)");
   }
 
+  return header;
+}
+
+LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& name,
+                        const ImageLoadOptions& options) {
+  const ImageHeader header = checkedImageHeader(bytes, name, options);
   if (header.format == "JPEG") {
     return decodeJpeg(bytes, name, header, options,
                       jpegReduction(header, options.reducedDecodeMinSide));
@@ -114,7 +121,7 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
                         const_cast<std::uint8_t*>(bytes.data()));
   cv::Mat decoded;
   try {
-    decoded = cv::imdecode(encoded, flags);
+    decoded = OpenCvCodecs::decode(encoded, flags, name);
   } catch (const cv::Exception& e) {
     const std::string kind = header.format.empty() ? std::string("image") : header.format;
     if (e.err.find("CV_IO_MAX_IMAGE_PIXELS") != std::string::npos) {
@@ -166,6 +173,10 @@ LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& 
 
 int reducedDecodeFactor(std::span<const std::uint8_t> bytes, int minSide) {
   return jpegReduction(readImageHeader(bytes), minSide);
+}
+
+int reducedDecodeFactor(const ImageHeader& header, int minSide) {
+  return jpegReduction(header, minSide);
 }
 
 LoadedImage loadImage(const std::string& path, const ImageLoadOptions& options) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/image/image_header.h"
+
 namespace patchlens {
 
 struct ImageLoadOptions {
@@ -46,8 +48,14 @@ LoadedImage loadImage(const std::string& path, const ImageLoadOptions& options =
 LoadedImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& name,
                         const ImageLoadOptions& options = {});
 
+// The checks decodeImage() makes on the header before decoding (a known format, a size,
+// within options.maxPixels); throws the same Errors. The header is then safe to decode.
+ImageHeader checkedImageHeader(std::span<const std::uint8_t> bytes, const std::string& name,
+                               const ImageLoadOptions& options = {});
+
 // The libjpeg DCT scale-down (1, 2, 4 or 8) a decode of these bytes would use with
 // reducedDecodeMinSide = minSide: 1 for anything but a JPEG whose shorter side allows it.
 int reducedDecodeFactor(std::span<const std::uint8_t> bytes, int minSide);
+int reducedDecodeFactor(const ImageHeader& header, int minSide);
 
 }  // namespace patchlens

@@ -9,9 +9,12 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cmath>
 #include <csetjmp>
 #include <cstring>
 #include <opencv2/core.hpp>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "core/image/decode_budget.h"
@@ -122,75 +125,57 @@ void cmykRowToRgb(const std::uint8_t* cmyk, std::uint8_t* rgb, unsigned width) {
   }
 }
 
-// Phase 2: decodes every row into out (8-bit RGB, output size), through a CMYK row buffer
-// when the source has four components.
-bool decodeRows(Context& c, cv::Mat& out, std::vector<std::uint8_t>& cmyk) {
+// Runs one libjpeg call; false when libjpeg raised an error (it longjmps back here). f must
+// hold nothing with a destructor: a longjmp skips it.
+template <typename F>
+bool guarded(Context& c, F f) {
   if (setjmp(c.err.jump)) return false;
-  jpeg_start_decompress(&c.cinfo);
-  const bool fourComponents = c.cinfo.out_color_space == JCS_CMYK;
-  constexpr int kRows = 16;
-  std::array<JSAMPROW, kRows> rows{};
-  const std::size_t cmykStride = std::size_t{c.cinfo.output_width} * 4;
-  while (c.cinfo.output_scanline < c.cinfo.output_height) {
-    const unsigned first = c.cinfo.output_scanline;
-    const unsigned count = std::min<unsigned>(kRows, c.cinfo.output_height - first);
-    for (unsigned r = 0; r < count; ++r) {
-      rows[r] = fourComponents ? cmyk.data() + r * cmykStride
-                               : out.ptr<std::uint8_t>(static_cast<int>(first + r));
-    }
-    const unsigned read = jpeg_read_scanlines(&c.cinfo, rows.data(), count);
-    if (read == 0) break;  // cannot happen with a memory source; never spin
-    if (fourComponents) {
-      for (unsigned r = 0; r < read; ++r)
-        cmykRowToRgb(rows[r], out.ptr<std::uint8_t>(static_cast<int>(first + r)),
-                     c.cinfo.output_width);
-    }
-  }
-  jpeg_finish_decompress(&c.cinfo);
-  // libjpeg stops at EOI; what is left in the buffer comes after the image.
-  const std::uint8_t* rest = c.cinfo.src->next_input_byte;
-  std::size_t left = c.cinfo.src->bytes_in_buffer;
-  while (left > 0 && rest[left - 1] == 0) --left;
-  c.trailingBytes = left;
+  f();
   return true;
-}
-
-// Destroys the libjpeg state on every path out of decodeJpeg.
-struct ContextGuard {
-  Context& c;
-  ~ContextGuard() {
-    if (c.created) jpeg_destroy_decompress(&c.cinfo);
-  }
-};
-
-std::string libjpegReason(const Context& c) {
-  return c.err.message;
 }
 
 }  // namespace
 
-LoadedImage decodeJpeg(std::span<const std::uint8_t> bytes, const std::string& name,
-                       const ImageHeader& header, const ImageLoadOptions& options, int reduction) {
-  if (header.jpegScans > options.maxJpegScans) {
-    throw Error(name, "the JPEG has " + std::to_string(header.jpegScans) +
-                          " scans, more than the limit of " + std::to_string(options.maxJpegScans) +
-                          " (raise it with --max-scans)");
-  }
+struct JpegDecoder::State {
   Context c;
-  c.monitor.maxScans = options.maxJpegScans;
-  ContextGuard guard{c};
-  if (!readHeader(c, bytes, reduction, options.maxDecodeBytes, options.applyExifOrientation)) {
-    throw Error(name, "corrupt or truncated JPEG data (" + libjpegReason(c) + ")");
+  std::vector<std::uint8_t> cmyk;   // kRows rows of a four-component source
+  std::vector<std::uint8_t> spare;  // one output row that finish() reads and drops
+  int columns = 0;                  // decoded width after start()
+  bool started = false;
+  bool finished = false;
+  static constexpr int kRows = 16;
+
+  ~State() {
+    if (c.created) jpeg_destroy_decompress(&c.cinfo);
   }
+};
+
+JpegDecoder::JpegDecoder(std::span<const std::uint8_t> bytes, std::string name,
+                         const ImageHeader& header, const ImageLoadOptions& options, int reduction)
+    : m_state(std::make_unique<State>()),
+      m_name(std::move(name)),
+      m_maxScans(options.maxJpegScans) {
+  if (header.jpegScans > options.maxJpegScans) {
+    throw Error(m_name, "the JPEG has " + std::to_string(header.jpegScans) +
+                            " scans, more than the limit of " +
+                            std::to_string(options.maxJpegScans) + " (raise it with --max-scans)");
+  }
+  Context& c = m_state->c;
+  c.monitor.maxScans = options.maxJpegScans;
+  if (!readHeader(c, bytes, reduction, options.maxDecodeBytes, options.applyExifOrientation))
+    fail();
   const jpeg_decompress_struct& d = c.cinfo;
   if (d.image_width != header.width || d.image_height != header.height) {
     // Our marker walk and libjpeg disagree: the size we checked is not the one it would use.
-    throw Error(name, "corrupt JPEG header (libjpeg reads " + std::to_string(d.image_width) + "x" +
-                          std::to_string(d.image_height) + ", the markers say " +
-                          std::to_string(header.width) + "x" + std::to_string(header.height) + ")");
+    throw Error(m_name, "corrupt JPEG header (libjpeg reads " + std::to_string(d.image_width) +
+                            "x" + std::to_string(d.image_height) + ", the markers say " +
+                            std::to_string(header.width) + "x" + std::to_string(header.height) +
+                            ")");
   }
-  // Peak bytes: the RGB output, libjpeg's whole-image coefficients for a multi-scan file,
-  // a transposed copy for orientations 5-8 and the CMYK row buffer.
+  m_orientation = options.applyExifOrientation ? c.orientation : 1;
+  // Peak bytes of a whole-image decode: the RGB output, libjpeg's whole-image coefficients
+  // for a multi-scan file, a transposed copy for orientations 5-8 and the CMYK row buffer.
+  // Judged on the whole image even when a caller decodes less: the same files pass.
   const double outputBytes = double(d.output_width) * double(d.output_height) * 3;
   double coefficients = 0;
   if (jpeg_has_multiple_scans(&c.cinfo)) {
@@ -203,45 +188,164 @@ LoadedImage decodeJpeg(std::span<const std::uint8_t> bytes, const std::string& n
       coefficients += blocksWide * blocksHigh * DCTSIZE2 * sizeof(JCOEF);
     }
   }
-  const bool transposed = c.orientation >= 5;
   ImageHeader described = header;
   described.channels = d.num_components;
   described.bitsPerSample = d.data_precision;
-  checkDecodeBudget(name, described, outputBytes * (transposed ? 2 : 1) + coefficients,
+  checkDecodeBudget(m_name, described, outputBytes * (c.orientation >= 5 ? 2 : 1) + coefficients,
                     static_cast<double>(options.maxDecodeBytes));
+}
 
-  cv::Mat rgb(static_cast<int>(d.output_height), static_cast<int>(d.output_width), CV_8UC3);
-  std::vector<std::uint8_t> cmyk;
-  if (d.out_color_space == JCS_CMYK) cmyk.resize(std::size_t{d.output_width} * 4 * 16);
-  if (!decodeRows(c, rgb, cmyk)) {
-    if (c.err.tooManyScans) {
-      throw Error(name, "the JPEG has more than " + std::to_string(options.maxJpegScans) +
+JpegDecoder::~JpegDecoder() = default;
+
+int JpegDecoder::width() const {
+  return static_cast<int>(m_state->c.cinfo.output_width);
+}
+
+int JpegDecoder::height() const {
+  return static_cast<int>(m_state->c.cinfo.output_height);
+}
+
+int JpegDecoder::components() const {
+  return m_state->c.cinfo.num_components;
+}
+
+int JpegDecoder::orientation() const {
+  return m_orientation;
+}
+
+void JpegDecoder::fail() const {
+  const Context& c = m_state->c;
+  if (c.err.tooManyScans) {
+    throw Error(m_name, "the JPEG has more than " + std::to_string(m_maxScans) +
                             " scans (raise the limit with --max-scans)");
-    }
-    throw Error(name, "corrupt or truncated JPEG data (" + libjpegReason(c) + ")");
   }
+  throw Error(m_name, std::string("corrupt or truncated JPEG data (") + c.err.message + ")");
+}
 
+cv::Range JpegDecoder::start(cv::Range columns) {
+  State& s = *m_state;
+  if (s.started) throw std::logic_error("JpegDecoder::start called twice");
+  s.started = true;
+  Context& c = s.c;
+  if (!guarded(c, [&c] { jpeg_start_decompress(&c.cinfo); })) fail();
+  const int full = width();
+  columns.start = std::clamp(columns.start, 0, full);
+  columns.end = std::clamp(columns.end, columns.start, full);
+  if (columns.start > 0 || columns.end < full) {
+    JDIMENSION x = static_cast<JDIMENSION>(columns.start);
+    JDIMENSION w = static_cast<JDIMENSION>(std::max(1, columns.size()));
+    if (!guarded(c, [&c, &x, &w] { jpeg_crop_scanline(&c.cinfo, &x, &w); })) fail();
+    columns = cv::Range(static_cast<int>(x), static_cast<int>(x + w));
+  } else {
+    columns = cv::Range(0, full);
+  }
+  s.columns = columns.size();
+  if (c.cinfo.out_color_space == JCS_CMYK)
+    s.cmyk.resize(static_cast<std::size_t>(s.columns) * 4 * State::kRows);
+  return columns;
+}
+
+int JpegDecoder::nextRow() const {
+  return static_cast<int>(m_state->c.cinfo.output_scanline);
+}
+
+int JpegDecoder::read(std::uint8_t* const* rows, int count) {
+  State& s = *m_state;
+  Context& c = s.c;
+  count = std::min(count, height() - nextRow());
+  const bool fourComponents = c.cinfo.out_color_space == JCS_CMYK;
+  std::array<JSAMPROW, State::kRows> cmykRows{};
+  for (int r = 0; fourComponents && r < State::kRows; ++r)
+    cmykRows[static_cast<std::size_t>(r)] =
+        s.cmyk.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(s.columns) * 4;
+  // libjpeg returns a few rows per call (its upsampler's row group): call until count.
+  int total = 0;
+  while (total < count) {
+    const int chunk = fourComponents ? std::min(count - total, State::kRows) : count - total;
+    JSAMPROW* target = fourComponents ? cmykRows.data() : const_cast<JSAMPROW*>(rows + total);
+    JDIMENSION got = 0;
+    const auto want = static_cast<JDIMENSION>(chunk);
+    if (!guarded(c,
+                 [&c, &got, target, want] { got = jpeg_read_scanlines(&c.cinfo, target, want); }))
+      fail();
+    if (fourComponents) {
+      for (JDIMENSION r = 0; r < got; ++r)
+        cmykRowToRgb(cmykRows[r], rows[total + static_cast<int>(r)],
+                     static_cast<unsigned>(s.columns));
+    }
+    if (got == 0) break;  // cannot happen with a memory source; never spin
+    total += static_cast<int>(got);
+  }
+  return total;
+}
+
+void JpegDecoder::skip(int count) {
+  Context& c = m_state->c;
+  count = std::min(count, height() - nextRow());
+  if (count <= 0) return;
+  const auto lines = static_cast<JDIMENSION>(count);
+  if (!guarded(c, [&c, lines] { jpeg_skip_scanlines(&c.cinfo, lines); })) fail();
+}
+
+std::vector<std::string> JpegDecoder::finish() {
+  State& s = *m_state;
+  Context& c = s.c;
+  if (!s.started) start(cv::Range(0, width()));
+  // libjpeg-turbo's skip to the last row stops reading the data (no warnings for a damaged
+  // or truncated tail, no count of trailing bytes): skip all but one row and read that one.
+  const int left = height() - nextRow();
+  if (left > 1) skip(left - 1);
+  if (nextRow() < height()) {
+    s.spare.resize(static_cast<std::size_t>(s.columns) * 3);
+    std::uint8_t* row = s.spare.data();
+    if (read(&row, 1) == 0) fail();
+  }
+  if (!guarded(c, [&c] { jpeg_finish_decompress(&c.cinfo); })) fail();
+  s.finished = true;
+  // libjpeg stops at EOI; what is left in the buffer comes after the image.
+  const std::uint8_t* rest = c.cinfo.src->next_input_byte;
+  std::size_t trailing = c.cinfo.src->bytes_in_buffer;
+  while (trailing > 0 && rest[trailing - 1] == 0) --trailing;
+  std::vector<std::string> warnings;
+  if (c.err.truncated) {
+    warnings.push_back("the JPEG data is truncated; the missing part of the image is filled in");
+  } else if (c.err.damaged) {
+    warnings.push_back(std::string("the JPEG data is corrupt (") + c.err.warning +
+                       "); parts of the image may be wrong");
+  }
+  if (trailing > 0 && !c.err.truncated) {  // a truncated file ends in libjpeg's fake EOI
+    warnings.push_back(std::to_string(trailing) +
+                       " bytes of data after the end of the image are ignored");
+  }
+  return warnings;
+}
+
+LoadedImage decodeJpeg(std::span<const std::uint8_t> bytes, const std::string& name,
+                       const ImageHeader& header, const ImageLoadOptions& options, int reduction) {
+  JpegDecoder decoder(bytes, name, header, options, reduction);
+  cv::Mat rgb(decoder.height(), decoder.width(), CV_8UC3);
+  decoder.start(cv::Range(0, decoder.width()));
+  constexpr int kRows = 16;
+  std::array<std::uint8_t*, kRows> rows{};
+  while (decoder.nextRow() < decoder.height()) {
+    const int first = decoder.nextRow();
+    const int count = std::min(kRows, decoder.height() - first);
+    for (int r = 0; r < count; ++r)
+      rows[static_cast<std::size_t>(r)] = rgb.ptr<std::uint8_t>(first + r);
+    if (decoder.read(rows.data(), count) == 0) break;  // cannot happen with a memory source
+  }
   LoadedImage out;
+  out.warnings = decoder.finish();
   out.format = "JPEG";
   out.sourceBitDepth = 8;
-  out.sourceChannels = d.num_components;
+  out.sourceChannels = decoder.components();
   out.decodeReduction = reduction;
-  if (options.applyExifOrientation) applyExifOrientation(rgb, c.orientation);
-  const bool swapped = options.applyExifOrientation && transposed;
-  out.sourceWidth = static_cast<int>(swapped ? d.image_height : d.image_width);
-  out.sourceHeight = static_cast<int>(swapped ? d.image_width : d.image_height);
+  const int orientation = decoder.orientation();
+  applyExifOrientation(rgb, orientation);
+  const bool swapped = orientation >= 5;
+  out.sourceWidth = static_cast<int>(swapped ? header.height : header.width);
+  out.sourceHeight = static_cast<int>(swapped ? header.width : header.height);
   out.rgb = rgb;
-  if (c.err.truncated) {
-    out.warnings.push_back(
-        "the JPEG data is truncated; the missing part of the image is filled in");
-  } else if (c.err.damaged) {
-    out.warnings.push_back(std::string("the JPEG data is corrupt (") + c.err.warning +
-                           "); parts of the image may be wrong");
-  }
-  if (c.trailingBytes > 0 && !c.err.truncated) {  // a truncated file ends in libjpeg's fake EOI
-    out.warnings.push_back(std::to_string(c.trailingBytes) +
-                           " bytes of data after the end of the image are ignored");
-  }
   return out;
 }
 

@@ -1,8 +1,10 @@
 #include "core/image/preprocess.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <opencv2/core/utility.hpp>
 
 #include "core/image/pil_resampler.h"
 #include "core/io/error.h"
@@ -35,17 +37,6 @@ ResizeStep cropModeResize(int srcW, int srcH, const PreprocessConfig& c) {
   const double ratio =
       std::min(static_cast<double>(srcH) / scaleH, static_cast<double>(srcW) / scaleW);
   return {pythonRound(srcW / ratio), pythonRound(srcH / ratio)};
-}
-
-// Copies `src` into a zero canvas of width x height at (x, y); parts outside are dropped.
-cv::Mat placeOnCanvas(const cv::Mat& src, int width, int height, int x, int y) {
-  cv::Mat canvas(height, width, src.type(), cv::Scalar::all(0));
-  const cv::Rect dstRect = cv::Rect(x, y, src.cols, src.rows) & cv::Rect(0, 0, width, height);
-  if (dstRect.area() > 0) {
-    src(cv::Rect(dstRect.x - x, dstRect.y - y, dstRect.width, dstRect.height))
-        .copyTo(canvas(dstRect));
-  }
-  return canvas;
 }
 
 // PIL's convert("L"): ITU-R 601-2 luma in 16-bit fixed point.
@@ -90,27 +81,55 @@ cv::Rect2d PreprocessGeometry::toSource(const cv::Rect2d& inputRect) const {
           inputRect.height * sy};
 }
 
-ChwTensor toNormalizedTensor(const cv::Mat& pixels, const Normalization& norm) {
+void normalizeInto(const cv::Mat& pixels, const Normalization& norm, ChwTensor& out) {
   const int channels = pixels.channels();
-  ChwTensor t(channels, pixels.rows, pixels.cols);
+  out.channels = channels;
+  out.height = pixels.rows;
+  out.width = pixels.cols;
+  out.data.resize(static_cast<std::size_t>(channels) * static_cast<std::size_t>(pixels.rows) *
+                  static_cast<std::size_t>(pixels.cols));
+  // Same float operations as ToTensor (div 255) then Normalize (sub, div), once per byte
+  // value and channel: a table lookup per value gives the identical float.
+  std::array<std::array<float, 256>, 3> table{};
   for (int c = 0; c < channels; ++c) {
     const float mean = norm.mean[static_cast<std::size_t>(c)];
     const float stddev = norm.std[static_cast<std::size_t>(c)];
-    for (int y = 0; y < pixels.rows; ++y) {
-      const std::uint8_t* src = pixels.ptr<std::uint8_t>(y);
-      float* dst = &t.data[t.index(c, y, 0)];
-      for (int x = 0; x < pixels.cols; ++x) {
-        // Same float operations as ToTensor (div 255) then Normalize (sub, div).
-        const float scaled = static_cast<float>(src[x * channels + c]) / 255.0f;
-        dst[x] = (scaled - mean) / stddev;
-      }
+    for (int v = 0; v < 256; ++v) {
+      const float scaled = static_cast<float>(v) / 255.0f;
+      table[static_cast<std::size_t>(c)][static_cast<std::size_t>(v)] = (scaled - mean) / stddev;
     }
   }
+  for (int y = 0; y < pixels.rows; ++y) {
+    const std::uint8_t* src = pixels.ptr<std::uint8_t>(y);
+    if (channels == 3) {
+      // One pass over the interleaved row, three planes out.
+      float* __restrict r = &out.data[out.index(0, y, 0)];
+      float* __restrict g = &out.data[out.index(1, y, 0)];
+      float* __restrict b = &out.data[out.index(2, y, 0)];
+      for (int x = 0; x < pixels.cols; ++x, src += 3) {
+        r[x] = table[0][src[0]];
+        g[x] = table[1][src[1]];
+        b[x] = table[2][src[2]];
+      }
+      continue;
+    }
+    for (int c = 0; c < channels; ++c) {
+      float* dst = &out.data[out.index(c, y, 0)];
+      for (int x = 0; x < pixels.cols; ++x)
+        dst[x] = table[static_cast<std::size_t>(c)][src[x * channels + c]];
+    }
+  }
+}
+
+ChwTensor toNormalizedTensor(const cv::Mat& pixels, const Normalization& norm) {
+  ChwTensor t;
+  normalizeInto(pixels, norm, t);
   return t;
 }
 
-PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& c) {
-  if (rgb.empty() || rgb.type() != CV_8UC3)
+PreprocessGeometry preprocessGeometry(int sourceWidth, int sourceHeight,
+                                      const PreprocessConfig& c) {
+  if (sourceWidth <= 0 || sourceHeight <= 0)
     throw Error("", "preprocess needs a non-empty 8-bit RGB image");
   if (c.height <= 0 || c.width <= 0 || c.height > 16384 || c.width > 16384) {
     throw Error("", "image size must be between 1 and 16384 pixels per side");
@@ -119,23 +138,22 @@ PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& c) {
   if (c.channels != 1 && c.channels != 3)
     throw Error("", "the model input must have 1 or 3 channels");
 
-  PreprocessResult result;
-  PreprocessGeometry& g = result.geometry;
-  g.sourceWidth = rgb.cols;
-  g.sourceHeight = rgb.rows;
+  PreprocessGeometry g;
+  g.sourceWidth = sourceWidth;
+  g.sourceHeight = sourceHeight;
   ResizeStep step;
   switch (c.resize) {
     case ResizeMode::Crop:
-      step = cropModeResize(rgb.cols, rgb.rows, c);
+      step = cropModeResize(sourceWidth, sourceHeight, c);
       break;
     case ResizeMode::Squash:
       step = {c.width, c.height};
       break;
     case ResizeMode::Pad: {
-      const double scale = std::min(static_cast<double>(c.width) / rgb.cols,
-                                    static_cast<double>(c.height) / rgb.rows);
-      step = {std::clamp(pythonRound(rgb.cols * scale), 1, c.width),
-              std::clamp(pythonRound(rgb.rows * scale), 1, c.height)};
+      const double scale = std::min(static_cast<double>(c.width) / sourceWidth,
+                                    static_cast<double>(c.height) / sourceHeight);
+      step = {std::clamp(pythonRound(sourceWidth * scale), 1, c.width),
+              std::clamp(pythonRound(sourceHeight * scale), 1, c.height)};
       break;
     }
   }
@@ -147,30 +165,77 @@ PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& c) {
   const std::int64_t maxResized =
       std::max<std::int64_t>(100'000'000, 4 * std::int64_t{c.width} * c.height);
   if (resizedPixels > maxResized) {
-    throw Error("", "the image is " + std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows) +
-                        ": its aspect ratio is too extreme for resize mode " +
-                        resizeModeName(c.resize) + " (the resize step would make " +
-                        std::to_string(step.width) + "x" + std::to_string(step.height) +
-                        " pixels); use --resize squash or pad");
+    throw Error(
+        "", "the image is " + std::to_string(sourceWidth) + "x" + std::to_string(sourceHeight) +
+                ": its aspect ratio is too extreme for resize mode " + resizeModeName(c.resize) +
+                " (the resize step would make " + std::to_string(step.width) + "x" +
+                std::to_string(step.height) + " pixels); use --resize squash or pad");
   }
-  const cv::Mat resized = resizeLikePil(rgb, step.width, step.height, c.interpolation);
-  g.resizedWidth = resized.cols;
-  g.resizedHeight = resized.rows;
-
+  g.resizedWidth = step.width;
+  g.resizedHeight = step.height;
   if (c.resize == ResizeMode::Pad) {
-    g.offsetX = -((c.width - resized.cols) / 2);
-    g.offsetY = -((c.height - resized.rows) / 2);
+    g.offsetX = -((c.width - step.width) / 2);
+    g.offsetY = -((c.height - step.height) / 2);
   } else {
     // torchvision CenterCrop: round((size - crop) / 2), or pad by (crop - size) // 2 first.
-    g.offsetX = resized.cols >= c.width ? pythonRound((resized.cols - c.width) / 2.0)
-                                        : -((c.width - resized.cols) / 2);
-    g.offsetY = resized.rows >= c.height ? pythonRound((resized.rows - c.height) / 2.0)
-                                         : -((c.height - resized.rows) / 2);
+    g.offsetX = step.width >= c.width ? pythonRound((step.width - c.width) / 2.0)
+                                      : -((c.width - step.width) / 2);
+    g.offsetY = step.height >= c.height ? pythonRound((step.height - c.height) / 2.0)
+                                        : -((c.height - step.height) / 2);
   }
-  cv::Mat input = placeOnCanvas(resized, c.width, c.height, -g.offsetX, -g.offsetY);
+  return g;
+}
+
+cv::Rect visibleRegion(const PreprocessGeometry& g, const PreprocessConfig& c) {
+  return cv::Rect(g.offsetX, g.offsetY, c.width, c.height) &
+         cv::Rect(0, 0, g.resizedWidth, g.resizedHeight);
+}
+
+void finishPreprocess(const cv::Mat& visible, const PreprocessGeometry& g,
+                      const PreprocessConfig& c, PreprocessResult& result) {
+  result.geometry = g;
+  const cv::Rect region = visibleRegion(g, c);
+  cv::Mat& input = result.inputRgb;
+  input.create(c.height, c.width, visible.type());
+  if (region.width < c.width || region.height < c.height) input.setTo(cv::Scalar::all(0));
+  if (!region.empty()) {
+    visible.copyTo(
+        input(cv::Rect(region.x - g.offsetX, region.y - g.offsetY, region.width, region.height)));
+  }
   if (c.channels == 1) input = toLuma(input);
-  result.tensor = toNormalizedTensor(input, c.normalization);
-  result.inputRgb = std::move(input);
+  normalizeInto(input, c.normalization, result.tensor);
+}
+
+PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& c) {
+  if (rgb.empty() || rgb.type() != CV_8UC3)
+    throw Error("", "preprocess needs a non-empty 8-bit RGB image");
+  const PreprocessGeometry g = preprocessGeometry(rgb.cols, rgb.rows, c);
+  const cv::Rect region = visibleRegion(g, c);
+  cv::Mat visible;
+  if (region.empty()) {
+    visible = cv::Mat(0, 0, rgb.type());
+  } else if (c.interpolation == Interpolation::Nearest) {
+    visible = resizeLikePil(rgb, g.resizedWidth, g.resizedHeight, c.interpolation)(region);
+  } else {
+    // Only the pixels the model input shows are resampled (a centre crop keeps 224 of 330
+    // columns); they equal the same pixels of the whole resize.
+    PilResampler resampler;
+    resampler.configure(rgb.cols, rgb.rows, 3, g.resizedWidth, g.resizedHeight, c.interpolation,
+                        region);
+    const cv::Range rows = resampler.inputRows();
+    constexpr int kBand = 64;
+    const int bands = (rows.size() + kBand - 1) / kBand;
+    cv::parallel_for_(cv::Range(0, bands), [&](const cv::Range& range) {
+      for (int b = range.start; b < range.end; ++b) {
+        const int y0 = rows.start + b * kBand;
+        const int y1 = std::min(rows.end, y0 + kBand);
+        resampler.addRows(rgb.rowRange(y0, y1), y0);
+      }
+    });
+    resampler.finish(visible);
+  }
+  PreprocessResult result;
+  finishPreprocess(visible, g, c, result);
   return result;
 }
 

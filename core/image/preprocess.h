@@ -55,7 +55,21 @@ struct PreprocessResult {
 // Throws Error("", reason) on an empty image or impossible config.
 PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& config);
 
+// The geometry preprocess() gives a sourceWidth x sourceHeight image, before any pixel is
+// touched; throws as preprocess() does for an impossible config or aspect ratio.
+PreprocessGeometry preprocessGeometry(int sourceWidth, int sourceHeight,
+                                      const PreprocessConfig& config);
+// The part of the resized image the model input shows, in resized-image pixels.
+cv::Rect visibleRegion(const PreprocessGeometry& geometry, const PreprocessConfig& config);
+// preprocess() after its resize step: `visible` (visibleRegion()'s pixels, resized) placed on
+// the model input (zero padding around), luma when 1 channel, normalised. Reuses result's
+// storage when the sizes are unchanged.
+void finishPreprocess(const cv::Mat& visible, const PreprocessGeometry& geometry,
+                      const PreprocessConfig& config, PreprocessResult& result);
+
 // The 8-bit to float step alone: x / 255, then (x - mean) / std, in float like torchvision.
 ChwTensor toNormalizedTensor(const cv::Mat& pixels, const Normalization& norm);
+// The same into an existing tensor (its storage reused).
+void normalizeInto(const cv::Mat& pixels, const Normalization& norm, ChwTensor& out);
 
 }  // namespace patchlens

@@ -66,8 +66,11 @@ class PackedGemm {
 
   // out[r, :] = packedX[r, :] W^T + b for r < rows; `out` points at row 0, rowStride floats apart.
   // Panels [panelBegin, panelEnd) only, so threads can split the columns. Needs available().
+  // streamOutput: an output far larger than the caches is written with non-temporal stores
+  // (no read-for-ownership of lines about to be overwritten whole) where the rows are
+  // 64-byte aligned and K is one slice; otherwise it has no effect.
   void multiply(const float* packedX, int rows, float* out, std::size_t rowStride, int panelBegin,
-                int panelEnd) const;
+                int panelEnd, bool streamOutput = false) const;
   int panels() const { return (m_outputs + kPanelWidth - 1) / kPanelWidth; }
 
  private:

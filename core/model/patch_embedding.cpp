@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/io/error.h"
+#include "core/model/cpu_caches.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -188,6 +189,11 @@ void PatchEmbedding::forwardPacked(const ChwTensor& input, Embedding& out) const
   const int tiles = (tokens + R - 1) / R;
   const int blockLimit = m_gemm->blocking().blockTiles;
   [[maybe_unused]] const int threads = std::max(1, std::min(Eigen::nbThreads(), tiles));
+  // An output many times the L2 (a 2048 x 2048 input: 50 MB of tokens) leaves the caches
+  // anyway: streamed, its lines are not first read from memory to be overwritten.
+  const bool streamOutput =
+      static_cast<std::size_t>(tokens) * static_cast<std::size_t>(dim) * sizeof(float) >
+      4 * CpuCaches::host().withDefaults().l2;
   const auto work = [&](int thread, int threadCount) {
     const int t0 = static_cast<int>(static_cast<long long>(tiles) * thread / threadCount);
     const int t1 = static_cast<int>(static_cast<long long>(tiles) * (thread + 1) / threadCount);
@@ -206,7 +212,7 @@ void PatchEmbedding::forwardPacked(const ChwTensor& input, Embedding& out) const
       for (int t = 0; t < microRows; ++t)
         packTile(input, out.grid, m_weights.patchSize, first, rows, t, depth, packed.data());
       m_gemm->multiply(packed.data(), rows, out.tokens.row(first).data(),
-                       static_cast<std::size_t>(dim), 0, m_gemm->panels());
+                       static_cast<std::size_t>(dim), 0, m_gemm->panels(), streamOutput);
     }
   };
 #ifdef _OPENMP

@@ -169,7 +169,7 @@ def main():
             line += f" | {b['best_ms']:8.3f}"
             line += (f" {torch_times[1] * 1e3:8.3f} {b['best_ms'] / (torch_times[1] * 1e3):6.2f}"
                      if torch_times else f" {'-':>8} {'-':>6}")
-            line += f" {b['best_pct_peak']:6.1f}%"
+            line += f" {b['best_pct_peak']:6.1f}%" if "best_pct_peak" in b else ""
         print(line)
     per_token = {n: ours[n]["s_per_token"] for n in ("embed/224/p16/d768/threads:2", "embed/1024/p16/d768",
                                                      "embed/2048/p16/d768")}

@@ -1,4 +1,6 @@
 #include <QtTest>
+#include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "core/model/packed_gemm.h"
@@ -30,6 +32,8 @@ class TestPackedGemm : public QObject {
   void packMicroRowTransposes();
   void multiplyEqualsDoubleReference_data();
   void multiplyEqualsDoubleReference();
+  void streamedOutputEqualsCachedStores_data();
+  void streamedOutputEqualsCachedStores();
   void defaultBlockingComesFromTheHost();
   void kernelFollowsTheCpuAndPatchlensGemm();
 };
@@ -140,6 +144,59 @@ void TestPackedGemm::multiplyEqualsDoubleReference() {
   // float32 accumulation over K terms: the same bound as against PyTorch.
   QVERIFY2(worst <= 1e-5 * scale,
            qPrintable(QStringLiteral("max error %1 of %2").arg(worst).arg(scale)));
+}
+
+void TestPackedGemm::streamedOutputEqualsCachedStores_data() {
+  QTest::addColumn<int>("stride");
+  QTest::addColumn<int>("depthSlice");
+  // 45 rows (3 full tiles + 3 rows), 80 outputs (2 full panels + 16): the full tiles of full
+  // panels are streamed when the rows are 64-byte aligned and K is one slice.
+  QTest::newRow("aligned rows, one K slice: streamed") << 96 << 96;
+  QTest::newRow("unaligned stride: plain stores") << 83 << 96;
+  QTest::newRow("K in slices: plain stores") << 96 << 32;
+}
+
+void TestPackedGemm::streamedOutputEqualsCachedStores() {
+  QFETCH(int, stride);
+  QFETCH(int, depthSlice);
+  constexpr int kRows = 45;
+  constexpr int kDepth = 96;
+  constexpr int kOutputs = 80;
+  const RowMatrixF x = randomMatrix(kRows, kDepth, 4);
+  const RowMatrixF w = randomMatrix(kOutputs, kDepth, 5);
+  const VectorF b = randomMatrix(kOutputs, 1, 6).col(0);
+  const PackedGemm gemm(w, b, GemmBlocking{depthSlice, 4});
+  std::vector<float> packed(gemm.packedRowsSize(kRows), 0.0f);
+  for (int t = 0; t * PackedGemm::kTileRows < kRows; ++t) {
+    std::vector<const float*> src;
+    for (int r = t * PackedGemm::kTileRows; r < std::min(kRows, (t + 1) * PackedGemm::kTileRows);
+         ++r)
+      src.push_back(x.row(r).data());
+    PackedGemm::packMicroRow(
+        src.data(), static_cast<int>(src.size()), kDepth,
+        packed.data() + PackedGemm::packedIndex(t * PackedGemm::kTileRows, 0, kDepth));
+  }
+  const auto size = static_cast<std::size_t>(kRows) * static_cast<std::size_t>(stride);
+  // 64-byte aligned outputs (RowMatrixF storage is; a vector's is not guaranteed).
+  RowMatrixF plain = RowMatrixF::Constant(kRows, stride, 7.0f);
+  RowMatrixF streamed = RowMatrixF::Constant(kRows, stride, 7.0f);
+  QVERIFY(reinterpret_cast<std::uintptr_t>(streamed.data()) % 64 == 0);
+  gemm.multiply(packed.data(), kRows, plain.data(), static_cast<std::size_t>(stride), 0,
+                gemm.panels(), false);
+  gemm.multiply(packed.data(), kRows, streamed.data(), static_cast<std::size_t>(stride), 0,
+                gemm.panels(), true);
+  QVERIFY(std::equal(plain.data(), plain.data() + size, streamed.data()));  // bit-equal
+  double worst = 0.0;
+  for (int r = 0; r < kRows; ++r) {
+    for (int d = 0; d < kOutputs; ++d) {
+      double expected = b(d);
+      for (int k = 0; k < kDepth; ++k)
+        expected += static_cast<double>(x(r, k)) * static_cast<double>(w(d, k));
+      worst = std::max(worst, std::abs(static_cast<double>(streamed(r, d)) - expected));
+    }
+    for (int pad = kOutputs; pad < stride; ++pad) QCOMPARE(streamed(r, pad), 7.0f);
+  }
+  QVERIFY2(worst < 1e-4, qPrintable(QStringLiteral("max error %1").arg(worst)));
 }
 
 void TestPackedGemm::defaultBlockingComesFromTheHost() {
