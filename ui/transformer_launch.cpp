@@ -120,20 +120,17 @@ QString measureTransformer(MainWindow& window, int repetitions, int reopens) {
   double forwardMs = 0, layersMs = 0;
   const QString path = session.result()->imagePath;
   for (int i = 0; i < reopens; ++i) {
-    // The first result of an open has no trace yet: layers seen after it are the new image's
-    // (a pointer comparison could match a reused address).
-    bool fresh = false;
-    QObject context;
-    QObject::connect(&session, &Session::resultChanged, &context, [&] {
-      if (session.result() && !session.result()->trace) fresh = true;
-    });
+    // The new image's layers are those of a trace other than the one on screen (held here,
+    // so that its address cannot be reused by the new one).
+    const std::shared_ptr<const LayerTrace> previous = session.result()->trace;
     timer.start();
     window.openImage(path);
     while (timer.elapsed() < 120000) {
       waitForEvents(5);
       const auto& r = session.result();
       // On screen as soon as the final layer's PCA is: the other layers' PCA may still run.
-      if (fresh && r && r->trace && r->layerIndex == layers - 1 && r->hasPca()) break;
+      if (r && r->trace && r->trace != previous && r->layerIndex == layers - 1 && r->hasPca())
+        break;
     }
     window.imageView()->repaint();
     open.push_back(msSince(timer));

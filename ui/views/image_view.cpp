@@ -206,6 +206,11 @@ void ImageView::drawImageLayer(QPainter& painter) const {
 }
 
 void ImageView::drawOverlayAndGrid(QPainter& painter) const {
+  drawOverlay(painter);
+  drawGridAndInputBox(painter);
+}
+
+void ImageView::drawOverlay(QPainter& painter) const {
   const auto& result = m_session->result();
   const QTransform toWidget = imageToWidget();
   const QRectF gridRect = toWidget.mapRect(gridRectInImage());
@@ -239,6 +244,12 @@ void ImageView::drawOverlayAndGrid(QPainter& painter) const {
     }
     painter.restore();
   }
+}
+
+void ImageView::drawGridAndInputBox(QPainter& painter) const {
+  const auto& result = m_session->result();
+  const QTransform toWidget = imageToWidget();
+  const QRectF gridRect = toWidget.mapRect(gridRectInImage());
   painter.setRenderHint(QPainter::Antialiasing, false);
   const GridSize grid = result->embedding.grid;
   if (m_showGrid) {
@@ -303,7 +314,21 @@ bool ImageView::drawSceneFromCache(QPainter& painter, const QRectF& bounds) cons
     p.setCompositionMode(QPainter::CompositionMode_SourceOver);
     p.translate(-bounds.topLeft());
     p.setClipRect(bounds);
-    drawOverlayAndGrid(p);
+    drawOverlay(p);
+    LayerKey gridKey = key;
+    gridKey.overlay = 0;
+    gridKey.opacity = 0;
+    gridKey.gridRect = imageToWidget().mapRect(gridRectInImage());
+    gridKey.inputBox = imageToWidget().mapRect(result->sourceInputBox());
+    if (!(m_gridKey == gridKey) || m_gridLayer.isNull()) {
+      target(m_gridLayer);
+      m_gridLayer.fill(Qt::transparent);
+      QPainter g(&m_gridLayer);
+      g.translate(-bounds.topLeft());
+      drawGridAndInputBox(g);
+      m_gridKey = gridKey;
+    }
+    p.drawImage(bounds.topLeft(), m_gridLayer);
     m_composedKey = key;
   }
   painter.drawImage(bounds.topLeft(), m_composed);

@@ -70,6 +70,8 @@ class ImageView : public QWidget {
   // The scene without hover and selection: image, overlay, grid, crop box.
   void drawImageLayer(QPainter& painter) const;
   void drawOverlayAndGrid(QPainter& painter) const;
+  void drawOverlay(QPainter& painter) const;
+  void drawGridAndInputBox(QPainter& painter) const;
   bool drawSceneFromCache(QPainter& painter, const QRectF& bounds) const;
 
   Session* m_session;
@@ -95,6 +97,8 @@ class ImageView : public QWidget {
     double opacity = -1.0;
     bool grid = false;
     bool original = false;
+    QRectF gridRect;  // grid layer only: where the grid and the crop box land
+    QRectF inputBox;
     bool operator==(const LayerKey&) const = default;
   };
   // The view at its own size, so that a repaint is one blit: m_base holds the image
@@ -103,6 +107,11 @@ class ImageView : public QWidget {
   // channel). Hover and selection are drawn over it on every paint.
   mutable QImage m_base;
   mutable QImage m_composed;
+  // The grid and crop box alone on transparent pixels (redrawn on resize, zoom or pan):
+  // one blend per channel change instead of 30 wide-pen lines, each of which Qt 6's raster
+  // engine splits over its thread pool (a wake-up and a wait per line).
+  mutable QImage m_gridLayer;
+  mutable LayerKey m_gridKey;
   mutable LayerKey m_baseKey;
   mutable LayerKey m_composedKey;
 };
