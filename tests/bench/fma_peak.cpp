@@ -80,24 +80,11 @@ double measureFmaPeakGflops(double seconds) {
   for (int i = 0; i < kChains; ++i) acc[i] = Vec{} + static_cast<float>(i);
   const Vec a = Vec{} + 0.999999f;
   const Vec b = Vec{} + 1e-7f;
-  using Clock = std::chrono::steady_clock;
-  long iterations = 1 << 16;
-  double best = 0;
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < deadline) {
-    const auto start = Clock::now();
-    fmaLoop(acc, a, b, iterations);
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    if (elapsed < 1e-3) {
-      iterations *= 2;
-      continue;
-    }
-    const double flops = 2.0 * kLanes * kChains * static_cast<double>(iterations);
-    if (flops / elapsed > best) best = flops / elapsed;
-  }
+  const double rate = bestRate(seconds, 2.0 * kLanes * kChains,
+                               [&](long iterations) { fmaLoop(acc, a, b, iterations); });
   volatile float sink = acc[0][0];
   (void)sink;
-  return best / 1e9;
+  return rate;
 }
 
 }  // namespace patchlens::bench

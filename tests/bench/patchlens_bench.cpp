@@ -223,33 +223,12 @@ void BM_LinearLayer(benchmark::State& state) {
 // The kernel alone on the 224/16/768 shapes (X already packed), one thread: what the embed
 // adds on top of it is the im2col and the threading.
 void BM_PackedGemm(benchmark::State& state) {
-  if (!PackedGemm::available()) {
-    state.SkipWithError("no AVX-512");
-    return;
-  }
-  const int rows = 196;
-  const int depth = 768;
-  const int dim = 768;
-  const PatchWeights w = makeInitializedWeights(Initializer::Xavier, LayerShape{dim, 3, 16}, 0);
-  const PackedGemm gemm(w.weight, w.bias);
-  std::vector<float> packed(gemm.packedRowsSize(rows), 0.5f);
-  std::vector<float> out(static_cast<std::size_t>(rows) * dim);
-  BestTime best;
-  for (auto _ : state) {
-    best.start();
-    gemm.multiply(packed.data(), rows, out.data(), dim, 0, gemm.panels());
-    benchmark::DoNotOptimize(out.data());
-    best.stop();
-  }
-  reportFlops(state, rows, depth, dim, &best, 1);
-  state.SetLabel(gemm.blocking().describe());
-}
-
-// The AVX2 kernel (what a CPU without AVX-512 runs, and the portable package there) on the
-// same GEMM; % of peak against the AVX2 FMA peak measured the same way.
-void BM_PackedGemmAvx2(benchmark::State& state) {
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-    state.SkipWithError("no AVX2 + FMA");
+  // range(0) = 1: the AVX2 kernel (what a CPU without AVX-512 runs, and the portable package
+  // there), its % of peak against the AVX2 FMA peak measured the same way.
+  const bool avx2 = state.range(0) == 1;
+  if (!PackedGemm::available() ||
+      (avx2 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))) {
+    state.SkipWithError("no packed kernel for this CPU");
     return;
   }
   const int rows = 196;
@@ -257,7 +236,7 @@ void BM_PackedGemmAvx2(benchmark::State& state) {
   const int dim = 768;
   const PatchWeights w = makeInitializedWeights(Initializer::Xavier, LayerShape{dim, 3, 16}, 0);
   const PackedGemm gemm(w.weight, w.bias, GemmBlocking::choose(CpuCaches::host(), depth),
-                        PackedGemm::Kernel::Avx2);
+                        avx2 ? PackedGemm::Kernel::Avx2 : *PackedGemm::hostKernel());
   std::vector<float> packed(gemm.packedRowsSize(rows), 0.5f);
   std::vector<float> out(static_cast<std::size_t>(rows) * dim);
   BestTime best;
@@ -268,12 +247,13 @@ void BM_PackedGemmAvx2(benchmark::State& state) {
     best.stop();
   }
   reportFlops(state, rows, depth, dim, &best, 1);
-  const double flops = 2.0 * rows * depth * dim;
-  if (g_peakGflopsAvx2 > 0 && best.seconds() > 0) {
-    state.counters["peak_GFLOPs"] = g_peakGflopsAvx2;
-    state.counters["best_pct_peak"] = 100.0 * flops * 1e-9 / best.seconds() / g_peakGflopsAvx2;
+  const double peak = avx2 ? g_peakGflopsAvx2 : g_peakGflops;
+  if (peak > 0 && best.seconds() > 0) {
+    state.counters["peak_GFLOPs"] = peak;
+    state.counters["best_pct_peak"] =
+        100.0 * 2.0 * rows * depth * dim * 1e-9 / best.seconds() / peak;
   }
-  state.SetLabel("AVX2 kernel, " + gemm.blocking().describe());
+  state.SetLabel(std::string(avx2 ? "AVX2 kernel, " : "") + gemm.blocking().describe());
 }
 
 #ifdef PATCHLENS_HAVE_DNNL
@@ -582,12 +562,14 @@ BENCHMARK(BM_LinearLayer)
     ->Args({768, 3072, 2})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
-BENCHMARK(BM_PackedGemmAvx2)
+BENCHMARK(BM_PackedGemm)
     ->Name("gemm/packed-avx2/196x768x768/threads:1")
+    ->Arg(1)
     ->MinTime(1.0)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PackedGemm)
     ->Name("gemm/packed/196x768x768/threads:1")
+    ->Arg(0)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(1.0);
 #ifdef PATCHLENS_HAVE_DNNL
