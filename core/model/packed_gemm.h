@@ -60,8 +60,9 @@ class PackedGemm {
   }
 
   // One micro-row of packed X from up to kTileRows source rows: dst[c * kTileRows + r] =
-  // rows[r][c] for c < columns and r < count, zeros for the rows from count on. With AVX-512
-  // (needs available()) it moves 16 columns at a time through an in-register transpose.
+  // rows[r][c] for c < columns and r < count, zeros for the rows from count on. On the AVX-512
+  // kernel it moves 16 columns at a time through an in-register transpose; otherwise a plain
+  // loop writes the same layout.
   static void packMicroRow(const float* const* rows, int count, int columns, float* dst);
 
   // out[r, :] = packedX[r, :] W^T + b for r < rows; `out` points at row 0, rowStride floats apart.

@@ -301,16 +301,21 @@ void BM_DnnlMatmul(benchmark::State& state) {
 }
 #endif
 
-// A 4000x3000 JPEG (12 MP) made from the bundled sample, written once.
+// `source` scaled to `size` and written as a JPEG of `quality` under `out` (once per run).
+std::string writeScaledJpeg(const char* source, const std::string& out, cv::Size size,
+                            int quality) {
+  const cv::Mat sample = cv::imread(source, cv::IMREAD_COLOR);
+  cv::Mat scaled;
+  cv::resize(sample, scaled, size, 0, 0, cv::INTER_CUBIC);
+  cv::imwrite(out, scaled, {cv::IMWRITE_JPEG_QUALITY, quality});
+  return out;
+}
+
+// A 4000x3000 JPEG (12 MP) made from the bundled sample.
 const std::string& bigJpegPath() {
-  static const std::string path = [] {
-    const std::string out = "/tmp/patchlens-bench-12mp.jpg";
-    cv::Mat sample = cv::imread(PATCHLENS_SOURCE_DIR "/resources/sample.png", cv::IMREAD_COLOR);
-    cv::Mat big;
-    cv::resize(sample, big, cv::Size(4000, 3000), 0, 0, cv::INTER_CUBIC);
-    cv::imwrite(out, big, {cv::IMWRITE_JPEG_QUALITY, 92});
-    return out;
-  }();
+  static const std::string path =
+      writeScaledJpeg(PATCHLENS_SOURCE_DIR "/resources/sample.png", "/tmp/patchlens-bench-12mp.jpg",
+                      cv::Size(4000, 3000), 92);
   return path;
 }
 
@@ -336,16 +341,11 @@ void BM_Preprocess12mpJpeg(benchmark::State& state) {
   state.counters["best_ms"] = best.seconds() * 1e3;
 }
 
-// A 640 x 480 JPEG (quality 90, 4:2:0) as in compare_batch.py, written once.
+// A 640 x 480 JPEG (quality 90, 4:2:0) as in compare_batch.py.
 const std::string& vgaJpegPath() {
-  static const std::string path = [] {
-    const std::string out = "/tmp/patchlens-bench-640x480.jpg";
-    cv::Mat sample = cv::imread(PATCHLENS_SOURCE_DIR "/tests/data/chelsea.png", cv::IMREAD_COLOR);
-    cv::Mat vga;
-    cv::resize(sample, vga, cv::Size(640, 480), 0, 0, cv::INTER_CUBIC);
-    cv::imwrite(out, vga, {cv::IMWRITE_JPEG_QUALITY, 90});
-    return out;
-  }();
+  static const std::string path =
+      writeScaledJpeg(PATCHLENS_SOURCE_DIR "/tests/data/chelsea.png",
+                      "/tmp/patchlens-bench-640x480.jpg", cv::Size(640, 480), 90);
   return path;
 }
 
