@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/analysis/embedding_analysis.h"
+#include "core/analysis/layer_trace.h"
 #include "core/image/image_loader.h"
 #include "core/image/model_input_reader.h"
 #include "core/image/pil_resampler.h"
@@ -188,6 +189,18 @@ void forward(benchmark::State& state, int threads) {
   state.counters["GFLOPs"] = benchmark::Counter(
       flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   if (g_peakGflops > 0) state.counters["peak_GFLOPs"] = g_peakGflops;
+}
+
+// The forward as the GUI runs it: every block's attention kept, rollout and mean attention
+// distances accumulated per block. The difference to forward/ is what tracing costs.
+void trace(benchmark::State& state, int threads) {
+  setComputeThreads(threads);
+  const VisionTransformer& vit = vitB16();
+  const ChwTensor x = randomInput(224);
+  for (auto _ : state) {
+    LayerTrace t = traceTransformer(vit, x);
+    benchmark::DoNotOptimize(t.layers.back().data());
+  }
 }
 
 // One encoder linear layer on ViT-B/16's 197 tokens, as the forward calls it (packing x, the
@@ -539,6 +552,10 @@ BENCHMARK_CAPTURE(forward, vit_b16_1, 1)
     ->UseRealTime();
 BENCHMARK_CAPTURE(forward, vit_b16_2, 2)
     ->Name("forward/vit-b16/224/threads:2")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(trace, vit_b16_2, 2)
+    ->Name("trace/vit-b16/224/threads:2")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_LinearLayer)

@@ -3,6 +3,7 @@
 #include <QClipboard>
 #include <QContextMenuEvent>
 #include <QDir>
+#include <QDockWidget>
 #include <QFile>
 #include <QImageReader>
 #include <QMenu>
@@ -69,6 +70,7 @@ class tst_AnalysisViews : public QObject {
   void positionSimilarityWithoutTable();
   void positionSimilarityWithTable();
   void reconstructionErrorFollowsK();
+  void hiddenReconstructionWaitsUntilShown();
   void exportDialogWritesFormats_data();
   void exportDialogWritesFormats();
   void exportDialogRefusesBadDirectory();
@@ -230,6 +232,30 @@ void tst_AnalysisViews::reconstructionErrorFollowsK() {
   panel->setComponents(50);
   QTRY_VERIFY_WITH_TIMEOUT(panel->relativeError().has_value(), kSlowMs);
   QVERIFY(*panel->relativeError() < one);
+}
+
+// A tab behind the matrix computes nothing on an open (it would take a core from the
+// encoder's forward); raised, it computes the new image's reconstruction.
+void tst_AnalysisViews::hiddenReconstructionWaitsUntilShown() {
+  PipelineConfig config = m_window->session()->config();
+  config.weights.source = "dct";
+  m_window->session()->setConfig(config);
+  QVERIFY(loadAndWait(kChelsea));
+  auto* matrix = m_window->findChild<QDockWidget*>(QStringLiteral("matrixDock"));
+  QVERIFY(matrix);
+  matrix->raise();  // the reconstruction's tab goes behind it
+  QCoreApplication::processEvents();
+  ReconstructionPanel* panel = views()->reconstructionPanel();
+  QVERIFY(loadAndWait(QStringLiteral(PATCHLENS_TEST_DATA "/coffee.png")));
+  QVERIFY(views()->waitUntilIdle());
+  QVERIFY(!panel->isBusy());
+  QVERIFY(panel->isWaitingToBeShown());
+  QVERIFY(!panel->relativeError().has_value());  // none for the image on screen
+
+  QVERIFY(views()->raiseDock(QStringLiteral("reconstruction")));
+  QTRY_VERIFY_WITH_TIMEOUT(panel->relativeError().has_value(), kSlowMs);
+  QVERIFY(!panel->isWaitingToBeShown());
+  QVERIFY2(*panel->relativeError() < 1e-5, qPrintable(QString::number(*panel->relativeError())));
 }
 
 void tst_AnalysisViews::exportDialogWritesFormats_data() {

@@ -46,11 +46,25 @@ void tst_LayerResults::reopenAtFinalLayerKeepsEveryLayersPca() {
   session->setLayer(last);
   QCOMPARE(session->result()->layerIndex, last);
 
-  window.openImage(image);  // the model is known now: the PCA of layer 0 is deferred
+  // The model is known now: the image on screen stays until the new image's final layer is
+  // there (no patch-embedding result in between), and the PCA of layer 0 is deferred.
+  const auto previous = session->result();
+  std::vector<std::shared_ptr<const ComputeResult>> shown;
+  const auto connection = connect(session, &Session::resultChanged, session,
+                                  [&] { shown.push_back(session->result()); });
+  window.openImage(image);
   QVERIFY(QTest::qWaitFor(
       [&] { return !session->isBusy() && session->hasTransformer() && session->result()->trace; },
       60000));
   QCOMPARE(session->result()->layerIndex, last);
+  disconnect(connection);
+  QVERIFY(!shown.empty());
+  for (const auto& r : shown) {
+    QVERIFY2(r == previous || (r->trace && r->trace != previous->trace && r->layerIndex == last),
+             qPrintable(QStringLiteral("an intermediate result at layer %1 (trace: %2)")
+                            .arg(r->layerIndex)
+                            .arg(r->trace ? QStringLiteral("new") : QStringLiteral("none"))));
+  }
 
   const auto model = VisionTransformer::load(weights);
   QVERIFY(model.has_value());

@@ -89,6 +89,8 @@ void AnalysisViews::createDocks() {
   m_reconstruction = new ReconstructionPanel(m_cache);
   m_reconstructionDock =
       addDock(m_reconstruction, tr("Reconstruction"), QStringLiteral("reconstructionDock"));
+  connect(m_reconstructionDock, &QDockWidget::visibilityChanged, m_reconstruction,
+          &ReconstructionPanel::setOnScreen);
 
   // Beside the inspector (right) and the matrix (bottom), behind them until asked for.
   auto* inspector = m_window.findChild<QDockWidget*>(QStringLiteral("inspectorDock"));

@@ -114,6 +114,16 @@ void ReconstructionPanel::updateRange() {
   m_slider->setPageStep(std::max(1, most / 16));
 }
 
+void ReconstructionPanel::showEvent(QShowEvent* event) {
+  QWidget::showEvent(event);
+  if (m_waitingToBeShown) request();
+}
+
+void ReconstructionPanel::setOnScreen(bool onScreen) {
+  m_onScreen = onScreen;
+  if (m_onScreen && m_waitingToBeShown) request();
+}
+
 ReconstructionPanel::Request ReconstructionPanel::currentRequest() const {
   const auto analyses = m_cache->analyses();
   Request r;
@@ -138,6 +148,11 @@ void ReconstructionPanel::request() {
     return;
   }
   if (m_shown && *m_shown == r) return;
+  if (!isVisible() || !m_onScreen) {
+    m_waitingToBeShown = true;
+    return;
+  }
+  m_waitingToBeShown = false;
   // One job at a time; a slider dragged meanwhile asks again when it ends, with its last value.
   if (m_running) {
     m_dirty = true;

@@ -34,10 +34,18 @@ class ReconstructionPanel : public QWidget {
   QString errorText() const;
   // A reconstruction is being computed or waits to be.
   bool isBusy() const { return m_running || m_dirty; }
+  // Hidden, or a dock tab behind another (still "visible" to Qt), the panel computes nothing:
+  // it would compete with the encoder's forward for the two cores. It catches up when shown.
+  bool isWaitingToBeShown() const { return m_waitingToBeShown; }
+  // Told by the dock's visibilityChanged: whether its tab is the one on screen.
+  void setOnScreen(bool onScreen);
   FigureWidget* figureWidget() const { return m_figure; }
 
  signals:
   void reconstructionShown();
+
+ protected:
+  void showEvent(QShowEvent* event) override;
 
  private:
   struct Request {
@@ -60,6 +68,8 @@ class ReconstructionPanel : public QWidget {
   FigureWidget* m_figure;
   bool m_running = false;
   bool m_dirty = false;
+  bool m_waitingToBeShown = false;
+  bool m_onScreen = true;
   std::optional<Request> m_shown;
   std::optional<double> m_relativeError;
 };

@@ -364,6 +364,11 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
     auto result = std::make_shared<ComputeResult>();
     result->imagePath = job.path;
     std::shared_ptr<const PatchEmbedding> layer = job.layer;
+    // A deeper layer on screen with the model already loaded: the image stays on screen
+    // until that layer of the new one is there. A patch-embedding result in between would
+    // switch every view to layer 0 and back (and its painting and analyses would take the
+    // cores from the forward); the patch embedding's PCA (not on screen) comes last.
+    const bool deepLayerFirst = job.modelKnown && job.model && job.shownLayer > 0;
     if (job.decoded.empty()) {
       const ImageLoadOptions options = job.config.loadOptions();
       const std::vector<std::uint8_t> bytes = readImageBytes(job.path, options);
@@ -373,7 +378,7 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
       PipelineConfig fast = job.config;
       fast.fastDecode = true;
       const ImageLoadOptions quick = fast.loadOptions();
-      const bool previewing = options.reducedDecodeMinSide == 0 &&
+      const bool previewing = !deepLayerFirst && options.reducedDecodeMinSide == 0 &&
                               reducedDecodeFactor(bytes, quick.reducedDecodeMinSide) > 1;
       if (previewing) {
         // A large JPEG: the exact decode (tens of ms) runs on the other core while a preview
@@ -420,19 +425,20 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
     embedStage(*result, job, layer, source, checkpoint, total);
     // Everything but the PCA and the display copy of the original: on screen now, those
     // (an SVD, and an area-averaged shrink of up to 100 MP) follow.
-    Outcome partial = outcome;
-    partial.complete = false;
-    partial.result = result;
-    partial.decoded = source;
-    promise.addResult(std::move(partial));
+    if (deepLayerFirst) {
+      outcome.decoded = source;  // handed over with the layers
+    } else {
+      Outcome partial = outcome;
+      partial.complete = false;
+      partial.result = result;
+      partial.decoded = source;
+      promise.addResult(std::move(partial));
+    }
 
     stage.start();
     auto full = std::make_shared<ComputeResult>(*result);
     result.reset();
-    // A deeper layer on screen with the model already loaded: the forward comes first and
-    // the patch embedding's PCA (not on screen) after it.
-    const bool deferPca = job.modelKnown && job.model && job.shownLayer > 0;
-    if (!deferPca) {
+    if (!deepLayerFirst) {
       full->pca = tokenPca(full->embedding.tokens, kPcaComponents);
       full->pcaRgb = pcaToRgb(full->pca);
     }
@@ -463,7 +469,7 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
         }
       }
       if (full->model) {
-        if (!deferPca) {
+        if (!deepLayerFirst) {
           // The patch embedding's PCA on screen now; the layers follow.
           Outcome pcaDone = outcome;
           pcaDone.complete = false;
@@ -528,6 +534,9 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
   // `full` itself is never published (it is written below): layer 0 is a copy of it.
   std::vector<std::shared_ptr<ComputeResult>> built(static_cast<std::size_t>(count));
   built[0] = std::make_shared<ComputeResult>(*full);
+  // The deeper layers are copies of `full` but for their tokens: copied without them.
+  RowMatrixF patchTokens = std::move(full->embedding.tokens);
+  full->embedding.tokens = RowMatrixF();
   for (int l = 1; l < count; ++l) {
     auto r = std::make_shared<ComputeResult>(*full);
     r->layerIndex = l;
@@ -545,6 +554,7 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
     }
     built[static_cast<std::size_t>(l)] = std::move(r);
   }
+  full->embedding.tokens = std::move(patchTokens);
   checkpoint();
   // Published objects are never written again; the PCA of the others goes into copies.
   std::vector<bool> published(static_cast<std::size_t>(count), false);
