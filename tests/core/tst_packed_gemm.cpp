@@ -1,8 +1,11 @@
 #include <QtTest>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "core/io/threading.h"
+#include "core/model/linear_layer.h"
 #include "core/model/packed_gemm.h"
 #include "core/model/seeded_random.h"
 
@@ -34,6 +37,8 @@ class TestPackedGemm : public QObject {
   void multiplyEqualsDoubleReference();
   void streamedOutputEqualsCachedStores_data();
   void streamedOutputEqualsCachedStores();
+  void linearLayerRowIsIndependentOfTheBatch_data();
+  void linearLayerRowIsIndependentOfTheBatch();
   void defaultBlockingComesFromTheHost();
   void kernelFollowsTheCpuAndPatchlensGemm();
 };
@@ -195,6 +200,51 @@ void TestPackedGemm::streamedOutputEqualsCachedStores() {
       worst = std::max(worst, std::abs(static_cast<double>(streamed(r, d)) - expected));
     }
     for (int pad = kOutputs; pad < stride; ++pad) QCOMPARE(streamed(r, pad), 7.0f);
+  }
+  QVERIFY2(worst < 1e-4, qPrintable(QStringLiteral("max error %1").arg(worst)));
+}
+
+void TestPackedGemm::linearLayerRowIsIndependentOfTheBatch_data() {
+  QTest::addColumn<int>("inputs");
+  QTest::addColumn<int>("threads");
+  QTest::newRow("K 96, 1 thread") << 96 << 1;
+  QTest::newRow("K 768, 2 threads") << 768 << 2;
+  QTest::newRow("K 3072, 1 thread") << 3072 << 1;
+  QTest::newRow("K 3072, 2 threads") << 3072 << 2;
+}
+
+// A token's output does not depend on the tokens beside it: ViT's 197th token, alone in the
+// last micro-row (which joins the block before it), equals the same token inside a whole
+// micro-row of a 210-token batch, bit for bit, GELU included; both equal a double reference.
+// K = 96 and 768 give one block of 15 micro-rows (the tail joined), K = 3072 three blocks.
+void TestPackedGemm::linearLayerRowIsIndependentOfTheBatch() {
+  QFETCH(int, inputs);
+  QFETCH(int, threads);
+  const int before = computeThreads();
+  setComputeThreads(threads);
+  const int kInputs = inputs;
+  constexpr int kOutputs = 12 * PackedGemm::kPanelWidth;
+  const RowMatrixF w = randomMatrix(kOutputs, kInputs, 10);
+  const VectorF b = randomMatrix(kOutputs, 1, 11).col(0);
+  const LinearLayer layer(w, b);
+  const RowMatrixF batch = randomMatrix(210, kInputs, 12);
+  const RowMatrixF vit = batch.topRows(197);
+  RowMatrixF fromVit;
+  RowMatrixF fromBatch;
+  std::vector<float> scratch;
+  layer.apply(vit, fromVit, LinearEpilogue::Gelu, scratch);
+  layer.apply(batch, fromBatch, LinearEpilogue::Gelu, scratch);
+  setComputeThreads(before);
+  QCOMPARE(fromVit.rows(), 197);
+  const RowMatrixF head = fromBatch.topRows(197);
+  QVERIFY(std::equal(fromVit.data(), fromVit.data() + fromVit.size(), head.data()));
+  double worst = 0.0;
+  for (int d = 0; d < kOutputs; ++d) {
+    double z = b(d);
+    for (int k = 0; k < kInputs; ++k)
+      z += static_cast<double>(vit(196, k)) * static_cast<double>(w(d, k));
+    const double gelu = 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)));
+    worst = std::max(worst, std::abs(static_cast<double>(fromVit(196, d)) - gelu));
   }
   QVERIFY2(worst < 1e-4, qPrintable(QStringLiteral("max error %1").arg(worst)));
 }
