@@ -34,6 +34,7 @@ class tst_ImageView : public QObject {
   void cachedPaintEqualsUncachedPaint();
   void overlayFollowsEveryChange();
   void zoomAndResizeRecompose();
+  void gridFollowsThePatchSize();
 
  private:
   // The colour the view shows at the centre of patch (row, col).
@@ -146,6 +147,43 @@ void tst_ImageView::zoomAndResizeRecompose() {
   QCOMPARE(small.size(), QSize(420, 380));
   QCOMPARE(at(small, 13, 0), expectedChannelColour(11, 13 * 14));
   m_view->resize(600, 500);
+}
+
+// The grid layer is reused while its geometry holds (the next image of the same size); the
+// same view rectangle with another patch size is another grid.
+void tst_ImageView::gridFollowsThePatchSize() {
+  m_view->setShowGrid(true);
+  const auto whiteNear = [](const QImage& shot, QPointF at) {
+    for (int dx = -2; dx <= 2; ++dx) {
+      const QPoint p(static_cast<int>(std::round(at.x())) + dx, static_cast<int>(at.y()));
+      if (QColor(shot.pixel(p)).lightness() > 200) return true;
+    }
+    return false;
+  };
+  // Between 16-pixel patches 4 and 5 of row 5 (80 px into the input): a line at P = 16 only.
+  const QPointF left = m_view->patchCenter({5, 4});
+  const QPointF right = m_view->patchCenter({5, 5});
+  const QPointF edge((left.x() + right.x()) / 2, left.y());
+  QVERIFY(whiteNear(render(*m_view), edge));
+
+  PipelineConfig config = m_session->config();
+  const PipelineConfig before = config;
+  config.weights.shape.patchSize = 32;
+  m_session->setConfig(config);
+  QVERIFY(QTest::qWaitFor([&] { return !m_session->isBusy(); }, 60000));
+  QCOMPARE(m_session->result()->embedding.grid.cols, 7);
+  const QImage coarse = render(*m_view);
+  QVERIFY(!whiteNear(coarse, edge));
+  // ... and one between 32-pixel patches 2 and 3 (96 px): at the 16-pixel grid's 5|6 edge.
+  const QPointF coarseLeft = m_view->patchCenter({2, 2});
+  const QPointF coarseRight = m_view->patchCenter({2, 3});
+  QVERIFY(whiteNear(coarse, QPointF((coarseLeft.x() + coarseRight.x()) / 2, coarseLeft.y())));
+
+  m_session->setConfig(before);
+  QVERIFY(QTest::qWaitFor([&] { return !m_session->isBusy(); }, 60000));
+  QCOMPARE(m_session->result()->embedding.grid.cols, 14);
+  QVERIFY(whiteNear(render(*m_view), edge));
+  m_view->setShowGrid(false);
 }
 
 QTEST_MAIN(tst_ImageView)

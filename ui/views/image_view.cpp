@@ -315,9 +315,14 @@ bool ImageView::drawSceneFromCache(QPainter& painter, const QRectF& bounds) cons
     p.translate(-bounds.topLeft());
     p.setClipRect(bounds);
     drawOverlay(p);
+    // The grid depends on where it lands, not on the pixels under it: the next image of the
+    // same size (a dataset, a reopen) reuses it.
     LayerKey gridKey = key;
+    gridKey.image = 0;
+    gridKey.imageRect = QRectF();
     gridKey.overlay = 0;
     gridKey.opacity = 0;
+    gridKey.gridCells = QSize(result->embedding.grid.cols, result->embedding.grid.rows);
     gridKey.gridRect = imageToWidget().mapRect(gridRectInImage());
     gridKey.inputBox = imageToWidget().mapRect(result->sourceInputBox());
     if (!(m_gridKey == gridKey) || m_gridLayer.isNull()) {

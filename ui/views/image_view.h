@@ -99,6 +99,7 @@ class ImageView : public QWidget {
     bool original = false;
     QRectF gridRect;  // grid layer only: where the grid and the crop box land
     QRectF inputBox;
+    QSize gridCells;  // grid layer only: columns x rows
     bool operator==(const LayerKey&) const = default;
   };
   // The view at its own size, so that a repaint is one blit: m_base holds the image
