@@ -534,6 +534,17 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
   // `full` itself is never published (it is written below): layer 0 is a copy of it.
   std::vector<std::shared_ptr<ComputeResult>> built(static_cast<std::size_t>(count));
   built[0] = std::make_shared<ComputeResult>(*full);
+  // The PCA of the layer on screen (an eigensolver, mostly serial) runs on a thread of its own
+  // while this one copies the other layers and computes their cheap maps.
+  const RowMatrixF shownTokens = shown > 0 ? trace->patchTokens(shown) : RowMatrixF();
+  std::future<std::pair<PcaResult, RowMatrixF>> shownPca;
+  if (shown > 0) {
+    shownPca = std::async(std::launch::async, [&shownTokens] {
+      PcaResult pca = tokenPca(shownTokens, kPcaComponents);
+      RowMatrixF rgb = pcaToRgb(pca);
+      return std::make_pair(std::move(pca), std::move(rgb));
+    });
+  }
   // The deeper layers are copies of `full` but for their tokens: copied without them.
   RowMatrixF patchTokens = std::move(full->embedding.tokens);
   full->embedding.tokens = RowMatrixF();
@@ -548,13 +559,14 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
     r->global = globalRange(tokens);
     r->pca = {};
     r->pcaRgb = RowMatrixF();
-    if (l == shown) {
-      r->pca = tokenPca(tokens, kPcaComponents);
-      r->pcaRgb = pcaToRgb(r->pca);
-    }
     built[static_cast<std::size_t>(l)] = std::move(r);
   }
   full->embedding.tokens = std::move(patchTokens);
+  if (shownPca.valid()) {
+    auto [pca, rgb] = shownPca.get();
+    built[static_cast<std::size_t>(shown)]->pca = std::move(pca);
+    built[static_cast<std::size_t>(shown)]->pcaRgb = std::move(rgb);
+  }
   checkpoint();
   // Published objects are never written again; the PCA of the others goes into copies.
   std::vector<bool> published(static_cast<std::size_t>(count), false);
