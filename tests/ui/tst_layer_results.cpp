@@ -21,6 +21,7 @@ class tst_LayerResults : public QObject {
  private slots:
   void initTestCase();
   void reopenAtFinalLayerKeepsEveryLayersPca();
+  void encoderRefusalAtDeepLayerStillHasPca();
 };
 
 void tst_LayerResults::initTestCase() {
@@ -87,6 +88,39 @@ void tst_LayerResults::reopenAtFinalLayerKeepsEveryLayersPca() {
         (result->pca.projections - expected.projections).cwiseAbs().maxCoeff() <= 1e-3f * scale,
         qPrintable(QStringLiteral("layer %1: PCA differs from the core's").arg(layer)));
   }
+}
+
+// At a deep layer with the model known, the patch embedding's PCA waits for the forward. When
+// the encoder cannot run on the new input (here --remainder pad: the embedding's grid is
+// 15 x 15, the encoder's 14 x 14), the patch embedding is what is shown, and with its PCA.
+void tst_LayerResults::encoderRefusalAtDeepLayerStillHasPca() {
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&window));
+  Session* session = window.session();
+  const std::string weights = test::dataPath("transformer/timm_vit_f32/model.safetensors");
+  window.openWeights(QString::fromStdString(weights));
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
+  window.openImage(QString::fromStdString(test::dataPath("chelsea.png")));
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy() && session->hasTransformer(); }, 60000));
+  session->setLayer(session->layerCount() - 1);
+
+  PipelineConfig config = session->config();
+  const int patch = session->result()->patchSize();
+  config.preprocess.height = config.preprocess.width = 14 * patch + patch / 2;
+  config.remainder = RemainderPolicy::Pad;
+  session->setConfig(config);
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
+  const auto& result = session->result();
+  QVERIFY(result);
+  QVERIFY2(!result->trace, "the encoder ran on a grid it should refuse");
+  QCOMPARE(result->embedding.grid.rows, 15);
+  QVERIFY(!result->noTransformer.isEmpty());
+  QVERIFY2(result->hasPca(), "the patch embedding is shown without its PCA");
+  const PcaResult expected = tokenPca(result->embedding.tokens, 3);
+  QVERIFY((result->pca.projections - expected.projections).cwiseAbs().maxCoeff() <=
+          1e-3f * expected.projections.cwiseAbs().maxCoeff());
 }
 
 QTEST_MAIN(tst_LayerResults)

@@ -486,6 +486,12 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
         });
       }
     }
+    if (full->pca.components.size() == 0) {
+      // Deferred for a deeper layer, but the encoder could not run on this input (e.g. its
+      // grid differs under --remainder pad): the patch embedding is what is shown.
+      full->pca = tokenPca(full->embedding.tokens, kPcaComponents);
+      full->pcaRgb = pcaToRgb(full->pca);
+    }
     full->computeMs = msSince(total);
     outcome.result = std::move(full);
   } catch (const Superseded&) {
