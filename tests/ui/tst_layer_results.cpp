@@ -11,6 +11,32 @@
 
 using namespace patchlens;
 
+namespace {
+
+std::string fixtureWeights() {
+  return test::dataPath("transformer/timm_vit_f32/model.safetensors");
+}
+
+QString fixtureImage() {
+  return QString::fromStdString(test::dataPath("chelsea.png"));
+}
+
+// The fixture ViT (tests/data/transformer) loaded, chelsea.png computed, the final layer on
+// screen: the model is known from here on.
+void openAtFinalLayer(MainWindow& window) {
+  window.resize(1200, 800);
+  window.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&window));
+  Session* session = window.session();
+  window.openWeights(QString::fromStdString(fixtureWeights()));
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
+  window.openImage(fixtureImage());
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy() && session->hasTransformer(); }, 60000));
+  session->setLayer(session->layerCount() - 1);
+}
+
+}  // namespace
+
 // The session's per-layer results when an image is opened again with a deep layer on
 // screen: the forward then runs before the patch embedding's PCA (which is deferred, not
 // dropped). Every layer must still arrive with its own tokens and its own PCA, equal to the
@@ -33,18 +59,10 @@ void tst_LayerResults::initTestCase() {
 
 void tst_LayerResults::reopenAtFinalLayerKeepsEveryLayersPca() {
   MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
-  window.resize(1200, 800);
-  window.show();
-  QVERIFY(QTest::qWaitForWindowExposed(&window));
+  openAtFinalLayer(window);
+  if (QTest::currentTestFailed()) return;
   Session* session = window.session();
-  const std::string weights = test::dataPath("transformer/timm_vit_f32/model.safetensors");
-  window.openWeights(QString::fromStdString(weights));
-  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
-  const QString image = QString::fromStdString(test::dataPath("chelsea.png"));
-  window.openImage(image);
-  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy() && session->hasTransformer(); }, 60000));
   const int last = session->layerCount() - 1;
-  session->setLayer(last);
   QCOMPARE(session->result()->layerIndex, last);
 
   // The model is known now: the image on screen stays until the new image's final layer is
@@ -53,7 +71,7 @@ void tst_LayerResults::reopenAtFinalLayerKeepsEveryLayersPca() {
   std::vector<std::shared_ptr<const ComputeResult>> shown;
   const auto connection = connect(session, &Session::resultChanged, session,
                                   [&] { shown.push_back(session->result()); });
-  window.openImage(image);
+  window.openImage(fixtureImage());
   QVERIFY(QTest::qWaitFor(
       [&] { return !session->isBusy() && session->hasTransformer() && session->result()->trace; },
       60000));
@@ -67,7 +85,7 @@ void tst_LayerResults::reopenAtFinalLayerKeepsEveryLayersPca() {
                             .arg(r->trace ? QStringLiteral("new") : QStringLiteral("none"))));
   }
 
-  const auto model = VisionTransformer::load(weights);
+  const auto model = VisionTransformer::load(fixtureWeights());
   QVERIFY(model.has_value());
   const TransformerOutput reference = model->forward(session->result()->tensor);
   for (const int layer : {0, last}) {
@@ -95,16 +113,9 @@ void tst_LayerResults::reopenAtFinalLayerKeepsEveryLayersPca() {
 // 15 x 15, the encoder's 14 x 14), the patch embedding is what is shown, and with its PCA.
 void tst_LayerResults::encoderRefusalAtDeepLayerStillHasPca() {
   MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
-  window.resize(1200, 800);
-  window.show();
-  QVERIFY(QTest::qWaitForWindowExposed(&window));
+  openAtFinalLayer(window);
+  if (QTest::currentTestFailed()) return;
   Session* session = window.session();
-  const std::string weights = test::dataPath("transformer/timm_vit_f32/model.safetensors");
-  window.openWeights(QString::fromStdString(weights));
-  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
-  window.openImage(QString::fromStdString(test::dataPath("chelsea.png")));
-  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy() && session->hasTransformer(); }, 60000));
-  session->setLayer(session->layerCount() - 1);
 
   PipelineConfig config = session->config();
   const int patch = session->result()->patchSize();

@@ -486,7 +486,7 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
         });
       }
     }
-    if (full->pca.components.size() == 0) {
+    if (!full->hasPca()) {
       // Deferred for a deeper layer, but the encoder could not run on this input (e.g. its
       // grid differs under --remainder pad): the patch embedding is what is shown.
       full->pca = tokenPca(full->embedding.tokens, kPcaComponents);
@@ -583,7 +583,7 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
   }
   for (int l = 0; l < count; ++l) {
     auto& r = built[static_cast<std::size_t>(l)];
-    if (l != shown && r->pca.components.size() == 0) {
+    if (l != shown && !r->hasPca()) {
       auto done = std::make_shared<ComputeResult>(*r);
       done->pca = tokenPca(done->embedding.tokens, kPcaComponents);
       done->pcaRgb = pcaToRgb(done->pca);
@@ -592,7 +592,7 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
     }
     checkpoint();
   }
-  if (full->pca.components.size() == 0) {
+  if (!full->hasPca()) {
     full->pca = built[0]->pca;  // the deferred PCA of the patch embedding
     full->pcaRgb = built[0]->pcaRgb;
   }

@@ -325,15 +325,17 @@ bool ImageView::drawSceneFromCache(QPainter& painter, const QRectF& bounds) cons
     gridKey.gridCells = QSize(result->embedding.grid.cols, result->embedding.grid.rows);
     gridKey.gridRect = imageToWidget().mapRect(gridRectInImage());
     gridKey.inputBox = imageToWidget().mapRect(result->sourceInputBox());
-    if (!(m_gridKey == gridKey) || m_gridLayer.isNull()) {
-      target(m_gridLayer);
-      m_gridLayer.fill(Qt::transparent);
-      QPainter g(&m_gridLayer);
-      g.translate(-bounds.topLeft());
-      drawGridAndInputBox(g);
-      m_gridKey = gridKey;
+    if (m_showGrid || m_showOriginal) {  // else the layer holds nothing to blend
+      if (!(m_gridKey == gridKey) || m_gridLayer.isNull()) {
+        target(m_gridLayer);
+        m_gridLayer.fill(Qt::transparent);
+        QPainter g(&m_gridLayer);
+        g.translate(-bounds.topLeft());
+        drawGridAndInputBox(g);
+        m_gridKey = gridKey;
+      }
+      p.drawImage(bounds.topLeft(), m_gridLayer);
     }
-    p.drawImage(bounds.topLeft(), m_gridLayer);
     m_composedKey = key;
   }
   painter.drawImage(bounds.topLeft(), m_composed);
