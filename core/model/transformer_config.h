@@ -16,6 +16,13 @@ enum class PositionResample {
   HfScaleFactor,  // HF interpolate_pos_encoding (transformers 4.3x): bicubic, scale (g+0.1)/sqrt(N)
 };
 
+// Tensors of the checkpoint the encoder does not use, with the reason (the classifier head, a
+// text tower, ...: family_tensor_rules.cpp); `info` lists them.
+struct UnusedTensors {
+  std::string reason;
+  std::vector<std::string> names;
+};
+
 // What one ViT encoder is: the family it was read as, its sizes, and every switch in which the
 // families differ. The block math (transformer_block.cpp) reads only these.
 struct TransformerConfig {
@@ -38,6 +45,7 @@ struct TransformerConfig {
   PositionResample resample = PositionResample::None;
   int nativeGridRows = 0, nativeGridCols = 0;  // the grid the position table was trained for
   int patchSize = 0, inChannels = 0;
+  std::vector<UnusedTensors> unusedTensors;  // grouped by reason
 
   int headDim() const { return numHeads > 0 ? embedDim / numHeads : 0; }
   int prefixTokens() const {  // cls + dist + registers

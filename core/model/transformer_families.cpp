@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/io/error.h"
+#include "core/model/family_tensor_rules.h"
 #include "core/weights/gguf_file.h"
 #include "core/weights/shape_text.h"
 #include "core/weights/weight_keys.h"
@@ -68,6 +69,7 @@ class Reader {
   NpyArray read(const std::string& name, const Shape& expected) const {
     const TensorInfo* t = info(name);
     if (!t) fail(name, "is missing");
+    m_consumed.insert(m_prefix + name);
     if (!matches(t->shape, expected)) {
       fail(name, "is " + shapeText(t->shape) + ", expected " + shapeText(expected));
     }
@@ -104,6 +106,18 @@ class Reader {
     return {vector(weight, d), vector(bias, d)};
   }
 
+  // A tensor read elsewhere (the patch embedding, by loadPatchWeights): full name.
+  void markConsumed(const std::string& fullName) const { m_consumed.insert(fullName); }
+
+  // Every tensor of the file no read() took, in name order.
+  std::vector<std::string> unconsumed() const {
+    std::vector<std::string> out;
+    for (const std::string& n : m_names) {
+      if (!m_consumed.count(n)) out.push_back(n);
+    }
+    return out;
+  }
+
  private:
   static bool matches(const Shape& actual, const Shape& expected) {
     if (expected.empty()) return true;
@@ -119,6 +133,7 @@ class Reader {
   std::string m_prefix;
   std::string m_context;
   std::set<std::string> m_names;
+  mutable std::set<std::string> m_consumed;  // full names
 };
 
 // What a config sidecar (config.json beside the weights: HF's, or timm's with model_args)
@@ -561,6 +576,55 @@ void readPositions(const Reader& r, Build& b, std::int64_t d) {
   c.nativeGridRows = c.nativeGridCols = exactSquareRoot(rows - rowsForPrefix);
 }
 
+// The family whose patch weight keys names, and the prefix before its name; null if none.
+const PatchFamily* patchFamily(const WeightKeys& keys, std::string& prefix) {
+  const PatchFamily* family = nullptr;
+  for (const PatchFamily& f : kPatchFamilies) {
+    const std::string suffix = f.weightSuffix;
+    if (keys.family == f.keysFamily && keys.weight.size() >= suffix.size() &&
+        keys.weight.compare(keys.weight.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      family = &f;
+      prefix = keys.weight.substr(0, keys.weight.size() - suffix.size());
+    }
+  }
+  return family;
+}
+
+std::string lookalikeOf(const TensorSource& source, const std::string& readerFamily,
+                        const std::string& prefix) {
+  std::vector<std::string> candidates;
+  for (const TensorInfo& t : source.tensors()) {
+    if (knownUnusedReason(readerFamily, prefix, t.name).empty()) candidates.push_back(t.name);
+  }
+  return lookalikeRefusal(readerFamily, candidates);
+}
+
+// Every tensor is consumed or known to be unused (with its reason, kept for `info`); any other is
+// refused by name: a tensor the reader skips could change the numbers.
+void checkEveryTensorUnderstood(const Reader& r, const std::string& path,
+                                const std::string& readerFamily, const std::string& prefix,
+                                TransformerConfig& c) {
+  std::vector<std::pair<std::string, std::string>> unused;
+  std::vector<std::string> unknown;
+  for (const std::string& name : r.unconsumed()) {
+    const std::string reason = knownUnusedReason(readerFamily, prefix, name);
+    if (reason.empty()) {
+      unknown.push_back(name);
+    } else {
+      unused.emplace_back(name, reason);
+    }
+  }
+  if (!unknown.empty()) {
+    std::string more;
+    for (std::size_t i = 1; i < unknown.size() && i < 3; ++i)
+      more += std::string(i == 1 ? "" : ", ") + "'" + unknown[i] + "'";
+    if (unknown.size() > 3) more += " and " + std::to_string(unknown.size() - 3) + " more";
+    throw Error(path, "tensor '" + unknown.front() + "' is not understood by the " + readerFamily +
+                          " reader" + (more.empty() ? "" : " (nor " + more + ")"));
+  }
+  c.unusedTensors = groupUnused(unused);
+}
+
 }  // namespace
 
 int standardHeadsForWidth(int width) {
@@ -581,6 +645,15 @@ int standardHeadsForWidth(int width) {
   }
 }
 
+std::string encoderRefusalByName(const TensorSource& source, const std::string& path,
+                                 const WeightLoadOptions& patch) {
+  if (source.format() == "npy") return {};
+  const WeightKeys keys = resolveWeightKeys(source.tensors(), patch, path);
+  std::string prefix;
+  const PatchFamily* family = patchFamily(keys, prefix);
+  return family ? lookalikeOf(source, family->keysFamily, prefix) : std::string();
+}
+
 std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& source,
                                                           const std::string& path,
                                                           const TransformerLoadOptions& options,
@@ -591,16 +664,8 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   };
   if (source.format() == "npy") return notTransformer("a lone .npy array holds no blocks");
   const WeightKeys keys = resolveWeightKeys(source.tensors(), options.patch, path);
-  const PatchFamily* family = nullptr;
   std::string prefix;
-  for (const PatchFamily& f : kPatchFamilies) {
-    const std::string suffix = f.weightSuffix;
-    if (keys.family == f.keysFamily && keys.weight.size() >= suffix.size() &&
-        keys.weight.compare(keys.weight.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      family = &f;
-      prefix = keys.weight.substr(0, keys.weight.size() - suffix.size());
-    }
-  }
+  const PatchFamily* family = patchFamily(keys, prefix);
   if (!family) {
     return notTransformer("the patch embedding '" + keys.weight + "' (" + keys.family +
                           ") belongs to no ViT family PatchLens knows the blocks of");
@@ -608,6 +673,9 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   Reader r(source, path, prefix);
   Build b;
   const std::string kf = family->keysFamily;
+  // A family PatchLens does not run is refused by its own names before any of its tensors is
+  // read as something looser (a DINOv3 .pth is not "timm DINOv2").
+  if (const std::string why = lookalikeOf(source, kf, prefix); !why.empty()) throw Error(path, why);
   const std::int64_t d = [&] {
     const Shape s = r.shape(family->weightSuffix);
     return s.size() == 4 ? (kf == "Google ViT (npz)" ? s[3] : s[0]) : std::int64_t{0};
@@ -683,6 +751,9 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   }
   r.setContext({});
   readPositions(r, b, d);
+  r.markConsumed(keys.weight);
+  if (!keys.bias.empty()) r.markConsumed(keys.bias);
+  checkEveryTensorUnderstood(r, path, kf, prefix, c);
 
   // Heads: --heads, then what the file's own layout fixes, then the sidecar, then a guess.
   if (options.heads > 0) {

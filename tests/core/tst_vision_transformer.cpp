@@ -3,9 +3,11 @@
 #include <cmath>
 
 #include "core/io/error.h"
+#include "core/model/transformer_families.h"
 #include "core/model/vision_transformer.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_archive.h"
+#include "core/weights/tensor_source_factory.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
@@ -50,6 +52,10 @@ class TestVisionTransformer : public QObject {
   void fixedGridFamilyRefusesOtherGrid();
   void headsOptionWinsAndMustDivideWidth();
   void prefixTokenNamesFollowTokenOrder();
+  void refusesUnknownTensor_data();
+  void refusesUnknownTensor();
+  void knownUnusedTensorsAreListed();
+  void lookalikeIsToldByName();
 };
 
 void TestVisionTransformer::matchesPyTorch_data() {
@@ -226,6 +232,80 @@ void TestVisionTransformer::prefixTokenNamesFollowTokenOrder() {
   QCOMPARE(vit->config().prefixTokens(), 5);
   QCOMPARE(vit->config().positionPrefixRows, 0);  // timm's no_embed_class
   QVERIFY(vit->config().layerScale);
+}
+
+// Each family's fixture with one tensor it does not have (tests/data/transformer/unknown): the
+// load refuses it, naming it, never running without it.
+void TestVisionTransformer::refusesUnknownTensor_data() {
+  QTest::addColumn<QString>("file");
+  QTest::addColumn<QString>("tensor");
+  const auto rows = test::readTsv(fixture("unknown/expected.tsv"));
+  QCOMPARE(rows.size(), std::size_t{15});
+  for (const auto& r : rows) {
+    QTest::newRow(r[0].c_str()) << QString::fromStdString(r[0]) << QString::fromStdString(r[1]);
+  }
+}
+
+void TestVisionTransformer::refusesUnknownTensor() {
+  QFETCH(QString, file);
+  QFETCH(QString, tensor);
+  TransformerLoadOptions options;
+  options.heads = 2;
+  const std::string path = fixture("unknown/" + file.toStdString());
+  try {
+    (void)VisionTransformer::load(path, options);
+    QFAIL("loaded a file with a tensor its reader does not understand");
+  } catch (const Error& e) {
+    QCOMPARE(QString::fromStdString(e.file()), QString::fromStdString(path));
+    const QString reason = QString::fromStdString(e.reason());
+    QVERIFY2(reason.contains("tensor '" + tensor + "' is not understood by the "), e.what());
+  }
+}
+
+void TestVisionTransformer::knownUnusedTensorsAreListed() {
+  const auto unused = [](const std::string& file, int heads) {
+    TransformerLoadOptions options;
+    options.heads = heads;
+    const auto vit = VisionTransformer::load(fixture(file), options);
+    std::vector<std::string> lines;
+    for (const UnusedTensors& u : vit->config().unusedTensors) {
+      std::string line = u.reason + ":";
+      for (const std::string& n : u.names) line += " " + n;
+      lines.push_back(line);
+    }
+    return lines;
+  };
+  QCOMPARE(unused("timm_vit_f32/model.safetensors", 0),
+           (std::vector<std::string>{"classifier head: head.weight"}));
+  QCOMPARE(unused("openai_clip_f16/model.safetensors", 0),
+           (std::vector<std::string>{"contrastive temperature: logit_scale",
+                                     "projection into the joint image-text space: visual.proj"}));
+  QCOMPARE(unused("torchvision_f32/model.safetensors", 3),
+           (std::vector<std::string>{"classifier head: heads.head.bias heads.head.weight"}));
+  QCOMPARE(unused("google_f32/model.npz", 0),
+           (std::vector<std::string>{"classifier head: head/bias head/kernel"}));
+  QCOMPARE(unused("gguf_clip_f16/mmproj.gguf", 0),
+           (std::vector<std::string>{
+               "multimodal projector into the language model: mm.0.bias mm.0.weight"}));
+  QCOMPARE(unused("hf_dinov2_reg2_bf16/model.safetensors", 0),
+           (std::vector<std::string>{"mask token of masked-image pre-training, not in the forward: "
+                                     "embeddings.mask_token"}));
+}
+
+void TestVisionTransformer::lookalikeIsToldByName() {
+  const auto why = [](const std::string& file) {
+    const std::string path = fixture(file);
+    return encoderRefusalByName(*openTensorSource(path), path, {});
+  };
+  QCOMPARE(why("timm_dinov2_reg4_f16/model.safetensors"), std::string());
+  QVERIFY(why("unknown/timm_dinov2_reg4_f16.safetensors")
+              .find("looks like a Meta DINOv3 checkpoint (storage_tokens)") != std::string::npos);
+  QVERIFY(why("unknown/timm_deit_bf16.safetensors").find("RoPE") != std::string::npos);
+  QVERIFY(why("unknown/torchvision_f32.safetensors").find("BEiT") != std::string::npos);
+  QCOMPARE(why("unknown/timm_clip_f32.safetensors"), std::string());  // a plain unknown name
+  // A Linear patch embedding (NaFlex) is refused, never reshaped into a conv.
+  QVERIFY_THROWS_EXCEPTION(
+      Error, (void)VisionTransformer::load(fixture("unknown/naflex_linear_patch.safetensors")));
 }
 
 QTEST_APPLESS_MAIN(TestVisionTransformer)

@@ -428,6 +428,54 @@ def write_safetensors(path, state, dtype):
     write(path, safetensors_bytes(tensors, {"format": "pt"}))
 
 
+def write_model(path, family, m, state, fmt):
+    """The state in the family's file format (fmt: st, npz, gguf, pth, bin)."""
+    if fmt == "gguf":
+        from checkpoint_writers import Typed, T_FLOAT32, T_UINT32, save_gguf
+        save_gguf({k: np.asarray(v, np.float32) for k, v in state.items()},
+                  {"general.architecture": "clip", "clip.has_vision_encoder": True,
+                   "clip.use_gelu": family == "gguf_gelu",
+                   "clip.vision.embedding_length": Typed(T_UINT32, m.d),
+                   "clip.vision.block_count": Typed(T_UINT32, m.depth),
+                   "clip.vision.attention.head_count": Typed(T_UINT32, m.heads),
+                   "clip.vision.attention.layer_norm_epsilon": Typed(T_FLOAT32, 1e-5)},
+                  path, dtype=m.dtype)
+    elif fmt in ("pth", "bin"):
+        from checkpoint_writers import save_torch_legacy, save_torch_zip
+        sd = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state.items() if v is not None}
+        if m.dtype == "F16":
+            sd = {k: v.half() for k, v in sd.items()}
+        elif m.dtype == "BF16":
+            sd = {k: v.bfloat16() for k, v in sd.items()}
+        (save_torch_zip if fmt == "pth" else save_torch_legacy)(sd, path)
+    elif fmt == "npz":
+        np.savez(path, **{k: np.asarray(v, np.float32) for k, v in state.items() if v is not None})
+    else:
+        write_safetensors(path, state, m.dtype)
+
+
+# One tensor each family does not have, added to its fixture: the reader must refuse it by name.
+# Some are markers of a family PatchLens does not run (BEiT's relative_position_bias_table, RoPE's
+# rope.freqs, DINOv3's storage_tokens and bias_mask), the others plain unknown names.
+UNKNOWN_EXTRA = {
+    "timm_vit_f32": "blocks.0.attn.relative_position_bias_table",
+    "timm_deit_bf16": "rope.freqs",
+    "timm_dinov2_reg4_f16": "storage_tokens",
+    "timm_clip_f32": "blocks.1.attn.q_norm.weight",
+    "hf_vit_f32": "vit.encoder.layer.1.lambda_1",
+    "hf_dinov2_reg2_bf16": "encoder.layer.0.mlp.weights_in.weight",
+    "hf_clip_f16": "vision_model.embeddings.register_tokens",
+    "hf_siglip_f32": "vision_model.encoder.layers.0.self_attn.q_norm.weight",
+    "openai_clip_f16": "visual.attnpool.positional_embedding",
+    "torchvision_f32": "encoder.layers.encoder_layer_0.self_attention.relative_position_bias_table",
+    "google_f32": "Transformer/encoderblock_0/LayerScale_0/scale",
+    "gguf_clip_f16": "v.blk.0.ffn_gate.weight",
+    "gguf_siglip_legacy_f32": "v.patch_embd.weight.1",
+    "timm_dinov2_reg4_pth_bf16": "blocks.0.attn.qkv.bias_mask",
+    "hf_vit_bin_f16": "encoder.layer.0.attention.attention.relative_position_bias.relative_position_bias_table",
+}
+
+
 # ---------------------------------------------------------------- the torchvision check
 
 def check_against_torchvision(m, image, expected):
@@ -464,35 +512,16 @@ def main(data_dir):
     rng = np.random.default_rng(20261130)
     rows = []
 
+    written = {}  # case name -> (family, model, state, fmt) for the refusal variants below
+
     def case(name, family, m, state, fmt, grids, heads_option=0, config=None, expect_family="",
              expect_heads_source=""):
         folder = os.path.join(out, name)
         os.makedirs(folder)
         fname = {"npz": "model.npz", "gguf": "mmproj.gguf", "pth": "model.pth",
                  "bin": "pytorch_model.bin"}.get(fmt, "model.safetensors")
-        if fmt == "gguf":
-            from checkpoint_writers import Typed, T_FLOAT32, T_UINT32, save_gguf
-            save_gguf({k: np.asarray(v, np.float32) for k, v in state.items()},
-                      {"general.architecture": "clip", "clip.has_vision_encoder": True,
-                       "clip.use_gelu": family == "gguf_gelu",
-                       "clip.vision.embedding_length": Typed(T_UINT32, m.d),
-                       "clip.vision.block_count": Typed(T_UINT32, m.depth),
-                       "clip.vision.attention.head_count": Typed(T_UINT32, m.heads),
-                       "clip.vision.attention.layer_norm_epsilon": Typed(T_FLOAT32, 1e-5)},
-                      os.path.join(folder, fname), dtype=m.dtype)
-        elif fmt in ("pth", "bin"):
-            from checkpoint_writers import save_torch_legacy, save_torch_zip
-            sd = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state.items() if v is not None}
-            if m.dtype == "F16":
-                sd = {k: v.half() for k, v in sd.items()}
-            elif m.dtype == "BF16":
-                sd = {k: v.bfloat16() for k, v in sd.items()}
-            (save_torch_zip if fmt == "pth" else save_torch_legacy)(sd, os.path.join(folder, fname))
-        elif fmt == "npz":
-            np.savez(os.path.join(folder, fname),
-                     **{k: np.asarray(v, np.float32) for k, v in state.items() if v is not None})
-        else:
-            write_safetensors(os.path.join(folder, fname), state, m.dtype)
+        write_model(os.path.join(folder, fname), family, m, state, fmt)
+        written[name] = (family, m, state, fmt)
         if config is not None:
             with open(os.path.join(folder, "config.json"), "w") as f:
                 json.dump(config, f, indent=1)
@@ -585,6 +614,22 @@ def main(data_dir):
     with open(os.path.join(bad, "expected.tsv"), "w") as f:
         f.write("missing_fc1.safetensors\ttensor 'blocks.1.mlp.fc1.weight' is missing (block 2 of 3)\n")
         f.write("misshaped_proj.safetensors\ttensor 'blocks.2.attn.proj.weight' is [32, 24], expected [32, 32]\n")
+    # Each family's fixture with one tensor it does not have (UNKNOWN_EXTRA): refused by name.
+    unknown = os.path.join(out, "unknown")
+    os.makedirs(unknown)
+    with open(os.path.join(unknown, "expected.tsv"), "w") as f:
+        for name, extra in UNKNOWN_EXTRA.items():
+            family, m, state, fmt = written[name]
+            s = dict(state)
+            s[extra] = np.full((2, m.d), 0.25, np.float32)
+            fname = name + {"npz": ".npz", "gguf": ".gguf", "pth": ".pth", "bin": ".bin"}.get(fmt, ".safetensors")
+            write_model(os.path.join(unknown, fname), family, m, s, fmt)
+            f.write(f"{fname}\t{extra}\n")
+    # NaFlex's Linear patch embedding [D, P*P*C] under timm's conv name: never reshaped into a conv.
+    m = written["timm_vit_f32"][1]
+    s = dict(written["timm_vit_f32"][2])
+    s["patch_embed.proj.weight"] = s["patch_embed.proj.weight"].reshape(m.d, -1)
+    write_safetensors(os.path.join(unknown, "naflex_linear_patch.safetensors"), s, "F32")
     total = sum(os.path.getsize(os.path.join(dp, fn)) for dp, _, fns in os.walk(out) for fn in fns)
     print(f"transformer fixtures: {len(rows)} cases, {total / 1024:.0f} kB under {os.path.normpath(out)}")
 
