@@ -133,8 +133,13 @@ void describeTransformer(const CommandLine& cl, const std::string& path, std::os
     out << " (" << c.prefixTokens() << " prefix), then the patches in row-major order\n";
     if (!c.hasPositionEmbedding) out << "position embedding: none\n";
     if (c.hasPositionEmbedding) {
-      out << "position embedding: absolute learned, " << c.nativeGridRows << " x "
-          << c.nativeGridCols << " grid, on " << c.positionPrefixRows << " prefix token"
+      out << "position embedding: absolute learned, ";
+      if (c.nativeGridRows > 0) {
+        out << c.nativeGridRows << " x " << c.nativeGridCols << " grid";
+      } else {
+        out << "a non-square grid";
+      }
+      out << " (from " << c.nativeGridSource << "), on " << c.positionPrefixRows << " prefix token"
           << (c.positionPrefixRows == 1 ? "" : "s") << " and the patches; other grids: "
           << (c.resample == PositionResample::TimmBicubic ? "timm bicubic resampling"
               : c.resample == PositionResample::HfScaleFactor

@@ -43,7 +43,15 @@ struct TransformerConfig {
   int positionPrefixRows = 0;
   bool hasPositionEmbedding = true;
   PositionResample resample = PositionResample::None;
-  int nativeGridRows = 0, nativeGridCols = 0;  // the grid the position table was trained for
+  // The grid the position table was trained for; 0 x 0 when the table's patch count is not a
+  // square and no config.json names the image size: then only an input with exactly that many
+  // patches runs, on its own grid (any factorisation would be a guess).
+  int nativeGridRows = 0, nativeGridCols = 0;
+  std::string nativeGridSource;  // "config.json model_args.img_size", "a square table", ...
+  // Another prefix-row count the family's code allows for this table (timm's no_embed_class
+  // when no config.json says): its patch count is not a square, so it fits only an input with
+  // exactly that many patches; such an input is refused as ambiguous. -1: none.
+  int alternativePositionPrefixRows = -1;
   int patchSize = 0, inChannels = 0;
   std::vector<UnusedTensors> unusedTensors;  // grouped by reason
 

@@ -56,6 +56,10 @@ class TestVisionTransformer : public QObject {
   void refusesUnknownTensor();
   void knownUnusedTensorsAreListed();
   void lookalikeIsToldByName();
+  void prefixRowsComeFromTheFamilyAndGridFromTheSidecar();
+  void nonSquareTableWithoutSidecarRunsOnlyItsCount();
+  void sidecarImageSizeMustFitTheTable();
+  void ambiguousTableIsRefused();
 };
 
 void TestVisionTransformer::matchesPyTorch_data() {
@@ -306,6 +310,86 @@ void TestVisionTransformer::lookalikeIsToldByName() {
   // A Linear patch embedding (NaFlex) is refused, never reshaped into a conv.
   QVERIFY_THROWS_EXCEPTION(
       Error, (void)VisionTransformer::load(fixture("unknown/naflex_linear_patch.safetensors")));
+}
+
+void TestVisionTransformer::prefixRowsComeFromTheFamilyAndGridFromTheSidecar() {
+  const auto config = [](const std::string& file) {
+    return VisionTransformer::load(fixture(file))->config();
+  };
+  // DeiT distilled, 4 x 6 (26 rows = cls + dist + 24, not 1 + 5 x 5): pretrained_cfg.input_size.
+  TransformerConfig c = config("timm_deit_4x6_f32/model.safetensors");
+  QCOMPARE(c.positionPrefixRows, 2);
+  QCOMPARE(c.nativeGridRows, 4);
+  QCOMPARE(c.nativeGridCols, 6);
+  QCOMPARE(QString::fromStdString(c.nativeGridSource),
+           QString("config.json pretrained_cfg.input_size"));
+  c = config("timm_reg4_noembed_f32/model.safetensors");  // model_args.img_size [56, 42], P 14
+  QCOMPARE(c.positionPrefixRows, 0);
+  QCOMPARE(c.nativeGridRows, 4);
+  QCOMPARE(c.nativeGridCols, 3);
+  c = config("timm_avgpool_f32/model.safetensors");  // no class token, fc_norm known-unused
+  QCOMPARE(c.prefixTokens(), 0);
+  QVERIFY(!c.finalNorm);
+  QCOMPARE(c.unusedTensors.front().names,
+           (std::vector<std::string>{"fc_norm.bias", "fc_norm.weight"}));
+}
+
+// Without a config.json naming the image size, a non-square table runs on an input of exactly
+// its patch count (its own grid) and is refused on any other: no factorisation is guessed.
+void TestVisionTransformer::nonSquareTableWithoutSidecarRunsOnlyItsCount() {
+  QTemporaryDir dir;
+  const QString copy = dir.filePath("model.safetensors");
+  QVERIFY(
+      QFile::copy(QString::fromStdString(fixture("timm_deit_4x6_f32/model.safetensors")), copy));
+  TransformerLoadOptions options;
+  options.heads = 2;
+  const auto vit = VisionTransformer::load(copy.toStdString(), options);
+  QCOMPARE(vit->config().nativeGridRows, 0);
+  QCOMPARE(vit->config().positionPrefixRows, 2);
+  const TransformerOutput out = vit->forward(readInput(fixture("timm_deit_4x6_f32/input_4x6.npy")));
+  const NpzArchive ref(fixture("timm_deit_4x6_f32/expected_4x6.npz"));
+  double maxRef = 0;
+  QVERIFY(relativeError(out.final, ref.read("final"), maxRef) <= 1e-4);
+  try {
+    (void)vit->forward(readInput(fixture("timm_deit_4x6_f32/input_3x5.npy")));
+    QFAIL("ran a non-square table on a grid it cannot know the native shape for");
+  } catch (const Error& e) {
+    QVERIFY2(QString::fromStdString(e.reason()).contains("no config.json beside the file names"),
+             e.what());
+  }
+}
+
+void TestVisionTransformer::sidecarImageSizeMustFitTheTable() {
+  QTemporaryDir dir;
+  QVERIFY(QFile::copy(QString::fromStdString(fixture("timm_vit_64x48_f32/model.safetensors")),
+                      dir.filePath("model.safetensors")));
+  QFile config(dir.filePath("config.json"));
+  QVERIFY(config.open(QIODevice::WriteOnly));
+  config.write(R"({"model_args": {"num_heads": 3, "img_size": [64, 64]}})");
+  config.close();
+  try {
+    (void)VisionTransformer::load(dir.filePath("model.safetensors").toStdString());
+    QFAIL("read a 1 + 4 x 3 table as a 4 x 4 grid");
+  } catch (const Error& e) {
+    QVERIFY2(QString::fromStdString(e.reason())
+                 .contains("tensor 'pos_embed' has 13 rows (1 prefix row + 12 patches or 0 prefix "
+                           "rows + 13 patches), but config.json model_args.img_size 64x64"),
+             e.what());
+  }
+}
+
+void TestVisionTransformer::ambiguousTableIsRefused() {
+  // 17 rows: cls + 4 x 4 (read so), or 17 patches without a class row (timm's no_embed_class):
+  // an input of 17 patches fits the second reading exactly, so it is refused, not guessed.
+  const auto vit = VisionTransformer::load(fixture("timm_vit_f32/model.safetensors"));
+  QCOMPARE(vit->config().positionPrefixRows, 1);
+  QCOMPARE(vit->config().alternativePositionPrefixRows, 0);
+  try {
+    (void)vit->forward(ChwTensor(3, 16, 17 * 16));
+    QFAIL("guessed between two readings of the position table");
+  } catch (const Error& e) {
+    QVERIFY2(QString::fromStdString(e.reason()).contains("ambiguous position table"), e.what());
+  }
 }
 
 QTEST_APPLESS_MAIN(TestVisionTransformer)

@@ -59,7 +59,10 @@ class Canon:
     rounded to the dtype its file stores so the reference sees exactly what the reader does."""
 
     def __init__(self, rng, d, depth, heads, patch, grid, mlp, dtype, cls=True, dist=False, regs=0,
-                 layer_scale=False, pre_norm=False, patch_bias=True, pos_prefix=None):
+                 layer_scale=False, pre_norm=False, patch_bias=True, pos_prefix=None, final_norm=True):
+        # grid: the native grid, g (square) or (rows, cols)
+        self.gh, self.gw = (grid, grid) if isinstance(grid, int) else grid
+        grid = grid if isinstance(grid, int) else None
         self.d, self.depth, self.heads, self.p, self.grid, self.mlp = d, depth, heads, patch, grid, mlp
         self.dtype = dtype
         r = lambda a: encode(a.astype(np.float32), dtype)[1]  # noqa: E731
@@ -72,7 +75,7 @@ class Canon:
         self.regs = r(0.5 * n(regs, d)) if regs else None
         prefix = int(cls) + int(dist) + regs
         self.pos_prefix = prefix if pos_prefix is None else pos_prefix
-        self.pos = r(0.5 * n(self.pos_prefix + grid * grid, d))
+        self.pos = r(0.5 * n(self.pos_prefix + self.gh * self.gw, d))
         ln = lambda: (r(1 + 0.2 * n(d)), r(0.1 * n(d)))  # noqa: E731
         self.pre = ln() if pre_norm else None
         self.blocks = []
@@ -89,7 +92,10 @@ class Canon:
                 "ls2": r(0.5 + 0.2 * n(d)) if layer_scale else None,
             }
             self.blocks.append(b)
-        self.norm = ln()
+        # timm global_pool='avg': no final norm; fc_norm (drawn in its place) acts on the pooled
+        # output only, which the encoder does not compute.
+        self.norm = ln() if final_norm else None
+        self.fc_norm = None if final_norm else ln()
 
 
 # ---------------------------------------------------------------- reference building blocks
@@ -181,11 +187,14 @@ def patch_embed(m, image):
     return y.flatten(2).transpose(1, 2), y.shape[2], y.shape[3]
 
 
-def timm_resample(pos_patches, g, rows, cols):
-    """timm resample_abs_pos_embed (layers/pos_embed.py), as _pos_embed calls it."""
-    if (rows, cols) == (g, g):
+def timm_resample(pos_patches, old, rows, cols):
+    """timm resample_abs_pos_embed (layers/pos_embed.py), as _pos_embed calls it with
+    old_size = the native grid (rows, cols), which may be non-square. Its early return: a table of
+    the new count whose new grid is square is returned as it is (also from a non-square grid)."""
+    gh, gw = old
+    if rows * cols == gh * gw and (rows == cols or (rows, cols) == (gh, gw)):
         return pos_patches
-    p = pos_patches.reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    p = pos_patches.reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
     p = F.interpolate(p, size=(rows, cols), mode="bicubic", antialias=True)
     return p.permute(0, 2, 3, 1).reshape(1, rows * cols, -1)
 
@@ -211,7 +220,7 @@ def reference(family, m, image):
     if m.regs is not None:
         prefix.append(t(m.regs)[None])
     if family.startswith("timm"):
-        patch_pos = timm_resample(pos[:, m.pos_prefix:], g, rows, cols)
+        patch_pos = timm_resample(pos[:, m.pos_prefix:], (m.gh, m.gw), rows, cols)
         if m.pos_prefix == 0:  # no_embed_class: add, then concatenate
             x = torch.cat(prefix + [emb + patch_pos], dim=1)
         else:
@@ -249,7 +258,7 @@ def reference(family, m, image):
     out = {"patch_embedding": emb[0]}
     for i, tok in enumerate(tokens):
         out[f"tokens_{i}"] = tok[0]
-    out["final"] = layer_norm(tokens[-1], m.norm, eps)[0]
+    out["final"] = layer_norm(tokens[-1], m.norm, eps)[0] if m.norm is not None else tokens[-1][0]
     for i, a in enumerate(attns):
         out[f"attention_{i + 1}"] = a[0]
     return {k: v.detach().numpy().astype("<f4") for k, v in out.items()}
@@ -258,8 +267,11 @@ def reference(family, m, image):
 # ---------------------------------------------------------------- family writers (real names)
 
 def state_timm(m):
-    s = {"patch_embed.proj.weight": m.patch_w, "patch_embed.proj.bias": m.patch_b,
-         "pos_embed": m.pos[None], "norm.weight": m.norm[0], "norm.bias": m.norm[1]}
+    s = {"patch_embed.proj.weight": m.patch_w, "patch_embed.proj.bias": m.patch_b, "pos_embed": m.pos[None]}
+    if m.norm is not None:
+        s["norm.weight"], s["norm.bias"] = m.norm
+    if m.fc_norm is not None:
+        s["fc_norm.weight"], s["fc_norm.bias"] = m.fc_norm
     if m.cls is not None:
         s["cls_token"] = m.cls[None, None]
     if m.dist is not None:
@@ -502,6 +514,44 @@ def check_against_torchvision(m, image, expected):
           f"({m.depth} blocks, max |final| {np.abs(final).max():.3f})")
 
 
+# ---------------------------------------------------------------- the timm check
+
+def check_against_timm(m, image, expected, model_args):
+    """The reference forward equals timm's own VisionTransformer / VisionTransformerDistilled
+    (timm's public source, not vendored: TIMM_SRC=/path/to/pytorch-image-models, imported on
+    Debian's torch 1.13 with TIMM_FUSED_ATTN=0, no stubs needed) on the same weights, with
+    dynamic_img_size=True so that another grid goes through resample_abs_pos_embed. Skipped,
+    with a line saying so, when timm cannot be imported."""
+    os.environ.setdefault("TIMM_FUSED_ATTN", "0")
+    if os.environ.get("TIMM_SRC"):
+        sys.path.insert(0, os.environ["TIMM_SRC"])
+    try:
+        from timm.models.deit import VisionTransformerDistilled
+        from timm.models.vision_transformer import VisionTransformer
+    except Exception as e:  # noqa: BLE001
+        print(f"transformer_fixtures: timm check skipped ({e})")
+        return
+    cls = VisionTransformerDistilled if m.dist is not None else VisionTransformer
+    model = cls(img_size=(m.gh * m.p, m.gw * m.p), patch_size=m.p, embed_dim=m.d, depth=m.depth,
+                num_heads=m.heads, mlp_ratio=m.mlp / m.d, num_classes=2, dynamic_img_size=True,
+                **model_args).double().eval()
+    state = {k: torch.from_numpy(np.asarray(v, np.float64).copy()) for k, v in state_timm(m).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("head") for k in missing), (missing, unexpected)
+    outputs = []
+    hooks = [b.register_forward_hook(lambda mod, i, o: outputs.append(o[0].detach().numpy()))
+             for b in model.blocks]
+    with torch.no_grad():
+        final = model.forward_features(t(image)[None])[0].numpy()
+    for h in hooks:
+        h.remove()
+    for i, o in enumerate(outputs):
+        np.testing.assert_allclose(o, expected[f"tokens_{i + 1}"], rtol=0, atol=2e-5 * np.abs(o).max())
+    np.testing.assert_allclose(final, expected["final"], rtol=0, atol=2e-5 * np.abs(final).max())
+    print(f"transformer_fixtures: reference forward == timm {cls.__name__} {model_args} on a "
+          f"{image.shape[1] // m.p} x {image.shape[2] // m.p} grid (native {m.gh} x {m.gw})")
+
+
 # ---------------------------------------------------------------- cases
 
 def main(data_dir):
@@ -515,7 +565,7 @@ def main(data_dir):
     written = {}  # case name -> (family, model, state, fmt) for the refusal variants below
 
     def case(name, family, m, state, fmt, grids, heads_option=0, config=None, expect_family="",
-             expect_heads_source=""):
+             expect_heads_source="", timm_args=None):
         folder = os.path.join(out, name)
         os.makedirs(folder)
         fname = {"npz": "model.npz", "gguf": "mmproj.gguf", "pth": "model.pth",
@@ -533,6 +583,8 @@ def main(data_dir):
             np.savez(os.path.join(folder, f"expected_{tag}.npz"), **expected)
             if family == "torchvision":
                 check_against_torchvision(m, image[:, :gr * m.p, :gc * m.p], expected)
+            if timm_args is not None:
+                check_against_timm(m, image[:, :gr * m.p, :gc * m.p], expected, timm_args)
             rows.append([f"{name}_{tag}", f"{name}/{fname}", f"{name}/input_{tag}.npy",
                          f"{name}/expected_{tag}.npz", str(heads_option), expect_family, expect_heads_source,
                          str(m.heads), str(m.depth)])
@@ -589,12 +641,40 @@ def main(data_dir):
     case("gguf_siglip_legacy_f32", "gguf_gelu", m, state_gguf(m, legacy_names=True), "gguf", [(3, 3)],
          expect_family="llama.cpp CLIP (GGUF)", expect_heads_source="GGUF metadata clip.vision.attention.head_count")
     m = Canon(rng, 32, 2, 2, 16, 3, 64, "BF16", regs=4, layer_scale=True, pos_prefix=0)
+    # 9 rows are 3 x 3 patches (no_embed_class) or cls + 4 registers + 2 x 2: only the sidecar tells.
     case("timm_dinov2_reg4_pth_bf16", "timm_dinov2", m, {"model": state_timm(m)}["model"], "pth", [(3, 3), (4, 2)],
-         heads_option=2, expect_family="timm DINOv2 (4 registers)", expect_heads_source="--heads")
+         heads_option=2, config={"model_args": {"reg_tokens": 4, "no_embed_class": True}}, expect_family="timm DINOv2 (4 registers)", expect_heads_source="--heads")
     m = Canon(rng, 32, 2, 4, 16, 3, 64, "F16")
     case("hf_vit_bin_f16", "hf_vit", m, state_hf_vit(m), "bin", [(3, 3)],
          config={"model_type": "vit", "hidden_size": 32, "num_attention_heads": 4},
          expect_family="HF ViTModel", expect_heads_source="config.json num_attention_heads")
+
+    # Issue 20 section 2: native non-square grids and prefix layouts, each at its native grid and
+    # another one, each checked against timm's own classes.
+    m = Canon(rng, 48, 2, 3, 16, (4, 3), 96, "F32")
+    case("timm_vit_64x48_f32", "timm_vit", m, state_timm(m), "st", [(4, 3), (5, 2)],
+         config={"architecture": "vit_tiny_patch16", "model_args": {"num_heads": 3, "img_size": [64, 48]}},
+         expect_family="timm ViT", expect_heads_source="config.json model_args.num_heads", timm_args={})
+    m = Canon(rng, 32, 2, 2, 16, (4, 6), 64, "F32", dist=True)
+    s = state_timm(m)
+    s["head_dist.weight"] = np.full((2, m.d), 0.5, np.float32)
+    case("timm_deit_4x6_f32", "timm_deit", m, s, "st", [(4, 6), (3, 5)],
+         config={"architecture": "deit_tiny_distilled_patch16", "pretrained_cfg": {"input_size": [3, 64, 96]},
+                 "model_args": {"num_heads": 2}},
+         expect_family="timm DeiT (distilled)", expect_heads_source="config.json model_args.num_heads",
+         timm_args={})
+    m = Canon(rng, 32, 2, 2, 14, (4, 3), 64, "F32", regs=4, pos_prefix=0)
+    case("timm_reg4_noembed_f32", "timm_vit", m, state_timm(m), "st", [(4, 3), (3, 5)],
+         config={"architecture": "vit_reg4", "model_args": {"num_heads": 2, "img_size": [56, 42],
+                                                            "reg_tokens": 4, "no_embed_class": True}},
+         expect_family="timm ViT (4 registers)", expect_heads_source="config.json model_args.num_heads",
+         timm_args={"reg_tokens": 4, "no_embed_class": True})
+    m = Canon(rng, 32, 2, 2, 16, 3, 64, "F32", cls=False, final_norm=False)
+    case("timm_avgpool_f32", "timm_vit", m, state_timm(m), "st", [(3, 3), (4, 2)],
+         config={"architecture": "vit_avg", "model_args": {"num_heads": 2, "class_token": False,
+                                                           "global_pool": "avg"}},
+         expect_family="timm ViT", expect_heads_source="config.json model_args.num_heads",
+         timm_args={"class_token": False, "global_pool": "avg"})
 
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         f.write("# case\tweights\tinput\texpected\t--heads\tfamily\theads source\theads\tdepth\n")
