@@ -72,7 +72,10 @@ const FamilyRules kFamilyRules[] = {
     {"Google ViT (npz)",
      {{"head/", kHead},
       {"pre_logits/", "pre-logits layer of the classifier head"},
-      {"MAPHead_0/", kMap}}},
+      {"MAPHead_0/", kMap},
+      {"params/txt/", kText},  // big_vision SigLIP: the image tower under params/img/
+      {"params/t", "contrastive temperature"},
+      {"params/b", "contrastive bias (SigLIP)"}}},
     {"llama.cpp CLIP (GGUF)", {{"mm.", "multimodal projector into the language model"}}},
 };
 

@@ -8,6 +8,7 @@
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_archive.h"
 #include "core/weights/tensor_source_factory.h"
+#include "core/weights/weight_loader.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
@@ -327,6 +328,17 @@ void TestVisionTransformer::prefixRowsComeFromTheFamilyAndGridFromTheSidecar() {
   QCOMPARE(c.positionPrefixRows, 0);
   QCOMPARE(c.nativeGridRows, 4);
   QCOMPARE(c.nativeGridCols, 3);
+  // The patch-embedding-only reading (the position view) does not guess a grid either.
+  const PatchWeights patch = loadPatchWeights(fixture("timm_deit_4x6_f32/model.safetensors"), {});
+  QVERIFY(!patch.positionEmbedding.has_value());
+  // Meta-named DINOv2: registers after cls, the table on cls only; Meta's own resampling is
+  // not timm's, so another grid is refused.
+  TransformerLoadOptions two;
+  two.heads = 2;
+  const auto meta = VisionTransformer::load(fixture("meta_dinov2_reg4_f32/model.pth"), two);
+  QCOMPARE(meta->config().positionPrefixRows, 1);
+  QCOMPARE(meta->config().registerTokens, 4);
+  QVERIFY_THROWS_EXCEPTION(Error, (void)meta->forward(ChwTensor(3, 4 * 14, 3 * 14)));
   c = config("timm_avgpool_f32/model.safetensors");  // no class token, fc_norm known-unused
   QCOMPARE(c.prefixTokens(), 0);
   QVERIFY(!c.finalNorm);

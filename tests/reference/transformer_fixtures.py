@@ -2,7 +2,7 @@
 """ViT-encoder fixtures: tiny random models in each family's real tensor names and file format,
 an input tensor, and the expected forward computed here with torch.nn.functional only.
 
-    /usr/bin/python3 tests/reference/transformer_fixtures.py [DATA_DIR]
+    [TIMM_SRC=/path/to/pytorch-image-models] /usr/bin/python3 tests/reference/transformer_fixtures.py [DATA_DIR]
 
 writes DATA_DIR/transformer/ (cases.tsv lists the cases; one directory per model with its
 weights, config.json where the family has one, inputs and one expected .npz per input) and
@@ -28,6 +28,14 @@ The reference forward follows each family's published code:
               converter's legacy names (fc1 -> ffn_down) are written for one case.
   Google      vit_jax models_vit.py (Flax einsum attention with kernels [D, H, Dh], LayerNorm
               eps 1e-6, flax.linen.gelu = tanh approximation).
+  timm (issue 20 section 2: native non-square grids, DeiT distilled, registers with
+              no_embed_class, global_pool='avg' without class token) is checked ONCE against
+              timm's own VisionTransformer / VisionTransformerDistilled (dynamic_img_size=True):
+              TIMM_SRC=/path/to/pytorch-image-models (its public source, not vendored; it imports
+              on Debian's torch 1.13 with TIMM_FUSED_ATTN=0 and no stubs); without it the check
+              is skipped with a line saying so.
+  unknown/    every family's fixture with one tensor it does not have (UNKNOWN_EXTRA), which
+              the readers must refuse by name, and a NaFlex-style Linear patch embedding.
 Everything is computed in float64 on the weights exactly as stored (F16/BF16 rounding included)
 and saved as float32.
 """
@@ -675,6 +683,15 @@ def main(data_dir):
                                                            "global_pool": "avg"}},
          expect_family="timm ViT", expect_heads_source="config.json model_args.num_heads",
          timm_args={"class_token": False, "global_pool": "avg"})
+    # Meta's DINOv2 .pth with registers (mask_token, register_tokens): the table covers the class
+    # token only, the registers go in after it (timm's _convert_dinov2; the HF reference is that
+    # math). Meta's code resamples otherwise, so only the native grid runs.
+    m = Canon(rng, 32, 2, 2, 14, 3, 64, "F32", regs=4, layer_scale=True, pos_prefix=1)
+    s = state_timm(m)
+    s["register_tokens"] = s.pop("reg_token")
+    s["mask_token"] = np.full((1, m.d), 0.5, np.float32)
+    case("meta_dinov2_reg4_f32", "hf_dinov2", m, s, "pth", [(3, 3)], heads_option=2,
+         expect_family="timm DINOv2 (Meta naming) (4 registers)", expect_heads_source="--heads")
 
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         f.write("# case\tweights\tinput\texpected\t--heads\tfamily\theads source\theads\tdepth\n")
