@@ -19,8 +19,10 @@
 #include "core/io/file_bytes.h"
 #include "core/io/threading.h"
 #include "core/model/packed_gemm.h"
+#include "core/model/transformer_families.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/shape_text.h"
+#include "core/weights/tensor_source_factory.h"
 
 namespace patchlens::cli {
 namespace {
@@ -208,6 +210,15 @@ int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
     checkOutputBudget(tensorShape, weights, cl.config.remainder, cl.config.maxOutputBytes,
                       inputName);
   }
+  std::vector<std::string> weightWarnings;
+  if (!weights.file.empty()) {
+    // The conv patch embedding is exact whatever follows it; a refused encoder is said, not hidden.
+    const std::string why =
+        encoderRefusalByName(*openTensorSource(weights.file), weights.file, cl.config.weights.file);
+    if (!why.empty())
+      weightWarnings.push_back("the encoder is refused (" + why +
+                               "); the patch embedding written is exact");
+  }
   const PatchEmbedding layer(weights);
   if (cl.tensorPath.empty())
     input =
@@ -226,6 +237,7 @@ int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
              embedding.tokens.data());
   }
   printWarnings(err, inputName, warnings);
+  printWarnings(err, weights.file, weightWarnings);
   out << "wrote " << printable(cl.output) << ": float32 [" << embedding.tokens.rows() << ", "
       << embedding.tokens.cols() << "] (" << embedding.grid.rows << " x " << embedding.grid.cols
       << " grid, P=" << weights.patchSize << ", weights " << printable(weights.description) << ", "

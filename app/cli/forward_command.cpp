@@ -131,15 +131,28 @@ void describeTransformer(const CommandLine& cl, const std::string& path, std::os
     if (names.empty()) out << "no prefix tokens";
     for (std::size_t i = 0; i < names.size(); ++i) out << (i ? ", " : "") << names[i];
     out << " (" << c.prefixTokens() << " prefix), then the patches in row-major order\n";
+    if (!c.hasPositionEmbedding) out << "position embedding: none\n";
     if (c.hasPositionEmbedding) {
-      out << "position embedding: " << c.nativeGridRows << " x " << c.nativeGridCols << " grid, on "
-          << c.positionPrefixRows << " prefix token" << (c.positionPrefixRows == 1 ? "" : "s")
-          << " and the patches; other grids: "
+      out << "position embedding: absolute learned, ";
+      if (c.nativeGridRows > 0) {
+        out << c.nativeGridRows << " x " << c.nativeGridCols << " grid";
+      } else {
+        out << "a non-square grid";
+      }
+      out << " (from " << c.nativeGridSource << "), on " << c.positionPrefixRows << " prefix token"
+          << (c.positionPrefixRows == 1 ? "" : "s") << " and the patches; other grids: "
           << (c.resample == PositionResample::TimmBicubic ? "timm bicubic resampling"
               : c.resample == PositionResample::HfScaleFactor
                   ? "HF interpolate_pos_encoding"
                   : "refused, as the family's code does")
           << "\n";
+    }
+    for (const UnusedTensors& u : c.unusedTensors) {
+      out << "unused by the encoder: ";
+      for (std::size_t i = 0; i < u.names.size() && i < 8; ++i)
+        out << (i ? ", " : "") << printable(u.names[i]);
+      if (u.names.size() > 8) out << " and " << u.names.size() - 8 << " more";
+      out << " (" << u.reason << ")\n";
     }
   } catch (const Error& e) {
     out << "transformer: not usable: " << e.reason() << "\n";

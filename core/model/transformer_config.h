@@ -16,6 +16,13 @@ enum class PositionResample {
   HfScaleFactor,  // HF interpolate_pos_encoding (transformers 4.3x): bicubic, scale (g+0.1)/sqrt(N)
 };
 
+// Tensors of the checkpoint the encoder does not use, with the reason (the classifier head, a
+// text tower, ...: family_tensor_rules.cpp); `info` lists them.
+struct UnusedTensors {
+  std::string reason;
+  std::vector<std::string> names;
+};
+
 // What one ViT encoder is: the family it was read as, its sizes, and every switch in which the
 // families differ. The block math (transformer_block.cpp) reads only these.
 struct TransformerConfig {
@@ -36,8 +43,17 @@ struct TransformerConfig {
   int positionPrefixRows = 0;
   bool hasPositionEmbedding = true;
   PositionResample resample = PositionResample::None;
-  int nativeGridRows = 0, nativeGridCols = 0;  // the grid the position table was trained for
+  // The grid the position table was trained for; 0 x 0 when the table's patch count is not a
+  // square and no config.json names the image size: then only an input with exactly that many
+  // patches runs, on its own grid (any factorisation would be a guess).
+  int nativeGridRows = 0, nativeGridCols = 0;
+  std::string nativeGridSource;  // "config.json model_args.img_size", "a square table", ...
+  // Another prefix-row count the family's code allows for this table (timm's no_embed_class
+  // when no config.json says): its patch count is not a square, so it fits only an input with
+  // exactly that many patches; such an input is refused as ambiguous. -1: none.
+  int alternativePositionPrefixRows = -1;
   int patchSize = 0, inChannels = 0;
+  std::vector<UnusedTensors> unusedTensors;  // grouped by reason
 
   int headDim() const { return numHeads > 0 ? embedDim / numHeads : 0; }
   int prefixTokens() const {  // cls + dist + registers

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/io/error.h"
+#include "core/model/family_tensor_rules.h"
 #include "core/weights/gguf_file.h"
 #include "core/weights/shape_text.h"
 #include "core/weights/weight_keys.h"
@@ -68,6 +69,7 @@ class Reader {
   NpyArray read(const std::string& name, const Shape& expected) const {
     const TensorInfo* t = info(name);
     if (!t) fail(name, "is missing");
+    m_consumed.insert(m_prefix + name);
     if (!matches(t->shape, expected)) {
       fail(name, "is " + shapeText(t->shape) + ", expected " + shapeText(expected));
     }
@@ -104,6 +106,18 @@ class Reader {
     return {vector(weight, d), vector(bias, d)};
   }
 
+  // A tensor read elsewhere (the patch embedding, by loadPatchWeights): full name.
+  void markConsumed(const std::string& fullName) const { m_consumed.insert(fullName); }
+
+  // Every tensor of the file no read() took, in name order.
+  std::vector<std::string> unconsumed() const {
+    std::vector<std::string> out;
+    for (const std::string& n : m_names) {
+      if (!m_consumed.count(n)) out.push_back(n);
+    }
+    return out;
+  }
+
  private:
   static bool matches(const Shape& actual, const Shape& expected) {
     if (expected.empty()) return true;
@@ -119,6 +133,7 @@ class Reader {
   std::string m_prefix;
   std::string m_context;
   std::set<std::string> m_names;
+  mutable std::set<std::string> m_consumed;  // full names
 };
 
 // What a config sidecar (config.json beside the weights: HF's, or timm's with model_args)
@@ -129,7 +144,28 @@ struct Sidecar {
   std::string headsKey;
   std::optional<float> eps;
   std::string activation;  // hidden_act / act_layer / "quick_gelu" from the architecture name
+  int imageHeight = 0, imageWidth = 0;  // the native input size, 0: not named
+  std::string imageSizeKey;
+  std::optional<bool> noEmbedClass;  // timm model_args.no_embed_class
 };
+
+// An image size given as an int or [H, W] (or timm's input_size [C, H, W]).
+bool readImageSize(const nlohmann::json& j, int& height, int& width) {
+  const auto positive = [](const nlohmann::json& v) {
+    return v.is_number_integer() && v.get<long long>() > 0 && v.get<long long>() < 1'000'000;
+  };
+  if (positive(j)) {
+    height = width = j.get<int>();
+    return true;
+  }
+  if (j.is_array() && (j.size() == 2 || j.size() == 3) && positive(j[j.size() - 2]) &&
+      positive(j[j.size() - 1])) {
+    height = j[j.size() - 2].get<int>();
+    width = j[j.size() - 1].get<int>();
+    return true;
+  }
+  return false;
+}
 
 std::optional<Sidecar> readSidecar(const std::string& weightsPath, int width) {
   namespace fs = std::filesystem;
@@ -172,6 +208,22 @@ std::optional<Sidecar> readSidecar(const std::string& weightsPath, int width) {
         s.activation = j[key].get<std::string>();
     }
   }
+  // The native image size: timm model_args.img_size, else timm pretrained_cfg.input_size (timm
+  // builds the model with it), else HF image_size (top level or vision_config).
+  const auto imageSize = [&](const nlohmann::json* scope, const char* key,
+                             const std::string& name) {
+    if (s.imageHeight == 0 && scope && scope->contains(key) &&
+        readImageSize((*scope)[key], s.imageHeight, s.imageWidth))
+      s.imageSizeKey = "config.json " + name;
+  };
+  imageSize(scopes[2], "img_size", "model_args.img_size");
+  if (root.contains("pretrained_cfg") && root["pretrained_cfg"].is_object())
+    imageSize(&root["pretrained_cfg"], "input_size", "pretrained_cfg.input_size");
+  imageSize(scopes[0], "image_size", "image_size");
+  imageSize(scopes[1], "image_size", "vision_config.image_size");
+  if (scopes[2] && scopes[2]->contains("no_embed_class") &&
+      (*scopes[2])["no_embed_class"].is_boolean())
+    s.noEmbedClass = (*scopes[2])["no_embed_class"].get<bool>();
   if (s.activation.empty() && root.contains("architecture") && root["architecture"].is_string() &&
       root["architecture"].get<std::string>().find("quickgelu") != std::string::npos) {
     s.activation = "quick_gelu";
@@ -237,6 +289,9 @@ struct Build {
   int heads = 0;  // exact from the file's layout (Google npz, OpenAI CLIP's rule), else 0
   std::string headsSource;
   std::string posName;  // the position table's tensor name (under the prefix), empty: none
+  // How many prefix tokens the table may cover, from the family's code (timm: all of them, or
+  // none with no_embed_class); empty: the class token's row, if any.
+  std::vector<int> positionPrefixCandidates;
 };
 
 // Register tokens ([1, R, D] under `registers`, when present) after the class / distillation
@@ -279,7 +334,26 @@ void readTimm(const Reader& r, Build& b, std::int64_t d) {
     c.family = "timm DeiT (distilled)";
     prefix.push_back(r.vector("dist_token", d));
   }
-  setPrefixTokens(r, b, "reg_token", std::move(prefix), d);
+  // Meta's DINOv2 .pth (mask_token, register_tokens) as timm's _convert_dinov2 reads it: the
+  // table covers the class token only. Meta's own code resamples the table otherwise than timm
+  // (scale factor with a 0.1 offset), so other grids are refused.
+  const bool metaNaming = r.has("mask_token") || r.has("register_tokens");
+  if (metaNaming) {
+    c.resample = PositionResample::None;
+    c.family += " (Meta naming)";
+  }
+  setPrefixTokens(r, b, metaNaming ? "register_tokens" : "reg_token", std::move(prefix), d);
+  // deit.py: the distilled table covers cls and dist; vision_transformer.py: every prefix token,
+  // or none with no_embed_class.
+  const int all = c.prefixTokens();
+  if (c.distillationToken) {
+    b.positionPrefixCandidates = {all};
+  } else if (metaNaming) {
+    b.positionPrefixCandidates = {c.classToken ? 1 : 0};
+  } else {
+    b.positionPrefixCandidates = {all};
+    if (all > 0) b.positionPrefixCandidates.push_back(0);
+  }
   if (c.preNorm) b.w.preNorm = r.layerNorm("norm_pre.weight", "norm_pre.bias", d);
   if (c.finalNorm) b.w.finalNorm = r.layerNorm("norm.weight", "norm.bias", d);
 }
@@ -319,6 +393,9 @@ void readHfVit(const Reader& r, Build& b, std::int64_t d) {
     c.resample = PositionResample::None;  // its interpolate_pos_encoding differs; not followed
     prefix.push_back(r.vector("embeddings.distillation_token", d));
   }
+  // modeling_vit / modeling_deit: the table covers cls (and dist); Dinov2WithRegisters inserts
+  // the registers after the position embedding is added.
+  b.positionPrefixCandidates = {c.distillationToken ? 2 : 1};
   setPrefixTokens(r, b, "embeddings.register_tokens", std::move(prefix), d);
   b.w.finalNorm = r.layerNorm("layernorm.weight", "layernorm.bias", d);
 }
@@ -531,8 +608,11 @@ void readGgufBlock(Reader& r, TransformerBlock& blk, const std::string& p, std::
   blk.fc2 = linear(r, p + second + ".weight", p + second + ".bias", d, m);
 }
 
-// The position table, and how many prefix tokens it covers, decided from its length.
-void readPositions(const Reader& r, Build& b, std::int64_t d) {
+// The position table, how many prefix tokens it covers and its native grid: the prefix-row
+// count from the family's code (Build::positionPrefixCandidates), the grid from the sidecar's image
+// size, else a square count; never a guessed factorisation or a count that merely fits.
+void readPositions(const Reader& r, Build& b, std::int64_t d, const std::optional<Sidecar>& sidecar,
+                   std::int64_t patch) {
   TransformerConfig& c = b.w.config;
   c.hasPositionEmbedding = !b.posName.empty() && r.has(b.posName);
   if (!c.hasPositionEmbedding) return;
@@ -543,22 +623,114 @@ void readPositions(const Reader& r, Build& b, std::int64_t d) {
   const NpyArray a = r.read(b.posName, {});
   b.w.positions = Eigen::Map<const RowMatrixF>(a.data.data(), rows, d);
   const int prefix = c.prefixTokens();
-  // timm's no_embed_class (0 rows), every prefix token, or the class token only (DINOv2 with
-  // registers: registers are inserted after the position embedding is added). Two of these
-  // fit at once only for grids of a few patches (9 = 3 x 3 = 5 + 2 x 2); the larger grid wins.
-  int rowsForPrefix = -1;
-  for (int candidate : {0, prefix, c.classToken ? 1 : -1}) {
-    if (candidate >= 0 && candidate <= prefix && exactSquareRoot(rows - candidate)) {
-      rowsForPrefix = candidate;
-      break;
+  std::vector<int> candidates = b.positionPrefixCandidates;
+  if (candidates.empty()) candidates = {c.classToken ? 1 : 0};
+  if (sidecar && sidecar->noEmbedClass && candidates.size() == 2)
+    candidates = {*sidecar->noEmbedClass ? 0 : prefix};
+  std::erase_if(candidates, [&](int p) { return p > prefix || p >= rows; });
+  const auto rowsText = [&](int p) {
+    return std::to_string(p) + " prefix row" + (p == 1 ? "" : "s") + " + " +
+           std::to_string(rows - p) + " patches";
+  };
+  if (candidates.empty())
+    r.fail(b.posName, "has " + std::to_string(rows) + " rows: too few for " +
+                          std::to_string(prefix) + " prefix tokens and a grid");
+
+  if (sidecar && sidecar->imageHeight > 0 && patch > 0) {
+    const std::int64_t gh = sidecar->imageHeight / patch, gw = sidecar->imageWidth / patch;
+    for (int p : candidates) {
+      if (gh > 0 && gw > 0 && rows - p == gh * gw) {
+        c.positionPrefixRows = p;
+        c.nativeGridRows = static_cast<int>(gh);
+        c.nativeGridCols = static_cast<int>(gw);
+        c.nativeGridSource = sidecar->imageSizeKey;
+        return;
+      }
+    }
+    std::string allowed;
+    for (int p : candidates) allowed += (allowed.empty() ? "" : " or ") + rowsText(p);
+    r.fail(b.posName, "has " + std::to_string(rows) + " rows (" + allowed + "), but " +
+                          sidecar->imageSizeKey + " " + std::to_string(sidecar->imageHeight) + "x" +
+                          std::to_string(sidecar->imageWidth) + " gives a " + std::to_string(gh) +
+                          " x " + std::to_string(gw) + " grid of " + std::to_string(patch) +
+                          "-pixel patches");
+  }
+  std::vector<int> square, other;
+  for (int p : candidates) (exactSquareRoot(rows - p) ? square : other).push_back(p);
+  if (square.size() >= 2) {
+    r.fail(b.posName, "has " + std::to_string(rows) + " rows: " + rowsText(square[0]) + " or " +
+                          rowsText(square[1]) +
+                          " (timm's no_embed_class); a config.json beside the file naming "
+                          "model_args.no_embed_class or the image size decides");
+  }
+  if (square.size() == 1) {
+    c.positionPrefixRows = square[0];
+    c.nativeGridRows = c.nativeGridCols = exactSquareRoot(rows - square[0]);
+    c.nativeGridSource = "a square table (no config.json names the image size)";
+    if (!other.empty()) c.alternativePositionPrefixRows = other[0];
+    return;
+  }
+  // A non-square patch count and no image size: the input's grid tells, when its count matches.
+  c.positionPrefixRows = other[0];
+  if (other.size() > 1) c.alternativePositionPrefixRows = other[1];
+  c.nativeGridSource =
+      "the input's grid (the table's patch count is not a square and no "
+      "config.json names the image size)";
+}
+
+// The patch size P of the family's 4-D kernel (OIHW [D, C, P, P], Google's HWIO [P, P, C, D]).
+std::int64_t patchSizeOfKernel(const Reader& r, const std::string& weight, const std::string& kf) {
+  const Shape s = r.shape(weight);
+  return s.size() == 4 ? (kf == "Google ViT (npz)" ? s[0] : s[2]) : 0;
+}
+
+// The family whose patch weight keys names, and the prefix before its name; null if none.
+const PatchFamily* patchFamily(const WeightKeys& keys, std::string& prefix) {
+  const PatchFamily* family = nullptr;
+  for (const PatchFamily& f : kPatchFamilies) {
+    const std::string suffix = f.weightSuffix;
+    if (keys.family == f.keysFamily && keys.weight.size() >= suffix.size() &&
+        keys.weight.compare(keys.weight.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      family = &f;
+      prefix = keys.weight.substr(0, keys.weight.size() - suffix.size());
     }
   }
-  if (rowsForPrefix < 0) {
-    r.fail(b.posName, "has " + std::to_string(rows) + " rows: neither a square grid nor " +
-                          std::to_string(prefix) + " prefix rows plus a square grid");
+  return family;
+}
+
+std::string lookalikeOf(const TensorSource& source, const std::string& readerFamily,
+                        const std::string& prefix) {
+  std::vector<std::string> candidates;
+  for (const TensorInfo& t : source.tensors()) {
+    if (knownUnusedReason(readerFamily, prefix, t.name).empty()) candidates.push_back(t.name);
   }
-  c.positionPrefixRows = rowsForPrefix;
-  c.nativeGridRows = c.nativeGridCols = exactSquareRoot(rows - rowsForPrefix);
+  return lookalikeRefusal(readerFamily, candidates);
+}
+
+// Every tensor is consumed or known to be unused (with its reason, kept for `info`); any other is
+// refused by name: a tensor the reader skips could change the numbers.
+void checkEveryTensorUnderstood(const Reader& r, const std::string& path,
+                                const std::string& readerFamily, const std::string& prefix,
+                                TransformerConfig& c) {
+  std::vector<std::pair<std::string, std::string>> unused;
+  std::vector<std::string> unknown;
+  for (const std::string& name : r.unconsumed()) {
+    const std::string reason = knownUnusedReason(readerFamily, prefix, name);
+    if (reason.empty()) {
+      unknown.push_back(name);
+    } else {
+      unused.emplace_back(name, reason);
+    }
+  }
+  if (!unknown.empty()) {
+    std::string more;
+    for (std::size_t i = 1; i < unknown.size() && i < 3; ++i)
+      more += std::string(i == 1 ? "" : ", ") + "'" + unknown[i] + "'";
+    if (unknown.size() > 3) more += " and " + std::to_string(unknown.size() - 3) + " more";
+    throw Error(path, "tensor '" + unknown.front() + "' is not understood by the " + readerFamily +
+                          " reader" + (more.empty() ? "" : " (nor " + more + ")"));
+  }
+  c.unusedTensors = groupUnused(unused);
 }
 
 }  // namespace
@@ -581,6 +753,15 @@ int standardHeadsForWidth(int width) {
   }
 }
 
+std::string encoderRefusalByName(const TensorSource& source, const std::string& path,
+                                 const WeightLoadOptions& patch) {
+  if (source.format() == "npy") return {};
+  const WeightKeys keys = resolveWeightKeys(source.tensors(), patch, path);
+  std::string prefix;
+  const PatchFamily* family = patchFamily(keys, prefix);
+  return family ? lookalikeOf(source, family->keysFamily, prefix) : std::string();
+}
+
 std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& source,
                                                           const std::string& path,
                                                           const TransformerLoadOptions& options,
@@ -591,16 +772,8 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   };
   if (source.format() == "npy") return notTransformer("a lone .npy array holds no blocks");
   const WeightKeys keys = resolveWeightKeys(source.tensors(), options.patch, path);
-  const PatchFamily* family = nullptr;
   std::string prefix;
-  for (const PatchFamily& f : kPatchFamilies) {
-    const std::string suffix = f.weightSuffix;
-    if (keys.family == f.keysFamily && keys.weight.size() >= suffix.size() &&
-        keys.weight.compare(keys.weight.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      family = &f;
-      prefix = keys.weight.substr(0, keys.weight.size() - suffix.size());
-    }
-  }
+  const PatchFamily* family = patchFamily(keys, prefix);
   if (!family) {
     return notTransformer("the patch embedding '" + keys.weight + "' (" + keys.family +
                           ") belongs to no ViT family PatchLens knows the blocks of");
@@ -608,6 +781,9 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   Reader r(source, path, prefix);
   Build b;
   const std::string kf = family->keysFamily;
+  // A family PatchLens does not run is refused by its own names before any of its tensors is
+  // read as something looser (a DINOv3 .pth is not "timm DINOv2").
+  if (const std::string why = lookalikeOf(source, kf, prefix); !why.empty()) throw Error(path, why);
   const std::int64_t d = [&] {
     const Shape s = r.shape(family->weightSuffix);
     return s.size() == 4 ? (kf == "Google ViT (npz)" ? s[3] : s[0]) : std::int64_t{0};
@@ -682,7 +858,10 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
     if (blk.fc1.outputs() != c.mlpDim) r.fail(p + "...", "has another MLP width than block 1");
   }
   r.setContext({});
-  readPositions(r, b, d);
+  readPositions(r, b, d, sidecar, patchSizeOfKernel(r, family->weightSuffix, kf));
+  r.markConsumed(keys.weight);
+  if (!keys.bias.empty()) r.markConsumed(keys.bias);
+  checkEveryTensorUnderstood(r, path, kf, prefix, c);
 
   // Heads: --heads, then what the file's own layout fixes, then the sidecar, then a guess.
   if (options.heads > 0) {

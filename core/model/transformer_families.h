@@ -18,6 +18,12 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
                                                           const TransformerLoadOptions& options,
                                                           std::string* whyNot);
 
+// Why the encoder of this weight file is refused, told from its tensor names alone (a RoPE,
+// relative-bias or SwiGLU family: family_tensor_rules.cpp), or empty. Cheap (no tensor is
+// read): `embed`, which needs only the patch embedding, warns with it.
+std::string encoderRefusalByName(const TensorSource& source, const std::string& path,
+                                 const WeightLoadOptions& patch);
+
 // The heads a standard ViT of this width has (384 -> 6, 768 -> 12, 1024 -> 16, 1280 -> 16,
 // 1536 -> 24), 0 for any other width.
 int standardHeadsForWidth(int width);

@@ -16,37 +16,88 @@ std::string gridText(int rows, int cols) {
   return std::to_string(rows) + "x" + std::to_string(cols);
 }
 
-// The patch rows of the position table for this grid: the table itself on the native grid,
-// else resampled as the family's own code does.
-RowMatrixF patchPositions(const TransformerWeights& w, int rows, int cols) {
+// The position rows for an input grid: how many prefix tokens get a row, and the patch rows
+// (the table itself on the native grid, else resampled as the family's own code does).
+struct PositionRows {
+  int prefixRows = 0;
+  RowMatrixF patches;
+};
+
+PositionRows positionsFor(const TransformerWeights& w, int rows, int cols) {
   const TransformerConfig& c = w.config;
-  const int native = c.nativeGridRows * c.nativeGridCols;
+  const auto tableRows = static_cast<int>(w.positions.rows());
+  const int n = rows * cols;
+  int prefixRows = c.positionPrefixRows;
+  int nativeRows = c.nativeGridRows, nativeCols = c.nativeGridCols;
+  const int alt = c.alternativePositionPrefixRows;
+  if (nativeRows > 0) {
+    if (alt >= 0 && tableRows - alt == n && !(rows == nativeRows && cols == nativeCols)) {
+      throw Error("", "ambiguous position table: its " + std::to_string(tableRows) +
+                          " rows read as " + std::to_string(prefixRows) + " prefix rows + a " +
+                          gridText(nativeRows, nativeCols) + " grid, or as " + std::to_string(alt) +
+                          " prefix rows + this input's " + gridText(rows, cols) +
+                          " grid (timm's no_embed_class); a config.json "
+                          "beside the file naming model_args.no_embed_class or the image size "
+                          "decides");
+    }
+  } else if (tableRows - prefixRows == n) {
+    nativeRows = rows;
+    nativeCols = cols;
+  } else if (alt >= 0 && tableRows - alt == n) {
+    prefixRows = alt;
+    nativeRows = rows;
+    nativeCols = cols;
+  } else {
+    throw Error("", "the position table's " + std::to_string(tableRows - prefixRows) +
+                        " patch rows are no square grid and no config.json beside the file names "
+                        "the image size it was trained at (timm model_args.img_size or "
+                        "pretrained_cfg.input_size, HF image_size): only an input of exactly that "
+                        "many patches runs; this one gives " +
+                        gridText(rows, cols));
+  }
+  const int native = nativeRows * nativeCols;
+  PositionRows out;
+  out.prefixRows = prefixRows;
   const RowMatrixF table = w.positions.bottomRows(native);
-  if (rows == c.nativeGridRows && cols == c.nativeGridCols) return table;
+  if (rows == nativeRows && cols == nativeCols) {
+    out.patches = table;
+    return out;
+  }
   switch (c.resample) {
     case PositionResample::TimmBicubic:
-      return PositionResampler::bicubicAntialias(table, c.nativeGridRows, c.nativeGridCols, rows,
-                                                 cols);
+      // resample_abs_pos_embed returns the table as it is when the new grid is square and has
+      // its count, even from a non-square grid.
+      out.patches = rows == cols && n == native ? table
+                                                : PositionResampler::bicubicAntialias(
+                                                      table, nativeRows, nativeCols, rows, cols);
+      return out;
     case PositionResample::HfScaleFactor: {
+      if (nativeRows != nativeCols) {
+        throw Error("", "the " + c.family + " code reshapes its position table as a square, but " +
+                            "it was trained on a " + gridText(nativeRows, nativeCols) +
+                            " grid: only that grid runs; this input gives " + gridText(rows, cols));
+      }
       // transformers 4.3x: scale_factor = ((g + 0.1) / sqrt(N)), so torch maps coordinates
       // with 1 / scale_factor (not in / out), and the output is floor(sqrt(N) * factor) = g.
       const double side = std::sqrt(static_cast<double>(native));
       const double factorRows = (rows + 0.1) / side;
       const double factorCols = (cols + 0.1) / side;
-      return PositionResampler::bicubic(table, c.nativeGridRows, c.nativeGridCols, rows, cols,
-                                        1.0 / factorRows, 1.0 / factorCols);
+      out.patches = PositionResampler::bicubic(table, nativeRows, nativeCols, rows, cols,
+                                               1.0 / factorRows, 1.0 / factorCols);
+      return out;
     }
     case PositionResample::None:
       break;
   }
   throw Error("", "the " + c.family +
                       " code cannot resample its position embedding: it was trained on a " +
-                      gridText(c.nativeGridRows, c.nativeGridCols) + " grid of " +
-                      std::to_string(c.patchSize) + "-pixel patches (" +
-                      std::to_string(c.nativeGridCols * c.patchSize) + "x" +
-                      std::to_string(c.nativeGridRows * c.patchSize) +
-                      " input) but this input gives " + gridText(rows, cols) + "; use --img-size " +
-                      std::to_string(c.nativeGridRows * c.patchSize));
+                      gridText(nativeRows, nativeCols) + " grid of " + std::to_string(c.patchSize) +
+                      "-pixel patches (" + std::to_string(nativeCols * c.patchSize) + "x" +
+                      std::to_string(nativeRows * c.patchSize) + " input) but this input gives " +
+                      gridText(rows, cols) + "; use --img-size " +
+                      (nativeRows == nativeCols ? std::to_string(nativeRows * c.patchSize)
+                                                : std::to_string(nativeRows * c.patchSize) + "x" +
+                                                      std::to_string(nativeCols * c.patchSize)));
 }
 
 }  // namespace
@@ -88,9 +139,9 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
   if (prefix > 0) x.topRows(prefix) = w.prefixTokens;
   x.bottomRows(patches) = embedding.tokens;
   if (c.hasPositionEmbedding) {
-    if (c.positionPrefixRows > 0)
-      x.topRows(c.positionPrefixRows) += w.positions.topRows(c.positionPrefixRows);
-    x.bottomRows(patches) += patchPositions(w, out.gridRows, out.gridCols);
+    const PositionRows pos = positionsFor(w, out.gridRows, out.gridCols);
+    if (pos.prefixRows > 0) x.topRows(pos.prefixRows) += w.positions.topRows(pos.prefixRows);
+    x.bottomRows(patches) += pos.patches;
   }
   out.patchEmbedding = std::move(embedding.tokens);
   if (c.preNorm) {

@@ -88,16 +88,20 @@ void setPositionEmbedding(PatchWeights& w, const NpyArray& a, const WeightKeys& 
   if (!table.allFinite()) throw Error(path, what + " holds non-finite values (NaN or Inf)");
 
   // Rows before the patches: the class token when the file has one, then any distillation
-  // token. The table is square-gridded in every family, which settles files whose tokens are
-  // missing (timm's no_embed_class keeps cls_token but not its position).
+  // token, or none (timm's no_embed_class keeps cls_token but not its position). Only a square
+  // grid is read here; any other table (a non-square native grid, registers) is left out rather
+  // than guessed (a DeiT 4 x 6 table of 26 rows is not 1 + 5 x 5): the encoder's reader, which
+  // knows the family and the sidecar, reads it.
   const int declared = (keys.classToken.empty() ? 0 : 1) + keys.extraPrefixTokens;
   int prefix = declared;
   if (!exactSquareRoot(rows - prefix)) {
-    if (exactSquareRoot(rows)) {
-      prefix = 0;
-    } else if (exactSquareRoot(rows - 1)) {
-      prefix = 1;
+    if (!exactSquareRoot(rows)) {
+      notes.push_back(what + " left out of the position view: its " + std::to_string(rows) +
+                      " rows are not " + std::to_string(declared) +
+                      " prefix rows and a square grid");
+      return;
     }
+    prefix = 0;
   }
   PositionEmbedding pe;
   pe.hasClassToken = prefix >= 1;

@@ -57,6 +57,7 @@ class TestForward : public QObject {
   void unfitRequestsExitOneAndLeaveNoFile();
   void failureKeepsAnExistingOutput();
   void infoDescribesTheTransformer();
+  void embedWarnsWhenTheEncoderIsRefused();
 
  private:
   QTemporaryDir m_dir;
@@ -185,6 +186,16 @@ void TestForward::unfitRequestsExitOneAndLeaveNoFile_data() {
   QTest::newRow("missing block tensor")
       << fixture("bad/missing_fc1.safetensors") << fixture(kTimmInput)
       << "tensor 'blocks.1.mlp.fc1.weight' is missing";
+  QTest::newRow("unknown tensor")
+      << fixture("unknown/timm_clip_f32.safetensors") << fixture("timm_clip_f32/input_5x5.npy")
+      << "tensor 'blocks.1.attn.q_norm.weight' is not understood by the timm ViT/DeiT/DINOv2 "
+         "reader";
+  QTest::newRow("DINOv3 lookalike")
+      << fixture("unknown/timm_dinov2_reg4_f16.safetensors")
+      << fixture("timm_dinov2_reg4_f16/input_4x4.npy") << "looks like a Meta DINOv3 checkpoint";
+  QTest::newRow("NaFlex Linear patch embedding")
+      << fixture("unknown/naflex_linear_patch.safetensors") << fixture(kTimmInput)
+      << "patch_embed.proj.weight";
   QTest::newRow("grid SigLIP cannot resample")
       << fixture("hf_siglip_f32/model.safetensors") << fixture("timm_vit_f32/input_3x5.npy")
       << "cannot resample its position embedding";
@@ -233,10 +244,51 @@ void TestForward::infoDescribesTheTransformer() {
                           "(config.json num_attention_heads), width 48, MLP width 96"),
            qPrintable(r.out));
   QVERIFY2(r.out.contains("tokens: cls, reg 1, reg 2 (3 prefix)"), qPrintable(r.out));
+  r = runCli({"info", fixture("timm_vit_f32/model.safetensors")});
+  QCOMPARE(r.exitCode, 0);
+  QVERIFY2(r.out.contains("unused by the encoder: head.weight (classifier head)\n"),
+           qPrintable(r.out));
+  QVERIFY2(r.out.contains("position embedding: absolute learned, 4 x 4 grid"), qPrintable(r.out));
+  r = runCli({"info", fixture("hf_siglip_f32/model.safetensors")});
+  QVERIFY2(r.out.contains("tokens: no prefix tokens"), qPrintable(r.out));
+  r = runCli({"info", fixture("unknown/timm_vit_f32.safetensors")});
+  QCOMPARE(r.exitCode, 0);  // info describes what it can, and says why the encoder is refused
+  QVERIFY2(r.out.contains("transformer: not usable: tensor "
+                          "'blocks.0.attn.relative_position_bias_table' is not understood"),
+           qPrintable(r.out));
   r = runCli(
       {"info", QString::fromStdString(test::dataPath("weights/openai_clip_f32.safetensors"))});
   QCOMPARE(r.exitCode, 0);
   QVERIFY2(r.out.contains("transformer: none, only a patch embedding"), qPrintable(r.out));
+}
+
+// embed needs only the conv patch embedding, which is exact whatever follows it: it writes the
+// embedding and warns (stderr) that the encoder is refused and why.
+void TestForward::embedWarnsWhenTheEncoderIsRefused() {
+  const QString target = m_dir.filePath("dinov3_like.npy");
+  CliResult r =
+      runCli({"embed", "--tensor", fixture("timm_dinov2_reg4_f16/input_4x4.npy"), "--weights",
+              fixture("unknown/timm_dinov2_reg4_f16.safetensors"), "-o", target});
+  QCOMPARE(r.exitCode, 0);
+  QVERIFY2(r.err.startsWith("patchlens-cli: warning: "), qPrintable(r.err));
+  QVERIFY2(r.err.contains("the encoder is refused (tensor 'storage_tokens' is not understood"),
+           qPrintable(r.err));
+  QCOMPARE(r.err.count('\n'), 1);
+  const NpyArray written = readNpy(target.toStdString());
+  const NpzArchive ref(fixture("timm_dinov2_reg4_f16/expected_4x4.npz").toStdString());
+  QVERIFY(relativeError(written, ref.read("patch_embedding")) <= 1e-5);
+  // The same file's own fixture, without the DINOv3 tensor: no warning.
+  r = runCli({"embed", "--tensor", fixture("timm_dinov2_reg4_f16/input_4x4.npy"), "--weights",
+              fixture("timm_dinov2_reg4_f16/model.safetensors"), "-o", target});
+  QCOMPARE(r.exitCode, 0);
+  QCOMPARE(r.err, QString());
+  // A Linear patch embedding (NaFlex) is not a conv: embed refuses it, nothing reshaped.
+  const QString never = m_dir.filePath("naflex.npy");
+  r = runCli({"embed", "--tensor", fixture(kTimmInput), "--weights",
+              fixture("unknown/naflex_linear_patch.safetensors"), "-o", never});
+  QCOMPARE(r.exitCode, 1);
+  QVERIFY2(r.err.contains("patch_embed.proj.weight"), qPrintable(r.err));
+  QVERIFY(!QFile::exists(never));
 }
 
 QTEST_GUILESS_MAIN(TestForward)

@@ -2,7 +2,7 @@
 """ViT-encoder fixtures: tiny random models in each family's real tensor names and file format,
 an input tensor, and the expected forward computed here with torch.nn.functional only.
 
-    /usr/bin/python3 tests/reference/transformer_fixtures.py [DATA_DIR]
+    [TIMM_SRC=/path/to/pytorch-image-models] /usr/bin/python3 tests/reference/transformer_fixtures.py [DATA_DIR]
 
 writes DATA_DIR/transformer/ (cases.tsv lists the cases; one directory per model with its
 weights, config.json where the family has one, inputs and one expected .npz per input) and
@@ -28,6 +28,14 @@ The reference forward follows each family's published code:
               converter's legacy names (fc1 -> ffn_down) are written for one case.
   Google      vit_jax models_vit.py (Flax einsum attention with kernels [D, H, Dh], LayerNorm
               eps 1e-6, flax.linen.gelu = tanh approximation).
+  timm (issue 20 section 2: native non-square grids, DeiT distilled, registers with
+              no_embed_class, global_pool='avg' without class token) is checked ONCE against
+              timm's own VisionTransformer / VisionTransformerDistilled (dynamic_img_size=True):
+              TIMM_SRC=/path/to/pytorch-image-models (its public source, not vendored; it imports
+              on Debian's torch 1.13 with TIMM_FUSED_ATTN=0 and no stubs); without it the check
+              is skipped with a line saying so.
+  unknown/    every family's fixture with one tensor it does not have (UNKNOWN_EXTRA), which
+              the readers must refuse by name, and a NaFlex-style Linear patch embedding.
 Everything is computed in float64 on the weights exactly as stored (F16/BF16 rounding included)
 and saved as float32.
 """
@@ -59,7 +67,10 @@ class Canon:
     rounded to the dtype its file stores so the reference sees exactly what the reader does."""
 
     def __init__(self, rng, d, depth, heads, patch, grid, mlp, dtype, cls=True, dist=False, regs=0,
-                 layer_scale=False, pre_norm=False, patch_bias=True, pos_prefix=None):
+                 layer_scale=False, pre_norm=False, patch_bias=True, pos_prefix=None, final_norm=True):
+        # grid: the native grid, g (square) or (rows, cols)
+        self.gh, self.gw = (grid, grid) if isinstance(grid, int) else grid
+        grid = grid if isinstance(grid, int) else None
         self.d, self.depth, self.heads, self.p, self.grid, self.mlp = d, depth, heads, patch, grid, mlp
         self.dtype = dtype
         r = lambda a: encode(a.astype(np.float32), dtype)[1]  # noqa: E731
@@ -72,7 +83,7 @@ class Canon:
         self.regs = r(0.5 * n(regs, d)) if regs else None
         prefix = int(cls) + int(dist) + regs
         self.pos_prefix = prefix if pos_prefix is None else pos_prefix
-        self.pos = r(0.5 * n(self.pos_prefix + grid * grid, d))
+        self.pos = r(0.5 * n(self.pos_prefix + self.gh * self.gw, d))
         ln = lambda: (r(1 + 0.2 * n(d)), r(0.1 * n(d)))  # noqa: E731
         self.pre = ln() if pre_norm else None
         self.blocks = []
@@ -89,7 +100,10 @@ class Canon:
                 "ls2": r(0.5 + 0.2 * n(d)) if layer_scale else None,
             }
             self.blocks.append(b)
-        self.norm = ln()
+        # timm global_pool='avg': no final norm; fc_norm (drawn in its place) acts on the pooled
+        # output only, which the encoder does not compute.
+        self.norm = ln() if final_norm else None
+        self.fc_norm = None if final_norm else ln()
 
 
 # ---------------------------------------------------------------- reference building blocks
@@ -181,11 +195,14 @@ def patch_embed(m, image):
     return y.flatten(2).transpose(1, 2), y.shape[2], y.shape[3]
 
 
-def timm_resample(pos_patches, g, rows, cols):
-    """timm resample_abs_pos_embed (layers/pos_embed.py), as _pos_embed calls it."""
-    if (rows, cols) == (g, g):
+def timm_resample(pos_patches, old, rows, cols):
+    """timm resample_abs_pos_embed (layers/pos_embed.py), as _pos_embed calls it with
+    old_size = the native grid (rows, cols), which may be non-square. Its early return: a table of
+    the new count whose new grid is square is returned as it is (also from a non-square grid)."""
+    gh, gw = old
+    if rows * cols == gh * gw and (rows == cols or (rows, cols) == (gh, gw)):
         return pos_patches
-    p = pos_patches.reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    p = pos_patches.reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
     p = F.interpolate(p, size=(rows, cols), mode="bicubic", antialias=True)
     return p.permute(0, 2, 3, 1).reshape(1, rows * cols, -1)
 
@@ -211,7 +228,7 @@ def reference(family, m, image):
     if m.regs is not None:
         prefix.append(t(m.regs)[None])
     if family.startswith("timm"):
-        patch_pos = timm_resample(pos[:, m.pos_prefix:], g, rows, cols)
+        patch_pos = timm_resample(pos[:, m.pos_prefix:], (m.gh, m.gw), rows, cols)
         if m.pos_prefix == 0:  # no_embed_class: add, then concatenate
             x = torch.cat(prefix + [emb + patch_pos], dim=1)
         else:
@@ -249,7 +266,7 @@ def reference(family, m, image):
     out = {"patch_embedding": emb[0]}
     for i, tok in enumerate(tokens):
         out[f"tokens_{i}"] = tok[0]
-    out["final"] = layer_norm(tokens[-1], m.norm, eps)[0]
+    out["final"] = layer_norm(tokens[-1], m.norm, eps)[0] if m.norm is not None else tokens[-1][0]
     for i, a in enumerate(attns):
         out[f"attention_{i + 1}"] = a[0]
     return {k: v.detach().numpy().astype("<f4") for k, v in out.items()}
@@ -258,8 +275,11 @@ def reference(family, m, image):
 # ---------------------------------------------------------------- family writers (real names)
 
 def state_timm(m):
-    s = {"patch_embed.proj.weight": m.patch_w, "patch_embed.proj.bias": m.patch_b,
-         "pos_embed": m.pos[None], "norm.weight": m.norm[0], "norm.bias": m.norm[1]}
+    s = {"patch_embed.proj.weight": m.patch_w, "patch_embed.proj.bias": m.patch_b, "pos_embed": m.pos[None]}
+    if m.norm is not None:
+        s["norm.weight"], s["norm.bias"] = m.norm
+    if m.fc_norm is not None:
+        s["fc_norm.weight"], s["fc_norm.bias"] = m.fc_norm
     if m.cls is not None:
         s["cls_token"] = m.cls[None, None]
     if m.dist is not None:
@@ -428,6 +448,54 @@ def write_safetensors(path, state, dtype):
     write(path, safetensors_bytes(tensors, {"format": "pt"}))
 
 
+def write_model(path, family, m, state, fmt):
+    """The state in the family's file format (fmt: st, npz, gguf, pth, bin)."""
+    if fmt == "gguf":
+        from checkpoint_writers import Typed, T_FLOAT32, T_UINT32, save_gguf
+        save_gguf({k: np.asarray(v, np.float32) for k, v in state.items()},
+                  {"general.architecture": "clip", "clip.has_vision_encoder": True,
+                   "clip.use_gelu": family == "gguf_gelu",
+                   "clip.vision.embedding_length": Typed(T_UINT32, m.d),
+                   "clip.vision.block_count": Typed(T_UINT32, m.depth),
+                   "clip.vision.attention.head_count": Typed(T_UINT32, m.heads),
+                   "clip.vision.attention.layer_norm_epsilon": Typed(T_FLOAT32, 1e-5)},
+                  path, dtype=m.dtype)
+    elif fmt in ("pth", "bin"):
+        from checkpoint_writers import save_torch_legacy, save_torch_zip
+        sd = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state.items() if v is not None}
+        if m.dtype == "F16":
+            sd = {k: v.half() for k, v in sd.items()}
+        elif m.dtype == "BF16":
+            sd = {k: v.bfloat16() for k, v in sd.items()}
+        (save_torch_zip if fmt == "pth" else save_torch_legacy)(sd, path)
+    elif fmt == "npz":
+        np.savez(path, **{k: np.asarray(v, np.float32) for k, v in state.items() if v is not None})
+    else:
+        write_safetensors(path, state, m.dtype)
+
+
+# One tensor each family does not have, added to its fixture: the reader must refuse it by name.
+# Some are markers of a family PatchLens does not run (BEiT's relative_position_bias_table, RoPE's
+# rope.freqs, DINOv3's storage_tokens and bias_mask), the others plain unknown names.
+UNKNOWN_EXTRA = {
+    "timm_vit_f32": "blocks.0.attn.relative_position_bias_table",
+    "timm_deit_bf16": "rope.freqs",
+    "timm_dinov2_reg4_f16": "storage_tokens",
+    "timm_clip_f32": "blocks.1.attn.q_norm.weight",
+    "hf_vit_f32": "vit.encoder.layer.1.lambda_1",
+    "hf_dinov2_reg2_bf16": "encoder.layer.0.mlp.weights_in.weight",
+    "hf_clip_f16": "vision_model.embeddings.register_tokens",
+    "hf_siglip_f32": "vision_model.encoder.layers.0.self_attn.q_norm.weight",
+    "openai_clip_f16": "visual.attnpool.positional_embedding",
+    "torchvision_f32": "encoder.layers.encoder_layer_0.self_attention.relative_position_bias_table",
+    "google_f32": "Transformer/encoderblock_0/LayerScale_0/scale",
+    "gguf_clip_f16": "v.blk.0.ffn_gate.weight",
+    "gguf_siglip_legacy_f32": "v.patch_embd.weight.1",
+    "timm_dinov2_reg4_pth_bf16": "blocks.0.attn.qkv.bias_mask",
+    "hf_vit_bin_f16": "encoder.layer.0.attention.attention.relative_position_bias.relative_position_bias_table",
+}
+
+
 # ---------------------------------------------------------------- the torchvision check
 
 def check_against_torchvision(m, image, expected):
@@ -454,6 +522,44 @@ def check_against_torchvision(m, image, expected):
           f"({m.depth} blocks, max |final| {np.abs(final).max():.3f})")
 
 
+# ---------------------------------------------------------------- the timm check
+
+def check_against_timm(m, image, expected, model_args):
+    """The reference forward equals timm's own VisionTransformer / VisionTransformerDistilled
+    (timm's public source, not vendored: TIMM_SRC=/path/to/pytorch-image-models, imported on
+    Debian's torch 1.13 with TIMM_FUSED_ATTN=0, no stubs needed) on the same weights, with
+    dynamic_img_size=True so that another grid goes through resample_abs_pos_embed. Skipped,
+    with a line saying so, when timm cannot be imported."""
+    os.environ.setdefault("TIMM_FUSED_ATTN", "0")
+    if os.environ.get("TIMM_SRC"):
+        sys.path.insert(0, os.environ["TIMM_SRC"])
+    try:
+        from timm.models.deit import VisionTransformerDistilled
+        from timm.models.vision_transformer import VisionTransformer
+    except Exception as e:  # noqa: BLE001
+        print(f"transformer_fixtures: timm check skipped ({e})")
+        return
+    cls = VisionTransformerDistilled if m.dist is not None else VisionTransformer
+    model = cls(img_size=(m.gh * m.p, m.gw * m.p), patch_size=m.p, embed_dim=m.d, depth=m.depth,
+                num_heads=m.heads, mlp_ratio=m.mlp / m.d, num_classes=2, dynamic_img_size=True,
+                **model_args).double().eval()
+    state = {k: torch.from_numpy(np.asarray(v, np.float64).copy()) for k, v in state_timm(m).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("head") for k in missing), (missing, unexpected)
+    outputs = []
+    hooks = [b.register_forward_hook(lambda mod, i, o: outputs.append(o[0].detach().numpy()))
+             for b in model.blocks]
+    with torch.no_grad():
+        final = model.forward_features(t(image)[None])[0].numpy()
+    for h in hooks:
+        h.remove()
+    for i, o in enumerate(outputs):
+        np.testing.assert_allclose(o, expected[f"tokens_{i + 1}"], rtol=0, atol=2e-5 * np.abs(o).max())
+    np.testing.assert_allclose(final, expected["final"], rtol=0, atol=2e-5 * np.abs(final).max())
+    print(f"transformer_fixtures: reference forward == timm {cls.__name__} {model_args} on a "
+          f"{image.shape[1] // m.p} x {image.shape[2] // m.p} grid (native {m.gh} x {m.gw})")
+
+
 # ---------------------------------------------------------------- cases
 
 def main(data_dir):
@@ -464,35 +570,16 @@ def main(data_dir):
     rng = np.random.default_rng(20261130)
     rows = []
 
+    written = {}  # case name -> (family, model, state, fmt) for the refusal variants below
+
     def case(name, family, m, state, fmt, grids, heads_option=0, config=None, expect_family="",
-             expect_heads_source=""):
+             expect_heads_source="", timm_args=None):
         folder = os.path.join(out, name)
         os.makedirs(folder)
         fname = {"npz": "model.npz", "gguf": "mmproj.gguf", "pth": "model.pth",
                  "bin": "pytorch_model.bin"}.get(fmt, "model.safetensors")
-        if fmt == "gguf":
-            from checkpoint_writers import Typed, T_FLOAT32, T_UINT32, save_gguf
-            save_gguf({k: np.asarray(v, np.float32) for k, v in state.items()},
-                      {"general.architecture": "clip", "clip.has_vision_encoder": True,
-                       "clip.use_gelu": family == "gguf_gelu",
-                       "clip.vision.embedding_length": Typed(T_UINT32, m.d),
-                       "clip.vision.block_count": Typed(T_UINT32, m.depth),
-                       "clip.vision.attention.head_count": Typed(T_UINT32, m.heads),
-                       "clip.vision.attention.layer_norm_epsilon": Typed(T_FLOAT32, 1e-5)},
-                      os.path.join(folder, fname), dtype=m.dtype)
-        elif fmt in ("pth", "bin"):
-            from checkpoint_writers import save_torch_legacy, save_torch_zip
-            sd = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state.items() if v is not None}
-            if m.dtype == "F16":
-                sd = {k: v.half() for k, v in sd.items()}
-            elif m.dtype == "BF16":
-                sd = {k: v.bfloat16() for k, v in sd.items()}
-            (save_torch_zip if fmt == "pth" else save_torch_legacy)(sd, os.path.join(folder, fname))
-        elif fmt == "npz":
-            np.savez(os.path.join(folder, fname),
-                     **{k: np.asarray(v, np.float32) for k, v in state.items() if v is not None})
-        else:
-            write_safetensors(os.path.join(folder, fname), state, m.dtype)
+        write_model(os.path.join(folder, fname), family, m, state, fmt)
+        written[name] = (family, m, state, fmt)
         if config is not None:
             with open(os.path.join(folder, "config.json"), "w") as f:
                 json.dump(config, f, indent=1)
@@ -504,6 +591,8 @@ def main(data_dir):
             np.savez(os.path.join(folder, f"expected_{tag}.npz"), **expected)
             if family == "torchvision":
                 check_against_torchvision(m, image[:, :gr * m.p, :gc * m.p], expected)
+            if timm_args is not None:
+                check_against_timm(m, image[:, :gr * m.p, :gc * m.p], expected, timm_args)
             rows.append([f"{name}_{tag}", f"{name}/{fname}", f"{name}/input_{tag}.npy",
                          f"{name}/expected_{tag}.npz", str(heads_option), expect_family, expect_heads_source,
                          str(m.heads), str(m.depth)])
@@ -560,12 +649,49 @@ def main(data_dir):
     case("gguf_siglip_legacy_f32", "gguf_gelu", m, state_gguf(m, legacy_names=True), "gguf", [(3, 3)],
          expect_family="llama.cpp CLIP (GGUF)", expect_heads_source="GGUF metadata clip.vision.attention.head_count")
     m = Canon(rng, 32, 2, 2, 16, 3, 64, "BF16", regs=4, layer_scale=True, pos_prefix=0)
+    # 9 rows are 3 x 3 patches (no_embed_class) or cls + 4 registers + 2 x 2: only the sidecar tells.
     case("timm_dinov2_reg4_pth_bf16", "timm_dinov2", m, {"model": state_timm(m)}["model"], "pth", [(3, 3), (4, 2)],
-         heads_option=2, expect_family="timm DINOv2 (4 registers)", expect_heads_source="--heads")
+         heads_option=2, config={"model_args": {"reg_tokens": 4, "no_embed_class": True}}, expect_family="timm DINOv2 (4 registers)", expect_heads_source="--heads")
     m = Canon(rng, 32, 2, 4, 16, 3, 64, "F16")
     case("hf_vit_bin_f16", "hf_vit", m, state_hf_vit(m), "bin", [(3, 3)],
          config={"model_type": "vit", "hidden_size": 32, "num_attention_heads": 4},
          expect_family="HF ViTModel", expect_heads_source="config.json num_attention_heads")
+
+    # Issue 20 section 2: native non-square grids and prefix layouts, each at its native grid and
+    # another one, each checked against timm's own classes.
+    m = Canon(rng, 48, 2, 3, 16, (4, 3), 96, "F32")
+    case("timm_vit_64x48_f32", "timm_vit", m, state_timm(m), "st", [(4, 3), (5, 2)],
+         config={"architecture": "vit_tiny_patch16", "model_args": {"num_heads": 3, "img_size": [64, 48]}},
+         expect_family="timm ViT", expect_heads_source="config.json model_args.num_heads", timm_args={})
+    m = Canon(rng, 32, 2, 2, 16, (4, 6), 64, "F32", dist=True)
+    s = state_timm(m)
+    s["head_dist.weight"] = np.full((2, m.d), 0.5, np.float32)
+    case("timm_deit_4x6_f32", "timm_deit", m, s, "st", [(4, 6), (3, 5)],
+         config={"architecture": "deit_tiny_distilled_patch16", "pretrained_cfg": {"input_size": [3, 64, 96]},
+                 "model_args": {"num_heads": 2}},
+         expect_family="timm DeiT (distilled)", expect_heads_source="config.json model_args.num_heads",
+         timm_args={})
+    m = Canon(rng, 32, 2, 2, 14, (4, 3), 64, "F32", regs=4, pos_prefix=0)
+    case("timm_reg4_noembed_f32", "timm_vit", m, state_timm(m), "st", [(4, 3), (3, 5)],
+         config={"architecture": "vit_reg4", "model_args": {"num_heads": 2, "img_size": [56, 42],
+                                                            "reg_tokens": 4, "no_embed_class": True}},
+         expect_family="timm ViT (4 registers)", expect_heads_source="config.json model_args.num_heads",
+         timm_args={"reg_tokens": 4, "no_embed_class": True})
+    m = Canon(rng, 32, 2, 2, 16, 3, 64, "F32", cls=False, final_norm=False)
+    case("timm_avgpool_f32", "timm_vit", m, state_timm(m), "st", [(3, 3), (4, 2)],
+         config={"architecture": "vit_avg", "model_args": {"num_heads": 2, "class_token": False,
+                                                           "global_pool": "avg"}},
+         expect_family="timm ViT", expect_heads_source="config.json model_args.num_heads",
+         timm_args={"class_token": False, "global_pool": "avg"})
+    # Meta's DINOv2 .pth with registers (mask_token, register_tokens): the table covers the class
+    # token only, the registers go in after it (timm's _convert_dinov2; the HF reference is that
+    # math). Meta's code resamples otherwise, so only the native grid runs.
+    m = Canon(rng, 32, 2, 2, 14, 3, 64, "F32", regs=4, layer_scale=True, pos_prefix=1)
+    s = state_timm(m)
+    s["register_tokens"] = s.pop("reg_token")
+    s["mask_token"] = np.full((1, m.d), 0.5, np.float32)
+    case("meta_dinov2_reg4_f32", "hf_dinov2", m, s, "pth", [(3, 3)], heads_option=2,
+         expect_family="timm DINOv2 (Meta naming) (4 registers)", expect_heads_source="--heads")
 
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         f.write("# case\tweights\tinput\texpected\t--heads\tfamily\theads source\theads\tdepth\n")
@@ -585,6 +711,22 @@ def main(data_dir):
     with open(os.path.join(bad, "expected.tsv"), "w") as f:
         f.write("missing_fc1.safetensors\ttensor 'blocks.1.mlp.fc1.weight' is missing (block 2 of 3)\n")
         f.write("misshaped_proj.safetensors\ttensor 'blocks.2.attn.proj.weight' is [32, 24], expected [32, 32]\n")
+    # Each family's fixture with one tensor it does not have (UNKNOWN_EXTRA): refused by name.
+    unknown = os.path.join(out, "unknown")
+    os.makedirs(unknown)
+    with open(os.path.join(unknown, "expected.tsv"), "w") as f:
+        for name, extra in UNKNOWN_EXTRA.items():
+            family, m, state, fmt = written[name]
+            s = dict(state)
+            s[extra] = np.full((2, m.d), 0.25, np.float32)
+            fname = name + {"npz": ".npz", "gguf": ".gguf", "pth": ".pth", "bin": ".bin"}.get(fmt, ".safetensors")
+            write_model(os.path.join(unknown, fname), family, m, s, fmt)
+            f.write(f"{fname}\t{extra}\n")
+    # NaFlex's Linear patch embedding [D, P*P*C] under timm's conv name: never reshaped into a conv.
+    m = written["timm_vit_f32"][1]
+    s = dict(written["timm_vit_f32"][2])
+    s["patch_embed.proj.weight"] = s["patch_embed.proj.weight"].reshape(m.d, -1)
+    write_safetensors(os.path.join(unknown, "naflex_linear_patch.safetensors"), s, "F32")
     total = sum(os.path.getsize(os.path.join(dp, fn)) for dp, _, fns in os.walk(out) for fn in fns)
     print(f"transformer fixtures: {len(rows)} cases, {total / 1024:.0f} kB under {os.path.normpath(out)}")
 
