@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/model/position/rope_embedding.h"
+
 namespace patchlens {
 
 const char* activationName(Activation activation) {
@@ -80,6 +82,8 @@ void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
                                BlockScratch& s) const {
   layerNorm(x, s.normed, norm1, config.layerNormEps);
   qkv.apply(s.normed, s.qkv, LinearEpilogue::None, s.packed);
+  // RoPE hook: rotate q and k of the patches before q.k^T (rope_embedding.cpp).
+  if (s.rope) s.rope->apply(s.qkv, config.numHeads);
   attention(config, s);
   proj.apply(s.context, s.projected, LinearEpilogue::None, s.packed);
   if (layerScale1.size() > 0) {

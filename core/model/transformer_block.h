@@ -8,6 +8,8 @@
 
 namespace patchlens {
 
+class RopeGrid;  // core/model/position/rope_embedding.h
+
 // A LayerNorm's affine parameters.
 struct LayerNormWeights {
   VectorF weight;  // [D]
@@ -22,6 +24,7 @@ struct BlockScratch {
   RowMatrixF normed, qkv, context, projected, hidden;
   std::vector<RowMatrixF> probabilities;  // one [T x T] per head
   std::vector<float> packed;
+  const RopeGrid* rope = nullptr;  // RoPE families: this input's grid, set by the forward
 };
 
 // One pre-norm ViT block, the canonical layout every family is converted into:

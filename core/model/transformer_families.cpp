@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/io/error.h"
+#include "core/model/families/dinov3_reader.h"
 #include "core/weights/gguf_file.h"
 #include "core/weights/shape_text.h"
 #include "core/weights/weight_keys.h"
@@ -621,6 +622,9 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
                                 : kf == "OpenAI CLIP"              ? "visual.transformer.resblocks."
                                 : kf == "torchvision ViT"          ? "encoder.layers.encoder_layer_"
                                                                    : "Transformer/encoderblock_";
+  // DINOv3 (Meta's names: storage_tokens, rope_embed.periods): its own reader, with RoPE.
+  if (kf == "timm ViT/DeiT/DINOv2" && isDinov3Layout(source, prefix))
+    return readDinov3(source, path, prefix, options);
   if (r.countBlocks(blockStem, google ? '/' : '.') == 0) {
     return notTransformer("no transformer blocks: the file has the " + keys.family +
                           " patch embedding but no '" + prefix + blockStem + "0" +

@@ -1,0 +1,225 @@
+#include "core/model/families/dinov3_reader.h"
+
+#include <cmath>
+#include <set>
+
+#include "core/io/error.h"
+#include "core/model/position/rope_embedding.h"
+#include "core/weights/shape_text.h"
+#include "core/weights/weight_loader.h"
+
+namespace patchlens {
+namespace {
+
+using Shape = std::vector<std::int64_t>;
+
+// Reads tensors under one prefix, checking shapes and finiteness, and remembers which it took
+// so that whatever is left over can be refused by name.
+class Dinov3Tensors {
+ public:
+  Dinov3Tensors(const TensorSource& source, std::string path, std::string prefix)
+      : m_source(source), m_path(std::move(path)), m_prefix(std::move(prefix)) {}
+
+  bool has(const std::string& name) const { return m_source.find(m_prefix + name) != nullptr; }
+  void setContext(std::string context) { m_context = std::move(context); }
+
+  [[noreturn]] void fail(const std::string& name, const std::string& why) const {
+    throw Error(m_path, "tensor '" + m_prefix + name + "' " + why +
+                            (m_context.empty() ? "" : " (" + m_context + ")"));
+  }
+
+  Shape shape(const std::string& name) const {
+    const TensorInfo* t = m_source.find(m_prefix + name);
+    if (!t) fail(name, "is missing");
+    return t->shape;
+  }
+
+  // The tensor as float32 with exactly `expected` elements laid out as `expected` (leading 1s
+  // allowed, as [1, 1, D] for cls_token).
+  std::vector<float> read(const std::string& name, const Shape& expected) {
+    const Shape s = shape(name);
+    Shape squeezed(s.begin(), s.end());
+    while (squeezed.size() > expected.size() && squeezed.front() == 1)
+      squeezed.erase(squeezed.begin());
+    if (squeezed != expected)
+      fail(name, "is " + shapeText(s) + ", expected " + shapeText(expected));
+    NpyArray a = m_source.read(m_prefix + name);
+    for (float v : a.data) {
+      if (!std::isfinite(v)) fail(name, "holds non-finite values (NaN or Inf)");
+    }
+    m_used.insert(m_prefix + name);
+    return std::move(a.data);
+  }
+
+  VectorF vector(const std::string& name, std::int64_t d) {
+    const std::vector<float> a = read(name, {d});
+    return Eigen::Map<const VectorF>(a.data(), d);
+  }
+  RowMatrixF matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
+    const std::vector<float> a = read(name, {rows, cols});
+    return Eigen::Map<const RowMatrixF>(a.data(), rows, cols);
+  }
+  LayerNormWeights layerNorm(const std::string& stem, std::int64_t d) {
+    return {vector(stem + ".weight", d), vector(stem + ".bias", d)};
+  }
+  void markUsed(const std::string& name) { m_used.insert(m_prefix + name); }
+
+  // The first tensor under the prefix that nothing took.
+  void refuseLeftovers() const {
+    for (const TensorInfo& t : m_source.tensors()) {
+      if (t.name.compare(0, m_prefix.size(), m_prefix) == 0 && m_used.count(t.name) == 0)
+        throw Error(m_path,
+                    "tensor '" + t.name + "' is not part of the DINOv3 layout PatchLens runs");
+    }
+  }
+
+  int countBlocks() const {
+    int count = 0;
+    const std::string stem = m_prefix + "blocks.";
+    for (const TensorInfo& t : m_source.tensors()) {
+      if (t.name.compare(0, stem.size(), stem) != 0) continue;
+      std::size_t i = stem.size();
+      int index = 0;
+      bool digits = false;
+      while (i < t.name.size() && t.name[i] >= '0' && t.name[i] <= '9' && index < 100000) {
+        index = index * 10 + (t.name[i] - '0');
+        ++i;
+        digits = true;
+      }
+      if (digits && i < t.name.size() && t.name[i] == '.') count = std::max(count, index + 1);
+    }
+    return count;
+  }
+
+ private:
+  const TensorSource& m_source;
+  std::string m_path;
+  std::string m_prefix;
+  std::string m_context;
+  std::set<std::string> m_used;
+};
+
+}  // namespace
+
+bool isDinov3Layout(const TensorSource& source, const std::string& prefix) {
+  return source.find(prefix + "storage_tokens") || source.find(prefix + "rope_embed.periods");
+}
+
+std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
+                                                     const std::string& path,
+                                                     const std::string& prefix,
+                                                     const TransformerLoadOptions& options) {
+  Dinov3Tensors r(source, path, prefix);
+  TransformerWeights w;
+  TransformerConfig& c = w.config;
+  const Shape patchShape = r.shape("patch_embed.proj.weight");
+  if (patchShape.size() != 4) r.fail("patch_embed.proj.weight", "is not a 4-D kernel");
+  const std::int64_t d = patchShape[0];
+  c.embedDim = static_cast<int>(d);
+  c.depth = r.countBlocks();
+  if (c.depth == 0) r.fail("blocks.0.norm1.weight", "is missing: a DINOv3 file with no blocks");
+  if (r.has("blocks.0.mlp.w1.weight") || r.has("blocks.0.mlp.w12.weight"))
+    r.fail(r.has("blocks.0.mlp.w1.weight") ? "blocks.0.mlp.w1.weight" : "blocks.0.mlp.w12.weight",
+           "is a SwiGLU MLP (DINOv3 S+/H+/7B), which PatchLens does not run");
+  if (r.has("cls_norm.weight"))
+    r.fail("cls_norm.weight", "is an untied cls/storage norm, which PatchLens does not run");
+
+  // RoPE: the periods as stored (recomputing them from base 100 differs from the bfloat16
+  // values by ~2e-3); Meta's hub models all use normalize_coords "separate". Head dim = 4 x
+  // periods fixes the heads.
+  const Shape periodsShape = r.shape("rope_embed.periods");
+  if (periodsShape.size() != 1 || periodsShape[0] <= 0)
+    r.fail("rope_embed.periods", "is " + shapeText(periodsShape) + ", expected [head dim / 4]");
+  RopeEmbedding rope;
+  rope.periods = r.read("rope_embed.periods", periodsShape);
+  for (float p : rope.periods) {
+    if (!(p > 0.0f)) r.fail("rope_embed.periods", "holds a period <= 0");
+  }
+  const int headDim = rope.headDim();
+  if (d % headDim != 0)
+    r.fail("rope_embed.periods", "gives head dim " + std::to_string(headDim) +
+                                     ", which does not divide the width " + std::to_string(d));
+  c.numHeads = static_cast<int>(d / headDim);
+  c.headsSource =
+      "rope_embed.periods: head dim = 4 x " + std::to_string(rope.periods.size()) + " periods";
+  if (options.heads > 0 && options.heads != c.numHeads) {
+    throw Error(path, "--heads " + std::to_string(options.heads) + " disagrees with the " +
+                          std::to_string(c.numHeads) +
+                          " heads rope_embed.periods fixes (head dim " + std::to_string(headDim) +
+                          ")");
+  }
+
+  // Token order (prepare_tokens_with_masks): cls, storage tokens, patches. cls_token +
+  // 0 * mask_token is cls_token for finite values; mask_token is otherwise unused at inference.
+  c.classToken = true;
+  std::vector<float> prefixRows = r.read("cls_token", {d});
+  if (r.has("storage_tokens")) {
+    const Shape s = r.shape("storage_tokens");
+    const std::int64_t n = s.size() == 3 ? s[1] : -1;
+    if (n < 0) r.fail("storage_tokens", "is " + shapeText(s) + ", expected [1, R, D]");
+    const std::vector<float> storage = r.read("storage_tokens", {n, d});
+    prefixRows.insert(prefixRows.end(), storage.begin(), storage.end());
+    c.registerTokens = static_cast<int>(n);
+  }
+  if (r.has("mask_token")) r.read("mask_token", {d});
+  for (const char* unused : {"local_cls_norm.weight", "local_cls_norm.bias"}) {
+    if (r.has(unused)) r.markUsed(unused);  // training-only (local crops), never used at eval
+  }
+  w.prefixTokens = Eigen::Map<const RowMatrixF>(prefixRows.data(), 1 + c.registerTokens, d);
+  rope.prefixTokens = c.prefixTokens();
+  c.family = "Meta DINOv3 (" + std::to_string(c.registerTokens) + " storage tokens, RoPE)";
+
+  // layernormbf16 = nn.LayerNorm(eps=1e-5) in every hub ViT; nn.GELU (erf).
+  c.layerNormEps = 1e-5f;
+  c.activation = Activation::Gelu;
+  c.finalNorm = true;
+  c.hasPositionEmbedding = false;
+  c.layerScale = r.has("blocks.0.ls1.gamma");
+  w.finalNorm = r.layerNorm("norm", d);
+
+  w.blocks.resize(static_cast<std::size_t>(c.depth));
+  for (int i = 0; i < c.depth; ++i) {
+    r.setContext("block " + std::to_string(i + 1) + " of " + std::to_string(c.depth));
+    const std::string p = "blocks." + std::to_string(i) + ".";
+    TransformerBlock& blk = w.blocks[static_cast<std::size_t>(i)];
+    blk.norm1 = r.layerNorm(p + "norm1", d);
+    const RowMatrixF qkvWeight = r.matrix(p + "attn.qkv.weight", 3 * d, d);
+    VectorF qkvBias = VectorF::Zero(3 * d);
+    if (r.has(p + "attn.qkv.bias")) {
+      qkvBias = r.vector(p + "attn.qkv.bias", 3 * d);
+      // LinearKMaskedBias: bias * bias_mask (init_weights_vit's [1, 0, 1] zeroes the k bias).
+      if (r.has(p + "attn.qkv.bias_mask"))
+        qkvBias = qkvBias.cwiseProduct(r.vector(p + "attn.qkv.bias_mask", 3 * d));
+    }
+    blk.qkv = LinearLayer(qkvWeight, qkvBias);
+    blk.proj =
+        LinearLayer(r.matrix(p + "attn.proj.weight", d, d), r.vector(p + "attn.proj.bias", d));
+    blk.norm2 = r.layerNorm(p + "norm2", d);
+    const Shape fc1 = r.shape(p + "mlp.fc1.weight");
+    if (fc1.size() != 2 || fc1[1] != d)
+      r.fail(p + "mlp.fc1.weight",
+             "is " + shapeText(fc1) + ", expected [M, " + std::to_string(d) + "]");
+    const std::int64_t m = fc1[0];
+    blk.fc1 = LinearLayer(r.matrix(p + "mlp.fc1.weight", m, d), r.vector(p + "mlp.fc1.bias", m));
+    blk.fc2 = LinearLayer(r.matrix(p + "mlp.fc2.weight", d, m), r.vector(p + "mlp.fc2.bias", d));
+    if (c.layerScale) {
+      blk.layerScale1 = r.vector(p + "ls1.gamma", d);
+      blk.layerScale2 = r.vector(p + "ls2.gamma", d);
+    }
+    if (i == 0) c.mlpDim = static_cast<int>(m);
+    if (m != c.mlpDim) r.fail(p + "mlp.fc1.weight", "has another MLP width than block 1");
+  }
+  r.setContext({});
+
+  PatchWeights patch = loadPatchWeights(path, options.patch);
+  r.markUsed("patch_embed.proj.weight");
+  if (r.has("patch_embed.proj.bias")) r.markUsed("patch_embed.proj.bias");
+  r.refuseLeftovers();
+  c.patchSize = patch.patchSize;
+  c.inChannels = patch.inChannels;
+  w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
+  w.rope = std::make_shared<const RopeEmbedding>(std::move(rope));
+  return std::make_shared<const TransformerWeights>(std::move(w));
+}
+
+}  // namespace patchlens

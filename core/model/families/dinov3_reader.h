@@ -1,0 +1,25 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/model/transformer_weights.h"
+#include "core/model/vision_transformer.h"
+#include "core/weights/tensor_source.h"
+
+namespace patchlens {
+
+// Meta's DINOv3 ViT state dict (facebookresearch/dinov3, DinoVisionTransformer): cls_token,
+// storage_tokens, mask_token, patch_embed.proj, rope_embed.periods, blocks.N.{norm1,
+// attn.qkv (+ bias_mask), attn.proj, ls1.gamma, norm2, mlp.fc1, mlp.fc2, ls2.gamma}, norm.
+bool isDinov3Layout(const TensorSource& source, const std::string& prefix);
+
+// The canonical weights plus the RoPE description. Every tensor under `prefix` must be one
+// the forward uses (or mask_token / local_cls_norm, unused at inference): anything else, and the
+// SwiGLU MLP of S+/H+/7B, is refused by name. Throws Error(path, ...).
+std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
+                                                     const std::string& path,
+                                                     const std::string& prefix,
+                                                     const TransformerLoadOptions& options);
+
+}  // namespace patchlens
