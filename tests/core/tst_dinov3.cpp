@@ -173,19 +173,19 @@ void TestDinov3::ropeMatchesDinov3RopeApply() {
   QVERIFY2(worst <= 1e-5f, qPrintable(QString("rotated q/k: max error %1").arg(worst)));
 }
 
-// By hand: one head of dim 8 (periods 3 and 4) on a 1 x 2 grid. The row coordinate is
+// By hand: one head of dim 8 (periods 3 and 2) on a 1 x 2 grid. The row coordinate is
 // 2 * 0.5 - 1 = 0 (angle 0: t = 0, 1 unrotated), the column coordinates -0.5 and +0.5 give
-// angles -+pi/3 (t = 2, period 3) and -+pi/2 (t = 3, period 4); rotate-half pairs t, t + 4.
+// angles -+pi/3 (t = 2, period 3) and -+pi/2 (t = 3, period 2); rotate-half pairs t, t + 4.
 void TestDinov3::ropeByHand() {
   RopeEmbedding rope;
-  rope.periods = {3.0f, 4.0f};  // head dim 8: pairs (t, t + 4); t = 0, 1 the row, 2, 3 the column
+  rope.periods = {3.0f, 2.0f};  // head dim 8: pairs (t, t + 4); t = 0, 1 the row, 2, 3 the column
   const RopeGrid grid(rope, 1, 2);
   RowMatrixF qkv = RowMatrixF::Zero(2, 24);
   const float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
   for (int n = 0; n < 2; ++n)
     for (int t = 0; t < 8; ++t) qkv(n, t) = x[t];
   grid.apply(qkv, 1);
-  // Patch 0: column angles 2 pi (-0.5) / 3 and 2 pi (-0.5) / 4 = -pi/3, -pi/2.
+  // Patch 0: column angles 2 pi (-0.5) / 3 and 2 pi (-0.5) / 2 = -pi/3, -pi/2.
   const float c3 = 0.5f, s3 = -std::sqrt(3.0f) / 2;
   const float want0[8] = {1, 2, 3 * c3 - 7 * s3, 4 * 0 - 8 * -1,
                           5, 6, 7 * c3 + 3 * s3, 8 * 0 + 4 * -1};
