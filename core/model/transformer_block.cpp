@@ -14,6 +14,8 @@ const char* activationName(Activation activation) {
       return "GELU (tanh approximation)";
     case Activation::QuickGelu:
       return "QuickGELU x*sigmoid(1.702x)";
+    case Activation::SwiGlu:
+      return "SwiGLU silu(w1 x) * w2 x";
   }
   return "?";
 }
@@ -26,6 +28,8 @@ LinearEpilogue epilogueFor(Activation activation) {
       return LinearEpilogue::GeluTanh;
     case Activation::QuickGelu:
       return LinearEpilogue::QuickGelu;
+    case Activation::SwiGlu:
+      return LinearEpilogue::None;  // the gate is applied after both halves (forward)
   }
   return LinearEpilogue::Gelu;
 }
@@ -93,6 +97,10 @@ void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
   }
   layerNorm(x, s.normed, norm2, config.layerNormEps);
   fc1.apply(s.normed, s.hidden, epilogueFor(config.activation), s.packed);
+  if (config.activation == Activation::SwiGlu) {  // SwiGLU hook: hidden = silu(w1 x) * (w2 x)
+    fc1Gate.apply(s.normed, s.gate, LinearEpilogue::None, s.packed);
+    s.hidden.array() = s.hidden.array() / (1.0f + (-s.hidden.array()).exp()) * s.gate.array();
+  }
   fc2.apply(s.hidden, s.projected, LinearEpilogue::None, s.packed);
   if (layerScale2.size() > 0) {
     x += s.projected * layerScale2.asDiagonal();

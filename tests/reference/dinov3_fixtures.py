@@ -13,8 +13,9 @@ commit 6876159 ("Remove unused LinearW24").
 Writes DATA_DIR/dinov3/: cases.tsv in tests/data/transformer's format (case, weights, input,
 expected, --heads, family, heads source, heads, depth), one folder per model with model.pth,
 input_RxC.npy and expected_RxC.npz (patch_embedding, tokens_0..depth, final, attention_1..depth,
-named as `patchlens-cli forward` writes them), and bad/ (a DINOv3 file with an extra tensor and
-a SwiGLU one, both to be refused by name; bad/expected.tsv names the refusal).
+named as `patchlens-cli forward` writes them; an MLP model at the native and a non-square grid, a
+SwiGLU one), rope_3x5.npz (RopePositionEmbedding and rope_apply alone) and bad/ (a file with an
+extra tensor, one with an untied cls norm: both refused by name, as bad/expected.tsv says).
 
 Debian's torch 1.13 has neither torch._dynamo / torch.compiler (dinov3/layers/block.py sets
 torch._dynamo.config at import) nor F.scaled_dot_product_attention (torch >= 2.0). Both are
@@ -152,37 +153,45 @@ def main(src, data_dir):
     rng = np.random.default_rng(20261207)
     rows = []
 
-    model = make_model(cls, rng)
-    name = "meta_vit_reg4_pth"
-    folder = os.path.join(out, name)
-    os.makedirs(folder)
-    torch.save(state_dict(model), os.path.join(folder, "model.pth"))
-    for gr, gc in [(4, 4), (6, 5)]:  # native 32x32, and 48x40 (non-square, more patches)
+    def case(name, model, grids, family):
+        folder = os.path.join(out, name)
+        os.makedirs(folder)
+        torch.save(state_dict(model), os.path.join(folder, "model.pth"))
         p = model.patch_size
-        image = rng.standard_normal((3, gr * p + p // 2, gc * p + 1)).astype(np.float32)
-        tag = f"{gr}x{gc}"
-        np.save(os.path.join(folder, f"input_{tag}.npy"), image)
-        np.savez(os.path.join(folder, f"expected_{tag}.npz"), **forward(model, image))
-        rows.append([f"{name}_{tag}", f"{name}/model.pth", f"{name}/input_{tag}.npy",
-                     f"{name}/expected_{tag}.npz", "0", "Meta DINOv3 (4 storage tokens, RoPE)",
-                     "rope_embed.periods: head dim = 4 x 4 periods", "4", "2"])
+        for gr, gc in grids:
+            image = rng.standard_normal((3, gr * p + p // 2, gc * p + 1)).astype(np.float32)
+            tag = f"{gr}x{gc}"
+            np.save(os.path.join(folder, f"input_{tag}.npy"), image)
+            np.savez(os.path.join(folder, f"expected_{tag}.npz"), **forward(model, image))
+            rows.append([f"{name}_{tag}", f"{name}/model.pth", f"{name}/input_{tag}.npy",
+                         f"{name}/expected_{tag}.npz", "0", family,
+                         "rope_embed.periods: head dim = 4 x 4 periods", str(model.num_heads),
+                         str(len(model.blocks))])
+
+    # Native 32x32 (4x4 patches of 8) and 48x40 (6x5: non-square, more patches).
+    model = make_model(cls, rng)
+    case("meta_vit_reg4_pth", model, [(4, 4), (6, 5)], "Meta DINOv3 (4 storage tokens, RoPE)")
     np.savez(os.path.join(out, "rope_3x5.npz"), **rope_case(model, 3, 5))
+    # The SwiGLU MLP of S+/H+/7B (w1, w2, w3; hidden int(128 * 2 / 3) aligned to 8 = 88).
+    swiglu = make_model(cls, rng, ffn_layer="swiglu")
+    case("meta_vit_swiglu_pth", swiglu, [(5, 3)], "Meta DINOv3 (4 storage tokens, RoPE, SwiGLU)")
 
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         f.write("# case\tweights\tinput\texpected\t--heads\tfamily\theads source\theads\tdepth\n")
         for r in rows:
             f.write("\t".join(r) + "\n")
 
-    # Refusals by name: an extra tensor the reader does not know, and the SwiGLU MLP of S+/H+/7B.
+    # Refusals by name: an extra tensor the reader does not know, and the untied cls/storage
+    # norm (untie_cls_and_patch_norms), which PatchLens does not run.
     sd = state_dict(model)
     sd["blocks.1.attn.q_norm.weight"] = torch.ones(16)
     torch.save(sd, os.path.join(out, "bad", "extra_tensor.pth"))
-    swiglu = make_model(cls, rng, ffn_layer="swiglu", depth=1)
-    torch.save(state_dict(swiglu), os.path.join(out, "bad", "swiglu.pth"))
+    untied = make_model(cls, rng, depth=1, untie_cls_and_patch_norms=True)
+    torch.save(state_dict(untied), os.path.join(out, "bad", "untied_cls_norm.pth"))
     with open(os.path.join(out, "bad", "expected.tsv"), "w") as f:
         f.write("extra_tensor.pth\ttensor 'blocks.1.attn.q_norm.weight' is not part of the DINOv3 "
                 "layout PatchLens runs\n")
-        f.write("swiglu.pth\ttensor 'blocks.0.mlp.w1.weight' is a SwiGLU MLP (DINOv3 S+/H+/7B), "
+        f.write("untied_cls_norm.pth\ttensor 'cls_norm.weight' is an untied cls/storage norm, "
                 "which PatchLens does not run\n")
     total = sum(os.path.getsize(os.path.join(dp, fn)) for dp, _, fns in os.walk(out) for fn in fns)
     print(f"dinov3 fixtures: {len(rows)} cases, {total / 1024:.0f} kB under {os.path.normpath(out)}")

@@ -118,9 +118,11 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   c.embedDim = static_cast<int>(d);
   c.depth = r.countBlocks();
   if (c.depth == 0) r.fail("blocks.0.norm1.weight", "is missing: a DINOv3 file with no blocks");
-  if (r.has("blocks.0.mlp.w1.weight") || r.has("blocks.0.mlp.w12.weight"))
-    r.fail(r.has("blocks.0.mlp.w1.weight") ? "blocks.0.mlp.w1.weight" : "blocks.0.mlp.w12.weight",
-           "is a SwiGLU MLP (DINOv3 S+/H+/7B), which PatchLens does not run");
+  // SwiGLUFFN (S+/H+/7B): w1 (silu), w2 (linear), w3 (out); timm's fused w12 is not Meta's.
+  const bool swiglu = r.has("blocks.0.mlp.w1.weight");
+  // ffn_bias=False (nn.Linear(bias=False)) is decided once, from block 1: then every MLP bias
+  // must be there or every one absent.
+  const bool ffnBias = r.has(swiglu ? "blocks.0.mlp.w1.bias" : "blocks.0.mlp.fc1.bias");
   if (r.has("cls_norm.weight"))
     r.fail("cls_norm.weight", "is an untied cls/storage norm, which PatchLens does not run");
 
@@ -167,11 +169,12 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   }
   w.prefixTokens = Eigen::Map<const RowMatrixF>(prefixRows.data(), 1 + c.registerTokens, d);
   rope.prefixTokens = c.prefixTokens();
-  c.family = "Meta DINOv3 (" + std::to_string(c.registerTokens) + " storage tokens, RoPE)";
+  c.family = "Meta DINOv3 (" + std::to_string(c.registerTokens) + " storage tokens, RoPE" +
+             (swiglu ? ", SwiGLU)" : ")");
 
   // layernormbf16 = nn.LayerNorm(eps=1e-5) in every hub ViT; nn.GELU (erf).
   c.layerNormEps = 1e-5f;
-  c.activation = Activation::Gelu;
+  c.activation = swiglu ? Activation::SwiGlu : Activation::Gelu;
   c.finalNorm = true;
   c.hasPositionEmbedding = false;
   c.layerScale = r.has("blocks.0.ls1.gamma");
@@ -195,19 +198,26 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
     blk.proj =
         LinearLayer(r.matrix(p + "attn.proj.weight", d, d), r.vector(p + "attn.proj.bias", d));
     blk.norm2 = r.layerNorm(p + "norm2", d);
-    const Shape fc1 = r.shape(p + "mlp.fc1.weight");
+    const std::string in = p + (swiglu ? "mlp.w1" : "mlp.fc1");
+    const std::string out = p + (swiglu ? "mlp.w3" : "mlp.fc2");
+    const Shape fc1 = r.shape(in + ".weight");
     if (fc1.size() != 2 || fc1[1] != d)
-      r.fail(p + "mlp.fc1.weight",
-             "is " + shapeText(fc1) + ", expected [M, " + std::to_string(d) + "]");
+      r.fail(in + ".weight", "is " + shapeText(fc1) + ", expected [M, " + std::to_string(d) + "]");
     const std::int64_t m = fc1[0];
-    blk.fc1 = LinearLayer(r.matrix(p + "mlp.fc1.weight", m, d), r.vector(p + "mlp.fc1.bias", m));
-    blk.fc2 = LinearLayer(r.matrix(p + "mlp.fc2.weight", d, m), r.vector(p + "mlp.fc2.bias", d));
+    const auto layer = [&](const std::string& stem, std::int64_t rows, std::int64_t cols) {
+      const RowMatrixF weight = r.matrix(stem + ".weight", rows, cols);
+      return LinearLayer(weight,
+                         ffnBias ? r.vector(stem + ".bias", rows) : VectorF(VectorF::Zero(rows)));
+    };
+    blk.fc1 = layer(in, m, d);
+    if (swiglu) blk.fc1Gate = layer(p + "mlp.w2", m, d);
+    blk.fc2 = layer(out, d, m);
     if (c.layerScale) {
       blk.layerScale1 = r.vector(p + "ls1.gamma", d);
       blk.layerScale2 = r.vector(p + "ls2.gamma", d);
     }
     if (i == 0) c.mlpDim = static_cast<int>(m);
-    if (m != c.mlpDim) r.fail(p + "mlp.fc1.weight", "has another MLP width than block 1");
+    if (m != c.mlpDim) r.fail(in + ".weight", "has another MLP width than block 1");
   }
   r.setContext({});
 
