@@ -625,6 +625,7 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   // DINOv3 (Meta's names: storage_tokens, rope_embed.periods): its own reader, with RoPE.
   if (kf == "timm ViT/DeiT/DINOv2" && isDinov3Layout(source, prefix))
     return readDinov3(source, path, prefix, options);
+  if (kf == "timm ViT/DeiT/DINOv2") refuseTimmEvaLayout(source, path, prefix);
   if (r.countBlocks(blockStem, google ? '/' : '.') == 0) {
     return notTransformer("no transformer blocks: the file has the " + keys.family +
                           " patch embedding but no '" + prefix + blockStem + "0" +

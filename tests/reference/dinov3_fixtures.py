@@ -188,7 +188,23 @@ def main(src, data_dir):
     torch.save(sd, os.path.join(out, "bad", "extra_tensor.pth"))
     untied = make_model(cls, rng, depth=1, untie_cls_and_patch_norms=True)
     torch.save(state_dict(untied), os.path.join(out, "bad", "untied_cls_norm.pth"))
+    # timm's port of the same model, renamed as timm's eva.py checkpoint_filter_fn does (no
+    # periods, gamma_1/2, reg_token, q_bias / v_bias): read as a plain timm ViT it would lose
+    # LayerScale and RoPE, so it must be refused by name until it is run exactly.
+    timm_sd = {}
+    for k, v in state_dict(model).items():
+        if k.endswith((".periods", ".bias_mask", "mask_token")):
+            continue
+        if k.endswith("qkv.bias"):
+            q, _, vv = v.chunk(3, dim=-1)
+            timm_sd[k.replace("qkv.bias", "q_bias")] = q
+            timm_sd[k.replace("qkv.bias", "v_bias")] = vv
+            continue
+        k = k.replace("ls1.gamma", "gamma_1").replace("ls2.gamma", "gamma_2")
+        timm_sd[k.replace("storage_tokens", "reg_token")] = v
+    torch.save(timm_sd, os.path.join(out, "bad", "timm_port.pth"))
     with open(os.path.join(out, "bad", "expected.tsv"), "w") as f:
+        f.write("timm_port.pth\ttensor 'blocks.0.gamma_1' is timm's EVA layout\n")
         f.write("extra_tensor.pth\ttensor 'blocks.1.attn.q_norm.weight' is not part of the DINOv3 "
                 "layout PatchLens runs\n")
         f.write("untied_cls_norm.pth\ttensor 'cls_norm.weight' is an untied cls/storage norm, "

@@ -105,6 +105,18 @@ bool isDinov3Layout(const TensorSource& source, const std::string& prefix) {
   return source.find(prefix + "storage_tokens") || source.find(prefix + "rope_embed.periods");
 }
 
+void refuseTimmEvaLayout(const TensorSource& source, const std::string& path,
+                         const std::string& prefix) {
+  for (const char* name :
+       {"blocks.0.gamma_1", "blocks.0.attn.q_bias", "blocks.0.attn.q_proj.weight",
+        "blocks.0.mlp.fc1_g.weight", "rope.freqs"}) {
+    if (source.find(prefix + name))
+      throw Error(path, "tensor '" + prefix + name +
+                            "' is timm's EVA layout (EVA-02, timm's DINOv3 port: RoPE not stored "
+                            "in the file), which PatchLens does not run yet");
+  }
+}
+
 std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
                                                      const std::string& path,
                                                      const std::string& prefix,
