@@ -623,7 +623,8 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
                                 : kf == "torchvision ViT"          ? "encoder.layers.encoder_layer_"
                                                                    : "Transformer/encoderblock_";
   // DINOv3 (Meta's names: storage_tokens, rope_embed.periods): its own reader, with RoPE.
-  if (kf == "timm ViT/DeiT/DINOv2" && isDinov3Layout(source, prefix))
+  if (kf == "timm ViT/DeiT/DINOv2" &&
+      (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix)))
     return readDinov3(source, path, prefix, options);
   if (kf == "timm ViT/DeiT/DINOv2") refuseTimmEvaLayout(source, path, prefix);
   if (r.countBlocks(blockStem, google ? '/' : '.') == 0) {

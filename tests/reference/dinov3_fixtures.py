@@ -189,8 +189,9 @@ def main(src, data_dir):
     untied = make_model(cls, rng, depth=1, untie_cls_and_patch_norms=True)
     torch.save(state_dict(untied), os.path.join(out, "bad", "untied_cls_norm.pth"))
     # timm's port of the same model, renamed as timm's eva.py checkpoint_filter_fn does (no
-    # periods, gamma_1/2, reg_token, q_bias / v_bias): read as a plain timm ViT it would lose
-    # LayerScale and RoPE, so it must be refused by name until it is run exactly.
+    # periods, gamma_1/2, reg_token, q_bias / v_bias) with no timm config.json beside it: the
+    # file alone cannot tell its RoPE, and read as a plain timm ViT it would lose LayerScale and
+    # RoPE, so it is refused by name (with the config.json, dinov3_timm_fixtures.py's case runs).
     timm_sd = {}
     for k, v in state_dict(model).items():
         if k.endswith((".periods", ".bias_mask", "mask_token")):

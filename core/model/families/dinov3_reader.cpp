@@ -1,6 +1,9 @@
 #include "core/model/families/dinov3_reader.h"
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/io/error.h"
@@ -99,7 +102,29 @@ class Dinov3Tensors {
   std::set<std::string> m_used;
 };
 
+// timm's config.json beside the weights: its architecture and model_args.num_heads.
+nlohmann::json timmConfig(const std::string& weightsPath) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path file = fs::path(weightsPath).parent_path() / "config.json";
+  if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > (std::uintmax_t{4} << 20))
+    return {};
+  std::ifstream in(file);
+  nlohmann::json root = nlohmann::json::parse(in, nullptr, false);
+  return root.is_object() ? root : nlohmann::json{};
+}
+
 }  // namespace
+
+bool isTimmDinov3Port(const TensorSource& source, const std::string& path,
+                      const std::string& prefix) {
+  if (!source.find(prefix + "blocks.0.gamma_1") || source.find(prefix + "pos_embed") ||
+      source.find(prefix + "rope.freqs"))
+    return false;
+  const nlohmann::json config = timmConfig(path);
+  return config.contains("architecture") && config["architecture"].is_string() &&
+         config["architecture"].get<std::string>().find("_dinov3") != std::string::npos;
+}
 
 bool isDinov3Layout(const TensorSource& source, const std::string& prefix) {
   return source.find(prefix + "storage_tokens") || source.find(prefix + "rope_embed.periods");
@@ -121,6 +146,9 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
                                                      const std::string& path,
                                                      const std::string& prefix,
                                                      const TransformerLoadOptions& options) {
+  // Meta's names, or timm's port (eva.py checkpoint_filter_fn: reg_token, gamma_1/2,
+  // q_bias/v_bias with k fixed at 0, periods not stored: recomputed as timm does).
+  const bool timm = isTimmDinov3Port(source, path, prefix);
   Dinov3Tensors r(source, path, prefix);
   TransformerWeights w;
   TransformerConfig& c = w.config;
@@ -138,40 +166,66 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   if (r.has("cls_norm.weight"))
     r.fail("cls_norm.weight", "is an untied cls/storage norm, which PatchLens does not run");
 
-  // RoPE: the periods as stored (recomputing them from base 100 differs from the bfloat16
-  // values by ~2e-3); Meta's hub models all use normalize_coords "separate". Head dim = 4 x
-  // periods fixes the heads.
-  const Shape periodsShape = r.shape("rope_embed.periods");
-  if (periodsShape.size() != 1 || periodsShape[0] <= 0)
-    r.fail("rope_embed.periods", "is " + shapeText(periodsShape) + ", expected [head dim / 4]");
   RopeEmbedding rope;
-  rope.periods = r.read("rope_embed.periods", periodsShape);
-  for (float p : rope.periods) {
-    if (!(p > 0.0f)) r.fail("rope_embed.periods", "holds a period <= 0");
-  }
-  const int headDim = rope.headDim();
-  if (d % headDim != 0)
-    r.fail("rope_embed.periods", "gives head dim " + std::to_string(headDim) +
-                                     ", which does not divide the width " + std::to_string(d));
-  c.numHeads = static_cast<int>(d / headDim);
-  c.headsSource =
-      "rope_embed.periods: head dim = 4 x " + std::to_string(rope.periods.size()) + " periods";
-  if (options.heads > 0 && options.heads != c.numHeads) {
-    throw Error(path, "--heads " + std::to_string(options.heads) + " disagrees with the " +
-                          std::to_string(c.numHeads) +
-                          " heads rope_embed.periods fixes (head dim " + std::to_string(headDim) +
-                          ")");
+  if (timm) {
+    // RotaryEmbeddingDinoV3._compute_periods: temperature 100 ** (2 i / (head dim / 2)) in
+    // float32; the head count must be known (config.json model_args.num_heads or --heads).
+    const nlohmann::json config = timmConfig(path);
+    int heads = options.heads;
+    c.headsSource = "--heads";
+    if (heads <= 0 && config.contains("model_args") && config["model_args"].is_object() &&
+        config["model_args"].contains("num_heads") &&
+        config["model_args"]["num_heads"].is_number_integer()) {
+      heads = config["model_args"]["num_heads"].get<int>();
+      c.headsSource = "config.json model_args.num_heads";
+    }
+    if (heads <= 0 || d % heads != 0 || (d / heads) % 4 != 0)
+      throw Error(path,
+                  "timm's DINOv3 port needs its head count (RoPE depends on it): "
+                  "config.json model_args.num_heads or --heads N dividing the width " +
+                      std::to_string(d) + " into head dims divisible by 4");
+    c.numHeads = heads;
+    const int quarter = static_cast<int>(d / heads) / 4;
+    for (int k = 0; k < quarter; ++k) {
+      const float exponent = 2.0f * static_cast<float>(k) / static_cast<float>(2 * quarter);
+      rope.periods.push_back(std::pow(100.0f, exponent));
+    }
+  } else {
+    // RoPE: the periods as stored (recomputing them from base 100 differs from the bfloat16
+    // values by ~2e-3); Meta's hub models all use normalize_coords "separate". Head dim = 4 x
+    // periods fixes the heads.
+    const Shape periodsShape = r.shape("rope_embed.periods");
+    if (periodsShape.size() != 1 || periodsShape[0] <= 0)
+      r.fail("rope_embed.periods", "is " + shapeText(periodsShape) + ", expected [head dim / 4]");
+    rope.periods = r.read("rope_embed.periods", periodsShape);
+    for (float p : rope.periods) {
+      if (!(p > 0.0f)) r.fail("rope_embed.periods", "holds a period <= 0");
+    }
+    const int headDim = rope.headDim();
+    if (d % headDim != 0)
+      r.fail("rope_embed.periods", "gives head dim " + std::to_string(headDim) +
+                                       ", which does not divide the width " + std::to_string(d));
+    c.numHeads = static_cast<int>(d / headDim);
+    c.headsSource =
+        "rope_embed.periods: head dim = 4 x " + std::to_string(rope.periods.size()) + " periods";
+    if (options.heads > 0 && options.heads != c.numHeads) {
+      throw Error(path, "--heads " + std::to_string(options.heads) + " disagrees with the " +
+                            std::to_string(c.numHeads) +
+                            " heads rope_embed.periods fixes (head dim " + std::to_string(headDim) +
+                            ")");
+    }
   }
 
   // Token order (prepare_tokens_with_masks): cls, storage tokens, patches. cls_token +
   // 0 * mask_token is cls_token for finite values; mask_token is otherwise unused at inference.
   c.classToken = true;
   std::vector<float> prefixRows = r.read("cls_token", {d});
-  if (r.has("storage_tokens")) {
-    const Shape s = r.shape("storage_tokens");
+  const std::string storageName = timm ? "reg_token" : "storage_tokens";
+  if (r.has(storageName)) {
+    const Shape s = r.shape(storageName);
     const std::int64_t n = s.size() == 3 ? s[1] : -1;
-    if (n < 0) r.fail("storage_tokens", "is " + shapeText(s) + ", expected [1, R, D]");
-    const std::vector<float> storage = r.read("storage_tokens", {n, d});
+    if (n < 0) r.fail(storageName, "is " + shapeText(s) + ", expected [1, R, D]");
+    const std::vector<float> storage = r.read(storageName, {n, d});
     prefixRows.insert(prefixRows.end(), storage.begin(), storage.end());
     c.registerTokens = static_cast<int>(n);
   }
@@ -181,15 +235,18 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   }
   w.prefixTokens = Eigen::Map<const RowMatrixF>(prefixRows.data(), 1 + c.registerTokens, d);
   rope.prefixTokens = c.prefixTokens();
-  c.family = "Meta DINOv3 (" + std::to_string(c.registerTokens) + " storage tokens, RoPE" +
-             (swiglu ? ", SwiGLU)" : ")");
+  c.family = timm ? "timm DINOv3 port (" + std::to_string(c.registerTokens) + " registers, RoPE" +
+                        (swiglu ? ", SwiGLU)" : ")")
+                  : "Meta DINOv3 (" + std::to_string(c.registerTokens) + " storage tokens, RoPE" +
+                        (swiglu ? ", SwiGLU)" : ")");
 
   // layernormbf16 = nn.LayerNorm(eps=1e-5) in every hub ViT; nn.GELU (erf).
   c.layerNormEps = 1e-5f;
   c.activation = swiglu ? Activation::SwiGlu : Activation::Gelu;
   c.finalNorm = true;
   c.hasPositionEmbedding = false;
-  c.layerScale = r.has("blocks.0.ls1.gamma");
+  const std::string ls1 = timm ? "gamma_1" : "ls1.gamma", ls2 = timm ? "gamma_2" : "ls2.gamma";
+  c.layerScale = r.has("blocks.0." + ls1);
   w.finalNorm = r.layerNorm("norm", d);
 
   w.blocks.resize(static_cast<std::size_t>(c.depth));
@@ -200,7 +257,10 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
     blk.norm1 = r.layerNorm(p + "norm1", d);
     const RowMatrixF qkvWeight = r.matrix(p + "attn.qkv.weight", 3 * d, d);
     VectorF qkvBias = VectorF::Zero(3 * d);
-    if (r.has(p + "attn.qkv.bias")) {
+    if (timm && r.has(p + "attn.q_bias")) {  // timm: cat(q_bias, k_bias = 0, v_bias)
+      qkvBias.head(d) = r.vector(p + "attn.q_bias", d);
+      qkvBias.tail(d) = r.vector(p + "attn.v_bias", d);
+    } else if (!timm && r.has(p + "attn.qkv.bias")) {
       qkvBias = r.vector(p + "attn.qkv.bias", 3 * d);
       // LinearKMaskedBias: bias * bias_mask (init_weights_vit's [1, 0, 1] zeroes the k bias).
       if (r.has(p + "attn.qkv.bias_mask"))
@@ -225,8 +285,8 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
     if (swiglu) blk.fc1Gate = layer(p + "mlp.w2", m, d);
     blk.fc2 = layer(out, d, m);
     if (c.layerScale) {
-      blk.layerScale1 = r.vector(p + "ls1.gamma", d);
-      blk.layerScale2 = r.vector(p + "ls2.gamma", d);
+      blk.layerScale1 = r.vector(p + ls1, d);
+      blk.layerScale2 = r.vector(p + ls2, d);
     }
     if (i == 0) c.mlpDim = static_cast<int>(m);
     if (m != c.mlpDim) r.fail(in + ".weight", "has another MLP width than block 1");

@@ -14,6 +14,12 @@ namespace patchlens {
 // attn.qkv (+ bias_mask), attn.proj, ls1.gamma, norm2, mlp.fc1, mlp.fc2, ls2.gamma}, norm.
 bool isDinov3Layout(const TensorSource& source, const std::string& prefix);
 
+// timm's DINOv3 port (eva.py): blocks.0.gamma_1, no pos_embed / rope.freqs, and timm's
+// config.json beside the file naming a "*_dinov3*" architecture (the file alone cannot tell
+// its RoPE). readDinov3 reads it too.
+bool isTimmDinov3Port(const TensorSource& source, const std::string& path,
+                      const std::string& prefix);
+
 // timm's EVA family (EVA-02 and timm's DINOv3 port: gamma_1, q_bias / v_bias, q_proj, fc1_g,
 // rope.freqs; RoPE recomputed from the architecture, not stored): throws Error(path, ...) naming
 // the tensor, since reading it as a plain timm ViT would drop LayerScale and RoPE.
