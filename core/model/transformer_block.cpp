@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/model/position/rope_embedding.h"
+
 namespace patchlens {
 
 const char* activationName(Activation activation) {
@@ -12,6 +14,8 @@ const char* activationName(Activation activation) {
       return "GELU (tanh approximation)";
     case Activation::QuickGelu:
       return "QuickGELU x*sigmoid(1.702x)";
+    case Activation::SwiGlu:
+      return "SwiGLU silu(w1 x) * w2 x";
   }
   return "?";
 }
@@ -24,6 +28,8 @@ LinearEpilogue epilogueFor(Activation activation) {
       return LinearEpilogue::GeluTanh;
     case Activation::QuickGelu:
       return LinearEpilogue::QuickGelu;
+    case Activation::SwiGlu:
+      return LinearEpilogue::None;  // the gate is applied after both halves (forward)
   }
   return LinearEpilogue::Gelu;
 }
@@ -80,6 +86,8 @@ void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
                                BlockScratch& s) const {
   layerNorm(x, s.normed, norm1, config.layerNormEps);
   qkv.apply(s.normed, s.qkv, LinearEpilogue::None, s.packed);
+  // RoPE hook: rotate q and k of the patches before q.k^T (rope_embedding.cpp).
+  if (s.rope) s.rope->apply(s.qkv, config.numHeads);
   attention(config, s);
   proj.apply(s.context, s.projected, LinearEpilogue::None, s.packed);
   if (layerScale1.size() > 0) {
@@ -89,6 +97,10 @@ void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
   }
   layerNorm(x, s.normed, norm2, config.layerNormEps);
   fc1.apply(s.normed, s.hidden, epilogueFor(config.activation), s.packed);
+  if (config.activation == Activation::SwiGlu) {  // SwiGLU hook: hidden = silu(w1 x) * (w2 x)
+    fc1Gate.apply(s.normed, s.gate, LinearEpilogue::None, s.packed);
+    s.hidden.array() = s.hidden.array() / (1.0f + (-s.hidden.array()).exp()) * s.gate.array();
+  }
   fc2.apply(s.hidden, s.projected, LinearEpilogue::None, s.packed);
   if (layerScale2.size() > 0) {
     x += s.projected * layerScale2.asDiagonal();

@@ -8,6 +8,8 @@
 
 namespace patchlens {
 
+class RopeGrid;  // core/model/position/rope_embedding.h
+
 // A LayerNorm's affine parameters.
 struct LayerNormWeights {
   VectorF weight;  // [D]
@@ -19,9 +21,10 @@ void layerNorm(const RowMatrixF& x, RowMatrixF& out, const LayerNormWeights& nor
 
 // Buffers one forward reuses from block to block, so a 12-block pass allocates once.
 struct BlockScratch {
-  RowMatrixF normed, qkv, context, projected, hidden;
+  RowMatrixF normed, qkv, context, projected, hidden, gate;
   std::vector<RowMatrixF> probabilities;  // one [T x T] per head
   std::vector<float> packed;
+  const RopeGrid* rope = nullptr;  // RoPE families: this input's grid, set by the forward
 };
 
 // One pre-norm ViT block, the canonical layout every family is converted into:
@@ -33,6 +36,7 @@ class TransformerBlock {
   LinearLayer proj;                  // [D x D]
   LinearLayer fc1;                   // [M x D]
   LinearLayer fc2;                   // [D x M]
+  LinearLayer fc1Gate;               // [M x D] SwiGLU only: fc1 is w1 (silu), this is w2
   VectorF layerScale1, layerScale2;  // [D], empty when the family has none
 
   // x [T x D] in place. After the call scratch.probabilities holds each head's softmax.

@@ -7,7 +7,8 @@ namespace patchlens {
 
 // The MLP's non-linearity: erf GELU (timm, HF ViT, DINOv2, torchvision), the tanh
 // approximation (SigLIP, Google's Flax ViT) or CLIP's x * sigmoid(1.702 x).
-enum class Activation { Gelu, GeluTanh, QuickGelu };
+// SwiGlu: DINOv3 S+/H+/7B's gated MLP, fc2(silu(fc1 x) * fc1Gate x) (TransformerBlock::fc1Gate).
+enum class Activation { Gelu, GeluTanh, QuickGelu, SwiGlu };
 
 // Where the position-embedding table's rows go and how a family resamples it for another grid.
 enum class PositionResample {

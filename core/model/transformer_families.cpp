@@ -9,6 +9,7 @@
 
 #include "core/io/error.h"
 #include "core/model/family_tensor_rules.h"
+#include "core/model/families/dinov3_reader.h"
 #include "core/weights/gguf_file.h"
 #include "core/weights/shape_text.h"
 #include "core/weights/weight_keys.h"
@@ -759,7 +760,11 @@ std::string encoderRefusalByName(const TensorSource& source, const std::string& 
   const WeightKeys keys = resolveWeightKeys(source.tensors(), patch, path);
   std::string prefix;
   const PatchFamily* family = patchFamily(keys, prefix);
-  return family ? lookalikeOf(source, family->keysFamily, prefix) : std::string();
+  if (!family) return {};
+  if (std::string(family->keysFamily) == "timm ViT/DeiT/DINOv2" &&
+      (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix)))
+    return {};  // DINOv3's own reader runs it
+  return lookalikeOf(source, family->keysFamily, prefix);
 }
 
 std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& source,
@@ -781,6 +786,10 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   Reader r(source, path, prefix);
   Build b;
   const std::string kf = family->keysFamily;
+  // DINOv3 (Meta's names: storage_tokens, rope_embed.periods): its own reader, with RoPE.
+  if (kf == "timm ViT/DeiT/DINOv2" &&
+      (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix)))
+    return readDinov3(source, path, prefix, options);
   // A family PatchLens does not run is refused by its own names before any of its tensors is
   // read as something looser (a DINOv3 .pth is not "timm DINOv2").
   if (const std::string why = lookalikeOf(source, kf, prefix); !why.empty()) throw Error(path, why);
@@ -797,6 +806,7 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
                                 : kf == "OpenAI CLIP"              ? "visual.transformer.resblocks."
                                 : kf == "torchvision ViT"          ? "encoder.layers.encoder_layer_"
                                                                    : "Transformer/encoderblock_";
+  if (kf == "timm ViT/DeiT/DINOv2") refuseTimmEvaLayout(source, path, prefix);
   if (r.countBlocks(blockStem, google ? '/' : '.') == 0) {
     return notTransformer("no transformer blocks: the file has the " + keys.family +
                           " patch embedding but no '" + prefix + blockStem + "0" +

@@ -9,6 +9,8 @@
 
 namespace patchlens {
 
+struct RopeEmbedding;  // core/model/position/rope_embedding.h
+
 // Every weight of a ViT encoder in the canonical layout (transformer_families.cpp fills it from
 // any family's checkpoint; vision_transformer.cpp runs it). Immutable once built.
 struct TransformerWeights {
@@ -19,6 +21,8 @@ struct TransformerWeights {
   LayerNormWeights preNorm;    // used when config.preNorm
   LayerNormWeights finalNorm;  // used when config.finalNorm
   std::vector<TransformerBlock> blocks;
+  // RoPE families (DINOv3): q and k of the patches rotated in every block; null otherwise.
+  std::shared_ptr<const RopeEmbedding> rope;
 };
 
 }  // namespace patchlens

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/io/error.h"
+#include "core/model/position/rope_embedding.h"
 #include "core/model/position_resampler.h"
 #include "core/model/transformer_families.h"
 #include "core/model/transformer_weights.h"
@@ -152,6 +153,8 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
   out.tokens.reserve(w.blocks.size() + 1);
   out.tokens.push_back(x);
   BlockScratch scratch;
+  std::optional<RopeGrid> rope;  // RoPE families: this grid's sin/cos, shared by every block
+  if (w.rope) scratch.rope = &rope.emplace(*w.rope, out.gridRows, out.gridCols);
   for (std::size_t i = 0; i < w.blocks.size(); ++i) {
     w.blocks[i].forward(x, c, scratch);
     if (observer) observer(static_cast<int>(i) + 1, scratch.probabilities);

@@ -3,3 +3,6 @@
 # Included from tests/core/CMakeLists.txt.
 patchlens_add_qtest(tst_vision_transformer SOURCES tst_vision_transformer.cpp LIBS patchlens_core
                     LABELS core)
+# DINOv3 (Meta .pth, RoPE, storage tokens) against facebookresearch/dinov3's own code.
+# Fixtures: tests/data/dinov3 (tests/reference/dinov3_fixtures.py).
+patchlens_add_qtest(tst_dinov3 SOURCES tst_dinov3.cpp LIBS patchlens_core LABELS core)

@@ -275,6 +275,15 @@ def main():
     attention_fixtures.main(DATA)
     import transformer_fixtures  # tiny ViTs of every family and their PyTorch forward
     transformer_fixtures.main(DATA)
+    # DINOv3 from Meta's own code (a checkout named by DINOV3_SRC; kept fixtures otherwise).
+    if os.environ.get("DINOV3_SRC"):
+        import dinov3_fixtures
+        dinov3_fixtures.main(os.environ["DINOV3_SRC"], DATA)
+        if os.environ.get("TIMM_SRC"):  # timm's DINOv3 port, rows appended to the same cases.tsv
+            import dinov3_timm_fixtures
+            dinov3_timm_fixtures.main(os.environ["TIMM_SRC"], DATA)
+    else:
+        print("DINOV3_SRC unset: tests/data/dinov3 kept as committed")
     print("fixtures written under", os.path.normpath(DATA))
 
 

@@ -1,0 +1,307 @@
+#include "core/model/families/dinov3_reader.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/io/error.h"
+#include "core/model/position/rope_embedding.h"
+#include "core/weights/shape_text.h"
+#include "core/weights/weight_loader.h"
+
+namespace patchlens {
+namespace {
+
+using Shape = std::vector<std::int64_t>;
+
+// Reads tensors under one prefix, checking shapes and finiteness, and remembers which it took
+// so that whatever is left over can be refused by name.
+class Dinov3Tensors {
+ public:
+  Dinov3Tensors(const TensorSource& source, std::string path, std::string prefix)
+      : m_source(source), m_path(std::move(path)), m_prefix(std::move(prefix)) {}
+
+  bool has(const std::string& name) const { return m_source.find(m_prefix + name) != nullptr; }
+  void setContext(std::string context) { m_context = std::move(context); }
+
+  [[noreturn]] void fail(const std::string& name, const std::string& why) const {
+    throw Error(m_path, "tensor '" + m_prefix + name + "' " + why +
+                            (m_context.empty() ? "" : " (" + m_context + ")"));
+  }
+
+  Shape shape(const std::string& name) const {
+    const TensorInfo* t = m_source.find(m_prefix + name);
+    if (!t) fail(name, "is missing");
+    return t->shape;
+  }
+
+  // The tensor as float32 with exactly `expected` elements laid out as `expected` (leading 1s
+  // allowed, as [1, 1, D] for cls_token).
+  std::vector<float> read(const std::string& name, const Shape& expected) {
+    const Shape s = shape(name);
+    Shape squeezed(s.begin(), s.end());
+    while (squeezed.size() > expected.size() && squeezed.front() == 1)
+      squeezed.erase(squeezed.begin());
+    if (squeezed != expected)
+      fail(name, "is " + shapeText(s) + ", expected " + shapeText(expected));
+    NpyArray a = m_source.read(m_prefix + name);
+    for (float v : a.data) {
+      if (!std::isfinite(v)) fail(name, "holds non-finite values (NaN or Inf)");
+    }
+    m_used.insert(m_prefix + name);
+    return std::move(a.data);
+  }
+
+  VectorF vector(const std::string& name, std::int64_t d) {
+    const std::vector<float> a = read(name, {d});
+    return Eigen::Map<const VectorF>(a.data(), d);
+  }
+  RowMatrixF matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
+    const std::vector<float> a = read(name, {rows, cols});
+    return Eigen::Map<const RowMatrixF>(a.data(), rows, cols);
+  }
+  LayerNormWeights layerNorm(const std::string& stem, std::int64_t d) {
+    return {vector(stem + ".weight", d), vector(stem + ".bias", d)};
+  }
+  void markUsed(const std::string& name) { m_used.insert(m_prefix + name); }
+
+  // The first tensor under the prefix that nothing took.
+  void refuseLeftovers() const {
+    for (const TensorInfo& t : m_source.tensors()) {
+      if (t.name.compare(0, m_prefix.size(), m_prefix) == 0 && m_used.count(t.name) == 0)
+        throw Error(m_path,
+                    "tensor '" + t.name + "' is not part of the DINOv3 layout PatchLens runs");
+    }
+  }
+
+  int countBlocks() const {
+    int count = 0;
+    const std::string stem = m_prefix + "blocks.";
+    for (const TensorInfo& t : m_source.tensors()) {
+      if (t.name.compare(0, stem.size(), stem) != 0) continue;
+      std::size_t i = stem.size();
+      int index = 0;
+      bool digits = false;
+      while (i < t.name.size() && t.name[i] >= '0' && t.name[i] <= '9' && index < 100000) {
+        index = index * 10 + (t.name[i] - '0');
+        ++i;
+        digits = true;
+      }
+      if (digits && i < t.name.size() && t.name[i] == '.') count = std::max(count, index + 1);
+    }
+    return count;
+  }
+
+ private:
+  const TensorSource& m_source;
+  std::string m_path;
+  std::string m_prefix;
+  std::string m_context;
+  std::set<std::string> m_used;
+};
+
+// timm's config.json beside the weights: its architecture and model_args.num_heads.
+nlohmann::json timmConfig(const std::string& weightsPath) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path file = fs::path(weightsPath).parent_path() / "config.json";
+  if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > (std::uintmax_t{4} << 20))
+    return {};
+  std::ifstream in(file);
+  nlohmann::json root = nlohmann::json::parse(in, nullptr, false);
+  return root.is_object() ? root : nlohmann::json{};
+}
+
+}  // namespace
+
+bool isTimmDinov3Port(const TensorSource& source, const std::string& path,
+                      const std::string& prefix) {
+  if (!source.find(prefix + "blocks.0.gamma_1") || source.find(prefix + "pos_embed") ||
+      source.find(prefix + "rope.freqs"))
+    return false;
+  const nlohmann::json config = timmConfig(path);
+  return config.contains("architecture") && config["architecture"].is_string() &&
+         config["architecture"].get<std::string>().find("_dinov3") != std::string::npos;
+}
+
+bool isDinov3Layout(const TensorSource& source, const std::string& prefix) {
+  return source.find(prefix + "storage_tokens") || source.find(prefix + "rope_embed.periods");
+}
+
+void refuseTimmEvaLayout(const TensorSource& source, const std::string& path,
+                         const std::string& prefix) {
+  for (const char* name :
+       {"blocks.0.gamma_1", "blocks.0.attn.q_bias", "blocks.0.attn.q_proj.weight",
+        "blocks.0.mlp.fc1_g.weight", "rope.freqs"}) {
+    if (source.find(prefix + name))
+      throw Error(path, "tensor '" + prefix + name +
+                            "' is timm's EVA layout (EVA-02, timm's DINOv3 port: RoPE not stored "
+                            "in the file), which PatchLens does not run yet");
+  }
+}
+
+std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
+                                                     const std::string& path,
+                                                     const std::string& prefix,
+                                                     const TransformerLoadOptions& options) {
+  // Meta's names, or timm's port (eva.py checkpoint_filter_fn: reg_token, gamma_1/2,
+  // q_bias/v_bias with k fixed at 0, periods not stored: recomputed as timm does).
+  const bool timm = isTimmDinov3Port(source, path, prefix);
+  Dinov3Tensors r(source, path, prefix);
+  TransformerWeights w;
+  TransformerConfig& c = w.config;
+  const Shape patchShape = r.shape("patch_embed.proj.weight");
+  if (patchShape.size() != 4) r.fail("patch_embed.proj.weight", "is not a 4-D kernel");
+  const std::int64_t d = patchShape[0];
+  c.embedDim = static_cast<int>(d);
+  c.depth = r.countBlocks();
+  if (c.depth == 0) r.fail("blocks.0.norm1.weight", "is missing: a DINOv3 file with no blocks");
+  // SwiGLUFFN (S+/H+/7B): w1 (silu), w2 (linear), w3 (out); timm's fused w12 is not Meta's.
+  const bool swiglu = r.has("blocks.0.mlp.w1.weight");
+  // ffn_bias=False (nn.Linear(bias=False)) is decided once, from block 1: then every MLP bias
+  // must be there or every one absent.
+  const bool ffnBias = r.has(swiglu ? "blocks.0.mlp.w1.bias" : "blocks.0.mlp.fc1.bias");
+  if (r.has("cls_norm.weight"))
+    r.fail("cls_norm.weight", "is an untied cls/storage norm, which PatchLens does not run");
+
+  RopeEmbedding rope;
+  if (timm) {
+    // RotaryEmbeddingDinoV3._compute_periods: temperature 100 ** (2 i / (head dim / 2)) in
+    // float32; the head count must be known (config.json model_args.num_heads or --heads).
+    const nlohmann::json config = timmConfig(path);
+    int heads = options.heads;
+    c.headsSource = "--heads";
+    if (heads <= 0 && config.contains("model_args") && config["model_args"].is_object() &&
+        config["model_args"].contains("num_heads") &&
+        config["model_args"]["num_heads"].is_number_integer()) {
+      heads = config["model_args"]["num_heads"].get<int>();
+      c.headsSource = "config.json model_args.num_heads";
+    }
+    if (heads <= 0 || d % heads != 0 || (d / heads) % 4 != 0)
+      throw Error(path,
+                  "timm's DINOv3 port needs its head count (RoPE depends on it): "
+                  "config.json model_args.num_heads or --heads N dividing the width " +
+                      std::to_string(d) + " into head dims divisible by 4");
+    c.numHeads = heads;
+    const int quarter = static_cast<int>(d / heads) / 4;
+    for (int k = 0; k < quarter; ++k) {
+      const float exponent = 2.0f * static_cast<float>(k) / static_cast<float>(2 * quarter);
+      rope.periods.push_back(std::pow(100.0f, exponent));
+    }
+  } else {
+    // RoPE: the periods as stored (recomputing them from base 100 differs from the bfloat16
+    // values by ~2e-3); Meta's hub models all use normalize_coords "separate". Head dim = 4 x
+    // periods fixes the heads.
+    const Shape periodsShape = r.shape("rope_embed.periods");
+    if (periodsShape.size() != 1 || periodsShape[0] <= 0)
+      r.fail("rope_embed.periods", "is " + shapeText(periodsShape) + ", expected [head dim / 4]");
+    rope.periods = r.read("rope_embed.periods", periodsShape);
+    for (float p : rope.periods) {
+      if (!(p > 0.0f)) r.fail("rope_embed.periods", "holds a period <= 0");
+    }
+    const int headDim = rope.headDim();
+    if (d % headDim != 0)
+      r.fail("rope_embed.periods", "gives head dim " + std::to_string(headDim) +
+                                       ", which does not divide the width " + std::to_string(d));
+    c.numHeads = static_cast<int>(d / headDim);
+    c.headsSource =
+        "rope_embed.periods: head dim = 4 x " + std::to_string(rope.periods.size()) + " periods";
+    if (options.heads > 0 && options.heads != c.numHeads) {
+      throw Error(path, "--heads " + std::to_string(options.heads) + " disagrees with the " +
+                            std::to_string(c.numHeads) +
+                            " heads rope_embed.periods fixes (head dim " + std::to_string(headDim) +
+                            ")");
+    }
+  }
+
+  // Token order (prepare_tokens_with_masks): cls, storage tokens, patches. cls_token +
+  // 0 * mask_token is cls_token for finite values; mask_token is otherwise unused at inference.
+  c.classToken = true;
+  std::vector<float> prefixRows = r.read("cls_token", {d});
+  const std::string storageName = timm ? "reg_token" : "storage_tokens";
+  if (r.has(storageName)) {
+    const Shape s = r.shape(storageName);
+    const std::int64_t n = s.size() == 3 ? s[1] : -1;
+    if (n < 0) r.fail(storageName, "is " + shapeText(s) + ", expected [1, R, D]");
+    const std::vector<float> storage = r.read(storageName, {n, d});
+    prefixRows.insert(prefixRows.end(), storage.begin(), storage.end());
+    c.registerTokens = static_cast<int>(n);
+  }
+  if (r.has("mask_token")) r.read("mask_token", {d});
+  for (const char* unused : {"local_cls_norm.weight", "local_cls_norm.bias"}) {
+    if (r.has(unused)) r.markUsed(unused);  // training-only (local crops), never used at eval
+  }
+  w.prefixTokens = Eigen::Map<const RowMatrixF>(prefixRows.data(), 1 + c.registerTokens, d);
+  rope.prefixTokens = c.prefixTokens();
+  c.family = timm ? "timm DINOv3 port (" + std::to_string(c.registerTokens) + " registers, RoPE" +
+                        (swiglu ? ", SwiGLU)" : ")")
+                  : "Meta DINOv3 (" + std::to_string(c.registerTokens) + " storage tokens, RoPE" +
+                        (swiglu ? ", SwiGLU)" : ")");
+
+  // layernormbf16 = nn.LayerNorm(eps=1e-5) in every hub ViT; nn.GELU (erf).
+  c.layerNormEps = 1e-5f;
+  c.activation = swiglu ? Activation::SwiGlu : Activation::Gelu;
+  c.finalNorm = true;
+  c.hasPositionEmbedding = false;
+  const std::string ls1 = timm ? "gamma_1" : "ls1.gamma", ls2 = timm ? "gamma_2" : "ls2.gamma";
+  c.layerScale = r.has("blocks.0." + ls1);
+  w.finalNorm = r.layerNorm("norm", d);
+
+  w.blocks.resize(static_cast<std::size_t>(c.depth));
+  for (int i = 0; i < c.depth; ++i) {
+    r.setContext("block " + std::to_string(i + 1) + " of " + std::to_string(c.depth));
+    const std::string p = "blocks." + std::to_string(i) + ".";
+    TransformerBlock& blk = w.blocks[static_cast<std::size_t>(i)];
+    blk.norm1 = r.layerNorm(p + "norm1", d);
+    const RowMatrixF qkvWeight = r.matrix(p + "attn.qkv.weight", 3 * d, d);
+    VectorF qkvBias = VectorF::Zero(3 * d);
+    if (timm && r.has(p + "attn.q_bias")) {  // timm: cat(q_bias, k_bias = 0, v_bias)
+      qkvBias.head(d) = r.vector(p + "attn.q_bias", d);
+      qkvBias.tail(d) = r.vector(p + "attn.v_bias", d);
+    } else if (!timm && r.has(p + "attn.qkv.bias")) {
+      qkvBias = r.vector(p + "attn.qkv.bias", 3 * d);
+      // LinearKMaskedBias: bias * bias_mask (init_weights_vit's [1, 0, 1] zeroes the k bias).
+      if (r.has(p + "attn.qkv.bias_mask"))
+        qkvBias = qkvBias.cwiseProduct(r.vector(p + "attn.qkv.bias_mask", 3 * d));
+    }
+    blk.qkv = LinearLayer(qkvWeight, qkvBias);
+    blk.proj =
+        LinearLayer(r.matrix(p + "attn.proj.weight", d, d), r.vector(p + "attn.proj.bias", d));
+    blk.norm2 = r.layerNorm(p + "norm2", d);
+    const std::string in = p + (swiglu ? "mlp.w1" : "mlp.fc1");
+    const std::string out = p + (swiglu ? "mlp.w3" : "mlp.fc2");
+    const Shape fc1 = r.shape(in + ".weight");
+    if (fc1.size() != 2 || fc1[1] != d)
+      r.fail(in + ".weight", "is " + shapeText(fc1) + ", expected [M, " + std::to_string(d) + "]");
+    const std::int64_t m = fc1[0];
+    const auto layer = [&](const std::string& stem, std::int64_t rows, std::int64_t cols) {
+      const RowMatrixF weight = r.matrix(stem + ".weight", rows, cols);
+      return LinearLayer(weight,
+                         ffnBias ? r.vector(stem + ".bias", rows) : VectorF(VectorF::Zero(rows)));
+    };
+    blk.fc1 = layer(in, m, d);
+    if (swiglu) blk.fc1Gate = layer(p + "mlp.w2", m, d);
+    blk.fc2 = layer(out, d, m);
+    if (c.layerScale) {
+      blk.layerScale1 = r.vector(p + ls1, d);
+      blk.layerScale2 = r.vector(p + ls2, d);
+    }
+    if (i == 0) c.mlpDim = static_cast<int>(m);
+    if (m != c.mlpDim) r.fail(in + ".weight", "has another MLP width than block 1");
+  }
+  r.setContext({});
+
+  PatchWeights patch = loadPatchWeights(path, options.patch);
+  r.markUsed("patch_embed.proj.weight");
+  if (r.has("patch_embed.proj.bias")) r.markUsed("patch_embed.proj.bias");
+  r.refuseLeftovers();
+  c.patchSize = patch.patchSize;
+  c.inChannels = patch.inChannels;
+  w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
+  w.rope = std::make_shared<const RopeEmbedding>(std::move(rope));
+  return std::make_shared<const TransformerWeights>(std::move(w));
+}
+
+}  // namespace patchlens

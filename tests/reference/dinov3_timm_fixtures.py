@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""timm's DINOv3 port (timm/models/eva.py, Eva with rope_type='dinov3') from timm's own code:
+a tiny vit_small_patch16_dinov3_qkvb built with timm.create_model(pretrained=False), every
+parameter redrawn (q_bias, v_bias, gamma_1/2, reg_token, ...), saved as a state dict .pth with
+timm's config.json (architecture + model_args.num_heads) beside it, forward captured with hooks.
+
+    TIMM_FUSED_ATTN=0 /usr/bin/python3 tests/reference/dinov3_timm_fixtures.py TIMM_SRC [DATA_DIR]
+
+TIMM_SRC is a checkout of github.com/huggingface/pytorch-image-models (not vendored); generated
+with commit aa4b585. Runs on Debian's torch 1.13 with explicit attention (TIMM_FUSED_ATTN=0):
+the softmax is read at attn.attn_drop's input. timm recomputes the RoPE periods in float32 from
+temperature 100 (they are not in the file). Appends its rows to DATA_DIR/dinov3/cases.tsv, so
+run it after dinov3_fixtures.py.
+"""
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(src, data_dir):
+    os.environ["TIMM_FUSED_ATTN"] = "0"
+    sys.path.insert(0, src)
+    import timm
+    out = os.path.join(data_dir, "dinov3")
+    rng = np.random.default_rng(20261208)
+    model = timm.create_model("vit_small_patch16_dinov3_qkvb", pretrained=False, img_size=32,
+                              patch_size=8, embed_dim=64, num_heads=4, depth=2, mlp_ratio=2,
+                              num_classes=0)
+    n = lambda *s: torch.from_numpy(rng.standard_normal(s).astype(np.float32))  # noqa: E731
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("gamma_1", "gamma_2")):
+                p.copy_(0.5 + 0.3 * n(*p.shape))
+            elif "norm" in name and name.endswith("weight"):
+                p.copy_(1 + 0.2 * n(*p.shape))
+            elif name.endswith(("bias", "q_bias", "v_bias")):
+                p.copy_(0.1 * n(*p.shape) + (0.5 if name.endswith(("q_bias", "v_bias")) else 0.0))
+            elif name.endswith("weight"):
+                p.copy_(n(*p.shape) / math.sqrt(p[0].numel()))
+            else:  # cls_token, reg_token
+                p.copy_(0.5 * n(*p.shape))
+    model.eval()
+    name = "timm_port_pth"
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    torch.save({k: v.clone() for k, v in model.state_dict().items()}, os.path.join(folder, "model.pth"))
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump({"architecture": "vit_small_patch16_dinov3_qkvb", "model_args": {"num_heads": 4}}, f, indent=1)
+    rows = []
+    for gr, gc in [(4, 4), (3, 5)]:
+        got, attns = {}, []
+        hooks = [model.patch_embed.register_forward_hook(
+            lambda m, i, o: got.__setitem__("patch_embedding", o.reshape(-1, o.shape[-1])[None]))]
+        hooks.append(model.blocks[0].register_forward_pre_hook(lambda m, i: got.__setitem__("tokens_0", i[0])))
+        for idx, blk in enumerate(model.blocks):
+            hooks.append(blk.register_forward_hook(
+                lambda m, i, o, idx=idx: got.__setitem__(f"tokens_{idx + 1}", o)))
+            hooks.append(blk.attn.attn_drop.register_forward_hook(lambda m, i, o: attns.append(i[0])))
+        image = rng.standard_normal((3, gr * 8, gc * 8)).astype(np.float32)
+        with torch.no_grad():
+            got["final"] = model.forward_features(torch.from_numpy(image)[None])
+        for h in hooks:
+            h.remove()
+        assert len(attns) == len(model.blocks)
+        for idx, a in enumerate(attns):
+            got[f"attention_{idx + 1}"] = a
+        tag = f"{gr}x{gc}"
+        np.save(os.path.join(folder, f"input_{tag}.npy"), image)
+        np.savez(os.path.join(folder, f"expected_{tag}.npz"),
+                 **{k: v[0].detach().numpy().astype("<f4") for k, v in got.items()})
+        rows.append([f"{name}_{tag}", f"{name}/model.pth", f"{name}/input_{tag}.npy",
+                     f"{name}/expected_{tag}.npz", "0", "timm DINOv3 port (4 registers, RoPE)",
+                     "config.json model_args.num_heads", "4", "2"])
+    with open(os.path.join(out, "cases.tsv"), "a") as f:
+        for r in rows:
+            f.write("\t".join(r) + "\n")
+    print(f"timm DINOv3 port fixtures: {len(rows)} cases under {os.path.normpath(folder)}")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    if len(sys.argv) < 2:
+        sys.exit("usage: dinov3_timm_fixtures.py TIMM_SRC [DATA_DIR]")
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "..", "data"))
