@@ -112,7 +112,7 @@ struct Lookalike {
 
 const Lookalike kLookalikes[] = {
     {"a Meta DINOv3 checkpoint",
-     "RoPE position encoding is not run by PatchLens yet",
+     "without its stored RoPE periods (rope_embed.periods) PatchLens cannot run it exactly",
      {"storage_tokens", "rope_embed", "bias_mask"}},
     {"a RoPE ViT (timm EVA / RoPE-ViT / DINOv3 port, Perception Encoder)",
      "RoPE position encoding is not run by PatchLens yet",
@@ -124,7 +124,7 @@ const Lookalike kLookalikes[] = {
     {"a SwiGLU-MLP model (DINOv2 giant, EVA-02, DINOv3 S+/H+/7B)",
      "SwiGLU MLPs are not run by PatchLens yet",
      {"w12", "w1", "w2", "w3", "fc1_g", "fc1_x", "gate_proj", "up_proj", "down_proj"}},
-    {"a BEiT / EVA / DeiT-3 original checkpoint (q_bias, v_bias, gamma_1, gamma_2)",
+    {"a BEiT / EVA / DeiT-3 original checkpoint",
      "its split attention bias and layer-scale names are not read by PatchLens yet",
      {"q_bias", "v_bias", "gamma_1", "gamma_2"}},
 };

@@ -8,8 +8,8 @@
 #include <set>
 
 #include "core/io/error.h"
-#include "core/model/family_tensor_rules.h"
 #include "core/model/families/dinov3_reader.h"
+#include "core/model/family_tensor_rules.h"
 #include "core/weights/gguf_file.h"
 #include "core/weights/shape_text.h"
 #include "core/weights/weight_keys.h"
@@ -790,6 +790,7 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   if (kf == "timm ViT/DeiT/DINOv2" &&
       (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix)))
     return readDinov3(source, path, prefix, options);
+  if (kf == "timm ViT/DeiT/DINOv2") refuseTimmEvaLayout(source, path, prefix);
   // A family PatchLens does not run is refused by its own names before any of its tensors is
   // read as something looser (a DINOv3 .pth is not "timm DINOv2").
   if (const std::string why = lookalikeOf(source, kf, prefix); !why.empty()) throw Error(path, why);
@@ -806,7 +807,6 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
                                 : kf == "OpenAI CLIP"              ? "visual.transformer.resblocks."
                                 : kf == "torchvision ViT"          ? "encoder.layers.encoder_layer_"
                                                                    : "Transformer/encoderblock_";
-  if (kf == "timm ViT/DeiT/DINOv2") refuseTimmEvaLayout(source, path, prefix);
   if (r.countBlocks(blockStem, google ? '/' : '.') == 0) {
     return notTransformer("no transformer blocks: the file has the " + keys.family +
                           " patch embedding but no '" + prefix + blockStem + "0" +

@@ -127,7 +127,9 @@ bool isTimmDinov3Port(const TensorSource& source, const std::string& path,
 }
 
 bool isDinov3Layout(const TensorSource& source, const std::string& prefix) {
-  return source.find(prefix + "storage_tokens") || source.find(prefix + "rope_embed.periods");
+  // The stored periods are what make the file runnable: storage tokens alone (or a bias_mask)
+  // are left to the lookalike refusal, which names them.
+  return source.find(prefix + "rope_embed.periods") != nullptr;
 }
 
 void refuseTimmEvaLayout(const TensorSource& source, const std::string& path,
@@ -137,7 +139,8 @@ void refuseTimmEvaLayout(const TensorSource& source, const std::string& path,
         "blocks.0.mlp.fc1_g.weight", "rope.freqs"}) {
     if (source.find(prefix + name))
       throw Error(path, "tensor '" + prefix + name +
-                            "' is timm's EVA layout (EVA-02, timm's DINOv3 port: RoPE not stored "
+                            "' is not understood by the timm ViT/DeiT/DINOv2 reader: it is timm's "
+                            "EVA layout (EVA-02, timm's DINOv3 port: RoPE not stored "
                             "in the file), which PatchLens does not run yet");
   }
 }
