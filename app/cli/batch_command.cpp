@@ -144,9 +144,9 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
     ResourcePlan plan =
         embeddingPlan(preprocessConfig, grid.tokens(), weights.patchLength(), weights.embedDim);
     plan.command = "batch";
-    const double slots = 2.0 * std::max(1u, std::thread::hardware_concurrency());
-    plan.inputBytes *= slots;
-    plan.activationBytes *= slots;
+    const double inFlight = 2.0 * std::max(1u, std::thread::hardware_concurrency());
+    plan.inputBytes *= inFlight;
+    plan.activationBytes *= inFlight;
     checkResourcePlan(plan, {options.config.maxMemoryBytes, options.config.maxOutputBytes},
                       weights.file.empty() ? options.inputDir : weights.file);
   }

@@ -426,13 +426,13 @@ NpyArray TorchCheckpoint::read(const std::string& name) const {
   std::span<const std::uint8_t> raw;
   std::size_t numel = 1;
   for (std::int64_t s : e.sizes) numel *= static_cast<std::size_t>(s);
-  if (m_elementsRead + numel > 2 * m_storageElements + (std::uint64_t{1} << 24)) {
+  const std::uint64_t total = m_elementsRead.fetch_add(numel) + numel;
+  if (total > 2 * m_storageElements + (std::uint64_t{1} << 24)) {
     throw Error(m_name, "tensor " + quotedName(name) + ": the tensors read would hold " +
-                            std::to_string(m_elementsRead + numel) + " elements from storages of " +
+                            std::to_string(total) + " elements from storages of " +
                             std::to_string(m_storageElements) +
                             " in the file (storages shared by many tensors)");
   }
-  m_elementsRead += numel;
   if (m_zip) {
     // Only up to the view's last element: a small view of a huge deflated storage stops
     // inflating there.

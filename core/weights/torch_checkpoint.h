@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -91,6 +92,7 @@ class TorchCheckpoint : public TensorSource {
   // elements the file's storages hold (plus 16 M): storages shared by thousands of tensors
   // are refused before they are materialised again and again.
   std::uint64_t m_storageElements = 0;
-  mutable std::uint64_t m_elementsRead = 0;
+  mutable std::atomic<std::uint64_t> m_elementsRead{0};
+};
 
 }  // namespace patchlens
