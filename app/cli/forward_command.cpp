@@ -61,7 +61,7 @@ void checkFinite(const CommandLine& cl, const TransformerOutput& r, int layer, i
     if (bad > 0 && first.empty()) first = arrays[i].first;
     if (written) total += bad;
   }
-  if (first.empty()) return;
+  if (total == 0) return;  // e.g. --layer 0 written, NaN only in later layers
   const std::string what = std::to_string(total) + " non-finite values (NaN/Inf) in the output" +
                            ", first appearing in " + first;
   if (!cl.allowNonFinite) throw Error(file, what + "; --allow-nonfinite writes them anyway");

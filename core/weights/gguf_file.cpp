@@ -293,8 +293,8 @@ void GgufFile::parse() {
 }
 
 NpyArray GgufFile::read(const std::string& name) const {
-  for (std::size_t i = 0; i < m_tensors.size(); ++i) {
-    if (m_tensors[i].name != name) continue;
+  if (const TensorInfo* found = find(name)) {  // hashed: no scan per tensor
+    const auto i = static_cast<std::size_t>(found - m_tensors.data());
     const TensorInfo& t = m_tensors[i];
     const Span& s = m_spans[i];
     NpyArray out;
