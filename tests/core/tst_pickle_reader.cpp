@@ -283,20 +283,19 @@ void TestPickleReader::copiesOfMemoisedTextAreBudgeted() {
     return std::string{static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
                        static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff)};
   };
-  std::string pickle = "\x80\x02X" + u32(module.size()) + module + "q\x00X\x01\x00\x00\x00Mq\x01";
-  for (int i = 0; i < 5000; ++i)
-    pickle +=
-        "h\x00h\x01\x93"
-        "0";
+  // BINUNICODE module, BINPUT 0, BINUNICODE "M", BINPUT 1; then per use: BINGET 0, BINGET 1,
+  // STACK_GLOBAL, POP.
+  const std::string head =
+      "\x80\x02X"s + u32(module.size()) + module + "q\x00X\x01\x00\x00\x00Mq\x01"s;
+  const std::string use = "h\x00h\x01\x93"s + "0";
+  std::string pickle = head;
+  for (int i = 0; i < 5000; ++i) pickle += use;
   pickle += "N.";
   const std::string why = refusal(pickle);
   QVERIFY2(why.find("more than 256 MiB of values") != std::string::npos, why.c_str());
   // Under the budget the same pickle parses: the memo itself shares, never copies.
-  std::string few = "\x80\x02X" + u32(module.size()) + module + "q\x00X\x01\x00\x00\x00Mq\x01";
-  for (int i = 0; i < 100; ++i)
-    few +=
-        "h\x00h\x01\x93"
-        "0";
+  std::string few = head;
+  for (int i = 0; i < 100; ++i) few += use;
   few += "N.";
   QCOMPARE(refusal(few), std::string());
 }

@@ -410,7 +410,7 @@ def make_models():
     row("input_16384", "preprocess {image} " + st + " -o {out}.npy", 1,
         "preprocess would write 3072 MiB")
     row("input_16384", "info {image} " + st, 1, "over the memory limit")
-    row("valid", fwd + " --attention --img-size 4096", 1, "65537 tokens, attention")
+    row("valid", fwd + " --attention --img-size 4096", 1, "forward would write 32778 MiB (65537 tokens)")
     row("valid", "forward {image} " + st + " --layer final --img-size 1024 -o {out}.npy", 0, "")
     row("valid", "forward {image} " + st + " --attention --img-size 1536 -o {out}.npz", 1,
         "over the output limit of 256 MiB; --max-output-mb N raises it")
