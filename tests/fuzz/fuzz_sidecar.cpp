@@ -25,6 +25,10 @@ const std::filesystem::path& folder() {
     std::filesystem::path d = std::filesystem::temp_directory_path() /
                               ("patchlens-fuzz-sidecar-" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(folder(), ec);
+    });
     return d;
   }();
   return dir;
