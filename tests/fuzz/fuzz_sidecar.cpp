@@ -20,18 +20,19 @@
 
 namespace {
 
+// Never destroyed, so that the exit handler can still read it.
 const std::filesystem::path& folder() {
-  static const std::filesystem::path dir = [] {
-    std::filesystem::path d = std::filesystem::temp_directory_path() /
-                              ("patchlens-fuzz-sidecar-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
+  static const std::filesystem::path* dir = [] {
+    auto* d = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                        ("patchlens-fuzz-sidecar-" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*d);
     std::atexit([] {
       std::error_code ec;
       std::filesystem::remove_all(folder(), ec);
     });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 void validateAll(const nlohmann::json& j, int depth) {
