@@ -20,6 +20,7 @@
 #include "core/io/error.h"
 #include "core/io/threading.h"
 #include "core/io/work_queue.h"
+#include "core/model/resource_plan.h"
 #include "core/weights/npy_array.h"
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
@@ -135,6 +136,20 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   const PreprocessConfig preprocessConfig = preprocessFor(options.config.preprocess, weights);
   checkOutputBudget(preprocessConfig, weights, options.config.remainder,
                     options.config.maxOutputBytes, options.inputDir);
+  {
+    // Every worker holds one image's chain at a time (and its slot another): the plan of one
+    // embedding, times the slots in flight.
+    const GridSize grid = PatchEmbedding::gridFor(preprocessConfig.height, preprocessConfig.width,
+                                                  weights.patchSize, options.config.remainder);
+    ResourcePlan plan =
+        embeddingPlan(preprocessConfig, grid.tokens(), weights.patchLength(), weights.embedDim);
+    plan.command = "batch";
+    const double inFlight = 2.0 * std::max(1u, std::thread::hardware_concurrency());
+    plan.inputBytes *= inFlight;
+    plan.activationBytes *= inFlight;
+    checkResourcePlan(plan, {options.config.maxMemoryBytes, options.config.maxOutputBytes},
+                      weights.file.empty() ? options.inputDir : weights.file);
+  }
   const ImageLoadOptions loadOptions = options.config.loadOptions();
   std::vector<PlotKind> kinds;
   for (const std::string& plot : options.plots) kinds.push_back(PlotKind::parse(plot));

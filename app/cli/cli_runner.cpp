@@ -18,7 +18,10 @@
 #include "core/io/error.h"
 #include "core/io/file_bytes.h"
 #include "core/io/threading.h"
+#include "core/model/initializers.h"
+#include "core/model/nonfinite.h"
 #include "core/model/packed_gemm.h"
+#include "core/model/resource_plan.h"
 #include "core/model/transformer_families.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/shape_text.h"
@@ -80,18 +83,26 @@ void infoImage(const CommandLine& cl, const std::string& path, std::ostream& out
     out << "decode: at 1/" << image.decodeReduction << " scale (" << image.rgb.cols << " x "
         << image.rgb.rows << ") for --fast-decode\n";
   }
-  const PreprocessConfig& p = cl.config.preprocess;
+  // A weight file fixes the patch size and width the grid line reports.
+  int patch = cl.config.weights.shape.patchSize;
+  int width = cl.config.weights.shape.embedDim;
+  PreprocessConfig p = cl.config.preprocess;
+  if (!parseInitializer(cl.config.weights.source)) {
+    const PatchWeights weights = resolveWeights(cl.config.weights);
+    patch = weights.patchSize;
+    width = weights.embedDim;
+    p = preprocessFor(p, weights);
+  }
+  checkResourcePlan(preprocessPlan(p), {cl.config.maxMemoryBytes, ~std::uint64_t{0}}, path);
   const PreprocessResult pre = preprocessNamed(image.rgb, p, path);
   const PreprocessGeometry& g = pre.geometry;
   out << "model input: " << preprocessSummary(p) << "\n";
   out << "resize: " << g.sourceWidth << "x" << g.sourceHeight << " -> " << g.resizedWidth << "x"
       << g.resizedHeight << ", model input at (" << g.offsetX << ", " << g.offsetY << ")\n";
-  const int patch = cl.config.weights.shape.patchSize;
   const GridSize grid = PatchEmbedding::gridFor(p.height, p.width, patch, cl.config.remainder);
   out << "grid: " << grid.rows << " x " << grid.cols << " = " << grid.tokens() << " tokens of "
-      << patch << " x " << patch << " px; embedding [" << grid.tokens() << ", "
-      << cl.config.weights.shape.embedDim << "] with --weights " << cl.config.weights.source
-      << "\n";
+      << patch << " x " << patch << " px; embedding [" << grid.tokens() << ", " << width
+      << "] with --weights " << printable(cl.config.weights.source) << "\n";
 }
 
 void infoArray(const std::string& path, std::ostream& out) {
@@ -154,8 +165,10 @@ int runPreprocess(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   // Decode first: a bad image is the likelier mistake and fails fastest.
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
   const PatchWeights weights = resolveWeights(cl.config.weights);
-  const PreprocessResult pre =
-      preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, weights), path);
+  const PreprocessConfig shape = preprocessFor(cl.config.preprocess, weights);
+  checkResourcePlan(preprocessPlan(shape), {cl.config.maxMemoryBytes, cl.config.maxOutputBytes},
+                    path);
+  const PreprocessResult pre = preprocessNamed(image.rgb, shape, path);
   const ChwTensor& t = pre.tensor;
   writeNpy(cl.output, {t.channels, t.height, t.width}, t.data.data());
   printWarnings(err, path, image.warnings);
@@ -210,6 +223,18 @@ int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
     checkOutputBudget(tensorShape, weights, cl.config.remainder, cl.config.maxOutputBytes,
                       inputName);
   }
+  {
+    PreprocessConfig shape = preprocessFor(cl.config.preprocess, weights);
+    if (!cl.tensorPath.empty()) {
+      shape.height = input.height;
+      shape.width = input.width;
+    }
+    const GridSize grid =
+        PatchEmbedding::gridFor(shape.height, shape.width, weights.patchSize, cl.config.remainder);
+    checkResourcePlan(embeddingPlan(shape, grid.tokens(), weights.patchLength(), weights.embedDim),
+                      {cl.config.maxMemoryBytes, cl.config.maxOutputBytes},
+                      weights.file.empty() ? inputName : weights.file);
+  }
   std::vector<std::string> weightWarnings;
   if (!weights.file.empty()) {
     // The conv patch embedding is exact whatever follows it; a refused encoder is said, not hidden.
@@ -229,6 +254,14 @@ int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
     embedding = layer.forward(input, cl.config.remainder);
   } catch (const Error& e) {
     throw Error(inputName, e.reason());
+  }
+  if (const std::int64_t bad = countNonFinite(embedding.tokens)) {
+    const std::string file = weights.file.empty() ? inputName : weights.file;
+    const std::string what = std::to_string(bad) +
+                             " non-finite values (NaN/Inf) in the output, first appearing in "
+                             "the patch embedding";
+    if (!cl.allowNonFinite) throw Error(file, what + "; --allow-nonfinite writes them anyway");
+    err << "patchlens-cli: warning: " << printable(file) << ": " << what << "\n";
   }
   if (csv) {
     writeCsv(cl.output, embedding.tokens);
@@ -261,10 +294,11 @@ int runForwardCommand(const CommandLine& cl, std::ostream& out, std::ostream& er
     const PreprocessConfig shape = preprocessFor(cl.config.preprocess, vit.patchWeights());
     checkOutputBudget(shape, vit.patchWeights(), cl.config.remainder, cl.config.maxOutputBytes,
                       inputName);
+    checkForwardPlan(cl, vit, shape);
     input = preprocessNamed(image.rgb, shape, inputName).tensor;
   }
   printWarnings(err, inputName, image.warnings);
-  runForward(cl, vit, input, inputName, out);
+  runForward(cl, vit, input, inputName, out, err);
   return 0;
 }
 

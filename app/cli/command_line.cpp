@@ -5,6 +5,8 @@
 #include <optional>
 #include <sstream>
 
+#include "core/weights/config_values.h"
+
 namespace patchlens::cli {
 namespace {
 
@@ -34,6 +36,10 @@ const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defau
   --max-scans N        refuse JPEGs with more progressive scans      [500]
   --max-output-mb N    refuse weights whose float32 copy, patch matrix
                        or embedding would be larger                  [256]
+  --max-memory-mb N    refuse work whose plan (weights, model input, token
+                       matrices, attention) needs more memory; never more
+                       than the machine's available memory           [2048]
+  --allow-nonfinite    write NaN/Inf outputs with a warning instead of refusing
   --threads N          compute threads, 0 = all cores                [0]
   --heads N            attention heads of a weight file's transformer, when neither
                        the file nor a config.json beside it says   [from the file]
@@ -280,7 +286,13 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       cfg.preprocess.resize = *mode;
       cfg.explicitPreprocess.resize = true;
     } else if (arg == "--crop-pct") {
-      cfg.preprocess.cropPct = parsePositive("--crop-pct", value(), 1.0);
+      const std::string v = value();
+      cfg.preprocess.cropPct = parsePositive("--crop-pct", v, 1.0);
+      if (cfg.preprocess.cropPct < kMinCropPct) {
+        throw UsageError("--crop-pct needs a number in [" + configNumberText(kMinCropPct) +
+                         ", 1] (a smaller one resizes to over 20 times the model input), got '" +
+                         v + "'");
+      }
       cfg.explicitPreprocess.cropPct = true;
     } else if (arg == "--interp") {
       const std::string v = value();
@@ -323,6 +335,12 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       cfg.maxOutputBytes =
           parseNumber<std::uint64_t>("--max-output-mb", value(), 1, std::uint64_t{1} << 24) << 20;
       cfg.weights.file.maxWeightBytes = cfg.maxOutputBytes;
+    } else if (arg == "--max-memory-mb") {
+      cfg.maxMemoryBytes =
+          parseNumber<std::uint64_t>("--max-memory-mb", value(), 1, std::uint64_t{1} << 24) << 20;
+    } else if (arg == "--allow-nonfinite") {
+      flag();
+      cl.allowNonFinite = true;
     } else if (arg == "--threads") {
       cl.threads = parseNumber<int>("--threads", value(), 0, 1024);
     } else if (arg.size() > 1 && arg[0] == '-') {

@@ -39,6 +39,7 @@ struct CommandLine {
   std::string query;                // export --query R,C|cls|dist|reg N: the attention query
   double foreground = -1;           // export --foreground T: pca's DINOv2 foreground threshold
   bool foregroundFlip = false;      // export --foreground-flip: the other end of PC1
+  bool allowNonFinite = false;      // --allow-nonfinite: write NaN/Inf outputs with a warning
   PipelineConfig config;
 };
 

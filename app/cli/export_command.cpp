@@ -10,6 +10,7 @@
 #include "core/analysis/layer_trace.h"
 #include "core/io/error.h"
 #include "core/model/pipeline.h"
+#include "core/model/resource_plan.h"
 #include "core/model/vision_transformer.h"
 #include "ui/figures/data_export.h"
 #include "ui/figures/figure_exporter.h"
@@ -63,6 +64,13 @@ Computed compute(const CommandLine& cl, const TransformerNeed& need = {}) {
   const PreprocessConfig preprocessConfig = preprocessFor(cl.config.preprocess, *weights);
   checkOutputBudget(preprocessConfig, *weights, cl.config.remainder, cl.config.maxOutputBytes,
                     path);
+  const GridSize grid = PatchEmbedding::gridFor(preprocessConfig.height, preprocessConfig.width,
+                                                weights->patchSize, cl.config.remainder);
+  const ResourceLimits limits{cl.config.maxMemoryBytes, cl.config.maxOutputBytes};
+  ResourcePlan embedPlan =
+      embeddingPlan(preprocessConfig, grid.tokens(), weights->patchLength(), weights->embedDim);
+  embedPlan.command = "export";
+  checkResourcePlan(embedPlan, limits, weights->file.empty() ? path : weights->file);
   PreprocessResult pre;
   try {
     pre = preprocess(image.rgb, preprocessConfig);
@@ -91,6 +99,12 @@ Computed compute(const CommandLine& cl, const TransformerNeed& need = {}) {
       std::string whyNot;
       const auto model = VisionTransformer::load(source, options, &whyNot);
       if (model) {
+        // The encoder's plan before it runs: a long sequence is refused, not run out of memory.
+        ResourcePlan plan = forwardPlan(model->config(), grid.rows, grid.cols, false, false);
+        plan.command = "export";
+        plan.inputBytes = embedPlan.memoryBytes();
+        plan.outputBytes = 0;  // a figure
+        checkResourcePlan(plan, limits, source);
         TraceOptions traceOptions;
         traceOptions.keepBlock = need.keepBlock;
         try {

@@ -6,6 +6,8 @@
 
 #include "core/io/error.h"
 #include "core/model/initializers.h"
+#include "core/model/nonfinite.h"
+#include "core/model/resource_plan.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_writer.h"
 
@@ -41,7 +43,43 @@ std::vector<std::int64_t> shapeOf(const RowMatrixF& m) {
   return {m.rows(), m.cols()};
 }
 
+// NaN/Inf in the arrays forward writes: refused, or with --allow-nonfinite one warning line
+// naming the count and the first array (in layer order) that holds them.
+void checkFinite(const CommandLine& cl, const TransformerOutput& r, int layer, int depth,
+                 const std::string& file, std::ostream& err) {
+  std::vector<std::pair<std::string, const RowMatrixF*>> arrays;
+  arrays.emplace_back("patch_embedding", &r.patchEmbedding);
+  for (std::size_t l = 0; l < r.tokens.size(); ++l)
+    arrays.emplace_back("tokens_" + std::to_string(l), &r.tokens[l]);
+  arrays.emplace_back("final", &r.final);
+  std::int64_t total = 0;
+  std::string first;
+  for (std::size_t i = 0; i < arrays.size(); ++i) {
+    const bool written = layer < 0 || (layer > depth ? arrays[i].first == "final"
+                                                     : i == static_cast<std::size_t>(layer) + 1);
+    const std::int64_t bad = countNonFinite(*arrays[i].second);
+    if (bad > 0 && first.empty()) first = arrays[i].first;
+    if (written) total += bad;
+  }
+  if (total == 0) return;  // e.g. --layer 0 written, NaN only in later layers
+  const std::string what = std::to_string(total) + " non-finite values (NaN/Inf) in the output" +
+                           ", first appearing in " + first;
+  if (!cl.allowNonFinite) throw Error(file, what + "; --allow-nonfinite writes them anyway");
+  err << "patchlens-cli: warning: " << printable(file) << ": " << what << "\n";
+}
+
 }  // namespace
+
+void checkForwardPlan(const CommandLine& cl, const VisionTransformer& vit,
+                      const PreprocessConfig& input) {
+  const TransformerConfig& c = vit.config();
+  const GridSize grid =
+      PatchEmbedding::gridFor(input.height, input.width, c.patchSize, RemainderPolicy::Crop);
+  ResourcePlan plan = forwardPlan(c, grid.rows, grid.cols, cl.attention, !cl.layer.empty());
+  plan.inputBytes = modelInputBytes(input);
+  checkResourcePlan(plan, {cl.config.maxMemoryBytes, cl.config.maxOutputBytes},
+                    cl.config.weights.source);
+}
 
 void checkForwardOutput(const CommandLine& cl) {
   if (cl.layer.empty() && !endsWith(cl.output, ".npz"))
@@ -61,10 +99,15 @@ VisionTransformer loadTransformer(const CommandLine& cl) {
 }
 
 void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTensor& input,
-                const std::string& inputName, std::ostream& out) {
+                const std::string& inputName, std::ostream& out, std::ostream& err) {
   const auto start = std::chrono::steady_clock::now();
   const TransformerConfig& c = vit.config();
   const int layer = cl.layer.empty() ? -1 : layerIndex(cl.layer, c.depth);
+  PreprocessConfig shape;
+  shape.height = input.height;
+  shape.width = input.width;
+  shape.channels = input.channels;
+  checkForwardPlan(cl, vit, shape);
   std::optional<NpzWriter> npz;
   if (layer < 0) npz.emplace(cl.output);
   AttentionObserver observer;
@@ -84,6 +127,7 @@ void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTe
     if (!e.file().empty()) throw;
     throw Error(inputName, e.reason());
   }
+  checkFinite(cl, result, layer, c.depth, cl.config.weights.source, err);
   const RowMatrixF* single = nullptr;
   if (npz) {
     npz->add("patch_embedding", shapeOf(result.patchEmbedding), result.patchEmbedding.data());

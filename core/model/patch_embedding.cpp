@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -244,12 +245,23 @@ void PatchEmbedding::forwardEigen(const ChwTensor& input, Embedding& out) const 
   };
   if (blocks > 1 && threads > 1) {
     // Blocks in parallel; Eigen sees the parallel region and runs each GEMM on one thread.
+    // A failed allocation is caught inside and rethrown after the region: an exception must
+    // not cross it (that is std::terminate).
+    std::exception_ptr failure;
 #pragma omp parallel num_threads(threads)
     {
       RowMatrixF scratch;
 #pragma omp for schedule(static)
-      for (int b = 0; b < blocks; ++b) runBlock(b, scratch);
+      for (int b = 0; b < blocks; ++b) {
+        try {
+          runBlock(b, scratch);
+        } catch (...) {
+#pragma omp critical(patchlens_patch_embedding_failure)
+          if (!failure) failure = std::current_exception();
+        }
+      }
     }
+    if (failure) std::rethrow_exception(failure);
   } else {
     RowMatrixF scratch;
     for (int b = 0; b < blocks; ++b) runBlock(b, scratch);

@@ -35,6 +35,9 @@ struct PipelineConfig {
   // Refuse an embedding whose outputs (the [N, D] embedding, the [N, C*P*P] patch matrix)
   // would exceed this, judged from the model input and the weights before computing.
   std::uint64_t maxOutputBytes = std::uint64_t{256} << 20;
+  // Refuse work whose resource plan (core/model/resource_plan.h) holds more than this; 0: the
+  // default, 2048 MiB; never more than the machine's available memory.
+  std::uint64_t maxMemoryBytes = 0;
 
   // The load options with the reduced-decode bound that fits the preprocessing.
   ImageLoadOptions loadOptions() const;

@@ -1,6 +1,7 @@
 #include "core/model/transformer_block.h"
 
 #include <cmath>
+#include <exception>
 
 #include "core/model/position/rope_embedding.h"
 
@@ -62,15 +63,14 @@ void TransformerBlock::attention(const TransformerConfig& config, BlockScratch& 
   const Stride qkvStride(3 * width);
   s.probabilities.resize(static_cast<std::size_t>(heads));
   s.context.resize(tokens, width);
-  [[maybe_unused]] const int threads = Eigen::nbThreads();
-  // Heads in parallel; inside the region Eigen's GEMMs run on one thread each.
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
-  for (int h = 0; h < heads; ++h) {
+  // Every allocation before the parallel region: an exception must not cross it (a
+  // bad_alloc there is std::terminate). The resource plan refuses what would not fit.
+  for (RowMatrixF& p : s.probabilities) p.resize(tokens, tokens);
+  const auto attendHead = [&](int h) {
     const ConstHead q(s.qkv.data() + h * headDim, tokens, headDim, qkvStride);
     const ConstHead k(s.qkv.data() + width + h * headDim, tokens, headDim, qkvStride);
     const ConstHead v(s.qkv.data() + 2 * width + h * headDim, tokens, headDim, qkvStride);
     RowMatrixF& p = s.probabilities[static_cast<std::size_t>(h)];
-    p.resize(tokens, tokens);
     p.noalias() = (q * scale) * k.transpose();
     for (Eigen::Index r = 0; r < tokens; ++r) {
       auto row = p.row(r).array();
@@ -79,7 +79,21 @@ void TransformerBlock::attention(const TransformerConfig& config, BlockScratch& 
     }
     Head out(s.context.data() + h * headDim, tokens, headDim, Stride(width));
     out.noalias() = p * v;
+  };
+  [[maybe_unused]] const int threads = Eigen::nbThreads();
+  // Heads in parallel; inside the region Eigen's GEMMs run on one thread each. Eigen's own
+  // GEMM workspace may still fail to allocate: caught per head, rethrown after the region.
+  std::exception_ptr failure;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
+  for (int h = 0; h < heads; ++h) {
+    try {
+      attendHead(h);
+    } catch (...) {
+#pragma omp critical(patchlens_attention_failure)
+      if (!failure) failure = std::current_exception();
+    }
   }
+  if (failure) std::rethrow_exception(failure);
 }
 
 void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,

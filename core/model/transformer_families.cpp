@@ -10,6 +10,7 @@
 #include "core/io/error.h"
 #include "core/model/families/dinov3_reader.h"
 #include "core/model/family_tensor_rules.h"
+#include "core/weights/config_values.h"
 #include "core/weights/gguf_file.h"
 #include "core/weights/shape_text.h"
 #include "core/weights/weight_keys.h"
@@ -36,6 +37,7 @@ class Reader {
   }
 
   const std::string& prefix() const { return m_prefix; }
+  const std::string& path() const { return m_path; }
   bool has(const std::string& name) const { return m_names.count(m_prefix + name) > 0; }
   const TensorInfo* info(const std::string& name) const { return m_source.find(m_prefix + name); }
   void setContext(std::string context) { m_context = std::move(context); }
@@ -192,21 +194,33 @@ std::optional<Sidecar> readSidecar(const std::string& weightsPath, int width) {
     const nlohmann::json& j = *scopes[i];
     // A sidecar for another width is not this file's (a text tower, a different model).
     for (const char* key : {"hidden_size", "embed_dim"}) {
-      if (j.contains(key) && j[key].is_number_integer() && j[key].get<int>() != width)
+      if (j.contains(key) && j[key].is_number_integer() && j[key].get<std::int64_t>() != width)
         return std::nullopt;
     }
-    for (const char* key : {"num_attention_heads", "num_heads"}) {
-      if (s.heads == 0 && j.contains(key) && j[key].is_number_integer() && j[key].get<int>() > 0) {
-        s.heads = j[key].get<int>();
-        s.headsKey = scopeNames[i] + key;
+    // Every value the encoder uses passes the one validator (config_values.h): refused by
+    // name, never truncated or ignored.
+    try {
+      for (const char* key : {"num_attention_heads", "num_heads"}) {
+        if (s.heads == 0 && j.contains(key) && !j[key].is_null()) {
+          s.headsKey = scopeNames[i] + key;
+          s.heads = static_cast<int>(exactInteger(j[key], 1, kMaxHeads, s.headsKey));
+        }
       }
-    }
-    for (const char* key : {"layer_norm_eps", "norm_eps"}) {
-      if (!s.eps && j.contains(key) && j[key].is_number()) s.eps = j[key].get<float>();
-    }
-    for (const char* key : {"hidden_act", "act_layer"}) {
-      if (s.activation.empty() && j.contains(key) && j[key].is_string())
-        s.activation = j[key].get<std::string>();
+      for (const char* key : {"layer_norm_eps", "norm_eps"}) {
+        if (!s.eps && j.contains(key) && !j[key].is_null()) {
+          const std::string name = scopeNames[i] + key;
+          s.eps = layerNormEps(configNumber(j[key], name), name);
+        }
+      }
+      for (const char* key : {"hidden_act", "act_layer"}) {
+        if (s.activation.empty() && j.contains(key) && !j[key].is_null()) {
+          const std::string name = scopeNames[i] + key;
+          if (!j[key].is_string()) throw ConfigValueError(name + " is not a string");
+          s.activation = checkedActivation(j[key].get<std::string>(), name);
+        }
+      }
+    } catch (const ConfigValueError& e) {
+      throw Error(s.file, e.what());
     }
   }
   // The native image size: timm model_args.img_size, else timm pretrained_cfg.input_size (timm
@@ -576,15 +590,18 @@ void readGguf(const Reader& r, const TensorSource& source, Build& b, std::int64_
   c.resample = PositionResample::None;
   b.posName = "v.position_embd.weight";
   if (gguf) {
-    if (const auto eps = gguf->metaNumber("clip.vision.attention.layer_norm_epsilon");
-        eps && *eps > 0.0 && *eps < 1.0)
-      c.layerNormEps = static_cast<float>(*eps);
-    if (const auto gelu = gguf->metaNumber("clip.use_gelu"); gelu && *gelu != 0)
-      c.activation = Activation::GeluTanh;
-    if (const auto heads = gguf->metaNumber("clip.vision.attention.head_count");
-        heads && *heads >= 1 && *heads <= 4096) {
-      b.heads = static_cast<int>(*heads);
-      b.headsSource = "GGUF metadata clip.vision.attention.head_count";
+    // The same validator as the sidecars and the CLI (config_values.h): refused by name.
+    try {
+      if (const auto eps = gguf->metaNumber("clip.vision.attention.layer_norm_epsilon"))
+        c.layerNormEps = layerNormEps(*eps, "clip.vision.attention.layer_norm_epsilon");
+      if (const auto gelu = gguf->metaNumber("clip.use_gelu"); gelu && *gelu != 0)
+        c.activation = Activation::GeluTanh;
+      if (const auto heads = gguf->metaNumber("clip.vision.attention.head_count")) {
+        b.heads = headCount(*heads, "clip.vision.attention.head_count");
+        b.headsSource = "GGUF metadata clip.vision.attention.head_count";
+      }
+    } catch (const ConfigValueError& e) {
+      throw Error(r.path(), std::string("GGUF metadata ") + e.what());
     }
   }
   if (c.classToken) b.w.prefixTokens = r.vector("v.class_embd", d).transpose();

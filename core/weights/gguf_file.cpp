@@ -217,9 +217,18 @@ void GgufFile::parse() {
     // (from a uint32 field, but the type is checked in the same breath) must not be cast.
     const bool inRange = a.type == kUint32 && a.number >= 1.0 && a.number <= double(1u << 20);
     const std::uint64_t n = inRange ? static_cast<std::uint64_t>(a.number) : 0;
+    static const char* const kTypeNames[] = {"uint8",  "int8",    "uint16", "int16",  "uint32",
+                                             "int32",  "float32", "bool",   "string", "array",
+                                             "uint64", "int64",   "float64"};
+    if (a.type != kUint32) {
+      throw Error(m_name, "bad alignment: general.alignment " + numberText(a.number) +
+                              " is stored as " +
+                              (a.type <= kFloat64 ? kTypeNames[a.type] : "an unknown type") +
+                              ", not as the uint32 the format defines");
+    }
     if (!inRange || (n & (n - 1)) != 0) {
       throw Error(m_name, "bad alignment: general.alignment " + numberText(a.number) +
-                              " is not a power of two uint32");
+                              " is not a power of two from 1 to 2^20");
     }
     m_alignment = static_cast<std::uint32_t>(n);
   }
@@ -284,8 +293,8 @@ void GgufFile::parse() {
 }
 
 NpyArray GgufFile::read(const std::string& name) const {
-  for (std::size_t i = 0; i < m_tensors.size(); ++i) {
-    if (m_tensors[i].name != name) continue;
+  if (const TensorInfo* found = find(name)) {  // hashed: no scan per tensor
+    const auto i = static_cast<std::size_t>(found - m_tensors.data());
     const TensorInfo& t = m_tensors[i];
     const Span& s = m_spans[i];
     NpyArray out;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/io/error.h"
+#include "core/weights/config_values.h"
 #include "core/weights/gguf_file.h"
 
 namespace patchlens {
@@ -39,15 +40,15 @@ std::optional<Json> readJson(const std::filesystem::path& path) {
 
 Normalization normalizationFrom(const Json& mean, const Json& std, const char* what) {
   if (!mean.is_array() || !std.is_array() || mean.size() != 3 || std.size() != 3)
-    throw SidecarError(std::string(what) + " mean/std are not 3 numbers each");
+    throw SidecarError(std::string(what) + "mean and " + what + "std are not 3 numbers each");
   Normalization n;
   for (std::size_t i = 0; i < 3; ++i) {
-    if (!mean[i].is_number() || !std[i].is_number())
-      throw SidecarError(std::string(what) + " mean/std are not numbers");
-    n.mean[i] = mean[i].get<float>();
-    n.std[i] = std[i].get<float>();
-    if (!(n.std[i] > 0) || !std::isfinite(n.mean[i]))
-      throw SidecarError(std::string(what) + " std must be positive");
+    // what is the keys' prefix: "image_" names image_mean[0], "" names mean[0].
+    const std::string index = "[" + std::to_string(i) + "]";
+    const std::string meanName = std::string(what) + "mean" + index;
+    const std::string stdName = std::string(what) + "std" + index;
+    n.mean[i] = normMean(configNumber(mean[i], meanName), meanName);
+    n.std[i] = normStd(configNumber(std[i], stdName), stdName);
   }
   // Name it after the preset it equals, else by its numbers.
   for (const char* preset : {"inception", "imagenet", "clip"}) {
@@ -66,9 +67,7 @@ Normalization normalizationFrom(const Json& mean, const Json& std, const char* w
 }
 
 int positiveInt(const Json& v, const char* what) {
-  if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 16384)
-    throw SidecarError(std::string(what) + " is not a size from 1 to 16384");
-  return v.get<int>();
+  return static_cast<int>(exactInteger(v, 1, kMaxImageSide, what));
 }
 
 // timm's resolve_data_config on a pretrained_cfg: input_size (C, H, W), interpolation, mean,
@@ -92,11 +91,7 @@ ModelPreprocessing fromTimm(const Json& cfg) {
     m.normalization = normalizationFrom(cfg.value("mean", Json()), cfg.value("std", Json()), "");
   double cropPct = 0.875;  // timm's DEFAULT_CROP_PCT
   if (cfg.contains("crop_pct") && !cfg["crop_pct"].is_null()) {
-    if (!cfg["crop_pct"].is_number() || !(cfg["crop_pct"].get<double>() > 0) ||
-        cfg["crop_pct"].get<double>() > 1) {
-      throw SidecarError("crop_pct is not a number in (0, 1]");
-    }
-    cropPct = cfg["crop_pct"].get<double>();
+    cropPct = patchlens::cropPct(finiteInRange(cfg["crop_pct"], 0.0, 1.0, "crop_pct"), "crop_pct");
   }
   const std::string mode = cfg.value("crop_mode", std::string("center"));
   if (mode == "squash" && cropPct == 1.0) {
@@ -187,7 +182,7 @@ ModelPreprocessing fromHuggingFace(const Json& j) {
     m.normalization = *Normalization::parse("none");
   } else if (j.contains("image_mean") || j.contains("image_std")) {
     m.normalization =
-        normalizationFrom(j.value("image_mean", Json()), j.value("image_std", Json()), "image");
+        normalizationFrom(j.value("image_mean", Json()), j.value("image_std", Json()), "image_");
   }
   return m;
 }
@@ -198,16 +193,13 @@ std::optional<ModelPreprocessing> fromGguf(const GgufFile& g) {
   m.source = "GGUF metadata (clip.vision.*)";
   bool any = false;
   if (const auto size = g.metaNumber("clip.vision.image_size")) {
-    if (*size >= 1 && *size <= 16384) {
-      m.height = m.width = static_cast<int>(*size);
-      any = true;
-    }
+    m.height = m.width = imageSide(*size, "clip.vision.image_size");
+    any = true;
   }
   const auto mean = g.metaNumbers("clip.vision.image_mean");
   const auto std = g.metaNumbers("clip.vision.image_std");
   if (mean && std) {
-    m.normalization =
-        normalizationFrom(Json(*mean), Json(*std), "clip.vision.image_mean/image_std");
+    m.normalization = normalizationFrom(Json(*mean), Json(*std), "clip.vision.image_");
     any = true;
   }
   return any ? std::optional<ModelPreprocessing>(m) : std::nullopt;
@@ -274,6 +266,8 @@ std::optional<ModelPreprocessing> findModelPreprocessing(const std::string& weig
       return convert(*j);
     } catch (const SidecarError& e) {
       warnings.push_back(path.string() + ": " + e.what() + "; preprocessing defaults kept");
+    } catch (const ConfigValueError& e) {
+      warnings.push_back(path.string() + ": " + e.what() + "; preprocessing defaults kept");
     } catch (const Json::exception& e) {
       warnings.push_back(path.string() + ": unexpected value (" + e.what() +
                          "); preprocessing defaults kept");
@@ -299,6 +293,8 @@ std::optional<ModelPreprocessing> findModelPreprocessing(const std::string& weig
   } catch (const Error&) {
     // A broken GGUF is reported when the weights are loaded.
   } catch (const SidecarError& e) {
+    warnings.push_back(weightsPath + ": " + e.what() + "; preprocessing defaults kept");
+  } catch (const ConfigValueError& e) {
     warnings.push_back(weightsPath + ": " + e.what() + "; preprocessing defaults kept");
   }
   return std::nullopt;

@@ -72,8 +72,8 @@ void NpzArchive::open() {
 }
 
 NpyArray NpzArchive::read(const std::string& name) const {
-  for (std::size_t i = 0; i < m_tensors.size(); ++i) {
-    if (m_tensors[i].name != name) continue;
+  if (const TensorInfo* found = find(name)) {  // hashed: no scan per tensor
+    const auto i = static_cast<std::size_t>(found - m_tensors.data());
     if (m_tensors[i].dtype == "(not an array)")
       throw Error(m_name, ZipMembers::memberError(name, "is not a .npy array"));
     const std::vector<std::uint8_t> bytes = m_zip->read(*m_members[i], UINT64_MAX, name);

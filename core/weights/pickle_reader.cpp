@@ -121,12 +121,22 @@ PickleValue* PickleReader::make(Kind kind) {
   if (m_values.size() >= kMaxValues) {
     fail("the pickle builds more than " + std::to_string(kMaxValues) + " values");
   }
+  charge(sizeof(PickleValue));
   m_values.emplace_back();
   m_values.back().kind = kind;
   return &m_values.back();
 }
 
+void PickleReader::charge(std::size_t bytes) {
+  m_bytes += bytes;
+  if (m_bytes > kMaxBytes) {
+    fail("the pickle builds more than " + std::to_string(kMaxBytes >> 20) +
+         " MiB of values (a memoised string copied again and again?)");
+  }
+}
+
 void PickleReader::addItems(std::size_t count) {
+  charge(count * sizeof(PickleValue*));
   m_items += count;
   if (m_items > kMaxItems) {
     fail("the pickle's containers hold more than " + std::to_string(kMaxItems) + " items");
@@ -149,6 +159,7 @@ PickleValue* PickleReader::persistentLoad(const PickleValue* pid) {
   if (!isStorageType(it[1]->text)) fail("storage type " + printable(it[1]->text) + " is unknown");
   if (it[4]->integer < 0) fail("storage declares a negative size");
   PickleValue* s = make(Kind::Storage);
+  charge(it[1]->text.size() + (it[2]->kind == Kind::String ? it[2]->text.size() : 20));
   s->storageType = it[1]->text;
   s->text = it[2]->kind == Kind::String ? it[2]->text : std::to_string(it[2]->integer);
   s->integer = it[4]->integer;
@@ -228,6 +239,7 @@ PickleValue* PickleReader::call(const PickleValue* callable, const PickleValue* 
     // UTF-8 text of code points below 256 back to the bytes they stand for.
     PickleValue* b = make(Kind::Bytes);
     const std::string& t = a[0]->text;
+    charge(t.size());
     for (std::size_t i = 0; i < t.size(); ++i) {
       const auto c = static_cast<unsigned char>(t[i]);
       if (c < 0x80) {
@@ -252,6 +264,7 @@ PickleValue* PickleReader::call(const PickleValue* callable, const PickleValue* 
   }
   if (g.rfind("__torch__", 0) == 0 || g == "argparse.Namespace") {
     PickleValue* o = make(Kind::Object);
+    charge(g.size());
     o->text = g;
     if (!newObject && !a.empty()) fail(printable(g) + " called with arguments");
     return o;
@@ -309,6 +322,7 @@ const PickleValue* PickleReader::parse(std::span<const std::uint8_t> bytes, std:
   const auto text = [&](std::size_t n, Kind kind) {
     const std::uint8_t* p = take(n);
     PickleValue* v = make(kind);
+    charge(n);
     v->text.assign(reinterpret_cast<const char*>(p), n);
     push(v);
   };
@@ -329,6 +343,7 @@ const PickleValue* PickleReader::parse(std::span<const std::uint8_t> bytes, std:
            " (PatchLens never imports or runs what a weight file names)");
     }
     PickleValue* v = make(Kind::Global);
+    charge(module.size() + name.size() + 1);
     v->text = module + "." + name;
     push(v);
   };
@@ -363,6 +378,7 @@ const PickleValue* PickleReader::parse(std::span<const std::uint8_t> bytes, std:
       integer(std::bit_cast<std::int64_t>(v));
     } else {
       PickleValue* b = make(Kind::BigInt);
+      charge(static_cast<std::size_t>(n));
       b->text.assign(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
       push(b);
     }

@@ -23,6 +23,9 @@ class PickleReader {
   static constexpr std::size_t kMaxMemo = std::size_t{1} << 20;
   static constexpr std::size_t kMaxItems = std::size_t{1} << 24;  // container slots in total
   static constexpr std::size_t kMaxTensorDims = 32;
+  // Everything the reader builds (values, container slots, text; a memoised string used
+  // again is shared, one made from it, as GLOBAL or _codecs.encode do, is counted again).
+  static constexpr std::size_t kMaxBytes = std::size_t{256} << 20;
 
   // file and what ("archive/data.pkl") name the pickle in errors: Error(file, "what: reason").
   PickleReader(std::string file, std::string what);
@@ -46,11 +49,13 @@ class PickleReader {
   PickleValue* call(const PickleValue* callable, const PickleValue* args, bool newObject);
   PickleValue* persistentLoad(const PickleValue* pid);
   void addItems(std::size_t count);
+  void charge(std::size_t bytes);
 
   std::string m_file;
   std::string m_what;
   std::size_t m_offset = 0;  // of the opcode being run, for errors
   std::size_t m_items = 0;
+  std::size_t m_bytes = 0;
   std::deque<PickleValue> m_values;
   std::vector<const PickleValue*> m_storages;
 };

@@ -245,10 +245,9 @@ void SafetensorsFile::parse() {
 }
 
 NpyArray SafetensorsFile::read(const std::string& name) const {
-  const auto it = std::find_if(m_tensors.begin(), m_tensors.end(),
-                               [&](const TensorInfo& t) { return t.name == name; });
-  if (it == m_tensors.end()) throw Error(m_name, "no tensor named " + quotedName(name));
-  const Span& span = m_spans[static_cast<std::size_t>(it - m_tensors.begin())];
+  const TensorInfo* it = find(name);  // hashed: no scan per tensor
+  if (!it) throw Error(m_name, "no tensor named " + quotedName(name));
+  const Span& span = m_spans[static_cast<std::size_t>(it - m_tensors.data())];
   const std::string& dtype = it->dtype;
   if (dtype != "F32" && dtype != "F16" && dtype != "BF16" && dtype != "F64") {
     throw Error(m_name, "tensor " + quotedName(name) + " has dtype " + dtype +

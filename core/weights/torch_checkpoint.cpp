@@ -164,7 +164,8 @@ void TorchCheckpoint::addStorage(const PickleValue* s) {
                           std::to_string(dtype.size) + " = " + std::to_string(bytes)));
     }
   }
-  m_storages.emplace(s->text, st);
+  if (m_storages.emplace(s->text, st).second)
+    m_storageElements += std::min<std::uint64_t>(static_cast<std::uint64_t>(st.numel), 1ull << 40);
 }
 
 void TorchCheckpoint::openZip() {
@@ -338,12 +339,21 @@ void TorchCheckpoint::collect(const PickleValue* root) {
         throw Error(m_name, "tensor " + quotedName(name) + " " + shapeText(e.sizes) +
                                 " declares an impossible size");
       }
+      e.reach = numel > 0 ? last + 1 : 0;
       if (numel > 0 && last >= static_cast<std::uint64_t>(st.numel)) {
         throw Error(m_name, "tensor " + quotedName(name) + " " + shapeText(e.sizes) + " (offset " +
                                 std::to_string(e.offset) + ", strides " + shapeText(e.strides) +
                                 ") reaches element " + std::to_string(last) + " of storage " +
                                 quotedName(e.storageKey) + ", which holds " +
                                 std::to_string(st.numel) + ": storage smaller than the view");
+      }
+      // A view with more elements than its storage holds (stride 0, overlapping strides)
+      // would make a few bytes of file into gigabytes of floats: no weight is stored so.
+      if (numel > static_cast<std::uint64_t>(st.numel)) {
+        throw Error(m_name, "tensor " + quotedName(name) + " " + shapeText(e.sizes) + " (strides " +
+                                shapeText(e.strides) + ") has " + std::to_string(numel) +
+                                " elements from a storage of " + std::to_string(st.numel) +
+                                ": a stride-0 or overlapping view, not a stored weight");
       }
       TensorInfo info;
       info.name = name;
@@ -357,17 +367,25 @@ void TorchCheckpoint::collect(const PickleValue* root) {
       throw Error(m_name,
                   "the checkpoint nests deeper than " + std::to_string(kMaxDepth) + " levels");
     const std::string prefix = item.name.empty() ? "" : item.name + ".";
+    // Only what can be or hold a tensor is named: a list of 16 M numbers costs no names.
+    const auto kept = [](const PickleValue* c) {
+      return c->kind == Kind::Tensor || c->kind == Kind::List || c->kind == Kind::Tuple ||
+             attributes(c) != nullptr;
+    };
     std::vector<Item> children;
     if (const PickleValue* a = attributes(v)) {
       if (!visited.insert(a).second) continue;
       for (std::size_t i = 0; i + 1 < a->items.size(); i += 2) {
+        if (!kept(a->items[i + 1])) continue;
         const std::string key = keyText(a->items[i]);
         if (!key.empty()) children.push_back({a->items[i + 1], prefix + key, item.depth + 1});
       }
     } else if (v->kind == Kind::List || v->kind == Kind::Tuple) {
       if (!visited.insert(v).second) continue;
-      for (std::size_t i = 0; i < v->items.size(); ++i)
-        children.push_back({v->items[i], prefix + std::to_string(i), item.depth + 1});
+      for (std::size_t i = 0; i < v->items.size(); ++i) {
+        if (kept(v->items[i]))
+          children.push_back({v->items[i], prefix + std::to_string(i), item.depth + 1});
+      }
     }
     // Reverse so the stack pops them in file order.
     for (auto it = children.rbegin(); it != children.rend(); ++it) todo.push_back(std::move(*it));
@@ -392,13 +410,9 @@ std::vector<std::string> TorchCheckpoint::details() const {
 }
 
 NpyArray TorchCheckpoint::read(const std::string& name) const {
-  std::size_t index = m_tensors.size();
-  for (std::size_t i = 0; i < m_tensors.size(); ++i) {
-    if (m_tensors[i].name == name) {
-      index = i;
-      break;
-    }
-  }
+  const TensorInfo* found = find(name);  // hashed (TensorSource::find)
+  const std::size_t index =
+      found ? static_cast<std::size_t>(found - m_tensors.data()) : m_tensors.size();
   if (index == m_tensors.size()) throw Error(m_name, "no tensor named " + quotedName(name));
   const TensorInfo& info = m_tensors[index];
   const Entry& e = m_entries[index];
@@ -410,16 +424,25 @@ NpyArray TorchCheckpoint::read(const std::string& name) const {
   const std::size_t item = storageDtype(st.type).size;
   std::vector<std::uint8_t> owned;
   std::span<const std::uint8_t> raw;
+  std::size_t numel = 1;
+  for (std::int64_t s : e.sizes) numel *= static_cast<std::size_t>(s);
+  const std::uint64_t total = m_elementsRead.fetch_add(numel) + numel;
+  if (total > 2 * m_storageElements + (std::uint64_t{1} << 24)) {
+    throw Error(m_name, "tensor " + quotedName(name) + ": the tensors read would hold " +
+                            std::to_string(total) + " elements from storages of " +
+                            std::to_string(m_storageElements) +
+                            " in the file (storages shared by many tensors)");
+  }
   if (m_zip) {
-    owned = m_zip->read(*st.member);
+    // Only up to the view's last element: a small view of a huge deflated storage stops
+    // inflating there.
+    owned = m_zip->read(*st.member, e.reach * item);
     raw = owned;
   } else {
     raw = m_bytes.subspan(st.fileOffset, static_cast<std::size_t>(st.numel) * item);
   }
   NpyArray out;
   out.shape = e.sizes;
-  std::size_t numel = 1;
-  for (std::int64_t s : e.sizes) numel *= static_cast<std::size_t>(s);
   out.data.resize(numel);
   if (numel == 0) return out;
   // Decided once, not per element: 0 F32, 1 F64, 2 F16, 3 BF16.

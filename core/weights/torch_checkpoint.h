@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -60,6 +61,7 @@ class TorchCheckpoint : public TensorSource {
     std::int64_t offset = 0;  // elements, view offset included
     std::vector<std::int64_t> sizes;
     std::vector<std::int64_t> strides;
+    std::uint64_t reach = 0;  // elements of the storage the view touches: 1 + its last index
   };
   struct Storage {
     std::string type;
@@ -86,6 +88,11 @@ class TorchCheckpoint : public TensorSource {
   std::map<std::string, Storage> m_storages;
   std::vector<TensorInfo> m_tensors;
   std::vector<Entry> m_entries;  // parallel to m_tensors
+  // Memory follows the file's real bytes: the elements read so far may not exceed twice the
+  // elements the file's storages hold (plus 16 M): storages shared by thousands of tensors
+  // are refused before they are materialised again and again.
+  std::uint64_t m_storageElements = 0;
+  mutable std::atomic<std::uint64_t> m_elementsRead{0};
 };
 
 }  // namespace patchlens

@@ -142,15 +142,14 @@ ZipMembers::ZipMembers(std::span<const std::uint8_t> bytes, std::string file)
       throw Error(m_file, memberError(name, "declares " + std::to_string(st.size) +
                                                 " bytes, over the 4 GiB limit"));
     }
+    m_byName.emplace(name, m_members.size());
     m_members.push_back({name, i, st.size});
   }
 }
 
 const ZipMembers::Member* ZipMembers::find(const std::string& name) const {
-  for (const Member& m : m_members) {
-    if (m.name == name) return &m;
-  }
-  return nullptr;
+  const auto it = m_byName.find(name);
+  return it == m_byName.end() ? nullptr : &m_members[it->second];
 }
 
 std::vector<std::uint8_t> ZipMembers::read(const Member& m, std::uint64_t limit,

@@ -4,6 +4,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 // libzip's handle; kept out of this header so only zip_members.cpp sees <zip.h>.
@@ -60,6 +61,7 @@ class ZipMembers {
   std::string m_file;
   std::unique_ptr<::zip, ZipDiscard> m_zip;
   std::vector<Member> m_members;
+  std::unordered_map<std::string, std::size_t> m_byName;  // hashed: 90,000 lookups stay linear
 };
 
 }  // namespace patchlens

@@ -15,14 +15,15 @@ struct Outcome {
   QString out;
 };
 
-// Runs patchlens-cli under a 512 MB address-space limit; a hang past 20 s is a failure.
-Outcome runLimited(const QStringList& args) {
+// Runs patchlens-cli under an address-space limit (512 MB unless given); a hang past 20 s is
+// a failure.
+Outcome runLimited(const QStringList& args, unsigned long long limitBytes = 512ull << 20) {
   QProcess process;
   process.setProgram(QStringLiteral(PATCHLENS_BIN_DIR "/patchlens-cli"));
   process.setArguments(args);
   if (!qEnvironmentVariableIsSet("PATCHLENS_NO_RLIMIT")) {  // sanitizers reserve more address space
-    process.setChildProcessModifier([] {
-      const rlimit limit{512ull << 20, 512ull << 20};
+    process.setChildProcessModifier([limitBytes] {
+      const rlimit limit{limitBytes, limitBytes};
       ::setrlimit(RLIMIT_AS, &limit);
     });
   }
@@ -67,6 +68,8 @@ class TestHostileFiles : public QObject {
   void warnedOnStderr();
   void awkwardButValidInputsWork_data();
   void awkwardButValidInputsWork();
+  void modelSettingsBounded_data();
+  void modelSettingsBounded();
   void fullDiskLeavesNoPartialFile_data();
   void fullDiskLeavesNoPartialFile();
 
@@ -190,6 +193,64 @@ void TestHostileFiles::awkwardButValidInputsWork() {
   const Outcome o = runLimited({"embed", path, "-o", m_dir.filePath("ok.npy")});
   QVERIFY2(o.exitCode == 0, qPrintable(o.err));
   QVERIFY(QFileInfo(m_dir.filePath("ok.npy")).size() == 128 + 196 * 768 * 4);
+}
+
+void TestHostileFiles::modelSettingsBounded_data() {
+  QTest::addColumn<QStringList>("args");
+  QTest::addColumn<QString>("out");
+  QTest::addColumn<int>("status");
+  QTest::addColumn<QString>("text");
+  const QString models = QString::fromStdString(test::dataPath("bad/models"));
+  int n = 0;
+  for (const auto& r : test::readTsv(test::dataPath("bad/models/expected.tsv"))) {
+    const QString dir = models + "/" + QString::fromStdString(r[0]);
+    const QString out = m_dir.filePath(QString("model-%1").arg(++n));
+    const auto expand = [&](QString text) {
+      return text.replace("{dir}", dir)
+          .replace("{image}", models + "/input.png")
+          .replace("{out}", out);
+    };
+    const QStringList args = expand(QString::fromStdString(r[1])).split(' ', Qt::SkipEmptyParts);
+    QTest::newRow(
+        QString("%1 %2: %3").arg(n).arg(QString::fromStdString(r[0]), args.front()).toUtf8())
+        << args << out << std::stoi(r[2])
+        << expand(r.size() > 3 ? QString::fromStdString(r[3]) : "");
+  }
+}
+
+// Checkpoints whose own settings (sidecars, GGUF metadata, shapes) or options ask for
+// unbounded work or would give NaN: refused from the plan before any compute (or from the
+// validator) in one error line, under a 1 GiB address-space limit within 5 s, no output or
+// temporary file left; the valid ones run.
+void TestHostileFiles::modelSettingsBounded() {
+  QFETCH(QStringList, args);
+  QFETCH(QString, out);
+  QFETCH(int, status);
+  QFETCH(QString, text);
+  const Outcome o = runLimited(args, 1ull << 30);
+  QVERIFY2(o.exitCode == status, qPrintable(QString("exit %1: %2").arg(o.exitCode).arg(o.err)));
+  QVERIFY2(o.err.contains(text), qPrintable(o.err));
+  const QStringList lines = o.err.split('\n', Qt::SkipEmptyParts);
+  for (const QString& line : lines) QVERIFY2(line.startsWith("patchlens-cli: "), qPrintable(line));
+  if (status != 0) {
+    // One line says why (a note on the checkpoint's own preprocessing may come before it).
+    QCOMPARE(lines.filter(QRegularExpression("^patchlens-cli: (error|usage):")).size(), 1);
+    QVERIFY2(lines.back().contains(text), qPrintable(o.err));
+  }
+  // Nothing of a refused output, no temporary file beside it.
+  const QFileInfo target(out);
+  const QStringList left =
+      QDir(target.absolutePath()).entryList({target.fileName() + "*"}, QDir::Files | QDir::Hidden);
+  if (status != 0) QVERIFY2(left.isEmpty(), qPrintable(left.join(", ")));
+  if (status == 0 && args.front() != "info") QCOMPARE(left.size(), 1);
+  for (const QString& f : left) QFile::remove(target.absolutePath() + "/" + f);
+  if (status == 0 && args.front() == "info") {
+    // The grid line reports the file's width (8), not the default 768.
+    QVERIFY2(o.out.contains("embedding [196, 8] with --weights"), qPrintable(o.out));
+  }
+  if (!qEnvironmentVariableIsSet("PATCHLENS_NO_RLIMIT"))
+    QVERIFY2(o.milliseconds < 5000, qPrintable(QString("%1 ms").arg(o.milliseconds)));
+  qInfo("%lld ms", o.milliseconds);
 }
 
 void TestHostileFiles::fullDiskLeavesNoPartialFile_data() {

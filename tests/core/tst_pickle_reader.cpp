@@ -71,6 +71,7 @@ class TestPickleReader : public QObject {
   void deepNestingNeedsNoRecursion();
   void stackIsBounded();
   void endOffsetAllowsConsecutivePickles();
+  void copiesOfMemoisedTextAreBudgeted();
 };
 
 void TestPickleReader::readsCPythonPickles_data() {
@@ -271,6 +272,33 @@ void TestPickleReader::endOffsetAllowsConsecutivePickles() {
   QCOMPARE(end, std::size_t{5});
   QCOMPARE(reader.parse(bytesOf(two), end, &end)->integer, std::int64_t{8});
   QCOMPARE(end, two.size());
+}
+
+// A 64 kB memoised string made into a new value again and again (STACK_GLOBAL of an allowed
+// __torch__ class, popped each time): 5,000 uses would build 320 MB; the byte budget stops
+// it, long before, with a message naming the budget.
+void TestPickleReader::copiesOfMemoisedTextAreBudgeted() {
+  const std::string module = "__torch__." + std::string(65536, 'a');
+  const auto u32 = [](std::size_t n) {
+    return std::string{static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                       static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff)};
+  };
+  // BINUNICODE module, BINPUT 0, BINUNICODE "M", BINPUT 1, POP, POP; then per use: BINGET 0, BINGET
+  // 1, STACK_GLOBAL, POP.
+  const std::string head =
+      "\x80\x02X"s + u32(module.size()) + module + "q\x00X\x01\x00\x00\x00Mq\x01"s + "00";
+  const std::string use = "h\x00h\x01\x93"s + "0";
+  std::string pickle = head;
+  for (int i = 0; i < 5000; ++i) pickle += use;
+  pickle += "N.";
+  const std::string why = refusal(pickle);
+  QVERIFY2(why.find("more than 256 MiB of values") != std::string::npos, why.c_str());
+  // Under the budget the same pickle parses: the memo itself shares, never copies.
+  std::string few = head;
+  for (int i = 0; i < 100; ++i) few += use;
+  few += "N.";
+  const std::string fewWhy = refusal(few);
+  QVERIFY2(fewWhy.empty(), fewWhy.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestPickleReader)

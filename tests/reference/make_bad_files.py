@@ -4,6 +4,7 @@
 Each file is something a person might drop on PatchLens; expected.tsv says how it must
 end: exit status 1 with a one-line reason containing the given text (CLI), the same
 message in the window (GUI). Run: /usr/bin/python3 tests/reference/make_bad_files.py
+(with `models`: only tests/data/bad/models/, the checkpoints whose settings ask too much).
 """
 import io
 import os
@@ -288,5 +289,171 @@ def make_warnings(good_jpeg):
     print(len(cases), "images to warn about in", os.path.normpath(WARN_OUT))
 
 
+MODELS_OUT = os.path.join(HERE, "..", "data", "bad", "models")
+
+
+def make_models():
+    """Checkpoints whose own settings (config sidecars, GGUF metadata, shapes) or the options
+    ask for unbounded work or would give silent NaN: tiny files, one folder each (a sidecar is
+    found beside its weights). expected.tsv: folder, the CLI arguments ({dir} is the folder,
+    {image} a 64 x 64 PNG, {out} the output), the exit status, text of the one stderr line."""
+    import json
+    import shutil
+    import sys
+    sys.path.insert(0, HERE)
+    from checkpoint_writers import T_FLOAT32, T_UINT32, T_UINT64, Typed, save_gguf
+    from transformer_fixtures import Canon, state_gguf, state_timm, write_safetensors
+
+    if os.path.isdir(MODELS_OUT):
+        shutil.rmtree(MODELS_OUT)
+    os.makedirs(MODELS_OUT)
+    rng = np.random.default_rng(2412)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+        os.path.join(MODELS_OUT, "input.png"))
+    rows = []
+
+    def folder(name):
+        path = os.path.join(MODELS_OUT, name)
+        os.makedirs(path)
+        return path
+
+    def timm(name, config=None, preprocessor=None, edit=None, patch=16, d=8, heads=2, regs=0):
+        m = Canon(rng, d, 1, heads, patch, 4, 16, "F32", regs=regs, pos_prefix=0 if regs else None)
+        state = state_timm(m)
+        if edit:
+            edit(state)
+        path = folder(name)
+        write_safetensors(os.path.join(path, "model.safetensors"), state, "F32")
+        if config is not None:
+            with open(os.path.join(path, "config.json"), "w") as f:
+                json.dump(config, f)
+        if preprocessor is not None:
+            with open(os.path.join(path, "preprocessor_config.json"), "w") as f:
+                json.dump(preprocessor, f)
+
+    def gguf(name, metadata, alignment=32):
+        m = Canon(rng, 8, 1, 2, 16, 4, 16, "F32")
+        meta = {"general.architecture": "clip", "clip.has_vision_encoder": True,
+                "clip.vision.embedding_length": Typed(T_UINT32, 8),
+                "clip.vision.block_count": Typed(T_UINT32, 1),
+                "clip.vision.attention.head_count": Typed(T_UINT32, 2)}
+        meta.update(metadata)
+        save_gguf({k: np.asarray(v, np.float32) for k, v in state_gguf(m).items()}, meta,
+                  os.path.join(folder(name), "mmproj.gguf"), alignment=alignment)
+
+    def row(name, args, status, text):
+        rows.append((name, args, str(status), text))
+
+    st = "--weights {dir}/model.safetensors"
+    fwd = "forward {image} " + st + " -o {out}.npz"
+    heads2 = {"model_args": {"num_heads": 2}}
+
+    # Valid: the tiny model runs (the harness itself is checked).
+    timm("valid", heads2)
+    row("valid", fwd, 0, "")
+    # Sidecar values: integers exact and in range, floats finite and in range, activations by name.
+    timm("heads_4294967300", {"num_attention_heads": 4294967300})
+    row("heads_4294967300", fwd, 1, "num_attention_heads 4294967300 is not from 1 to 4096")
+    timm("heads_4_5", {"num_attention_heads": 4.5})
+    row("heads_4_5", fwd, 1, "num_attention_heads 4.5 is not an integer")
+    timm("heads_string", {"model_args": {"num_heads": "2"}})
+    row("heads_string", fwd, 1, "model_args.num_heads is not a number")
+    timm("eps_negative", {"num_attention_heads": 2, "layer_norm_eps": -1e-3})
+    row("eps_negative", fwd, 1, "layer_norm_eps -0.001 is not positive")
+    timm("eps_huge", {"num_attention_heads": 2, "layer_norm_eps": 1e30})
+    row("eps_huge", fwd, 1, "layer_norm_eps 1e+30 is not in")
+    timm("eps_underflows_float", {"num_attention_heads": 2, "layer_norm_eps": 1e-60})
+    row("eps_underflows_float", fwd, 1, "layer_norm_eps 1e-60 is not in")
+    timm("act_relu", {"num_attention_heads": 2, "hidden_act": "relu"})
+    row("act_relu", fwd, 1, "hidden_act 'relu' is not an activation the encoder runs")
+    timm("act_layer_silu", {"model_args": {"num_heads": 2, "act_layer": "silu"}})
+    row("act_layer_silu", fwd, 1, "model_args.act_layer 'silu' is not an activation")
+    # GGUF metadata through the same validator.
+    gguf("gguf_heads_float_4_5", {"clip.vision.attention.head_count": Typed(T_FLOAT32, 4.5)})
+    row("gguf_heads_float_4_5", "forward {image} --weights {dir}/mmproj.gguf -o {out}.npz", 1,
+        "clip.vision.attention.head_count 4.5 is not an integer")
+    gguf("gguf_heads_4294967300", {"clip.vision.attention.head_count": Typed(T_UINT64, 4294967300)})
+    row("gguf_heads_4294967300", "forward {image} --weights {dir}/mmproj.gguf -o {out}.npz", 1,
+        "clip.vision.attention.head_count 4294967300 is not from 1 to 4096")
+    gguf("gguf_eps_negative", {"clip.vision.attention.layer_norm_epsilon": Typed(T_FLOAT32, -1e-5)})
+    row("gguf_eps_negative", "forward {image} --weights {dir}/mmproj.gguf -o {out}.npz", 1,
+        "clip.vision.attention.layer_norm_epsilon -1")
+    gguf("gguf_alignment_uint64", {"general.alignment": Typed(T_UINT64, 32)})
+    row("gguf_alignment_uint64", "forward {image} --weights {dir}/mmproj.gguf -o {out}.npz", 1,
+        "general.alignment 32 is stored as uint64, not as the uint32 the format defines")
+    # Preprocessing sidecars: a bad value is named in a warning and the defaults are kept.
+    gguf("gguf_mean_nan", {"clip.vision.image_mean": [float("nan"), 0.5, 0.5],
+                           "clip.vision.image_std": [0.5, 0.5, 0.5]})
+    row("gguf_mean_nan", "embed {image} --weights {dir}/mmproj.gguf -o {out}.npy", 0,
+        "warning: {dir}/mmproj.gguf: clip.vision.image_mean[0] nan is not a finite number")
+    gguf("gguf_std_subnormal", {"clip.vision.image_mean": [0.5, 0.5, 0.5],
+                                "clip.vision.image_std": [1e-40, 0.5, 0.5]})
+    row("gguf_std_subnormal", "embed {image} --weights {dir}/mmproj.gguf -o {out}.npy", 0,
+        "clip.vision.image_std[0] 9.99995e-41 is not in [1e-06, 1000000]")
+    timm("hf_std_subnormal", heads2, {"image_mean": [0.5, 0.5, 0.5], "image_std": [1e-39, 0.5, 0.5]})
+    row("hf_std_subnormal", fwd, 0, "image_std[0] 1e-39 is not in [1e-06, 1000000]")
+    timm("crop_pct_1e-9", {"num_heads": 2, "pretrained_cfg": {"crop_pct": 1e-9}})
+    row("crop_pct_1e-9", "preprocess {image} " + st + " -o {out}.npy", 0,
+        "crop_pct 1e-09 is not in [0.05, 1]")
+    row("valid", "preprocess {image} " + st + " --crop-pct 1e-300 -o {out}.npy", 2,
+        "--crop-pct needs a number in [0.05, 1]")
+    # Resources: refused from the plan, before any compute, in one line naming the option.
+    timm("patch_1", heads2, patch=1)
+    row("patch_1", fwd + " --img-size 224", 1, "50177 tokens, attention")
+    timm("registers_50000", heads2, d=4, regs=50000)
+    row("registers_50000", fwd, 1, "50197 tokens, attention")
+    timm("input_4096", {"num_heads": 2, "pretrained_cfg": {"input_size": [3, 4096, 4096]}})
+    row("input_4096", fwd, 1, "65537 tokens, attention")
+    row("input_4096", "preprocess {image} " + st + " --max-output-mb 100 -o {out}.npy", 1,
+        "preprocess would write 192 MiB, over the output limit of 100 MiB; --max-output-mb N raises it")
+    timm("input_16384", {"num_heads": 2, "pretrained_cfg": {"input_size": [3, 16384, 16384]}})
+    row("input_16384", "preprocess {image} " + st + " -o {out}.npy", 1,
+        "preprocess would write 3072 MiB")
+    row("input_16384", "info {image} " + st, 1, "over the memory limit")
+    row("valid", fwd + " --attention --img-size 4096", 1, "forward would write 32778 MiB (65537 tokens)")
+    row("valid", "forward {image} " + st + " --layer final --img-size 1024 -o {out}.npy", 0, "")
+    row("valid", "forward {image} " + st + " --attention --img-size 1536 -o {out}.npz", 1,
+        "over the output limit of 256 MiB; --max-output-mb N raises it")
+    row("valid", "forward {image} " + st + " --img-size 2048 --max-memory-mb 64 -o {out}.npz", 1,
+        "over the memory limit of 64 MiB; --max-memory-mb N raises it")
+    row("valid", "export {image} " + st + " --plot attention:1 --img-size 4096 -o {out}.png", 1,
+        "65537 tokens, attention")
+    row("input_16384", "embed {image} " + st + " -o {out}.npy", 1, "the output limit of 256 MiB")
+    # No silent NaN/Inf: huge-but-finite weights overflow in the MLP.
+    def overflow(state):
+        state["blocks.0.mlp.fc2.weight"] = np.full_like(state["blocks.0.mlp.fc2.weight"], 3e38)
+    timm("weights_overflow", heads2, edit=overflow)
+    row("weights_overflow", fwd, 1, "non-finite values (NaN/Inf) in the output, first appearing in tokens_1")
+    row("weights_overflow", fwd + " --allow-nonfinite", 0,
+        "warning: {dir}/model.safetensors: ")
+    def patch_overflow(state):
+        state["patch_embed.proj.weight"] = np.full_like(state["patch_embed.proj.weight"], 3e38)
+    timm("patch_overflow", heads2, edit=patch_overflow)
+    row("patch_overflow", "embed {image} " + st + " -o {out}.npy", 1,
+        "non-finite values (NaN/Inf) in the output, first appearing in the patch embedding")
+    # Memory follows the file's real bytes: a stride-0 view of one float as an MLP weight.
+    import torch
+    from checkpoint_writers import save_torch_zip
+    m = Canon(rng, 8, 1, 2, 16, 4, 16, "F32")
+    sd = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state_timm(m).items()}
+    sd["blocks.0.mlp.fc1.weight"] = torch.ones(1).expand(16, 8)
+    save_torch_zip(sd, os.path.join(folder("pth_stride0_mlp"), "model.pth"))
+    row("pth_stride0_mlp", "forward {image} --weights {dir}/model.pth -o {out}.npz", 1,
+        "tensor 'blocks.0.mlp.fc1.weight' [16, 8] (strides [0, 0]) has 128 elements from a storage of 1")
+    # info IMAGE --weights W reports the file's width, not the default 768.
+    row("valid", "info {image} " + st, 0, "")
+
+    with open(os.path.join(MODELS_OUT, "expected.tsv"), "w") as manifest:
+        manifest.write("# folder\targuments\texit status\ttext of the one stderr line\n")
+        for r in rows:
+            manifest.write("\t".join(r) + "\n")
+    print(len(rows), "model cases in", os.path.normpath(MODELS_OUT))
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if sys.argv[1:] == ["models"]:
+        make_models()
+    else:
+        main()
+        make_models()

@@ -18,6 +18,7 @@
 #include "core/io/file_bytes.h"
 #include "core/model/initializers.h"
 #include "core/model/pipeline.h"
+#include "core/model/resource_plan.h"
 #include "core/model/vision_transformer.h"
 #include "ui/views/category_palette.h"
 #include "ui/views/qt_conversions.h"
@@ -515,6 +516,14 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
   stage.start();
   std::shared_ptr<const LayerTrace> trace;
   try {
+    // The resource plan before the encoder runs: a sequence too long for the memory limit
+    // is named in the banner, not run out of memory.
+    ResourcePlan plan = forwardPlan(full->model->config(), full->embedding.grid.rows,
+                                    full->embedding.grid.cols, false, false);
+    plan.command = "the encoder";
+    plan.outputBytes = 0;
+    checkResourcePlan(plan, {job.config.maxMemoryBytes, ~std::uint64_t{0}},
+                      job.config.weights.source);
     trace = std::make_shared<const LayerTrace>(traceTransformer(*full->model, full->tensor));
   } catch (const Error& e) {
     full->noTransformer = toQString(e.reason());
