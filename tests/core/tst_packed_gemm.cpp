@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
 #include "core/io/threading.h"
@@ -182,9 +184,18 @@ void TestPackedGemm::streamedOutputEqualsCachedStores() {
         packed.data() + PackedGemm::packedIndex(t * PackedGemm::kTileRows, 0, kDepth));
   }
   const auto size = static_cast<std::size_t>(kRows) * static_cast<std::size_t>(stride);
-  // 64-byte aligned outputs (RowMatrixF storage is; a vector's is not guaranteed).
-  RowMatrixF plain = RowMatrixF::Constant(kRows, stride, 7.0f);
-  RowMatrixF streamed = RowMatrixF::Constant(kRows, stride, 7.0f);
+  // 64-byte aligned outputs, whatever Eigen's own alignment on this CPU (32 bytes without
+  // AVX-512), so that only the stride decides whether rows are aligned.
+  const std::size_t bytes = (size * sizeof(float) + 63) / 64 * 64;
+  const std::unique_ptr<float, decltype(&std::free)> plainBuffer(
+      static_cast<float*>(std::aligned_alloc(64, bytes)), &std::free);
+  const std::unique_ptr<float, decltype(&std::free)> streamedBuffer(
+      static_cast<float*>(std::aligned_alloc(64, bytes)), &std::free);
+  QVERIFY(plainBuffer && streamedBuffer);
+  Eigen::Map<RowMatrixF> plain(plainBuffer.get(), kRows, stride);
+  Eigen::Map<RowMatrixF> streamed(streamedBuffer.get(), kRows, stride);
+  plain.setConstant(7.0f);
+  streamed.setConstant(7.0f);
   QVERIFY(reinterpret_cast<std::uintptr_t>(streamed.data()) % 64 == 0);
   gemm.multiply(packed.data(), kRows, plain.data(), static_cast<std::size_t>(stride), 0,
                 gemm.panels(), false);

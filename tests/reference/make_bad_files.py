@@ -403,7 +403,7 @@ def make_models():
     timm("registers_50000", heads2, d=4, regs=50000)
     row("registers_50000", fwd, 1, "50197 tokens, attention")
     timm("input_4096", {"num_heads": 2, "pretrained_cfg": {"input_size": [3, 4096, 4096]}})
-    row("input_4096", fwd, 1, "65537 tokens, attention")
+    row("input_4096", fwd, 1, "pretrained_cfg.input_size 4096x4096 gives a 256 x 256 grid")
     row("input_4096", "preprocess {image} " + st + " --max-output-mb 100 -o {out}.npy", 1,
         "preprocess would write 192 MiB, over the output limit of 100 MiB; --max-output-mb N raises it")
     timm("input_16384", {"num_heads": 2, "pretrained_cfg": {"input_size": [3, 16384, 16384]}})
