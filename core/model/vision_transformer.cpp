@@ -101,6 +101,7 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
   out.tokens.reserve(w.blocks.size() + 1);
   out.tokens.push_back(x);
   BlockScratch scratch;
+  scratch.keepProbabilities = static_cast<bool>(observer);  // else the blocked attention
   for (std::size_t i = 0; i < w.blocks.size(); ++i) {
     w.blocks[i].forward(x, c, scratch);
     if (observer) observer(static_cast<int>(i) + 1, scratch.probabilities);

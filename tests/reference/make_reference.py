@@ -275,6 +275,8 @@ def main():
     attention_fixtures.main(DATA)
     import transformer_fixtures  # tiny ViTs of every family and their PyTorch forward
     transformer_fixtures.main(DATA)
+    import long_sequence_fixtures  # 993 tokens for the blocked attention
+    long_sequence_fixtures.main(DATA)
     print("fixtures written under", os.path.normpath(DATA))
 
 
