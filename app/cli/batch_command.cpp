@@ -10,17 +10,22 @@
 #include <iomanip>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "app/cli/command_line.h"
 #include "core/image/image_header.h"
 #include "core/image/model_input_reader.h"
+#include "core/io/atomic_file.h"
 #include "core/io/error.h"
 #include "core/io/threading.h"
 #include "core/io/work_queue.h"
+#include "core/model/initializers.h"
 #include "core/model/resource_plan.h"
+#include "core/model/vision_transformer.h"
 #include "core/weights/npy_array.h"
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
@@ -81,6 +86,42 @@ std::string kindFileName(const std::string& kind) {
   return name;
 }
 
+// An output --resume may keep: it reads back whole as a float32 array of the expected shape.
+bool validOutput(const fs::path& path, const std::vector<std::int64_t>& shape) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;
+  try {
+    return readNpy(path.string()).shape == shape;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
+std::string csvField(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+// --layer as a tokens index 0..depth, or depth + 1 for "final".
+int featureLayer(const std::string& text, int depth) {
+  if (text == "final") return depth + 1;
+  std::size_t used = 0;
+  int value = -1;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < 0 || value > depth) {
+    throw UsageError("--layer needs 0.." + std::to_string(depth) + " or 'final' (the model has " +
+                     std::to_string(depth) + " blocks), got '" + text + "'");
+  }
+  return value;
+}
+
 std::string formatSeconds(double s) {
   std::ostringstream out;
   const int total = static_cast<int>(s + 0.5);
@@ -118,20 +159,52 @@ std::vector<std::string> listBatchInputs(const std::string& dir, bool recursive)
   return files;
 }
 
+std::pair<std::size_t, std::size_t> shardRange(std::size_t count, int k, int n) {
+  const auto bound = [&](int part) {
+    return static_cast<std::size_t>(static_cast<unsigned long long>(count) *
+                                    static_cast<unsigned long long>(part) /
+                                    static_cast<unsigned long long>(n));
+  };
+  return {bound(k - 1), bound(k)};
+}
+
 BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool interactive) {
   const auto start = Clock::now();
-  const std::vector<std::string> inputs = listBatchInputs(options.inputDir, options.recursive);
+  // Output names come from the whole sorted list, so every shard names a file the same way.
+  const std::vector<std::string> everyInput = listBatchInputs(options.inputDir, options.recursive);
   std::error_code ec;
   fs::create_directories(options.outputDir, ec);
   if (ec || !fs::is_directory(options.outputDir)) {
     throw Error(options.outputDir,
                 "cannot create the output directory" + (ec ? ": " + ec.message() : std::string()));
   }
-  const std::vector<fs::path> outputs =
-      outputPaths(inputs, fs::path(options.inputDir), fs::path(options.outputDir));
+  const std::vector<fs::path> everyOutput =
+      outputPaths(everyInput, fs::path(options.inputDir), fs::path(options.outputDir));
+  const auto [shardFirst, shardLast] =
+      shardRange(everyInput.size(), options.shardIndex, options.shardCount);
+  const auto sliceOf = [&](const auto& all) {
+    return std::vector(all.begin() + static_cast<std::ptrdiff_t>(shardFirst),
+                       all.begin() + static_cast<std::ptrdiff_t>(shardLast));
+  };
+  const std::vector<std::string> shardInputs = sliceOf(everyInput);
+  const std::vector<fs::path> shardOutputs = sliceOf(everyOutput);
 
-  // Weights once for all images; every embedder shares the packed layer.
-  const PatchWeights weights = resolveWeights(options.config.weights);
+  // Weights once for all images; every embedder shares the packed layer (or the encoder).
+  std::optional<VisionTransformer> vit;
+  if (!options.layer.empty()) {
+    if (parseInitializer(options.config.weights.source))
+      throw UsageError("--layer needs a checkpoint with transformer blocks: --weights FILE");
+    TransformerLoadOptions loadOptions;
+    loadOptions.heads = options.heads;
+    loadOptions.patch = options.config.weights.file;
+    std::string whyNot;
+    vit = VisionTransformer::load(options.config.weights.source, loadOptions, &whyNot);
+    if (!vit) {
+      throw Error(options.config.weights.source,
+                  "only a patch embedding, no transformer for --layer: " + whyNot);
+    }
+  }
+  const PatchWeights weights = vit ? vit->patchWeights() : resolveWeights(options.config.weights);
   const PatchEmbedding layer(weights);
   const PreprocessConfig preprocessConfig = preprocessFor(options.config.preprocess, weights);
   checkOutputBudget(preprocessConfig, weights, options.config.remainder,
@@ -149,6 +222,35 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
     plan.activationBytes *= inFlight;
     checkResourcePlan(plan, {options.config.maxMemoryBytes, options.config.maxOutputBytes},
                       weights.file.empty() ? options.inputDir : weights.file);
+  }
+
+  // The shape every image's output has: each is preprocessed to the same model input.
+  const int tokensLayer = vit ? featureLayer(options.layer, vit->config().depth) : 0;
+  const Eigen::Index prefix = vit ? vit->config().prefixTokens() : 0;
+  if (options.pool == FeaturePool::Cls && (!vit || vit->config().prefixTokenNames().empty() ||
+                                           vit->config().prefixTokenNames().front() != "cls")) {
+    throw Error(options.config.weights.source, "the model has no cls token; use --pool mean");
+  }
+  const GridSize grid =
+      PatchEmbedding::gridFor(preprocessConfig.height, preprocessConfig.width, weights.patchSize,
+                              vit ? RemainderPolicy::Crop : options.config.remainder);
+  const std::int64_t width = weights.embedDim;
+  const std::vector<std::int64_t> outputShape =
+      options.pool != FeaturePool::None ? std::vector<std::int64_t>{width}
+                                        : std::vector<std::int64_t>{grid.tokens() + prefix, width};
+
+  // --resume: an output that reads back whole with the expected shape is kept; anything else
+  // (missing, truncated, another shape) is computed again.
+  BatchReport report;
+  std::vector<std::string> inputs;
+  std::vector<fs::path> outputs;
+  for (std::size_t i = 0; i < shardInputs.size(); ++i) {
+    if (options.resume && validOutput(shardOutputs[i], outputShape)) {
+      ++report.skipped;
+      continue;
+    }
+    inputs.push_back(shardInputs[i]);
+    outputs.push_back(shardOutputs[i]);
   }
   const ImageLoadOptions loadOptions = options.config.loadOptions();
   std::vector<PlotKind> kinds;
@@ -179,6 +281,7 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
     std::size_t index = 0;
     PreprocessResult pre;
     Embedding embedding;  // storage reused from image to image
+    RowMatrixF features;  // --layer: the tokens of that layer, pooled or not
     std::string failure;
   };
   std::vector<Slot> pipelineSlots(static_cast<std::size_t>(2 * workers + writers));
@@ -201,7 +304,22 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
       try {
         fs::create_directories(outputs[i].parent_path());
         reader.read(inputs[i], loadOptions, preprocessConfig, slot.pre);
-        layer.forwardInto(slot.pre.tensor, slot.embedding, options.config.remainder);
+        if (vit) {
+          // One image per worker on one core: the encoder runs single-threaded in each.
+          const TransformerOutput out = vit->forward(slot.pre.tensor);
+          const RowMatrixF& tokens = tokensLayer > vit->config().depth
+                                         ? out.final
+                                         : out.tokens[static_cast<std::size_t>(tokensLayer)];
+          if (options.pool == FeaturePool::Cls) {
+            slot.features = tokens.topRows(1);
+          } else if (options.pool == FeaturePool::Mean) {
+            slot.features = tokens.bottomRows(tokens.rows() - prefix).colwise().mean();
+          } else {
+            slot.features = tokens;
+          }
+        } else {
+          layer.forwardInto(slot.pre.tensor, slot.embedding, options.config.remainder);
+        }
         if (!kinds.empty()) {
           // The same figures as `export --plot`, drawn by the same code.
           FigureData data;
@@ -226,7 +344,6 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
     }
   };
 
-  BatchReport report;
   std::mutex mutex;
   std::size_t done = 0;
   auto write = [&] {
@@ -235,8 +352,12 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
       const std::size_t i = slot.index;
       if (slot.failure.empty()) {
         try {
-          const Embedding& y = slot.embedding;
-          writeNpy(outputs[i].string(), {y.tokens.rows(), y.tokens.cols()}, y.tokens.data());
+          if (vit) {
+            writeNpy(outputs[i].string(), outputShape, slot.features.data());
+          } else {
+            const Embedding& y = slot.embedding;
+            writeNpy(outputs[i].string(), {y.tokens.rows(), y.tokens.cols()}, y.tokens.data());
+          }
         } catch (const std::exception& e) {
           slot.failure = failureText(e);
         }
@@ -282,6 +403,37 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   if (interactive && !inputs.empty()) progress << "\n";
   std::sort(report.failures.begin(), report.failures.end(),
             [](const BatchFailure& a, const BatchFailure& b) { return a.path < b.path; });
+
+  // Pooled: the shard's features stacked into one [N, D] array in sorted order, with
+  // index.csv (path relative to DIR, row); shards name theirs features-K-of-N.npy so that
+  // their concatenation in K order is the whole sorted list. Failed images have no row.
+  if (options.pool != FeaturePool::None) {
+    const std::string tag = options.shardCount > 1 ? "-" + std::to_string(options.shardIndex) +
+                                                         "-of-" + std::to_string(options.shardCount)
+                                                   : std::string();
+    const fs::path outDir(options.outputDir);
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < shardInputs.size(); ++i) {
+      if (!validOutput(shardOutputs[i], outputShape)) continue;  // failed: listed in report
+      rows.push_back(i);
+    }
+    AtomicFile stacked((outDir / ("features" + tag + ".npy")).string());
+    stacked.write(npyFloatHeader({static_cast<std::int64_t>(rows.size()), width}));
+    std::string index = "path,row\n";
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const NpyArray a = readNpy(shardOutputs[rows[r]].string());
+      stacked.write(a.data.data(), a.data.size() * sizeof(float));
+      index += csvField(fs::path(shardInputs[rows[r]])
+                            .lexically_relative(fs::path(options.inputDir))
+                            .generic_string()) +
+               "," + std::to_string(r) + "\n";
+    }
+    AtomicFile indexFile((outDir / ("index" + tag + ".csv")).string());
+    indexFile.write(index);
+    stacked.commit();
+    indexFile.commit();
+    report.features = (outDir / ("features" + tag + ".npy")).string();
+  }
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return report;
 }

@@ -310,6 +310,14 @@ int runBatchCommand(const CommandLine& cl, std::ostream& out) {
   options.threads = cl.threads;
   options.config = cl.config;
   options.plots = cl.plots;
+  options.layer = cl.layer;
+  options.heads = cl.heads;
+  options.pool = cl.pool == "cls"    ? FeaturePool::Cls
+                 : cl.pool == "mean" ? FeaturePool::Mean
+                                     : FeaturePool::None;
+  options.shardIndex = cl.shardIndex;
+  options.shardCount = cl.shardCount;
+  options.resume = cl.resume;
   const auto app = options.plots.empty() ? nullptr : makeGuiApplication();  // fonts for the figures
   BatchReport report;
   try {
@@ -321,6 +329,8 @@ int runBatchCommand(const CommandLine& cl, std::ostream& out) {
   out << "embedded " << report.embedded << " of " << total << " images into "
       << printable(cl.output) << " in " << std::fixed << std::setprecision(1) << report.seconds
       << " s (" << (report.seconds > 0 ? total / report.seconds : 0.0) << " images/s)\n";
+  if (report.skipped > 0) out << "kept " << report.skipped << " outputs already there (--resume)\n";
+  if (!report.features.empty()) out << "wrote " << printable(report.features) << "\n";
   if (report.failures.empty()) return 0;
   out << report.failures.size() << " failed:\n";
   for (const BatchFailure& f : report.failures)

@@ -34,8 +34,8 @@ const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defau
   --max-pixels N       refuse larger images (decompression bombs)    [100000000]
   --max-decode-mb N    refuse images whose decode needs more memory  [256]
   --max-scans N        refuse JPEGs with more progressive scans      [500]
-  --max-output-mb N    refuse weights whose float32 copy, patch matrix
-                       or embedding would be larger                  [256]
+  --max-output-mb N    refuse weights whose float32 copy, patch matrix,
+                       embedding or forward outputs would be larger  [256]
   --max-memory-mb N    refuse work whose plan (weights, model input, token
                        matrices, attention) needs more memory; never more
                        than the machine's available memory           [2048]
@@ -58,11 +58,22 @@ std::string usageLine(Command c) {
              "[options]\n\nWrites the patch embedding: float32 [N, D], tokens in row-major grid "
              "order\n(token r*cols + c is patch row r, column c).\n";
     case Command::Batch:
-      return "usage: patchlens-cli batch DIR -o OUTDIR [-r] [--plot KIND ...] [options]\n\nEmbeds "
+      return "usage: patchlens-cli batch DIR -o OUTDIR [-r] [--plot KIND ...] [options]\n"
+             "       patchlens-cli batch DIR --weights FILE --layer L|final [--pool cls|mean|none] "
+             "-o OUTDIR\n\nEmbeds "
              "every image in DIR (by content or extension; -r: and its subfolders) "
              "into\nOUTDIR/<name>.npy, one decoder per core (or --threads N), going on past bad "
              "files:\nthey are listed at the end and the exit status is 1 if any failed. Each "
-             "--plot KIND\n(see export --help) also writes OUTDIR/<name>-<kind>.png.\n";
+             "--plot KIND\n(see export --help) also writes OUTDIR/<name>-<kind>.png.\n\n"
+             "  --layer L|final      a ViT encoder's tokens_L [T, D] (or the final norm) per "
+             "image\n"
+             "  --pool cls|mean|none the cls row or the mean of the patch rows: [D] per image, "
+             "and\n"
+             "                       OUTDIR/features.npy [N, D] + index.csv (path,row)  [none]\n"
+             "  --shard K/N          only part K (1..N) of the sorted file list; pooled "
+             "features go\n"
+             "                       to features-K-of-N.npy and index-K-of-N.csv\n"
+             "  --resume             keep outputs that already exist and read back whole\n";
     case Command::Export:
       return "usage: patchlens-cli export IMAGE --plot KIND -o FILE.png|.svg|.pdf [figure options] "
              "[options]\n"
@@ -259,6 +270,19 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     } else if (arg == "--foreground-flip") {
       flag();
       cl.foregroundFlip = true;
+    } else if (arg == "--pool") {
+      cl.pool = value();
+      if (cl.pool != "cls" && cl.pool != "mean" && cl.pool != "none")
+        throw UsageError("--pool must be cls, mean or none, got '" + cl.pool + "'");
+    } else if (arg == "--shard") {
+      const std::string v = value();
+      const std::size_t slash = v.find('/');
+      if (slash == std::string::npos) throw UsageError("--shard needs K/N, got '" + v + "'");
+      cl.shardCount = parseNumber<int>("--shard N", v.substr(slash + 1), 1, 1 << 20);
+      cl.shardIndex = parseNumber<int>("--shard K", v.substr(0, slash), 1, cl.shardCount);
+    } else if (arg == "--resume") {
+      flag();
+      cl.resume = true;
     } else if (arg == "--tensor") {
       cl.tensorPath = value();
     } else if (arg == "--weights") {
@@ -380,6 +404,10 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     case Command::Batch:
       if (cl.inputs.size() != 1) throw UsageError("batch takes exactly one DIR");
       if (cl.output.empty()) throw UsageError("batch needs -o OUTDIR");
+      if (!cl.pool.empty() && cl.layer.empty())
+        throw UsageError("--pool pools a transformer's tokens: give --layer L|final");
+      if (!cl.layer.empty() && !cl.plots.empty())
+        throw UsageError("--plot draws the patch embedding's figures; not with --layer");
       break;
     case Command::Export:
       if (cl.inputs.size() != 1) throw UsageError("export takes exactly one IMAGE");

@@ -40,6 +40,10 @@ struct CommandLine {
   double foreground = -1;           // export --foreground T: pca's DINOv2 foreground threshold
   bool foregroundFlip = false;      // export --foreground-flip: the other end of PC1
   bool allowNonFinite = false;      // --allow-nonfinite: write NaN/Inf outputs with a warning
+  std::string pool;                 // batch --pool cls|mean|none (with --layer)
+  int shardIndex = 1;               // batch --shard K/N: part K (1..N) of the sorted list
+  int shardCount = 1;
+  bool resume = false;  // batch --resume: keep outputs that read back whole
   PipelineConfig config;
 };
 

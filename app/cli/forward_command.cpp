@@ -2,11 +2,13 @@
 
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <iomanip>
 
 #include "core/io/error.h"
 #include "core/model/initializers.h"
 #include "core/model/nonfinite.h"
+#include "core/model/patch_embedding.h"
 #include "core/model/resource_plan.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_writer.h"
@@ -68,6 +70,41 @@ void checkFinite(const CommandLine& cl, const TransformerOutput& r, int layer, i
   err << "patchlens-cli: warning: " << printable(file) << ": " << what << "\n";
 }
 
+// Everything forward was asked to write, sized from the input's grid before any work, so a
+// request over --max-output-mb is refused in one line instead of after minutes of compute.
+void checkForwardBudget(const CommandLine& cl, const VisionTransformer& vit, const ChwTensor& input,
+                        int layer, const std::string& inputName) {
+  const TransformerConfig& c = vit.config();
+  const GridSize grid = PatchEmbedding::gridFor(
+      input.height, input.width, vit.patchWeights().patchSize, RemainderPolicy::Crop);
+  if (grid.tokens() == 0) return;  // forward() names the problem
+  const double patches = grid.tokens();
+  const double tokens = patches + c.prefixTokens();
+  const double d = c.embedDim;
+  double floats = tokens * d;  // --layer L: one [T, D]
+  std::string what = "tokens [" + std::to_string(static_cast<long long>(tokens)) + ", " +
+                     std::to_string(c.embedDim) + "]";
+  if (layer < 0) {
+    floats = patches * d + (c.depth + 2) * tokens * d;
+    what = "patch_embedding, tokens_0.." + std::to_string(c.depth) + " and final";
+    if (cl.attention) {
+      floats += static_cast<double>(c.depth) * c.numHeads * tokens * tokens;
+      what += " and attention_1.." + std::to_string(c.depth) + " [" + std::to_string(c.numHeads) +
+              ", " + std::to_string(static_cast<long long>(tokens)) + ", " +
+              std::to_string(static_cast<long long>(tokens)) + "] each";
+    }
+  }
+  const double bytes = floats * sizeof(float);
+  const auto limit = static_cast<double>(cl.config.maxOutputBytes);
+  if (bytes > limit) {
+    const auto mib = [](double b) { return std::to_string(std::llround(b / (1 << 20))) + " MiB"; };
+    throw Error(inputName, "forward would write " + what + ": " + mib(bytes) +
+                               ", over the output limit of " + mib(limit) +
+                               " (raise it with --max-output-mb, or ask for less: --layer L" +
+                               (cl.attention ? ", no --attention" : "") + ")");
+  }
+}
+
 }  // namespace
 
 void checkForwardPlan(const CommandLine& cl, const VisionTransformer& vit,
@@ -75,7 +112,8 @@ void checkForwardPlan(const CommandLine& cl, const VisionTransformer& vit,
   const TransformerConfig& c = vit.config();
   const GridSize grid =
       PatchEmbedding::gridFor(input.height, input.width, c.patchSize, RemainderPolicy::Crop);
-  ResourcePlan plan = forwardPlan(c, grid.rows, grid.cols, cl.attention, !cl.layer.empty());
+  ResourcePlan plan = forwardPlan(c, grid.rows, grid.cols, cl.attention, !cl.layer.empty(),
+                                  /*observedAttention=*/cl.attention);
   plan.inputBytes = modelInputBytes(input);
   checkResourcePlan(plan, {cl.config.maxMemoryBytes, cl.config.maxOutputBytes},
                     cl.config.weights.source);
@@ -108,6 +146,7 @@ void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTe
   shape.width = input.width;
   shape.channels = input.channels;
   checkForwardPlan(cl, vit, shape);
+  checkForwardBudget(cl, vit, input, layer, inputName);
   std::optional<NpzWriter> npz;
   if (layer < 0) npz.emplace(cl.output);
   AttentionObserver observer;

@@ -106,12 +106,13 @@ ResourcePlan embeddingPlan(const PreprocessConfig& input, std::int64_t patches,
   return plan;
 }
 
-double attentionScratchBytes(std::int64_t tokens, int heads) {
+double attentionScratchBytes(std::int64_t tokens, int heads, bool materialised) {
+  if (!materialised) return 0.0;  // one 64 x 256 tile per thread: inside the block scratch
   return double(heads) * double(tokens) * double(tokens) * sizeof(float);
 }
 
 ResourcePlan forwardPlan(const TransformerConfig& c, std::int64_t gridRows, std::int64_t gridCols,
-                         bool keepAttention, bool oneLayer) {
+                         bool keepAttention, bool oneLayer, bool observedAttention) {
   ResourcePlan plan;
   plan.command = "forward";
   const double patches = double(gridRows) * double(gridCols);
@@ -133,9 +134,11 @@ ResourcePlan forwardPlan(const TransformerConfig& c, std::int64_t gridRows, std:
                             double(c.nativeGridRows) * c.nativeGridCols + c.prefixTokens()) *
                            d;
   plan.weightBytes = (double(c.depth) * block + d * (patchLength + 1.0) + positions) * row;
-  plan.attentionBytes = attentionScratchBytes(plan.tokens, c.numHeads);
+  plan.attentionBytes =
+      attentionScratchBytes(plan.tokens, c.numHeads, observedAttention || keepAttention);
   plan.outputBytes = oneLayer ? t * d * row : (layers + 1.0) * t * d * row + patches * d * row;
-  if (keepAttention) plan.outputBytes += double(c.depth) * plan.attentionBytes;
+  if (keepAttention)
+    plan.outputBytes += double(c.depth) * attentionScratchBytes(plan.tokens, c.numHeads);
   return plan;
 }
 

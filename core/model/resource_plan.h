@@ -54,18 +54,19 @@ ResourcePlan preprocessPlan(const PreprocessConfig& input);
 ResourcePlan embeddingPlan(const PreprocessConfig& input, std::int64_t patches,
                            std::int64_t patchLength, std::int64_t embedDim);
 
-// The encoder's attention memory. Assumption, stated because the kernel decides it: today's
-// TransformerBlock::attention holds every head's [T x T] float probabilities at once (the
-// observer receives all heads of a block), so this is heads * T * T * 4 bytes. A blocked
-// kernel that keeps only a tile per thread changes this one function.
-double attentionScratchBytes(std::int64_t tokens, int heads);
+// The encoder's attention memory. TransformerBlock decides it: with an observer (the GUI's
+// trace, export, --attention) every head's [T x T] float probabilities of a block are held at
+// once (heads * T * T * 4 bytes); without one the blocked kernel holds one tile per thread.
+double attentionScratchBytes(std::int64_t tokens, int heads, bool materialised = true);
 
 // A forward pass over a gridRows x gridCols patch grid: tokens T = prefix + patches; held:
 // the token matrices of every layer (depth + 1, the final one, the patch embedding), one
 // block's scratch (normed, qkv, context, projection, MLP hidden) and the attention;
 // written: what `forward` writes (every layer, or one with `oneLayer`), plus every block's
 // attention [heads, T, T] when `keepAttention`; the weights from the config's sizes.
+// `observedAttention` false: nothing observes the attention (the blocked kernel runs).
 ResourcePlan forwardPlan(const TransformerConfig& config, std::int64_t gridRows,
-                         std::int64_t gridCols, bool keepAttention, bool oneLayer);
+                         std::int64_t gridCols, bool keepAttention, bool oneLayer,
+                         bool observedAttention = true);
 
 }  // namespace patchlens

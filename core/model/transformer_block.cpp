@@ -1,11 +1,38 @@
 #include "core/model/transformer_block.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
 
 #include "core/model/position/rope_embedding.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace patchlens {
+namespace {
+
+// Blocked attention tiles: 64 queries x 256 keys of scores (64 KB) stay in L2 beside the
+// query tile and the accumulator (16 KB each at d = 64); Eigen's packing buffers for products
+// this small live on the stack, so nothing inside the parallel region allocates.
+constexpr Eigen::Index kQueryTile = 64;
+constexpr Eigen::Index kKeyTile = 256;
+
+int threadIndex() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+using Stride = Eigen::OuterStride<>;
+using ConstHead = Eigen::Map<const RowMatrixF, 0, Stride>;
+using Head = Eigen::Map<RowMatrixF, 0, Stride>;
+
+}  // namespace
 
 const char* activationName(Activation activation) {
   switch (activation) {
@@ -57,15 +84,11 @@ void TransformerBlock::attention(const TransformerConfig& config, BlockScratch& 
   const int headDim = config.headDim();
   const int width = config.embedDim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
-  using Stride = Eigen::OuterStride<>;
-  using ConstHead = Eigen::Map<const RowMatrixF, 0, Stride>;
-  using Head = Eigen::Map<RowMatrixF, 0, Stride>;
   const Stride qkvStride(3 * width);
+  // Everything is allocated before the parallel region: no exception may escape it.
   s.probabilities.resize(static_cast<std::size_t>(heads));
-  s.context.resize(tokens, width);
-  // Every allocation before the parallel region: an exception must not cross it (a
-  // bad_alloc there is std::terminate). The resource plan refuses what would not fit.
   for (RowMatrixF& p : s.probabilities) p.resize(tokens, tokens);
+  s.context.resize(tokens, width);
   const auto attendHead = [&](int h) {
     const ConstHead q(s.qkv.data() + h * headDim, tokens, headDim, qkvStride);
     const ConstHead k(s.qkv.data() + width + h * headDim, tokens, headDim, qkvStride);
@@ -96,13 +119,93 @@ void TransformerBlock::attention(const TransformerConfig& config, BlockScratch& 
   if (failure) std::rethrow_exception(failure);
 }
 
+// Flash-style attention: per (head, query tile) one work item streams the key tiles through an
+// online softmax (running max and sum per query row; the accumulator is rescaled when the max
+// grows) and divides by the sum once at the end. Memory: the context plus one tile per thread.
+void TransformerBlock::blockedAttention(const TransformerConfig& config, BlockScratch& s) const {
+  const Eigen::Index tokens = s.qkv.rows();
+  const int heads = config.numHeads;
+  const Eigen::Index headDim = config.headDim();
+  const Eigen::Index width = config.embedDim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
+  const Stride qkvStride(3 * width);
+  const int threads = std::max(1, Eigen::nbThreads());
+  // Everything is allocated before the parallel region: no exception may escape it.
+  s.probabilities.clear();
+  s.probabilities.shrink_to_fit();
+  s.context.resize(tokens, width);
+  s.tiles.resize(static_cast<std::size_t>(threads));
+  for (AttentionTile& t : s.tiles) {
+    t.query.resize(kQueryTile, headDim);
+    t.scores.resize(kQueryTile, kKeyTile);
+    t.accumulated.resize(kQueryTile, headDim);
+    t.runningMax.resize(kQueryTile);
+    t.runningSum.resize(kQueryTile);
+  }
+  const Eigen::Index queryTiles = (tokens + kQueryTile - 1) / kQueryTile;
+  const Eigen::Index items = heads * queryTiles;
+  const float* qkvData = s.qkv.data();
+  float* contextData = s.context.data();
+  // Eigen may still allocate a GEMM workspace: caught per item, rethrown after the region.
+  std::exception_ptr failure;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
+  for (Eigen::Index item = 0; item < items; ++item) {
+    try {
+      const Eigen::Index h = item / queryTiles;
+      const Eigen::Index q0 = (item % queryTiles) * kQueryTile;
+      const Eigen::Index qn = std::min(kQueryTile, tokens - q0);
+      AttentionTile& t = s.tiles[static_cast<std::size_t>(threadIndex())];
+      auto q = t.query.topRows(qn);
+      q.noalias() =
+          ConstHead(qkvData + q0 * 3 * width + h * headDim, qn, headDim, qkvStride) * scale;
+      auto accumulated = t.accumulated.topRows(qn);
+      accumulated.setZero();
+      auto runningMax = t.runningMax.head(qn);
+      runningMax.setConstant(-std::numeric_limits<float>::infinity());
+      auto runningSum = t.runningSum.head(qn);
+      runningSum.setZero();
+      for (Eigen::Index k0 = 0; k0 < tokens; k0 += kKeyTile) {
+        const Eigen::Index kn = std::min(kKeyTile, tokens - k0);
+        const float* rows = qkvData + k0 * 3 * width + h * headDim;
+        const ConstHead k(rows + width, kn, headDim, qkvStride);
+        const ConstHead v(rows + 2 * width, kn, headDim, qkvStride);
+        auto scores = t.scores.topLeftCorner(qn, kn);
+        scores.noalias() = q * k.transpose();
+        for (Eigen::Index r = 0; r < qn; ++r) {
+          auto row = scores.row(r).array();
+          const float newMax = std::max(runningMax[r], row.maxCoeff());
+          row = (row - newMax).exp();
+          if (newMax > runningMax[r]) {
+            const float rescale = std::exp(runningMax[r] - newMax);  // 0 on the first tile
+            runningSum[r] *= rescale;
+            accumulated.row(r) *= rescale;
+            runningMax[r] = newMax;
+          }
+          runningSum[r] += row.sum();
+        }
+        accumulated.noalias() += scores * v;
+      }
+      Head out(contextData + q0 * width + h * headDim, qn, headDim, Stride(width));
+      out.noalias() = runningSum.cwiseInverse().asDiagonal() * accumulated;
+    } catch (...) {
+#pragma omp critical(patchlens_blocked_attention_failure)
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
 void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
                                BlockScratch& s) const {
   layerNorm(x, s.normed, norm1, config.layerNormEps);
   qkv.apply(s.normed, s.qkv, LinearEpilogue::None, s.packed);
   // RoPE hook: rotate q and k of the patches before q.k^T (rope_embedding.cpp).
   if (s.rope) s.rope->apply(s.qkv, config.numHeads);
-  attention(config, s);
+  if (s.keepProbabilities) {
+    attention(config, s);
+  } else {
+    blockedAttention(config, s);
+  }
   proj.apply(s.context, s.projected, LinearEpilogue::None, s.packed);
   if (layerScale1.size() > 0) {
     x += s.projected * layerScale1.asDiagonal();

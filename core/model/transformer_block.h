@@ -19,10 +19,23 @@ struct LayerNormWeights {
 // out = (x - mean) / sqrt(var + eps) * weight + bias per row, biased variance (torch LayerNorm).
 void layerNorm(const RowMatrixF& x, RowMatrixF& out, const LayerNormWeights& norm, float eps);
 
+// One thread's tile of the blocked attention: a query tile against one key tile at a time.
+struct AttentionTile {
+  RowMatrixF query;                // [Bq x d] the tile's queries, pre-scaled by 1/sqrt(d)
+  RowMatrixF scores;               // [Bq x Bk] scores, then exp(score - running max)
+  RowMatrixF accumulated;          // [Bq x d] unnormalised sum of exp-weighted values
+  VectorF runningMax, runningSum;  // [Bq] per query row: the online softmax's max and sum
+};
+
 // Buffers one forward reuses from block to block, so a 12-block pass allocates once.
 struct BlockScratch {
   RowMatrixF normed, qkv, context, projected, hidden, gate;
+  // true: every head's [T x T] softmax is materialised in probabilities (an observer reads it);
+  // false: the blocked kernel runs in O(T x D) plus one tile per thread and probabilities is
+  // left empty.
+  bool keepProbabilities = true;
   std::vector<RowMatrixF> probabilities;  // one [T x T] per head
+  std::vector<AttentionTile> tiles;       // one per thread (blocked attention)
   std::vector<float> packed;
   const RopeGrid* rope = nullptr;  // RoPE families: this input's grid, set by the forward
 };
@@ -39,11 +52,13 @@ class TransformerBlock {
   LinearLayer fc1Gate;               // [M x D] SwiGLU only: fc1 is w1 (silu), this is w2
   VectorF layerScale1, layerScale2;  // [D], empty when the family has none
 
-  // x [T x D] in place. After the call scratch.probabilities holds each head's softmax.
+  // x [T x D] in place. After the call scratch.probabilities holds each head's softmax when
+  // scratch.keepProbabilities, else it is empty (the blocked attention never forms it).
   void forward(RowMatrixF& x, const TransformerConfig& config, BlockScratch& scratch) const;
 
  private:
   void attention(const TransformerConfig& config, BlockScratch& scratch) const;
+  void blockedAttention(const TransformerConfig& config, BlockScratch& scratch) const;
 };
 
 LinearEpilogue epilogueFor(Activation activation);

@@ -155,6 +155,7 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
   BlockScratch scratch;
   std::optional<RopeGrid> rope;  // RoPE families: this grid's sin/cos, shared by every block
   if (w.rope) scratch.rope = &rope.emplace(*w.rope, out.gridRows, out.gridCols);
+  scratch.keepProbabilities = static_cast<bool>(observer);  // else the blocked attention
   for (std::size_t i = 0; i < w.blocks.size(); ++i) {
     w.blocks[i].forward(x, c, scratch);
     if (observer) observer(static_cast<int>(i) + 1, scratch.probabilities);

@@ -10,14 +10,18 @@ namespace patchlens {
 
 // Writes a NumPy .npz (a zip of .npy members, stored without compression, as np.savez does)
 // atomically, one member at a time: each array goes to disk as soon as it is added, so a
-// caller can stream large arrays (every layer's attention) without holding them all.
+// caller can stream large arrays (every layer's attention) without holding them all. Archives
+// up to 4 GB are plain zip (byte-identical to before); a member, offset or directory beyond the
+// 32-bit fields is written with zip64 records (as numpy's zipfile and libzip read them).
 class NpzWriter {
  public:
-  // Throws Error(path, reason) when the directory is missing or not writable.
-  explicit NpzWriter(std::string path);
+  static constexpr std::uint64_t kZip32Limit = 0xFFFFFFFFu;
 
-  // Adds member "<name>.npy" holding float32 C-order data of this shape. Throws Error when the
-  // archive would need zip64 (a member or the whole file over 4 GB).
+  // Throws Error(path, reason) when the directory is missing or not writable. zip32Limit: sizes
+  // and offsets above it go to zip64 fields; tests lower it to exercise zip64 on small files.
+  explicit NpzWriter(std::string path, std::uint64_t zip32Limit = kZip32Limit);
+
+  // Adds member "<name>.npy" holding float32 C-order data of this shape.
   void add(const std::string& name, const std::vector<std::int64_t>& shape, const float* data);
   // The same from equal consecutive parts (e.g. one [T x T] matrix per head of [H, T, T]).
   void add(const std::string& name, const std::vector<std::int64_t>& shape,
@@ -29,11 +33,12 @@ class NpzWriter {
   struct Entry {
     std::string name;
     std::uint32_t crc = 0;
-    std::uint32_t size = 0;
-    std::uint32_t offset = 0;
+    std::uint64_t size = 0;
+    std::uint64_t offset = 0;
   };
 
   AtomicFile m_file;
+  std::uint64_t m_zip32Limit;
   std::vector<Entry> m_entries;
   std::uint64_t m_offset = 0;
 };

@@ -144,6 +144,7 @@ const VisionTransformer& vitB16() {
     c.classToken = true;
     c.positionPrefixRows = 1;
     c.nativeGridRows = c.nativeGridCols = 14;
+    c.resample = PositionResample::TimmBicubic;  // other sizes (forward-final/1024)
     c.patchSize = 16;
     c.inChannels = 3;
     w->patchEmbedding = std::make_shared<const PatchEmbedding>(
@@ -201,6 +202,31 @@ void trace(benchmark::State& state, int threads) {
     LayerTrace t = traceTransformer(vit, x);
     benchmark::DoNotOptimize(t.layers.back().data());
   }
+}
+
+// The encoder at any size, final tokens only, A/B in one run: with an observer that ignores
+// the heads (every head's [T x T] softmax materialised, as before) and without one (the
+// blocked attention). GFLOPs as in forward/ with T = grid + 1.
+void forwardFinal(benchmark::State& state, int size, int threads, bool materialise) {
+  setComputeThreads(threads);
+  const VisionTransformer& vit = vitB16();
+  const ChwTensor x = randomInput(size);
+  AttentionObserver ignore;
+  if (materialise) ignore = [](int, const std::vector<RowMatrixF>&) {};
+  for (auto _ : state) {
+    TransformerOutput out = vit.forward(x, ignore);
+    benchmark::DoNotOptimize(out.final.data());
+  }
+  const double grid = size / 16;
+  const double t = grid * grid + 1;
+  const double d = 768;
+  const double flops = 12 * (24 * t * d * d + 4 * t * t * d) + 2.0 * (t - 1) * 768 * 768;
+  state.counters["GFLOPs"] = benchmark::Counter(
+      flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["ms_per_token"] =
+      benchmark::Counter(t * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  if (g_peakGflops > 0) state.counters["peak_GFLOPs"] = g_peakGflops;
 }
 
 // One encoder linear layer on ViT-B/16's 197 tokens, as the forward calls it (packing x, the
@@ -553,6 +579,24 @@ BENCHMARK_CAPTURE(forward, vit_b16_1, 1)
 BENCHMARK_CAPTURE(forward, vit_b16_2, 2)
     ->Name("forward/vit-b16/224/threads:2")
     ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(forwardFinal, 224_blocked, 224, 2, false)
+    ->Name("forward-final/vit-b16/224/threads:2/blocked")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(forwardFinal, 224_materialised, 224, 2, true)
+    ->Name("forward-final/vit-b16/224/threads:2/materialised")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(forwardFinal, 1024_blocked, 1024, 2, false)
+    ->Name("forward-final/vit-b16/1024/threads:2/blocked")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(forwardFinal, 1024_materialised, 1024, 2, true)
+    ->Name("forward-final/vit-b16/1024/threads:2/materialised")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(2)
     ->UseRealTime();
 BENCHMARK_CAPTURE(trace, vit_b16_2, 2)
     ->Name("trace/vit-b16/224/threads:2")

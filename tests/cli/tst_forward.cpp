@@ -56,6 +56,7 @@ class TestForward : public QObject {
   void unfitRequestsExitOneAndLeaveNoFile_data();
   void unfitRequestsExitOneAndLeaveNoFile();
   void failureKeepsAnExistingOutput();
+  void outputBudgetRefusesBeforeWork();
   void infoDescribesTheTransformer();
   void embedWarnsWhenTheEncoderIsRefused();
 
@@ -216,6 +217,26 @@ void TestForward::unfitRequestsExitOneAndLeaveNoFile() {
   QVERIFY2(r.err.contains(reason), qPrintable(r.err));
   QCOMPARE(r.err.count('\n'), 1);
   QCOMPARE(filesIn(dir.path()), QStringList());
+}
+
+// Everything asked is sized from the input's grid up front: at 512 x 512 (1025 tokens, width
+// 48, 3 blocks of 3 heads) the tokens take 1.2 MB (the patch matrix 3 MiB) and --attention
+// 36 MiB more.
+void TestForward::outputBudgetRefusesBeforeWork() {
+  const QString image = QString::fromStdString(test::dataPath("chelsea.png"));
+  const QString target = m_dir.filePath("budget.npz");
+  const QStringList common{"forward", image, "--weights", fixture(kTimmWeights), "--img-size",
+                           "512",     "-o",  target,      "--max-output-mb",     "8"};
+  const CliResult refused = runCli(common + QStringList{"--attention"});
+  QCOMPARE(refused.exitCode, 1);
+  QVERIFY2(refused.err.contains("forward would write") && refused.err.contains("37 MiB") &&
+               refused.err.contains("--max-output-mb"),
+           qPrintable(refused.err));
+  QCOMPARE(refused.err.count('\n'), 1);
+  QVERIFY(!QFileInfo::exists(target));
+  const CliResult fits = runCli(common);
+  QVERIFY2(fits.exitCode == 0, qPrintable(fits.err));
+  QVERIFY(QFileInfo::exists(target));
 }
 
 void TestForward::failureKeepsAnExistingOutput() {

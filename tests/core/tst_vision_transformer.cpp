@@ -61,6 +61,7 @@ class TestVisionTransformer : public QObject {
   void nonSquareTableWithoutSidecarRunsOnlyItsCount();
   void sidecarImageSizeMustFitTheTable();
   void ambiguousTableIsRefused();
+  void blockedAttentionMatchesAtLongSequence();
 };
 
 void TestVisionTransformer::matchesPyTorch_data() {
@@ -145,6 +146,45 @@ void TestVisionTransformer::matchesPyTorch() {
     check("tokens_" + std::to_string(l), out.tokens[static_cast<std::size_t>(l)]);
   check("final", out.final);
   QCOMPARE(out.final.rows(), c.prefixTokens() + out.patchEmbedding.rows());
+
+  // Without an observer the blocked (flash-style) attention runs instead: same reference.
+  const TransformerOutput blocked = vit->forward(readInput(fixture(input.toStdString())));
+  for (int l = 0; l <= depth; ++l)
+    check("tokens_" + std::to_string(l), blocked.tokens[static_cast<std::size_t>(l)]);
+  check("final", blocked.final);
+}
+
+// 993 tokens (tests/reference/long_sequence_fixtures.py): the blocked attention runs several
+// query and key tiles, partial ones at the end, against PyTorch's whole-softmax forward; the
+// materialising path (an observer) must agree too.
+void TestVisionTransformer::blockedAttentionMatchesAtLongSequence() {
+  const std::string dir = test::dataPath("transformer_long/");
+  std::string whyNot;
+  const auto vit = VisionTransformer::load(dir + "model.safetensors", {}, &whyNot);
+  QVERIFY2(vit.has_value(), whyNot.c_str());
+  const NpzArchive ref(dir + "expected.npz");
+  const ChwTensor input = readInput(dir + "input.npy");
+  int observed = 0;
+  for (const bool withObserver : {false, true}) {
+    const TransformerOutput out =
+        withObserver ? vit->forward(input, [&](int, const std::vector<RowMatrixF>&) { ++observed; })
+                     : vit->forward(input);
+    QCOMPARE(out.final.rows(), Eigen::Index{993});
+    for (const std::string name : {"tokens_1", "tokens_2", "final"}) {
+      const RowMatrixF& actual =
+          name == "final" ? out.final : out.tokens[name == "tokens_1" ? 1 : 2];
+      const NpyArray a = ref.read(name);
+      QCOMPARE(static_cast<Eigen::Index>(a.shape[0]), actual.rows());
+      double maxRef = 0;
+      const double err = relativeError(actual, a, maxRef);
+      QVERIFY2(maxRef > 0.1, name.c_str());
+      QVERIFY2(err <= 1e-4, qPrintable(QString("%1 (observer %2): max error %3 x max|ref|")
+                                           .arg(QString::fromStdString(name))
+                                           .arg(withObserver)
+                                           .arg(err)));
+    }
+  }
+  QCOMPARE(observed, 2);
 }
 
 void TestVisionTransformer::refusesBadBlockTensor_data() {

@@ -8,3 +8,6 @@ patchlens_add_qtest(tst_bad_weights SOURCES tst_bad_weights.cpp LIBS patchlens_c
 foreach(unit torch_checkpoint pickle_reader gguf_file model_preprocessing)
   patchlens_add_qtest(tst_${unit} SOURCES tst_${unit}.cpp LIBS patchlens_core LABELS core)
 endforeach()
+# The .npz writer's zip64 records, through a lowered 32-bit limit (numpy reads them back when
+# python3-numpy is installed).
+patchlens_add_qtest(tst_npz_writer SOURCES tst_npz_writer.cpp LIBS patchlens_core LABELS core)

@@ -284,6 +284,8 @@ def main():
             dinov3_timm_fixtures.main(os.environ["TIMM_SRC"], DATA)
     else:
         print("DINOV3_SRC unset: tests/data/dinov3 kept as committed")
+    import long_sequence_fixtures  # 993 tokens for the blocked attention
+    long_sequence_fixtures.main(DATA)
     print("fixtures written under", os.path.normpath(DATA))
 
 
