@@ -20,6 +20,8 @@ class LinearLayer {
 
   int inputs() const { return m_inputs; }
   int outputs() const { return m_outputs; }
+  // W [out x in], unpacked from the panels when packed (the explain backward's dY W).
+  RowMatrixF weight() const { return m_gemm ? m_gemm->weight() : m_weight; }
 
   // out [T x out] = epilogue(x [T x in] W^T + b). Threads (OpenMP, Eigen::nbThreads()) split
   // the packing by tiles and the GEMM by (row block, weight panel). scratch holds packed x.

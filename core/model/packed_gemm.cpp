@@ -70,6 +70,18 @@ PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias, const Gemm
   }
 }
 
+RowMatrixF PackedGemm::weight() const {
+  RowMatrixF w(m_outputs, m_depth);
+  for (int d = 0; d < m_outputs; ++d) {
+    const float* src = &m_packedWeights[static_cast<std::size_t>(d / kPanelWidth) *
+                                        static_cast<std::size_t>(m_depth) * kPanelWidth];
+    for (int k = 0; k < m_depth; ++k)
+      w(d, k) = src[static_cast<std::size_t>(k) * kPanelWidth +
+                    static_cast<std::size_t>(d % kPanelWidth)];
+  }
+  return w;
+}
+
 std::size_t PackedGemm::packedRowsSize(int rows) const {
   const int tiles = (rows + kTileRows - 1) / kTileRows;
   return static_cast<std::size_t>(tiles) * static_cast<std::size_t>(m_depth) * kTileRows;

@@ -73,6 +73,9 @@ class PackedGemm {
   void multiply(const float* packedX, int rows, float* out, std::size_t rowStride, int panelBegin,
                 int panelEnd, bool streamOutput = false) const;
   int panels() const { return (m_outputs + kPanelWidth - 1) / kPanelWidth; }
+  // The weight [outputs x depth] read back from the panels (exact: a copy, not a product);
+  // the explain backward builds its transposed-weight layers from it.
+  RowMatrixF weight() const;
 
  private:
   int m_depth = 0;
