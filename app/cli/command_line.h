@@ -14,7 +14,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { None, Info, Preprocess, Embed, Batch, Export, Forward };
+enum class Command { None, Info, Preprocess, Embed, Batch, Export, Forward, Predict, Explain };
 
 // Everything the command line asked for, with the pipeline defaults shared with the GUI.
 struct CommandLine {
@@ -39,6 +39,10 @@ struct CommandLine {
   std::string query;                // export --query R,C|cls|dist|reg N: the attention query
   double foreground = -1;           // export --foreground T: pca's DINOv2 foreground threshold
   bool foregroundFlip = false;      // export --foreground-flip: the other end of PC1
+  int top = 5;                      // predict --top K
+  std::string labels;               // predict / explain --labels FILE: one class name a line
+  int classIndex = -1;              // explain --class K; -1: the top prediction
+  std::string target;               // explain --target similar:R,C
   PipelineConfig config;
 };
 
