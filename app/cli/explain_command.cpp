@@ -48,33 +48,6 @@ std::vector<std::int64_t> shapeOf(const RowMatrixF& m) {
   return {m.rows(), m.cols()};
 }
 
-// Cosine similarity between final[p] and the reference token (the class token, else the mean
-// of the patch tokens), and its gradient with respect to final.
-float similarityTarget(const RowMatrixF& final, const TransformerConfig& c, Eigen::Index patchRow,
-                       RowMatrixF& grad) {
-  const Eigen::Index prefix = c.prefixTokens();
-  const Eigen::Index patches = final.rows() - prefix;
-  const VectorF a = final.row(patchRow).transpose();
-  const VectorF b = c.classToken ? VectorF(final.row(0).transpose())
-                                 : VectorF(final.bottomRows(patches).colwise().mean().transpose());
-  const double na = a.cast<double>().norm(), nb = b.cast<double>().norm();
-  if (na == 0.0 || nb == 0.0)
-    throw Error("", "the cosine similarity is undefined: a token of the target is zero");
-  const double cosine = a.cast<double>().dot(b.cast<double>()) / (na * nb);
-  const VectorF gradA =
-      (b.cast<double>() / (na * nb) - cosine * a.cast<double>() / (na * na)).cast<float>();
-  const VectorF gradB =
-      (a.cast<double>() / (na * nb) - cosine * b.cast<double>() / (nb * nb)).cast<float>();
-  grad = RowMatrixF::Zero(final.rows(), final.cols());
-  grad.row(patchRow) += gradA.transpose();
-  if (c.classToken) {
-    grad.row(0) += gradB.transpose();
-  } else {
-    grad.bottomRows(patches).rowwise() += gradB.transpose() / static_cast<float>(patches);
-  }
-  return static_cast<float>(cosine);
-}
-
 }  // namespace
 
 void checkExplainOptions(const CommandLine& cl) {
@@ -128,7 +101,8 @@ void runExplain(const CommandLine& cl, const ClassifierModel& model, const ChwTe
                        " is outside the " + std::to_string(rows) + " x " + std::to_string(cols) +
                        " grid");
     try {
-      target = similarityTarget(trace.final, c, c.prefixTokens() + p.row * cols + p.col, gradFinal);
+      target =
+          patchSimilarityTarget(trace.final, c, c.prefixTokens() + p.row * cols + p.col, gradFinal);
     } catch (const Error& e) {
       throw Error(inputName, e.reason());
     }

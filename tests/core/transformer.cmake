@@ -3,3 +3,6 @@
 # Included from tests/core/CMakeLists.txt.
 patchlens_add_qtest(tst_vision_transformer SOURCES tst_vision_transformer.cpp LIBS patchlens_core
                     LABELS core)
+# Issue 22: classifier heads and the exact backward against torch autograd. Fixtures:
+# tests/data/explain (tests/reference/explain_fixtures.py).
+patchlens_add_qtest(tst_backward SOURCES tst_backward.cpp LIBS patchlens_core LABELS core)

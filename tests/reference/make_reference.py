@@ -275,6 +275,8 @@ def main():
     attention_fixtures.main(DATA)
     import transformer_fixtures  # tiny ViTs of every family and their PyTorch forward
     transformer_fixtures.main(DATA)
+    import explain_fixtures  # classifier heads and the exact backward: torch autograd references
+    explain_fixtures.main(DATA)
     print("fixtures written under", os.path.normpath(DATA))
 
 

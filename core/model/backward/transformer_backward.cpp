@@ -3,6 +3,8 @@
 #include <cmath>
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include "core/io/error.h"
+
 namespace patchlens {
 namespace {
 
@@ -256,6 +258,31 @@ BackwardResult TransformerBackward::backward(const ForwardTrace& trace, const Ro
     result.gradTokens[i] = grad;
   }
   return result;
+}
+
+float patchSimilarityTarget(const RowMatrixF& final, const TransformerConfig& c,
+                            Eigen::Index patchRow, RowMatrixF& grad) {
+  const Eigen::Index prefix = c.prefixTokens();
+  const Eigen::Index patches = final.rows() - prefix;
+  const VectorF a = final.row(patchRow).transpose();
+  const VectorF b = c.classToken ? VectorF(final.row(0).transpose())
+                                 : VectorF(final.bottomRows(patches).colwise().mean().transpose());
+  const double na = a.cast<double>().norm(), nb = b.cast<double>().norm();
+  if (na == 0.0 || nb == 0.0)
+    throw Error("", "the cosine similarity is undefined: a token of the target is zero");
+  const double cosine = a.cast<double>().dot(b.cast<double>()) / (na * nb);
+  const VectorF gradA =
+      (b.cast<double>() / (na * nb) - cosine * a.cast<double>() / (na * na)).cast<float>();
+  const VectorF gradB =
+      (a.cast<double>() / (na * nb) - cosine * b.cast<double>() / (nb * nb)).cast<float>();
+  grad = RowMatrixF::Zero(final.rows(), final.cols());
+  grad.row(patchRow) += gradA.transpose();
+  if (c.classToken) {
+    grad.row(0) += gradB.transpose();
+  } else {
+    grad.bottomRows(patches).rowwise() += gradB.transpose() / static_cast<float>(patches);
+  }
+  return static_cast<float>(cosine);
 }
 
 }  // namespace patchlens

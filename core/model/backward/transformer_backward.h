@@ -76,6 +76,12 @@ class TransformerBackward {
   std::vector<TransposedBlock> m_transposed;
 };
 
+// explain --target similar:R,C: the cosine similarity between final[patchRow] and the class
+// token (without one: the mean of the patch tokens); its gradient with respect to final in
+// *grad [T x D]. Throws Error when either token is zero.
+float patchSimilarityTarget(const RowMatrixF& final, const TransformerConfig& config,
+                            Eigen::Index patchRow, RowMatrixF& grad);
+
 // d/dx of LayerNorm (biased variance, eps) for d/dy = grad, added into gradX.
 void layerNormBackward(const RowMatrixF& x, const LayerNormWeights& norm, float eps,
                        const RowMatrixF& grad, RowMatrixF& gradX);
