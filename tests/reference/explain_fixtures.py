@@ -194,6 +194,50 @@ def check_against_torchvision(m, image, head, state, klass, expected):
           f"autograd (class {klass}{', pre_logits' if 'pre_w' in head else ''})")
 
 
+def check_against_timm(m, image, state, kind, classes, klass, expected):
+    """The same against timm's own VisionTransformer / VisionTransformerDistilled, when timm's
+    public source is importable (PATCHLENS_TIMM_SRC=<dir holding timm/>; it is not vendored)."""
+    src = os.environ.get("PATCHLENS_TIMM_SRC")
+    if not src:
+        return
+    os.environ.setdefault("TIMM_FUSED_ATTN", "0")
+    sys.path.insert(0, src)
+    from timm.models.deit import VisionTransformerDistilled
+    from timm.models.vision_transformer import VisionTransformer
+    args = dict(img_size=image.shape[1], patch_size=m.p, embed_dim=m.d, depth=m.depth, num_heads=m.heads,
+                mlp_ratio=m.mlp / m.d, num_classes=classes)
+    if kind == "distilled":
+        model = VisionTransformerDistilled(**args)
+    else:
+        model = VisionTransformer(global_pool=kind, **args)
+    model = model.double().eval()
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float64).copy()) for k, v in state.items()},
+                          strict=True)
+    kept = []
+
+    def keep_input(module, inputs):
+        inputs[0].retain_grad()
+        kept.insert(0, inputs[0])
+
+    def keep_output(module, inputs, output):
+        output.retain_grad()
+        kept.append(output)
+
+    hooks = [model.blocks.register_forward_pre_hook(keep_input)]
+    hooks += [b.register_forward_hook(keep_output) for b in model.blocks]
+    logits = model(t(image)[None])[0]
+    logits[klass].backward()
+    for h in hooks:
+        h.remove()
+    np.testing.assert_allclose(logits.detach().numpy(), expected["logits"], rtol=0,
+                               atol=2e-5 * np.abs(expected["logits"]).max())
+    for i, x in enumerate(kept):
+        ref = expected[f"grad_tokens_{i}"]
+        np.testing.assert_allclose(x.grad[0].numpy(), ref, rtol=0, atol=2e-5 * np.abs(ref).max())
+    print(f"explain_fixtures: logits and grad_tokens_0..{m.depth} == timm {type(model).__name__} "
+          f"(global_pool {kind}) autograd")
+
+
 def main(data_dir):
     out = os.path.join(data_dir, "explain")
     if os.path.isdir(out):
@@ -233,6 +277,8 @@ def main(data_dir):
             np.savez(os.path.join(folder, f"expected{tag}.npz"), **expected)
             if family == "torchvision":
                 check_against_torchvision(m, image, head, state, k, expected)
+            if family.startswith("timm") and head is not None:
+                check_against_timm(m, image, state, head["pool"], head["w"].shape[0], k, expected)
             target_text = "" if target is None else f"similar:{target[0]},{target[1]}"
             rows_tsv.append([f"{name}{tag}", f"{name}/model.safetensors", f"{name}/input.npy",
                              f"{name}/expected{tag}.npz", str(heads_option),
