@@ -322,7 +322,6 @@ std::optional<ClassifierHead> readClassifierHead(const TensorSource& source,
   } else if (keys.family == "Hugging Face ViT") {
     const std::string encoder = suffixOf("embeddings.patch_embeddings.projection.weight");
     const HeadReader r(source, path, parentPrefix(encoder));
-    const bool dinov2 = config.family.rfind("HF Dinov2", 0) == 0;
     if (r.has("cls_classifier.weight") && r.has("distillation_classifier.weight")) {
       // DeiTForImageClassificationWithTeacher.
       if (!config.distillationToken)
@@ -335,13 +334,16 @@ std::optional<ClassifierHead> readClassifierHead(const TensorSource& source,
       head.pooling = HeadPooling::ClassAndDistillation;
       head.description = "HF (cls_classifier(x[:, 0]) + distillation_classifier(x[:, 1])) / 2";
     } else if (r.has("classifier.weight")) {
-      const std::int64_t in = dinov2 ? 2 * d : d;
+      // The input width tells the pooling apart: D (ViT, DeiT) or 2D (Dinov2's cls + mean).
+      const Shape s = r.shape("classifier.weight");
+      const bool clsAndMean = s.size() == 2 && s[1] == 2 * d;
+      const std::int64_t in = clsAndMean ? 2 * d : d;
       const std::int64_t c = r.outputsOf("classifier.weight", in);
       head.weight = r.matrix("classifier.weight", c, in);
       head.bias = r.optionalVector("classifier.bias", c);
-      head.pooling = dinov2 ? HeadPooling::ClassAndPatchMean : HeadPooling::ClassToken;
-      head.description = dinov2 ? "HF classifier(cat(layernorm(x)[:, 0], mean of patch tokens))"
-                                : "HF classifier(layernorm(x)[:, 0])";
+      head.pooling = clsAndMean ? HeadPooling::ClassAndPatchMean : HeadPooling::ClassToken;
+      head.description = clsAndMean ? "HF classifier(cat(layernorm(x)[:, 0], mean of patch tokens))"
+                                    : "HF classifier(layernorm(x)[:, 0])";
     } else {
       return none("the Hugging Face checkpoint has no 'classifier.weight' (a base model)");
     }
