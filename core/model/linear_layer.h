@@ -20,13 +20,13 @@ class LinearLayer {
 
   int inputs() const { return m_inputs; }
   int outputs() const { return m_outputs; }
-  // W [out x in], unpacked from the panels when packed (the explain backward's dY W).
-  RowMatrixF weight() const { return m_gemm ? m_gemm->weight() : m_weight; }
 
   // out [T x out] = epilogue(x [T x in] W^T + b). Threads (OpenMP, Eigen::nbThreads()) split
   // the packing by tiles and the GEMM by (row block, weight panel). scratch holds packed x.
   void apply(const RowMatrixF& x, RowMatrixF& out, LinearEpilogue epilogue,
              std::vector<float>& scratch) const;
+  // The backward (explain): gradIn [T x in] = gradOut [T x out] W, from the packed panels.
+  void applyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const;
 
  private:
   int m_inputs = 0;

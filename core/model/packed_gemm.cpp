@@ -70,16 +70,27 @@ PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias, const Gemm
   }
 }
 
-RowMatrixF PackedGemm::weight() const {
-  RowMatrixF w(m_outputs, m_depth);
-  for (int d = 0; d < m_outputs; ++d) {
-    const float* src = &m_packedWeights[static_cast<std::size_t>(d / kPanelWidth) *
-                                        static_cast<std::size_t>(m_depth) * kPanelWidth];
-    for (int k = 0; k < m_depth; ++k)
-      w(d, k) = src[static_cast<std::size_t>(k) * kPanelWidth +
-                    static_cast<std::size_t>(d % kPanelWidth)];
+void PackedGemm::multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const {
+  const Eigen::Index rows = gradOut.rows();
+  gradIn.setZero(rows, m_depth);
+  const int panelCount = panels();
+  constexpr int kSlice = 256;  // depth columns per task: the output slice stays in L2
+  const int slices = (m_depth + kSlice - 1) / kSlice;
+  [[maybe_unused]] const int threads = Eigen::nbThreads();
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
+  for (int s = 0; s < slices; ++s) {
+    const int k0 = s * kSlice;
+    const int width = std::min(kSlice, m_depth - k0);
+    for (int p = 0; p < panelCount; ++p) {
+      const int lanes = std::min(kPanelWidth, m_outputs - p * kPanelWidth);
+      const Eigen::Map<const RowMatrixF> panel(
+          &m_packedWeights[static_cast<std::size_t>(p) * static_cast<std::size_t>(m_depth) *
+                           kPanelWidth],
+          m_depth, kPanelWidth);
+      gradIn.middleCols(k0, width).noalias() +=
+          gradOut.middleCols(p * kPanelWidth, lanes) * panel.block(k0, 0, width, lanes).transpose();
+    }
   }
-  return w;
 }
 
 std::size_t PackedGemm::packedRowsSize(int rows) const {

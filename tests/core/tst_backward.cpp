@@ -7,6 +7,7 @@
 #include "core/io/error.h"
 #include "core/model/backward/transformer_backward.h"
 #include "core/model/heads/classifier_head.h"
+#include "core/model/linear_layer.h"
 #include "core/model/transformer_families.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_archive.h"
@@ -78,6 +79,7 @@ class TestBackward : public QObject {
   void baseModelHasNoHead();
   void layerNormBackwardMatchesDifferences();
   void activationDerivativesMatchDifferences();
+  void linearBackwardIsGradOutTimesWeight();
 };
 
 void TestBackward::matchesAutograd_data() {
@@ -283,6 +285,20 @@ void TestBackward::activationDerivativesMatchDifferences() {
       QVERIFY2(std::abs(fd - grad(0, i)) < 1e-5, activationName(t.activation));
     }
   }
+}
+
+void TestBackward::linearBackwardIsGradOutTimesWeight() {
+  // 70 outputs (a partial last panel of 32) and 300 inputs (two depth slices of the packed
+  // backward), 17 rows; against Eigen's dY W in double.
+  const RowMatrixF w = RowMatrixF::Random(70, 300);
+  const RowMatrixF dy = RowMatrixF::Random(17, 70);
+  const LinearLayer layer(w, VectorF::Random(70));
+  RowMatrixF got;
+  layer.applyTransposed(dy, got);
+  const Eigen::MatrixXd expected = dy.cast<double>() * w.cast<double>();
+  QCOMPARE(got.rows(), Eigen::Index{17});
+  QCOMPARE(got.cols(), Eigen::Index{300});
+  QVERIFY((got.cast<double>() - expected).cwiseAbs().maxCoeff() < 1e-4);
 }
 
 QTEST_APPLESS_MAIN(TestBackward)

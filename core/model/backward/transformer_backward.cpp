@@ -21,11 +21,6 @@ std::shared_ptr<const TransformerWeights> embeddingOnly(const TransformerWeights
   return e;
 }
 
-LinearLayer transposed(const LinearLayer& layer) {
-  const RowMatrixF w = layer.weight();
-  return LinearLayer(w.transpose(), VectorF::Zero(w.cols()));
-}
-
 void addScaled(RowMatrixF& x, const RowMatrixF& y, const VectorF& scale) {
   if (scale.size() > 0) {
     x += y * scale.asDiagonal();
@@ -37,12 +32,7 @@ void addScaled(RowMatrixF& x, const RowMatrixF& y, const VectorF& scale) {
 }  // namespace
 
 TransformerBackward::TransformerBackward(std::shared_ptr<const TransformerWeights> weights)
-    : m_weights(std::move(weights)), m_embedding(embeddingOnly(*m_weights)) {
-  m_transposed.reserve(m_weights->blocks.size());
-  for (const TransformerBlock& b : m_weights->blocks)
-    m_transposed.push_back(
-        {transposed(b.qkv), transposed(b.proj), transposed(b.fc1), transposed(b.fc2)});
-}
+    : m_weights(std::move(weights)), m_embedding(embeddingOnly(*m_weights)) {}
 
 void TransformerBackward::blockForward(const TransformerBlock& block, RowMatrixF& x,
                                        BlockActivations& a, std::vector<float>& packed) const {
@@ -175,26 +165,24 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
                                         RowMatrixF* gradNormed1) const {
   const TransformerConfig& c = config();
   const TransformerBlock& block = m_weights->blocks[index];
-  const TransposedBlock& t = m_transposed[index];
   const BlockActivations& a = trace.blocks[index];
   const RowMatrixF& input = trace.tokens[index];
-  std::vector<float> packed;
 
   // x_out = middle + ls2 * fc2(act(fc1(norm2(middle)))); grad holds d/dx_out.
   RowMatrixF scaled =
       block.layerScale2.size() > 0 ? RowMatrixF(grad * block.layerScale2.asDiagonal()) : grad;
   RowMatrixF gradHidden;
-  t.fc2.apply(scaled, gradHidden, LinearEpilogue::None, packed);
+  block.fc2.applyTransposed(scaled, gradHidden);
   multiplyActivationDerivative(a.preActivation, c.activation, gradHidden);
   RowMatrixF gradNormed;
-  t.fc1.apply(gradHidden, gradNormed, LinearEpilogue::None, packed);
+  block.fc1.applyTransposed(gradHidden, gradNormed);
   gradHidden.resize(0, 0);
   layerNormBackward(a.middle, block.norm2, c.layerNormEps, gradNormed, grad);  // grad: d/dmiddle
 
   // middle = input + ls1 * proj(attention(norm1(input))).
   scaled = block.layerScale1.size() > 0 ? RowMatrixF(grad * block.layerScale1.asDiagonal()) : grad;
   RowMatrixF gradContext;
-  t.proj.apply(scaled, gradContext, LinearEpilogue::None, packed);
+  block.proj.applyTransposed(scaled, gradContext);
   scaled.resize(0, 0);
   const Eigen::Index tokens = a.qkv.rows();
   const int heads = c.numHeads;
@@ -232,7 +220,7 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
     gk.noalias() = (gs.transpose() * q) * scale;
   }
   gradContext.resize(0, 0);
-  t.qkv.apply(gradQkv, gradNormed, LinearEpilogue::None, packed);
+  block.qkv.applyTransposed(gradQkv, gradNormed);
   if (gradNormed1) *gradNormed1 = gradNormed;
   layerNormBackward(input, block.norm1, c.layerNormEps, gradNormed, grad);  // grad: d/dinput
 }

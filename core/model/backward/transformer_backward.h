@@ -43,10 +43,10 @@ using AttentionGradientObserver = std::function<void(
     int block, const std::vector<RowMatrixF>& gradHeads, const std::vector<RowMatrixF>& heads)>;
 
 // The exact reverse pass of VisionTransformer's encoder, block by block: gradients with
-// respect to activations only (weights are fixed). Linear layers run backward as dY W through
-// the packed GEMM on transposed weights; LayerNorm, GELU (erf, tanh), QuickGELU, softmax and
-// LayerScale have their closed-form derivatives. Memory: the forward's activations (kept by
-// forward()) plus one block's gradients at a time.
+// respect to activations only (weights are fixed). Linear layers run backward as dY W straight
+// from the packed GEMM's panels (no second copy of the weights); LayerNorm, GELU (erf, tanh),
+// QuickGELU, softmax and LayerScale have their closed-form derivatives. Memory: the forward's
+// activations (kept by forward()) plus one block's gradients at a time.
 class TransformerBackward {
  public:
   explicit TransformerBackward(std::shared_ptr<const TransformerWeights> weights);
@@ -62,10 +62,6 @@ class TransformerBackward {
                           const AttentionGradientObserver& observer = {}) const;
 
  private:
-  struct TransposedBlock {
-    LinearLayer qkv, proj, fc1, fc2;  // weights W^T, no bias: apply(dY) = dY W
-  };
-
   void blockForward(const TransformerBlock& block, RowMatrixF& x, BlockActivations& a,
                     std::vector<float>& packed) const;
   void blockBackward(std::size_t index, const ForwardTrace& trace, RowMatrixF& grad,
@@ -73,7 +69,6 @@ class TransformerBackward {
 
   std::shared_ptr<const TransformerWeights> m_weights;
   VisionTransformer m_embedding;  // the same weights without blocks: tokens_0 only
-  std::vector<TransposedBlock> m_transposed;
 };
 
 // explain --target similar:R,C: the cosine similarity between final[patchRow] and the class
