@@ -11,8 +11,10 @@
 
 #include "app/cli/batch_command.h"
 #include "app/cli/command_line.h"
+#include "app/cli/explain_command.h"
 #include "app/cli/export_command.h"
 #include "app/cli/forward_command.h"
+#include "app/cli/predict_command.h"
 #include "core/image/image_header.h"
 #include "core/io/csv_writer.h"
 #include "core/io/error.h"
@@ -302,6 +304,37 @@ int runForwardCommand(const CommandLine& cl, std::ostream& out, std::ostream& er
   return 0;
 }
 
+// predict and explain: the input read as forward reads it, then the model with its head.
+int runClassifierCommand(const CommandLine& cl, std::ostream& out, std::ostream& err) {
+  if (cl.command == Command::Predict) {
+    checkPredictOptions(cl);
+  } else {
+    checkExplainOptions(cl);
+  }
+  ChwTensor input;
+  LoadedImage image;
+  const std::string inputName = cl.tensorPath.empty() ? cl.inputs.front() : cl.tensorPath;
+  if (!cl.tensorPath.empty()) {
+    input = readTensorInput(cl.tensorPath);
+  } else {
+    image = loadImage(inputName, cl.config.loadOptions());
+  }
+  const ClassifierModel model = loadClassifierModel(cl);
+  const PatchWeights& patch = model.encoder->patchWeights();
+  if (cl.tensorPath.empty()) {
+    const PreprocessConfig shape = preprocessFor(cl.config.preprocess, patch);
+    checkOutputBudget(shape, patch, cl.config.remainder, cl.config.maxOutputBytes, inputName);
+    input = preprocessNamed(image.rgb, shape, inputName).tensor;
+  }
+  printWarnings(err, inputName, image.warnings);
+  if (cl.command == Command::Predict) {
+    runPredict(cl, model, input, inputName, out, err);
+  } else {
+    runExplain(cl, model, input, inputName, out);
+  }
+  return 0;
+}
+
 int runBatchCommand(const CommandLine& cl, std::ostream& out) {
   BatchOptions options;
   options.inputDir = cl.inputs.front();
@@ -379,6 +412,9 @@ int runCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
         return runExport(cl, out, err);
       case Command::Forward:
         return runForwardCommand(cl, out, err);
+      case Command::Predict:
+      case Command::Explain:
+        return runClassifierCommand(cl, out, err);
       case Command::None:
         break;
     }

@@ -140,6 +140,37 @@ std::string usageLine(Command c) {
              "forward_features)\n"
              "  attention_L      [H, T, T]  with --attention: block L's softmax (row = query)\n"
              "  --layer L|final  write only tokens_L (0..depth) or final, to -o OUT.npy\n";
+    case Command::Predict:
+      return "usage: patchlens-cli predict (IMAGE | --tensor X.npy) --weights FILE [--top K] "
+             "[--labels FILE] [-o OUT.npz] [options]\n\n"
+             "Runs the ViT and its classifier head (timm, Hugging Face, torchvision, Google npz)\n"
+             "and prints the top K classes, one a line: rank, class index, label, probability\n"
+             "(tab-separated). A checkpoint without a head is refused.\n"
+             "  --top K          how many classes                                   [5]\n"
+             "  --labels FILE    class names, one a line [config.json id2label; ImageNet-1k "
+             "for\n"
+             "                   1000 classes; else 'class K']\n"
+             "  -o OUT.npz       logits [C] and probabilities [C] (softmax), float32\n";
+    case Command::Explain:
+      return "usage: patchlens-cli explain (IMAGE | --tensor X.npy) --weights FILE [--class K] "
+             "-o OUT.npz [options]\n"
+             "       patchlens-cli explain (IMAGE | --tensor X.npy) --weights FILE --target "
+             "similar:R,C -o OUT.npz\n\n"
+             "Why the model decides: the exact backward from the target through every block.\n"
+             "The target is logits[K] (K = --class, else the top class), or with --target\n"
+             "similar:R,C the cosine similarity between the final tokens of patch (R, C) and the\n"
+             "class token (no class token: the mean patch token), for any model. Arrays "
+             "(float32):\n"
+             "  logits            [C]        (with a head)\n"
+             "  class             []         int64, K (class targets only)\n"
+             "  target            []         logits[K], or the similarity\n"
+             "  grad_tokens_L     [T, D]     d target / d tokens_L, L = 0..depth (as forward)\n"
+             "  grad_attention_L  [H, T, T]  d target / d block L's softmax, L = 1..depth\n"
+             "  gradcam           [gh, gw]   relu(A w): A = last block's norm1 output on the\n"
+             "                               patches, w = mean over patches of d target / d A\n"
+             "  relevance         [gh, gw]   Chefer et al. 2021: R = I + sum over blocks of\n"
+             "                               mean_h relu(dA (.) A) R; the class token's row\n"
+             "  --labels FILE     class names, as predict\n";
     case Command::None:
       break;
   }
@@ -192,8 +223,11 @@ Command parseCommand(const std::string& word) {
   if (word == "batch") return Command::Batch;
   if (word == "export") return Command::Export;
   if (word == "forward") return Command::Forward;
+  if (word == "predict") return Command::Predict;
+  if (word == "explain") return Command::Explain;
   throw UsageError("unknown command '" + word +
-                   "' (expected info, preprocess, embed, forward, batch or export)");
+                   "' (expected info, preprocess, embed, forward, predict, explain, batch or "
+                   "export)");
 }
 
 }  // namespace
@@ -283,6 +317,16 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     } else if (arg == "--resume") {
       flag();
       cl.resume = true;
+    } else if (arg == "--top") {
+      cl.top = parseNumber<int>("--top", value(), 1, 1000000);
+    } else if (arg == "--labels") {
+      cl.labels = value();
+      if (cl.labels.empty()) throw UsageError("--labels needs a file");
+    } else if (arg == "--class") {
+      cl.classIndex = parseNumber<int>("--class", value(), 0, 10000000);
+    } else if (arg == "--target") {
+      cl.target = value();
+      if (cl.target.empty()) throw UsageError("--target needs similar:ROW,COL");
     } else if (arg == "--tensor") {
       cl.tensorPath = value();
     } else if (arg == "--weights") {
@@ -401,6 +445,15 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       if (!cl.layer.empty() && cl.attention)
         throw UsageError("--attention goes to an .npz; --layer writes one [T, D] array");
       break;
+    case Command::Predict:
+    case Command::Explain: {
+      const char* name = cl.command == Command::Predict ? "predict" : "explain";
+      if (cl.inputs.size() + (cl.tensorPath.empty() ? 0 : 1) != 1)
+        throw UsageError(std::string(name) + " takes exactly one IMAGE or --tensor X.npy");
+      if (cl.command == Command::Explain && cl.output.empty())
+        throw UsageError("explain needs -o OUT.npz");
+      break;
+    }
     case Command::Batch:
       if (cl.inputs.size() != 1) throw UsageError("batch takes exactly one DIR");
       if (cl.output.empty()) throw UsageError("batch needs -o OUTDIR");
@@ -448,6 +501,10 @@ std::string helpText(Command command) {
              "  forward (IMAGE | --tensor X.npy) --weights FILE -o OUT.npz [--attention]\n"
              "                                     the whole ViT encoder: tokens of every layer,\n"
              "                                     final norm, attention (-o OUT.npy --layer L)\n"
+             "  predict (IMAGE | --tensor X.npy) --weights FILE [--top K] [-o OUT.npz]\n"
+             "                                     the classifier head's top K classes\n"
+             "  explain (IMAGE | --tensor X.npy) --weights FILE [--class K] -o OUT.npz\n"
+             "                                     exact gradients, Grad-CAM and relevance\n"
              "  batch DIR -o OUTDIR [-r]           every image in DIR: OUTDIR/<name>.npy, progress "
              "bar\n"
              "  export IMAGE --plot KIND -o FILE.png|.svg|.pdf\n"

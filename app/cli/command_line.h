@@ -14,7 +14,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { None, Info, Preprocess, Embed, Batch, Export, Forward };
+enum class Command { None, Info, Preprocess, Embed, Batch, Export, Forward, Predict, Explain };
 
 // Everything the command line asked for, with the pipeline defaults shared with the GUI.
 struct CommandLine {
@@ -44,6 +44,10 @@ struct CommandLine {
   int shardIndex = 1;               // batch --shard K/N: part K (1..N) of the sorted list
   int shardCount = 1;
   bool resume = false;  // batch --resume: keep outputs that read back whole
+  int top = 5;                      // predict --top K
+  std::string labels;               // predict / explain --labels FILE: one class name a line
+  int classIndex = -1;              // explain --class K; -1: the top prediction
+  std::string target;               // explain --target similar:R,C
   PipelineConfig config;
 };
 

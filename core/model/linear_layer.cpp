@@ -32,6 +32,14 @@ void applyActivation(float* values, Eigen::Index count, LinearEpilogue epilogue)
   }
 }
 
+void LinearLayer::applyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const {
+  if (m_gemm) {
+    m_gemm->multiplyTransposed(gradOut, gradIn);
+  } else {
+    gradIn.noalias() = gradOut * m_weight;
+  }
+}
+
 void LinearLayer::apply(const RowMatrixF& x, RowMatrixF& out, LinearEpilogue epilogue,
                         std::vector<float>& scratch) const {
   const int rows = static_cast<int>(x.rows());

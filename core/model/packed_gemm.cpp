@@ -70,6 +70,29 @@ PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias, const Gemm
   }
 }
 
+void PackedGemm::multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const {
+  const Eigen::Index rows = gradOut.rows();
+  gradIn.setZero(rows, m_depth);
+  const int panelCount = panels();
+  constexpr int kSlice = 256;  // depth columns per task: the output slice stays in L2
+  const int slices = (m_depth + kSlice - 1) / kSlice;
+  [[maybe_unused]] const int threads = Eigen::nbThreads();
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
+  for (int s = 0; s < slices; ++s) {
+    const int k0 = s * kSlice;
+    const int width = std::min(kSlice, m_depth - k0);
+    for (int p = 0; p < panelCount; ++p) {
+      const int lanes = std::min(kPanelWidth, m_outputs - p * kPanelWidth);
+      const Eigen::Map<const RowMatrixF> panel(
+          &m_packedWeights[static_cast<std::size_t>(p) * static_cast<std::size_t>(m_depth) *
+                           kPanelWidth],
+          m_depth, kPanelWidth);
+      gradIn.middleCols(k0, width).noalias() +=
+          gradOut.middleCols(p * kPanelWidth, lanes) * panel.block(k0, 0, width, lanes).transpose();
+    }
+  }
+}
+
 std::size_t PackedGemm::packedRowsSize(int rows) const {
   const int tiles = (rows + kTileRows - 1) / kTileRows;
   return static_cast<std::size_t>(tiles) * static_cast<std::size_t>(m_depth) * kTileRows;

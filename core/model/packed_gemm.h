@@ -73,6 +73,10 @@ class PackedGemm {
   void multiply(const float* packedX, int rows, float* out, std::size_t rowStride, int panelBegin,
                 int panelEnd, bool streamOutput = false) const;
   int panels() const { return (m_outputs + kPanelWidth - 1) / kPanelWidth; }
+  // The backward of a linear layer: gradIn [rows x depth] = gradOut [rows x outputs] W, read
+  // straight from the packed panels (each panel is W^T's columns [depth x kPanelWidth]), so
+  // explaining needs no transposed copy of the weights. Threads split the depth.
+  void multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const;
 
  private:
   int m_depth = 0;

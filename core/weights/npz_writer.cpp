@@ -56,12 +56,28 @@ void NpzWriter::add(const std::string& name, const std::vector<std::int64_t>& sh
                     const std::vector<const float*>& parts) {
   std::uint64_t count = 1;
   for (std::int64_t d : shape) count *= static_cast<std::uint64_t>(d);
-  const std::string header = npyFloatHeader(shape);
-  const std::uint64_t size = header.size() + count * sizeof(float);
-  const std::string member = name + ".npy";
   const std::uint64_t partBytes = parts.empty() ? 0 : count / parts.size() * sizeof(float);
+  addMember(name, npyFloatHeader(shape), std::vector<const void*>(parts.begin(), parts.end()),
+            partBytes);
+}
+
+void NpzWriter::addInt64(const std::string& name, const std::vector<std::int64_t>& shape,
+                         const std::int64_t* data) {
+  std::uint64_t count = 1;
+  for (std::int64_t d : shape) count *= static_cast<std::uint64_t>(d);
+  // The float header with its dtype swapped: '<i8' is as long as '<f4', so the padding holds.
+  std::string header = npyFloatHeader(shape);
+  header.replace(header.find("<f4"), 3, "<i8");
+  addMember(name, header, {data}, count * sizeof(std::int64_t));
+}
+
+void NpzWriter::addMember(const std::string& name, const std::string& header,
+                          const std::vector<const void*>& parts, std::uint64_t partBytes) {
+  const std::uint64_t payload = partBytes * parts.size();
+  const std::uint64_t size = header.size() + payload;
+  const std::string member = name + ".npy";
   std::uint32_t crc = crcOf(0, header.data(), header.size());
-  for (const float* part : parts) crc = crcOf(crc, part, partBytes);
+  for (const void* part : parts) crc = crcOf(crc, part, partBytes);
   Entry e{member, crc, size, m_offset};
   // A local header's zip64 extra field holds both sizes (APPNOTE 4.5.3).
   const bool zip64 = size > m_zip32Limit;
@@ -86,8 +102,8 @@ void NpzWriter::add(const std::string& name, const std::vector<std::int64_t>& sh
   }
   local += header;
   m_file.write(local);
-  for (const float* part : parts) m_file.write(part, partBytes);
-  m_offset += local.size() + count * sizeof(float);
+  for (const void* part : parts) m_file.write(part, partBytes);
+  m_offset += local.size() + payload;
   m_entries.push_back(std::move(e));
 }
 

@@ -26,6 +26,9 @@ class NpzWriter {
   // The same from equal consecutive parts (e.g. one [T x T] matrix per head of [H, T, T]).
   void add(const std::string& name, const std::vector<std::int64_t>& shape,
            const std::vector<const float*>& parts);
+  // An int64 member (e.g. a 0-d class index, shape {}).
+  void addInt64(const std::string& name, const std::vector<std::int64_t>& shape,
+                const std::int64_t* data);
   // Writes the central directory and renames the file into place.
   void commit();
 
@@ -36,6 +39,9 @@ class NpzWriter {
     std::uint64_t size = 0;
     std::uint64_t offset = 0;
   };
+
+  void addMember(const std::string& name, const std::string& header,
+                 const std::vector<const void*>& parts, std::uint64_t partBytes);
 
   AtomicFile m_file;
   std::uint64_t m_zip32Limit;

@@ -21,12 +21,16 @@
 #include <vector>
 
 #include "core/analysis/embedding_analysis.h"
+#include "core/analysis/gradcam.h"
 #include "core/analysis/layer_trace.h"
+#include "core/analysis/relevance.h"
 #include "core/image/image_loader.h"
 #include "core/image/model_input_reader.h"
 #include "core/image/pil_resampler.h"
 #include "core/image/preprocess.h"
 #include "core/io/threading.h"
+#include "core/model/backward/transformer_backward.h"
+#include "core/model/heads/classifier_head.h"
 #include "core/model/initializers.h"
 #include "core/model/linear_layer.h"
 #include "core/model/packed_gemm.h"
@@ -123,8 +127,8 @@ void embed(benchmark::State& state, int size, int patch, int dim, int threads) {
 
 // A random ViT-B/16 (12 blocks, 768 wide, 12 heads, MLP 3072, class token, 14 x 14 position
 // table), built once: every case shares its packed weights.
-const VisionTransformer& vitB16() {
-  static const VisionTransformer vit = [] {
+std::shared_ptr<const TransformerWeights> vitB16Weights() {
+  static const std::shared_ptr<const TransformerWeights> weights = [] {
     constexpr int kDim = 768;
     constexpr int kMlp = 3072;
     cv::RNG rng(15);
@@ -164,8 +168,13 @@ const VisionTransformer& vitB16() {
                           VectorF::Zero(kDim));
       w->blocks.push_back(std::move(b));
     }
-    return VisionTransformer(std::move(w));
+    return std::shared_ptr<const TransformerWeights>(std::move(w));
   }();
+  return weights;
+}
+
+const VisionTransformer& vitB16() {
+  static const VisionTransformer vit(vitB16Weights());
   return vit;
 }
 
@@ -190,6 +199,40 @@ void forward(benchmark::State& state, int threads) {
   state.counters["GFLOPs"] = benchmark::Counter(
       flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   if (g_peakGflops > 0) state.counters["peak_GFLOPs"] = g_peakGflops;
+}
+
+// patchlens-cli explain on ViT-B/16 with a 1000-class head: the forward with its activations
+// kept, the exact backward from the top logit, Grad-CAM and relevance (issue 22: <= 3x the
+// forward). The transposed weights are built once, outside the loop, as a session would.
+void explain(benchmark::State& state, int threads) {
+  setComputeThreads(threads);
+  static const TransformerBackward engine(vitB16Weights());
+  ClassifierHead head;
+  cv::RNG rng(22);
+  head.weight.resize(1000, 768);
+  cv::Mat view(1000, 768, CV_32F, head.weight.data());
+  rng.fill(view, cv::RNG::NORMAL, 0.0, 0.05);
+  head.bias = VectorF::Zero(1000);
+  const TransformerConfig& c = engine.config();
+  const ChwTensor x = randomInput(224);
+  for (auto _ : state) {
+    const ForwardTrace trace = engine.forward(x);
+    const VectorF logits = head.logits(trace.final, c);
+    Eigen::Index k = 0;
+    logits.maxCoeff(&k);
+    VectorF unit = VectorF::Zero(1000);
+    unit[k] = 1.0f;
+    RelevanceAccumulator relevance(c.depth);
+    const BackwardResult grads = engine.backward(
+        trace, head.backward(trace.final, c, unit),
+        [&](int block, const std::vector<RowMatrixF>& gradHeads,
+            const std::vector<RowMatrixF>& heads) { relevance.addBlock(block, gradHeads, heads); });
+    const RowMatrixF cam = gradCamMap(trace.blocks.back().normed1, grads.gradLastNormed1,
+                                      trace.gridRows, trace.gridCols);
+    const RowMatrixF map = relevance.map(true, trace.gridRows, trace.gridCols);
+    benchmark::DoNotOptimize(cam.data());
+    benchmark::DoNotOptimize(map.data());
+  }
 }
 
 // The forward as the GUI runs it: every block's attention kept, rollout and mean attention
@@ -597,6 +640,14 @@ BENCHMARK_CAPTURE(forwardFinal, 1024_materialised, 1024, 2, true)
     ->Name("forward-final/vit-b16/1024/threads:2/materialised")
     ->Unit(benchmark::kMillisecond)
     ->Iterations(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(explain, vit_b16_1, 1)
+    ->Name("explain/vit-b16/224/threads:1")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(explain, vit_b16_2, 2)
+    ->Name("explain/vit-b16/224/threads:2")
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(trace, vit_b16_2, 2)
     ->Name("trace/vit-b16/224/threads:2")

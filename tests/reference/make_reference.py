@@ -286,6 +286,8 @@ def main():
         print("DINOV3_SRC unset: tests/data/dinov3 kept as committed")
     import long_sequence_fixtures  # 993 tokens for the blocked attention
     long_sequence_fixtures.main(DATA)
+    import explain_fixtures  # classifier heads and the exact backward: torch autograd references
+    explain_fixtures.main(DATA)
     print("fixtures written under", os.path.normpath(DATA))
 
 

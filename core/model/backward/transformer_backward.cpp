@@ -1,0 +1,287 @@
+#include "core/model/backward/transformer_backward.h"
+
+#include <cmath>
+#include <unsupported/Eigen/SpecialFunctions>
+
+#include "core/io/error.h"
+
+namespace patchlens {
+namespace {
+
+// The encoder's weights without its blocks and final norm: VisionTransformer::forward then
+// returns tokens_0 built by its own code (prefix tokens, positions, resampling, pre-norm).
+std::shared_ptr<const TransformerWeights> embeddingOnly(const TransformerWeights& w) {
+  auto e = std::make_shared<TransformerWeights>();
+  e->config = w.config;
+  e->config.finalNorm = false;
+  e->patchEmbedding = w.patchEmbedding;
+  e->prefixTokens = w.prefixTokens;
+  e->positions = w.positions;
+  e->preNorm = w.preNorm;
+  return e;
+}
+
+void addScaled(RowMatrixF& x, const RowMatrixF& y, const VectorF& scale) {
+  if (scale.size() > 0) {
+    x += y * scale.asDiagonal();
+  } else {
+    x += y;
+  }
+}
+
+}  // namespace
+
+std::string TransformerBackward::unsupportedReason(const TransformerWeights& weights) {
+  if (weights.rope)
+    return "the exact backward does not cover RoPE yet (" + weights.config.family +
+           "): refused rather than giving gradients of another model";
+  if (weights.config.activation == Activation::SwiGlu)
+    return "the exact backward does not cover SwiGLU MLPs yet (" + weights.config.family + ")";
+  return {};
+}
+
+TransformerBackward::TransformerBackward(std::shared_ptr<const TransformerWeights> weights)
+    : m_weights(std::move(weights)), m_embedding(embeddingOnly(*m_weights)) {
+  if (const std::string why = unsupportedReason(*m_weights); !why.empty()) throw Error({}, why);
+}
+
+void TransformerBackward::blockForward(const TransformerBlock& block, RowMatrixF& x,
+                                       BlockActivations& a, std::vector<float>& packed) const {
+  const TransformerConfig& c = config();
+  // The calls of TransformerBlock::forward, with the intermediates kept.
+  layerNorm(x, a.normed1, block.norm1, c.layerNormEps);
+  block.qkv.apply(a.normed1, a.qkv, LinearEpilogue::None, packed);
+  const Eigen::Index tokens = a.qkv.rows();
+  const int heads = c.numHeads;
+  const int headDim = c.headDim();
+  const int width = c.embedDim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
+  using Stride = Eigen::OuterStride<>;
+  using ConstHead = Eigen::Map<const RowMatrixF, 0, Stride>;
+  using Head = Eigen::Map<RowMatrixF, 0, Stride>;
+  const Stride qkvStride(3 * width);
+  a.probabilities.resize(static_cast<std::size_t>(heads));
+  a.context.resize(tokens, width);
+  [[maybe_unused]] const int threads = Eigen::nbThreads();
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
+  for (int h = 0; h < heads; ++h) {
+    const ConstHead q(a.qkv.data() + h * headDim, tokens, headDim, qkvStride);
+    const ConstHead k(a.qkv.data() + width + h * headDim, tokens, headDim, qkvStride);
+    const ConstHead v(a.qkv.data() + 2 * width + h * headDim, tokens, headDim, qkvStride);
+    RowMatrixF& p = a.probabilities[static_cast<std::size_t>(h)];
+    p.resize(tokens, tokens);
+    p.noalias() = (q * scale) * k.transpose();
+    for (Eigen::Index r = 0; r < tokens; ++r) {
+      auto row = p.row(r).array();
+      row = (row - row.maxCoeff()).exp();
+      row *= 1.0f / row.sum();
+    }
+    Head out(a.context.data() + h * headDim, tokens, headDim, Stride(width));
+    out.noalias() = p * v;
+  }
+  RowMatrixF projected;
+  block.proj.apply(a.context, projected, LinearEpilogue::None, packed);
+  addScaled(x, projected, block.layerScale1);
+  a.middle = x;
+  layerNorm(x, a.normed2, block.norm2, c.layerNormEps);
+  block.fc1.apply(a.normed2, a.preActivation, LinearEpilogue::None, packed);
+  // The activation in the panel-wide pieces LinearLayer's epilogue uses, so hidden is the
+  // forward's to the bit.
+  a.hidden = a.preActivation;
+  const LinearEpilogue epilogue = epilogueFor(c.activation);
+  const Eigen::Index columns = a.hidden.cols();
+  for (Eigen::Index r = 0; r < tokens; ++r) {
+    for (Eigen::Index c0 = 0; c0 < columns; c0 += PackedGemm::kPanelWidth) {
+      const Eigen::Index count = std::min<Eigen::Index>(PackedGemm::kPanelWidth, columns - c0);
+      applyActivation(a.hidden.row(r).data() + c0, count, epilogue);
+    }
+  }
+  block.fc2.apply(a.hidden, projected, LinearEpilogue::None, packed);
+  addScaled(x, projected, block.layerScale2);
+}
+
+ForwardTrace TransformerBackward::forward(const ChwTensor& input) const {
+  TransformerOutput first = m_embedding.forward(input);
+  ForwardTrace trace;
+  trace.gridRows = first.gridRows;
+  trace.gridCols = first.gridCols;
+  const std::size_t depth = m_weights->blocks.size();
+  trace.tokens.reserve(depth + 1);
+  trace.tokens.push_back(std::move(first.tokens.front()));
+  trace.blocks.resize(depth);
+  RowMatrixF x = trace.tokens.front();
+  std::vector<float> packed;
+  for (std::size_t i = 0; i < depth; ++i) {
+    blockForward(m_weights->blocks[i], x, trace.blocks[i], packed);
+    trace.tokens.push_back(x);
+  }
+  if (config().finalNorm) {
+    layerNorm(x, trace.final, m_weights->finalNorm, config().layerNormEps);
+  } else {
+    trace.final = x;
+  }
+  return trace;
+}
+
+void layerNormBackward(const RowMatrixF& x, const LayerNormWeights& norm, float eps,
+                       const RowMatrixF& grad, RowMatrixF& gradX) {
+  const Eigen::Index rows = x.rows();
+  const float inverseWidth = 1.0f / static_cast<float>(x.cols());
+  [[maybe_unused]] const int threads = Eigen::nbThreads();
+#pragma omp parallel for num_threads(threads) if (threads > 1 && rows >= 64) schedule(static)
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    const auto in = x.row(r).array();
+    const float mean = in.sum() * inverseWidth;
+    const float variance = (in - mean).square().sum() * inverseWidth;
+    const float scale = 1.0f / std::sqrt(variance + eps);
+    const Eigen::ArrayXf hat = ((in - mean) * scale).transpose();
+    const Eigen::ArrayXf g = grad.row(r).transpose().array() * norm.weight.array();
+    const float meanG = g.mean();
+    const float meanGHat = (g * hat).mean();
+    gradX.row(r).array() += (scale * (g - meanG - hat * meanGHat)).transpose();
+  }
+}
+
+void multiplyActivationDerivative(const RowMatrixF& preActivation, Activation activation,
+                                  RowMatrixF& grad) {
+  const Eigen::Index rows = preActivation.rows();
+  [[maybe_unused]] const int threads = Eigen::nbThreads();
+#pragma omp parallel for num_threads(threads) if (threads > 1 && rows >= 16) schedule(static)
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    const Eigen::ArrayXf x = preActivation.row(r).transpose().array();
+    Eigen::ArrayXf derivative;
+    switch (activation) {
+      case Activation::Gelu:  // 0.5 (1 + erf(x / sqrt 2)) + x phi(x)
+        derivative = 0.5f * (1.0f + (x * 0.70710678118654752f).erf()) +
+                     x * 0.39894228040143268f * (-0.5f * x.square()).exp();
+        break;
+      case Activation::GeluTanh: {  // u = k (x + 0.044715 x^3)
+        const Eigen::ArrayXf t = (0.79788456080286536f * (x + 0.044715f * x.cube())).tanh();
+        derivative = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t.square()) * 0.79788456080286536f *
+                                             (1.0f + 3.0f * 0.044715f * x.square());
+        break;
+      }
+      case Activation::QuickGelu: {  // s = sigmoid(1.702 x): s + 1.702 x s (1 - s)
+        const Eigen::ArrayXf s = 1.0f / (1.0f + (-1.702f * x).exp());
+        derivative = s + 1.702f * x * s * (1.0f - s);
+        break;
+      }
+    }
+    grad.row(r).array() *= derivative.transpose();
+  }
+}
+
+void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& trace,
+                                        RowMatrixF& grad, std::vector<RowMatrixF>& gradHeads,
+                                        RowMatrixF* gradNormed1) const {
+  const TransformerConfig& c = config();
+  const TransformerBlock& block = m_weights->blocks[index];
+  const BlockActivations& a = trace.blocks[index];
+  const RowMatrixF& input = trace.tokens[index];
+
+  // x_out = middle + ls2 * fc2(act(fc1(norm2(middle)))); grad holds d/dx_out.
+  RowMatrixF scaled =
+      block.layerScale2.size() > 0 ? RowMatrixF(grad * block.layerScale2.asDiagonal()) : grad;
+  RowMatrixF gradHidden;
+  block.fc2.applyTransposed(scaled, gradHidden);
+  multiplyActivationDerivative(a.preActivation, c.activation, gradHidden);
+  RowMatrixF gradNormed;
+  block.fc1.applyTransposed(gradHidden, gradNormed);
+  gradHidden.resize(0, 0);
+  layerNormBackward(a.middle, block.norm2, c.layerNormEps, gradNormed, grad);  // grad: d/dmiddle
+
+  // middle = input + ls1 * proj(attention(norm1(input))).
+  scaled = block.layerScale1.size() > 0 ? RowMatrixF(grad * block.layerScale1.asDiagonal()) : grad;
+  RowMatrixF gradContext;
+  block.proj.applyTransposed(scaled, gradContext);
+  scaled.resize(0, 0);
+  const Eigen::Index tokens = a.qkv.rows();
+  const int heads = c.numHeads;
+  const int headDim = c.headDim();
+  const int width = c.embedDim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
+  using Stride = Eigen::OuterStride<>;
+  using ConstHead = Eigen::Map<const RowMatrixF, 0, Stride>;
+  using Head = Eigen::Map<RowMatrixF, 0, Stride>;
+  const Stride qkvStride(3 * width);
+  RowMatrixF gradQkv(tokens, 3 * width);
+  gradHeads.resize(static_cast<std::size_t>(heads));
+  [[maybe_unused]] const int threads = Eigen::nbThreads();
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
+  for (int h = 0; h < heads; ++h) {
+    const ConstHead q(a.qkv.data() + h * headDim, tokens, headDim, qkvStride);
+    const ConstHead k(a.qkv.data() + width + h * headDim, tokens, headDim, qkvStride);
+    const ConstHead v(a.qkv.data() + 2 * width + h * headDim, tokens, headDim, qkvStride);
+    const ConstHead gOut(gradContext.data() + h * headDim, tokens, headDim, Stride(width));
+    const RowMatrixF& p = a.probabilities[static_cast<std::size_t>(h)];
+    RowMatrixF& gp = gradHeads[static_cast<std::size_t>(h)];
+    gp.noalias() = gOut * v.transpose();  // d/dP
+    Head gv(gradQkv.data() + 2 * width + h * headDim, tokens, headDim, qkvStride);
+    gv.noalias() = p.transpose() * gOut;
+    // Softmax: dS = P (dP - rowsum(dP P)).
+    RowMatrixF gs = gp;
+    for (Eigen::Index r = 0; r < tokens; ++r) {
+      const float dot = gs.row(r).dot(p.row(r));
+      gs.row(r).array() = p.row(r).array() * (gs.row(r).array() - dot);
+    }
+    // S = (q scale) k^T.
+    Head gq(gradQkv.data() + h * headDim, tokens, headDim, qkvStride);
+    gq.noalias() = (gs * k) * scale;
+    Head gk(gradQkv.data() + width + h * headDim, tokens, headDim, qkvStride);
+    gk.noalias() = (gs.transpose() * q) * scale;
+  }
+  gradContext.resize(0, 0);
+  block.qkv.applyTransposed(gradQkv, gradNormed);
+  if (gradNormed1) *gradNormed1 = gradNormed;
+  layerNormBackward(input, block.norm1, c.layerNormEps, gradNormed, grad);  // grad: d/dinput
+}
+
+BackwardResult TransformerBackward::backward(const ForwardTrace& trace, const RowMatrixF& gradFinal,
+                                             const AttentionGradientObserver& observer) const {
+  const TransformerConfig& c = config();
+  const std::size_t depth = m_weights->blocks.size();
+  BackwardResult result;
+  result.gradTokens.resize(depth + 1);
+  RowMatrixF grad;
+  if (c.finalNorm) {
+    grad = RowMatrixF::Zero(gradFinal.rows(), gradFinal.cols());
+    layerNormBackward(trace.tokens.back(), m_weights->finalNorm, c.layerNormEps, gradFinal, grad);
+  } else {
+    grad = gradFinal;
+  }
+  result.gradTokens[depth] = grad;
+  std::vector<RowMatrixF> gradHeads;
+  for (std::size_t i = depth; i-- > 0;) {
+    blockBackward(i, trace, grad, gradHeads, i + 1 == depth ? &result.gradLastNormed1 : nullptr);
+    if (observer) observer(static_cast<int>(i) + 1, gradHeads, trace.blocks[i].probabilities);
+    result.gradTokens[i] = grad;
+  }
+  return result;
+}
+
+float patchSimilarityTarget(const RowMatrixF& final, const TransformerConfig& c,
+                            Eigen::Index patchRow, RowMatrixF& grad) {
+  const Eigen::Index prefix = c.prefixTokens();
+  const Eigen::Index patches = final.rows() - prefix;
+  const VectorF a = final.row(patchRow).transpose();
+  const VectorF b = c.classToken ? VectorF(final.row(0).transpose())
+                                 : VectorF(final.bottomRows(patches).colwise().mean().transpose());
+  const double na = a.cast<double>().norm(), nb = b.cast<double>().norm();
+  if (na == 0.0 || nb == 0.0)
+    throw Error("", "the cosine similarity is undefined: a token of the target is zero");
+  const double cosine = a.cast<double>().dot(b.cast<double>()) / (na * nb);
+  const VectorF gradA =
+      (b.cast<double>() / (na * nb) - cosine * a.cast<double>() / (na * na)).cast<float>();
+  const VectorF gradB =
+      (a.cast<double>() / (na * nb) - cosine * b.cast<double>() / (nb * nb)).cast<float>();
+  grad = RowMatrixF::Zero(final.rows(), final.cols());
+  grad.row(patchRow) += gradA.transpose();
+  if (c.classToken) {
+    grad.row(0) += gradB.transpose();
+  } else {
+    grad.bottomRows(patches).rowwise() += gradB.transpose() / static_cast<float>(patches);
+  }
+  return static_cast<float>(cosine);
+}
+
+}  // namespace patchlens

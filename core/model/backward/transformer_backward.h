@@ -1,0 +1,92 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/image/chw_tensor.h"
+#include "core/model/eigen_types.h"
+#include "core/model/linear_layer.h"
+#include "core/model/transformer_weights.h"
+#include "core/model/vision_transformer.h"
+
+namespace patchlens {
+
+// What one block's backward needs from its forward (its input is the trace's tokens[l - 1]).
+struct BlockActivations {
+  RowMatrixF normed1;                     // norm1(x) [T x D]
+  RowMatrixF qkv;                         // [T x 3D]
+  std::vector<RowMatrixF> probabilities;  // one softmax [T x T] per head
+  RowMatrixF context;                     // attention output before proj [T x D]
+  RowMatrixF middle;                      // x after the attention residual [T x D]
+  RowMatrixF normed2;                     // norm2(middle) [T x D]
+  RowMatrixF preActivation;               // fc1 output before the activation [T x M]
+  RowMatrixF hidden;                      // activation(preActivation) [T x M]
+};
+
+// A forward that keeps every block's activations, for the backward.
+struct ForwardTrace {
+  int gridRows = 0, gridCols = 0;
+  std::vector<RowMatrixF> tokens;  // depth + 1 entries, as TransformerOutput::tokens
+  RowMatrixF final;                // [T x D], final norm applied (when the family has one)
+  std::vector<BlockActivations> blocks;
+};
+
+struct BackwardResult {
+  std::vector<RowMatrixF> gradTokens;  // depth + 1 entries: d target / d tokens_L [T x D]
+  RowMatrixF gradLastNormed1;          // d target / d (the last block's norm1 output) [T x D]
+};
+
+// Called once per block l = depth..1 (backward order) with d target / d softmax of every head
+// and the softmax itself, each [T x T].
+using AttentionGradientObserver = std::function<void(
+    int block, const std::vector<RowMatrixF>& gradHeads, const std::vector<RowMatrixF>& heads)>;
+
+// The exact reverse pass of VisionTransformer's encoder, block by block: gradients with
+// respect to activations only (weights are fixed). Linear layers run backward as dY W straight
+// from the packed GEMM's panels (no second copy of the weights); LayerNorm, GELU (erf, tanh),
+// QuickGELU, softmax and LayerScale have their closed-form derivatives. Memory: the forward's
+// activations (kept by forward()) plus one block's gradients at a time.
+class TransformerBackward {
+ public:
+  // Throws Error (no file) with unsupportedReason() for a model whose blocks it cannot invert.
+  explicit TransformerBackward(std::shared_ptr<const TransformerWeights> weights);
+  // Why this model's backward would not be exact (RoPE, SwiGLU), or empty.
+  static std::string unsupportedReason(const TransformerWeights& weights);
+
+  const TransformerConfig& config() const { return m_weights->config; }
+
+  // tokens_0 exactly as VisionTransformer::forward builds it (the same code runs), then every
+  // block with its activations kept. Throws Error as VisionTransformer::forward does.
+  ForwardTrace forward(const ChwTensor& input) const;
+
+  // From d target / d final [T x D] back to every tokens_L.
+  BackwardResult backward(const ForwardTrace& trace, const RowMatrixF& gradFinal,
+                          const AttentionGradientObserver& observer = {}) const;
+
+ private:
+  void blockForward(const TransformerBlock& block, RowMatrixF& x, BlockActivations& a,
+                    std::vector<float>& packed) const;
+  void blockBackward(std::size_t index, const ForwardTrace& trace, RowMatrixF& grad,
+                     std::vector<RowMatrixF>& gradHeads, RowMatrixF* gradNormed1) const;
+
+  std::shared_ptr<const TransformerWeights> m_weights;
+  VisionTransformer m_embedding;  // the same weights without blocks: tokens_0 only
+};
+
+// explain --target similar:R,C: the cosine similarity between final[patchRow] and the class
+// token (without one: the mean of the patch tokens); its gradient with respect to final in
+// *grad [T x D]. Throws Error when either token is zero.
+float patchSimilarityTarget(const RowMatrixF& final, const TransformerConfig& config,
+                            Eigen::Index patchRow, RowMatrixF& grad);
+
+// d/dx of LayerNorm (biased variance, eps) for d/dy = grad, added into gradX.
+void layerNormBackward(const RowMatrixF& x, const LayerNormWeights& norm, float eps,
+                       const RowMatrixF& grad, RowMatrixF& gradX);
+
+// The derivative of an MLP activation at pre-activation values, multiplied in place into grad.
+void multiplyActivationDerivative(const RowMatrixF& preActivation, Activation activation,
+                                  RowMatrixF& grad);
+
+}  // namespace patchlens

@@ -1,0 +1,276 @@
+#include <QtTest>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "core/io/file_bytes.h"
+#include "core/weights/npy_array.h"
+#include "core/weights/npz_archive.h"
+#include "core/weights/zip_members.h"
+#include "tests/common/cli_process.h"
+#include "tests/common/test_support.h"
+
+using namespace patchlens;
+
+namespace {
+
+using test::CliResult;
+using test::runCli;
+
+QString fixture(const std::string& relative) {
+  return QString::fromStdString(test::dataPath("explain/" + relative));
+}
+
+// Every member of an .npz: float arrays parsed, int64 ones kept as (shape, values).
+struct NpzContents {
+  std::map<std::string, NpyArray> floats;
+  std::map<std::string, std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>>> ints;
+};
+
+NpzContents readAll(const QString& path) {
+  const std::vector<std::uint8_t> bytes = readFileBytes(path.toStdString(), std::uint64_t{1} << 30);
+  const ZipMembers zip(bytes, path.toStdString());
+  NpzContents out;
+  for (const ZipMembers::Member& m : zip.members()) {
+    const std::string key = m.name.substr(0, m.name.size() - 4);
+    const std::vector<std::uint8_t> data = zip.read(m);
+    const std::string text(data.begin(), data.end());
+    if (text.find("'descr': '<i8'") != std::string::npos) {
+      const std::size_t headerLength = data[8] | (data[9] << 8);
+      const std::size_t offset = 10 + headerLength;
+      std::vector<std::int64_t> values((data.size() - offset) / 8);
+      std::memcpy(values.data(), data.data() + offset, values.size() * 8);
+      const std::size_t open = text.find("'shape': (");
+      const std::string shape = text.substr(open + 10, text.find(')', open) - open - 10);
+      std::vector<std::int64_t> dims;
+      for (const QString& d : QString::fromStdString(shape).split(',', Qt::SkipEmptyParts))
+        dims.push_back(d.trimmed().toLongLong());
+      out.ints[key] = {dims, values};
+    } else {
+      out.floats.emplace(key, parseNpy(data, key));
+    }
+  }
+  return out;
+}
+
+double relativeError(const NpyArray& actual, const NpyArray& expected) {
+  if (actual.shape != expected.shape) return 1e30;
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < expected.data.size(); ++i) {
+    worst = std::max(worst, static_cast<double>(std::abs(actual.data[i] - expected.data[i])));
+    scale = std::max(scale, static_cast<double>(std::abs(expected.data[i])));
+  }
+  return worst / std::max(scale, 1e-30);
+}
+
+std::vector<std::string> caseRow(const std::string& name) {
+  for (auto r : test::readTsv(test::dataPath("explain/cases.tsv"))) {
+    r.resize(8);
+    if (r[0] == name) return r;
+  }
+  return {};
+}
+
+QStringList commonArgs(const std::vector<std::string>& r) {
+  QStringList args{"--tensor", fixture(r[2]), "--weights", fixture(r[1])};
+  if (r[4] != "0") args << "--heads" << QString::fromStdString(r[4]);
+  return args;
+}
+
+}  // namespace
+
+// patchlens-cli predict and explain end to end against the torch autograd fixtures of
+// tests/reference/explain_fixtures.py: the contract's arrays, names, shapes, dtypes and values,
+// the top-K lines, labels, and the refusals.
+class TestExplain : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase() { QVERIFY(m_dir.isValid()); }
+  void explainWritesTheContract_data();
+  void explainWritesTheContract();
+  void predictPrintsTopK_data();
+  void predictPrintsTopK();
+  void labelsFileNamesTheClasses();
+  void noHeadIsRefused();
+  void ropeModelIsRefused();
+  void badRequests_data();
+  void badRequests();
+
+ private:
+  QTemporaryDir m_dir;
+};
+
+void TestExplain::explainWritesTheContract_data() {
+  QTest::addColumn<QString>("name");
+  const auto rows = test::readTsv(test::dataPath("explain/cases.tsv"));
+  QVERIFY2(rows.size() >= 10, "cases.tsv is missing; run tests/reference/make_reference.py");
+  for (const auto& r : rows) QTest::newRow(r[0].c_str()) << QString::fromStdString(r[0]);
+}
+
+void TestExplain::explainWritesTheContract() {
+  QFETCH(QString, name);
+  const auto r = caseRow(name.toStdString());
+  QVERIFY(!r.empty());
+  const QString out = m_dir.filePath(name + ".npz");
+  QStringList args = QStringList{"explain"} + commonArgs(r) + QStringList{"-o", out};
+  if (!r[5].empty()) args << "--class" << QString::fromStdString(r[5]);
+  if (!r[6].empty()) args << "--target" << QString::fromStdString(r[6]);
+  const CliResult result = runCli(args);
+  QVERIFY2(result.exitCode == 0, qPrintable(result.err));
+  QVERIFY2(result.out.startsWith("wrote " + out), qPrintable(result.out));
+
+  const NpzContents got = readAll(out);
+  const NpzArchive expected(fixture(r[3]).toStdString());
+  int depth = 0;
+  while (expected.find("grad_tokens_" + std::to_string(depth + 1))) ++depth;
+  QVERIFY(depth >= 2);
+  // Exactly the contract's arrays.
+  std::vector<std::string> names{"target", "gradcam", "relevance"};
+  for (int l = 0; l <= depth; ++l) names.push_back("grad_tokens_" + std::to_string(l));
+  for (int l = 1; l <= depth; ++l) names.push_back("grad_attention_" + std::to_string(l));
+  const bool classTarget = r[6].empty();
+  const bool hasHead = expected.find("logits") != nullptr;
+  if (hasHead) names.push_back("logits");
+  QCOMPARE(got.floats.size(), names.size());
+  QCOMPARE(got.ints.size(), std::size_t{classTarget ? 1u : 0u});
+  for (const std::string& n : names) {
+    QVERIFY2(got.floats.count(n), n.c_str());
+    const double err = relativeError(got.floats.at(n), expected.read(n));
+    QVERIFY2(err < 1e-4, qPrintable(QString("%1: %2").arg(n.c_str()).arg(err)));
+  }
+  QCOMPARE(got.floats.at("target").shape, std::vector<std::int64_t>{});
+  if (classTarget) {
+    const auto& k = got.ints.at("class");
+    QCOMPARE(k.first, std::vector<std::int64_t>{});
+    QCOMPARE(k.second, std::vector<std::int64_t>{std::stoll(r[7])});
+    // target = logits[K] exactly.
+    QCOMPARE(got.floats.at("target").data.at(0),
+             got.floats.at("logits").data.at(static_cast<std::size_t>(k.second.at(0))));
+  }
+}
+
+void TestExplain::predictPrintsTopK_data() {
+  QTest::addColumn<QString>("name");
+  QTest::addColumn<int>("top");
+  QTest::newRow("torchvision top 3") << "torchvision_head" << 3;
+  QTest::newRow("timm ImageNet top 5") << "timm_token_in1k" << 5;
+  QTest::newRow("HF id2label, all 4") << "hf_vit_classifier" << 4;
+  QTest::newRow("Dinov2 registers") << "hf_dinov2_reg2_classifier" << 2;
+  QTest::newRow("distilled") << "timm_deit_distilled" << 5;
+  QTest::newRow("avg + fc_norm") << "timm_avg_fc_norm" << 1;
+  QTest::newRow("pre_logits") << "torchvision_pre_logits" << 7;
+}
+
+void TestExplain::predictPrintsTopK() {
+  QFETCH(QString, name);
+  QFETCH(int, top);
+  const auto r = caseRow(name.toStdString());
+  QVERIFY(!r.empty());
+  const QString out = m_dir.filePath("predict-" + name + ".npz");
+  const QStringList args = QStringList{"predict"} + commonArgs(r) +
+                           QStringList{"--top", QString::number(top), "-o", out};
+  const CliResult result = runCli(args);
+  QVERIFY2(result.exitCode == 0, qPrintable(result.err));
+  const NpzArchive expected(fixture(r[3]).toStdString());
+  const NpyArray logits = expected.read("logits");
+  const NpyArray probabilities = expected.read("probabilities");
+  std::vector<int> order(logits.data.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return logits.data[a] > logits.data[b]; });
+  const QStringList lines = result.out.split('\n', Qt::SkipEmptyParts);
+  QCOMPARE(lines.size(), top);
+  for (int i = 0; i < top; ++i) {
+    const QStringList f = lines[i].split('\t');
+    QCOMPARE(f.size(), 4);
+    QCOMPARE(f[0].toInt(), i + 1);
+    QCOMPARE(f[1].toInt(), order[static_cast<std::size_t>(i)]);
+    QVERIFY(std::abs(f[3].toDouble() - probabilities.data[order[i]]) < 1e-4);
+  }
+  if (name == "timm_token_in1k") QCOMPARE(lines[0].split('\t')[2].isEmpty(), false);
+  if (name == "hf_vit_classifier")
+    QCOMPARE(lines[0].split('\t')[2], QString("label %1").arg(QChar('A' + order[0])));
+  if (name == "torchvision_head")
+    QCOMPARE(lines[0].split('\t')[2], QString("class %1").arg(order[0]));
+  const NpzContents got = readAll(out);
+  QCOMPARE(got.floats.size(), std::size_t{2});
+  QVERIFY(relativeError(got.floats.at("logits"), logits) < 1e-4);
+  QVERIFY(relativeError(got.floats.at("probabilities"), probabilities) < 1e-4);
+}
+
+void TestExplain::labelsFileNamesTheClasses() {
+  const auto r = caseRow("timm_deit_distilled");
+  const QString labels = m_dir.filePath("labels.txt");
+  QFile f(labels);
+  QVERIFY(f.open(QIODevice::WriteOnly));
+  f.write("zero\none\ntwo\nthree\nfour\n");
+  f.close();
+  CliResult result = runCli(QStringList{"predict"} + commonArgs(r) +
+                            QStringList{"--top", "5", "--labels", labels});
+  QVERIFY2(result.exitCode == 0, qPrintable(result.err));
+  const QStringList names{"zero", "one", "two", "three", "four"};
+  for (const QString& line : result.out.split('\n', Qt::SkipEmptyParts)) {
+    const QStringList fields = line.split('\t');
+    QCOMPARE(fields[2], names[fields[1].toInt()]);
+  }
+  // A file with another count is refused by name.
+  QVERIFY(f.open(QIODevice::WriteOnly));
+  f.write("a\nb\n");
+  f.close();
+  result = runCli(QStringList{"predict"} + commonArgs(r) + QStringList{"--labels", labels});
+  QCOMPARE(result.exitCode, 1);
+  QVERIFY2(result.err.startsWith("patchlens-cli: error: " + labels), qPrintable(result.err));
+}
+
+void TestExplain::noHeadIsRefused() {
+  const auto r = caseRow("timm_clip_similar");
+  CliResult result = runCli(QStringList{"predict"} + commonArgs(r));
+  QCOMPARE(result.exitCode, 1);
+  QCOMPARE(result.out, QString());
+  QCOMPARE(result.err.count("patchlens-cli: error: "), 1);
+  QVERIFY2(result.err.contains("no classifier head"), qPrintable(result.err));
+  const QString out = m_dir.filePath("nohead.npz");
+  result = runCli(QStringList{"explain"} + commonArgs(r) + QStringList{"-o", out});
+  QCOMPARE(result.exitCode, 1);
+  QVERIFY2(result.err.contains("--target similar:"), qPrintable(result.err));
+  QVERIFY(!QFile::exists(out));
+}
+
+// A RoPE model (DINOv3): the backward does not rotate q and k back, so explain refuses it by
+// name instead of writing the gradients of another model.
+void TestExplain::ropeModelIsRefused() {
+  const QString out = m_dir.filePath("rope.npz");
+  const CliResult result = runCli(QStringList{
+      "explain", "--tensor", test::dataPath("dinov3/meta_vit_reg4_pth/input_4x4.npy"), "--weights",
+      test::dataPath("dinov3/meta_vit_reg4_pth/model.pth"), "--target", "similar:0,0", "-o", out});
+  QCOMPARE(result.exitCode, 1);
+  QCOMPARE(result.err.count("patchlens-cli: error: "), 1);
+  QVERIFY2(result.err.contains("does not cover RoPE"), qPrintable(result.err));
+  QVERIFY(!QFile::exists(out));
+}
+
+void TestExplain::badRequests_data() {
+  QTest::addColumn<QStringList>("extra");
+  QTest::addColumn<int>("exitCode");
+  QTest::newRow("class past the head") << QStringList{"--class", "10"} << 2;
+  QTest::newRow("target outside the grid") << QStringList{"--target", "similar:4,0"} << 2;
+  QTest::newRow("bad target") << QStringList{"--target", "patch:1,1"} << 2;
+  QTest::newRow("class and target") << QStringList{"--class", "1", "--target", "similar:0,0"} << 2;
+}
+
+void TestExplain::badRequests() {
+  QFETCH(QStringList, extra);
+  QFETCH(int, exitCode);
+  const auto r = caseRow("torchvision_head");
+  const QString out = m_dir.filePath("bad.npz");
+  const CliResult result =
+      runCli(QStringList{"explain"} + commonArgs(r) + extra + QStringList{"-o", out});
+  QCOMPARE(result.exitCode, exitCode);
+  QCOMPARE(result.err.count('\n'), 1);
+  QVERIFY(!QFile::exists(out));
+}
+
+QTEST_GUILESS_MAIN(TestExplain)
+#include "tst_explain.moc"
