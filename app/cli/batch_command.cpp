@@ -375,12 +375,12 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
       if (interactive) {
         const double eta =
             elapsed / static_cast<double>(done) * static_cast<double>(inputs.size() - done);
-        const int width = 30;
+        const int barWidth = 30;
         const auto filled =
-            static_cast<int>(static_cast<double>(width) * static_cast<double>(done) /
+            static_cast<int>(static_cast<double>(barWidth) * static_cast<double>(done) /
                              static_cast<double>(inputs.size()));
         progress << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
-                 << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done
+                 << std::string(static_cast<std::size_t>(barWidth - filled), '.') << "] " << done
                  << "/" << inputs.size() << "  " << std::fixed << std::setprecision(1)
                  << static_cast<double>(done) / elapsed << " img/s  ETA " << formatSeconds(eta)
                  << "  failed " << report.failures.size() << "   " << std::flush;

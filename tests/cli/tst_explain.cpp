@@ -243,8 +243,10 @@ void TestExplain::noHeadIsRefused() {
 void TestExplain::ropeModelIsRefused() {
   const QString out = m_dir.filePath("rope.npz");
   const CliResult result = runCli(QStringList{
-      "explain", "--tensor", test::dataPath("dinov3/meta_vit_reg4_pth/input_4x4.npy"), "--weights",
-      test::dataPath("dinov3/meta_vit_reg4_pth/model.pth"), "--target", "similar:0,0", "-o", out});
+      "explain", "--tensor",
+      QString::fromStdString(test::dataPath("dinov3/meta_vit_reg4_pth/input_4x4.npy")), "--weights",
+      QString::fromStdString(test::dataPath("dinov3/meta_vit_reg4_pth/model.pth")), "--target",
+      "similar:0,0", "-o", out});
   QCOMPARE(result.exitCode, 1);
   QCOMPARE(result.err.count("patchlens-cli: error: "), 1);
   QVERIFY2(result.err.contains("does not cover RoPE"), qPrintable(result.err));

@@ -229,7 +229,7 @@ void TestForward::outputBudgetRefusesBeforeWork() {
                            "512",     "-o",  target,      "--max-output-mb",     "8"};
   const CliResult refused = runCli(common + QStringList{"--attention"});
   QCOMPARE(refused.exitCode, 1);
-  QVERIFY2(refused.err.contains("forward would write") && refused.err.contains("37 MiB") &&
+  QVERIFY2(refused.err.contains("forward would write") && refused.err.contains("1025 tokens") &&
                refused.err.contains("--max-output-mb"),
            qPrintable(refused.err));
   QCOMPARE(refused.err.count('\n'), 1);

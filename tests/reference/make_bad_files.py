@@ -399,9 +399,11 @@ def make_models():
         "--crop-pct needs a number in [0.05, 1]")
     # Resources: refused from the plan, before any compute, in one line naming the option.
     timm("patch_1", heads2, patch=1)
-    row("patch_1", fwd + " --img-size 224", 1, "50177 tokens, attention")
+    # The blocked attention runs such sequences in O(T x D) memory: asking for the [H, T, T]
+    # attention is what must be refused, before any compute.
+    row("patch_1", fwd + " --img-size 224 --attention", 1, "(50177 tokens)")
     timm("registers_50000", heads2, d=4, regs=50000)
-    row("registers_50000", fwd, 1, "50197 tokens, attention")
+    row("registers_50000", fwd + " --attention", 1, "(50197 tokens)")
     timm("input_4096", {"num_heads": 2, "pretrained_cfg": {"input_size": [3, 4096, 4096]}})
     row("input_4096", fwd, 1, "pretrained_cfg.input_size 4096x4096 gives a 256 x 256 grid")
     row("input_4096", "preprocess {image} " + st + " --max-output-mb 100 -o {out}.npy", 1,

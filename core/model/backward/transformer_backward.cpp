@@ -1,6 +1,7 @@
 #include "core/model/backward/transformer_backward.h"
 
 #include <cmath>
+#include <limits>
 #include <unsupported/Eigen/SpecialFunctions>
 
 #include "core/io/error.h"
@@ -166,6 +167,9 @@ void multiplyActivationDerivative(const RowMatrixF& preActivation, Activation ac
         derivative = s + 1.702f * x * s * (1.0f - s);
         break;
       }
+      case Activation::SwiGlu:  // refused by the constructor (unsupportedReason)
+        derivative = Eigen::ArrayXf::Constant(x.size(), std::numeric_limits<float>::quiet_NaN());
+        break;
     }
     grad.row(r).array() *= derivative.transpose();
   }
