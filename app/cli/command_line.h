@@ -39,6 +39,8 @@ struct CommandLine {
   std::string query;                // export --query R,C|cls|dist|reg N: the attention query
   double foreground = -1;           // export --foreground T: pca's DINOv2 foreground threshold
   bool foregroundFlip = false;      // export --foreground-flip: the other end of PC1
+  std::string compare;              // export --compare B: a second image (issue 23)
+  std::string compareWeights;       // export --compare-weights W2: a second model
   PipelineConfig config;
 };
 
