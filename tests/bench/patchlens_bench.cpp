@@ -453,10 +453,14 @@ void BM_CompareMatches(benchmark::State& state) {
   RowMatrixF b(n, 768);
   for (Eigen::Index i = 0; i < a.size(); ++i) a.data()[i] = normal(rng);
   for (Eigen::Index i = 0; i < b.size(); ++i) b.data()[i] = 0.5f * a.data()[i] + normal(rng);
+  BestTime best;  // the least disturbed run: the host is shared
   for (auto _ : state) {
+    best.start();
     std::vector<PatchMatch> matches = mutualNearestNeighbours(a, b);
     benchmark::DoNotOptimize(matches.data());
+    best.stop();
   }
+  state.counters["best_ms"] = best.seconds() * 1e3;
 }
 
 void BM_FmaPeak(benchmark::State& state) {
