@@ -116,11 +116,8 @@ void tst_CompareWindow::screenshots() {
                {CompareCanvas::Mode::JointPca, "joint-pca"}};
   for (const auto& [mode, name] : modes) {
     window.setMode(mode);
-    if (mode == CompareCanvas::Mode::Similarity) {
-      const auto& grid = window.layerResult() ? window.canvas()->size() : QSize();
-      Q_UNUSED(grid);
+    if (mode == CompareCanvas::Mode::Similarity)
       window.canvas()->setProbe(CompareCanvas::Probe{false, 5}, true);
-    }
     const QImage shot = window.grab().toImage();
     QCOMPARE(shot.size(), QSize(1366, 768) * window.devicePixelRatio());
     if (!dir.isEmpty()) QVERIFY(shot.save(dir + "/compare-" + name + ".png"));
