@@ -33,6 +33,7 @@
 
 #include "core/model/vision_transformer.h"
 #include "core/weights/weight_loader.h"
+#include "ui/compare/compare_window.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/channel_panel.h"
 #include "ui/panels/model_panel.h"
@@ -261,6 +262,7 @@ void MainWindow::createActions() {
   QToolBar* viewToolBar = addToolBar(tr("View"));
   viewToolBar->setObjectName(QStringLiteral("viewToolBar"));
   viewToolBar->addActions({zoomInAct, zoomOutAct, fitAct, m_gridAction, m_originalAction});
+  m_viewMenu->addAction(tr("Compare…"), this, [this] { CompareWindow::openFor(this, *m_session); });
   m_viewMenu->addSeparator();
   for (QDockWidget* dock : {m_inspectorDock, m_channelDock, m_modelDock, m_matrixDock}) {
     m_viewMenu->addAction(dock->toggleViewAction());

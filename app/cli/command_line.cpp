@@ -123,7 +123,25 @@ std::string usageLine(Command c) {
              "  --foreground T       pca: DINOv2 foreground step, threshold T in [0, 1] on "
              "the\n"
              "                       scaled first component; --foreground-flip takes its "
-             "other end\n";
+             "other end\n"
+             "\nTwo images, one model (IMAGE is A):\n"
+             "  --compare B          --plot matches[:K]       the K best mutual nearest "
+             "neighbours\n"
+             "                                                (patch tokens, cosine) as lines "
+             "[50]\n"
+             "                              joint-pca         one PCA fitted on both images' "
+             "tokens\n"
+             "                              similarity-to:R,C A's patch (R, C) over B, best "
+             "match marked\n"
+             "                       --data matches -o F.csv  every mutual pair: "
+             "rA,cA,rB,cB,similarity\n"
+             "                       --layer L as above; --foreground T: matches between "
+             "foreground\n"
+             "                       patches only, joint-pca with the DINOv2 foreground step\n"
+             "\nOne image, two models:\n"
+             "  --compare-weights W2 --plot pca|similarity:R,C|attention:L[,H] side by side; "
+             "layer l\n"
+             "                       of --weights with layer round(l * depth2 / depth1) of W2\n";
     case Command::Forward:
       return "usage: patchlens-cli forward (IMAGE | --tensor X.npy) --weights FILE -o OUT.npz "
              "[--attention] [--heads N] [options]\n"
@@ -327,6 +345,12 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     } else if (arg == "--target") {
       cl.target = value();
       if (cl.target.empty()) throw UsageError("--target needs similar:ROW,COL");
+    } else if (arg == "--compare") {
+      cl.compare = value();
+      if (cl.compare.empty()) throw UsageError("--compare needs a second IMAGE");
+    } else if (arg == "--compare-weights") {
+      cl.compareWeights = value();
+      if (cl.compareWeights.empty()) throw UsageError("--compare-weights needs a weight file");
     } else if (arg == "--tensor") {
       cl.tensorPath = value();
     } else if (arg == "--weights") {
@@ -420,6 +444,8 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     }
   }
   if (cl.help || cl.version) return cl;
+  if ((!cl.compare.empty() || !cl.compareWeights.empty()) && cl.command != Command::Export)
+    throw UsageError("--compare and --compare-weights apply to export only");
   switch (cl.command) {
     case Command::None:
       throw UsageError("no command given (try --help)");
@@ -474,7 +500,9 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
                                !cl.colormap.empty())) {
         throw UsageError("--width, --height, --scale, --dpi and --colormap apply to --plot only");
       }
-      if (!cl.data.empty() &&
+      if (!cl.compare.empty() && !cl.compareWeights.empty())
+        throw UsageError("give --compare B (two images) or --compare-weights W2 (two models)");
+      if (!cl.data.empty() && cl.compare.empty() &&
           (!cl.query.empty() || cl.foreground >= 0 || cl.foregroundFlip || !cl.layer.empty())) {
         throw UsageError(
             "--layer, --query and --foreground apply to --plot only (--data tokens:L "

@@ -43,11 +43,13 @@ struct CommandLine {
   std::string pool;                 // batch --pool cls|mean|none (with --layer)
   int shardIndex = 1;               // batch --shard K/N: part K (1..N) of the sorted list
   int shardCount = 1;
-  bool resume = false;  // batch --resume: keep outputs that read back whole
-  int top = 5;                      // predict --top K
-  std::string labels;               // predict / explain --labels FILE: one class name a line
-  int classIndex = -1;              // explain --class K; -1: the top prediction
-  std::string target;               // explain --target similar:R,C
+  bool resume = false;         // batch --resume: keep outputs that read back whole
+  int top = 5;                 // predict --top K
+  std::string labels;          // predict / explain --labels FILE: one class name a line
+  int classIndex = -1;         // explain --class K; -1: the top prediction
+  std::string target;          // explain --target similar:R,C
+  std::string compare;         // export --compare B: a second image (issue 23)
+  std::string compareWeights;  // export --compare-weights W2: a second model
   PipelineConfig config;
 };
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "app/cli/cli_runner.h"
+#include "app/cli/compare_command.h"
 #include "core/analysis/layer_trace.h"
 #include "core/io/error.h"
 #include "core/model/pipeline.h"
@@ -40,23 +41,9 @@ std::unique_ptr<QGuiApplication> makeGuiApplication() {
   return std::make_unique<QGuiApplication>(argc, argv);
 }
 
-namespace {
-
-struct Computed {
-  FigureData data;
-  std::vector<std::string> warnings;
-};
-
-// What of the transformer an export needs: nothing, its tokens and analyses, or also one
-// block's attention (kept whatever the memory budget).
-struct TransformerNeed {
-  bool trace = false;
-  int keepBlock = 0;
-};
-
 // The same file -> embedding chain as `embed`, keeping what the figures need; through the
 // transformer when `need` says so.
-Computed compute(const CommandLine& cl, const TransformerNeed& need = {}) {
+Computed compute(const CommandLine& cl, const TransformerNeed& need) {
   const std::string& path = cl.inputs.front();
   // Decode first: a bad image is the likelier mistake and fails fastest.
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
@@ -123,6 +110,43 @@ Computed compute(const CommandLine& cl, const TransformerNeed& need = {}) {
   return result;
 }
 
+void writeFigure(const CommandLine& cl, const Figure& figure, FigureFormat format,
+                 const std::string& what, std::ostream& out) {
+  FigureExporter exporter(figure);
+  const QSizeF preferred = figure.preferredSize();
+  exporter.setSize({cl.figureWidth > 0 ? cl.figureWidth : preferred.width(),
+                    cl.figureHeight > 0 ? cl.figureHeight : preferred.height()});
+  if (cl.figureScale > 0) exporter.setScale(cl.figureScale);
+  const QSize pixels = exporter.pixelSize();
+  if (format == FigureFormat::Png &&
+      (pixels.width() > kMaxPixels || pixels.height() > kMaxPixels)) {
+    throw UsageError("the PNG would be " + std::to_string(pixels.width()) + " x " +
+                     std::to_string(pixels.height()) + " pixels; at most " +
+                     std::to_string(kMaxPixels) + " per side");
+  }
+  exporter.write(QString::fromStdString(cl.output), format);
+  out << "wrote " << printable(cl.output) << ": " << what << ", "
+      << std::lround(exporter.size().width()) << " x " << std::lround(exporter.size().height())
+      << " pt";
+  if (format == FigureFormat::Png)
+    out << " (" << pixels.width() << " x " << pixels.height() << " px)";
+  out << "\n";
+}
+
+std::optional<ColormapId> colormapOption(const CommandLine& cl) {
+  if (cl.colormap.empty()) return std::nullopt;
+  const auto colormap = Colormap::parse(cl.colormap);
+  if (!colormap) {
+    std::string names;
+    for (const ColormapId id : Colormap::all())
+      names += (names.empty() ? "" : ", ") + Colormap::get(id).name();
+    throw UsageError("unknown --colormap '" + cl.colormap + "' (expected " + names + ")");
+  }
+  return colormap;
+}
+
+namespace {
+
 bool hasSuffix(const std::string& path, const char* suffix) {
   return QString::fromStdString(path).endsWith(QLatin1String(suffix), Qt::CaseInsensitive);
 }
@@ -163,16 +187,9 @@ int exportPlot(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--plot ") + e.what());
   }
+  if (kind.needsTwoImages()) throw UsageError("--plot " + kind.name() + " needs --compare B");
   FigureOptions options;
-  if (!cl.colormap.empty()) {
-    options.colormap = Colormap::parse(cl.colormap);
-    if (!options.colormap) {
-      std::string names;
-      for (const ColormapId id : Colormap::all())
-        names += (names.empty() ? "" : ", ") + Colormap::get(id).name();
-      throw UsageError("unknown --colormap '" + cl.colormap + "' (expected " + names + ")");
-    }
-  }
+  options.colormap = colormapOption(cl);
   const QString output = QString::fromStdString(cl.output);
   const auto format = FigureExporter::formatForPath(output);
   if (!format) throw UsageError("--plot writes .png, .svg or .pdf (-o FILE.png|FILE.svg|FILE.pdf)");
@@ -218,32 +235,15 @@ int exportPlot(const CommandLine& cl, std::ostream& out, std::ostream& err) {
     // The analyses do not know the file; the image (with its weights) is what does not fit.
     throw Error(e.file().empty() ? cl.inputs.front() : e.file(), e.reason());
   }
-  FigureExporter exporter(*figure);
-  const QSizeF preferred = figure->preferredSize();
-  exporter.setSize({cl.figureWidth > 0 ? cl.figureWidth : preferred.width(),
-                    cl.figureHeight > 0 ? cl.figureHeight : preferred.height()});
-  if (cl.figureScale > 0) exporter.setScale(cl.figureScale);
-  const QSize pixels = exporter.pixelSize();
-  if (*format == FigureFormat::Png &&
-      (pixels.width() > kMaxPixels || pixels.height() > kMaxPixels)) {
-    throw UsageError("the PNG would be " + std::to_string(pixels.width()) + " x " +
-                     std::to_string(pixels.height()) + " pixels; at most " +
-                     std::to_string(kMaxPixels) + " per side");
-  }
-  exporter.write(output, *format);
   printWarnings(err, cl.inputs.front(), c.warnings);
-  out << "wrote " << printable(cl.output) << ": " << kind.name() << ", "
-      << std::lround(exporter.size().width()) << " x " << std::lround(exporter.size().height())
-      << " pt";
-  if (*format == FigureFormat::Png)
-    out << " (" << pixels.width() << " x " << pixels.height() << " px)";
-  out << "\n";
+  writeFigure(cl, *figure, *format, kind.name(), out);
   return 0;
 }
 
 }  // namespace
 
 int runExport(const CommandLine& cl, std::ostream& out, std::ostream& err) {
+  if (!cl.compare.empty() || !cl.compareWeights.empty()) return runCompareExport(cl, out, err);
   return cl.plot.empty() ? exportData(cl, out, err) : exportPlot(cl, out, err);
 }
 

@@ -273,6 +273,8 @@ def main():
     analyses_fixtures.main(DATA)
     import attention_fixtures  # numpy references for rollout, attention distance, depth norms, foreground PCA
     attention_fixtures.main(DATA)
+    import compare_fixtures  # numpy references for correspondences, joint PCA, --compare matches
+    compare_fixtures.main(DATA)
     import transformer_fixtures  # tiny ViTs of every family and their PyTorch forward
     transformer_fixtures.main(DATA)
     # DINOv3 from Meta's own code (a checkout named by DINOV3_SRC; kept fixtures otherwise).

@@ -250,6 +250,11 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       return std::make_unique<ReconstructionFigure>(data.input, r, w.embedDim,
                                                     options.colormap.value_or(ColormapId::Magma));
     }
+    case PlotType::Matches:
+    case PlotType::JointPca:
+    case PlotType::SimilarityTo:
+      // Two images: makeCompareFigure (compare_figure_factory.h).
+      throw Error("", kind.name() + " compares two images (export A --compare B)");
   }
   throw Error("", "unknown plot kind");
 }

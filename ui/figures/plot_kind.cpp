@@ -48,12 +48,13 @@ PlotKind PlotKind::parse(std::string_view text) {
     needArgument("a channel, e.g. channel:5");
     return {PlotType::Channel, number(argument, text), 0};
   }
-  if (head == "token" || head == "token-line" || head == "similarity") {
+  if (head == "token" || head == "token-line" || head == "similarity" || head == "similarity-to") {
     needArgument("a patch ROW,COL, e.g. " + std::string(head) + ":3,7");
     const auto [r, c] = pair(argument, ',', text, "a patch ROW,COL");
     const PlotType type = head == "token"        ? PlotType::Token
                           : head == "token-line" ? PlotType::TokenLine
-                                                 : PlotType::Similarity;
+                          : head == "similarity" ? PlotType::Similarity
+                                                 : PlotType::SimilarityTo;
     return {type, r, c};
   }
   if (head == "channels") {
@@ -83,6 +84,13 @@ PlotKind PlotKind::parse(std::string_view text) {
   if (head == "rollout") return noArgument(PlotType::Rollout);
   if (head == "attention-distance") return noArgument(PlotType::AttentionDistance);
   if (head == "token-norms") return noArgument(PlotType::TokenNorms);
+  if (head == "joint-pca") return noArgument(PlotType::JointPca);
+  if (head == "matches") {
+    const int k = hasArgument ? number(argument, text) : 0;
+    if (hasArgument && k == 0)
+      throw std::invalid_argument("'" + std::string(text) + "': draw at least 1 match");
+    return {PlotType::Matches, k, 0};
+  }
   if (head == "reconstruction") {
     const int k = hasArgument ? number(argument, text) : 0;
     if (hasArgument && k == 0)
@@ -129,15 +137,26 @@ std::string PlotKind::name() const {
       return "attention-distance";
     case PlotType::TokenNorms:
       return "token-norms";
+    case PlotType::Matches:
+      return first > 0 ? "matches:" + std::to_string(first) : "matches";
+    case PlotType::JointPca:
+      return "joint-pca";
+    case PlotType::SimilarityTo:
+      return "similarity-to:" + rc;
   }
   return {};
+}
+
+bool PlotKind::needsTwoImages() const {
+  return type == PlotType::Matches || type == PlotType::JointPca || type == PlotType::SimilarityTo;
 }
 
 std::string plotKindSyntax() {
   return "channel:K, token:R,C, token-line:R,C, channels:A-B, filters, filter-pca, pca, "
          "similarity:R,C, "
          "posembed, histogram, reconstruction[:K], attention:L[,H], attention-heads:L, rollout, "
-         "attention-distance, token-norms";
+         "attention-distance, token-norms; with --compare B: matches[:K], joint-pca, "
+         "similarity-to:R,C";
 }
 
 }  // namespace patchlens

@@ -22,17 +22,22 @@ enum class PlotType {
   Rollout,             // rollout
   AttentionDistance,   // attention-distance
   TokenNorms,          // token-norms
+  Matches,             // matches[:K] (two images: export --compare)
+  JointPca,            // joint-pca (two images)
+  SimilarityTo,        // similarity-to:R,C (two images: A's patch over B)
 };
 
 // A figure named the way the CLI and the GUI's export menu name it ("channel:5").
 struct PlotKind {
   PlotType type = PlotType::Channel;
-  int first = 0;   // channel K, row R, first channel A, or PCA components K (0 = none)
+  int first = 0;   // channel K, row R, first channel A, PCA components or matches K (0 = none)
   int second = 0;  // column C, last channel B, or head H (-1: the mean over heads)
 
   // Throws std::invalid_argument with a one-line reason on a malformed name.
   static PlotKind parse(std::string_view text);
   std::string name() const;
+  // Matches, JointPca and SimilarityTo draw two images (export A --compare B).
+  bool needsTwoImages() const;
 };
 
 // The accepted forms, for help texts: "channel:K, token:R,C, ...".
