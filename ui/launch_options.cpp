@@ -263,11 +263,16 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
       config.weights.source = options.weights.toStdString();
       session.setConfig(config);
     } else {
-      window.openWeights(options.weights);
-      waitForSession(session);
-      if (!session.lastError().isEmpty()) {
-        *error = session.lastError();
-        return false;
+      // With an image to open the weights are checked on it: nothing is computed for the
+      // bundled sample the user never asked for.
+      const bool checkOnSample = options.image.isEmpty();
+      window.openWeights(options.weights, checkOnSample);
+      if (checkOnSample) {
+        waitForSession(session);
+        if (!session.lastError().isEmpty()) {
+          *error = session.lastError();
+          return false;
+        }
       }
     }
   }

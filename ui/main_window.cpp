@@ -92,9 +92,7 @@ MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
   m_errorFrame = new QFrame(central);
   m_errorFrame->setObjectName(QStringLiteral("errorFrame"));
   m_errorFrame->setAutoFillBackground(true);
-  m_errorFrame->setStyleSheet(
-      QStringLiteral("#errorFrame { background: #b3261e; } #errorFrame QLabel { color: white; } "
-                     "#errorFrame QToolButton { color: white; border: none; font-weight: bold; }"));
+  setBannerColour(false);
   auto* bannerLayout = new QHBoxLayout(m_errorFrame);
   bannerLayout->setContentsMargins(8, 4, 4, 4);
   m_errorBanner = new QLabel(m_errorFrame);
@@ -345,9 +343,9 @@ void MainWindow::openImage(const QString& path) {
   m_session->openImage(path);
 }
 
-void MainWindow::openWeights(const QString& path) {
+void MainWindow::openWeights(const QString& path, bool checkOnSample) {
   m_lastDirectory = QFileInfo(path).absolutePath();
-  const QString note = m_session->openWeights(path);
+  const QString note = m_session->openWeights(path, checkOnSample);
   if (!note.isEmpty()) statusBar()->showMessage(note, 15000);
 }
 
@@ -480,8 +478,20 @@ void MainWindow::about() {
           .arg(QApplication::applicationVersion()));
 }
 
+void MainWindow::setBannerColour(bool warning) {
+  // Red for an error, amber for a warning about an image that did load (a truncated JPEG).
+  m_errorFrame->setStyleSheet(
+      QStringLiteral("#errorFrame { background: %1; } #errorFrame QLabel { color: white; } "
+                     "#errorFrame QToolButton { color: white; border: none; font-weight: bold; }")
+          .arg(warning ? QStringLiteral("#8a5300") : QStringLiteral("#b3261e")));
+}
+
 void MainWindow::showError(const QString& message) {
-  m_errorBanner->setText(tr("Could not load: %1. The previous state is kept.").arg(message));
+  setBannerColour(false);
+  // With nothing on screen yet there is no previous state to keep: the view stays empty.
+  m_errorBanner->setText(m_session->hasResult()
+                             ? tr("Could not load: %1. The previous state is kept.").arg(message)
+                             : tr("Could not load: %1").arg(message));
   m_errorFrame->show();
   placeErrorBanner();
   // The banner says it in full; the status bar only until the next image arrives.
@@ -504,8 +514,19 @@ void MainWindow::onResultChanged() {
   } else if (result) {
     setWindowTitle(tr("Sample image — PatchLens"));
   }
-  if (result && !result->warnings.isEmpty())
-    statusBar()->showMessage(result->warnings.join(QStringLiteral("; ")), 10000);
+  if (result && !result->warnings.isEmpty()) {
+    // A warning stays until dismissed or the next image, and names the file it is about.
+    const QString name = result->imagePath.startsWith(QLatin1Char(':'))
+                             ? tr("sample image")
+                             : QFileInfo(result->imagePath).fileName();
+    const QString text =
+        tr("Warning: %1: %2").arg(name, result->warnings.join(QStringLiteral("; ")));
+    setBannerColour(true);
+    m_errorBanner->setText(text);
+    m_errorFrame->show();
+    placeErrorBanner();
+    statusBar()->showMessage(text, 10000);
+  }
   updateOverlayChrome();
   updateStatus();
 }

@@ -10,6 +10,7 @@
 #include "tests/common/test_support.h"
 #include "ui/launch_options.h"
 #include "ui/main_window.h"
+#include "ui/session/session.h"
 
 using namespace patchlens;
 
@@ -28,6 +29,10 @@ class tst_LaunchOptions : public QObject {
   void parsesHeads();
   void headsOverrideTheModel_data();
   void headsOverrideTheModel();
+  void startsOnTheUsersImage();
+  void badFirstImageShowsItsErrorOverAnEmptyView_data();
+  void badFirstImageShowsItsErrorOverAnEmptyView();
+  void truncatedJpegWarningNamesTheFileInTheBanner();
 };
 
 void tst_LaunchOptions::initTestCase() {
@@ -134,6 +139,88 @@ void tst_LaunchOptions::headsOverrideTheModel() {
   for (const QLabel* label : window.statusBar()->findChildren<QLabel*>()) status += label->text();
   const QString said = QStringLiteral("%1 heads (--heads)").arg(expected);
   QCOMPARE(status.contains(said), heads > 0);
+}
+
+// Issue 21: `patchlens IMAGE --weights W` computes nothing on the bundled sample.
+void tst_LaunchOptions::startsOnTheUsersImage() {
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  Session* session = window.session();
+  QStringList shown;
+  connect(session, &Session::resultChanged, this, [&] {
+    if (session->result()) shown << session->result()->imagePath;
+  });
+  const QString image = QString::fromStdString(test::dataPath("chelsea.png"));
+  QString error;
+  const auto options = parseLaunchOptions(
+      {"patchlens", image, "--weights",
+       QString::fromStdString(test::dataPath("transformer/timm_vit_f32/model.safetensors"))},
+      &error);
+  QVERIFY2(options, qPrintable(error));
+  QVERIFY2(applyLaunchOptions(window, *options, &error), qPrintable(error));
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
+  QVERIFY(session->hasTransformer());
+  QVERIFY(!shown.isEmpty());
+  for (const QString& path : shown) QCOMPARE(path, image);
+}
+
+void tst_LaunchOptions::badFirstImageShowsItsErrorOverAnEmptyView_data() {
+  QTest::addColumn<bool>("withWeights");
+  QTest::newRow("image only") << false;
+  QTest::newRow("image and --weights") << true;
+}
+
+// A bad first image: its error in the banner, nothing on screen (no sample in its place).
+void tst_LaunchOptions::badFirstImageShowsItsErrorOverAnEmptyView() {
+  QFETCH(bool, withWeights);
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  Session* session = window.session();
+  const QString image = QString::fromStdString(test::dataPath("bad/images/empty.png"));
+  QStringList arguments{"patchlens", image};
+  if (withWeights)
+    arguments << "--weights"
+              << QString::fromStdString(
+                     test::dataPath("transformer/timm_vit_f32/model.safetensors"));
+  QString error;
+  const auto options = parseLaunchOptions(arguments, &error);
+  QVERIFY2(options, qPrintable(error));
+  QVERIFY(!applyLaunchOptions(window, *options, &error));
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
+  QVERIFY(!session->hasResult());
+  QVERIFY2(error.contains(QStringLiteral("empty.png")), qPrintable(error));
+  const auto* banner = window.findChild<QLabel*>(QStringLiteral("errorBanner"));
+  QVERIFY(banner);
+  QVERIFY2(banner->isVisible() && banner->text().contains(QStringLiteral("empty.png")),
+           qPrintable(banner->text()));
+  QVERIFY2(!banner->text().contains(QStringLiteral("previous state")), qPrintable(banner->text()));
+}
+
+// A warning about an image that did load stays in the banner (not a status line that
+// vanishes after 10 s) and names the file.
+void tst_LaunchOptions::truncatedJpegWarningNamesTheFileInTheBanner() {
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  const QString image =
+      QString::fromStdString(test::dataPath("bad/warnings/jpeg_truncated_progressive_eoi.jpg"));
+  QString error;
+  const auto options = parseLaunchOptions({"patchlens", image}, &error);
+  QVERIFY2(options, qPrintable(error));
+  QVERIFY2(applyLaunchOptions(window, *options, &error), qPrintable(error));
+  QVERIFY(QTest::qWaitFor([&] { return !window.session()->isBusy(); }, 60000));
+  QVERIFY(window.session()->hasResult());
+  const auto* banner = window.findChild<QLabel*>(QStringLiteral("errorBanner"));
+  QVERIFY(banner);
+  QVERIFY2(banner->isVisible(), qPrintable(banner->text()));
+  QVERIFY2(banner->text().contains(QStringLiteral("jpeg_truncated_progressive_eoi.jpg")) &&
+               banner->text().contains(QStringLiteral("corrupt")),
+           qPrintable(banner->text()));
 }
 
 QTEST_MAIN(tst_LaunchOptions)

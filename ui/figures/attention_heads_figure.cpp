@@ -10,12 +10,6 @@
 
 namespace patchlens {
 
-struct AttentionHeadsFigure::Geometry {
-  QRectF body;
-  TileLayout tiles;
-  ColorbarSpec colorbar;
-};
-
 AttentionHeadsFigure::AttentionHeadsFigure(RowMatrixF maps, VectorF distances, GridSize grid,
                                            QString layerName, QString queryName, int queryRow,
                                            int queryCol, int selectedHead, ColormapId colormap)
@@ -49,8 +43,8 @@ QString AttentionHeadsFigure::subtitle() const {
       .arg(m_maps.rows());
 }
 
-AttentionHeadsFigure::Geometry AttentionHeadsFigure::geometry(const QRectF& area) const {
-  Geometry g;
+AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) const {
+  Layout g;
   g.body = area.adjusted(figure_style::kMargin, titleHeight(title(), subtitle(), area.width()),
                          -figure_style::kMargin, -figure_style::kMargin);
   const int count = static_cast<int>(m_maps.rows()) + 1;
@@ -69,6 +63,19 @@ AttentionHeadsFigure::Geometry AttentionHeadsFigure::geometry(const QRectF& area
       g.tiles = std::move(t);
     }
   }
+  if (!g.tiles.captions.empty()) {
+    // The mean sits alone at the start of its row: its caption may run on to the right (up
+    // to the next tile of that row, when there is one).
+    QRectF& meanCaption = g.tiles.captions.back();
+    qreal right = g.tiles.grid.right();
+    for (std::size_t i = 0; i + 1 < g.tiles.tiles.size(); ++i) {
+      const QRectF& t = g.tiles.tiles[i];
+      if (t.left() > meanCaption.left() + 1e-6 && t.top() <= meanCaption.bottom() &&
+          t.bottom() >= meanCaption.top())
+        right = std::min(right, t.left());
+    }
+    meanCaption.setRight(std::max(meanCaption.right(), right));
+  }
   return g;
 }
 
@@ -76,7 +83,7 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
   const int heads = static_cast<int>(m_maps.rows());
   paintTitle(painter, area, title(), subtitle());
-  const Geometry g = geometry(area);
+  const Layout g = layout(area);
   const VectorF mean = heads > 0 ? VectorF(m_maps.colwise().mean().transpose()) : VectorF();
   for (int i = 0; i <= heads; ++i) {
     const bool isMean = i == heads;
@@ -85,10 +92,8 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
         isMean ? tr("mean · %1").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
                : tr("h%1 · %2").arg(i).arg(m_distances(i), 0, 'f', 0);
     const bool selected = isMean ? m_selectedHead < 0 : m_selectedHead == i;
-    QRectF captionRect = g.tiles.captions[static_cast<std::size_t>(i)];
+    const QRectF captionRect = g.tiles.captions[static_cast<std::size_t>(i)];
     if (isMean) {
-      // The mean sits alone at the start of its row: its caption may run on to the right.
-      captionRect.setRight(std::max(captionRect.right(), g.tiles.grid.right()));
       paintCaption(painter, captionRect, caption, selected, Qt::AlignLeft);
     } else {
       paintCaption(painter, captionRect, caption, selected);
@@ -113,8 +118,7 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   paintFigureColorbar(painter, g.tiles.colorbar, g.colorbar);
 }
 
-std::optional<int> AttentionHeadsFigure::headAt(const QRectF& area, const QPointF& point) const {
-  const Geometry g = geometry(area);
+std::optional<int> AttentionHeadsFigure::headAt(const Layout& g, const QPointF& point) const {
   const int heads = static_cast<int>(m_maps.rows());
   for (int i = 0; i <= heads; ++i) {
     const QRectF tile = g.tiles.tiles[static_cast<std::size_t>(i)];

@@ -6,6 +6,8 @@
 #include "core/model/eigen_types.h"
 #include "core/model/patch_embedding.h"
 #include "ui/figures/figure.h"
+#include "ui/figures/figure_layout.h"
+#include "ui/figures/figure_painting.h"
 #include "ui/views/colormap.h"
 
 namespace patchlens {
@@ -25,14 +27,23 @@ class AttentionHeadsFigure : public Figure {
   QString title() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
-  // The head under `point` when the figure is painted into `area`: 0..H-1, -1 for the mean
-  // tile, nullopt outside every tile.
-  std::optional<int> headAt(const QRectF& area, const QPointF& point) const;
+  // Where everything goes in `area`, computed in one place: paint() draws from it and the
+  // dock's mouse handler hit-tests with it. tiles.tiles[h] is head h, the last one the mean.
+  struct Layout {
+    QRectF body;
+    TileLayout tiles;
+    ColorbarSpec colorbar;
+  };
+  Layout layout(const QRectF& area) const;
+  // The head under `point` of a layout: 0..H-1, -1 for the mean tile, nullopt outside every
+  // tile and caption.
+  std::optional<int> headAt(const Layout& layout, const QPointF& point) const;
+  std::optional<int> headAt(const QRectF& area, const QPointF& point) const {
+    return headAt(layout(area), point);
+  }
   const RowMatrixF& maps() const { return m_maps; }
 
  private:
-  struct Geometry;
-  Geometry geometry(const QRectF& area) const;
   QString subtitle() const;
 
   RowMatrixF m_maps;

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <QCoreApplication>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/model/eigen_types.h"
 #include "ui/figures/figure.h"
+#include "ui/figures/figure_layout.h"
 #include "ui/views/colormap.h"
 
 namespace patchlens {
@@ -25,8 +27,19 @@ class TokenNormsFigure : public Figure {
   QString title() const override;
   QSizeF preferredSize() const override { return {620, 560}; }
   void paint(QPainter& painter, const QRectF& area) const override;
+  // The layer column under `point` when painted into `area` (nullopt outside the cells).
+  std::optional<int> layerAt(const QRectF& area, const QPointF& point) const;
 
  private:
+  struct Layout {
+    QString subtitle;
+    PanelSpec panel;
+    ColorbarSpec colorbar;
+    QRectF plot;
+    QRectF colorbarRect;
+  };
+  Layout layout(const QRectF& area) const;
+
   RowMatrixF m_norms;
   std::vector<std::string> m_prefixNames;
   int m_selectedLayer;

@@ -70,13 +70,10 @@ void AttentionPanel::rebuild() {
 
 std::optional<int> AttentionPanel::headAt(const QPoint& position) const {
   if (!m_current) return std::nullopt;
-  // The same scale FigureWidget paints with.
-  const QSizeF preferred = m_current->preferredSize();
-  const qreal scale =
-      std::min(m_figure->width() / preferred.width(), m_figure->height() / preferred.height());
-  if (scale <= 0) return std::nullopt;
-  return m_current->headAt(QRectF(0, 0, m_figure->width() / scale, m_figure->height() / scale),
-                           QPointF(position) / scale);
+  // The placement and layout paintEvent draws with: a click selects the tile drawn under it.
+  const FigureWidget::Placement place = m_figure->placement();
+  if (!place.valid()) return std::nullopt;
+  return m_current->headAt(m_current->layout(place.area), place.toFigure(QPointF(position)));
 }
 
 bool AttentionPanel::eventFilter(QObject* watched, QEvent* event) {

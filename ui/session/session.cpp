@@ -222,7 +222,7 @@ void Session::setConfig(const PipelineConfig& config) {
   submit(std::move(job));
 }
 
-QString Session::openWeights(const QString& path) {
+QString Session::openWeights(const QString& path, bool checkOnSample) {
   PipelineConfig config = m_config;
   config.weights.source = path.toStdString();
   // Reads at most two small JSON sidecars or a GGUF header: cheap enough for the GUI thread.
@@ -234,7 +234,12 @@ QString Session::openWeights(const QString& path) {
     setConfig(config);
     return lines.join(QStringLiteral("; "));
   }
-  // No image yet: validate the weights on the sample so that a bad file is reported now.
+  // No image yet: validate the weights on the sample so that a bad file is reported now
+  // (when no image of the user's comes next).
+  if (!checkOnSample) {
+    setConfig(config);  // kept for the image that comes next
+    return lines.join(QStringLiteral("; "));
+  }
   m_config = config;
   openImage(QStringLiteral(":/patchlens/sample.png"));
   return lines.join(QStringLiteral("; "));

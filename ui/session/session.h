@@ -137,7 +137,9 @@ class Session : public QObject {
   void setConfig(const PipelineConfig& config);
   // Returns what the checkpoint's own preprocessing changed ("preprocessing from config.json
   // (timm pretrained_cfg): ...") and any sidecar warnings, for the status bar; empty if none.
-  QString openWeights(const QString& path);
+  // Without an image yet the weights are checked on the bundled sample, unless
+  // checkOnSample is false (an image follows: nothing is computed for the sample).
+  QString openWeights(const QString& path, bool checkOnSample = true);
   void reload();
 
   const std::shared_ptr<const ComputeResult>& result() const { return m_result; }
