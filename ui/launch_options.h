@@ -46,8 +46,13 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
 // Loads what the options name into the window, waits for the worker, applies selection
 // and overlay. Returns false (with `error`) when loading failed. `openToPaintMs`, when
 // given, receives the time from the image's open request to the image view painted with it.
+// The names --dock accepts.
+QStringList dockNames();
+
+// `badUsage` is set when an option asks for what the image or model does not have
+// (--select outside the grid, --head 12 of 12 heads, --layer 13 of 12 blocks): exit 2.
 bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QString* error,
-                        double* openToPaintMs = nullptr);
+                        double* openToPaintMs = nullptr, bool* badUsage = nullptr);
 
 // Milliseconds from an open request to the image view painted with its first result (a
 // preview, for a large JPEG) and with its exact result (the same when there is no preview).

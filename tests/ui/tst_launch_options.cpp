@@ -4,6 +4,7 @@
 #include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include "core/model/vision_transformer.h"
@@ -33,6 +34,12 @@ class tst_LaunchOptions : public QObject {
   void badFirstImageShowsItsErrorOverAnEmptyView_data();
   void badFirstImageShowsItsErrorOverAnEmptyView();
   void truncatedJpegWarningNamesTheFileInTheBanner();
+  void refusesWhatTheModelDoesNotHave_data();
+  void refusesWhatTheModelDoesNotHave();
+  void refusesAnUnknownDock();
+  void badUsageExitsTwo();
+  void queryNamesAsDocumented_data();
+  void queryNamesAsDocumented();
 };
 
 void tst_LaunchOptions::initTestCase() {
@@ -221,6 +228,122 @@ void tst_LaunchOptions::truncatedJpegWarningNamesTheFileInTheBanner() {
   QVERIFY2(banner->text().contains(QStringLiteral("jpeg_truncated_progressive_eoi.jpg")) &&
                banner->text().contains(QStringLiteral("corrupt")),
            qPrintable(banner->text()));
+}
+
+void tst_LaunchOptions::refusesWhatTheModelDoesNotHave_data() {
+  QTest::addColumn<QStringList>("arguments");
+  QTest::addColumn<QString>("expected");  // in the error
+  // The fixture ViT: 3 heads, 3 blocks, a 4 x 4 patch grid at its 64 px input.
+  QTest::newRow("--head 3") << QStringList{"--head", "3"}
+                            << QStringLiteral("--head 3: the model has 3 heads (0..2");
+  QTest::newRow("--head -2") << QStringList{"--head", "-2"} << QStringLiteral("--head -2");
+  QTest::newRow("--select 14,0") << QStringList{"--select", "14,0"}
+                                 << QStringLiteral("--select 14,0 is outside the 4 x 4");
+  QTest::newRow("--hover 0,4") << QStringList{"--hover", "0,4"}
+                               << QStringLiteral("--hover 0,4 is outside");
+  QTest::newRow("--layer 4") << QStringList{"--layer", "4"} << QStringLiteral("--layer");
+  QTest::newRow("--query reg 1") << QStringList{"--query", "reg 1"}
+                                 << QStringLiteral("no 'reg 1' token");
+  QTest::newRow("--query 9,9") << QStringList{"--query", "9,9"}
+                               << QStringLiteral("outside the 4 x 4 grid");
+}
+
+// Issue 21: what the model or image does not have is refused by name (bad usage), not
+// clamped or ignored.
+void tst_LaunchOptions::refusesWhatTheModelDoesNotHave() {
+  QFETCH(QStringList, arguments);
+  QFETCH(QString, expected);
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  QString error;
+  const auto options = parseLaunchOptions(
+      QStringList{
+          "patchlens", QString::fromStdString(test::dataPath("chelsea.png")), "--weights",
+          QString::fromStdString(test::dataPath("transformer/timm_vit_f32/model.safetensors"))} +
+          arguments,
+      &error);
+  QVERIFY2(options, qPrintable(error));
+  bool badUsage = false;
+  QVERIFY(!applyLaunchOptions(window, *options, &error, nullptr, &badUsage));
+  QVERIFY(badUsage);
+  QVERIFY2(error.contains(expected), qPrintable(error));
+}
+
+void tst_LaunchOptions::refusesAnUnknownDock() {
+  QString error;
+  QVERIFY(!parseLaunchOptions({"patchlens", "--dock", "bogus"}, &error));
+  QVERIFY2(error.startsWith(QStringLiteral("unknown dock bogus")) &&
+               error.contains(QStringLiteral("attention-distance")),
+           qPrintable(error));
+  for (const QString& name : dockNames())
+    QVERIFY2(parseLaunchOptions({"patchlens", "--dock", name}, &error), qPrintable(error));
+}
+
+// The real executable: refused options exit 2 with one line on stderr.
+void tst_LaunchOptions::badUsageExitsTwo() {
+  QTemporaryDir dir;
+  for (const QStringList& extra : {QStringList{"--head", "12"}, QStringList{"--select", "14,0"},
+                                   QStringList{"--dock", "bogus"}}) {
+    QProcess process;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+    process.setProcessEnvironment(env);
+    process.start(QStringLiteral(PATCHLENS_BIN_DIR "/patchlens"),
+                  QStringList{QString::fromStdString(test::dataPath("chelsea.png")), "--weights",
+                              QString::fromStdString(
+                                  test::dataPath("transformer/timm_vit_f32/model.safetensors")),
+                              "--screenshot", dir.filePath(QStringLiteral("shot.png"))} +
+                      extra);
+    QVERIFY(process.waitForFinished(60000));
+    const QString err = QString::fromUtf8(process.readAllStandardError());
+    QVERIFY2(process.exitCode() == 2, qPrintable(extra.join(' ') + ": " + err));
+    QVERIFY2(err.startsWith(QStringLiteral("patchlens: error: ")) && err.count('\n') == 1,
+             qPrintable(err));
+    QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("shot.png"))));
+  }
+}
+
+void tst_LaunchOptions::queryNamesAsDocumented_data() {
+  QTest::addColumn<QString>("query");
+  QTest::addColumn<int>("token");  // -1: refused
+  QTest::newRow("cls") << QStringLiteral("cls") << 0;
+  QTest::newRow("CLS") << QStringLiteral("CLS") << 0;
+  QTest::newRow("reg 1") << QStringLiteral("reg 1") << 1;
+  QTest::newRow("reg:2") << QStringLiteral("reg:2") << 2;
+  QTest::newRow("REG4") << QStringLiteral("REG4") << 4;
+  QTest::newRow("reg 0") << QStringLiteral("reg 0") << -1;
+  QTest::newRow("1,2 (a patch)") << QStringLiteral("1,2") << -2;  // patch (1, 2)
+}
+
+// `--query reg N` as the help says (DINOv2 with 4 registers: cls, reg 1..reg 4).
+void tst_LaunchOptions::queryNamesAsDocumented() {
+  QFETCH(QString, query);
+  QFETCH(int, token);
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  QString error;
+  const auto options = parseLaunchOptions(
+      {"patchlens", QString::fromStdString(test::dataPath("chelsea.png")), "--weights",
+       QString::fromStdString(test::dataPath("transformer/timm_dinov2_reg4_f16/model.safetensors")),
+       "--heads", "4", "--query", query},
+      &error);
+  QVERIFY2(options, qPrintable(error));
+  bool badUsage = false;
+  const bool applied = applyLaunchOptions(window, *options, &error, nullptr, &badUsage);
+  if (token < 0) {
+    QVERIFY(!applied && badUsage);
+    QVERIFY2(error.contains(QStringLiteral("reg 1, reg 2, reg 3, reg 4")), qPrintable(error));
+    return;
+  }
+  QVERIFY2(applied, qPrintable(error));
+  const LayerTrace& trace = *window.session()->result()->trace;
+  QCOMPARE(trace.prefixTokens, 5);
+  QCOMPARE(window.session()->queryToken(),
+           token == -2 ? trace.prefixTokens + 1 * trace.gridCols + 2 : token);
 }
 
 QTEST_MAIN(tst_LaunchOptions)

@@ -142,7 +142,14 @@ void tst_TransformerViews::layerSliderMovesInspectorToTokensRow() {
   QVERIFY2((shown - expected).cwiseAbs().maxCoeff() <= 1e-6f * expected.cwiseAbs().maxCoeff(),
            qPrintable(QString::number((shown - expected).cwiseAbs().maxCoeff())));
   // The spin box follows the slider.
-  QCOMPARE(m_window->findChild<QSpinBox*>(QStringLiteral("layerSpin"))->value(), layer);
+  QSpinBox* spin = m_window->findChild<QSpinBox*>(QStringLiteral("layerSpin"));
+  QCOMPARE(spin->value(), layer);
+  // Issue 21: the spin box numbers layers as --layer does ("Block 2" beside 2, not 3).
+  const QString spec = layer == 0   ? QStringLiteral("patch")
+                       : layer == 5 ? QStringLiteral("final")
+                                    : QString::number(layer - 1);
+  QCOMPARE(spin->text(), spec);
+  QCOMPARE(m_window->session()->result()->trace->layerIndex(spec.toStdString()), layer);
   // Exports (dialog and right-click) start from the layer on screen: the same tokens row.
   const FigureData data = figureDataFor(*m_window->session()->result());
   QCOMPARE(data.layer, layer);

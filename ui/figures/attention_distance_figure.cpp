@@ -23,7 +23,7 @@ AttentionDistanceFigure::AttentionDistanceFigure(RowMatrixF distances, int patch
       m_selectedBlock(selectedBlock),
       m_selectedHead(selectedHead) {}
 
-QString AttentionDistanceFigure::title() const {
+QString AttentionDistanceFigure::ownTitle() const {
   return tr("Mean attention distance of every head against depth");
 }
 

@@ -21,7 +21,7 @@ class AttentionDistanceFigure : public Figure {
   AttentionDistanceFigure(RowMatrixF distances, int patchSize, int gridRows, int gridCols,
                           int selectedBlock, int selectedHead);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {620, 400}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

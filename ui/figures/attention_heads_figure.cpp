@@ -23,7 +23,7 @@ AttentionHeadsFigure::AttentionHeadsFigure(RowMatrixF maps, VectorF distances, G
       m_selectedHead(selectedHead),
       m_colormap(colormap) {}
 
-QString AttentionHeadsFigure::title() const {
+QString AttentionHeadsFigure::ownTitle() const {
   return tr("Attention of every head, %1").arg(m_layerName);
 }
 

@@ -24,7 +24,7 @@ class AttentionHeadsFigure : public Figure {
                        QString queryName, int queryRow, int queryCol, int selectedHead,
                        ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
   // Where everything goes in `area`, computed in one place: paint() draws from it and the

@@ -25,7 +25,7 @@ class AttentionMapFigure : public Figure {
   AttentionMapFigure(QString title, QString valueLabel, QImage input, VectorF values, GridSize grid,
                      int patchSize, Query query, ColormapId colormap);
 
-  QString title() const override { return m_title; }
+  QString ownTitle() const override { return m_title; }
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

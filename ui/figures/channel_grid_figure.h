@@ -19,7 +19,7 @@ class ChannelGridFigure : public Figure {
   ChannelGridFigure(const RowMatrixF& tokens, GridSize grid, int first, int last,
                     ColormapId colormap, ValueRange range);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {640, 640}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

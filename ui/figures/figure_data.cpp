@@ -2,6 +2,12 @@
 
 namespace patchlens {
 
+std::string layerSpec(const LayerTrace* trace, int layer) {
+  if (!trace || layer <= 0) return "patch";
+  if (layer >= trace->depth + 2) return "final";
+  return std::to_string(layer - 1);
+}
+
 ColormapId signedColormap(const FigureOptions& options) {
   return options.colormap.value_or(ColormapId::RdBu);
 }

@@ -50,6 +50,10 @@ struct FigureOptions {
   int selectedHead = -1;  // marked in attention-distance and attention-heads (-1: none)
 };
 
+// A layer index of `trace` as the command line writes it: "patch", "0".."depth" (tokens_L:
+// layer index L + 1, shown as "Block L"), "final". Without a trace: "patch".
+std::string layerSpec(const LayerTrace* trace, int layer);
+
 // Signed values (channels, weights) default to a diverging map centred on 0.
 ColormapId signedColormap(const FigureOptions& options);
 // Non-negative or unsigned values default to a sequential map.

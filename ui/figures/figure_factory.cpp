@@ -97,10 +97,42 @@ int queryToken(const LayerTrace& trace, const FigureOptions& options,
   return token;
 }
 
+// The figures drawn from the tokens of one layer (data.layer); the others name their block
+// (attention), span every layer (depth figures) or show the weights.
+bool showsLayerTokens(const PlotKind& kind, const FigureOptions& options) {
+  switch (kind.type) {
+    case PlotType::Channel:
+    case PlotType::Token:
+    case PlotType::TokenLine:
+    case PlotType::Channels:
+    case PlotType::Similarity:
+    case PlotType::Histogram:
+      return true;
+    case PlotType::Pca:
+      return !options.foreground;  // the foreground figure names its layer itself
+    default:
+      return false;
+  }
+}
+
+std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data,
+                                    const FigureOptions& options);
+
 }  // namespace
 
 std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
                                    const FigureOptions& options) {
+  std::unique_ptr<Figure> figure = buildFigure(kind, data, options);
+  // With a transformer every token figure names its layer ("Block 6" for --layer 6).
+  if (data.trace && showsLayerTokens(kind, options))
+    figure->setContext(QString::fromStdString(data.trace->layerName(data.layer)));
+  return figure;
+}
+
+namespace {
+
+std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data,
+                                    const FigureOptions& options) {
   const RowMatrixF& tokens = data.embedding.tokens;
   const GridSize grid = data.embedding.grid;
   const int p = data.patchSize();
@@ -233,10 +265,11 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
     }
     case PlotType::Reconstruction: {
       if (data.layer != 0) {
-        throw Error("",
-                    "reconstruction inverts the patch embedding; it exists only at layer 0, not at "
-                    "--layer " +
-                        std::to_string(data.layer));
+        throw Error(
+            "",
+            "reconstruction inverts the patch embedding; it exists only at --layer patch, not at "
+            "--layer " +
+                layerSpec(data.trace.get(), data.layer));
       }
       const PatchWeights& w = weightsOf(data);
       const int most = static_cast<int>(std::min(tokens.rows(), tokens.cols()));
@@ -253,5 +286,7 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
   }
   throw Error("", "unknown plot kind");
 }
+
+}  // namespace
 
 }  // namespace patchlens

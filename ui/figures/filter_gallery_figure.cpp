@@ -25,7 +25,7 @@ FilterGalleryFigure::FilterGalleryFigure(const PatchWeights& weights)
   m_mosaic = mosaic(tiles, m_shape.cols, kSeparator, Qt::white);
 }
 
-QString FilterGalleryFigure::title() const {
+QString FilterGalleryFigure::ownTitle() const {
   return tr("All %1 filters of the patch embedding").arg(m_filters);
 }
 

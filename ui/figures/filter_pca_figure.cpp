@@ -18,7 +18,7 @@ FilterPcaFigure::FilterPcaFigure(const FilterPca& pca, int filters)
   }
 }
 
-QString FilterPcaFigure::title() const {
+QString FilterPcaFigure::ownTitle() const {
   return tr("%1 principal components of %2 filters").arg(m_tiles.size()).arg(m_filters);
 }
 

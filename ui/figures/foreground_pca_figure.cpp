@@ -19,7 +19,7 @@ ForegroundPcaFigure::ForegroundPcaFigure(QImage input, ForegroundPca pca,
       m_patchSize(patchSize),
       m_layerName(std::move(layerName)) {}
 
-QString ForegroundPcaFigure::title() const {
+QString ForegroundPcaFigure::ownTitle() const {
   return tr("DINOv2-style PCA of the foreground tokens, %1").arg(m_layerName);
 }
 

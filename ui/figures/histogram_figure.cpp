@@ -18,7 +18,7 @@ HistogramFigure::HistogramFigure(Histogram histogram, VectorStats stats, int row
       m_colormap(colormap),
       m_colorRange(colorRange) {}
 
-QString HistogramFigure::title() const {
+QString HistogramFigure::ownTitle() const {
   return tr("Histogram of the embedding values");
 }
 

@@ -18,7 +18,7 @@ class HistogramFigure : public Figure {
   HistogramFigure(Histogram histogram, VectorStats stats, int rows, int cols, ColormapId colormap,
                   ValueRange colorRange);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {620, 400}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

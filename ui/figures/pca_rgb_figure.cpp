@@ -42,7 +42,7 @@ QSizeF PcaRgbFigure::preferredSize() const {
   return {720, 105 + 255 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
 }
 
-QString PcaRgbFigure::title() const {
+QString PcaRgbFigure::ownTitle() const {
   return tr("First three principal components of the tokens as RGB");
 }
 

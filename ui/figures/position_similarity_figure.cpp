@@ -30,7 +30,7 @@ PositionSimilarityFigure::PositionSimilarityFigure(const PositionSimilarity& sim
   m_mosaic = mosaic(tiles, m_cols, kSeparator, Qt::white);
 }
 
-QString PositionSimilarityFigure::title() const {
+QString PositionSimilarityFigure::ownTitle() const {
   return tr("Similarity of the position embeddings");
 }
 

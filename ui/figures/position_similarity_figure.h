@@ -17,7 +17,7 @@ class PositionSimilarityFigure : public Figure {
  public:
   PositionSimilarityFigure(const PositionSimilarity& similarity, ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {600, 580}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

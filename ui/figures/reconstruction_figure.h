@@ -18,7 +18,7 @@ class ReconstructionFigure : public Figure {
   ReconstructionFigure(QImage input, const PatchReconstruction& reconstruction, int embedDim,
                        ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

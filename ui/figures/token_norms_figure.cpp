@@ -18,7 +18,7 @@ TokenNormsFigure::TokenNormsFigure(RowMatrixF norms, std::vector<std::string> pr
       m_selectedLayer(selectedLayer),
       m_colormap(colormap) {}
 
-QString TokenNormsFigure::title() const {
+QString TokenNormsFigure::ownTitle() const {
   return tr("L2 norm of every token across depth");
 }
 

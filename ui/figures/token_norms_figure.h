@@ -24,7 +24,7 @@ class TokenNormsFigure : public Figure {
   TokenNormsFigure(RowMatrixF norms, std::vector<std::string> prefixNames, int selectedLayer,
                    ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {620, 560}; }
   void paint(QPainter& painter, const QRectF& area) const override;
   // The layer column under `point` when painted into `area` (nullopt outside the cells).

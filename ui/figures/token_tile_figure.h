@@ -18,7 +18,7 @@ class TokenTileFigure : public Figure {
   TokenTileFigure(QImage patch, VectorF token, int row, int col, ColormapId colormap,
                   ValueRange range);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {640, 340}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 
