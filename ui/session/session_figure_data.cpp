@@ -57,7 +57,9 @@ FigureOptions figureOptionsFor(const Session& session, const PlotKind& kind) {
       const auto& result = session.result();
       if (!result || !result->trace) return options;
       const LayerTrace& trace = *result->trace;
-      options.selectedHead = session.head();
+      // Rollout and token norms use no head: their style line does not name one.
+      if (kind.type != PlotType::Rollout && kind.type != PlotType::TokenNorms)
+        options.selectedHead = session.head();
       if (kind.type == PlotType::Attention || kind.type == PlotType::AttentionHeads) {
         options.query = queryFor(trace, session.queryToken());
       } else if (kind.type == PlotType::Rollout) {

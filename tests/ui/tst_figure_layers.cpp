@@ -1,0 +1,166 @@
+#include <QProcess>
+#include <QRegularExpression>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <memory>
+
+#include "tests/common/test_support.h"
+#include "ui/figures/export_dialog.h"
+#include "ui/figures/figure.h"
+#include "ui/figures/figure_factory.h"
+#include "ui/figures/plot_kind.h"
+#include "ui/main_window.h"
+#include "ui/session/session.h"
+#include "ui/session/session_figure_data.h"
+
+using namespace patchlens;
+
+// Issue 21: every figure names the layer it shows, with one numbering ("Block 2" is
+// `--layer 2`), and the export dialog's command line draws the same figure through
+// patchlens-cli: its SVG has the same <title> (and, for figures with no screen style, the
+// same bytes). The fixture ViT (3 blocks, 3 heads) on chelsea.png at Block 2.
+class tst_FigureLayers : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase();
+  void init();
+  void cleanup();
+  void everyFigureNamesItsLayer_data();
+  void everyFigureNamesItsLayer();
+  void commandLineReproducesTheFigure_data();
+  void commandLineReproducesTheFigure();
+
+ private:
+  std::unique_ptr<MainWindow> m_window;
+};
+
+void tst_FigureLayers::initTestCase() {
+  QStandardPaths::setTestModeEnabled(true);
+  QCoreApplication::setOrganizationName(QStringLiteral("PatchLensTest"));
+  QCoreApplication::setApplicationName(QStringLiteral("tst_figure_layers"));
+}
+
+void tst_FigureLayers::init() {
+  QSettings().clear();
+  m_window = std::make_unique<MainWindow>(nullptr, MainWindow::SettingsMode::Ephemeral);
+  m_window->resize(1400, 900);
+  m_window->show();
+  Session* session = m_window->session();
+  m_window->openWeights(
+      QString::fromStdString(test::dataPath("transformer/timm_vit_f32/model.safetensors")));
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
+  const QString image = QString::fromStdString(test::dataPath("chelsea.png"));
+  m_window->openImage(image);
+  QVERIFY(QTest::qWaitFor(
+      [&] {
+        return !session->isBusy() && session->hasTransformer() &&
+               session->result()->imagePath == image;
+      },
+      60000));
+  session->setSelection({1, 2});
+}
+
+void tst_FigureLayers::cleanup() {
+  m_window.reset();
+}
+
+void tst_FigureLayers::everyFigureNamesItsLayer_data() {
+  QTest::addColumn<QString>("kind");
+  QTest::addColumn<QString>("layer");     // --layer
+  QTest::addColumn<QString>("expected");  // in the title
+  for (const auto& [layer, name] : {std::pair{"2", "Block 2"}, std::pair{"0", "Input to block 1"},
+                                    std::pair{"final", "Final norm"}}) {
+    for (const char* kind : {"channel:5", "token:1,2", "token-line:1,2", "channels:0-3",
+                             "similarity:1,2", "histogram", "pca"}) {
+      QTest::addRow("%s --layer %s", kind, layer) << kind << layer << name;
+    }
+  }
+  // The attention figures name their block: attention:L is the block of --layer L.
+  QTest::addRow("attention:2") << "attention:2"
+                               << "2"
+                               << "block 2";
+  QTest::addRow("attention:2,1") << "attention:2,1"
+                                 << "2"
+                                 << "block 2";
+  QTest::addRow("attention-heads:3") << "attention-heads:3"
+                                     << "3"
+                                     << "block 3";
+  QTest::addRow("rollout") << "rollout"
+                           << "2"
+                           << "through 3 blocks";
+}
+
+void tst_FigureLayers::everyFigureNamesItsLayer() {
+  QFETCH(QString, kind);
+  QFETCH(QString, layer);
+  QFETCH(QString, expected);
+  Session* session = m_window->session();
+  session->setLayer(session->result()->trace->layerIndex(layer.toStdString()));
+  QCOMPARE(session->layerName(session->result()->layerIndex), layer == "2" ? "Block 2" : expected);
+  const PlotKind plot = PlotKind::parse(kind.toStdString());
+  const std::unique_ptr<Figure> figure =
+      makeFigure(plot, figureDataFor(*session->result()), figureOptionsFor(*session, plot));
+  QVERIFY2(figure->title().contains(expected), qPrintable(figure->title()));
+}
+
+void tst_FigureLayers::commandLineReproducesTheFigure_data() {
+  QTest::addColumn<QString>("kind");
+  QTest::addColumn<bool>("sameBytes");  // no screen style the CLI cannot say
+  QTest::newRow("channel:5") << "channel:5" << false;
+  QTest::newRow("similarity:1,2") << "similarity:1,2" << false;
+  QTest::newRow("token-line:1,2") << "token-line:1,2" << true;
+  QTest::newRow("pca") << "pca" << true;
+  QTest::newRow("attention-heads:2") << "attention-heads:2" << true;
+  QTest::newRow("pca --foreground 0.50") << "pca --foreground 0.50" << true;
+  QTest::newRow("token-norms") << "token-norms" << true;
+}
+
+void tst_FigureLayers::commandLineReproducesTheFigure() {
+  QFETCH(QString, kind);
+  QFETCH(bool, sameBytes);
+  Session* session = m_window->session();
+  session->setLayer(session->result()->trace->layerIndex("2"));
+  QTemporaryDir dir;
+  ExportDialog dialog(session, m_window.get());
+  dialog.setFormat(FigureFormat::Svg);
+  dialog.setKind(kind);
+  QVERIFY(QTest::qWaitFor([&] { return dialog.isFigureReady(); }, 30000));
+  const QString gui = dir.filePath(QStringLiteral("gui.svg"));
+  dialog.setPath(gui);
+  QVERIFY2(dialog.save(), qPrintable(dialog.message()));
+  QStringList args = dialog.commandArguments();
+  QVERIFY2(args.contains(QStringLiteral("--plot")), qPrintable(args.join(' ')));
+  if (kind != QLatin1String("attention-heads:2")) {
+    // The layer on screen is in the command as the user would type it.
+    const qsizetype at = args.indexOf(QStringLiteral("--layer"));
+    QVERIFY2(at >= 0 && args.value(at + 1) == QLatin1String("2"), qPrintable(args.join(' ')));
+  }
+  QVERIFY(dialog.commandLine().startsWith(QStringLiteral("patchlens-cli export ")));
+  const QString cli = dir.filePath(QStringLiteral("cli.svg"));
+  QCOMPARE(args.value(args.size() - 2), QStringLiteral("-o"));
+  args.last() = cli;
+  QProcess process;
+  process.start(QStringLiteral(PATCHLENS_BIN_DIR "/patchlens-cli"), args);
+  QVERIFY(process.waitForFinished(120000));
+  QVERIFY2(process.exitCode() == 0, qPrintable(QString::fromUtf8(process.readAllStandardError())));
+  const auto read = [](const QString& path) {
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+  };
+  const QByteArray guiBytes = read(gui);
+  const QByteArray cliBytes = read(cli);
+  static const QRegularExpression title(QStringLiteral("<title>([^<]*)</title>"));
+  const QString guiTitle = title.match(QString::fromUtf8(guiBytes)).captured(1);
+  const QString cliTitle = title.match(QString::fromUtf8(cliBytes)).captured(1);
+  QVERIFY2(!guiTitle.isEmpty(), guiBytes.left(400).constData());
+  QCOMPARE(cliTitle, guiTitle);
+  if (kind != QLatin1String("attention-heads:2") && kind != QLatin1String("token-norms"))
+    QVERIFY2(guiTitle.contains(QStringLiteral("Block 2")), qPrintable(guiTitle));
+  if (sameBytes) QVERIFY2(guiBytes == cliBytes, qPrintable(guiTitle));
+}
+
+QTEST_MAIN(tst_FigureLayers)
+#include "tst_figure_layers.moc"
