@@ -33,6 +33,8 @@
 
 #include "core/model/vision_transformer.h"
 #include "core/weights/weight_loader.h"
+#include "ui/base/category_palette.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/channel_panel.h"
 #include "ui/panels/model_panel.h"
@@ -40,12 +42,10 @@
 #include "ui/panels/patch_inspector.h"
 #include "ui/panels/transformer_views.h"
 #include "ui/session/session.h"
-#include "ui/views/category_palette.h"
 #include "ui/views/colorbar.h"
 #include "ui/views/embedding_matrix_view.h"
 #include "ui/views/image_view.h"
 #include "ui/views/prefix_token_strip.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -551,16 +551,18 @@ void MainWindow::updateOverlayChrome() {
     caption = tr("No overlay");
   } else if (map.empty() && map.kind == OverlayKind::Pca) {
     caption = tr("Computing the PCA…");
-  } else if (map.empty()) {
+  } else if (map.empty() && map.kind == OverlayKind::Similarity) {
     caption = tr("Select a patch to see the similarity of every token to it");
+  } else if (map.empty()) {
+    caption = map.label;  // why there is nothing to draw ("these weights hold no transformer")
   } else if (map.isRgb) {
     caption = tr("%1; PC1 → red, PC2 → green, PC3 → blue, each min-max scaled").arg(map.label);
   } else if (categorical) {
     caption = argmaxLegend(map);
   } else {
-    caption = tr("Overlay: %1 · %2 · scale %3 [%4, %5]")
-                  .arg(map.label, toQString(Colormap::get(map.colormap).name()),
-                       scaleModeKey(m_session->scaleFor(map.kind)))
+    // The label names the colour scale (or says the map is uniform).
+    caption = tr("Overlay: %1 · %2 [%3, %4]")
+                  .arg(map.label, toQString(Colormap::get(map.colormap).name()))
                   .arg(map.range.lo, 0, 'g', 4)
                   .arg(map.range.hi, 0, 'g', 4);
   }

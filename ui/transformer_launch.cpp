@@ -17,7 +17,7 @@
 #include "ui/session/session.h"
 #include "ui/views/figure_widget.h"
 #include "ui/views/image_view.h"
-#include "ui/views/qt_conversions.h"
+#include "ui/base/qt_conversions.h"
 
 namespace patchlens {
 

@@ -7,11 +7,17 @@
 #include <memory>
 
 #include "tests/common/test_support.h"
+#include "ui/base/color_scale.h"
+#include "ui/base/qt_conversions.h"
+#include "ui/figures/attention_heads_figure.h"
+#include "ui/figures/attention_map_figure.h"
 #include "ui/figures/export_dialog.h"
 #include "ui/figures/figure.h"
 #include "ui/figures/figure_factory.h"
 #include "ui/figures/plot_kind.h"
 #include "ui/main_window.h"
+#include "ui/panels/attention_panel.h"
+#include "ui/panels/transformer_views.h"
 #include "ui/session/session.h"
 #include "ui/session/session_figure_data.h"
 
@@ -32,6 +38,9 @@ class tst_FigureLayers : public QObject {
   void everyFigureNamesItsLayer();
   void commandLineReproducesTheFigure_data();
   void commandLineReproducesTheFigure();
+  void oneMapOneColour_data();
+  void oneMapOneColour();
+  void flatMapIsDrawnFlat();
 
  private:
   std::unique_ptr<MainWindow> m_window;
@@ -160,6 +169,88 @@ void tst_FigureLayers::commandLineReproducesTheFigure() {
   if (kind != QLatin1String("attention-heads:2") && kind != QLatin1String("token-norms"))
     QVERIFY2(guiTitle.contains(QStringLiteral("Block 2")), qPrintable(guiTitle));
   if (sameBytes) QVERIFY2(guiBytes == cliBytes, qPrintable(guiTitle));
+}
+
+void tst_FigureLayers::oneMapOneColour_data() {
+  QTest::addColumn<int>("head");  // -1: the mean
+  QTest::addColumn<QString>("scale");
+  QTest::newRow("mean, default scale") << -1 << QString();
+  QTest::newRow("head 1, default scale") << 1 << QString();
+  QTest::newRow("head 2, percentile") << 2 << QStringLiteral("percentile");
+  QTest::newRow("mean, symmetric") << -1 << QStringLiteral("symmetric");
+}
+
+// Issue 21: one attention map in the overlay, the attention dock and the export (GUI and,
+// at the default scale, the CLI's options): the same colour for the same value, and the
+// scale named on the colorbar.
+void tst_FigureLayers::oneMapOneColour() {
+  QFETCH(int, head);
+  QFETCH(QString, scale);
+  Session* session = m_window->session();
+  if (!scale.isEmpty()) session->setScaleChoice(parseScaleMode(scale));
+  session->setLayer(session->result()->trace->layerIndex("2"));
+  session->setOverlay(OverlayKind::Attention);
+  session->setHead(head);
+  QVERIFY(QTest::qWaitFor([&] { return !session->overlayMap().empty(); }, 10000));
+  const OverlayMap& overlay = session->overlayMap();
+  TransformerViews* views = TransformerViews::of(*m_window);
+  QVERIFY(views && views->attentionPanel()->figure());
+  const auto dock = views->attentionPanel()->figure()->layout(QRectF(0, 0, 600, 500)).colorbar;
+  const QString kind =
+      head < 0 ? QStringLiteral("attention:2") : QStringLiteral("attention:2,%1").arg(head);
+  const PlotKind plot = PlotKind::parse(kind.toStdString());
+  const std::unique_ptr<Figure> exported =
+      makeFigure(plot, figureDataFor(*session->result()), figureOptionsFor(*session, plot));
+  const auto* map = dynamic_cast<const AttentionMapFigure*>(exported.get());
+  QVERIFY(map);
+  std::vector<std::pair<ColormapId, ValueRange>> scales{{dock.colormap, dock.range},
+                                                        {map->colormap(), map->colorScale().range}};
+  if (scale.isEmpty()) {
+    // patchlens-cli export --plot attention:2 (its own default options).
+    const std::unique_ptr<Figure> cli = makeFigure(plot, figureDataFor(*session->result()), {});
+    const auto* cliMap = dynamic_cast<const AttentionMapFigure*>(cli.get());
+    QVERIFY(cliMap);
+    scales.emplace_back(cliMap->colormap(), cliMap->colorScale().range);
+  }
+  const GridSize grid = session->result()->embedding.grid;
+  QCOMPARE(overlay.values.size(), Eigen::Index(grid.rows * grid.cols));
+  for (int t = 0; t < overlay.values.size(); ++t) {
+    const QColor shown = QColor(overlay.image.pixel(t % grid.cols, t / grid.cols)).toRgb();
+    for (const auto& [colormap, range] : scales) {
+      const QColor other = colormapColor(colormap, overlay.values(t), range).toRgb();
+      QVERIFY2(shown.rgb() == other.rgb(), qPrintable(QStringLiteral("patch %1: overlay %2, "
+                                                                     "other %3")
+                                                          .arg(t)
+                                                          .arg(shown.name(), other.name())));
+    }
+  }
+  // The mode is written where the colours are explained.
+  const QString name = scaleModeName(session->scaleFor(OverlayKind::Attention));
+  QVERIFY2(dock.label.contains(name), qPrintable(dock.label));
+  QVERIFY2(overlay.label.contains(name), qPrintable(overlay.label));
+}
+
+// A map whose spread is below 1e-3 of its magnitude (the class token's attention at block 1
+// of a random ViT: 0.005074-0.005078) says so and takes one colour.
+void tst_FigureLayers::flatMapIsDrawnFlat() {
+  VectorF values(4);
+  values << 0.005074f, 0.005078f, 0.005076f, 0.005075f;
+  for (const ScaleMode mode :
+       {ScaleMode::MinMax, ScaleMode::Symmetric, ScaleMode::Percentile, ScaleMode::Global}) {
+    const ColorScale scale = ColorScale::of(mode, values, minMaxRange(values));
+    QVERIFY(scale.uniform);
+    QCOMPARE(scale.caption(), QStringLiteral("uniform (range 4e-06)"));
+    const QImage image = valuesToQImage(values, 2, 2, ColormapId::Viridis, scale.range);
+    for (int t = 1; t < 4; ++t) QCOMPARE(image.pixel(t % 2, t / 2), image.pixel(0, 0));
+  }
+  // A map with structure keeps its stretch.
+  VectorF structured(4);
+  structured << 0.001f, 0.002f, 0.003f, 0.004f;
+  const ColorScale scale = ColorScale::of(ScaleMode::MinMax, structured, {});
+  QVERIFY(!scale.uniform);
+  QCOMPARE(scale.range.lo, 0.001f);
+  QCOMPARE(scale.range.hi, 0.004f);
+  QCOMPARE(scale.caption(), QStringLiteral("scale min/max"));
 }
 
 QTEST_MAIN(tst_FigureLayers)

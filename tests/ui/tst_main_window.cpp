@@ -10,11 +10,11 @@
 #include "core/image/image_loader.h"
 #include "core/model/patch_embedding.h"
 #include "core/model/pipeline.h"
+#include "ui/base/colormap.h"
 #include "ui/main_window.h"
 #include "ui/panels/patch_inspector.h"
 #include "ui/session/session.h"
 #include "ui/views/colorbar.h"
-#include "ui/views/colormap.h"
 #include "ui/views/image_view.h"
 
 using namespace patchlens;

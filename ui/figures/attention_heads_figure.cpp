@@ -4,15 +4,16 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
 AttentionHeadsFigure::AttentionHeadsFigure(RowMatrixF maps, VectorF distances, GridSize grid,
                                            QString layerName, QString queryName, int queryRow,
-                                           int queryCol, int selectedHead, ColormapId colormap)
+                                           int queryCol, int selectedHead, ColormapId colormap,
+                                           ColorScale scale)
     : m_maps(std::move(maps)),
       m_distances(std::move(distances)),
       m_grid(grid),
@@ -21,7 +22,8 @@ AttentionHeadsFigure::AttentionHeadsFigure(RowMatrixF maps, VectorF distances, G
       m_queryRow(queryRow),
       m_queryCol(queryCol),
       m_selectedHead(selectedHead),
-      m_colormap(colormap) {}
+      m_colormap(colormap),
+      m_scale(scale) {}
 
 QString AttentionHeadsFigure::ownTitle() const {
   return tr("Attention of every head, %1").arg(m_layerName);
@@ -48,9 +50,8 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
   g.body = area.adjusted(figure_style::kMargin, titleHeight(title(), subtitle(), area.width()),
                          -figure_style::kMargin, -figure_style::kMargin);
   const int count = static_cast<int>(m_maps.rows()) + 1;
-  const float hi = m_maps.size() > 0 ? m_maps.maxCoeff() : 1.0f;
-  g.colorbar = ColorbarSpec{m_colormap, ValueRange{0.0f, std::max(hi, 1e-12f)},
-                            tr("attention probability"), false};
+  g.colorbar = ColorbarSpec{m_colormap, m_scale.range,
+                            tr("attention probability · %1").arg(m_scale.caption()), false};
   const double aspect = static_cast<double>(m_grid.cols) / std::max(m_grid.rows, 1);
   // The number of columns that gives the largest tiles in this area.
   qreal best = -1;

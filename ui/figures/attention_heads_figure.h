@@ -5,16 +5,18 @@
 
 #include "core/model/eigen_types.h"
 #include "core/model/patch_embedding.h"
+#include "ui/base/color_scale.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 
 // Small multiples: what one query attends to in every head of one block, plus the mean over
-// heads, on one shared colour scale; each title gives the head's mean attention distance.
-// The attention dock draws it on screen and hit-tests clicks with headAt().
+// heads, on one shared colour scale (attentionColorScale: the overlay's and the exports'); each
+// title gives the head's mean attention distance. The attention dock draws it on screen and
+// hit-tests clicks with headAt().
 class AttentionHeadsFigure : public Figure {
   Q_DECLARE_TR_FUNCTIONS(AttentionHeadsFigure)
 
@@ -22,7 +24,7 @@ class AttentionHeadsFigure : public Figure {
   // maps [H x N] (row h = head h over the patches), distances [H] in pixels.
   AttentionHeadsFigure(RowMatrixF maps, VectorF distances, GridSize grid, QString layerName,
                        QString queryName, int queryRow, int queryCol, int selectedHead,
-                       ColormapId colormap);
+                       ColormapId colormap, ColorScale scale);
 
   QString ownTitle() const override;
   QSizeF preferredSize() const override;
@@ -55,6 +57,7 @@ class AttentionHeadsFigure : public Figure {
   int m_queryCol;
   int m_selectedHead;  // -1: the mean
   ColormapId m_colormap;
+  ColorScale m_scale;
 };
 
 }  // namespace patchlens

@@ -5,8 +5,8 @@
 
 #include "core/analysis/embedding_analysis.h"
 #include "core/model/patch_embedding.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 

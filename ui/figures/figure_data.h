@@ -11,7 +11,8 @@
 #include "core/image/normalization.h"
 #include "core/model/patch_embedding.h"
 #include "core/weights/patch_weights.h"
-#include "ui/views/colormap.h"
+#include "ui/base/color_scale.h"
+#include "ui/base/colormap.h"
 
 namespace patchlens {
 
@@ -60,7 +61,12 @@ ColormapId signedColormap(const FigureOptions& options);
 ColormapId sequentialColormap(const FigureOptions& options);
 // A diverging map gets +-max|v| so that 0 sits in its middle; a sequential one min..max.
 ValueRange rangeForColormap(ColormapId colormap, const Eigen::Ref<const VectorF>& values);
-// The options' scale when set (as the screen draws it), else rangeForColormap.
+// The options' scale mode when set (as the screen draws it), else the colormap's default
+// (symmetric for a diverging map, min/max otherwise).
+ScaleMode scaleModeFor(ColormapId colormap, const FigureOptions& options);
+// The colour scale of `values` in that mode (ColorScale: flat maps drawn flat).
+ColorScale colorScaleFor(ColormapId colormap, const Eigen::Ref<const VectorF>& values,
+                         const FigureOptions& options);
 ValueRange rangeForOptions(ColormapId colormap, const Eigen::Ref<const VectorF>& values,
                            const FigureOptions& options);
 

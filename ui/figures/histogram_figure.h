@@ -4,8 +4,8 @@
 
 #include "core/analysis/channel_statistics.h"
 #include "core/analysis/embedding_analysis.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 

@@ -4,9 +4,9 @@
 #include <algorithm>
 
 #include "core/analysis/embedding_analysis.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

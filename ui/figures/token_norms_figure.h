@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "core/model/eigen_types.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
 #include "ui/figures/figure_layout.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <limits>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/session/session.h"
 #include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

@@ -8,11 +8,11 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure.h"
 #include "ui/session/session.h"
 #include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

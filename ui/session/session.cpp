@@ -19,8 +19,9 @@
 #include "core/model/initializers.h"
 #include "core/model/pipeline.h"
 #include "core/model/vision_transformer.h"
-#include "ui/views/category_palette.h"
-#include "ui/views/qt_conversions.h"
+#include "ui/base/category_palette.h"
+#include "ui/base/color_scale.h"
+#include "ui/base/qt_conversions.h"
 
 namespace patchlens {
 
@@ -915,13 +916,14 @@ ScaleMode Session::scaleFor(OverlayKind kind) const {
 }
 
 ValueRange Session::rangeFor(const Eigen::Ref<const VectorF>& values, ScaleMode mode) const {
-  return scaleRange(mode, values, m_result ? m_result->global : minMaxRange(values));
+  return ColorScale::of(mode, values, m_result ? m_result->global : minMaxRange(values)).range;
 }
 
 const OverlayMap& Session::overlayMap() const {
   if (m_overlayCache) return *m_overlayCache;
   OverlayMap map;
   map.kind = m_overlay;
+  std::optional<ColorScale> attentionScale;
   if (m_result) {
     const ComputeResult& r = *m_result;
     const GridSize grid = r.embedding.grid;
@@ -977,6 +979,12 @@ const OverlayMap& Session::overlayMap() const {
           map.label = tr("attention: these weights hold no transformer");
         } else if (const auto* heads = currentAttention()) {
           map.values = headPatchAttention(*heads, m_head, queryToken(), r.trace->prefixTokens);
+          // The block's one colour scale over every head (as the dock and the exports).
+          RowMatrixF maps(static_cast<Eigen::Index>(heads->size()), r.trace->patches());
+          for (std::size_t h = 0; h < heads->size(); ++h)
+            maps.row(static_cast<Eigen::Index>(h)) =
+                patchAttention((*heads)[h], queryToken(), r.trace->prefixTokens).transpose();
+          attentionScale = attentionColorScale(scaleFor(OverlayKind::Attention), maps);
           map.label = tr("attention from %1, block %2, %3")
                           .arg(queryName())
                           .arg(currentBlock())
@@ -1006,8 +1014,14 @@ const OverlayMap& Session::overlayMap() const {
         map.range = {0.0f, static_cast<float>(std::max(r.embedDim() - 1, 1))};
       } else if (m_overlay == OverlayKind::Similarity && mode == ScaleMode::Global) {
         map.range = {-1.0f, 1.0f};  // the whole range cosine similarity can take
+        map.label += tr(" · scale global (−1…1)");
       } else {
-        map.range = rangeFor(map.values, mode);
+        const ColorScale scale =
+            attentionScale ? *attentionScale
+                           : ColorScale::of(mode, map.values,
+                                            m_result ? m_result->global : minMaxRange(map.values));
+        map.range = scale.range;
+        map.label += QStringLiteral(" · ") + scale.caption();
       }
       map.image = valuesToQImage(map.values, grid.rows, grid.cols, map.colormap, map.range);
       if (m_overlay == OverlayKind::Argmax) {

@@ -17,7 +17,7 @@
 #include "core/analysis/layer_trace.h"
 #include "core/model/patch_embedding.h"
 #include "core/model/pipeline.h"
-#include "ui/views/colormap.h"
+#include "ui/base/colormap.h"
 
 namespace patchlens {
 

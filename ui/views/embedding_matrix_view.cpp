@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/session/session.h"
 #include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
-#include "ui/views/qt_conversions.h"
 #include "ui/views/widget_figure.h"
 
 namespace patchlens {

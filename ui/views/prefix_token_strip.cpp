@@ -8,9 +8,9 @@
 #include <cmath>
 
 #include "core/analysis/attention_maps.h"
+#include "ui/base/category_palette.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/session/session.h"
-#include "ui/views/category_palette.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
