@@ -37,12 +37,14 @@
 #include "ui/base/qt_conversions.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/channel_panel.h"
+#include "ui/panels/layer_controls.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/overlay_toolbar.h"
 #include "ui/panels/patch_inspector.h"
 #include "ui/panels/transformer_views.h"
 #include "ui/session/session.h"
 #include "ui/views/colorbar.h"
+#include "ui/views/dock_action.h"
 #include "ui/views/embedding_matrix_view.h"
 #include "ui/views/image_view.h"
 #include "ui/views/prefix_token_strip.h"
@@ -261,7 +263,7 @@ void MainWindow::createActions() {
   viewToolBar->addActions({zoomInAct, zoomOutAct, fitAct, m_gridAction, m_originalAction});
   m_viewMenu->addSeparator();
   for (QDockWidget* dock : {m_inspectorDock, m_channelDock, m_modelDock, m_matrixDock}) {
-    m_viewMenu->addAction(dock->toggleViewAction());
+    m_viewMenu->addAction(makeDockAction(dock));
   }
 
   QMenu* overlayMenu = menuBar()->addMenu(tr("&Overlay"));
@@ -297,6 +299,12 @@ void MainWindow::createActions() {
   m_overlayToolBar = new OverlayToolBar(m_session, this);
   addToolBarBreak();
   addToolBar(m_overlayToolBar);
+  // The layer keys in a menu (and so in F1's table), beside the channel keys.
+  if (auto* layers = m_overlayToolBar->findChild<LayerControls*>()) {
+    overlayMenu->addSeparator();
+    overlayMenu->addAction(layers->deeperAction());
+    overlayMenu->addAction(layers->shallowerAction());
+  }
 
   QMenu* helpMenu = menuBar()->addMenu(tr("&Help"));
   QAction* shortcutsAct =
@@ -451,13 +459,18 @@ QString MainWindow::shortcutsHtml() const {
     html += QStringLiteral("<tr><td>%1</td><td><tt>%2</tt></td></tr>")
                 .arg(row[1].toHtmlEscaped(), row[2].toHtmlEscaped());
   }
-  html += QStringLiteral(
-              "<tr><td colspan=2><b>Image view</b></td></tr>"
-              "<tr><td>%1</td><td><tt>%2</tt></td></tr>"
-              "<tr><td>%3</td><td><tt>%4</tt></td></tr>"
-              "<tr><td>%5</td><td><tt>%6</tt></td></tr></table>")
-              .arg(tr("Move the selected patch"), tr("Arrow keys"), tr("Select a patch"),
-                   tr("Click"), tr("Export or copy a figure"), tr("Right-click"));
+  html +=
+      QStringLiteral(
+          "<tr><td colspan=2><b>Image view</b></td></tr>"
+          "<tr><td>%1</td><td><tt>%2</tt></td></tr>"
+          "<tr><td>%3</td><td><tt>%4</tt></td></tr>"
+          "<tr><td>%5</td><td><tt>%6</tt></td></tr>"
+          "<tr><td>%7</td><td><tt>%8</tt></td></tr>"
+          "<tr><td>%9</td><td><tt>%10</tt></td></tr></table>")
+          .arg(tr("Move the selected patch"), tr("Arrow keys"), tr("Select a patch"), tr("Click"),
+               tr("Clear the selection"),
+               QKeySequence(Qt::Key_Escape).toString(QKeySequence::NativeText), tr("Pan / zoom"),
+               tr("Drag, middle-drag / wheel"), tr("Export or copy a figure"), tr("Right-click"));
   return html;
 }
 

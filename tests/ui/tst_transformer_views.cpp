@@ -1,4 +1,5 @@
 #include <Eigen/SVD>
+#include <QAction>
 #include <QDockWidget>
 #include <QSettings>
 #include <QSlider>
@@ -47,6 +48,9 @@ class tst_TransformerViews : public QObject {
   void prefixStripShowsThePcaColour();
   void distanceDotSelectsLayerAndHead();
   void patchOnlyCheckpointDisablesLayerControls();
+  void viewMenuRaisesATabbedDock();
+  void transformerLayoutFitsALaptop();
+  void shortcutsTableNamesLayerKeysAndEscape();
 
  private:
   bool openModel();
@@ -374,6 +378,70 @@ void tst_TransformerViews::patchOnlyCheckpointDisablesLayerControls() {
   QVERIFY(views()->attentionPanel()->figureWidget()->placeholder().contains(
       QStringLiteral("only a patch embedding")));
   QCOMPARE(session->result()->embedDim(), 8);
+}
+
+// Issue 21: View ▸ Attention brings the dock tabbed behind the inspector to the front; only
+// a dock already in front is closed by it.
+void tst_TransformerViews::viewMenuRaisesATabbedDock() {
+  QVERIFY(openModel());
+  auto* dock = m_window->findChild<QDockWidget*>(QStringLiteral("attentionDock"));
+  auto* inspector = m_window->findChild<QDockWidget*>(QStringLiteral("inspectorDock"));
+  QVERIFY(dock && inspector);
+  inspector->raise();
+  QCoreApplication::processEvents();
+  QVERIFY(dock->visibleRegion().isEmpty());  // tabbed behind
+  auto* action = m_window->findChild<QAction*>(QStringLiteral("attentionDockAction"));
+  QVERIFY(action);
+  QVERIFY(action->isChecked());
+  action->trigger();
+  QCoreApplication::processEvents();
+  QVERIFY(dock->isVisible() && !dock->visibleRegion().isEmpty());
+  QVERIFY(action->isChecked());
+  action->trigger();  // in front: now it closes
+  QCoreApplication::processEvents();
+  QVERIFY(!dock->isVisible());
+  QVERIFY(!action->isChecked());
+  action->trigger();
+  QCoreApplication::processEvents();
+  QVERIFY(dock->isVisible() && !dock->visibleRegion().isEmpty());
+}
+
+// View ▸ Transformer Layout at 1366 x 768: attention on the left with tiles one can click,
+// the three depth docks tabbed below it, all four reachable.
+void tst_TransformerViews::transformerLayoutFitsALaptop() {
+  m_window->resize(1366, 768);
+  QVERIFY(openModel());
+  auto* action = m_window->findChild<QAction*>(QStringLiteral("transformerLayoutAction"));
+  QVERIFY(action);
+  action->trigger();
+  QCoreApplication::processEvents();
+  auto* attention = m_window->findChild<QDockWidget*>(QStringLiteral("attentionDock"));
+  auto* distance = m_window->findChild<QDockWidget*>(QStringLiteral("attentionDistanceDock"));
+  QCOMPARE(m_window->dockWidgetArea(attention), Qt::LeftDockWidgetArea);
+  QCOMPARE(m_window->dockWidgetArea(distance), Qt::LeftDockWidgetArea);
+  QVERIFY(attention->isVisible() && distance->isVisible());
+  const QList<QDockWidget*> tabs = m_window->tabifiedDockWidgets(distance);
+  QCOMPARE(tabs.size(), 2);
+  FigureWidget* figure = views()->attentionPanel()->figureWidget();
+  QVERIFY2(figure->width() >= 260 && figure->height() >= 200,
+           qPrintable(QStringLiteral("%1 x %2").arg(figure->width()).arg(figure->height())));
+  const auto place = figure->placement();
+  const auto layout = views()->attentionPanel()->figure()->layout(place.area);
+  const QRectF tile = place.toWidget(layout.tiles.tiles.front());
+  QVERIFY2(tile.width() >= 40, qPrintable(QString::number(tile.width())));
+  // The image keeps most of the window.
+  QVERIFY(m_window->imageView()->width() >= 1366 / 3);
+}
+
+// F1's table, generated from the menus: the layer keys and Esc are in it.
+void tst_TransformerViews::shortcutsTableNamesLayerKeysAndEscape() {
+  const QString html = m_window->shortcutsHtml();
+  for (const QString& text :
+       {QStringLiteral("Next Layer (deeper)"), QStringLiteral("Previous Layer (shallower)"),
+        QKeySequence(QStringLiteral("Ctrl+PgUp")).toString(QKeySequence::NativeText),
+        QStringLiteral("]"), QStringLiteral("Clear the selection"),
+        QKeySequence(Qt::Key_Escape).toString(QKeySequence::NativeText)})
+    QVERIFY2(html.contains(text.toHtmlEscaped()), qPrintable(text));
 }
 
 QTEST_MAIN(tst_TransformerViews)

@@ -25,6 +25,7 @@
 #include "ui/panels/reconstruction_panel.h"
 #include "ui/session/analysis_cache.h"
 #include "ui/session/session.h"
+#include "ui/views/dock_action.h"
 #include "ui/views/filter_gallery_view.h"
 
 namespace patchlens {
@@ -147,7 +148,7 @@ void AnalysisViews::createActions(QMenu* fileMenu, QMenu* viewMenu) {
 
   viewMenu->addSeparator();
   for (QDockWidget* dock : {m_galleryDock, m_filterPcaDock, m_positionDock, m_reconstructionDock}) {
-    viewMenu->addAction(dock->toggleViewAction());
+    viewMenu->addAction(makeDockAction(dock));
   }
 }
 
