@@ -117,7 +117,7 @@ void tst_MainWindow::clickShowsTokenInInspector() {
   QCOMPARE(cols, 14);
   QCOMPARE(m_window->inspector()->shownToken(), row * cols + col);
   QVERIFY(m_window->inspector()->headerText().contains(
-      QStringLiteral("Token %1").arg(row * cols + col)));
+      QStringLiteral("patch %1 ").arg(row * cols + col)));
 
   const Embedding expected = coreEmbedding(kChelsea);
   const Eigen::VectorXf shown = m_window->inspector()->shownVector();

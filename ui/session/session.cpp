@@ -453,7 +453,9 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
     full->timings.pcaMs = msSince(stage);
     full->computeMs = msSince(total);
     if (parseInitializer(job.config.weights.source)) {
-      full->noTransformer = tr("the weights are initialised: a patch embedding only");
+      full->noTransformer = tr(
+          "randomly initialised weights are a patch embedding only; open a ViT checkpoint for its "
+          "transformer");
     } else {
       if (job.modelKnown) {
         full->model = job.model;
@@ -741,6 +743,12 @@ int Session::rolloutToken() const {
   return queryToken();
 }
 
+QString Session::patchTokenName(int patch) const {
+  if (m_result && m_result->trace && m_result->layerIndex > 0 && m_result->trace->prefixTokens > 0)
+    return tr("patch %1 = tokens_L row %2").arg(patch).arg(patch + m_result->trace->prefixTokens);
+  return tr("patch %1").arg(patch);
+}
+
 QString Session::queryName() const {
   const int token = queryToken();
   if (token < 0) return {};
@@ -971,7 +979,7 @@ const OverlayMap& Session::overlayMap() const {
       case OverlayKind::Similarity:
         if (const int token = selectedToken(); token >= 0) {
           map.values = cosineSimilarity(r.embedding.tokens, token);
-          map.label = tr("cosine similarity to token %1").arg(token);
+          map.label = tr("cosine similarity to %1").arg(patchTokenName(token));
         }
         break;
       case OverlayKind::Attention:

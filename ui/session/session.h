@@ -190,6 +190,10 @@ class Session : public QObject {
   void setPrefixQuery(std::optional<int> prefixIndex);
   int queryToken() const;  // in [0, T); -1 without a transformer
   QString queryName() const;
+  // How the views name patch `patch` (0..N-1, row-major): "patch 105", and at a transformer
+  // layer with prefix tokens also its row of tokens_L ("patch 105 = tokens_L row 106"), which
+  // counts the class token first.
+  QString patchTokenName(int patch) const;
   // The rollout's query: a chosen prefix token, else cls, else the selected patch.
   int rolloutToken() const;
   int head() const { return m_head; }  // -1: the mean over heads
