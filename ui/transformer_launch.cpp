@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/io/error.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/launch_options.h"
 #include "ui/main_window.h"
 #include "ui/panels/attention_panel.h"
@@ -17,7 +18,6 @@
 #include "ui/session/session.h"
 #include "ui/views/figure_widget.h"
 #include "ui/views/image_view.h"
-#include "ui/base/qt_conversions.h"
 
 namespace patchlens {
 
@@ -56,8 +56,11 @@ bool applyTransformerOptions(MainWindow& window, const LaunchOptions& options, Q
       return false;
     }
   }
-  const LayerTrace& trace = *session.result()->trace;
-  if (options.head) {
+  // Set whenever --head or --query is (checked above).
+  const LayerTrace* traceOnScreen =
+      session.hasTransformer() ? session.result()->trace.get() : nullptr;
+  if (options.head && traceOnScreen) {
+    const LayerTrace& trace = *traceOnScreen;
     // As the CLI's attention:L,H: a head the model does not have is refused, not clamped.
     if (*options.head < -1 || *options.head >= trace.heads) {
       *error = tr("--head %1: the model has %2 heads (0..%3, or -1 for their mean)")
@@ -69,7 +72,8 @@ bool applyTransformerOptions(MainWindow& window, const LaunchOptions& options, Q
     }
     session.setHead(*options.head);
   }
-  if (!options.query.isEmpty()) {
+  if (!options.query.isEmpty() && traceOnScreen) {
+    const LayerTrace& trace = *traceOnScreen;
     // The CLI's --query rule: cls, dist, reg N (any case, "reg:N"), or a patch R,C.
     try {
       const TokenQuery query = TokenQuery::parse(options.query.toStdString());

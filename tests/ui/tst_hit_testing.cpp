@@ -3,6 +3,7 @@
 #include <QtTest>
 #include <cmath>
 #include <memory>
+#include <tuple>
 
 #include "tests/common/test_support.h"
 #include "ui/figures/attention_distance_figure.h"
