@@ -35,8 +35,8 @@ const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defau
   --max-output-mb N    refuse weights whose float32 copy, patch matrix
                        or embedding would be larger                  [256]
   --threads N          compute threads, 0 = all cores                [0]
-  --heads N            attention heads of a weight file's transformer, when neither
-                       the file nor a config.json beside it says   [from the file]
+  --heads N            attention heads of a weight file's transformer: overrides its
+                       metadata, config.json and the guess from the width [from the file]
 )";
 
 std::string usageLine(Command c) {
