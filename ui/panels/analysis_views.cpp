@@ -19,6 +19,7 @@
 #include "core/io/error.h"
 #include "ui/figures/data_export.h"
 #include "ui/figures/export_dialog.h"
+#include "ui/figures/figure_data.h"
 #include "ui/launch_options.h"
 #include "ui/panels/filter_pca_panel.h"
 #include "ui/panels/position_similarity_panel.h"
@@ -269,6 +270,12 @@ void AnalysisViews::exportDataInteractively(int typeValue) {
   }
   QString stem = name;
   stem.replace(QLatin1Char(':'), QLatin1Char('_')).replace(QLatin1Char(','), QLatin1Char('_'));
+  // Token rows of a deeper layer say which layer they are from ("token_7_7_layer6.npy").
+  if (const auto& result = m_session.result(); result && result->trace && result->layerIndex > 0 &&
+                                               !what.needsTransformer() &&
+                                               what.type != DataExport::Type::Filters)
+    stem += QStringLiteral("_layer") +
+            QString::fromStdString(layerSpec(result->trace.get(), result->layerIndex));
   const QString npy = tr("NumPy array (*.npy)");
   const QString csv = tr("CSV table (*.csv)");
   QString selected = npy;
