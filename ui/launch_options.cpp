@@ -12,6 +12,7 @@
 #include "ui/main_window.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/patch_inspector.h"
+#include "ui/panels/transformer_views.h"
 #include "ui/transformer_launch.h"
 #include "ui/views/image_view.h"
 
@@ -68,6 +69,11 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
                                   "transformer: attention, attention-distance, token-norms, "
                                   "foreground-pca."),
       QStringLiteral("NAME"));
+  const QCommandLineOption layoutPreset(
+      QStringLiteral("layout"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Arrange the docks: transformer (View ▸ Transformer Layout)."),
+      QStringLiteral("NAME"));
   const QCommandLineOption measure(
       QStringLiteral("measure"),
       QCoreApplication::translate("LaunchOptions",
@@ -108,7 +114,8 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
                                   "N does not divide the width)."),
       QStringLiteral("N"));
   parser.addOptions({weights, select, hover, overlay, colormap, screenshot, size, original, dock,
-                     measure, fastDecode, reset, layer, head, query, foreground, heads});
+                     measure, fastDecode, reset, layer, head, query, foreground, heads,
+                     layoutPreset});
   parser.process(arguments);
 
   LaunchOptions options;
@@ -158,6 +165,13 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   }
   options.original = parser.isSet(original);
   options.dock = parser.value(dock);
+  options.layout = parser.value(layoutPreset);
+  if (!options.layout.isEmpty() && options.layout != QLatin1String("transformer")) {
+    *error =
+        QCoreApplication::translate("LaunchOptions", "unknown layout %1 (expected transformer)")
+            .arg(options.layout);
+    return std::nullopt;
+  }
   if (!options.dock.isEmpty() && !dockNames().contains(options.dock)) {
     *error = QCoreApplication::translate("LaunchOptions", "unknown dock %1 (expected %2)")
                  .arg(options.dock, dockNames().join(QStringLiteral(", ")));
@@ -348,6 +362,10 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
   }
   if (!applyTransformerOptions(window, options, error, badUsage)) return false;
   if (options.original) window.imageView()->setShowOriginal(true);
+  if (!options.layout.isEmpty()) {
+    if (TransformerViews* views = TransformerViews::of(window)) views->applyTransformerLayout();
+    QCoreApplication::processEvents();
+  }
   if (!options.dock.isEmpty()) window.raiseDock(options.dock);
   // The analysis docks compute after the embedding: a screenshot waits for them.
   if (AnalysisViews* views = AnalysisViews::of(window);

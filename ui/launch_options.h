@@ -22,8 +22,9 @@ struct LaunchOptions {
   QString screenshot;
   QSize size;
   bool original = false;
-  QString dock;  // dock to raise: inspector | channel | model | matrix | filters | filter-pca |
-                 // posembed | reconstruction
+  QString layout;  // a dock layout preset: "transformer" (View > Transformer Layout)
+  QString dock;    // dock to raise: inspector | channel | model | matrix | filters | filter-pca |
+                   // posembed | reconstruction
   bool measure = false;
   // A transformer's view (issue 12): --layer L|final|patch (tokens_L as in `forward`),
   // --head H (-1: the mean), --query cls|dist|reg N (a prefix token as the attention query),
