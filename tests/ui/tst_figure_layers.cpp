@@ -207,8 +207,11 @@ void tst_FigureLayers::oneMapOneColour() {
   std::vector<std::pair<ColormapId, ValueRange>> scales{{dock.colormap, dock.range},
                                                         {map->colormap(), map->colorScale().range}};
   if (scale.isEmpty()) {
-    // patchlens-cli export --plot attention:2 (its own default options).
-    const std::unique_ptr<Figure> cli = makeFigure(plot, figureDataFor(*session->result()), {});
+    // patchlens-cli export --plot attention:2 --query Q (its own defaults otherwise).
+    FigureOptions cliOptions;
+    cliOptions.query = figureOptionsFor(*session, plot).query;
+    const std::unique_ptr<Figure> cli =
+        makeFigure(plot, figureDataFor(*session->result()), cliOptions);
     const auto* cliMap = dynamic_cast<const AttentionMapFigure*>(cli.get());
     QVERIFY(cliMap);
     scales.emplace_back(cliMap->colormap(), cliMap->colorScale().range);
@@ -217,12 +220,16 @@ void tst_FigureLayers::oneMapOneColour() {
   QCOMPARE(overlay.values.size(), Eigen::Index(grid.rows * grid.cols));
   for (int t = 0; t < overlay.values.size(); ++t) {
     const QColor shown = QColor(overlay.image.pixel(t % grid.cols, t / grid.cols)).toRgb();
-    for (const auto& [colormap, range] : scales) {
+    for (std::size_t view = 0; view < scales.size(); ++view) {
+      const auto& [colormap, range] = scales[view];
       const QColor other = colormapColor(colormap, overlay.values(t), range).toRgb();
-      QVERIFY2(shown.rgb() == other.rgb(), qPrintable(QStringLiteral("patch %1: overlay %2, "
-                                                                     "other %3")
-                                                          .arg(t)
-                                                          .arg(shown.name(), other.name())));
+      QVERIFY2(shown.rgb() == other.rgb(),
+               qPrintable(QStringLiteral("patch %1: overlay %2, view %3 of %4 (%5..%6)")
+                              .arg(t)
+                              .arg(shown.name(), other.name())
+                              .arg(view)
+                              .arg(range.lo)
+                              .arg(range.hi)));
     }
   }
   // The mode is written where the colours are explained.

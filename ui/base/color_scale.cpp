@@ -24,8 +24,12 @@ ColorScale ColorScale::of(ScaleMode mode, const Eigen::Ref<const VectorF>& value
   const float magnitude = std::max(std::abs(lo), std::abs(hi));
   if (magnitude > 0.0f && scale.spread < kUniformShare * magnitude) {
     scale.uniform = true;
+    // A span of 2 |max| with the values at the centre of the colormap's middle entry (t =
+    // 128.5 / 256): they are at most 2.5e-4 from it, well inside that entry (1/256 wide).
     const float mid = 0.5f * (lo + hi);
-    scale.range = {mid - magnitude, mid + magnitude};
+    const float span = 2.0f * magnitude;
+    const float centre = 128.5f / 256.0f;
+    scale.range = {mid - centre * span, mid + (1.0f - centre) * span};
   }
   return scale;
 }
