@@ -88,9 +88,18 @@ void TransformerViews::applyTransformerLayout() {
   m_window.tabifyDockWidget(m_distanceDock, m_pcaDock);
   for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock}) d->show();
   m_distanceDock->raise();
-  // A third of the width for the maps; the two rows share the height.
-  m_window.resizeDocks({m_attentionDock}, {std::max(300, m_window.width() * 3 / 10)},
-                       Qt::Horizontal);
+  // A quarter of the width for the maps and as much for the right column: the image keeps
+  // the middle half; the two rows on the left share the height.
+  QList<QDockWidget*> docks{m_attentionDock};
+  QList<int> widths{std::max(280, m_window.width() / 4)};
+  for (QDockWidget* d : m_window.findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
+    if (m_window.dockWidgetArea(d) == Qt::RightDockWidgetArea && d->isVisible()) {
+      docks << d;
+      widths << std::max(280, m_window.width() / 4);
+      break;
+    }
+  }
+  m_window.resizeDocks(docks, widths, Qt::Horizontal);
   m_window.resizeDocks({m_attentionDock, m_distanceDock},
                        {m_window.height() / 2, m_window.height() / 2}, Qt::Vertical);
 }
