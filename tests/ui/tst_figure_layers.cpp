@@ -20,6 +20,7 @@
 #include "ui/panels/transformer_views.h"
 #include "ui/session/session.h"
 #include "ui/session/session_figure_data.h"
+#include "ui/views/colorbar.h"
 
 using namespace patchlens;
 
@@ -236,6 +237,8 @@ void tst_FigureLayers::oneMapOneColour() {
   const QString name = scaleModeName(session->scaleFor(OverlayKind::Attention));
   QVERIFY2(dock.label.contains(name), qPrintable(dock.label));
   QVERIFY2(overlay.label.contains(name), qPrintable(overlay.label));
+  QVERIFY2(m_window->colorbar()->spec()->label.contains(name),
+           qPrintable(m_window->colorbar()->spec()->label));
 }
 
 // A map whose spread is below 1e-3 of its magnitude (the class token's attention at block 1

@@ -192,7 +192,9 @@ void tst_MainWindow::channelChangeColoursOverlay() {
 
   for (const int channel : {5, 300}) {
     session->setChannel(channel);
-    QCOMPARE(m_window->colorbar()->spec()->label, QStringLiteral("channel %1").arg(channel));
+    // The colorbar names the channel and the colour scale (issue 21).
+    QCOMPARE(m_window->colorbar()->spec()->label,
+             QStringLiteral("channel %1 · scale min/max").arg(channel));
     const QImage shot = view->grab().toImage();
     const double dpr = shot.devicePixelRatio();
     const Eigen::VectorXf column = tokens.col(channel);
