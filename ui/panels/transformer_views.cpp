@@ -82,6 +82,24 @@ void TransformerViews::applyTransformerLayout() {
     d->setFloating(false);
     m_window.removeDockWidget(d);
   }
+  // The left column holds the transformer's docks alone: the patch-embedding docks there
+  // (model, channel) join the right column's tabs.
+  QDockWidget* rightTab = nullptr;
+  QList<QDockWidget*> leftOthers;
+  for (QDockWidget* d : m_window.findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
+    if (d->isFloating() || !d->toggleViewAction()->isChecked()) continue;
+    if (m_window.dockWidgetArea(d) == Qt::RightDockWidgetArea && !rightTab) rightTab = d;
+    if (m_window.dockWidgetArea(d) == Qt::LeftDockWidgetArea) leftOthers << d;
+  }
+  for (QDockWidget* d : leftOthers) {
+    if (rightTab) {
+      m_window.tabifyDockWidget(rightTab, d);
+    } else {
+      m_window.addDockWidget(Qt::RightDockWidgetArea, d);
+      rightTab = d;
+    }
+  }
+  if (rightTab) rightTab->raise();
   m_window.addDockWidget(Qt::LeftDockWidgetArea, m_attentionDock);
   m_window.splitDockWidget(m_attentionDock, m_distanceDock, Qt::Vertical);
   m_window.tabifyDockWidget(m_distanceDock, m_normsDock);
