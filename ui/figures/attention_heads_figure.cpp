@@ -1,5 +1,6 @@
 #include "ui/figures/attention_heads_figure.h"
 
+#include <QFontMetricsF>
 #include <QPainter>
 #include <algorithm>
 #include <cmath>
@@ -53,14 +54,23 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
   g.colorbar = ColorbarSpec{m_colormap, m_scale.range,
                             tr("attention probability · %1").arg(m_scale.caption()), false};
   const double aspect = static_cast<double>(m_grid.cols) / std::max(m_grid.rows, 1);
-  // The number of columns that gives the largest tiles in this area.
+  // The number of columns that gives the largest tiles in this area whose captions
+  // ("h11 · 125") are not cut; the largest tiles at all when none keeps them whole.
+  QFont bold = figure_style::labelFont();
+  bold.setBold(true);
+  const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(QStringLiteral("h00 · 000"));
   qreal best = -1;
+  bool bestReadable = false;
   for (int columns = 1; columns <= count; ++columns) {
     TileLayout t =
         layoutTiles(g.body, count, columns, aspect, true, figureColorbarWidth(g.colorbar));
     const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
-    if (size > best + 1e-6) {
+    // Tiles of at least 24 pt: whole captions over stamp-sized maps are no gain.
+    const bool readable =
+        !t.captions.empty() && t.captions.front().width() >= captionWidth && size >= 24.0;
+    if ((readable && !bestReadable) || (readable == bestReadable && size > best + 1e-6)) {
       best = size;
+      bestReadable = readable;
       g.tiles = std::move(t);
     }
   }
