@@ -66,7 +66,15 @@ int main(int argc, char** argv) {
   if (options->size.isValid()) window.resize(options->size);
   window.show();
   double openToPaintMs = 0.0;
-  const bool loaded = patchlens::applyLaunchOptions(window, *options, &error, &openToPaintMs);
+  bool badUsage = false;
+  const bool loaded =
+      patchlens::applyLaunchOptions(window, *options, &error, &openToPaintMs, &badUsage);
+  // An option that asks for what the image or model does not have (--head 12 of 12 heads,
+  // --select outside the grid) is refused as bad usage, on screen or not.
+  if (badUsage) {
+    std::fprintf(stderr, "patchlens: error: %s\n", qPrintable(error));
+    return 2;
+  }
   if (!batch) return QApplication::exec();
 
   if (!loaded) {

@@ -12,6 +12,7 @@
 #include "ui/main_window.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/patch_inspector.h"
+#include "ui/panels/transformer_views.h"
 #include "ui/transformer_launch.h"
 #include "ui/views/image_view.h"
 
@@ -42,7 +43,8 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   const QCommandLineOption overlay(
       QStringLiteral("overlay"),
       QCoreApplication::translate("LaunchOptions",
-                                  "channel:K, norm, mean, argmax, pca, similarity or none."),
+                                  "channel:K, norm, mean, argmax, pca, similarity, attention, "
+                                  "rollout (the last two with a transformer's weights) or none."),
       QStringLiteral("KIND"));
   const QCommandLineOption colormap(
       QStringLiteral("colormap"),
@@ -63,7 +65,14 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
       QStringLiteral("dock"),
       QCoreApplication::translate("LaunchOptions",
                                   "Bring a dock to the front: inspector, channel, model, matrix, "
-                                  "filters, filter-pca, posembed or reconstruction."),
+                                  "filters, filter-pca, posembed, reconstruction; with a "
+                                  "transformer: attention, attention-distance, token-norms, "
+                                  "foreground-pca."),
+      QStringLiteral("NAME"));
+  const QCommandLineOption layoutPreset(
+      QStringLiteral("layout"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "Arrange the docks: transformer (View ▸ Transformer Layout)."),
       QStringLiteral("NAME"));
   const QCommandLineOption measure(
       QStringLiteral("measure"),
@@ -89,7 +98,8 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   const QCommandLineOption query(
       QStringLiteral("query"),
       QCoreApplication::translate("LaunchOptions",
-                                  "Make a prefix token (cls, dist, reg N) the attention query."),
+                                  "The attention query: a prefix token (cls, dist, reg N with N = "
+                                  "1..registers; any case, reg:N too) or a patch R,C."),
       QStringLiteral("TOKEN"));
   const QCommandLineOption foreground(
       QStringLiteral("foreground"),
@@ -99,11 +109,13 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   const QCommandLineOption heads(
       QStringLiteral("heads"),
       QCoreApplication::translate("LaunchOptions",
-                                  "Attention heads of the weight file's transformer (overrides its "
-                                  "metadata, config.json and the guess from the width)."),
+                                  "Attention heads of the weight file's transformer: overrides the "
+                                  "count from its metadata, config.json or the width (refused when "
+                                  "N does not divide the width)."),
       QStringLiteral("N"));
   parser.addOptions({weights, select, hover, overlay, colormap, screenshot, size, original, dock,
-                     measure, fastDecode, reset, layer, head, query, foreground, heads});
+                     measure, fastDecode, reset, layer, head, query, foreground, heads,
+                     layoutPreset});
   parser.process(arguments);
 
   LaunchOptions options;
@@ -153,6 +165,18 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   }
   options.original = parser.isSet(original);
   options.dock = parser.value(dock);
+  options.layout = parser.value(layoutPreset);
+  if (!options.layout.isEmpty() && options.layout != QLatin1String("transformer")) {
+    *error =
+        QCoreApplication::translate("LaunchOptions", "unknown layout %1 (expected transformer)")
+            .arg(options.layout);
+    return std::nullopt;
+  }
+  if (!options.dock.isEmpty() && !dockNames().contains(options.dock)) {
+    *error = QCoreApplication::translate("LaunchOptions", "unknown dock %1 (expected %2)")
+                 .arg(options.dock, dockNames().join(QStringLiteral(", ")));
+    return std::nullopt;
+  }
   options.measure = parser.isSet(measure);
   options.fastDecode = parser.isSet(fastDecode);
   options.resetSettings = parser.isSet(reset);
@@ -184,6 +208,15 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
     }
   }
   return options;
+}
+
+QStringList dockNames() {
+  return {QStringLiteral("inspector"),   QStringLiteral("channel"),
+          QStringLiteral("model"),       QStringLiteral("matrix"),
+          QStringLiteral("filters"),     QStringLiteral("filter-pca"),
+          QStringLiteral("posembed"),    QStringLiteral("reconstruction"),
+          QStringLiteral("attention"),   QStringLiteral("attention-distance"),
+          QStringLiteral("token-norms"), QStringLiteral("foreground-pca")};
 }
 
 void waitForEvents(int maxMs) {
@@ -249,7 +282,12 @@ QString memoryUsage() {
 }
 
 bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QString* error,
-                        double* openToPaintMs) {
+                        double* openToPaintMs, bool* badUsage) {
+  const auto usage = [&](const QString& message) {
+    *error = message;
+    if (badUsage) *badUsage = true;
+    return false;
+  };
   Session& session = *window.session();
   if (options.heads > 0) session.setHeadsOverride(options.heads);
   if (options.fastDecode) {
@@ -263,11 +301,16 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
       config.weights.source = options.weights.toStdString();
       session.setConfig(config);
     } else {
-      window.openWeights(options.weights);
-      waitForSession(session);
-      if (!session.lastError().isEmpty()) {
-        *error = session.lastError();
-        return false;
+      // With an image to open the weights are checked on it: nothing is computed for the
+      // bundled sample the user never asked for.
+      const bool checkOnSample = options.image.isEmpty();
+      window.openWeights(options.weights, checkOnSample);
+      if (checkOnSample) {
+        waitForSession(session);
+        if (!session.lastError().isEmpty()) {
+          *error = session.lastError();
+          return false;
+        }
       }
     }
   }
@@ -287,7 +330,28 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
   }
   if (!options.colormap.isEmpty())
     session.setColormapChoice(Colormap::parse(options.colormap.toStdString()));
+  const GridSize grid = session.result()->embedding.grid;
+  for (const auto& [name, pos] :
+       {std::pair{"select", options.select}, std::pair{"hover", options.hover}}) {
+    if (pos && (pos->row < 0 || pos->row >= grid.rows || pos->col < 0 || pos->col >= grid.cols)) {
+      return usage(QCoreApplication::translate("LaunchOptions",
+                                               "--%1 %2,%3 is outside the %4 x %5 patch grid "
+                                               "(rows 0..%6, columns 0..%7)")
+                       .arg(QLatin1String(name))
+                       .arg(pos->row)
+                       .arg(pos->col)
+                       .arg(grid.rows)
+                       .arg(grid.cols)
+                       .arg(grid.rows - 1)
+                       .arg(grid.cols - 1));
+    }
+  }
   if (options.select) session.setSelection(*options.select);
+  if ((session.overlay() == OverlayKind::Attention || session.overlay() == OverlayKind::Rollout) &&
+      !options.overlay.isEmpty() && !session.hasTransformer()) {
+    return usage(QCoreApplication::translate("LaunchOptions", "--overlay %1: %2")
+                     .arg(options.overlay, session.noTransformerReason()));
+  }
   if (options.heads > 0 && !session.hasTransformer()) {
     // As the CLI: --heads that the weights cannot take is an error, not a silent fallback.
     const QString why = session.result()->noTransformer;
@@ -296,8 +360,12 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
                  .arg(why.isEmpty() ? session.noTransformerReason() : why);
     return false;
   }
-  if (!applyTransformerOptions(window, options, error)) return false;
+  if (!applyTransformerOptions(window, options, error, badUsage)) return false;
   if (options.original) window.imageView()->setShowOriginal(true);
+  if (!options.layout.isEmpty()) {
+    if (TransformerViews* views = TransformerViews::of(window)) views->applyTransformerLayout();
+    QCoreApplication::processEvents();
+  }
   if (!options.dock.isEmpty()) window.raiseDock(options.dock);
   // The analysis docks compute after the embedding: a screenshot waits for them.
   if (AnalysisViews* views = AnalysisViews::of(window);

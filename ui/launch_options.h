@@ -22,8 +22,9 @@ struct LaunchOptions {
   QString screenshot;
   QSize size;
   bool original = false;
-  QString dock;  // dock to raise: inspector | channel | model | matrix | filters | filter-pca |
-                 // posembed | reconstruction
+  QString layout;  // a dock layout preset: "transformer" (View > Transformer Layout)
+  QString dock;    // dock to raise: inspector | channel | model | matrix | filters | filter-pca |
+                   // posembed | reconstruction
   bool measure = false;
   // A transformer's view (issue 12): --layer L|final|patch (tokens_L as in `forward`),
   // --head H (-1: the mean), --query cls|dist|reg N (a prefix token as the attention query),
@@ -46,8 +47,13 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
 // Loads what the options name into the window, waits for the worker, applies selection
 // and overlay. Returns false (with `error`) when loading failed. `openToPaintMs`, when
 // given, receives the time from the image's open request to the image view painted with it.
+// The names --dock accepts.
+QStringList dockNames();
+
+// `badUsage` is set when an option asks for what the image or model does not have
+// (--select outside the grid, --head 12 of 12 heads, --layer 13 of 12 blocks): exit 2.
 bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QString* error,
-                        double* openToPaintMs = nullptr);
+                        double* openToPaintMs = nullptr, bool* badUsage = nullptr);
 
 // Milliseconds from an open request to the image view painted with its first result (a
 // preview, for a large JPEG) and with its exact result (the same when there is no preview).

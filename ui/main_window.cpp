@@ -33,20 +33,22 @@
 
 #include "core/model/vision_transformer.h"
 #include "core/weights/weight_loader.h"
+#include "ui/base/category_palette.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/compare/compare_window.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/channel_panel.h"
+#include "ui/panels/layer_controls.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/overlay_toolbar.h"
 #include "ui/panels/patch_inspector.h"
 #include "ui/panels/transformer_views.h"
 #include "ui/session/session.h"
-#include "ui/views/category_palette.h"
 #include "ui/views/colorbar.h"
+#include "ui/views/dock_action.h"
 #include "ui/views/embedding_matrix_view.h"
 #include "ui/views/image_view.h"
 #include "ui/views/prefix_token_strip.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -93,9 +95,7 @@ MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
   m_errorFrame = new QFrame(central);
   m_errorFrame->setObjectName(QStringLiteral("errorFrame"));
   m_errorFrame->setAutoFillBackground(true);
-  m_errorFrame->setStyleSheet(
-      QStringLiteral("#errorFrame { background: #b3261e; } #errorFrame QLabel { color: white; } "
-                     "#errorFrame QToolButton { color: white; border: none; font-weight: bold; }"));
+  setBannerColour(false);
   auto* bannerLayout = new QHBoxLayout(m_errorFrame);
   bannerLayout->setContentsMargins(8, 4, 4, 4);
   m_errorBanner = new QLabel(m_errorFrame);
@@ -265,7 +265,7 @@ void MainWindow::createActions() {
   m_viewMenu->addAction(tr("Compare…"), this, [this] { CompareWindow::openFor(this, *m_session); });
   m_viewMenu->addSeparator();
   for (QDockWidget* dock : {m_inspectorDock, m_channelDock, m_modelDock, m_matrixDock}) {
-    m_viewMenu->addAction(dock->toggleViewAction());
+    m_viewMenu->addAction(makeDockAction(dock));
   }
 
   QMenu* overlayMenu = menuBar()->addMenu(tr("&Overlay"));
@@ -301,6 +301,12 @@ void MainWindow::createActions() {
   m_overlayToolBar = new OverlayToolBar(m_session, this);
   addToolBarBreak();
   addToolBar(m_overlayToolBar);
+  // The layer keys in a menu (and so in F1's table), beside the channel keys.
+  if (auto* layers = m_overlayToolBar->findChild<LayerControls*>()) {
+    overlayMenu->addSeparator();
+    overlayMenu->addAction(layers->deeperAction());
+    overlayMenu->addAction(layers->shallowerAction());
+  }
 
   QMenu* helpMenu = menuBar()->addMenu(tr("&Help"));
   QAction* shortcutsAct =
@@ -347,9 +353,9 @@ void MainWindow::openImage(const QString& path) {
   m_session->openImage(path);
 }
 
-void MainWindow::openWeights(const QString& path) {
+void MainWindow::openWeights(const QString& path, bool checkOnSample) {
   m_lastDirectory = QFileInfo(path).absolutePath();
-  const QString note = m_session->openWeights(path);
+  const QString note = m_session->openWeights(path, checkOnSample);
   if (!note.isEmpty()) statusBar()->showMessage(note, 15000);
 }
 
@@ -455,13 +461,18 @@ QString MainWindow::shortcutsHtml() const {
     html += QStringLiteral("<tr><td>%1</td><td><tt>%2</tt></td></tr>")
                 .arg(row[1].toHtmlEscaped(), row[2].toHtmlEscaped());
   }
-  html += QStringLiteral(
-              "<tr><td colspan=2><b>Image view</b></td></tr>"
-              "<tr><td>%1</td><td><tt>%2</tt></td></tr>"
-              "<tr><td>%3</td><td><tt>%4</tt></td></tr>"
-              "<tr><td>%5</td><td><tt>%6</tt></td></tr></table>")
-              .arg(tr("Move the selected patch"), tr("Arrow keys"), tr("Select a patch"),
-                   tr("Click"), tr("Export or copy a figure"), tr("Right-click"));
+  html +=
+      QStringLiteral(
+          "<tr><td colspan=2><b>Image view</b></td></tr>"
+          "<tr><td>%1</td><td><tt>%2</tt></td></tr>"
+          "<tr><td>%3</td><td><tt>%4</tt></td></tr>"
+          "<tr><td>%5</td><td><tt>%6</tt></td></tr>"
+          "<tr><td>%7</td><td><tt>%8</tt></td></tr>"
+          "<tr><td>%9</td><td><tt>%10</tt></td></tr></table>")
+          .arg(tr("Move the selected patch"), tr("Arrow keys"), tr("Select a patch"), tr("Click"),
+               tr("Clear the selection"),
+               QKeySequence(Qt::Key_Escape).toString(QKeySequence::NativeText), tr("Pan / zoom"),
+               tr("Drag, middle-drag / wheel"), tr("Export or copy a figure"), tr("Right-click"));
   return html;
 }
 
@@ -482,8 +493,20 @@ void MainWindow::about() {
           .arg(QApplication::applicationVersion()));
 }
 
+void MainWindow::setBannerColour(bool warning) {
+  // Red for an error, amber for a warning about an image that did load (a truncated JPEG).
+  m_errorFrame->setStyleSheet(
+      QStringLiteral("#errorFrame { background: %1; } #errorFrame QLabel { color: white; } "
+                     "#errorFrame QToolButton { color: white; border: none; font-weight: bold; }")
+          .arg(warning ? QStringLiteral("#8a5300") : QStringLiteral("#b3261e")));
+}
+
 void MainWindow::showError(const QString& message) {
-  m_errorBanner->setText(tr("Could not load: %1. The previous state is kept.").arg(message));
+  setBannerColour(false);
+  // With nothing on screen yet there is no previous state to keep: the view stays empty.
+  m_errorBanner->setText(m_session->hasResult()
+                             ? tr("Could not load: %1. The previous state is kept.").arg(message)
+                             : tr("Could not load: %1").arg(message));
   m_errorFrame->show();
   placeErrorBanner();
   // The banner says it in full; the status bar only until the next image arrives.
@@ -506,8 +529,19 @@ void MainWindow::onResultChanged() {
   } else if (result) {
     setWindowTitle(tr("Sample image — PatchLens"));
   }
-  if (result && !result->warnings.isEmpty())
-    statusBar()->showMessage(result->warnings.join(QStringLiteral("; ")), 10000);
+  if (result && !result->warnings.isEmpty()) {
+    // A warning stays until dismissed or the next image, and names the file it is about.
+    const QString name = result->imagePath.startsWith(QLatin1Char(':'))
+                             ? tr("sample image")
+                             : QFileInfo(result->imagePath).fileName();
+    const QString text =
+        tr("Warning: %1: %2").arg(name, result->warnings.join(QStringLiteral("; ")));
+    setBannerColour(true);
+    m_errorBanner->setText(text);
+    m_errorFrame->show();
+    placeErrorBanner();
+    statusBar()->showMessage(text, 10000);
+  }
   updateOverlayChrome();
   updateStatus();
 }
@@ -532,16 +566,18 @@ void MainWindow::updateOverlayChrome() {
     caption = tr("No overlay");
   } else if (map.empty() && map.kind == OverlayKind::Pca) {
     caption = tr("Computing the PCA…");
-  } else if (map.empty()) {
+  } else if (map.empty() && map.kind == OverlayKind::Similarity) {
     caption = tr("Select a patch to see the similarity of every token to it");
+  } else if (map.empty()) {
+    caption = map.label;  // why there is nothing to draw ("these weights hold no transformer")
   } else if (map.isRgb) {
     caption = tr("%1; PC1 → red, PC2 → green, PC3 → blue, each min-max scaled").arg(map.label);
   } else if (categorical) {
     caption = argmaxLegend(map);
   } else {
-    caption = tr("Overlay: %1 · %2 · scale %3 [%4, %5]")
-                  .arg(map.label, toQString(Colormap::get(map.colormap).name()),
-                       scaleModeKey(m_session->scaleFor(map.kind)))
+    // The label names the colour scale (or says the map is uniform).
+    caption = tr("Overlay: %1 · %2 [%3, %4]")
+                  .arg(map.label, toQString(Colormap::get(map.colormap).name()))
                   .arg(map.range.lo, 0, 'g', 4)
                   .arg(map.range.hi, 0, 'g', 4);
   }

@@ -50,7 +50,8 @@ class MainWindow : public QMainWindow {
   // Opens an image or (judged by its content) a weight file.
   void openPath(const QString& path);
   void openImage(const QString& path);
-  void openWeights(const QString& path);
+  // checkOnSample: see Session::openWeights.
+  void openWeights(const QString& path, bool checkOnSample = true);
   // Shows the image view or a dock in front of its tab group ("inspector", "channel",
   // "model", "matrix").
   void raiseDock(const QString& name);
@@ -87,6 +88,7 @@ class MainWindow : public QMainWindow {
   void stepChannel(int step);
   void showError(const QString& message);
   void clearError();
+  void setBannerColour(bool warning);
   void placeErrorBanner();
   void onResultChanged();
   void updateOverlayChrome();

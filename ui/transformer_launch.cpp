@@ -5,9 +5,11 @@
 #include <QElapsedTimer>
 #include <QSlider>
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "core/io/error.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/launch_options.h"
 #include "ui/main_window.h"
 #include "ui/panels/attention_panel.h"
@@ -16,7 +18,6 @@
 #include "ui/session/session.h"
 #include "ui/views/figure_widget.h"
 #include "ui/views/image_view.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -38,7 +39,8 @@ std::pair<double, double> medianMax(std::vector<double> v) {
 
 }  // namespace
 
-bool applyTransformerOptions(MainWindow& window, const LaunchOptions& options, QString* error) {
+bool applyTransformerOptions(MainWindow& window, const LaunchOptions& options, QString* error,
+                             bool* badUsage) {
   Session& session = *window.session();
   const bool wanted = !options.layer.isEmpty() || options.head || !options.query.isEmpty();
   if (wanted && !session.hasTransformer()) {
@@ -50,18 +52,47 @@ bool applyTransformerOptions(MainWindow& window, const LaunchOptions& options, Q
       session.setLayer(session.result()->trace->layerIndex(options.layer.toStdString()));
     } catch (const Error& e) {
       *error = QStringLiteral("--layer: ") + toQString(e.reason());
+      if (badUsage) *badUsage = true;
       return false;
     }
   }
-  if (options.head) session.setHead(*options.head);
-  if (!options.query.isEmpty()) {
-    const auto& names = session.result()->trace->prefixNames;
-    const auto it = std::find(names.begin(), names.end(), options.query.toStdString());
-    if (it == names.end()) {
-      *error = tr("--query: the model has no %1 token").arg(options.query);
+  // Set whenever --head or --query is (checked above).
+  const LayerTrace* traceOnScreen =
+      session.hasTransformer() ? session.result()->trace.get() : nullptr;
+  if (options.head && traceOnScreen) {
+    const LayerTrace& trace = *traceOnScreen;
+    // As the CLI's attention:L,H: a head the model does not have is refused, not clamped.
+    if (*options.head < -1 || *options.head >= trace.heads) {
+      *error = tr("--head %1: the model has %2 heads (0..%3, or -1 for their mean)")
+                   .arg(*options.head)
+                   .arg(trace.heads)
+                   .arg(trace.heads - 1);
+      if (badUsage) *badUsage = true;
       return false;
     }
-    session.setPrefixQuery(static_cast<int>(it - names.begin()));
+    session.setHead(*options.head);
+  }
+  if (!options.query.isEmpty() && traceOnScreen) {
+    const LayerTrace& trace = *traceOnScreen;
+    // The CLI's --query rule: cls, dist, reg N (any case, "reg:N"), or a patch R,C.
+    try {
+      const TokenQuery query = TokenQuery::parse(options.query.toStdString());
+      const int token = query.token(trace);
+      if (token < trace.prefixTokens) {
+        session.setPrefixQuery(token);
+      } else {
+        session.setSelection({query.row, query.col});
+        session.setPrefixQuery(std::nullopt);
+      }
+    } catch (const Error& e) {
+      *error = tr("--query %1: %2").arg(options.query, toQString(e.reason()));
+      if (badUsage) *badUsage = true;
+      return false;
+    } catch (const std::invalid_argument& e) {
+      *error = tr("--query %1: %2").arg(options.query, toQString(e.what()));
+      if (badUsage) *badUsage = true;
+      return false;
+    }
   }
   if (options.foreground) {
     if (TransformerViews* views = TransformerViews::of(window)) {

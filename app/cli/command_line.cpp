@@ -41,8 +41,8 @@ const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defau
                        than the machine's available memory           [2048]
   --allow-nonfinite    write NaN/Inf outputs with a warning instead of refusing
   --threads N          compute threads, 0 = all cores                [0]
-  --heads N            attention heads of a weight file's transformer, when neither
-                       the file nor a config.json beside it says   [from the file]
+  --heads N            attention heads of a weight file's transformer: overrides its
+                       metadata, config.json and the guess from the width [from the file]
 )";
 
 std::string usageLine(Command c) {

@@ -1,6 +1,7 @@
 #include "core/analysis/layer_trace.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <stdexcept>
 
@@ -80,9 +81,16 @@ TokenQuery TokenQuery::parse(const std::string& text) {
   const std::size_t comma = text.find(',');
   if (comma == std::string::npos) {
     if (text.empty()) throw std::invalid_argument("an empty query (expected R,C or cls)");
-    q.prefixName = text == "reg" ? "reg 1" : text;
-    if (q.prefixName.rfind("reg", 0) == 0 && q.prefixName.size() > 3 && q.prefixName[3] != ' ')
-      q.prefixName = "reg " + q.prefixName.substr(3);  // "reg2" -> "reg 2"
+    // Names as the trace spells them, whatever the case: "CLS" -> "cls"; "reg2", "reg:2",
+    // "reg_2" -> "reg 2".
+    std::string name;
+    for (const char c : text)
+      name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    q.prefixName = name == "reg" ? "reg 1" : name;
+    if (q.prefixName.rfind("reg", 0) == 0 && q.prefixName.size() > 3 && q.prefixName[3] != ' ') {
+      const std::size_t skip = (q.prefixName[3] == ':' || q.prefixName[3] == '_') ? 4 : 3;
+      q.prefixName = "reg " + q.prefixName.substr(skip);
+    }
     return q;
   }
   auto number = [&](std::string_view s) {

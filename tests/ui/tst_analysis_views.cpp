@@ -17,6 +17,7 @@
 
 #include "core/analysis/position_similarity.h"
 #include "core/weights/npy_array.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/data_export.h"
 #include "ui/figures/export_dialog.h"
 #include "ui/figures/figure.h"
@@ -30,7 +31,6 @@
 #include "ui/views/figure_widget.h"
 #include "ui/views/filter_gallery_view.h"
 #include "ui/views/heatmap_view.h"
-#include "ui/views/qt_conversions.h"
 
 using namespace patchlens;
 

@@ -1,7 +1,7 @@
 #include <QtTest>
 
+#include "ui/base/colormap.h"
 #include "ui/views/colorbar.h"
-#include "ui/views/colormap.h"
 
 using namespace patchlens;
 

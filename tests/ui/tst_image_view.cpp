@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "ui/base/colormap.h"
 #include "ui/session/session.h"
-#include "ui/views/colormap.h"
 #include "ui/views/image_view.h"
 
 using namespace patchlens;

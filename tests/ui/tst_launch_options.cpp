@@ -4,12 +4,14 @@
 #include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include "core/model/vision_transformer.h"
 #include "tests/common/test_support.h"
 #include "ui/launch_options.h"
 #include "ui/main_window.h"
+#include "ui/session/session.h"
 
 using namespace patchlens;
 
@@ -28,6 +30,16 @@ class tst_LaunchOptions : public QObject {
   void parsesHeads();
   void headsOverrideTheModel_data();
   void headsOverrideTheModel();
+  void startsOnTheUsersImage();
+  void badFirstImageShowsItsErrorOverAnEmptyView_data();
+  void badFirstImageShowsItsErrorOverAnEmptyView();
+  void truncatedJpegWarningNamesTheFileInTheBanner();
+  void refusesWhatTheModelDoesNotHave_data();
+  void refusesWhatTheModelDoesNotHave();
+  void refusesAnUnknownDock();
+  void badUsageExitsTwo();
+  void queryNamesAsDocumented_data();
+  void queryNamesAsDocumented();
 };
 
 void tst_LaunchOptions::initTestCase() {
@@ -134,6 +146,206 @@ void tst_LaunchOptions::headsOverrideTheModel() {
   for (const QLabel* label : window.statusBar()->findChildren<QLabel*>()) status += label->text();
   const QString said = QStringLiteral("%1 heads (--heads)").arg(expected);
   QCOMPARE(status.contains(said), heads > 0);
+}
+
+// Issue 21: `patchlens IMAGE --weights W` computes nothing on the bundled sample.
+void tst_LaunchOptions::startsOnTheUsersImage() {
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  Session* session = window.session();
+  QStringList shown;
+  connect(session, &Session::resultChanged, this, [&] {
+    if (session->result()) shown << session->result()->imagePath;
+  });
+  const QString image = QString::fromStdString(test::dataPath("chelsea.png"));
+  QString error;
+  const auto options = parseLaunchOptions(
+      {"patchlens", image, "--weights",
+       QString::fromStdString(test::dataPath("transformer/timm_vit_f32/model.safetensors"))},
+      &error);
+  QVERIFY2(options, qPrintable(error));
+  QVERIFY2(applyLaunchOptions(window, *options, &error), qPrintable(error));
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
+  QVERIFY(session->hasTransformer());
+  QVERIFY(!shown.isEmpty());
+  for (const QString& path : shown) QCOMPARE(path, image);
+}
+
+void tst_LaunchOptions::badFirstImageShowsItsErrorOverAnEmptyView_data() {
+  QTest::addColumn<bool>("withWeights");
+  QTest::newRow("image only") << false;
+  QTest::newRow("image and --weights") << true;
+}
+
+// A bad first image: its error in the banner, nothing on screen (no sample in its place).
+void tst_LaunchOptions::badFirstImageShowsItsErrorOverAnEmptyView() {
+  QFETCH(bool, withWeights);
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  Session* session = window.session();
+  const QString image = QString::fromStdString(test::dataPath("bad/images/empty.png"));
+  QStringList arguments{"patchlens", image};
+  if (withWeights)
+    arguments << "--weights"
+              << QString::fromStdString(
+                     test::dataPath("transformer/timm_vit_f32/model.safetensors"));
+  QString error;
+  const auto options = parseLaunchOptions(arguments, &error);
+  QVERIFY2(options, qPrintable(error));
+  QVERIFY(!applyLaunchOptions(window, *options, &error));
+  QVERIFY(QTest::qWaitFor([&] { return !session->isBusy(); }, 60000));
+  QVERIFY(!session->hasResult());
+  QVERIFY2(error.contains(QStringLiteral("empty.png")), qPrintable(error));
+  const auto* banner = window.findChild<QLabel*>(QStringLiteral("errorBanner"));
+  QVERIFY(banner);
+  QVERIFY2(banner->isVisible() && banner->text().contains(QStringLiteral("empty.png")),
+           qPrintable(banner->text()));
+  QVERIFY2(!banner->text().contains(QStringLiteral("previous state")), qPrintable(banner->text()));
+}
+
+// A warning about an image that did load stays in the banner (not a status line that
+// vanishes after 10 s) and names the file.
+void tst_LaunchOptions::truncatedJpegWarningNamesTheFileInTheBanner() {
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  const QString image =
+      QString::fromStdString(test::dataPath("bad/warnings/jpeg_truncated_progressive_eoi.jpg"));
+  QString error;
+  const auto options = parseLaunchOptions({"patchlens", image}, &error);
+  QVERIFY2(options, qPrintable(error));
+  QVERIFY2(applyLaunchOptions(window, *options, &error), qPrintable(error));
+  QVERIFY(QTest::qWaitFor([&] { return !window.session()->isBusy(); }, 60000));
+  QVERIFY(window.session()->hasResult());
+  const auto* banner = window.findChild<QLabel*>(QStringLiteral("errorBanner"));
+  QVERIFY(banner);
+  QVERIFY2(banner->isVisible(), qPrintable(banner->text()));
+  QVERIFY2(banner->text().contains(QStringLiteral("jpeg_truncated_progressive_eoi.jpg")) &&
+               banner->text().contains(QStringLiteral("corrupt")),
+           qPrintable(banner->text()));
+}
+
+void tst_LaunchOptions::refusesWhatTheModelDoesNotHave_data() {
+  QTest::addColumn<QStringList>("arguments");
+  QTest::addColumn<QString>("expected");  // in the error
+  // The fixture ViT: 3 heads, 3 blocks.
+  QTest::newRow("--head 3") << QStringList{"--head", "3"}
+                            << QStringLiteral("--head 3: the model has 3 heads (0..2");
+  QTest::newRow("--head -2") << QStringList{"--head", "-2"} << QStringLiteral("--head -2");
+  QTest::newRow("--select 14,0") << QStringList{"--select", "14,0"}
+                                 << QStringLiteral("--select 14,0 is outside the");
+  QTest::newRow("--hover 0,99") << QStringList{"--hover", "0,99"}
+                                << QStringLiteral("--hover 0,99 is outside");
+  QTest::newRow("--layer 4") << QStringList{"--layer", "4"} << QStringLiteral("--layer");
+  QTest::newRow("--query reg 1") << QStringList{"--query", "reg 1"}
+                                 << QStringLiteral("no 'reg 1' token");
+  QTest::newRow("--query 99,99") << QStringList{"--query", "99,99"}
+                                 << QStringLiteral("is outside the");
+}
+
+// Issue 21: what the model or image does not have is refused by name (bad usage), not
+// clamped or ignored.
+void tst_LaunchOptions::refusesWhatTheModelDoesNotHave() {
+  QFETCH(QStringList, arguments);
+  QFETCH(QString, expected);
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  QString error;
+  const auto options = parseLaunchOptions(
+      QStringList{
+          "patchlens", QString::fromStdString(test::dataPath("chelsea.png")), "--weights",
+          QString::fromStdString(test::dataPath("transformer/timm_vit_f32/model.safetensors"))} +
+          arguments,
+      &error);
+  QVERIFY2(options, qPrintable(error));
+  bool badUsage = false;
+  QVERIFY(!applyLaunchOptions(window, *options, &error, nullptr, &badUsage));
+  QVERIFY(badUsage);
+  QVERIFY2(error.contains(expected), qPrintable(error));
+}
+
+void tst_LaunchOptions::refusesAnUnknownDock() {
+  QString error;
+  QVERIFY(!parseLaunchOptions({"patchlens", "--dock", "bogus"}, &error));
+  QVERIFY2(error.startsWith(QStringLiteral("unknown dock bogus")) &&
+               error.contains(QStringLiteral("attention-distance")),
+           qPrintable(error));
+  for (const QString& name : dockNames())
+    QVERIFY2(parseLaunchOptions({"patchlens", "--dock", name}, &error), qPrintable(error));
+}
+
+// The real executable: refused options exit 2 with one line on stderr.
+void tst_LaunchOptions::badUsageExitsTwo() {
+  QTemporaryDir dir;
+  for (const QStringList& extra : {QStringList{"--head", "12"}, QStringList{"--select", "14,0"},
+                                   QStringList{"--dock", "bogus"}}) {
+    QProcess process;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+    process.setProcessEnvironment(env);
+    process.start(QStringLiteral(PATCHLENS_BIN_DIR "/patchlens"),
+                  QStringList{QString::fromStdString(test::dataPath("chelsea.png")), "--weights",
+                              QString::fromStdString(
+                                  test::dataPath("transformer/timm_vit_f32/model.safetensors")),
+                              "--screenshot", dir.filePath(QStringLiteral("shot.png"))} +
+                      extra);
+    QVERIFY(process.waitForFinished(60000));
+    const QString err = QString::fromUtf8(process.readAllStandardError());
+    QVERIFY2(process.exitCode() == 2, qPrintable(extra.join(' ') + ": " + err));
+    // One line of ours (Qt may add its own environment warnings before it).
+    QCOMPARE(err.count(QStringLiteral("patchlens: error: ")), 1);
+    QVERIFY2(err.trimmed().section('\n', -1).startsWith(QStringLiteral("patchlens: error: ")),
+             qPrintable(err));
+    QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("shot.png"))));
+  }
+}
+
+void tst_LaunchOptions::queryNamesAsDocumented_data() {
+  QTest::addColumn<QString>("query");
+  QTest::addColumn<int>("token");  // -1: refused
+  QTest::newRow("cls") << QStringLiteral("cls") << 0;
+  QTest::newRow("CLS") << QStringLiteral("CLS") << 0;
+  QTest::newRow("reg 1") << QStringLiteral("reg 1") << 1;
+  QTest::newRow("reg:2") << QStringLiteral("reg:2") << 2;
+  QTest::newRow("REG4") << QStringLiteral("REG4") << 4;
+  QTest::newRow("reg 0") << QStringLiteral("reg 0") << -1;
+  QTest::newRow("1,2 (a patch)") << QStringLiteral("1,2") << -2;  // patch (1, 2)
+}
+
+// `--query reg N` as the help says (DINOv2 with 4 registers: cls, reg 1..reg 4).
+void tst_LaunchOptions::queryNamesAsDocumented() {
+  QFETCH(QString, query);
+  QFETCH(int, token);
+  QSettings().clear();
+  MainWindow window(nullptr, MainWindow::SettingsMode::Ephemeral);
+  window.resize(1200, 800);
+  window.show();
+  QString error;
+  const auto options = parseLaunchOptions(
+      {"patchlens", QString::fromStdString(test::dataPath("chelsea.png")), "--weights",
+       QString::fromStdString(test::dataPath("transformer/timm_dinov2_reg4_f16/model.safetensors")),
+       "--heads", "4", "--query", query},
+      &error);
+  QVERIFY2(options, qPrintable(error));
+  bool badUsage = false;
+  const bool applied = applyLaunchOptions(window, *options, &error, nullptr, &badUsage);
+  if (token == -1) {
+    QVERIFY(!applied && badUsage);
+    QVERIFY2(error.contains(QStringLiteral("reg 1, reg 2, reg 3, reg 4")), qPrintable(error));
+    return;
+  }
+  QVERIFY2(applied, qPrintable(error));
+  const LayerTrace& trace = *window.session()->result()->trace;
+  QCOMPARE(trace.prefixTokens, 5);
+  QCOMPARE(window.session()->queryToken(),
+           token == -2 ? trace.prefixTokens + 1 * trace.gridCols + 2 : token);
 }
 
 QTEST_MAIN(tst_LaunchOptions)

@@ -10,11 +10,11 @@
 #include "core/image/image_loader.h"
 #include "core/model/patch_embedding.h"
 #include "core/model/pipeline.h"
+#include "ui/base/colormap.h"
 #include "ui/main_window.h"
 #include "ui/panels/patch_inspector.h"
 #include "ui/session/session.h"
 #include "ui/views/colorbar.h"
-#include "ui/views/colormap.h"
 #include "ui/views/image_view.h"
 
 using namespace patchlens;
@@ -117,7 +117,7 @@ void tst_MainWindow::clickShowsTokenInInspector() {
   QCOMPARE(cols, 14);
   QCOMPARE(m_window->inspector()->shownToken(), row * cols + col);
   QVERIFY(m_window->inspector()->headerText().contains(
-      QStringLiteral("Token %1").arg(row * cols + col)));
+      QStringLiteral("patch %1 ").arg(row * cols + col)));
 
   const Embedding expected = coreEmbedding(kChelsea);
   const Eigen::VectorXf shown = m_window->inspector()->shownVector();
@@ -192,7 +192,9 @@ void tst_MainWindow::channelChangeColoursOverlay() {
 
   for (const int channel : {5, 300}) {
     session->setChannel(channel);
-    QCOMPARE(m_window->colorbar()->spec()->label, QStringLiteral("channel %1").arg(channel));
+    // The colorbar names the channel and the colour scale (issue 21).
+    QCOMPARE(m_window->colorbar()->spec()->label,
+             QStringLiteral("channel %1 · scale min/max").arg(channel));
     const QImage shot = view->grab().toImage();
     const double dpr = shot.devicePixelRatio();
     const Eigen::VectorXf column = tokens.col(channel);

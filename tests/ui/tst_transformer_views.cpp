@@ -1,5 +1,8 @@
 #include <Eigen/SVD>
+#include <QAction>
 #include <QDockWidget>
+#include <QMenu>
+#include <QMenuBar>
 #include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
@@ -47,6 +50,10 @@ class tst_TransformerViews : public QObject {
   void prefixStripShowsThePcaColour();
   void distanceDotSelectsLayerAndHead();
   void patchOnlyCheckpointDisablesLayerControls();
+  void viewMenuRaisesATabbedDock();
+  void transformerLayoutFitsALaptop();
+  void shortcutsTableNamesLayerKeysAndEscape();
+  void readmeShortcutTableIsTheMenus();
 
  private:
   bool openModel();
@@ -142,7 +149,14 @@ void tst_TransformerViews::layerSliderMovesInspectorToTokensRow() {
   QVERIFY2((shown - expected).cwiseAbs().maxCoeff() <= 1e-6f * expected.cwiseAbs().maxCoeff(),
            qPrintable(QString::number((shown - expected).cwiseAbs().maxCoeff())));
   // The spin box follows the slider.
-  QCOMPARE(m_window->findChild<QSpinBox*>(QStringLiteral("layerSpin"))->value(), layer);
+  QSpinBox* spin = m_window->findChild<QSpinBox*>(QStringLiteral("layerSpin"));
+  QCOMPARE(spin->value(), layer);
+  // Issue 21: the spin box numbers layers as --layer does ("Block 2" beside 2, not 3).
+  const QString spec = layer == 0   ? QStringLiteral("patch")
+                       : layer == 5 ? QStringLiteral("final")
+                                    : QString::number(layer - 1);
+  QCOMPARE(spin->text(), spec);
+  QCOMPARE(m_window->session()->result()->trace->layerIndex(spec.toStdString()), layer);
   // Exports (dialog and right-click) start from the layer on screen: the same tokens row.
   const FigureData data = figureDataFor(*m_window->session()->result());
   QCOMPARE(data.layer, layer);
@@ -367,6 +381,107 @@ void tst_TransformerViews::patchOnlyCheckpointDisablesLayerControls() {
   QVERIFY(views()->attentionPanel()->figureWidget()->placeholder().contains(
       QStringLiteral("only a patch embedding")));
   QCOMPARE(session->result()->embedDim(), 8);
+}
+
+// Issue 21: View ▸ Attention brings the dock tabbed behind the inspector to the front; only
+// a dock already in front is closed by it.
+void tst_TransformerViews::viewMenuRaisesATabbedDock() {
+  QVERIFY(openModel());
+  auto* dock = m_window->findChild<QDockWidget*>(QStringLiteral("attentionDock"));
+  auto* inspector = m_window->findChild<QDockWidget*>(QStringLiteral("inspectorDock"));
+  QVERIFY(dock && inspector);
+  inspector->raise();
+  QCoreApplication::processEvents();
+  QVERIFY(dock->visibleRegion().isEmpty());  // tabbed behind
+  auto* action = m_window->findChild<QAction*>(QStringLiteral("attentionDockAction"));
+  QVERIFY(action);
+  QVERIFY(action->isChecked());
+  action->trigger();
+  QCoreApplication::processEvents();
+  QVERIFY(dock->isVisible() && !dock->visibleRegion().isEmpty());
+  QVERIFY(action->isChecked());
+  action->trigger();  // in front: now it closes
+  QCoreApplication::processEvents();
+  QVERIFY(!dock->isVisible());
+  QVERIFY(!action->isChecked());
+  action->trigger();
+  QCoreApplication::processEvents();
+  QVERIFY(dock->isVisible() && !dock->visibleRegion().isEmpty());
+}
+
+// View ▸ Transformer Layout at 1366 x 768: attention on the left with tiles one can click,
+// the three depth docks tabbed below it, all four reachable.
+void tst_TransformerViews::transformerLayoutFitsALaptop() {
+  m_window->resize(1366, 768);
+  QVERIFY(openModel());
+  auto* action = m_window->findChild<QAction*>(QStringLiteral("transformerLayoutAction"));
+  QVERIFY(action);
+  action->trigger();
+  QCoreApplication::processEvents();
+  auto* attention = m_window->findChild<QDockWidget*>(QStringLiteral("attentionDock"));
+  auto* distance = m_window->findChild<QDockWidget*>(QStringLiteral("attentionDistanceDock"));
+  QCOMPARE(m_window->dockWidgetArea(attention), Qt::LeftDockWidgetArea);
+  QCOMPARE(m_window->dockWidgetArea(distance), Qt::LeftDockWidgetArea);
+  QVERIFY(attention->isVisible() && distance->isVisible());
+  const QList<QDockWidget*> tabs = m_window->tabifiedDockWidgets(distance);
+  QCOMPARE(tabs.size(), 2);
+  FigureWidget* figure = views()->attentionPanel()->figureWidget();
+  QVERIFY2(figure->width() >= 260 && figure->height() >= 200,
+           qPrintable(QStringLiteral("%1 x %2").arg(figure->width()).arg(figure->height())));
+  const auto place = figure->placement();
+  const auto layout = views()->attentionPanel()->figure()->layout(place.area);
+  const QRectF tile = place.toWidget(layout.tiles.tiles.front());
+  QVERIFY2(tile.width() >= 40, qPrintable(QString::number(tile.width())));
+  // The image keeps most of the window.
+  QVERIFY(m_window->imageView()->width() >= 1366 / 3);
+}
+
+// F1's table, generated from the menus: the layer keys and Esc are in it.
+void tst_TransformerViews::shortcutsTableNamesLayerKeysAndEscape() {
+  const QString html = m_window->shortcutsHtml();
+  for (const QString& text :
+       {QStringLiteral("Next Layer (deeper)"), QStringLiteral("Previous Layer (shallower)"),
+        QKeySequence(QStringLiteral("Ctrl+PgUp")).toString(QKeySequence::NativeText),
+        QStringLiteral("]"), QStringLiteral("Clear the selection"),
+        QKeySequence(Qt::Key_Escape).toString(QKeySequence::NativeText)})
+    QVERIFY2(html.contains(text.toHtmlEscaped()), qPrintable(text));
+}
+
+namespace {
+void menuRows(const QMenu* menu, const QString& path, QStringList& rows) {
+  for (const QAction* act : menu->actions()) {
+    if (act->menu()) {
+      menuRows(act->menu(), path + QStringLiteral(" ▸ ") + act->menu()->title().remove('&'), rows);
+      continue;
+    }
+    if (act->shortcuts().isEmpty()) continue;
+    QStringList keys;
+    for (const QKeySequence& key : act->shortcuts())
+      keys << QStringLiteral("`%1`").arg(key.toString(QKeySequence::PortableText));
+    rows << QStringLiteral("| %1 | %2 | %3 |")
+                .arg(path, QString(act->text()).remove('&'), keys.join(QStringLiteral(", ")));
+  }
+}
+}  // namespace
+
+// README's shortcut table is generated from the menus' own actions (as F1's is): on a
+// difference the test prints the table to paste between the README's markers.
+void tst_TransformerViews::readmeShortcutTableIsTheMenus() {
+  QStringList rows{QStringLiteral("| Menu | Action | Keys |"), QStringLiteral("|---|---|---|")};
+  for (const QAction* act : m_window->menuBar()->actions())
+    if (act->menu()) menuRows(act->menu(), act->menu()->title().remove('&'), rows);
+  const QString expected = rows.join('\n');
+  QFile readme(QStringLiteral(PATCHLENS_SOURCE_DIR "/README.md"));
+  QVERIFY(readme.open(QIODevice::ReadOnly));
+  const QString text = QString::fromUtf8(readme.readAll());
+  const QString begin = QStringLiteral("<!-- shortcuts: generated by tst_transformer_views -->\n");
+  const QString end = QStringLiteral("\n<!-- end of shortcuts -->");
+  const qsizetype from = text.indexOf(begin);
+  const qsizetype to = text.indexOf(end);
+  QVERIFY2(from >= 0 && to > from, "README has no shortcut markers");
+  const QString shown = text.mid(from + begin.size(), to - from - begin.size());
+  if (shown != expected) qWarning().noquote() << "README shortcut table:\n" << expected;
+  QCOMPARE(shown, expected);
 }
 
 QTEST_MAIN(tst_TransformerViews)

@@ -12,14 +12,7 @@ namespace patchlens {
 namespace {
 const QColor kDotColor(31, 119, 180);
 const QColor kSelectedColor(214, 39, 40);
-constexpr qreal kDotRadius = 2.6;
-constexpr qreal kHitRadius = 7.0;
 }  // namespace
-
-struct AttentionDistanceFigure::Geometry {
-  PanelSpec panel;
-  QRectF plot;
-};
 
 AttentionDistanceFigure::AttentionDistanceFigure(RowMatrixF distances, int patchSize, int gridRows,
                                                  int gridCols, int selectedBlock, int selectedHead)
@@ -30,18 +23,18 @@ AttentionDistanceFigure::AttentionDistanceFigure(RowMatrixF distances, int patch
       m_selectedBlock(selectedBlock),
       m_selectedHead(selectedHead) {}
 
-QString AttentionDistanceFigure::title() const {
+QString AttentionDistanceFigure::ownTitle() const {
   return tr("Mean attention distance of every head against depth");
 }
 
-AttentionDistanceFigure::Geometry AttentionDistanceFigure::geometry(const QRectF& area) const {
+AttentionDistanceFigure::Layout AttentionDistanceFigure::layout(const QRectF& area) const {
   const int depth = static_cast<int>(m_distances.rows());
   // The y axis spans 0 to the image diagonal's reach, so layers are comparable across images.
   const double diagonal =
       m_patchSize * std::sqrt(double(m_gridRows * m_gridRows + m_gridCols * m_gridCols));
   const double top = std::max(m_distances.size() > 0 ? double(m_distances.maxCoeff()) * 1.08 : 1.0,
                               diagonal * 0.5);
-  Geometry g;
+  Layout g;
   g.panel = PanelSpec{valueAxis(tr("network depth (block)"), 0.4, depth + 0.6, std::min(depth, 12)),
                       valueAxis(tr("mean attention distance (pixels)"), 0.0, top, 7),
                       0.0,
@@ -50,6 +43,10 @@ AttentionDistanceFigure::Geometry AttentionDistanceFigure::geometry(const QRectF
       area.adjusted(figure_style::kMargin, titleHeight(title(), subtitle(), area.width()),
                     -figure_style::kMargin, -figure_style::kMargin);
   g.plot = layoutPanels(body, {g.panel}, 0.0).plots.front();
+  g.dotRadius = kDotRadius;
+  for (int b = 0; b < depth; ++b)
+    for (int h = 0; h < m_distances.cols(); ++h)
+      g.dots.push_back(mapToPlot(g.plot, g.panel.x, g.panel.y, b + 1, m_distances(b, h)));
   return g;
 }
 
@@ -78,10 +75,11 @@ void AttentionDistanceFigure::paint(QPainter& painter, const QRectF& area) const
   const int depth = static_cast<int>(m_distances.rows());
   const int heads = static_cast<int>(m_distances.cols());
   paintTitle(painter, area, title(), subtitle());
-  const Geometry g = geometry(area);
+  const Layout g = layout(area);
   painter.save();
   painter.setRenderHint(QPainter::Antialiasing);
-  painter.setClipRect(g.plot.adjusted(-kDotRadius * 2, -kDotRadius * 2, kDotRadius * 2, 0));
+  painter.setClipRect(
+      g.plot.adjusted(-kDotRadius * 2, -kDotRadius * 2, kDotRadius * 2, kDotRadius * 2));
   if (m_selectedBlock >= 1 && m_selectedBlock <= depth) {
     // The selected layer as a band behind its dots.
     const QPointF a = mapToPlot(g.plot, g.panel.x, g.panel.y, m_selectedBlock - 0.4, g.panel.y.hi);
@@ -96,37 +94,39 @@ void AttentionDistanceFigure::paint(QPainter& painter, const QRectF& area) const
   painter.drawPolyline(mean);
   painter.setPen(QPen(Qt::white, 0.4));
   painter.setBrush(kDotColor);
-  for (int b = 0; b < depth; ++b) {
-    for (int h = 0; h < heads; ++h) {
-      painter.drawEllipse(mapToPlot(g.plot, g.panel.x, g.panel.y, b + 1, m_distances(b, h)),
-                          kDotRadius, kDotRadius);
-    }
-  }
+  for (const QPointF& dot : g.dots) painter.drawEllipse(dot, kDotRadius, kDotRadius);
   if (m_selectedBlock >= 1 && m_selectedBlock <= depth && m_selectedHead >= 0 &&
       m_selectedHead < heads) {
     painter.setPen(QPen(kSelectedColor, 1.6));
     painter.setBrush(Qt::NoBrush);
-    painter.drawEllipse(mapToPlot(g.plot, g.panel.x, g.panel.y, m_selectedBlock,
-                                  m_distances(m_selectedBlock - 1, m_selectedHead)),
-                        kDotRadius * 2.2, kDotRadius * 2.2);
+    painter.drawEllipse(
+        g.dots[static_cast<std::size_t>((m_selectedBlock - 1) * heads + m_selectedHead)],
+        kDotRadius * 2.2, kDotRadius * 2.2);
   }
   painter.restore();
   paintAxes(painter, g.plot, g.panel.x, g.panel.y);
 }
 
 std::optional<AttentionDistanceFigure::Hit> AttentionDistanceFigure::hit(
-    const QRectF& area, const QPointF& point) const {
-  const Geometry g = geometry(area);
+    const Layout& g, const QPointF& point) const {
+  const int heads = static_cast<int>(m_distances.cols());
+  if (heads == 0) return std::nullopt;
+  const auto hitOf = [heads](std::size_t i) {
+    return Hit{static_cast<int>(i) / heads + 1, static_cast<int>(i) % heads};
+  };
+  // The last dot drawn over the point is the one the reader sees there.
+  for (std::size_t i = g.dots.size(); i-- > 0;) {
+    const QPointF d = g.dots[i] - point;
+    if (std::hypot(d.x(), d.y()) <= g.dotRadius) return hitOf(i);
+  }
   std::optional<Hit> best;
   qreal bestDistance = kHitRadius;
-  for (int b = 0; b < m_distances.rows(); ++b) {
-    for (int h = 0; h < m_distances.cols(); ++h) {
-      const QPointF p = mapToPlot(g.plot, g.panel.x, g.panel.y, b + 1, m_distances(b, h));
-      const qreal d = std::hypot(p.x() - point.x(), p.y() - point.y());
-      if (d <= bestDistance) {
-        bestDistance = d;
-        best = Hit{b + 1, h};
-      }
+  for (std::size_t i = 0; i < g.dots.size(); ++i) {
+    const QPointF d = g.dots[i] - point;
+    const qreal distance = std::hypot(d.x(), d.y());
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = hitOf(i);
     }
   }
   return best;

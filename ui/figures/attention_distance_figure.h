@@ -2,9 +2,11 @@
 
 #include <QCoreApplication>
 #include <optional>
+#include <vector>
 
 #include "core/model/eigen_types.h"
 #include "ui/figures/figure.h"
+#include "ui/figures/figure_layout.h"
 
 namespace patchlens {
 
@@ -19,20 +21,34 @@ class AttentionDistanceFigure : public Figure {
   AttentionDistanceFigure(RowMatrixF distances, int patchSize, int gridRows, int gridCols,
                           int selectedBlock, int selectedHead);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {620, 400}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 
   struct Hit {
     int block = 0;  // 1..depth
     int head = 0;
+    bool operator==(const Hit&) const = default;
   };
-  // The dot nearest `point` (within a few points) when painted into `area`.
-  std::optional<Hit> hit(const QRectF& area, const QPointF& point) const;
+  // Where everything goes in `area`, computed in one place: paint() draws from it and the
+  // dock's mouse handler hit-tests with it.
+  struct Layout {
+    PanelSpec panel;
+    QRectF plot;
+    std::vector<QPointF> dots;  // block-major: dots[(b - 1) * heads + h], in drawing order
+    qreal dotRadius = 0;
+  };
+  Layout layout(const QRectF& area) const;
+  // The dot under `point`: the topmost drawn dot that covers it, else the nearest dot within
+  // a few points; nullopt when none is near.
+  std::optional<Hit> hit(const Layout& layout, const QPointF& point) const;
+  std::optional<Hit> hit(const QRectF& area, const QPointF& point) const {
+    return hit(layout(area), point);
+  }
+  static constexpr qreal kDotRadius = 2.6;
+  static constexpr qreal kHitRadius = 7.0;
 
  private:
-  struct Geometry;
-  Geometry geometry(const QRectF& area) const;
   QString subtitle() const;
 
   RowMatrixF m_distances;

@@ -1,24 +1,20 @@
 #include "ui/figures/attention_heads_figure.h"
 
+#include <QFontMetricsF>
 #include <QPainter>
 #include <algorithm>
 #include <cmath>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
-struct AttentionHeadsFigure::Geometry {
-  QRectF body;
-  TileLayout tiles;
-  ColorbarSpec colorbar;
-};
-
 AttentionHeadsFigure::AttentionHeadsFigure(RowMatrixF maps, VectorF distances, GridSize grid,
                                            QString layerName, QString queryName, int queryRow,
-                                           int queryCol, int selectedHead, ColormapId colormap)
+                                           int queryCol, int selectedHead, ColormapId colormap,
+                                           ColorScale scale)
     : m_maps(std::move(maps)),
       m_distances(std::move(distances)),
       m_grid(grid),
@@ -27,9 +23,10 @@ AttentionHeadsFigure::AttentionHeadsFigure(RowMatrixF maps, VectorF distances, G
       m_queryRow(queryRow),
       m_queryCol(queryCol),
       m_selectedHead(selectedHead),
-      m_colormap(colormap) {}
+      m_colormap(colormap),
+      m_scale(scale) {}
 
-QString AttentionHeadsFigure::title() const {
+QString AttentionHeadsFigure::ownTitle() const {
   return tr("Attention of every head, %1").arg(m_layerName);
 }
 
@@ -49,25 +46,46 @@ QString AttentionHeadsFigure::subtitle() const {
       .arg(m_maps.rows());
 }
 
-AttentionHeadsFigure::Geometry AttentionHeadsFigure::geometry(const QRectF& area) const {
-  Geometry g;
+AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) const {
+  Layout g;
   g.body = area.adjusted(figure_style::kMargin, titleHeight(title(), subtitle(), area.width()),
                          -figure_style::kMargin, -figure_style::kMargin);
   const int count = static_cast<int>(m_maps.rows()) + 1;
-  const float hi = m_maps.size() > 0 ? m_maps.maxCoeff() : 1.0f;
-  g.colorbar = ColorbarSpec{m_colormap, ValueRange{0.0f, std::max(hi, 1e-12f)},
-                            tr("attention probability"), false};
+  g.colorbar = ColorbarSpec{m_colormap, m_scale.range,
+                            tr("attention probability · %1").arg(m_scale.caption()), false};
   const double aspect = static_cast<double>(m_grid.cols) / std::max(m_grid.rows, 1);
-  // The number of columns that gives the largest tiles in this area.
+  // The number of columns that gives the largest tiles in this area whose captions
+  // ("h11 · 125") are not cut; the largest tiles at all when none keeps them whole.
+  QFont bold = figure_style::labelFont();
+  bold.setBold(true);
+  const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(QStringLiteral("h00 · 000"));
   qreal best = -1;
+  bool bestReadable = false;
   for (int columns = 1; columns <= count; ++columns) {
     TileLayout t =
         layoutTiles(g.body, count, columns, aspect, true, figureColorbarWidth(g.colorbar));
     const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
-    if (size > best + 1e-6) {
+    // Tiles of at least 24 pt: whole captions over stamp-sized maps are no gain.
+    const bool readable =
+        !t.captions.empty() && t.captions.front().width() >= captionWidth && size >= 24.0;
+    if ((readable && !bestReadable) || (readable == bestReadable && size > best + 1e-6)) {
       best = size;
+      bestReadable = readable;
       g.tiles = std::move(t);
     }
+  }
+  if (!g.tiles.captions.empty()) {
+    // The mean sits alone at the start of its row: its caption may run on to the right (up
+    // to the next tile of that row, when there is one).
+    QRectF& meanCaption = g.tiles.captions.back();
+    qreal right = g.tiles.grid.right();
+    for (std::size_t i = 0; i + 1 < g.tiles.tiles.size(); ++i) {
+      const QRectF& t = g.tiles.tiles[i];
+      if (t.left() > meanCaption.left() + 1e-6 && t.top() <= meanCaption.bottom() &&
+          t.bottom() >= meanCaption.top())
+        right = std::min(right, t.left());
+    }
+    meanCaption.setRight(std::max(meanCaption.right(), right));
   }
   return g;
 }
@@ -76,7 +94,7 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
   const int heads = static_cast<int>(m_maps.rows());
   paintTitle(painter, area, title(), subtitle());
-  const Geometry g = geometry(area);
+  const Layout g = layout(area);
   const VectorF mean = heads > 0 ? VectorF(m_maps.colwise().mean().transpose()) : VectorF();
   for (int i = 0; i <= heads; ++i) {
     const bool isMean = i == heads;
@@ -85,10 +103,8 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
         isMean ? tr("mean · %1").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
                : tr("h%1 · %2").arg(i).arg(m_distances(i), 0, 'f', 0);
     const bool selected = isMean ? m_selectedHead < 0 : m_selectedHead == i;
-    QRectF captionRect = g.tiles.captions[static_cast<std::size_t>(i)];
+    const QRectF captionRect = g.tiles.captions[static_cast<std::size_t>(i)];
     if (isMean) {
-      // The mean sits alone at the start of its row: its caption may run on to the right.
-      captionRect.setRight(std::max(captionRect.right(), g.tiles.grid.right()));
       paintCaption(painter, captionRect, caption, selected, Qt::AlignLeft);
     } else {
       paintCaption(painter, captionRect, caption, selected);
@@ -113,8 +129,7 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   paintFigureColorbar(painter, g.tiles.colorbar, g.colorbar);
 }
 
-std::optional<int> AttentionHeadsFigure::headAt(const QRectF& area, const QPointF& point) const {
-  const Geometry g = geometry(area);
+std::optional<int> AttentionHeadsFigure::headAt(const Layout& g, const QPointF& point) const {
   const int heads = static_cast<int>(m_maps.rows());
   for (int i = 0; i <= heads; ++i) {
     const QRectF tile = g.tiles.tiles[static_cast<std::size_t>(i)];

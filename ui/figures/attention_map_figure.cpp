@@ -3,15 +3,15 @@
 #include <QPainter>
 #include <algorithm>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
 AttentionMapFigure::AttentionMapFigure(QString title, QString valueLabel, QImage input,
                                        VectorF values, GridSize grid, int patchSize, Query query,
-                                       ColormapId colormap)
+                                       ColormapId colormap, ColorScale scale)
     : m_title(std::move(title)),
       m_valueLabel(std::move(valueLabel)),
       m_input(std::move(input)),
@@ -19,7 +19,8 @@ AttentionMapFigure::AttentionMapFigure(QString title, QString valueLabel, QImage
       m_grid(grid),
       m_patchSize(patchSize),
       m_query(std::move(query)),
-      m_colormap(colormap) {}
+      m_colormap(colormap),
+      m_scale(scale) {}
 
 QSizeF AttentionMapFigure::preferredSize() const {
   const double extentX = std::max(m_input.width(), m_grid.cols * m_patchSize);
@@ -37,13 +38,14 @@ void AttentionMapFigure::paint(QPainter& painter, const QRectF& area) const {
                                .arg(m_grid.cols > 0 ? at / m_grid.cols : 0)
                                .arg(m_grid.cols > 0 ? at % m_grid.cols : 0)
                                .arg(m_values.sum(), 0, 'f', 3);
-  const QRectF body = paintTitle(painter, area, m_title, subtitle);
+  const QRectF body = paintTitle(painter, area, title(), subtitle);
   const double extentX = std::max(m_input.width(), m_grid.cols * m_patchSize);
   const double extentY = std::max(m_input.height(), m_grid.rows * m_patchSize);
   const PanelSpec image = imagePanel(extentX, extentY, m_grid, m_patchSize, tr("input"));
   const PanelSpec map = gridPanel(m_grid, m_valueLabel);
-  const ValueRange range{0.0f, std::max(top, 1e-12f)};
-  const ColorbarSpec colorbar{m_colormap, range, m_valueLabel, false};
+  const ValueRange range = m_scale.range;
+  const ColorbarSpec colorbar{m_colormap, range,
+                              m_valueLabel + QStringLiteral(" · ") + m_scale.caption(), false};
   const PanelLayout layout = layoutPanels(body, {image, map}, figureColorbarWidth(colorbar));
 
   paintCaption(painter, layout.captions[0], image.caption, true);

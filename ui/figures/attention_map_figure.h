@@ -5,8 +5,9 @@
 
 #include "core/model/eigen_types.h"
 #include "core/model/patch_embedding.h"
+#include "ui/base/color_scale.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 
@@ -22,10 +23,14 @@ class AttentionMapFigure : public Figure {
     int row = -1;  // the query patch, -1 for a prefix token
     int col = -1;
   };
+  // `scale`: the colour scale the screen uses for this map (ColorScale, written on the
+  // colorbar).
   AttentionMapFigure(QString title, QString valueLabel, QImage input, VectorF values, GridSize grid,
-                     int patchSize, Query query, ColormapId colormap);
+                     int patchSize, Query query, ColormapId colormap, ColorScale scale);
+  const ColorScale& colorScale() const { return m_scale; }
+  ColormapId colormap() const { return m_colormap; }
 
-  QString title() const override { return m_title; }
+  QString ownTitle() const override { return m_title; }
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 
@@ -38,6 +43,7 @@ class AttentionMapFigure : public Figure {
   int m_patchSize;
   Query m_query;
   ColormapId m_colormap;
+  ColorScale m_scale;
 };
 
 }  // namespace patchlens

@@ -3,9 +3,9 @@
 #include <QPainter>
 #include <cmath>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -18,7 +18,7 @@ ChannelGridFigure::ChannelGridFigure(const RowMatrixF& tokens, GridSize grid, in
       m_colormap(colormap),
       m_range(range) {}
 
-QString ChannelGridFigure::title() const {
+QString ChannelGridFigure::ownTitle() const {
   return tr("Channels %1–%2 as maps over the patch grid").arg(m_first).arg(m_last);
 }
 

@@ -5,8 +5,8 @@
 #include "core/analysis/embedding_analysis.h"
 #include "core/model/eigen_types.h"
 #include "core/model/patch_embedding.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 
@@ -19,7 +19,7 @@ class ChannelGridFigure : public Figure {
   ChannelGridFigure(const RowMatrixF& tokens, GridSize grid, int first, int last,
                     ColormapId colormap, ValueRange range);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {640, 640}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

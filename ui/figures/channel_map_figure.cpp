@@ -3,9 +3,9 @@
 #include <QPainter>
 #include <algorithm>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -28,7 +28,7 @@ QSizeF ChannelMapFigure::preferredSize() const {
   return {480, 100 + 340 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
 }
 
-QString ChannelMapFigure::title() const {
+QString ChannelMapFigure::ownTitle() const {
   return tr("Channel %1 over the image").arg(m_channel);
 }
 

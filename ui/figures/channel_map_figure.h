@@ -5,8 +5,8 @@
 
 #include "core/analysis/embedding_analysis.h"
 #include "core/model/patch_embedding.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 
@@ -19,7 +19,7 @@ class ChannelMapFigure : public Figure {
   ChannelMapFigure(QImage input, VectorF map, GridSize grid, int patchSize, int channel,
                    ColormapId colormap, ValueRange range, double opacity = 0.7);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

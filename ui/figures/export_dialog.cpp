@@ -12,6 +12,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QStandardItemModel>
 #include <QVBoxLayout>
 #include <QtConcurrent>
@@ -19,6 +20,7 @@
 
 #include "core/io/error.h"
 #include "ui/figures/figure.h"
+#include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
 #include "ui/figures/plot_kind.h"
 #include "ui/session/session.h"
@@ -75,6 +77,40 @@ std::optional<ForegroundPcaOptions> parseForegroundKind(const QString& name) {
   if (!ok || t < 0.0 || t > 1.0) return std::nullopt;
   options.threshold = static_cast<float>(t);
   return options;
+}
+
+// The folder the last export went to (this run of the program): the next dialog starts there.
+QString& lastExportDirectory() {
+  static QString directory;
+  return directory;
+}
+
+// Kinds drawn from the tokens of the layer on screen: their command needs --layer.
+bool dependsOnLayer(const PlotKind& kind) {
+  switch (kind.type) {
+    case PlotType::Channel:
+    case PlotType::Token:
+    case PlotType::TokenLine:
+    case PlotType::Channels:
+    case PlotType::Similarity:
+    case PlotType::Histogram:
+    case PlotType::Pca:
+    case PlotType::AttentionDistance:  // marks the layer's block
+    case PlotType::TokenNorms:         // marks the layer
+    case PlotType::Reconstruction:     // refused away from the patch embedding
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A word as a POSIX shell reads it back.
+QString shellQuoted(const QString& word) {
+  static const QRegularExpression plain(QStringLiteral("^[A-Za-z0-9_./:,=+-]+$"));
+  if (plain.match(word).hasMatch()) return word;
+  QString quoted = word;
+  quoted.replace(QLatin1Char('\''), QStringLiteral("'\\''"));
+  return QLatin1Char('\'') + quoted + QLatin1Char('\'');
 }
 
 }  // namespace
@@ -141,6 +177,12 @@ ExportDialog::ExportDialog(Session* session, QWidget* parent)
   m_styleInfo->setWordWrap(true);
   m_styleInfo->setToolTip(tr("Colormap, scale and opacity as on screen (change them there)"));
   form->addRow(tr("Style:"), m_styleInfo);
+  m_commandInfo = new QLabel(this);
+  m_commandInfo->setObjectName(QStringLiteral("commandLine"));
+  m_commandInfo->setWordWrap(true);
+  m_commandInfo->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_commandInfo->setToolTip(tr("The patchlens-cli call that draws this figure"));
+  form->addRow(tr("Command:"), m_commandInfo);
 
   m_preview = new QLabel(this);
   m_preview->setObjectName(QStringLiteral("preview"));
@@ -172,6 +214,8 @@ ExportDialog::ExportDialog(Session* session, QWidget* parent)
   });
   connect(browseButton, &QPushButton::clicked, this, &ExportDialog::browse);
   connect(m_pathEdit, &QLineEdit::textEdited, this, [this] { m_pathChosen = true; });
+  connect(m_pathEdit, &QLineEdit::textChanged, this,
+          [this] { m_commandInfo->setText(commandLine()); });
   connect(m_kindBox, &QComboBox::currentIndexChanged, this, &ExportDialog::rebuildFigure);
   connect(m_formatBox, &QComboBox::currentIndexChanged, this, &ExportDialog::onFormatChanged);
   for (QDoubleSpinBox* spin : {m_width, m_height}) {
@@ -184,9 +228,64 @@ ExportDialog::ExportDialog(Session* session, QWidget* parent)
   connect(m_scale, &QDoubleSpinBox::valueChanged, this, &ExportDialog::updatePixelInfo);
 
   populateKinds();
+  const QString folder = lastExportDirectory().isEmpty() ? QDir::homePath() : lastExportDirectory();
   m_pathEdit->setText(
-      QDir::home().filePath(fileStem(kind()) + QLatin1Char('.') + suffixFor(format())));
+      QDir(folder).filePath(fileStem(kind()) + QLatin1Char('.') + suffixFor(format())));
   rebuildFigure();
+}
+
+QStringList ExportDialog::commandArguments() const {
+  const auto& result = m_session->result();
+  const QString name = kind();
+  if (!result || (m_fixedFigure && m_kindBox->currentIndex() == 0 && name == m_fixedKind))
+    return {};
+  const std::optional<ForegroundPcaOptions> foreground = parseForegroundKind(name);
+  PlotKind plot;
+  try {
+    plot = PlotKind::parse(foreground ? std::string("pca") : name.toStdString());
+  } catch (const std::exception&) {
+    return {};
+  }
+  QStringList args{QStringLiteral("export"), result->imagePath, QStringLiteral("--weights"),
+                   QString::fromStdString(m_session->config().weights.source)};
+  if (m_session->headsOverride() > 0)
+    args << QStringLiteral("--heads") << QString::number(m_session->headsOverride());
+  args << QStringLiteral("--plot") << (foreground ? QStringLiteral("pca") : name);
+  if (foreground) {
+    args << QStringLiteral("--foreground") << QString::number(foreground->threshold, 'f', 2);
+    if (foreground->flip) args << QStringLiteral("--foreground-flip");
+  }
+  if (result->trace && dependsOnLayer(plot))
+    args << QStringLiteral("--layer")
+         << QString::fromStdString(layerSpec(result->trace.get(), result->layerIndex));
+  if (m_options.query) {
+    args << QStringLiteral("--query")
+         << (m_options.query->prefixName.empty()
+                 ? QStringLiteral("%1,%2").arg(m_options.query->row).arg(m_options.query->col)
+                 : QString::fromStdString(m_options.query->prefixName));
+  }
+  if (m_options.colormap)
+    args << QStringLiteral("--colormap")
+         << QString::fromStdString(Colormap::get(*m_options.colormap).name());
+  if (m_figure && figureSize() != m_figure->preferredSize()) {
+    args << QStringLiteral("--width") << QString::number(qRound(figureSize().width()))
+         << QStringLiteral("--height") << QString::number(qRound(figureSize().height()));
+  }
+  if (format() == FigureFormat::Png && !qFuzzyCompare(scale(), 2.0))
+    args << QStringLiteral("--scale") << QString::number(scale());
+  QString target = path();
+  if (!target.isEmpty() && FigureExporter::formatForPath(target) != format())
+    target += QLatin1Char('.') + suffixFor(format());
+  args << QStringLiteral("-o") << target;
+  return args;
+}
+
+QString ExportDialog::commandLine() const {
+  const QStringList args = commandArguments();
+  if (args.isEmpty()) return tr("(this view has no command-line equivalent)");
+  QStringList words{QStringLiteral("patchlens-cli")};
+  for (const QString& a : args) words << shellQuoted(a);
+  return words.join(QLatin1Char(' '));
 }
 
 ExportDialog::~ExportDialog() = default;
@@ -393,7 +492,8 @@ void ExportDialog::rebuildFigure() {
   m_options = figureOptionsFor(*m_session, plot);
   m_options.foreground = foreground;
   QString style = describeFigureOptions(m_options);
-  if (result->trace) style += tr(" · layer: %1").arg(m_session->layerName(result->layerIndex));
+  if (result->trace && dependsOnLayer(plot))
+    style += tr(" · layer: %1").arg(m_session->layerName(result->layerIndex));
   m_styleInfo->setText(style);
   showMessage(tr("Drawing the figure…"), false);
   m_preview->setText(tr("Drawing…"));
@@ -432,10 +532,16 @@ void ExportDialog::onFigureBuilt(std::shared_ptr<const Figure> figure, const QSt
   showMessage(QString(), false);
   m_saveButton->setEnabled(true);
   setFigureSize(m_figure->preferredSize());
+  m_commandInfo->setText(commandLine());
   emit figureReady();
 }
 
 void ExportDialog::updatePixelInfo() {
+  m_commandInfo->setText(commandLine());
+  if (format() != FigureFormat::Png) {
+    m_pixelInfo->setText(tr("vector: scales to any size"));
+    return;
+  }
   const QSizeF s = figureSize();
   m_pixelInfo->setText(tr("%1 dpi · PNG %2 × %3 px")
                            .arg(qRound(scale() * 72.0))
@@ -489,6 +595,7 @@ void ExportDialog::browse() {
       QFileDialog::getSaveFileName(this, tr("Export Figure"), path(), filter, &selected);
   if (chosen.isEmpty()) return;
   setPath(chosen);
+  m_overwriteConfirmed = chosen;  // the file dialog asked already
   m_pathChosen = true;
   if (const auto f = FigureExporter::formatForPath(chosen)) setFormat(*f);
 }
@@ -506,6 +613,14 @@ bool ExportDialog::save() {
   // The format menu decides; a name without the matching suffix gets it.
   if (FigureExporter::formatForPath(target) != format())
     target += QLatin1Char('.') + suffixFor(format());
+  // An existing file is replaced only on a second Save (no modal question in the way).
+  if (QFileInfo::exists(target) && m_overwriteConfirmed != target) {
+    m_overwriteConfirmed = target;
+    showMessage(
+        tr("%1 exists: press Save again to replace it.").arg(QDir::toNativeSeparators(target)),
+        true);
+    return false;
+  }
   try {
     FigureExporter exporter(*m_figure);
     exporter.setSize(figureSize());
@@ -516,6 +631,8 @@ bool ExportDialog::save() {
     return false;
   }
   setPath(target);
+  lastExportDirectory() = QFileInfo(target).absolutePath();
+  m_overwriteConfirmed.clear();
   showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(target)), false);
   emit saved(target);
   return true;

@@ -50,6 +50,11 @@ class ExportDialog : public QDialog {
   void setPath(const QString& path);
   QString path() const;
 
+  // The patchlens-cli call that draws the chosen figure (without the program name): image,
+  // --weights, --plot, --layer, --query, --colormap, ... as on screen, -o the chosen path.
+  QStringList commandArguments() const;
+  // The same as one shell line, as the dialog shows it.
+  QString commandLine() const;
   bool isFigureReady() const { return m_figure != nullptr; }
   const std::shared_ptr<const Figure>& figure() const { return m_figure; }
   // The preview as last rendered.
@@ -98,6 +103,8 @@ class ExportDialog : public QDialog {
   QDoubleSpinBox* m_scale;
   QLabel* m_pixelInfo;
   QLabel* m_styleInfo;
+  QLabel* m_commandInfo;
+  QString m_overwriteConfirmed;  // the existing file a second Save may replace
   QLabel* m_preview;
   QLineEdit* m_pathEdit;
   QLabel* m_message;

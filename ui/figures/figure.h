@@ -15,7 +15,13 @@ class Figure {
  public:
   virtual ~Figure() = default;
 
-  virtual QString title() const = 0;
+  // The title paint() writes: the figure's own, then what it was computed at when that is not
+  // in it already (", Block 6": the layer of `--layer 6`), so that every export names it.
+  QString title() const {
+    return m_context.isEmpty() ? ownTitle() : ownTitle() + QStringLiteral(", ") + m_context;
+  }
+  void setContext(const QString& context) { m_context = context; }
+  const QString& context() const { return m_context; }
   // The size the figure is designed for, in points.
   virtual QSizeF preferredSize() const = 0;
   // Draws the whole figure into `area`, background included.
@@ -25,6 +31,10 @@ class Figure {
   Figure() = default;
   Figure(const Figure&) = default;
   Figure& operator=(const Figure&) = default;
+  virtual QString ownTitle() const = 0;
+
+ private:
+  QString m_context;
 };
 
 }  // namespace patchlens

@@ -2,6 +2,12 @@
 
 namespace patchlens {
 
+std::string layerSpec(const LayerTrace* trace, int layer) {
+  if (!trace || layer <= 0) return "patch";
+  if (layer >= trace->depth + 2) return "final";
+  return std::to_string(layer - 1);
+}
+
 ColormapId signedColormap(const FigureOptions& options) {
   return options.colormap.value_or(ColormapId::RdBu);
 }
@@ -11,15 +17,22 @@ ColormapId sequentialColormap(const FigureOptions& options) {
 }
 
 ValueRange rangeForColormap(ColormapId colormap, const Eigen::Ref<const VectorF>& values) {
-  const ScaleMode mode =
-      Colormap::get(colormap).isDiverging() ? ScaleMode::Symmetric : ScaleMode::MinMax;
-  return scaleRange(mode, values, ValueRange{});
+  return colorScaleFor(colormap, values, FigureOptions{}).range;
+}
+
+ScaleMode scaleModeFor(ColormapId colormap, const FigureOptions& options) {
+  if (options.scale) return *options.scale;
+  return Colormap::get(colormap).isDiverging() ? ScaleMode::Symmetric : ScaleMode::MinMax;
+}
+
+ColorScale colorScaleFor(ColormapId colormap, const Eigen::Ref<const VectorF>& values,
+                         const FigureOptions& options) {
+  return ColorScale::of(scaleModeFor(colormap, options), values, options.global);
 }
 
 ValueRange rangeForOptions(ColormapId colormap, const Eigen::Ref<const VectorF>& values,
                            const FigureOptions& options) {
-  if (!options.scale) return rangeForColormap(colormap, values);
-  return scaleRange(*options.scale, values, options.global);
+  return colorScaleFor(colormap, values, options).range;
 }
 
 }  // namespace patchlens

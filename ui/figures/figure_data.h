@@ -11,7 +11,8 @@
 #include "core/image/normalization.h"
 #include "core/model/patch_embedding.h"
 #include "core/weights/patch_weights.h"
-#include "ui/views/colormap.h"
+#include "ui/base/color_scale.h"
+#include "ui/base/colormap.h"
 
 namespace patchlens {
 
@@ -50,13 +51,22 @@ struct FigureOptions {
   int selectedHead = -1;  // marked in attention-distance and attention-heads (-1: none)
 };
 
+// A layer index of `trace` as the command line writes it: "patch", "0".."depth" (tokens_L:
+// layer index L + 1, shown as "Block L"), "final". Without a trace: "patch".
+std::string layerSpec(const LayerTrace* trace, int layer);
+
 // Signed values (channels, weights) default to a diverging map centred on 0.
 ColormapId signedColormap(const FigureOptions& options);
 // Non-negative or unsigned values default to a sequential map.
 ColormapId sequentialColormap(const FigureOptions& options);
 // A diverging map gets +-max|v| so that 0 sits in its middle; a sequential one min..max.
 ValueRange rangeForColormap(ColormapId colormap, const Eigen::Ref<const VectorF>& values);
-// The options' scale when set (as the screen draws it), else rangeForColormap.
+// The options' scale mode when set (as the screen draws it), else the colormap's default
+// (symmetric for a diverging map, min/max otherwise).
+ScaleMode scaleModeFor(ColormapId colormap, const FigureOptions& options);
+// The colour scale of `values` in that mode (ColorScale: flat maps drawn flat).
+ColorScale colorScaleFor(ColormapId colormap, const Eigen::Ref<const VectorF>& values,
+                         const FigureOptions& options);
 ValueRange rangeForOptions(ColormapId colormap, const Eigen::Ref<const VectorF>& values,
                            const FigureOptions& options);
 

@@ -1,5 +1,6 @@
 #include "ui/figures/figure_factory.h"
 
+#include <QStringList>
 #include <string>
 
 #include "core/analysis/attention_maps.h"
@@ -11,6 +12,7 @@
 #include "core/analysis/patch_reconstruction.h"
 #include "core/analysis/position_similarity.h"
 #include "core/io/error.h"
+#include "ui/base/color_scale.h"
 #include "ui/figures/attention_distance_figure.h"
 #include "ui/figures/attention_heads_figure.h"
 #include "ui/figures/attention_map_figure.h"
@@ -97,10 +99,47 @@ int queryToken(const LayerTrace& trace, const FigureOptions& options,
   return token;
 }
 
+// The figures drawn from the tokens of one layer (data.layer); the others name their block
+// (attention), span every layer (depth figures) or show the weights.
+bool showsLayerTokens(const PlotKind& kind, const FigureOptions& options) {
+  switch (kind.type) {
+    case PlotType::Channel:
+    case PlotType::Token:
+    case PlotType::TokenLine:
+    case PlotType::Channels:
+    case PlotType::Similarity:
+    case PlotType::Histogram:
+      return true;
+    case PlotType::Pca:
+      return !options.foreground;  // the foreground figure names its layer itself
+    default:
+      return false;
+  }
+}
+
+std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data,
+                                    const FigureOptions& options, QString* scaleCaption);
+
 }  // namespace
 
 std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
                                    const FigureOptions& options) {
+  QString scaleCaption;
+  std::unique_ptr<Figure> figure = buildFigure(kind, data, options, &scaleCaption);
+  // With a transformer every token figure names its layer ("Block 6" for --layer 6); every
+  // map names its colour scale ("scale min/max", "uniform (range 4e-06)").
+  QStringList context;
+  if (data.trace && showsLayerTokens(kind, options))
+    context << QString::fromStdString(data.trace->layerName(data.layer));
+  if (!scaleCaption.isEmpty()) context << scaleCaption;
+  if (!context.isEmpty()) figure->setContext(context.join(QStringLiteral(" · ")));
+  return figure;
+}
+
+namespace {
+
+std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data,
+                                    const FigureOptions& options, QString* scaleCaption) {
   const RowMatrixF& tokens = data.embedding.tokens;
   const GridSize grid = data.embedding.grid;
   const int p = data.patchSize();
@@ -109,7 +148,9 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       checkChannel(data, kind.first);
       const ColormapId map = signedColormap(options);
       VectorF values = channelMap(tokens, kind.first);
-      const ValueRange range = rangeForOptions(map, values, options);
+      const ColorScale scale = colorScaleFor(map, values, options);
+      const ValueRange range = scale.range;
+      *scaleCaption = scale.caption();
       return std::make_unique<ChannelMapFigure>(data.input, std::move(values), grid, p, kind.first,
                                                 map, range, options.opacity.value_or(0.7));
     }
@@ -117,7 +158,9 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       const int token = checkedToken(data, kind.first, kind.second);
       const ColormapId map = signedColormap(options);
       VectorF values = tokens.row(token).transpose();
-      const ValueRange range = rangeForOptions(map, values, options);
+      const ColorScale scale = colorScaleFor(map, values, options);
+      const ValueRange range = scale.range;
+      *scaleCaption = scale.caption();
       QImage patch = data.input.copy(kind.second * p, kind.first * p, p, p);
       return std::make_unique<TokenTileFigure>(std::move(patch), std::move(values), kind.first,
                                                kind.second, map, range);
@@ -132,8 +175,10 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       checkChannel(data, kind.second);
       const ColormapId map = signedColormap(options);
       const RowMatrixF shown = tokens.middleCols(kind.first, kind.second - kind.first + 1);
-      const ValueRange range =
-          rangeForOptions(map, Eigen::Map<const VectorF>(shown.data(), shown.size()), options);
+      const ColorScale scale =
+          colorScaleFor(map, Eigen::Map<const VectorF>(shown.data(), shown.size()), options);
+      const ValueRange range = scale.range;
+      *scaleCaption = scale.caption();
       return std::make_unique<ChannelGridFigure>(tokens, grid, kind.first, kind.second, map, range);
     }
     case PlotType::Filters:
@@ -186,15 +231,19 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       AttentionMapFigure::Query query;
       const int token = queryToken(trace, options, &query);
       const QString blockName = QStringLiteral("block %1").arg(block);
+      // Every head's map: the one colour scale of this block's attention (attentionColorScale,
+      // as the overlay and the dock draw it).
+      RowMatrixF maps(static_cast<Eigen::Index>(heads.size()), trace.patches());
+      for (std::size_t h = 0; h < heads.size(); ++h)
+        maps.row(static_cast<Eigen::Index>(h)) =
+            patchAttention(heads[h], token, trace.prefixTokens).transpose();
+      const ColormapId map = sequentialColormap(options);
+      const ColorScale scale = attentionColorScale(scaleModeFor(map, options), maps);
       if (kind.type == PlotType::AttentionHeads) {
-        RowMatrixF maps(static_cast<Eigen::Index>(heads.size()), trace.patches());
-        for (std::size_t h = 0; h < heads.size(); ++h)
-          maps.row(static_cast<Eigen::Index>(h)) =
-              patchAttention(heads[h], token, trace.prefixTokens).transpose();
         return std::make_unique<AttentionHeadsFigure>(
             std::move(maps), trace.distances.row(block - 1).transpose(),
             GridSize{trace.gridRows, trace.gridCols}, blockName, query.name, query.row, query.col,
-            options.selectedHead, sequentialColormap(options));
+            options.selectedHead, map, scale);
       }
       if (kind.second >= static_cast<int>(heads.size())) {
         throw Error("", "head " + std::to_string(kind.second) + " is out of range: the model has " +
@@ -206,16 +255,20 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
       return std::make_unique<AttentionMapFigure>(
           QStringLiteral("Attention, %1, %2").arg(blockName, what), QStringLiteral("attention"),
           data.input, headPatchAttention(heads, kind.second, token, trace.prefixTokens),
-          GridSize{trace.gridRows, trace.gridCols}, p, query, sequentialColormap(options));
+          GridSize{trace.gridRows, trace.gridCols}, p, query, map, scale);
     }
     case PlotType::Rollout: {
       const LayerTrace& trace = traceOf(data, kind);
       AttentionMapFigure::Query query;
       const int token = queryToken(trace, options, &query);
+      VectorF values = trace.rollout.patchMap(token, trace.prefixTokens);
+      const ColormapId map = sequentialColormap(options);
+      const ColorScale scale =
+          ColorScale::of(scaleModeFor(map, options), values, minMaxRange(values));
       return std::make_unique<AttentionMapFigure>(
           QStringLiteral("Attention rollout through %1 blocks").arg(trace.depth),
-          QStringLiteral("rollout"), data.input, trace.rollout.patchMap(token, trace.prefixTokens),
-          GridSize{trace.gridRows, trace.gridCols}, p, query, sequentialColormap(options));
+          QStringLiteral("rollout"), data.input, std::move(values),
+          GridSize{trace.gridRows, trace.gridCols}, p, query, map, scale);
     }
     case PlotType::AttentionDistance: {
       const LayerTrace& trace = traceOf(data, kind);
@@ -233,10 +286,11 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
     }
     case PlotType::Reconstruction: {
       if (data.layer != 0) {
-        throw Error("",
-                    "reconstruction inverts the patch embedding; it exists only at layer 0, not at "
-                    "--layer " +
-                        std::to_string(data.layer));
+        throw Error(
+            "",
+            "reconstruction inverts the patch embedding; it exists only at --layer patch, not at "
+            "--layer " +
+                layerSpec(data.trace.get(), data.layer));
       }
       const PatchWeights& w = weightsOf(data);
       const int most = static_cast<int>(std::min(tokens.rows(), tokens.cols()));
@@ -258,5 +312,7 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
   }
   throw Error("", "unknown plot kind");
 }
+
+}  // namespace
 
 }  // namespace patchlens

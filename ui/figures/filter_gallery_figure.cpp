@@ -3,9 +3,9 @@
 #include <QPainter>
 
 #include "core/analysis/filter_analysis.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -25,7 +25,7 @@ FilterGalleryFigure::FilterGalleryFigure(const PatchWeights& weights)
   m_mosaic = mosaic(tiles, m_shape.cols, kSeparator, Qt::white);
 }
 
-QString FilterGalleryFigure::title() const {
+QString FilterGalleryFigure::ownTitle() const {
   return tr("All %1 filters of the patch embedding").arg(m_filters);
 }
 

@@ -18,7 +18,7 @@ class FilterGalleryFigure : public Figure {
  public:
   explicit FilterGalleryFigure(const PatchWeights& weights);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {720, 600}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

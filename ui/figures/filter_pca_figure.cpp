@@ -4,9 +4,9 @@
 #include <QPainter>
 #include <numeric>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -18,7 +18,7 @@ FilterPcaFigure::FilterPcaFigure(const FilterPca& pca, int filters)
   }
 }
 
-QString FilterPcaFigure::title() const {
+QString FilterPcaFigure::ownTitle() const {
   return tr("%1 principal components of %2 filters").arg(m_tiles.size()).arg(m_filters);
 }
 

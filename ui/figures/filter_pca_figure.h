@@ -17,7 +17,7 @@ class FilterPcaFigure : public Figure {
  public:
   explicit FilterPcaFigure(const FilterPca& pca, int filters);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {640, 460}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

@@ -3,9 +3,9 @@
 #include <QPainter>
 #include <algorithm>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -19,7 +19,7 @@ ForegroundPcaFigure::ForegroundPcaFigure(QImage input, ForegroundPca pca,
       m_patchSize(patchSize),
       m_layerName(std::move(layerName)) {}
 
-QString ForegroundPcaFigure::title() const {
+QString ForegroundPcaFigure::ownTitle() const {
   return tr("DINOv2-style PCA of the foreground tokens, %1").arg(m_layerName);
 }
 

@@ -19,7 +19,7 @@ class ForegroundPcaFigure : public Figure {
   ForegroundPcaFigure(QImage input, ForegroundPca pca, ForegroundPcaOptions options, GridSize grid,
                       int patchSize, QString layerName);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

@@ -3,9 +3,9 @@
 #include <QPainter>
 #include <algorithm>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -18,7 +18,7 @@ HistogramFigure::HistogramFigure(Histogram histogram, VectorStats stats, int row
       m_colormap(colormap),
       m_colorRange(colorRange) {}
 
-QString HistogramFigure::title() const {
+QString HistogramFigure::ownTitle() const {
   return tr("Histogram of the embedding values");
 }
 

@@ -4,8 +4,8 @@
 
 #include "core/analysis/channel_statistics.h"
 #include "core/analysis/embedding_analysis.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 
@@ -18,7 +18,7 @@ class HistogramFigure : public Figure {
   HistogramFigure(Histogram histogram, VectorStats stats, int rows, int cols, ColormapId colormap,
                   ValueRange colorRange);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {620, 400}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

@@ -4,9 +4,9 @@
 #include <QPainter>
 #include <algorithm>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -42,7 +42,7 @@ QSizeF PcaRgbFigure::preferredSize() const {
   return {720, 105 + 255 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
 }
 
-QString PcaRgbFigure::title() const {
+QString PcaRgbFigure::ownTitle() const {
   return tr("First three principal components of the tokens as RGB");
 }
 

@@ -18,7 +18,7 @@ class PcaRgbFigure : public Figure {
  public:
   PcaRgbFigure(QImage input, const PcaResult& pca, GridSize grid, int patchSize);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

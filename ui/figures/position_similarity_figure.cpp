@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -30,7 +30,7 @@ PositionSimilarityFigure::PositionSimilarityFigure(const PositionSimilarity& sim
   m_mosaic = mosaic(tiles, m_cols, kSeparator, Qt::white);
 }
 
-QString PositionSimilarityFigure::title() const {
+QString PositionSimilarityFigure::ownTitle() const {
   return tr("Similarity of the position embeddings");
 }
 

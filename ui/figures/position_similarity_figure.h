@@ -4,8 +4,8 @@
 #include <QImage>
 
 #include "core/analysis/position_similarity.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 
@@ -17,7 +17,7 @@ class PositionSimilarityFigure : public Figure {
  public:
   PositionSimilarityFigure(const PositionSimilarity& similarity, ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {600, 580}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

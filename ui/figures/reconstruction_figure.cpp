@@ -3,9 +3,9 @@
 #include <QPainter>
 #include <algorithm>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -29,7 +29,7 @@ QSizeF ReconstructionFigure::preferredSize() const {
   return {960, 105 + 235 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
 }
 
-QString ReconstructionFigure::title() const {
+QString ReconstructionFigure::ownTitle() const {
   if (m_components > 0)
     return tr("Reconstruction from the top %1 token components (PCA)").arg(m_components);
   return tr("Reconstruction from the embedding");

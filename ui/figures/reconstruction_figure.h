@@ -4,8 +4,8 @@
 #include <QImage>
 
 #include "core/analysis/patch_reconstruction.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 
@@ -18,7 +18,7 @@ class ReconstructionFigure : public Figure {
   ReconstructionFigure(QImage input, const PatchReconstruction& reconstruction, int embedDim,
                        ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

@@ -4,9 +4,9 @@
 #include <algorithm>
 
 #include "core/analysis/embedding_analysis.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -27,7 +27,7 @@ QSizeF SimilarityFigure::preferredSize() const {
   return {760, 105 + 290 * std::clamp(extentY / std::max(extentX, 1.0), 0.25, 2.0)};
 }
 
-QString SimilarityFigure::title() const {
+QString SimilarityFigure::ownTitle() const {
   return tr("Cosine similarity of every token to token (%1, %2)").arg(m_row).arg(m_col);
 }
 

@@ -5,8 +5,8 @@
 
 #include "core/model/eigen_types.h"
 #include "core/model/patch_embedding.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 
@@ -19,7 +19,7 @@ class SimilarityFigure : public Figure {
   SimilarityFigure(QImage input, VectorF similarity, GridSize grid, int patchSize, int row, int col,
                    ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

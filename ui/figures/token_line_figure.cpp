@@ -20,7 +20,7 @@ constexpr int kNamedChannels = 3;
 TokenLineFigure::TokenLineFigure(VectorF token, int row, int col)
     : m_token(std::move(token)), m_row(row), m_col(col) {}
 
-QString TokenLineFigure::title() const {
+QString TokenLineFigure::ownTitle() const {
   return tr("Token (%1, %2): value of every channel").arg(m_row).arg(m_col);
 }
 

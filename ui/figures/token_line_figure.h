@@ -15,7 +15,7 @@ class TokenLineFigure : public Figure {
  public:
   TokenLineFigure(VectorF token, int row, int col);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {640, 380}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

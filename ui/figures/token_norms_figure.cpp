@@ -5,9 +5,9 @@
 #include <cmath>
 #include <limits>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -18,12 +18,11 @@ TokenNormsFigure::TokenNormsFigure(RowMatrixF norms, std::vector<std::string> pr
       m_selectedLayer(selectedLayer),
       m_colormap(colormap) {}
 
-QString TokenNormsFigure::title() const {
+QString TokenNormsFigure::ownTitle() const {
   return tr("L2 norm of every token across depth");
 }
 
-void TokenNormsFigure::paint(QPainter& painter, const QRectF& area) const {
-  paintBackground(painter, area);
+TokenNormsFigure::Layout TokenNormsFigure::layout(const QRectF& area) const {
   const int tokens = static_cast<int>(m_norms.rows());
   const int layers = static_cast<int>(m_norms.cols());
   float lo = std::numeric_limits<float>::max();
@@ -48,15 +47,14 @@ void TokenNormsFigure::paint(QPainter& painter, const QRectF& area) const {
   const QString topName = topToken < prefix
                               ? QString::fromStdString(m_prefixNames[std::size_t(topToken)])
                               : tr("patch %1").arg(topToken - prefix);
-  const QString subtitle =
+  Layout g;
+  g.subtitle =
       tr("%1 tokens (%2 prefix first) × %3 layers · largest norm before the final norm: %4 (%5)")
           .arg(tokens)
           .arg(prefix)
           .arg(layers)
           .arg(topName)
           .arg(top, 0, 'f', 1);
-  const QRectF body = paintTitle(painter, area, title(), subtitle);
-
   AxisSpec x{tr("layer"), 0.0, double(layers), false, true, {}};
   const int step = std::max(1, layers / 10);
   for (int l = 0; l < layers; ++l) {
@@ -76,12 +74,35 @@ void TokenNormsFigure::paint(QPainter& painter, const QRectF& area) const {
     if (prefix > 0 && i * 1.0 < tokens / 40.0) continue;  // keep room for the prefix names
     y.ticks.push_back({prefix + i + 0.5, QString::number(i)});
   }
-  const PanelSpec panel{x, y, 0.0, {}};
-  const ColorbarSpec colorbar{m_colormap, ValueRange{lo, hi > lo ? hi : lo + 1.0f}, tr("L2 norm"),
-                              false};
-  const PanelLayout layout = layoutPanels(body, {panel}, figureColorbarWidth(colorbar));
-  const QRectF plot = layout.plots.front();
+  g.panel = PanelSpec{x, y, 0.0, {}};
+  g.colorbar =
+      ColorbarSpec{m_colormap, ValueRange{lo, hi > lo ? hi : lo + 1.0f}, tr("L2 norm"), false};
+  const QRectF body =
+      area.adjusted(figure_style::kMargin, titleHeight(title(), g.subtitle, area.width()),
+                    -figure_style::kMargin, -figure_style::kMargin);
+  const PanelLayout panels = layoutPanels(body, {g.panel}, figureColorbarWidth(g.colorbar));
+  g.plot = panels.plots.front();
+  g.colorbarRect = panels.colorbar;
+  return g;
+}
 
+std::optional<int> TokenNormsFigure::layerAt(const QRectF& area, const QPointF& point) const {
+  const Layout g = layout(area);
+  const int layers = static_cast<int>(m_norms.cols());
+  if (layers == 0 || !g.plot.contains(point)) return std::nullopt;
+  return std::clamp(static_cast<int>((point.x() - g.plot.left()) / g.plot.width() * layers), 0,
+                    layers - 1);
+}
+
+void TokenNormsFigure::paint(QPainter& painter, const QRectF& area) const {
+  paintBackground(painter, area);
+  const int tokens = static_cast<int>(m_norms.rows());
+  const int layers = static_cast<int>(m_norms.cols());
+  const int prefix = static_cast<int>(m_prefixNames.size());
+  const Layout g = layout(area);
+  paintTitle(painter, area, title(), g.subtitle);
+  const QRectF plot = g.plot;
+  const ColorbarSpec& colorbar = g.colorbar;
   QImage cells(layers, tokens, QImage::Format_RGB32);
   for (int r = 0; r < tokens; ++r) {
     for (int c = 0; c < layers; ++c) {
@@ -106,8 +127,8 @@ void TokenNormsFigure::paint(QPainter& painter, const QRectF& area) const {
     painter.drawRect(QRectF(plot.left() + m_selectedLayer * w, plot.top(), w, plot.height()));
   }
   painter.restore();
-  paintAxes(painter, plot, x, y);
-  paintFigureColorbar(painter, layout.colorbar, colorbar);
+  paintAxes(painter, plot, g.panel.x, g.panel.y);
+  paintFigureColorbar(painter, g.colorbarRect, colorbar);
 }
 
 }  // namespace patchlens

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <QCoreApplication>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/model/eigen_types.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
+#include "ui/figures/figure_layout.h"
 
 namespace patchlens {
 
@@ -22,11 +24,22 @@ class TokenNormsFigure : public Figure {
   TokenNormsFigure(RowMatrixF norms, std::vector<std::string> prefixNames, int selectedLayer,
                    ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {620, 560}; }
   void paint(QPainter& painter, const QRectF& area) const override;
+  // The layer column under `point` when painted into `area` (nullopt outside the cells).
+  std::optional<int> layerAt(const QRectF& area, const QPointF& point) const;
 
  private:
+  struct Layout {
+    QString subtitle;
+    PanelSpec panel;
+    ColorbarSpec colorbar;
+    QRectF plot;
+    QRectF colorbarRect;
+  };
+  Layout layout(const QRectF& area) const;
+
   RowMatrixF m_norms;
   std::vector<std::string> m_prefixNames;
   int m_selectedLayer;

@@ -2,9 +2,9 @@
 
 #include <QPainter>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -18,7 +18,7 @@ TokenTileFigure::TokenTileFigure(QImage patch, VectorF token, int row, int col, 
       m_colormap(colormap),
       m_range(range) {}
 
-QString TokenTileFigure::title() const {
+QString TokenTileFigure::ownTitle() const {
   return tr("Token (%1, %2) as a heatmap").arg(m_row).arg(m_col);
 }
 

@@ -4,8 +4,8 @@
 #include <QImage>
 
 #include "core/analysis/embedding_analysis.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
 
 namespace patchlens {
 
@@ -18,7 +18,7 @@ class TokenTileFigure : public Figure {
   TokenTileFigure(QImage patch, VectorF token, int row, int col, ColormapId colormap,
                   ValueRange range);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override { return {640, 340}; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

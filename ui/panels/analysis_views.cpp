@@ -19,12 +19,14 @@
 #include "core/io/error.h"
 #include "ui/figures/data_export.h"
 #include "ui/figures/export_dialog.h"
+#include "ui/figures/figure_data.h"
 #include "ui/launch_options.h"
 #include "ui/panels/filter_pca_panel.h"
 #include "ui/panels/position_similarity_panel.h"
 #include "ui/panels/reconstruction_panel.h"
 #include "ui/session/analysis_cache.h"
 #include "ui/session/session.h"
+#include "ui/views/dock_action.h"
 #include "ui/views/filter_gallery_view.h"
 
 namespace patchlens {
@@ -147,7 +149,7 @@ void AnalysisViews::createActions(QMenu* fileMenu, QMenu* viewMenu) {
 
   viewMenu->addSeparator();
   for (QDockWidget* dock : {m_galleryDock, m_filterPcaDock, m_positionDock, m_reconstructionDock}) {
-    viewMenu->addAction(dock->toggleViewAction());
+    viewMenu->addAction(makeDockAction(dock));
   }
 }
 
@@ -268,6 +270,12 @@ void AnalysisViews::exportDataInteractively(int typeValue) {
   }
   QString stem = name;
   stem.replace(QLatin1Char(':'), QLatin1Char('_')).replace(QLatin1Char(','), QLatin1Char('_'));
+  // Token rows of a deeper layer say which layer they are from ("token_7_7_layer6.npy").
+  if (const auto& result = m_session.result(); result && result->trace && result->layerIndex > 0 &&
+                                               !what.needsTransformer() &&
+                                               what.type != DataExport::Type::Filters)
+    stem += QStringLiteral("_layer") +
+            QString::fromStdString(layerSpec(result->trace.get(), result->layerIndex));
   const QString npy = tr("NumPy array (*.npy)");
   const QString csv = tr("CSV table (*.csv)");
   QString selected = npy;

@@ -6,6 +6,7 @@
 #include <QVBoxLayout>
 
 #include "core/analysis/attention_maps.h"
+#include "ui/base/color_scale.h"
 #include "ui/figures/attention_heads_figure.h"
 #include "ui/session/session.h"
 #include "ui/views/figure_widget.h"
@@ -60,23 +61,22 @@ void AttentionPanel::rebuild() {
     maps.row(static_cast<Eigen::Index>(h)) =
         patchAttention((*heads)[h], query, trace.prefixTokens).transpose();
   const int patch = query - trace.prefixTokens;
+  // The overlay's colormap and colour scale (one colour for one probability everywhere).
+  const ColorScale scale = attentionColorScale(m_session->scaleFor(OverlayKind::Attention), maps);
   m_current = std::make_shared<AttentionHeadsFigure>(
       std::move(maps), trace.distances.row(block - 1).transpose(),
       GridSize{trace.gridRows, trace.gridCols}, tr("block %1").arg(block), m_session->queryName(),
       patch >= 0 ? patch / trace.gridCols : -1, patch >= 0 ? patch % trace.gridCols : -1,
-      m_session->head(), ColormapId::Viridis);
+      m_session->head(), m_session->colormapFor(OverlayKind::Attention), scale);
   m_figure->setFigure(m_current, QStringLiteral("attention-heads:%1").arg(block));
 }
 
 std::optional<int> AttentionPanel::headAt(const QPoint& position) const {
   if (!m_current) return std::nullopt;
-  // The same scale FigureWidget paints with.
-  const QSizeF preferred = m_current->preferredSize();
-  const qreal scale =
-      std::min(m_figure->width() / preferred.width(), m_figure->height() / preferred.height());
-  if (scale <= 0) return std::nullopt;
-  return m_current->headAt(QRectF(0, 0, m_figure->width() / scale, m_figure->height() / scale),
-                           QPointF(position) / scale);
+  // The placement and layout paintEvent draws with: a click selects the tile drawn under it.
+  const FigureWidget::Placement place = m_figure->placement();
+  if (!place.valid()) return std::nullopt;
+  return m_current->headAt(m_current->layout(place.area), place.toFigure(QPointF(position)));
 }
 
 bool AttentionPanel::eventFilter(QObject* watched, QEvent* event) {

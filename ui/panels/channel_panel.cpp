@@ -7,10 +7,10 @@
 #include <cmath>
 #include <limits>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/session/session.h"
 #include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -191,8 +191,8 @@ void ChannelPanel::refresh() {
     item->setIcon(QIcon(QPixmap::fromImage(thumb)));
     item->setText(tr("(%1, %2)\n%3").arg(pos.row).arg(pos.col).arg(map(token), 0, 'g', 3));
     item->setData(Qt::UserRole, QPoint(pos.col, pos.row));
-    item->setToolTip(tr("token %1, row %2, col %3: %4")
-                         .arg(token)
+    item->setToolTip(tr("%1, row %2, col %3: %4")
+                         .arg(m_session->patchTokenName(token))
                          .arg(pos.row)
                          .arg(pos.col)
                          .arg(map(token), 0, 'g', 4));

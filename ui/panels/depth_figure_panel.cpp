@@ -56,53 +56,37 @@ void DepthFigurePanel::rebuild() {
                       QStringLiteral("token-norms"));
 }
 
-QRectF DepthFigurePanel::figureArea(qreal* scale) const {
-  const auto& figure = m_figure->figure();
-  *scale = 0;
-  if (!figure) return {};
-  const QSizeF preferred = figure->preferredSize();
-  *scale = std::min(m_figure->width() / preferred.width(), m_figure->height() / preferred.height());
-  if (*scale <= 0) return {};
-  return {0, 0, m_figure->width() / *scale, m_figure->height() / *scale};
-}
-
 bool DepthFigurePanel::clickAt(const QPoint& position) {
-  qreal scale = 0;
-  const QRectF area = figureArea(&scale);
-  if (scale <= 0 || !m_session->hasTransformer()) return false;
-  const QPointF point = QPointF(position) / scale;
+  const FigureWidget::Placement place = m_figure->placement();
+  if (!place.valid() || !m_session->hasTransformer()) return false;
+  const QPointF point = place.toFigure(QPointF(position));
   if (m_kind == Kind::AttentionDistance) {
     const auto* figure = dynamic_cast<const AttentionDistanceFigure*>(m_figure->figure().get());
     if (!figure) return false;
-    const auto hit = figure->hit(area, point);
+    // The placement and layout paintEvent draws with: a click selects the dot drawn under it.
+    const auto hit = figure->hit(figure->layout(place.area), point);
     if (!hit) return false;
     m_session->setLayer(hit->block + 1);  // the layer that shows block b's output
     m_session->setHead(hit->head);
     return true;
   }
-  // Token norms: the column under the click is a layer. The plot spans the figure's body;
-  // a generous approximation of its x extent is enough for picking a column.
-  const int layers = m_session->result()->trace->layerCount();
-  const qreal left = area.width() * 0.1;
-  const qreal right = area.width() * 0.83;
-  if (point.x() < left || point.x() > right) return false;
-  m_session->setLayer(std::clamp(int((point.x() - left) / (right - left) * layers), 0, layers - 1));
+  const auto* figure = dynamic_cast<const TokenNormsFigure*>(m_figure->figure().get());
+  if (!figure) return false;
+  const auto layer = figure->layerAt(place.area, point);
+  if (!layer) return false;
+  m_session->setLayer(*layer);
   return true;
 }
 
 QPoint DepthFigurePanel::dotPosition(int block, int head) const {
-  qreal scale = 0;
-  const QRectF area = figureArea(&scale);
+  const FigureWidget::Placement place = m_figure->placement();
   const auto* figure = dynamic_cast<const AttentionDistanceFigure*>(m_figure->figure().get());
-  if (!figure || scale <= 0) return {};
-  // Search the figure's own hit test for the pixel of that dot.
-  for (int y = 0; y < m_figure->height(); y += 2) {
-    for (int x = 0; x < m_figure->width(); x += 2) {
-      const auto hit = figure->hit(area, QPointF(x, y) / scale);
-      if (hit && hit->block == block && hit->head == head) return {x, y};
-    }
-  }
-  return {};
+  if (!figure || !place.valid()) return {};
+  const AttentionDistanceFigure::Layout layout = figure->layout(place.area);
+  const int heads = m_session->result()->trace->heads;
+  const std::size_t i = static_cast<std::size_t>((block - 1) * heads + head);
+  if (block < 1 || head < 0 || head >= heads || i >= layout.dots.size()) return {};
+  return place.toWidget(layout.dots[i]).toPoint();
 }
 
 bool DepthFigurePanel::eventFilter(QObject* watched, QEvent* event) {

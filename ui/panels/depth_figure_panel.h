@@ -32,7 +32,6 @@ class DepthFigurePanel : public QWidget {
 
  private:
   void rebuild();
-  QRectF figureArea(qreal* scale) const;
 
   Kind m_kind;
   Session* m_session;

@@ -6,10 +6,54 @@
 #include <QSignalBlocker>
 #include <QSlider>
 #include <QSpinBox>
+#include <QValidator>
+#include <algorithm>
 
 #include "ui/session/session.h"
 
 namespace patchlens {
+
+namespace {
+
+// The layer index (0 = patch embedding, 1 = input to block 1, L + 1 = block L, last = final
+// norm) written as the command line's --layer: "patch", 0..depth, "final". So "Block 6"
+// stands beside 6, as `--layer 6` opens it.
+class LayerSpinBox : public QSpinBox {
+ public:
+  using QSpinBox::QSpinBox;
+
+ protected:
+  QString textFromValue(int value) const override {
+    if (value <= minimum()) return QStringLiteral("patch");
+    if (value >= maximum() && maximum() >= 3) return QStringLiteral("final");
+    return QString::number(value - 1);
+  }
+  int valueFromText(const QString& text) const override {
+    const QString t = text.trimmed();
+    if (QStringLiteral("patch").startsWith(t, Qt::CaseInsensitive) && !t.isEmpty())
+      return minimum();
+    if (QStringLiteral("final").startsWith(t, Qt::CaseInsensitive) && !t.isEmpty())
+      return maximum();
+    bool ok = false;
+    const int layer = t.toInt(&ok);
+    return ok ? std::clamp(layer + 1, minimum(), maximum()) : value();
+  }
+  QValidator::State validate(QString& text, int&) const override {
+    const QString t = text.trimmed();
+    if (t.isEmpty()) return QValidator::Intermediate;
+    for (const QString& word : {QStringLiteral("patch"), QStringLiteral("final")}) {
+      if (word.compare(t, Qt::CaseInsensitive) == 0) return QValidator::Acceptable;
+      if (word.startsWith(t, Qt::CaseInsensitive)) return QValidator::Intermediate;
+    }
+    bool ok = false;
+    const int layer = t.toInt(&ok);
+    if (!ok) return QValidator::Invalid;
+    return layer + 1 > minimum() && layer + 1 < maximum() ? QValidator::Acceptable
+                                                          : QValidator::Intermediate;
+  }
+};
+
+}  // namespace
 
 LayerControls::LayerControls(Session* session, QWidget* parent)
     : QWidget(parent), m_session(session) {
@@ -22,7 +66,7 @@ LayerControls::LayerControls(Session* session, QWidget* parent)
   m_slider->setMinimumWidth(110);
   m_slider->setPageStep(1);
   m_slider->setAccessibleName(tr("Layer"));
-  m_spin = new QSpinBox(this);
+  m_spin = new LayerSpinBox(this);
   m_spin->setObjectName(QStringLiteral("layerSpin"));
   m_spin->setAccessibleName(tr("Layer"));
   m_label = new QLabel(tr("La&yer:"), this);
@@ -69,12 +113,11 @@ void LayerControls::sync() {
   for (QWidget* w : {static_cast<QWidget*>(m_slider), static_cast<QWidget*>(m_spin),
                      static_cast<QWidget*>(m_label), static_cast<QWidget*>(m_name)}) {
     w->setEnabled(enabled);
-    w->setToolTip(enabled ? tr("The layer every token view shows: 0 = patch embedding, 1 = input "
-                               "to block 1, 2…%1 = blocks 1…%2, %3 = final norm (Ctrl+PgUp / ] "
-                               "deeper, Ctrl+PgDn / [ shallower)")
-                                .arg(count - 2)
+    w->setToolTip(enabled ? tr("The layer every token view shows, numbered as the command "
+                               "line's --layer: patch = patch embedding, 0 = input to block 1, "
+                               "1…%1 = blocks 1…%1, final = final norm (Ctrl+PgUp / ] deeper, "
+                               "Ctrl+PgDn / [ shallower)")
                                 .arg(count - 3)
-                                .arg(count - 1)
                           : m_session->noTransformerReason());
   }
   m_deeper->setEnabled(enabled);

@@ -12,8 +12,8 @@
 #include <array>
 #include <limits>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/session/session.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

@@ -6,9 +6,9 @@
 #include <QSlider>
 #include <QSpinBox>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/panels/layer_controls.h"
 #include "ui/session/session.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

@@ -8,11 +8,11 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure.h"
 #include "ui/session/session.h"
 #include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -172,8 +172,8 @@ void PatchInspector::refresh() {
   const int d = result->embedDim();
   m_channelLine->setVisible(true);
   m_vector = result->embedding.tokens.row(token).transpose();
-  m_header->setText(tr("Token %1 · row %2, col %3 of %4×%5")
-                        .arg(token)
+  m_header->setText(tr("%1 · row %2, col %3 of %4×%5")
+                        .arg(m_session->patchTokenName(token))
                         .arg(pos.row)
                         .arg(pos.col)
                         .arg(result->embedding.grid.rows)

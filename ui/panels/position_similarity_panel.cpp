@@ -7,11 +7,11 @@
 #include <QVBoxLayout>
 #include <algorithm>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/position_similarity_figure.h"
 #include "ui/session/analysis_cache.h"
 #include "ui/views/figure_widget.h"
 #include "ui/views/heatmap_view.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

@@ -1,15 +1,18 @@
 #include "ui/panels/transformer_views.h"
 
+#include <QAction>
 #include <QDockWidget>
 #include <QMainWindow>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <algorithm>
 
 #include "ui/panels/attention_panel.h"
 #include "ui/panels/depth_figure_panel.h"
 #include "ui/panels/foreground_pca_panel.h"
 #include "ui/session/session.h"
+#include "ui/views/dock_action.h"
 
 namespace patchlens {
 
@@ -47,8 +50,9 @@ TransformerViews::TransformerViews(QMainWindow& window, Session& session, QMenu*
         QMessageBox::information(
             &window, tr("Layers and Attention"),
             tr("<p>With a weight file that holds a whole ViT encoder, the <b>Layer</b> slider in "
-               "the overlay toolbar picks what every token view shows: 0 = patch embedding, 1 = "
-               "input to block 1, 2…L+1 = blocks 1…L, L+2 = final norm.</p>"
+               "the overlay toolbar picks what every token view shows, numbered as the command "
+               "line's <tt>--layer</tt>: patch = patch embedding, 0 = input to block 1, 1…L = "
+               "blocks 1…L (\"Block 6\" is <tt>--layer 6</tt>), final = final norm.</p>"
                "<p><b>Ctrl+PgUp</b> or <b>]</b>: deeper layer · <b>Ctrl+PgDn</b> or <b>[</b>: "
                "shallower layer · PgUp/PgDn stay channels.</p>"
                "<p>Click a patch (or a prefix token in the strip left of the image) to make it "
@@ -62,8 +66,60 @@ TransformerViews::TransformerViews(QMainWindow& window, Session& session, QMenu*
   if (viewMenu) {
     viewMenu->addSeparator();
     for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock})
-      viewMenu->addAction(d->toggleViewAction());
+      viewMenu->addAction(makeDockAction(d));
+    QAction* layout =
+        viewMenu->addAction(tr("T&ransformer Layout"), this, [this] { applyTransformerLayout(); });
+    layout->setObjectName(QStringLiteral("transformerLayoutAction"));
+    layout->setStatusTip(
+        tr("Attention on the left, above the attention distance, token norms "
+           "and DINOv2 PCA"));
   }
+}
+
+void TransformerViews::applyTransformerLayout() {
+  m_docksShown = true;
+  for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock}) {
+    d->setFloating(false);
+    m_window.removeDockWidget(d);
+  }
+  // The left column holds the transformer's docks alone: the patch-embedding docks there
+  // (model, channel) join the right column's tabs.
+  QDockWidget* rightTab = nullptr;
+  QList<QDockWidget*> leftOthers;
+  for (QDockWidget* d : m_window.findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
+    if (d->isFloating() || !d->toggleViewAction()->isChecked()) continue;
+    if (m_window.dockWidgetArea(d) == Qt::RightDockWidgetArea && !rightTab) rightTab = d;
+    if (m_window.dockWidgetArea(d) == Qt::LeftDockWidgetArea) leftOthers << d;
+  }
+  for (QDockWidget* d : leftOthers) {
+    if (rightTab) {
+      m_window.tabifyDockWidget(rightTab, d);
+    } else {
+      m_window.addDockWidget(Qt::RightDockWidgetArea, d);
+      rightTab = d;
+    }
+  }
+  if (rightTab) rightTab->raise();
+  m_window.addDockWidget(Qt::LeftDockWidgetArea, m_attentionDock);
+  m_window.splitDockWidget(m_attentionDock, m_distanceDock, Qt::Vertical);
+  m_window.tabifyDockWidget(m_distanceDock, m_normsDock);
+  m_window.tabifyDockWidget(m_distanceDock, m_pcaDock);
+  for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock}) d->show();
+  m_distanceDock->raise();
+  // A quarter of the width for the maps and as much for the right column: the image keeps
+  // the middle half; the two rows on the left share the height.
+  QList<QDockWidget*> docks{m_attentionDock};
+  QList<int> widths{std::max(280, m_window.width() / 4)};
+  for (QDockWidget* d : m_window.findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
+    if (m_window.dockWidgetArea(d) == Qt::RightDockWidgetArea && d->isVisible()) {
+      docks << d;
+      widths << std::max(280, m_window.width() / 4);
+      break;
+    }
+  }
+  m_window.resizeDocks(docks, widths, Qt::Horizontal);
+  m_window.resizeDocks({m_attentionDock, m_distanceDock},
+                       {m_window.height() / 2, m_window.height() / 2}, Qt::Vertical);
 }
 
 TransformerViews* TransformerViews::of(const QMainWindow& window) {

@@ -27,6 +27,10 @@ class TransformerViews : public QObject {
   // "attention", "attention-distance", "token-norms", "foreground-pca"; false for others.
   bool raiseDock(const QString& name);
   static bool isDockName(const QString& name);
+  // View ▸ Transformer Layout: the attention dock on the left, above the attention distance,
+  // token norms and DINOv2 PCA as three tabs; the right column keeps the inspector and the
+  // patch-embedding docks. Sized for a 1366 x 768 screen.
+  void applyTransformerLayout();
 
   AttentionPanel* attentionPanel() const { return m_attention; }
   DepthFigurePanel* distancePanel() const { return m_distance; }

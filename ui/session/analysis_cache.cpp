@@ -5,8 +5,8 @@
 #include <QtConcurrent>
 
 #include "core/io/error.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/session/session.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 

@@ -20,8 +20,9 @@
 #include "core/model/pipeline.h"
 #include "core/model/resource_plan.h"
 #include "core/model/vision_transformer.h"
-#include "ui/views/category_palette.h"
-#include "ui/views/qt_conversions.h"
+#include "ui/base/category_palette.h"
+#include "ui/base/color_scale.h"
+#include "ui/base/qt_conversions.h"
 
 namespace patchlens {
 
@@ -223,7 +224,7 @@ void Session::setConfig(const PipelineConfig& config) {
   submit(std::move(job));
 }
 
-QString Session::openWeights(const QString& path) {
+QString Session::openWeights(const QString& path, bool checkOnSample) {
   PipelineConfig config = m_config;
   config.weights.source = path.toStdString();
   // Reads at most two small JSON sidecars or a GGUF header: cheap enough for the GUI thread.
@@ -235,7 +236,12 @@ QString Session::openWeights(const QString& path) {
     setConfig(config);
     return lines.join(QStringLiteral("; "));
   }
-  // No image yet: validate the weights on the sample so that a bad file is reported now.
+  // No image yet: validate the weights on the sample so that a bad file is reported now
+  // (when no image of the user's comes next).
+  if (!checkOnSample) {
+    setConfig(config);  // kept for the image that comes next
+    return lines.join(QStringLiteral("; "));
+  }
   m_config = config;
   openImage(QStringLiteral(":/patchlens/sample.png"));
   return lines.join(QStringLiteral("; "));
@@ -448,7 +454,9 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
     full->timings.pcaMs = msSince(stage);
     full->computeMs = msSince(total);
     if (parseInitializer(job.config.weights.source)) {
-      full->noTransformer = tr("the weights are initialised: a patch embedding only");
+      full->noTransformer = tr(
+          "randomly initialised weights are a patch embedding only; open a ViT checkpoint for its "
+          "transformer");
     } else {
       if (job.modelKnown) {
         full->model = job.model;
@@ -744,6 +752,12 @@ int Session::rolloutToken() const {
   return queryToken();
 }
 
+QString Session::patchTokenName(int patch) const {
+  if (m_result && m_result->trace && m_result->layerIndex > 0 && m_result->trace->prefixTokens > 0)
+    return tr("patch %1 = tokens_L row %2").arg(patch).arg(patch + m_result->trace->prefixTokens);
+  return tr("patch %1").arg(patch);
+}
+
 QString Session::queryName() const {
   const int token = queryToken();
   if (token < 0) return {};
@@ -919,13 +933,14 @@ ScaleMode Session::scaleFor(OverlayKind kind) const {
 }
 
 ValueRange Session::rangeFor(const Eigen::Ref<const VectorF>& values, ScaleMode mode) const {
-  return scaleRange(mode, values, m_result ? m_result->global : minMaxRange(values));
+  return ColorScale::of(mode, values, m_result ? m_result->global : minMaxRange(values)).range;
 }
 
 const OverlayMap& Session::overlayMap() const {
   if (m_overlayCache) return *m_overlayCache;
   OverlayMap map;
   map.kind = m_overlay;
+  std::optional<ColorScale> attentionScale;
   if (m_result) {
     const ComputeResult& r = *m_result;
     const GridSize grid = r.embedding.grid;
@@ -973,7 +988,7 @@ const OverlayMap& Session::overlayMap() const {
       case OverlayKind::Similarity:
         if (const int token = selectedToken(); token >= 0) {
           map.values = cosineSimilarity(r.embedding.tokens, token);
-          map.label = tr("cosine similarity to token %1").arg(token);
+          map.label = tr("cosine similarity to %1").arg(patchTokenName(token));
         }
         break;
       case OverlayKind::Attention:
@@ -981,6 +996,12 @@ const OverlayMap& Session::overlayMap() const {
           map.label = tr("attention: these weights hold no transformer");
         } else if (const auto* heads = currentAttention()) {
           map.values = headPatchAttention(*heads, m_head, queryToken(), r.trace->prefixTokens);
+          // The block's one colour scale over every head (as the dock and the exports).
+          RowMatrixF maps(static_cast<Eigen::Index>(heads->size()), r.trace->patches());
+          for (std::size_t h = 0; h < heads->size(); ++h)
+            maps.row(static_cast<Eigen::Index>(h)) =
+                patchAttention((*heads)[h], queryToken(), r.trace->prefixTokens).transpose();
+          attentionScale = attentionColorScale(scaleFor(OverlayKind::Attention), maps);
           map.label = tr("attention from %1, block %2, %3")
                           .arg(queryName())
                           .arg(currentBlock())
@@ -1010,8 +1031,14 @@ const OverlayMap& Session::overlayMap() const {
         map.range = {0.0f, static_cast<float>(std::max(r.embedDim() - 1, 1))};
       } else if (m_overlay == OverlayKind::Similarity && mode == ScaleMode::Global) {
         map.range = {-1.0f, 1.0f};  // the whole range cosine similarity can take
+        map.label += tr(" · scale global (−1…1)");
       } else {
-        map.range = rangeFor(map.values, mode);
+        const ColorScale scale =
+            attentionScale ? *attentionScale
+                           : ColorScale::of(mode, map.values,
+                                            m_result ? m_result->global : minMaxRange(map.values));
+        map.range = scale.range;
+        map.label += QStringLiteral(" · ") + scale.caption();
       }
       map.image = valuesToQImage(map.values, grid.rows, grid.cols, map.colormap, map.range);
       if (m_overlay == OverlayKind::Argmax) {

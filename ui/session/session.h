@@ -17,7 +17,7 @@
 #include "core/analysis/layer_trace.h"
 #include "core/model/patch_embedding.h"
 #include "core/model/pipeline.h"
-#include "ui/views/colormap.h"
+#include "ui/base/colormap.h"
 
 namespace patchlens {
 
@@ -137,7 +137,9 @@ class Session : public QObject {
   void setConfig(const PipelineConfig& config);
   // Returns what the checkpoint's own preprocessing changed ("preprocessing from config.json
   // (timm pretrained_cfg): ...") and any sidecar warnings, for the status bar; empty if none.
-  QString openWeights(const QString& path);
+  // Without an image yet the weights are checked on the bundled sample, unless
+  // checkOnSample is false (an image follows: nothing is computed for the sample).
+  QString openWeights(const QString& path, bool checkOnSample = true);
   void reload();
 
   const std::shared_ptr<const ComputeResult>& result() const { return m_result; }
@@ -188,6 +190,10 @@ class Session : public QObject {
   void setPrefixQuery(std::optional<int> prefixIndex);
   int queryToken() const;  // in [0, T); -1 without a transformer
   QString queryName() const;
+  // How the views name patch `patch` (0..N-1, row-major): "patch 105", and at a transformer
+  // layer with prefix tokens also its row of tokens_L ("patch 105 = tokens_L row 106"), which
+  // counts the class token first.
+  QString patchTokenName(int patch) const;
   // The rollout's query: a chosen prefix token, else cls, else the selected patch.
   int rolloutToken() const;
   int head() const { return m_head; }  // -1: the mean over heads

@@ -1,7 +1,7 @@
 #include "ui/session/session_figure_data.h"
 
+#include "ui/base/qt_conversions.h"
 #include "ui/session/session.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -57,15 +57,21 @@ FigureOptions figureOptionsFor(const Session& session, const PlotKind& kind) {
       const auto& result = session.result();
       if (!result || !result->trace) return options;
       const LayerTrace& trace = *result->trace;
-      options.selectedHead = session.head();
+      // Rollout and token norms use no head: their style line does not name one.
+      if (kind.type != PlotType::Rollout && kind.type != PlotType::TokenNorms)
+        options.selectedHead = session.head();
       if (kind.type == PlotType::Attention || kind.type == PlotType::AttentionHeads) {
         options.query = queryFor(trace, session.queryToken());
       } else if (kind.type == PlotType::Rollout) {
         options.query = queryFor(trace, session.rolloutToken());
       }
-      if (kind.type == PlotType::Attention || kind.type == PlotType::Rollout) {
-        options.colormap = session.colormapFor(
-            kind.type == PlotType::Attention ? OverlayKind::Attention : OverlayKind::Rollout);
+      if (kind.type != PlotType::AttentionDistance && kind.type != PlotType::TokenNorms) {
+        // The overlay's colormap and colour scale: the dock, the overlay and the export of
+        // one map give one value one colour.
+        const OverlayKind overlay =
+            kind.type == PlotType::Rollout ? OverlayKind::Rollout : OverlayKind::Attention;
+        options.colormap = session.colormapFor(overlay);
+        options.scale = session.scaleFor(overlay);
       }
       return options;
     }

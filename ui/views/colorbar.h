@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/analysis/embedding_analysis.h"
-#include "ui/views/colormap.h"
+#include "ui/base/colormap.h"
 
 class QPainter;
 

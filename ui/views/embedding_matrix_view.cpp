@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/session/session.h"
 #include "ui/views/figure_menu.h"
 #include "ui/views/heatmap_view.h"
-#include "ui/views/qt_conversions.h"
 #include "ui/views/widget_figure.h"
 
 namespace patchlens {
@@ -28,8 +28,8 @@ EmbeddingMatrixView::EmbeddingMatrixView(Session* session, QWidget* parent)
     const auto& result = m_session->result();
     if (!result) return QString();
     const GridSize grid = result->embedding.grid;
-    return tr("token %1 (row %2, col %3), channel %4: %5")
-        .arg(token)
+    return tr("%1 (row %2, col %3), channel %4: %5")
+        .arg(m_session->patchTokenName(token))
         .arg(token / grid.cols)
         .arg(token % grid.cols)
         .arg(channel)

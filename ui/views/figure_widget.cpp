@@ -58,6 +58,16 @@ void FigureWidget::paintEvent(QPaintEvent*) {
                      m_placeholder);
     return;
   }
+  const Placement place = placement();
+  if (!place.valid()) return;
+  painter.setRenderHint(QPainter::Antialiasing, true);
+  painter.setRenderHint(QPainter::TextAntialiasing, true);
+  painter.scale(place.scale, place.scale);
+  m_figure->paint(painter, place.area);
+}
+
+FigureWidget::Placement FigureWidget::placement() const {
+  if (!m_figure) return {};
   // Figure units are points, drawn at the screen's size (fonts as large as the rest of the
   // window) and laid out for the widget's own shape: a dock gets a figure made for the dock,
   // not a page shrunk into it. Only a widget too small for half the designed size scales down.
@@ -65,12 +75,10 @@ void FigureWidget::paintEvent(QPaintEvent*) {
   const qreal screenScale = logicalDpiY() / 72.0;
   const qreal fit = std::min(width() / (kMinimumShare * preferred.width()),
                              height() / (kMinimumShare * preferred.height()));
-  const qreal scale = std::min(screenScale, fit);
-  if (scale <= 0) return;
-  painter.setRenderHint(QPainter::Antialiasing, true);
-  painter.setRenderHint(QPainter::TextAntialiasing, true);
-  painter.scale(scale, scale);
-  m_figure->paint(painter, QRectF(0, 0, width() / scale, height() / scale));
+  Placement place;
+  place.scale = std::max<qreal>(0, std::min(screenScale, fit));
+  if (place.valid()) place.area = QRectF(0, 0, width() / place.scale, height() / place.scale);
+  return place;
 }
 
 void FigureWidget::contextMenuEvent(QContextMenuEvent* event) {

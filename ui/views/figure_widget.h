@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QRectF>
 #include <QString>
 #include <QWidget>
 #include <memory>
@@ -32,6 +33,20 @@ class FigureWidget : public QWidget {
   static void exportFigure(Session* session, std::shared_ptr<const Figure> figure,
                            const QString& kindName, QWidget* parent);
   static void copyImage(const Figure& figure);
+
+  // Where the figure sits in the widget: paintEvent and every mouse handler use this one
+  // mapping (figure points = widget pixels / scale), so a click lands on what is drawn.
+  struct Placement {
+    qreal scale = 0;  // widget pixels per figure point; 0: nothing drawn
+    QRectF area;      // the figure's area in figure points
+    bool valid() const { return scale > 0; }
+    QPointF toFigure(const QPointF& widget) const { return widget / scale; }
+    QPointF toWidget(const QPointF& figure) const { return figure * scale; }
+    QRectF toWidget(const QRectF& figure) const {
+      return {figure.topLeft() * scale, figure.size() * scale};
+    }
+  };
+  Placement placement() const;
 
   QSize sizeHint() const override;
   QSize minimumSizeHint() const override;

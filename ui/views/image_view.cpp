@@ -185,7 +185,9 @@ QString ImageView::toolTipFor(PatchPos pos) const {
   } else if (map.values.size() > token) {
     const QString value = map.integerValues ? QString::number(static_cast<int>(map.values(token)))
                                             : QString::number(map.values(token), 'g', 4);
-    text += QLatin1Char('\n') + tr("%1: %2").arg(map.label, value);
+    // The label without its colour-scale caption (" · scale min/max": the colorbar's).
+    text +=
+        QLatin1Char('\n') + tr("%1: %2").arg(map.label.section(QStringLiteral(" · "), 0, 0), value);
   }
   return text;
 }

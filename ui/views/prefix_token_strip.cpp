@@ -8,9 +8,9 @@
 #include <cmath>
 
 #include "core/analysis/attention_maps.h"
+#include "ui/base/category_palette.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/session/session.h"
-#include "ui/views/category_palette.h"
-#include "ui/views/qt_conversions.h"
 
 namespace patchlens {
 
@@ -144,7 +144,8 @@ QString PrefixTokenStrip::describe(int index) const {
     const QString shown = m_session->overlay() == OverlayKind::Argmax
                               ? tr("channel %1").arg(int(*v))
                               : QString::number(double(*v), 'g', 5);
-    return tr("%1: %2 = %3 (%4)").arg(name, map.label, shown, click);
+    return tr("%1: %2 = %3 (%4)")
+        .arg(name, map.label.section(QStringLiteral(" · "), 0, 0), shown, click);
   }
   return tr("%1: no value under this overlay (%2)").arg(name, click);
 }

@@ -15,7 +15,7 @@ class WidgetFigure : public Figure {
 
   WidgetFigure(QString title, QSizeF size, Painter painter);
 
-  QString title() const override { return m_title; }
+  QString ownTitle() const override { return m_title; }
   QSizeF preferredSize() const override { return m_size; }
   void paint(QPainter& painter, const QRectF& area) const override;
 

@@ -1,4 +1,4 @@
-#include "ui/views/category_palette.h"
+#include "ui/base/category_palette.h"
 
 #include <algorithm>
 #include <map>

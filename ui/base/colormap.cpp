@@ -1,9 +1,9 @@
-#include "ui/views/colormap.h"
+#include "ui/base/colormap.h"
 
 #include <cmath>
 #include <utility>
 
-#include "ui/views/colormap_tables.h"
+#include "ui/base/colormap_tables.h"
 
 namespace patchlens {
 

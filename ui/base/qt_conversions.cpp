@@ -1,4 +1,4 @@
-#include "ui/views/qt_conversions.h"
+#include "ui/base/qt_conversions.h"
 
 #include <algorithm>
 #include <cmath>
