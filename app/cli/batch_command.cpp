@@ -30,7 +30,7 @@
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
 #include "ui/figures/plot_kind.h"
-#include "ui/views/qt_conversions.h"
+#include "ui/base/qt_conversions.h"
 
 namespace patchlens::cli {
 namespace fs = std::filesystem;

@@ -16,8 +16,8 @@
 #include "ui/figures/data_export.h"
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
-#include "ui/views/colormap.h"
-#include "ui/views/qt_conversions.h"
+#include "ui/base/colormap.h"
+#include "ui/base/qt_conversions.h"
 
 namespace patchlens::cli {
 

@@ -5,7 +5,7 @@
 #include <QPainter>
 #include <algorithm>
 
-#include "ui/views/qt_conversions.h"
+#include "ui/base/qt_conversions.h"
 
 namespace patchlens {
 

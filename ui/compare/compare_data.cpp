@@ -8,7 +8,7 @@
 #include "core/io/error.h"
 #include "core/model/initializers.h"
 #include "core/model/vision_transformer.h"
-#include "ui/views/qt_conversions.h"
+#include "ui/base/qt_conversions.h"
 
 namespace patchlens {
 

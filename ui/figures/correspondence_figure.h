@@ -5,7 +5,7 @@
 #include "core/model/eigen_types.h"
 #include "ui/figures/compared_image.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
+#include "ui/base/colormap.h"
 
 namespace patchlens {
 

@@ -5,7 +5,7 @@
 
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/views/qt_conversions.h"
+#include "ui/base/qt_conversions.h"
 
 namespace patchlens {
 

@@ -6,7 +6,7 @@
 #include "core/analysis/correspondences.h"
 #include "ui/figures/compared_image.h"
 #include "ui/figures/figure.h"
-#include "ui/views/colormap.h"
+#include "ui/base/colormap.h"
 
 namespace patchlens {
 
