@@ -26,7 +26,7 @@ QSizeF CorrespondenceFigure::preferredSize() const {
   return {960, 110 + 260 * std::clamp(aspect, 0.25, 2.0)};
 }
 
-QString CorrespondenceFigure::title() const {
+QString CorrespondenceFigure::ownTitle() const {
   return tr("Cosine similarity of A's patch (%1, %2) to every patch of B").arg(m_row).arg(m_col);
 }
 

@@ -19,7 +19,7 @@ class CorrespondenceFigure : public Figure {
   CorrespondenceFigure(ComparedImage a, ComparedImage b, int row, int col, VectorF similarity,
                        QString layerName, ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

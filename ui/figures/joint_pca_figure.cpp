@@ -35,7 +35,7 @@ QSizeF JointPcaFigure::preferredSize() const {
   return {1000, 115 + 215 * std::clamp(aspect, 0.25, 2.0)};
 }
 
-QString JointPcaFigure::title() const {
+QString JointPcaFigure::ownTitle() const {
   return tr("Joint PCA of two images: shared components as RGB");
 }
 

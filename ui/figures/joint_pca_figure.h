@@ -19,7 +19,7 @@ class JointPcaFigure : public Figure {
   JointPcaFigure(ComparedImage a, ComparedImage b, const JointPca& pca, QString layerName,
                  std::optional<ForegroundPcaOptions> foreground);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

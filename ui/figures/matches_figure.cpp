@@ -26,7 +26,7 @@ QSizeF MatchesFigure::preferredSize() const {
   return {820, 110 + 330 * std::clamp(aspect, 0.25, 2.0)};
 }
 
-QString MatchesFigure::title() const {
+QString MatchesFigure::ownTitle() const {
   if (static_cast<int>(m_shown.size()) == m_mutualCount)
     return tr("Patch correspondences: all %1 mutual nearest neighbours").arg(m_mutualCount);
   return tr("Patch correspondences: the %1 best of %2 mutual nearest neighbours")

@@ -21,7 +21,7 @@ class MatchesFigure : public Figure {
   MatchesFigure(ComparedImage a, ComparedImage b, std::vector<PatchMatch> shown, int mutualCount,
                 QString layerName, QString restriction, ColormapId colormap);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 

@@ -16,7 +16,7 @@ SideBySideFigure::SideBySideFigure(std::unique_ptr<Figure> left, QString leftLab
       m_rightLabel(std::move(rightLabel)),
       m_subtitle(std::move(subtitle)) {}
 
-QString SideBySideFigure::title() const {
+QString SideBySideFigure::ownTitle() const {
   return tr("Two models, one image: %1").arg(m_left->title());
 }
 

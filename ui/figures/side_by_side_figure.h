@@ -16,7 +16,7 @@ class SideBySideFigure : public Figure {
   SideBySideFigure(std::unique_ptr<Figure> left, QString leftLabel, std::unique_ptr<Figure> right,
                    QString rightLabel, QString subtitle);
 
-  QString title() const override;
+  QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
 
