@@ -27,10 +27,10 @@
 #include "core/model/resource_plan.h"
 #include "core/model/vision_transformer.h"
 #include "core/weights/npy_array.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
 #include "ui/figures/plot_kind.h"
-#include "ui/base/qt_conversions.h"
 
 namespace patchlens::cli {
 namespace fs = std::filesystem;

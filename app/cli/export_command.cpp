@@ -13,11 +13,11 @@
 #include "core/model/pipeline.h"
 #include "core/model/resource_plan.h"
 #include "core/model/vision_transformer.h"
+#include "ui/base/colormap.h"
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/data_export.h"
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
-#include "ui/base/colormap.h"
-#include "ui/base/qt_conversions.h"
 
 namespace patchlens::cli {
 

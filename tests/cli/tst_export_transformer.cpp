@@ -201,7 +201,7 @@ void tst_ExportTransformer::refusals_data() {
       << "--foreground";
   QTest::newRow("reconstruction past layer 0")
       << QStringList{"--weights", model, "--plot", "reconstruction", "--layer", "1"} << 1
-      << "only at layer 0";
+      << "exists only at --layer patch, not at --layer 1";
 }
 
 void tst_ExportTransformer::refusals() {

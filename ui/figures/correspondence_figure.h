@@ -3,9 +3,9 @@
 #include <QCoreApplication>
 
 #include "core/model/eigen_types.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/compared_image.h"
 #include "ui/figures/figure.h"
-#include "ui/base/colormap.h"
 
 namespace patchlens {
 

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <iterator>
 
+#include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
-#include "ui/base/qt_conversions.h"
 
 namespace patchlens {
 

@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "core/analysis/correspondences.h"
+#include "ui/base/colormap.h"
 #include "ui/figures/compared_image.h"
 #include "ui/figures/figure.h"
-#include "ui/base/colormap.h"
 
 namespace patchlens {
 
