@@ -108,7 +108,10 @@ MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
   closeBanner->setText(QStringLiteral("✕"));
   closeBanner->setToolTip(tr("Dismiss this message"));
   closeBanner->setAccessibleName(tr("Dismiss the error"));
-  connect(closeBanner, &QToolButton::clicked, this, &MainWindow::clearError);
+  connect(closeBanner, &QToolButton::clicked, this, [this] {
+    m_session->dismissError();
+    clearError();
+  });
   bannerLayout->addWidget(closeBanner, 0, Qt::AlignTop);
   m_errorFrame->hide();
   central->installEventFilter(this);
@@ -520,7 +523,10 @@ void MainWindow::clearError() {
 }
 
 void MainWindow::onResultChanged() {
-  clearError();
+  // A new result clears the session's error; a layer swap of the state kept after a failed
+  // open does not, and the banner stays until dismissed or the next image.
+  const bool errorPending = !m_session->lastError().isEmpty();
+  if (!errorPending) clearError();
   const auto& result = m_session->result();
   if (result && !result->imagePath.startsWith(QLatin1Char(':'))) {
     addRecentFile(result->imagePath);
@@ -529,7 +535,7 @@ void MainWindow::onResultChanged() {
   } else if (result) {
     setWindowTitle(tr("Sample image — PatchLens"));
   }
-  if (result && !result->warnings.isEmpty()) {
+  if (result && !result->warnings.isEmpty() && !errorPending) {
     // A warning stays until dismissed or the next image, and names the file it is about.
     const QString name = result->imagePath.startsWith(QLatin1Char(':'))
                              ? tr("sample image")

@@ -639,7 +639,14 @@ void tst_Monkey::randomUser() {
       if (QTest::currentTestFailed()) return;
       // Idle: the error banner and the session agree.
       if (!m_session->lastError().isEmpty()) {
-        QVERIFY(!m_window->errorText().isEmpty());
+        QString history;
+        for (const QString& line : m_recent) history += QStringLiteral("\n  ") + line;
+        QVERIFY2(!m_window->errorText().isEmpty(),
+                 qPrintable(QStringLiteral("session error '%1' not in the banner (step %2; last "
+                                           "actions:%3)")
+                                .arg(m_session->lastError())
+                                .arg(m_step)
+                                .arg(history)));
         QVERIFY2(m_window->errorText().contains(m_session->lastError()),
                  qPrintable(m_window->errorText()));
       }

@@ -149,6 +149,8 @@ class Session : public QObject {
   // The image being opened (not yet shown), empty when none.
   QString pendingImage() const { return m_pendingImage; }
   QString lastError() const { return m_lastError; }
+  // The user dismissed the error (the banner's close button): it is no longer pending.
+  void dismissError() { m_lastError.clear(); }
   // True when the weights come from a file (which fixes D, P and C).
   bool weightsFromFile() const;
 
