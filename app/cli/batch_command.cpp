@@ -306,7 +306,8 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
         reader.read(inputs[i], loadOptions, preprocessConfig, slot.pre);
         if (vit) {
           // One image per worker on one core: the encoder runs single-threaded in each.
-          const TransformerOutput out = vit->forward(slot.pre.tensor);
+          const TransformerOutput out =
+              vit->forward(slot.pre.tensor, {}, KeptLayers::only(tokensLayer));
           const RowMatrixF& tokens = tokensLayer > vit->config().depth
                                          ? out.final
                                          : out.tokens[static_cast<std::size_t>(tokensLayer)];

@@ -56,6 +56,9 @@ void checkFinite(const CommandLine& cl, const TransformerOutput& r, int layer, i
   arrays.emplace_back("final", &r.final);
   std::int64_t total = 0;
   std::string first;
+  if (countNonFinite(r.patchEmbedding) == 0 && r.firstNonFiniteLayer >= 0)  // layers not kept
+    first =
+        r.firstNonFiniteLayer > depth ? "final" : "tokens_" + std::to_string(r.firstNonFiniteLayer);
   for (std::size_t i = 0; i < arrays.size(); ++i) {
     const bool written = layer < 0 || (layer > depth ? arrays[i].first == "final"
                                                      : i == static_cast<std::size_t>(layer) + 1);
@@ -161,7 +164,7 @@ void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTe
   }
   TransformerOutput result;
   try {
-    result = vit.forward(input, observer);
+    result = vit.forward(input, observer, layer < 0 ? KeptLayers{} : KeptLayers::only(layer));
   } catch (const Error& e) {
     if (!e.file().empty()) throw;
     throw Error(inputName, e.reason());

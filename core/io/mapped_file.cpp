@@ -70,6 +70,12 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   return *this;
 }
 
+void MappedFile::forgetResidentPages() const noexcept {
+  // A read-only file mapping: MADV_DONTNEED only unmaps pages, their content comes back from
+  // the file. mmap returned a page-aligned address, so the whole range qualifies.
+  if (m_data) ::madvise(const_cast<std::uint8_t*>(m_data), m_size, MADV_DONTNEED);
+}
+
 void MappedFile::release() noexcept {
   if (m_data) ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
   m_data = nullptr;

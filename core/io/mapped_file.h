@@ -19,6 +19,10 @@ class MappedFile {
   MappedFile& operator=(MappedFile&& other) noexcept;
 
   std::span<const std::uint8_t> bytes() const { return {m_data, m_size}; }
+  // Drops this process's resident pages of the mapping (they stay in the page cache; a later
+  // read faults them back in). Readers call it after copying a tensor out, so that the file's
+  // bytes do not stay resident beside the float32 / packed copies built from them.
+  void forgetResidentPages() const noexcept;
   const std::string& path() const { return m_path; }
 
  private:

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/io/error.h"
+#include "core/model/nonfinite.h"
 #include "core/model/position/rope_embedding.h"
 #include "core/model/position_resampler.h"
 #include "core/model/transformer_families.h"
@@ -124,7 +125,8 @@ const PatchWeights& VisionTransformer::patchWeights() const {
 }
 
 TransformerOutput VisionTransformer::forward(const ChwTensor& input,
-                                             const AttentionObserver& observer) const {
+                                             const AttentionObserver& observer,
+                                             KeptLayers kept) const {
   const TransformerWeights& w = *m_weights;
   const TransformerConfig& c = w.config;
   TransformerOutput out;
@@ -151,7 +153,12 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
     x = std::move(normed);
   }
   out.tokens.reserve(w.blocks.size() + 1);
-  out.tokens.push_back(x);
+  const auto keep = [&](int layer) {
+    if (kept.layer >= 0 && out.firstNonFiniteLayer < 0 && countNonFinite(x) > 0)
+      out.firstNonFiniteLayer = layer;
+    out.tokens.push_back(kept.keeps(layer) ? x : RowMatrixF(0, d));
+  };
+  keep(0);
   BlockScratch scratch;
   std::optional<RopeGrid> rope;  // RoPE families: this grid's sin/cos, shared by every block
   if (w.rope) scratch.rope = &rope.emplace(*w.rope, out.gridRows, out.gridCols);
@@ -159,13 +166,15 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
   for (std::size_t i = 0; i < w.blocks.size(); ++i) {
     w.blocks[i].forward(x, c, scratch);
     if (observer) observer(static_cast<int>(i) + 1, scratch.probabilities);
-    out.tokens.push_back(x);
+    keep(static_cast<int>(i) + 1);
   }
   if (c.finalNorm) {
     layerNorm(x, out.final, w.finalNorm, c.layerNormEps);
   } else {
     out.final = x;
   }
+  if (kept.layer >= 0 && out.firstNonFiniteLayer < 0 && countNonFinite(out.final) > 0)
+    out.firstNonFiniteLayer = static_cast<int>(w.blocks.size()) + 1;
   return out;
 }
 

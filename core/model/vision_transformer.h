@@ -30,6 +30,18 @@ struct TransformerOutput {
   std::vector<RowMatrixF>
       tokens;        // depth + 1 entries [T x D]: [0] input to block 1, [l] output of block l
   RowMatrixF final;  // [T x D], final norm applied (timm forward_features)
+  // With a forward that keeps one layer only: the first of tokens_0..depth (depth + 1: final)
+  // holding a NaN or Inf, -1 when none did; the layers dropped can no longer be scanned.
+  int firstNonFiniteLayer = -1;
+};
+
+// Which tokens_L a forward keeps. Every layer by default; `only(L)` keeps tokens_L alone
+// (L = depth + 1: final only) and leaves the others empty, so a long sequence does not hold
+// depth + 1 copies of its tokens (ViT-B at 1024^2: 13 x 12.6 MB).
+struct KeptLayers {
+  int layer = -1;  // -1: every layer
+  static KeptLayers only(int layer) { return {layer}; }
+  bool keeps(int l) const { return layer < 0 || layer == l; }
 };
 
 // Called once per block l = 1..depth with the softmax probabilities of every head,
@@ -54,7 +66,8 @@ class VisionTransformer {
 
   // Throws Error when the input's channels differ from the weights' or its grid differs from
   // the native one in a family whose code cannot resample position embeddings.
-  TransformerOutput forward(const ChwTensor& input, const AttentionObserver& observer = {}) const;
+  TransformerOutput forward(const ChwTensor& input, const AttentionObserver& observer = {},
+                            KeptLayers kept = {}) const;
 
   explicit VisionTransformer(std::shared_ptr<const TransformerWeights> weights);
 

@@ -339,6 +339,7 @@ NpyArray GgufFile::read(const std::string& name) const {
                     "tensor " + quotedName(name) + " is " + t.dtype +
                         ", which PatchLens does not dequantise (F32, F16, BF16, F64, Q8_0)");
     }
+    if (m_file) m_file->forgetResidentPages();  // the float32 copy is what the caller keeps
     return out;
   }
   throw Error(m_name, "no tensor named " + quotedName(name));

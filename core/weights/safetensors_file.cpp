@@ -275,6 +275,7 @@ NpyArray SafetensorsFile::read(const std::string& name) const {
       a.data[i] = bf16 ? bfloat16ToFloat(bits) : halfToFloat(bits);
     }
   }
+  if (m_file) m_file->forgetResidentPages();  // the float32 copy is what the caller keeps
   return a;
 }
 

@@ -475,6 +475,7 @@ NpyArray TorchCheckpoint::read(const std::string& name) const {
       counter[d] = 0;
     }
   }
+  if (m_file) m_file->forgetResidentPages();  // the float32 copy is what the caller keeps
   return out;
 }
 

@@ -257,10 +257,14 @@ void forwardFinal(benchmark::State& state, int size, int threads, bool materiali
   const ChwTensor x = randomInput(size);
   AttentionObserver ignore;
   if (materialise) ignore = [](int, const std::vector<RowMatrixF>&) {};
+  BestTime best;  // the least disturbed iteration: the host is shared
   for (auto _ : state) {
+    best.start();
     TransformerOutput out = vit.forward(x, ignore);
     benchmark::DoNotOptimize(out.final.data());
+    best.stop();
   }
+  state.counters["best_ms"] = best.seconds() * 1e3;
   const double grid = size / 16;
   const double t = grid * grid + 1;
   const double d = 768;
@@ -643,6 +647,10 @@ BENCHMARK_CAPTURE(forward, vit_b16_1, 1)
     ->UseRealTime();
 BENCHMARK_CAPTURE(forward, vit_b16_2, 2)
     ->Name("forward/vit-b16/224/threads:2")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(forwardFinal, 224_blocked_1, 224, 1, false)
+    ->Name("forward-final/vit-b16/224/threads:1/blocked")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(forwardFinal, 224_blocked, 224, 2, false)

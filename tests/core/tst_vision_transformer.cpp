@@ -1,6 +1,7 @@
 #include <QtTest>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/io/error.h"
 #include "core/model/transformer_families.h"
@@ -62,6 +63,7 @@ class TestVisionTransformer : public QObject {
   void sidecarImageSizeMustFitTheTable();
   void ambiguousTableIsRefused();
   void blockedAttentionMatchesAtLongSequence();
+  void keptLayerAloneMatchesPyTorch();
 };
 
 void TestVisionTransformer::matchesPyTorch_data() {
@@ -185,6 +187,32 @@ void TestVisionTransformer::blockedAttentionMatchesAtLongSequence() {
     }
   }
   QCOMPARE(observed, 2);
+}
+
+// forward --layer L keeps tokens_L alone (the others stay empty): the kept layer and final
+// are PyTorch's, and a NaN is still traced to the first layer that holds one.
+void TestVisionTransformer::keptLayerAloneMatchesPyTorch() {
+  const std::string dir = test::dataPath("transformer_long/");
+  const auto vit = VisionTransformer::load(dir + "model.safetensors");
+  QVERIFY(vit.has_value());
+  const NpzArchive ref(dir + "expected.npz");
+  const ChwTensor input = readInput(dir + "input.npy");
+  const TransformerOutput out = vit->forward(input, {}, KeptLayers::only(1));
+  QCOMPARE(out.tokens.size(), std::size_t{3});
+  QCOMPARE(out.tokens[0].size(), Eigen::Index{0});
+  QCOMPARE(out.tokens[2].size(), Eigen::Index{0});
+  QCOMPARE(out.firstNonFiniteLayer, -1);
+  for (const std::string name : {"tokens_1", "final"}) {
+    double maxRef = 0;
+    const double err =
+        relativeError(name == "final" ? out.final : out.tokens[1], ref.read(name), maxRef);
+    QVERIFY2(maxRef > 0.1 && err <= 1e-4, name.c_str());
+  }
+  ChwTensor poisoned = input;
+  poisoned.data[5] = std::numeric_limits<float>::quiet_NaN();
+  const TransformerOutput bad = vit->forward(poisoned, {}, KeptLayers::only(3));
+  QCOMPARE(bad.tokens[2].size(), Eigen::Index{0});
+  QCOMPARE(bad.firstNonFiniteLayer, 0);  // the NaN pixel's patch is in tokens_0 already
 }
 
 void TestVisionTransformer::refusesBadBlockTensor_data() {
