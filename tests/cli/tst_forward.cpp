@@ -4,9 +4,11 @@
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_archive.h"
 #include "tests/common/cli_process.h"
+#include "tests/common/reference_compare.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
+using patchlens::test::relativeError;
 
 namespace {
 
@@ -15,18 +17,6 @@ using test::runCli;
 
 QString fixture(const char* relative) {
   return QString::fromStdString(test::dataPath(std::string("transformer/") + relative));
-}
-
-// max |a - b| / max |b| (shapes must agree).
-double relativeError(const NpyArray& actual, const NpyArray& expected) {
-  if (actual.shape != expected.shape) return 1e30;
-  double worst = 0;
-  double scale = 0;
-  for (std::size_t i = 0; i < expected.data.size(); ++i) {
-    worst = std::max(worst, static_cast<double>(std::abs(actual.data[i] - expected.data[i])));
-    scale = std::max(scale, static_cast<double>(std::abs(expected.data[i])));
-  }
-  return worst / std::max(scale, 1e-30);
 }
 
 QStringList filesIn(const QString& dir) {

@@ -12,35 +12,16 @@
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_archive.h"
 #include "core/weights/tensor_source_factory.h"
+#include "tests/common/reference_compare.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
+using patchlens::test::relativeError;
 
 namespace {
 
 std::string fixture(const std::string& file) {
   return test::dataPath("explain/" + file);
-}
-
-ChwTensor readInput(const std::string& path) {
-  const NpyArray a = readNpy(path);
-  ChwTensor t(static_cast<int>(a.shape[0]), static_cast<int>(a.shape[1]),
-              static_cast<int>(a.shape[2]));
-  t.data = a.data;
-  return t;
-}
-
-// max |a - b| over max |b|, sizes checked (1e30 when they differ).
-double relativeError(const float* actual, std::size_t size, const NpyArray& expected) {
-  if (size != expected.data.size()) return 1e30;
-  const Eigen::Map<const Eigen::ArrayXf> ref(expected.data.data(),
-                                             static_cast<Eigen::Index>(expected.data.size()));
-  const Eigen::Map<const Eigen::ArrayXf> got(actual, static_cast<Eigen::Index>(size));
-  return (got - ref).abs().maxCoeff() / std::max(static_cast<double>(ref.abs().maxCoeff()), 1e-30);
-}
-
-double relativeError(const RowMatrixF& actual, const NpyArray& expected) {
-  return relativeError(actual.data(), static_cast<std::size_t>(actual.size()), expected);
 }
 
 constexpr double kTolerance = 1e-4;  // the 1e-4 x max|ref| per array
@@ -112,7 +93,7 @@ void TestBackward::matchesAutograd() {
   const TransformerConfig& c = m.weights->config;
   const NpzArchive ref(fixture(expected.toStdString()));
   const TransformerBackward engine(m.weights);
-  const ForwardTrace trace = engine.forward(readInput(fixture(input.toStdString())));
+  const ForwardTrace trace = engine.forward(test::readChwInput(fixture(input.toStdString())));
   RowMatrixF gradFinal;
   float value = 0;
   if (target.isEmpty()) {
@@ -179,7 +160,7 @@ void TestBackward::keptForwardEqualsTheEncoder() {
     const std::string folder = name;
     const int heads = folder.rfind("hf_", 0) == 0 ? 0 : 4;
     const Model m = load(folder + "/model.safetensors", heads);
-    const ChwTensor input = readInput(fixture(folder + "/input.npy"));
+    const ChwTensor input = test::readChwInput(fixture(folder + "/input.npy"));
     const TransformerOutput expected = VisionTransformer(m.weights).forward(input);
     const ForwardTrace trace = TransformerBackward(m.weights).forward(input);
     QCOMPARE(trace.tokens.size(), expected.tokens.size());

@@ -7,6 +7,7 @@
 #include "core/model/vision_transformer.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_archive.h"
+#include "tests/common/reference_compare.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
@@ -15,14 +16,6 @@ namespace {
 
 std::string fixture(const std::string& file) {
   return test::dataPath("dinov3/" + file);
-}
-
-ChwTensor readInput(const std::string& path) {
-  const NpyArray a = readNpy(path);
-  ChwTensor t(static_cast<int>(a.shape[0]), static_cast<int>(a.shape[1]),
-              static_cast<int>(a.shape[2]));
-  t.data = a.data;
-  return t;
 }
 
 }  // namespace
@@ -89,7 +82,8 @@ void TestDinov3::matchesDinov3Code() {
   const NpzArchive ref(fixture(expected.toStdString()));
   int observed = 0;
   const TransformerOutput out = vit->forward(
-      readInput(fixture(input.toStdString())), [&](int block, const std::vector<RowMatrixF>& p) {
+      test::readChwInput(fixture(input.toStdString())),
+      [&](int block, const std::vector<RowMatrixF>& p) {
         ++observed;
         QCOMPARE(block, observed);
         const NpyArray a = ref.read("attention_" + std::to_string(block));

@@ -8,9 +8,11 @@
 #include "core/model/initializers.h"
 #include "core/model/patch_embedding.h"
 #include "core/weights/npy_array.h"
+#include "tests/common/reference_compare.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
+using patchlens::test::relativeError;
 
 namespace {
 
@@ -30,12 +32,6 @@ PatchWeights weightsFrom(const NpyArray& w, const NpyArray* bias) {
   if (bias) p.bias = Eigen::Map<const VectorF>(bias->data.data(), p.embedDim);
   p.description = "fixture";
   return p;
-}
-
-// max |a - b| relative to max |b|, the error measure.
-double relativeError(const RowMatrixF& actual, const NpyArray& expected) {
-  const Eigen::Map<const RowMatrixF> e(expected.data.data(), expected.shape[0], expected.shape[1]);
-  return static_cast<double>((actual - e).cwiseAbs().maxCoeff() / e.cwiseAbs().maxCoeff());
 }
 
 }  // namespace

@@ -10,31 +10,16 @@
 #include "core/weights/npz_archive.h"
 #include "core/weights/tensor_source_factory.h"
 #include "core/weights/weight_loader.h"
+#include "tests/common/reference_compare.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
+using patchlens::test::relativeError;
 
 namespace {
 
 std::string fixture(const std::string& file) {
   return test::dataPath("transformer/" + file);
-}
-
-ChwTensor readInput(const std::string& path) {
-  const NpyArray a = readNpy(path);
-  ChwTensor t(static_cast<int>(a.shape[0]), static_cast<int>(a.shape[1]),
-              static_cast<int>(a.shape[2]));
-  t.data = a.data;
-  return t;
-}
-
-// max |a - b| over max |b|, shapes checked.
-double relativeError(const RowMatrixF& actual, const NpyArray& expected, double& maxRef) {
-  const Eigen::Map<const Eigen::ArrayXf> ref(expected.data.data(),
-                                             static_cast<Eigen::Index>(expected.data.size()));
-  const Eigen::Map<const Eigen::ArrayXf> got(actual.data(), actual.size());
-  maxRef = ref.abs().maxCoeff();
-  return (got - ref).abs().maxCoeff() / std::max(maxRef, 1e-30);
 }
 
 }  // namespace
@@ -111,7 +96,8 @@ void TestVisionTransformer::matchesPyTorch() {
   const NpzArchive ref(fixture(expected.toStdString()));
   int observed = 0;
   const TransformerOutput out = vit->forward(
-      readInput(fixture(input.toStdString())), [&](int block, const std::vector<RowMatrixF>& p) {
+      test::readChwInput(fixture(input.toStdString())),
+      [&](int block, const std::vector<RowMatrixF>& p) {
         ++observed;
         QCOMPARE(block, observed);
         const NpyArray a = ref.read("attention_" + std::to_string(block));
@@ -135,7 +121,7 @@ void TestVisionTransformer::matchesPyTorch() {
     QCOMPARE(static_cast<Eigen::Index>(a.shape[0]), actual.rows());
     QCOMPARE(static_cast<Eigen::Index>(a.shape[1]), actual.cols());
     double maxRef = 0;
-    const double err = relativeError(actual, a, maxRef);
+    const double err = relativeError(actual, a, &maxRef);
     QVERIFY2(maxRef > 0.1, qPrintable(QString::fromStdString(name) + " is trivially small"));
     QVERIFY2(err <= 1e-4, qPrintable(QString("%1: max error %2 x max|ref| (max|ref| %3)")
                                          .arg(QString::fromStdString(name))
@@ -150,7 +136,7 @@ void TestVisionTransformer::matchesPyTorch() {
   QCOMPARE(out.final.rows(), c.prefixTokens() + out.patchEmbedding.rows());
 
   // Without an observer the blocked (flash-style) attention runs instead: same reference.
-  const TransformerOutput blocked = vit->forward(readInput(fixture(input.toStdString())));
+  const TransformerOutput blocked = vit->forward(test::readChwInput(fixture(input.toStdString())));
   for (int l = 0; l <= depth; ++l)
     check("tokens_" + std::to_string(l), blocked.tokens[static_cast<std::size_t>(l)]);
   check("final", blocked.final);
@@ -165,7 +151,7 @@ void TestVisionTransformer::blockedAttentionMatchesAtLongSequence() {
   const auto vit = VisionTransformer::load(dir + "model.safetensors", {}, &whyNot);
   QVERIFY2(vit.has_value(), whyNot.c_str());
   const NpzArchive ref(dir + "expected.npz");
-  const ChwTensor input = readInput(dir + "input.npy");
+  const ChwTensor input = test::readChwInput(dir + "input.npy");
   int observed = 0;
   for (const bool withObserver : {false, true}) {
     const TransformerOutput out =
@@ -178,7 +164,7 @@ void TestVisionTransformer::blockedAttentionMatchesAtLongSequence() {
       const NpyArray a = ref.read(name);
       QCOMPARE(static_cast<Eigen::Index>(a.shape[0]), actual.rows());
       double maxRef = 0;
-      const double err = relativeError(actual, a, maxRef);
+      const double err = relativeError(actual, a, &maxRef);
       QVERIFY2(maxRef > 0.1, name.c_str());
       QVERIFY2(err <= 1e-4, qPrintable(QString("%1 (observer %2): max error %3 x max|ref|")
                                            .arg(QString::fromStdString(name))
@@ -196,7 +182,7 @@ void TestVisionTransformer::keptLayerAloneMatchesPyTorch() {
   const auto vit = VisionTransformer::load(dir + "model.safetensors");
   QVERIFY(vit.has_value());
   const NpzArchive ref(dir + "expected.npz");
-  const ChwTensor input = readInput(dir + "input.npy");
+  const ChwTensor input = test::readChwInput(dir + "input.npy");
   const TransformerOutput out = vit->forward(input, {}, KeptLayers::only(1));
   QCOMPARE(out.tokens.size(), std::size_t{3});
   QCOMPARE(out.tokens[0].size(), Eigen::Index{0});
@@ -205,7 +191,7 @@ void TestVisionTransformer::keptLayerAloneMatchesPyTorch() {
   for (const std::string name : {"tokens_1", "final"}) {
     double maxRef = 0;
     const double err =
-        relativeError(name == "final" ? out.final : out.tokens[1], ref.read(name), maxRef);
+        relativeError(name == "final" ? out.final : out.tokens[1], ref.read(name), &maxRef);
     QVERIFY2(maxRef > 0.1 && err <= 1e-4, name.c_str());
   }
   ChwTensor poisoned = input;
@@ -426,12 +412,13 @@ void TestVisionTransformer::nonSquareTableWithoutSidecarRunsOnlyItsCount() {
   const auto vit = VisionTransformer::load(copy.toStdString(), options);
   QCOMPARE(vit->config().nativeGridRows, 0);
   QCOMPARE(vit->config().positionPrefixRows, 2);
-  const TransformerOutput out = vit->forward(readInput(fixture("timm_deit_4x6_f32/input_4x6.npy")));
+  const TransformerOutput out =
+      vit->forward(test::readChwInput(fixture("timm_deit_4x6_f32/input_4x6.npy")));
   const NpzArchive ref(fixture("timm_deit_4x6_f32/expected_4x6.npz"));
   double maxRef = 0;
-  QVERIFY(relativeError(out.final, ref.read("final"), maxRef) <= 1e-4);
+  QVERIFY(relativeError(out.final, ref.read("final"), &maxRef) <= 1e-4);
   try {
-    (void)vit->forward(readInput(fixture("timm_deit_4x6_f32/input_3x5.npy")));
+    (void)vit->forward(test::readChwInput(fixture("timm_deit_4x6_f32/input_3x5.npy")));
     QFAIL("ran a non-square table on a grid it cannot know the native shape for");
   } catch (const Error& e) {
     QVERIFY2(QString::fromStdString(e.reason()).contains("no config.json beside the file names"),

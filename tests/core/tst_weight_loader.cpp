@@ -8,6 +8,7 @@
 #include "core/weights/npz_archive.h"
 #include "core/weights/safetensors_file.h"
 #include "core/weights/weight_loader.h"
+#include "tests/common/reference_compare.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
@@ -16,14 +17,6 @@ namespace {
 
 std::string weightsPath(const std::string& file) {
   return test::dataPath("weights/" + file);
-}
-
-ChwTensor readInput(const std::string& file) {
-  const NpyArray a = readNpy(weightsPath(file));
-  ChwTensor t(static_cast<int>(a.shape[0]), static_cast<int>(a.shape[1]),
-              static_cast<int>(a.shape[2]));
-  t.data = a.data;
-  return t;
 }
 
 std::string optional(const std::string& cell) {
@@ -108,7 +101,7 @@ void TestWeightLoader::matchesTorch() {
   }
   QCOMPARE(w.classToken.has_value(), hasClassToken);
 
-  const ChwTensor x = readInput(input.toStdString());
+  const ChwTensor x = test::readChwInput(weightsPath(input.toStdString()));
   QCOMPARE(w.inChannels, x.channels);
   const Embedding y = PatchEmbedding(w).forward(x);
   const NpyArray ref = readNpy(weightsPath(expected.toStdString()));
