@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """timm's eva.py families (EVA-02, EVA-02 CLIP, timm's SBB RoPE ViT, Naver RoPE-ViT axial and
-mixed) from timm's own code: tiny models built with timm.create_model(<registered architecture>,
-pretrained=False, <small dims>), every parameter redrawn (q_bias, v_bias, gamma_1/2, sub-LN
+mixed, Meta Perception Encoder core) from timm's own code: tiny models built with
+timm.create_model(<registered architecture>, pretrained=False, <small dims>), every parameter redrawn (q_bias, v_bias, gamma_1/2, sub-LN
 norms, rope.freqs, pos_embed, ...; nothing zero or identity), saved as a state dict .pth with
 timm's config.json beside it (architecture, model_args as passed, pretrained_cfg), forward
 captured with hooks at the native 4x4 grid and a non-square 3x5 one (dynamic_img_size: RoPE
@@ -41,6 +41,9 @@ CASES = {
     "naver_rope_mixed_ape": ("vit_small_patch16_rope_mixed_ape_224", {},
                              "Naver RoPE-ViT (RoPE-Mixed + absolute positions)",
                              "blocks.1.attn.gate.weight"),
+    "pe_core_tiny": ("vit_pe_core_tiny_patch16_384", {},
+                     "Meta Perception Encoder core (timm) (RoPE + absolute positions)",
+                     "blocks.0.ls1.gamma"),
 }
 GRIDS = [(4, 4), (3, 5)]
 

@@ -53,12 +53,7 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   FamilyTensors r(source, path, prefix, "DINOv3 layout");
   TransformerWeights w;
   TransformerConfig& c = w.config;
-  const Shape patchShape = r.shape("patch_embed.proj.weight");
-  if (patchShape.size() != 4) r.fail("patch_embed.proj.weight", "is not a 4-D kernel");
-  const std::int64_t d = patchShape[0];
-  c.embedDim = static_cast<int>(d);
-  c.depth = r.countBlocks();
-  if (c.depth == 0) r.fail("blocks.0.norm1.weight", "is missing: a DINOv3 file with no blocks");
+  const std::int64_t d = r.readWidthAndDepth(c, "a DINOv3 file");
   // SwiGLUFFN (S+/H+/7B): w1 (silu), w2 (linear), w3 (out); timm's fused w12 is not Meta's.
   const bool swiglu = r.has("blocks.0.mlp.w1.weight");
   // ffn_bias=False (nn.Linear(bias=False)) is decided once, from block 1: then every MLP bias
@@ -194,13 +189,7 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   }
   r.setContext({});
 
-  PatchWeights patch = loadPatchWeights(path, options.patch);
-  r.markUsed("patch_embed.proj.weight");
-  if (r.has("patch_embed.proj.bias")) r.markUsed("patch_embed.proj.bias");
-  r.refuseLeftovers();
-  c.patchSize = patch.patchSize;
-  c.inChannels = patch.inChannels;
-  w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
+  r.finishWithPatchEmbedding(w, options.patch);
   w.rope = std::make_shared<const RopeEmbedding>(std::move(rope));
   return std::make_shared<const TransformerWeights>(std::move(w));
 }

@@ -66,6 +66,16 @@ int registeredImageSize(const std::string& arch) {
   return value;
 }
 
+// "patch14" of a registered name: its patch size.
+int registeredPatchSize(const std::string& arch) {
+  const std::size_t at = arch.find("_patch");
+  int value = 0;
+  for (std::size_t i = at == std::string::npos ? arch.size() : at + 6;
+       i < arch.size() && arch[i] >= '0' && arch[i] <= '9' && value < 100000; ++i)
+    value = value * 10 + (arch[i] - '0');
+  return value;
+}
+
 bool contains(const std::string& s, const char* part) {
   return s.find(part) != std::string::npos;
 }
@@ -83,9 +93,19 @@ std::optional<EvaArguments> registeredArguments(const std::string& arch) {
     }
   } else if (arch.rfind("eva_giant", 0) == 0) {
     a.label = "timm EVA";
+  } else if (arch.rfind("vit_pe_core_", 0) == 0) {
+    // Perception Encoder core: ref_feat_shape = the registered grid (384/16, 224/16, 336/14,
+    // 448/14), offset 1 except gigantic, 'xy', LayerNorm(eps=1e-5), norm_pre, MAP pool.
+    a.label = "Meta Perception Encoder core (timm)";
+    a.rope = true;
+    a.xy = true;
+    a.gridOffset = contains(arch, "gigantic") ? 0.0f : 1.0f;
+    const int patch = registeredPatchSize(arch);
+    a.refRows = a.refCols = patch > 0 ? registeredImageSize(arch) / patch : 0;
+    a.eps = 1e-5f;
   } else if (arch.rfind("vit_pe_", 0) == 0) {
     a.label = "Meta Perception Encoder (timm)";
-    a.refusal = "Meta's Perception Encoder is not run by PatchLens yet";
+    a.refusal = "only Meta's Perception Encoder core (vit_pe_core_*) is run by PatchLens";
   } else if (arch.rfind("vit_", 0) == 0 && contains(arch, "_rope_reg")) {
     a.label = "timm RoPE ViT";
     a.rope = true;
@@ -298,12 +318,7 @@ std::shared_ptr<const TransformerWeights> readEva(const TensorSource& source,
   FamilyTensors r(source, path, prefix, "timm eva.py layout (" + arch + ")");
   TransformerWeights w;
   TransformerConfig& c = w.config;
-  const Shape patchShape = r.shape("patch_embed.proj.weight");
-  if (patchShape.size() != 4) r.fail("patch_embed.proj.weight", "is not a 4-D kernel");
-  const std::int64_t d = patchShape[0];
-  c.embedDim = static_cast<int>(d);
-  c.depth = r.countBlocks();
-  if (c.depth == 0) r.fail("blocks.0.norm1.weight", "is missing: an Eva file with no blocks");
+  const std::int64_t d = r.readWidthAndDepth(c, "an Eva file");
   c.numHeads = options.heads > 0 ? options.heads : a.heads;
   c.headsSource = options.heads > 0 ? "--heads" : a.headsSource;
   if (c.numHeads <= 0 || d % c.numHeads != 0 || (a.rope && (d / c.numHeads) % 4 != 0))
@@ -337,7 +352,7 @@ std::shared_ptr<const TransformerWeights> readEva(const TensorSource& source,
     const std::vector<float> table = r.read("pos_embed", {rows, d});
     const std::int64_t patches = rows - c.positionPrefixRows;
     w.positions = Eigen::Map<const RowMatrixF>(table.data(), rows, d);
-    const std::int64_t p = patchShape[2];
+    const std::int64_t p = r.shape("patch_embed.proj.weight")[2];  // [D, C, P, P]
     const std::int64_t gh = a.imageHeight / p, gw = a.imageWidth / p;
     if (gh <= 0 || gw <= 0 || gh * gw != patches)
       r.fail("pos_embed", "has " + std::to_string(rows) + " rows (" +
@@ -429,19 +444,13 @@ std::shared_ptr<const TransformerWeights> readEva(const TensorSource& source,
   }
   c.unusedTensors = groupUnused(unused);
 
-  PatchWeights patch = loadPatchWeights(path, options.patch);
-  r.markUsed("patch_embed.proj.weight");
-  if (r.has("patch_embed.proj.bias")) r.markUsed("patch_embed.proj.bias");
-  r.refuseLeftovers();
-  c.patchSize = patch.patchSize;
-  c.inChannels = patch.inChannels;
+  r.finishWithPatchEmbedding(w, options.patch);
   std::string traits = a.rope ? (a.mixed ? "RoPE-Mixed" : "RoPE") : "absolute positions";
   if (c.hasPositionEmbedding && a.rope) traits += " + absolute positions";
   if (c.registerTokens > 0) traits += ", " + std::to_string(c.registerTokens) + " registers";
   if (c.activation == Activation::SwiGlu) traits += ", SwiGLU";
   if (subNorms) traits += ", sub-LN";
   c.family = a.label + " (" + traits + ")";
-  w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
   return std::make_shared<const TransformerWeights>(std::move(w));
 }
 

@@ -62,6 +62,26 @@ void FamilyTensors::refuseLeftovers() const {
   }
 }
 
+std::int64_t FamilyTensors::readWidthAndDepth(TransformerConfig& c, const std::string& fileKind) {
+  const Shape patchShape = shape("patch_embed.proj.weight");
+  if (patchShape.size() != 4) fail("patch_embed.proj.weight", "is not a 4-D kernel");
+  c.embedDim = static_cast<int>(patchShape[0]);
+  c.depth = countBlocks();
+  if (c.depth == 0) fail("blocks.0.norm1.weight", "is missing: " + fileKind + " with no blocks");
+  return patchShape[0];
+}
+
+void FamilyTensors::finishWithPatchEmbedding(TransformerWeights& w,
+                                             const WeightLoadOptions& patchOptions) {
+  PatchWeights patch = loadPatchWeights(m_path, patchOptions);
+  markUsed("patch_embed.proj.weight");
+  if (has("patch_embed.proj.bias")) markUsed("patch_embed.proj.bias");
+  refuseLeftovers();
+  w.config.patchSize = patch.patchSize;
+  w.config.inChannels = patch.inChannels;
+  w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
+}
+
 int FamilyTensors::countBlocks() const {
   int count = 0;
   const std::string stem = m_prefix + "blocks.";

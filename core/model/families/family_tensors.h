@@ -7,7 +7,9 @@
 
 #include "core/model/eigen_types.h"
 #include "core/model/transformer_block.h"
+#include "core/model/transformer_weights.h"
 #include "core/weights/tensor_source.h"
+#include "core/weights/weight_loader.h"
 
 namespace patchlens {
 
@@ -38,6 +40,12 @@ class FamilyTensors {
 
   // Refuses the first tensor under the prefix that nothing took.
   void refuseLeftovers() const;
+
+  // The width from patch_embed.proj.weight [D, C, P, P] and the count of blocks into `c`
+  // (refused when there are none: "an Eva file with no blocks"); returns D.
+  std::int64_t readWidthAndDepth(TransformerConfig& c, const std::string& fileKind);
+  // The conv patch embedding (loadPatchWeights) into `w`, then every tensor left over refused.
+  void finishWithPatchEmbedding(TransformerWeights& w, const WeightLoadOptions& patch);
   // How many "blocks.N." indices exist.
   int countBlocks() const;
 
