@@ -24,13 +24,15 @@ inline ChwTensor readChwInput(const std::string& path) {
 }
 
 // `vit` on `inputNpy` against `expectedNpz` (patch_embedding, tokens_0..depth, final,
-// attention_1..depth [heads, T, T]): tokens within 1e-4 x max|ref|, attention within 1e-5.
+// attention_1..depth [heads, T, T]): tokens within 1e-4 x max|ref|, attention within 1e-5; then
+// the same forward without an observer (the blocked attention) against the same tokens.
 inline void compareForwardWithReference(const VisionTransformer& vit, const std::string& inputNpy,
                                         const std::string& expectedNpz, int heads, int depth) {
   const NpzArchive ref(expectedNpz);
+  const ChwTensor input = readChwInput(inputNpy);
   int observed = 0;
   const TransformerOutput out =
-      vit.forward(readChwInput(inputNpy), [&](int block, const std::vector<RowMatrixF>& p) {
+      vit.forward(input, [&](int block, const std::vector<RowMatrixF>& p) {
         ++observed;
         QCOMPARE(block, observed);
         const NpyArray a = ref.read("attention_" + std::to_string(block));
@@ -68,6 +70,11 @@ inline void compareForwardWithReference(const VisionTransformer& vit, const std:
   for (int l = 0; l <= depth; ++l)
     check("tokens_" + std::to_string(l), out.tokens[static_cast<std::size_t>(l)]);
   check("final", out.final);
+  // Without an observer the blocked (flash-style) attention runs instead: same reference.
+  const TransformerOutput blocked = vit.forward(input);
+  for (int l = 1; l <= depth; ++l)
+    check("tokens_" + std::to_string(l), blocked.tokens[static_cast<std::size_t>(l)]);
+  check("final", blocked.final);
 }
 
 // Every array of a reference .npz against the same-named array of `gotNpz` (the CLI's output):
