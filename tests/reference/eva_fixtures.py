@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""timm's eva.py families (EVA-02, EVA-02 CLIP, timm's SBB RoPE ViT, Naver RoPE-ViT axial and
-mixed, Meta Perception Encoder core) from timm's own code: tiny models built with
-timm.create_model(<registered architecture>, pretrained=False, <small dims>), every parameter redrawn (q_bias, v_bias, gamma_1/2, sub-LN
-norms, rope.freqs, pos_embed, ...; nothing zero or identity), saved as a state dict .pth with
-timm's config.json beside it (architecture, model_args as passed, pretrained_cfg), forward
-captured with hooks at the native 4x4 grid and a non-square 3x5 one (dynamic_img_size: RoPE
-rebuilt for the grid, pos_embed resampled by resample_abs_pos_embed).
+"""timm's eva.py families (EVA-01 giant, EVA-02, EVA-02 CLIP, timm's SBB RoPE ViT, Naver
+RoPE-ViT axial and mixed, Meta Perception Encoder core) from timm's own code: tiny models built
+with timm.create_model(<registered architecture>, pretrained=False, <small dims>), every
+parameter redrawn (q_bias, v_bias, gamma_1/2, sub-LN norms, rope.freqs, pos_embed, ...; nothing
+zero or identity), saved as a state dict .pth with timm's config.json beside it (architecture,
+model_args as passed, pretrained_cfg), forward captured with hooks at the native 4x4 grid and a
+non-square 3x5 one (dynamic_img_size: RoPE rebuilt for the grid, pos_embed resampled by
+resample_abs_pos_embed).
 
     TIMM_FUSED_ATTN=0 /usr/bin/python3 tests/reference/eva_fixtures.py TIMM_SRC [DATA_DIR]
 
@@ -44,6 +45,8 @@ CASES = {
     "pe_core_tiny": ("vit_pe_core_tiny_patch16_384", {},
                      "Meta Perception Encoder core (timm) (RoPE + absolute positions)",
                      "blocks.0.ls1.gamma"),
+    "eva_giant": ("eva_giant_patch14_224", {}, "timm EVA (absolute positions)",
+                  "blocks.0.attn.k_bias"),
 }
 GRIDS = [(4, 4), (3, 5)]
 
