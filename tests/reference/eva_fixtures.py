@@ -12,7 +12,8 @@ resample_abs_pos_embed).
 
 TIMM_SRC is a checkout of github.com/huggingface/pytorch-image-models (not vendored). Runs on
 Debian's torch 1.13 with explicit attention (TIMM_FUSED_ATTN=0): the softmax is read at
-attn.attn_drop's input. Writes DATA_DIR/eva/{cases.tsv, <case>/, bad/}: bad/<case>/model.pth is
+attn.attn_drop's input; logits_<grid>.npy is the model's own forward through its head (none for
+PE's MAP head). Writes DATA_DIR/eva/{cases.tsv, <case>/, bad/}: bad/<case>/model.pth is
 the case's state dict with one tensor eva.py does not have, refused by name (bad/expected.tsv).
 """
 import json
@@ -118,6 +119,10 @@ def main(src, data_dir):
             tag = f"{gr}x{gc}"
             np.save(os.path.join(folder, f"input_{tag}.npy"), image)
             np.savez(os.path.join(folder, f"expected_{tag}.npz"), **capture(model, image))
+            if model.attn_pool is None:  # the classifier head as eva.py applies it (predict)
+                with torch.no_grad():
+                    logits = model(torch.from_numpy(image)[None])[0].numpy().astype("<f4")
+                np.save(os.path.join(folder, f"logits_{tag}.npy"), logits)
             rows.append([f"{case}_{tag}", f"{case}/model.pth", f"{case}/input_{tag}.npy",
                          f"{case}/expected_{tag}.npz", family, str(args["num_heads"]),
                          str(args["depth"])])
