@@ -200,13 +200,18 @@ void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
   layerNorm(x, s.normed, norm1, config.layerNormEps);
   qkv.apply(s.normed, s.qkv, LinearEpilogue::None, s.packed);
   // RoPE hook: rotate q and k of the patches before q.k^T (rope_embedding.cpp).
-  if (s.rope) s.rope->apply(s.qkv, config.numHeads);
+  if (s.rope) s.rope->apply(s.qkv, config.numHeads, s.ropeBlock);
   if (s.keepProbabilities) {
     attention(config, s);
   } else {
     blockedAttention(config, s);
   }
-  proj.apply(s.context, s.projected, LinearEpilogue::None, s.packed);
+  const RowMatrixF* context = &s.context;
+  if (attnNorm.weight.size() > 0) {  // sub-LN; normed (norm1's output) is free after qkv
+    layerNorm(s.context, s.normed, attnNorm, config.layerNormEps);
+    context = &s.normed;
+  }
+  proj.apply(*context, s.projected, LinearEpilogue::None, s.packed);
   if (layerScale1.size() > 0) {
     x += s.projected * layerScale1.asDiagonal();
   } else {
@@ -218,7 +223,12 @@ void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
     fc1Gate.apply(s.normed, s.gate, LinearEpilogue::None, s.packed);
     s.hidden.array() = s.hidden.array() / (1.0f + (-s.hidden.array()).exp()) * s.gate.array();
   }
-  fc2.apply(s.hidden, s.projected, LinearEpilogue::None, s.packed);
+  const RowMatrixF* hidden = &s.hidden;
+  if (mlpNorm.weight.size() > 0) {  // sub-LN; gate is free once the SwiGLU product is formed
+    layerNorm(s.hidden, s.gate, mlpNorm, config.layerNormEps);
+    hidden = &s.gate;
+  }
+  fc2.apply(*hidden, s.projected, LinearEpilogue::None, s.packed);
   if (layerScale2.size() > 0) {
     x += s.projected * layerScale2.asDiagonal();
   } else {

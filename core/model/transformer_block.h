@@ -38,6 +38,7 @@ struct BlockScratch {
   std::vector<AttentionTile> tiles;       // one per thread (blocked attention)
   std::vector<float> packed;
   const RopeGrid* rope = nullptr;  // RoPE families: this input's grid, set by the forward
+  int ropeBlock = 0;               // the block being run (RoPE-Mixed has angles per block)
 };
 
 // One pre-norm ViT block, the canonical layout every family is converted into:
@@ -45,11 +46,14 @@ struct BlockScratch {
 class TransformerBlock {
  public:
   LayerNormWeights norm1, norm2;
-  LinearLayer qkv;                   // [3D x D]: q rows, then k, then v (timm's fused qkv)
-  LinearLayer proj;                  // [D x D]
-  LinearLayer fc1;                   // [M x D]
-  LinearLayer fc2;                   // [D x M]
-  LinearLayer fc1Gate;               // [M x D] SwiGLU only: fc1 is w1 (silu), this is w2
+  LinearLayer qkv;      // [3D x D]: q rows, then k, then v (timm's fused qkv)
+  LinearLayer proj;     // [D x D]
+  LinearLayer fc1;      // [M x D]
+  LinearLayer fc2;      // [D x M]
+  LinearLayer fc1Gate;  // [M x D] SwiGLU only: fc1 is w1 (silu), this is w2
+  // Sub-LayerNorms (timm eva.py, empty when absent): attn.norm on the attention's output before
+  // proj (scale_attn_inner, EVA-02 CLIP), mlp.norm on the hidden layer before fc2 (scale_mlp).
+  LayerNormWeights attnNorm, mlpNorm;
   VectorF layerScale1, layerScale2;  // [D], empty when the family has none
 
   // x [T x D] in place. After the call scratch.probabilities holds each head's softmax when

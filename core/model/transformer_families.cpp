@@ -9,6 +9,7 @@
 
 #include "core/io/error.h"
 #include "core/model/families/dinov3_reader.h"
+#include "core/model/families/eva_reader.h"
 #include "core/model/family_tensor_rules.h"
 #include "core/weights/config_values.h"
 #include "core/weights/gguf_file.h"
@@ -779,8 +780,9 @@ std::string encoderRefusalByName(const TensorSource& source, const std::string& 
   const PatchFamily* family = patchFamily(keys, prefix);
   if (!family) return {};
   if (std::string(family->keysFamily) == "timm ViT/DeiT/DINOv2" &&
-      (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix)))
-    return {};  // DINOv3's own reader runs it
+      (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix) ||
+       isTimmEvaArchitecture(path)))
+    return {};  // DINOv3's or eva.py's own reader runs it
   return lookalikeOf(source, family->keysFamily, prefix);
 }
 
@@ -807,6 +809,9 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   if (kf == "timm ViT/DeiT/DINOv2" &&
       (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix)))
     return readDinov3(source, path, prefix, options);
+  // timm eva.py (EVA-02, RoPE-ViT, ...): its config.json names the architecture.
+  if (kf == "timm ViT/DeiT/DINOv2" && isTimmEvaArchitecture(path))
+    return readEva(source, path, prefix, options);
   if (kf == "timm ViT/DeiT/DINOv2") refuseTimmEvaLayout(source, path, prefix);
   // A family PatchLens does not run is refused by its own names before any of its tensors is
   // read as something looser (a DINOv3 .pth is not "timm DINOv2").

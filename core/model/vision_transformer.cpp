@@ -164,6 +164,7 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
   if (w.rope) scratch.rope = &rope.emplace(*w.rope, out.gridRows, out.gridCols);
   scratch.keepProbabilities = static_cast<bool>(observer);  // else the blocked attention
   for (std::size_t i = 0; i < w.blocks.size(); ++i) {
+    scratch.ropeBlock = static_cast<int>(i);
     w.blocks[i].forward(x, c, scratch);
     if (observer) observer(static_cast<int>(i) + 1, scratch.probabilities);
     keep(static_cast<int>(i) + 1);

@@ -4,6 +4,7 @@
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_archive.h"
 #include "tests/common/cli_process.h"
+#include "tests/common/reference_forward.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
@@ -46,23 +47,8 @@ void TestForwardDinov3::forwardWithAttentionMatches() {
       {"forward", "--tensor", fixture("meta_vit_reg4_pth/input_" + grid + ".npy"), "--weights",
        fixture("meta_vit_reg4_pth/model.pth"), "-o", target, "--attention"});
   QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-  const NpzArchive got(target.toStdString());
-  const NpzArchive expected(fixture("meta_vit_reg4_pth/expected_" + grid + ".npz").toStdString());
-  QCOMPARE(got.tensors().size(), expected.tensors().size());
-  for (const TensorInfo& t : expected.tensors()) {
-    const NpyArray a = got.read(t.name);
-    const NpyArray e = expected.read(t.name);
-    QCOMPARE(a.shape, e.shape);
-    double worst = 0, scale = 0;
-    for (std::size_t i = 0; i < e.data.size(); ++i) {
-      worst = std::max(worst, static_cast<double>(std::abs(a.data[i] - e.data[i])));
-      scale = std::max(scale, static_cast<double>(std::abs(e.data[i])));
-    }
-    const bool attention = t.name.rfind("attention_", 0) == 0;
-    const double err = attention ? worst : worst / scale;
-    QVERIFY2(err <= (attention ? 1e-5 : 1e-4),
-             qPrintable(QString("%1: %2").arg(QString::fromStdString(t.name)).arg(err)));
-  }
+  test::compareNpzWithReference(
+      target.toStdString(), fixture("meta_vit_reg4_pth/expected_" + grid + ".npz").toStdString());
 }
 
 void TestForwardDinov3::infoNamesRopeFamily() {

@@ -11,6 +11,7 @@
 #include "core/weights/tensor_source_factory.h"
 #include "core/weights/weight_loader.h"
 #include "tests/common/reference_compare.h"
+#include "tests/common/reference_forward.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
@@ -93,53 +94,9 @@ void TestVisionTransformer::matchesPyTorch() {
   QCOMPARE(c.depth, depth);
   QVERIFY(!c.headsGuessed);
 
-  const NpzArchive ref(fixture(expected.toStdString()));
-  int observed = 0;
-  const TransformerOutput out = vit->forward(
-      test::readChwInput(fixture(input.toStdString())),
-      [&](int block, const std::vector<RowMatrixF>& p) {
-        ++observed;
-        QCOMPARE(block, observed);
-        const NpyArray a = ref.read("attention_" + std::to_string(block));
-        QCOMPARE(static_cast<int>(p.size()), heads);
-        const auto tokens = static_cast<Eigen::Index>(a.shape[1]);
-        for (int h = 0; h < heads; ++h) {
-          QCOMPARE(p[static_cast<std::size_t>(h)].rows(), tokens);
-          const Eigen::Map<const RowMatrixF> expectedHead(
-              a.data.data() + static_cast<Eigen::Index>(h) * tokens * tokens, tokens, tokens);
-          const double err = (p[static_cast<std::size_t>(h)] - expectedHead).cwiseAbs().maxCoeff();
-          QVERIFY2(
-              err <= 1e-5,
-              qPrintable(QString("attention_%1 head %2: max error %3").arg(block).arg(h).arg(err)));
-        }
-      });
-  QCOMPARE(observed, depth);
-  QCOMPARE(static_cast<int>(out.tokens.size()), depth + 1);
-
-  const auto check = [&](const std::string& name, const RowMatrixF& actual) {
-    const NpyArray a = ref.read(name);
-    QCOMPARE(static_cast<Eigen::Index>(a.shape[0]), actual.rows());
-    QCOMPARE(static_cast<Eigen::Index>(a.shape[1]), actual.cols());
-    double maxRef = 0;
-    const double err = relativeError(actual, a, &maxRef);
-    QVERIFY2(maxRef > 0.1, qPrintable(QString::fromStdString(name) + " is trivially small"));
-    QVERIFY2(err <= 1e-4, qPrintable(QString("%1: max error %2 x max|ref| (max|ref| %3)")
-                                         .arg(QString::fromStdString(name))
-                                         .arg(err)
-                                         .arg(maxRef)));
-  };
-  check("patch_embedding", out.patchEmbedding);
-  QCOMPARE(static_cast<Eigen::Index>(out.gridRows) * out.gridCols, out.patchEmbedding.rows());
-  for (int l = 0; l <= depth; ++l)
-    check("tokens_" + std::to_string(l), out.tokens[static_cast<std::size_t>(l)]);
-  check("final", out.final);
-  QCOMPARE(out.final.rows(), c.prefixTokens() + out.patchEmbedding.rows());
-
-  // Without an observer the blocked (flash-style) attention runs instead: same reference.
-  const TransformerOutput blocked = vit->forward(test::readChwInput(fixture(input.toStdString())));
-  for (int l = 0; l <= depth; ++l)
-    check("tokens_" + std::to_string(l), blocked.tokens[static_cast<std::size_t>(l)]);
-  check("final", blocked.final);
+  // Every array, then the blocked attention (no observer) against the same tokens.
+  test::compareForwardWithReference(*vit, fixture(input.toStdString()),
+                                    fixture(expected.toStdString()), heads, depth);
 }
 
 // 993 tokens (tests/reference/long_sequence_fixtures.py): the blocked attention runs several

@@ -286,6 +286,11 @@ def main():
             dinov3_timm_fixtures.main(os.environ["TIMM_SRC"], DATA)
     else:
         print("DINOV3_SRC unset: tests/data/dinov3 kept as committed")
+    if os.environ.get("TIMM_SRC"):  # timm eva.py: EVA-02, RoPE-ViT (tests/data/eva)
+        import eva_fixtures
+        eva_fixtures.main(os.environ["TIMM_SRC"], DATA)
+    else:
+        print("TIMM_SRC unset: tests/data/eva kept as committed")
     import long_sequence_fixtures  # 993 tokens for the blocked attention
     long_sequence_fixtures.main(DATA)
     import explain_fixtures  # classifier heads and the exact backward: torch autograd references

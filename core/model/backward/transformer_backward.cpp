@@ -38,6 +38,11 @@ std::string TransformerBackward::unsupportedReason(const TransformerWeights& wei
            "): refused rather than giving gradients of another model";
   if (weights.config.activation == Activation::SwiGlu)
     return "the exact backward does not cover SwiGLU MLPs yet (" + weights.config.family + ")";
+  for (const TransformerBlock& b : weights.blocks) {
+    if (b.attnNorm.weight.size() > 0 || b.mlpNorm.weight.size() > 0)
+      return "the exact backward does not cover sub-LayerNorms (attn.norm / mlp.norm) yet (" +
+             weights.config.family + ")";
+  }
   return {};
 }
 

@@ -20,9 +20,10 @@ bool isDinov3Layout(const TensorSource& source, const std::string& prefix);
 bool isTimmDinov3Port(const TensorSource& source, const std::string& path,
                       const std::string& prefix);
 
-// timm's EVA family (EVA-02 and timm's DINOv3 port: gamma_1, q_bias / v_bias, q_proj, fc1_g,
-// rope.freqs; RoPE recomputed from the architecture, not stored): throws Error(path, ...) naming
-// the tensor, since reading it as a plain timm ViT would drop LayerScale and RoPE.
+// timm's EVA family (EVA-02, RoPE-ViT, timm's DINOv3 port: gamma_1, q_bias / v_bias, q_proj,
+// fc1_g, rope.freqs; RoPE recomputed from the architecture, not stored) without the config.json
+// that names its architecture (families/eva_reader.h reads it with one): throws Error(path, ...)
+// naming the tensor, since reading it as a plain timm ViT would drop LayerScale and RoPE.
 void refuseTimmEvaLayout(const TensorSource& source, const std::string& path,
                          const std::string& prefix);
 

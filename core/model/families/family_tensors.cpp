@@ -1,0 +1,103 @@
+#include "core/model/families/family_tensors.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/io/error.h"
+#include "core/weights/shape_text.h"
+
+namespace patchlens {
+
+FamilyTensors::FamilyTensors(const TensorSource& source, std::string path, std::string prefix,
+                             std::string layout)
+    : m_source(source),
+      m_path(std::move(path)),
+      m_prefix(std::move(prefix)),
+      m_layout(std::move(layout)) {}
+
+void FamilyTensors::fail(const std::string& name, const std::string& why) const {
+  throw Error(m_path, "tensor '" + m_prefix + name + "' " + why +
+                          (m_context.empty() ? "" : " (" + m_context + ")"));
+}
+
+FamilyTensors::Shape FamilyTensors::shape(const std::string& name) const {
+  const TensorInfo* t = m_source.find(m_prefix + name);
+  if (!t) fail(name, "is missing");
+  return t->shape;
+}
+
+std::vector<float> FamilyTensors::read(const std::string& name, const Shape& expected) {
+  const Shape s = shape(name);
+  Shape squeezed(s.begin(), s.end());
+  while (squeezed.size() > expected.size() && squeezed.front() == 1)
+    squeezed.erase(squeezed.begin());
+  if (squeezed != expected) fail(name, "is " + shapeText(s) + ", expected " + shapeText(expected));
+  NpyArray a = m_source.read(m_prefix + name);
+  for (float v : a.data) {
+    if (!std::isfinite(v)) fail(name, "holds non-finite values (NaN or Inf)");
+  }
+  m_used.insert(m_prefix + name);
+  return std::move(a.data);
+}
+
+VectorF FamilyTensors::vector(const std::string& name, std::int64_t d) {
+  const std::vector<float> a = read(name, {d});
+  return Eigen::Map<const VectorF>(a.data(), d);
+}
+
+RowMatrixF FamilyTensors::matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
+  const std::vector<float> a = read(name, {rows, cols});
+  return Eigen::Map<const RowMatrixF>(a.data(), rows, cols);
+}
+
+LayerNormWeights FamilyTensors::layerNorm(const std::string& stem, std::int64_t d) {
+  return {vector(stem + ".weight", d), vector(stem + ".bias", d)};
+}
+
+void FamilyTensors::refuseLeftovers() const {
+  for (const TensorInfo& t : m_source.tensors()) {
+    if (t.name.compare(0, m_prefix.size(), m_prefix) == 0 && m_used.count(t.name) == 0)
+      throw Error(m_path,
+                  "tensor '" + t.name + "' is not part of the " + m_layout + " PatchLens runs");
+  }
+}
+
+std::int64_t FamilyTensors::readWidthAndDepth(TransformerConfig& c, const std::string& fileKind) {
+  const Shape patchShape = shape("patch_embed.proj.weight");
+  if (patchShape.size() != 4) fail("patch_embed.proj.weight", "is not a 4-D kernel");
+  c.embedDim = static_cast<int>(patchShape[0]);
+  c.depth = countBlocks();
+  if (c.depth == 0) fail("blocks.0.norm1.weight", "is missing: " + fileKind + " with no blocks");
+  return patchShape[0];
+}
+
+void FamilyTensors::finishWithPatchEmbedding(TransformerWeights& w,
+                                             const WeightLoadOptions& patchOptions) {
+  PatchWeights patch = loadPatchWeights(m_path, patchOptions);
+  markUsed("patch_embed.proj.weight");
+  if (has("patch_embed.proj.bias")) markUsed("patch_embed.proj.bias");
+  refuseLeftovers();
+  w.config.patchSize = patch.patchSize;
+  w.config.inChannels = patch.inChannels;
+  w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
+}
+
+int FamilyTensors::countBlocks() const {
+  int count = 0;
+  const std::string stem = m_prefix + "blocks.";
+  for (const TensorInfo& t : m_source.tensors()) {
+    if (t.name.compare(0, stem.size(), stem) != 0) continue;
+    std::size_t i = stem.size();
+    int index = 0;
+    bool digits = false;
+    while (i < t.name.size() && t.name[i] >= '0' && t.name[i] <= '9' && index < 100000) {
+      index = index * 10 + (t.name[i] - '0');
+      ++i;
+      digits = true;
+    }
+    if (digits && i < t.name.size() && t.name[i] == '.') count = std::max(count, index + 1);
+  }
+  return count;
+}
+
+}  // namespace patchlens

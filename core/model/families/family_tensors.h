@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/model/eigen_types.h"
+#include "core/model/transformer_block.h"
+#include "core/model/transformer_weights.h"
+#include "core/weights/tensor_source.h"
+#include "core/weights/weight_loader.h"
+
+namespace patchlens {
+
+// The tensors of one family's checkpoint under one prefix, for the readers in families/: each read
+// checks the shape and finiteness and is remembered, so that whatever is left over is refused by
+// name ("tensor 'X' is not part of <layout> PatchLens runs").
+class FamilyTensors {
+ public:
+  using Shape = std::vector<std::int64_t>;
+
+  FamilyTensors(const TensorSource& source, std::string path, std::string prefix,
+                std::string layout);
+
+  bool has(const std::string& name) const { return m_source.find(m_prefix + name) != nullptr; }
+  // "block 2 of 12", appended to every refusal until cleared.
+  void setContext(std::string context) { m_context = std::move(context); }
+
+  [[noreturn]] void fail(const std::string& name, const std::string& why) const;
+  Shape shape(const std::string& name) const;
+
+  // The tensor as float32 with exactly `expected` elements laid out as `expected` (leading 1s
+  // allowed, as [1, 1, D] for cls_token).
+  std::vector<float> read(const std::string& name, const Shape& expected);
+  VectorF vector(const std::string& name, std::int64_t d);
+  RowMatrixF matrix(const std::string& name, std::int64_t rows, std::int64_t cols);
+  LayerNormWeights layerNorm(const std::string& stem, std::int64_t d);
+  void markUsed(const std::string& name) { m_used.insert(m_prefix + name); }
+
+  // Refuses the first tensor under the prefix that nothing took.
+  void refuseLeftovers() const;
+
+  // The width from patch_embed.proj.weight [D, C, P, P] and the count of blocks into `c`
+  // (refused when there are none: "an Eva file with no blocks"); returns D.
+  std::int64_t readWidthAndDepth(TransformerConfig& c, const std::string& fileKind);
+  // The conv patch embedding (loadPatchWeights) into `w`, then every tensor left over refused.
+  void finishWithPatchEmbedding(TransformerWeights& w, const WeightLoadOptions& patch);
+  // How many "blocks.N." indices exist.
+  int countBlocks() const;
+
+ private:
+  const TensorSource& m_source;
+  std::string m_path;
+  std::string m_prefix;
+  std::string m_layout;
+  std::string m_context;
+  std::set<std::string> m_used;
+};
+
+}  // namespace patchlens
