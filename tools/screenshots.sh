@@ -34,3 +34,17 @@ for size in 1366x768 1920x1080; do
     --dock attention-distance
   shot transformer_token_norms_$w $t --layer 11 --overlay norm --dock token-norms
 done
+
+# The compare window (issue 23) at 1366 x 768 through tst_compare_window: two images
+# (chelsea.png and its mirrored crop) through the random ViT-B/16, and chelsea.png through the
+# random ViT-B/16 (A) and a random ViT-S/16 of 6 blocks (B). Random weights: nothing trained.
+vits=${PATCHLENS_RANDOM_VIT_SMALL:-/tmp/vit_s16_random}
+[ -f "$vits/model.safetensors" ] || /usr/bin/python3 tests/reference/make_random_vit.py "$vits" small
+mirror=/tmp/patchlens_chelsea_mirror.png
+/usr/bin/python3 -c "from PIL import Image, ImageOps; im = Image.open('tests/data/chelsea.png'); \
+w, h = im.size; ImageOps.mirror(im).crop((w // 8, 0, w, h * 7 // 8)).save('$mirror')"
+QT_QPA_PLATFORM=offscreen PATCHLENS_COMPARE_SCREENSHOT=$out PATCHLENS_COMPARE_A=tests/data/chelsea.png \
+  PATCHLENS_COMPARE_B=$mirror PATCHLENS_COMPARE_WEIGHTS=$vit/model.safetensors \
+  PATCHLENS_COMPARE_WEIGHTS_B=$vits/model.safetensors \
+  "${1:-build/release}/bin/tst_compare_window" screenshots
+ls $out/compare_*.png

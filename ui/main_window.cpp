@@ -266,6 +266,8 @@ void MainWindow::createActions() {
   viewToolBar->setObjectName(QStringLiteral("viewToolBar"));
   viewToolBar->addActions({zoomInAct, zoomOutAct, fitAct, m_gridAction, m_originalAction});
   m_viewMenu->addAction(tr("Compare…"), this, [this] { CompareWindow::openFor(this, *m_session); });
+  m_viewMenu->addAction(tr("Compare models…"), this,
+                        [this] { CompareWindow::openModelsFor(this, *m_session); });
   m_viewMenu->addSeparator();
   for (QDockWidget* dock : {m_inspectorDock, m_channelDock, m_modelDock, m_matrixDock}) {
     m_viewMenu->addAction(makeDockAction(dock));

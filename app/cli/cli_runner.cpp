@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
@@ -304,34 +305,56 @@ int runForwardCommand(const CommandLine& cl, std::ostream& out, std::ostream& er
   return 0;
 }
 
-// predict and explain: the input read as forward reads it, then the model with its head.
+// One input of predict / explain: a tensor file as is, or an image decoded now (a bad image is
+// the likelier mistake and fails before the model is read) and preprocessed once the model's
+// patch weights are known.
+struct ClassifierInput {
+  std::string name;
+  ChwTensor tensor;
+  LoadedImage image;
+
+  ClassifierInput(const CommandLine& cl, std::string path, bool isTensor) : name(std::move(path)) {
+    if (isTensor)
+      tensor = readTensorInput(name);
+    else
+      image = loadImage(name, cl.config.loadOptions());
+  }
+  void preprocessFor(const CommandLine& cl, const PatchWeights& patch, std::ostream& err) {
+    if (!image.rgb.empty()) {
+      const PreprocessConfig shape = patchlens::preprocessFor(cl.config.preprocess, patch);
+      checkOutputBudget(shape, patch, cl.config.remainder, cl.config.maxOutputBytes, name);
+      tensor = preprocessNamed(image.rgb, shape, name).tensor;
+    }
+    printWarnings(err, name, image.warnings);
+  }
+};
+
+// predict and explain: the input read as forward reads it, then the model with its head;
+// explain --target similar-to B reads B as it reads A.
 int runClassifierCommand(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   if (cl.command == Command::Predict) {
     checkPredictOptions(cl);
   } else {
     checkExplainOptions(cl);
   }
-  ChwTensor input;
-  LoadedImage image;
-  const std::string inputName = cl.tensorPath.empty() ? cl.inputs.front() : cl.tensorPath;
-  if (!cl.tensorPath.empty()) {
-    input = readTensorInput(cl.tensorPath);
-  } else {
-    image = loadImage(inputName, cl.config.loadOptions());
-  }
+  const bool tensor = !cl.tensorPath.empty();
+  ClassifierInput a(cl, tensor ? cl.tensorPath : cl.inputs.front(), tensor);
+  std::optional<ClassifierInput> b;
+  if (!cl.similarTo.empty()) b.emplace(cl, cl.similarTo, tensor);
   const ClassifierModel model = loadClassifierModel(cl);
   const PatchWeights& patch = model.encoder->patchWeights();
-  if (cl.tensorPath.empty()) {
-    const PreprocessConfig shape = preprocessFor(cl.config.preprocess, patch);
-    checkOutputBudget(shape, patch, cl.config.remainder, cl.config.maxOutputBytes, inputName);
-    input = preprocessNamed(image.rgb, shape, inputName).tensor;
-  }
-  printWarnings(err, inputName, image.warnings);
+  a.preprocessFor(cl, patch, err);
   if (cl.command == Command::Predict) {
-    runPredict(cl, model, input, inputName, out, err);
-  } else {
-    runExplain(cl, model, input, inputName, out);
+    runPredict(cl, model, a.tensor, a.name, out, err);
+    return 0;
   }
+  if (!b) {
+    runExplain(cl, model, a.tensor, a.name, out);
+    return 0;
+  }
+  b->preprocessFor(cl, patch, err);
+  const SimilarToInput similarTo{std::move(b->tensor), b->name};
+  runExplain(cl, model, a.tensor, a.name, out, &similarTo);
   return 0;
 }
 

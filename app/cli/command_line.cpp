@@ -173,12 +173,18 @@ std::string usageLine(Command c) {
       return "usage: patchlens-cli explain (IMAGE | --tensor X.npy) --weights FILE [--class K] "
              "-o OUT.npz [options]\n"
              "       patchlens-cli explain (IMAGE | --tensor X.npy) --weights FILE --target "
-             "similar:R,C -o OUT.npz\n\n"
+             "similar:R,C -o OUT.npz\n"
+             "       patchlens-cli explain (A | --tensor A.npy) --weights FILE --target similar-to "
+             "B -o OUT.npz\n\n"
              "Why the model decides: the exact backward from the target through every block.\n"
              "The target is logits[K] (K = --class, else the top class), or with --target\n"
              "similar:R,C the cosine similarity between the final tokens of patch (R, C) and the\n"
-             "class token (no class token: the mean patch token), for any model. Arrays "
-             "(float32):\n"
+             "class token (no class token: the mean patch token), for any model; or with\n"
+             "--target similar-to B the cosine similarity of the two images' pooled final\n"
+             "embeddings (pooled = the class token of the final tokens, or the mean patch token\n"
+             "without a class token), differentiated with respect to A only (B's embedding is a\n"
+             "constant). B is read as A is: an image preprocessed the same way, or with --tensor\n"
+             "a model input .npy. Arrays (float32):\n"
              "  logits            [C]        (with a head)\n"
              "  class             []         int64, K (class targets only)\n"
              "  target            []         logits[K], or the similarity\n"
@@ -344,7 +350,12 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       cl.classIndex = parseNumber<int>("--class", value(), 0, 10000000);
     } else if (arg == "--target") {
       cl.target = value();
-      if (cl.target.empty()) throw UsageError("--target needs similar:ROW,COL");
+      if (cl.target.empty()) throw UsageError("--target needs similar:ROW,COL or similar-to IMAGE");
+      if (cl.target == "similar-to") {  // its image is the next argument
+        if (i + 1 >= args.size() || args[i + 1].empty() || args[i + 1].rfind('-', 0) == 0)
+          throw UsageError("--target similar-to needs an IMAGE");
+        cl.similarTo = args[++i];
+      }
     } else if (arg == "--compare") {
       cl.compare = value();
       if (cl.compare.empty()) throw UsageError("--compare needs a second IMAGE");

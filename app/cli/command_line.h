@@ -47,7 +47,8 @@ struct CommandLine {
   int top = 5;                 // predict --top K
   std::string labels;          // predict / explain --labels FILE: one class name a line
   int classIndex = -1;         // explain --class K; -1: the top prediction
-  std::string target;          // explain --target similar:R,C
+  std::string target;          // explain --target similar:R,C | similar-to
+  std::string similarTo;       // explain --target similar-to B: the second image (or .npy)
   std::string compare;         // export --compare B: a second image (issue 23)
   std::string compareWeights;  // export --compare-weights W2: a second model
   PipelineConfig config;

@@ -15,6 +15,7 @@
 #include "app/cli/cli_runner.h"
 #include "app/cli/export_command.h"
 #include "core/analysis/correspondences.h"
+#include "core/analysis/layer_trace.h"
 #include "core/io/atomic_file.h"
 #include "core/io/error.h"
 #include "ui/figures/compare_figure_factory.h"
@@ -73,17 +74,13 @@ const LayerTrace& traceOf(const Computed& c, const std::string& weights, const s
   return *c.data.trace;
 }
 
-// Layer l of a model of depth `from` at the same relative depth in one of depth `to`:
-// round(l * to / from) (tokens_l numbering); "final" and "patch" name themselves.
+// Layer l of a model of depth `from` at the same relative depth in one of depth `to`
+// (tokens_l numbering, layerAtRelativeDepth); "final" and "patch" name themselves.
 std::string matchingLayer(const std::string& spec, int from, int to) {
   int value = 0;
   const auto [ptr, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), value);
   if (ec != std::errc() || ptr != spec.data() + spec.size() || from <= 0) return spec;
-  return std::to_string(std::lround(static_cast<double>(value) * to / from));
-}
-
-int matchingBlock(int block, int from, int to) {
-  return std::max(1, static_cast<int>(std::lround(static_cast<double>(block) * to / from)));
+  return std::to_string(layerAtRelativeDepth(value, from, to));
 }
 
 // How a figure names an input: its file name, with its folder when both names are equal
@@ -237,7 +234,7 @@ int exportTwoModels(const CommandLine& cl, std::ostream& out, std::ostream& err)
   if (attention) {
     const int depthA = traceOf(a, weightsA, kind.name()).depth;
     const int depthB = traceOf(b, weightsB, kind.name()).depth;
-    kindB.first = matchingBlock(kind.first, depthA, depthB);
+    kindB.first = blockAtRelativeDepth(kind.first, depthA, depthB);
     labelA = QStringLiteral("A: %1 · block %2 of %3").arg(nameA).arg(kind.first).arg(depthA);
     labelB = QStringLiteral("B: %1 · block %2 of %3").arg(nameB).arg(kindB.first).arg(depthB);
     subtitle = QStringLiteral("%1 · block l of A beside block round(l · %2 / %3) of B")

@@ -19,6 +19,22 @@ bool endsWith(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+const std::string kSimilarTo = "similar-to";
+
+// What the pooled embedding is, as the summary line names it.
+std::string pooledName(const TransformerConfig& c) {
+  return c.classToken ? "class token" : "mean patch token";
+}
+
+// --target similar-to B: B's pooled final embedding, the constant of the target.
+VectorF pooledEmbeddingOf(const ClassifierModel& model, const SimilarToInput& b) {
+  try {
+    return pooledEmbedding(model.encoder->forward(b.tensor).final, model.weights->config);
+  } catch (const Error& e) {
+    throw Error(e.file().empty() ? b.name : e.file(), e.reason());
+  }
+}
+
 struct PatchTarget {
   int row = 0, col = 0;
 };
@@ -27,7 +43,9 @@ struct PatchTarget {
 PatchTarget parseTarget(const std::string& text) {
   const std::string prefix = "similar:";
   const auto fail = [&]() -> PatchTarget {
-    throw UsageError("--target needs similar:ROW,COL (a patch of the grid), got '" + text + "'");
+    throw UsageError(
+        "--target needs similar:ROW,COL (a patch of the grid) or similar-to IMAGE, got '" + text +
+        "'");
   };
   if (text.rfind(prefix, 0) != 0) return fail();
   const std::string rest = text.substr(prefix.size());
@@ -53,19 +71,20 @@ std::vector<std::int64_t> shapeOf(const RowMatrixF& m) {
 void checkExplainOptions(const CommandLine& cl) {
   if (!endsWith(cl.output, ".npz")) throw UsageError("explain writes -o OUT.npz");
   if (!cl.target.empty()) {
-    parseTarget(cl.target);
-    if (cl.classIndex >= 0) throw UsageError("give either --class K or --target similar:R,C");
+    if (cl.target != kSimilarTo) parseTarget(cl.target);
+    if (cl.classIndex >= 0) throw UsageError("give either --class K or --target");
   }
 }
 
 void runExplain(const CommandLine& cl, const ClassifierModel& model, const ChwTensor& input,
-                const std::string& inputName, std::ostream& out) {
+                const std::string& inputName, std::ostream& out, const SimilarToInput* similarTo) {
   const auto start = std::chrono::steady_clock::now();
   const std::string& path = cl.config.weights.source;
   const TransformerConfig& c = model.weights->config;
   if (cl.target.empty() && !model.head)
     throw Error(path, "no classifier head (" + model.whyNoHead +
-                          "); explain a patch instead with --target similar:ROW,COL");
+                          "); explain a patch instead with --target similar:ROW,COL (or "
+                          "--target similar-to IMAGE)");
   if (model.head && cl.classIndex >= model.head->classes())
     throw UsageError("--class needs 0.." + std::to_string(model.head->classes() - 1) +
                      " (the head has " + std::to_string(model.head->classes()) + " classes), got " +
@@ -96,6 +115,16 @@ void runExplain(const CommandLine& cl, const ClassifierModel& model, const ChwTe
     gradFinal = model.head->backward(trace.final, c, unit);
     what = "logit of class " + std::to_string(classIndex) + " (" +
            printable(model.head->labels[static_cast<std::size_t>(classIndex)]) + ")";
+  } else if (cl.target == kSimilarTo) {
+    if (!similarTo) throw UsageError("--target similar-to needs an IMAGE");
+    const VectorF other = pooledEmbeddingOf(model, *similarTo);
+    try {
+      target = embeddingSimilarityTarget(trace.final, c, other, gradFinal);
+    } catch (const Error& e) {
+      throw Error(inputName, e.reason());
+    }
+    what = "cosine similarity of the pooled final embedding (" + pooledName(c) + ") to " +
+           printable(similarTo->name) + "'s";
   } else {
     const PatchTarget p = parseTarget(cl.target);
     if (p.row >= rows || p.col >= cols)
@@ -109,7 +138,7 @@ void runExplain(const CommandLine& cl, const ClassifierModel& model, const ChwTe
       throw Error(inputName, e.reason());
     }
     what = "cosine similarity of patch (" + std::to_string(p.row) + ", " + std::to_string(p.col) +
-           ") to the " + (c.classToken ? "class token" : "mean patch token");
+           ") to the " + pooledName(c);
   }
 
   std::vector<std::vector<RowMatrixF>> gradAttention(static_cast<std::size_t>(c.depth));

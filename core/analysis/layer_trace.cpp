@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 #include "core/analysis/attention_distance.h"
@@ -33,6 +34,21 @@ int LayerTrace::layerIndex(const std::string& spec) const {
 
 int LayerTrace::blockForLayer(int layer) const {
   return std::clamp(layer - 1, 1, std::max(depth, 1));
+}
+
+int layerAtRelativeDepth(int layer, int from, int to) {
+  if (from <= 0) return layer;
+  return static_cast<int>(std::lround(static_cast<double>(layer) * to / from));
+}
+
+int blockAtRelativeDepth(int block, int from, int to) {
+  return std::max(1, layerAtRelativeDepth(block, from, to));
+}
+
+int layerIndexAtRelativeDepth(int index, int from, int to) {
+  if (index <= 0) return 0;
+  if (index >= from + 2) return to + 2;
+  return 1 + layerAtRelativeDepth(index - 1, from, to);
 }
 
 bool LayerTrace::hasAttention(int block) const {

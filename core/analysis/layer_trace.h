@@ -61,6 +61,17 @@ struct TokenQuery {
   int token(const LayerTrace& trace) const;
 };
 
+// Two models of different depth at matching relative depth (issue 23; the GUI's two-models
+// compare mode and `export --compare-weights` share these): tokens_l of a model of depth
+// `from` beside tokens_round(l * to / from) of one of depth `to`.
+int layerAtRelativeDepth(int layer, int from, int to);
+// Block b beside block max(1, round(b * to / from)).
+int blockAtRelativeDepth(int block, int from, int to);
+// A layer index of a trace of depth `from` (0 = patch embedding, 1 + l = tokens_l, from + 2 =
+// final norm) as the index of the matching layer in a trace of depth `to`: the patch embedding
+// and the final norm name themselves.
+int layerIndexAtRelativeDepth(int index, int from, int to);
+
 struct TraceOptions {
   // Every block's attention is kept while depth x heads x T x T floats fit this budget
   // (ViT-B/16 at 224: 12 x 12 x 197² x 4 B = 22 MB); else none is kept, and a view that

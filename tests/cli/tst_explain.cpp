@@ -78,6 +78,28 @@ QStringList commonArgs(const std::vector<std::string>& r) {
   return args;
 }
 
+// Exactly the contract's arrays (logits with a head, target, every grad_tokens_L and
+// grad_attention_L, gradcam, relevance; class as the only int64 for a class target), each
+// within 1e-4 x max|ref| of the torch autograd reference.
+void checkContract(const NpzContents& got, const NpzArchive& expected, bool classTarget) {
+  int depth = 0;
+  while (expected.find("grad_tokens_" + std::to_string(depth + 1))) ++depth;
+  QVERIFY(depth >= 2);
+  // Exactly the contract's arrays.
+  std::vector<std::string> names{"target", "gradcam", "relevance"};
+  for (int l = 0; l <= depth; ++l) names.push_back("grad_tokens_" + std::to_string(l));
+  for (int l = 1; l <= depth; ++l) names.push_back("grad_attention_" + std::to_string(l));
+  const bool hasHead = expected.find("logits") != nullptr;
+  if (hasHead) names.push_back("logits");
+  QCOMPARE(got.floats.size(), names.size());
+  QCOMPARE(got.ints.size(), std::size_t{classTarget ? 1u : 0u});
+  for (const std::string& n : names) {
+    QVERIFY2(got.floats.count(n), n.c_str());
+    const double err = relativeError(got.floats.at(n), expected.read(n));
+    QVERIFY2(err < 1e-4, qPrintable(QString("%1: %2").arg(n.c_str()).arg(err)));
+  }
+}
+
 }  // namespace
 
 // patchlens-cli predict and explain end to end against the torch autograd fixtures of
@@ -95,6 +117,9 @@ class TestExplain : public QObject {
   void labelsFileNamesTheClasses();
   void noHeadIsRefused();
   void ropeModelIsRefused();
+  void similarToEqualsAutograd();
+  void similarToRefusals_data();
+  void similarToRefusals();
   void badRequests_data();
   void badRequests();
 
@@ -123,23 +148,9 @@ void TestExplain::explainWritesTheContract() {
 
   const NpzContents got = readAll(out);
   const NpzArchive expected(fixture(r[3]).toStdString());
-  int depth = 0;
-  while (expected.find("grad_tokens_" + std::to_string(depth + 1))) ++depth;
-  QVERIFY(depth >= 2);
-  // Exactly the contract's arrays.
-  std::vector<std::string> names{"target", "gradcam", "relevance"};
-  for (int l = 0; l <= depth; ++l) names.push_back("grad_tokens_" + std::to_string(l));
-  for (int l = 1; l <= depth; ++l) names.push_back("grad_attention_" + std::to_string(l));
   const bool classTarget = r[6].empty();
-  const bool hasHead = expected.find("logits") != nullptr;
-  if (hasHead) names.push_back("logits");
-  QCOMPARE(got.floats.size(), names.size());
-  QCOMPARE(got.ints.size(), std::size_t{classTarget ? 1u : 0u});
-  for (const std::string& n : names) {
-    QVERIFY2(got.floats.count(n), n.c_str());
-    const double err = relativeError(got.floats.at(n), expected.read(n));
-    QVERIFY2(err < 1e-4, qPrintable(QString("%1: %2").arg(n.c_str()).arg(err)));
-  }
+  checkContract(got, expected, classTarget);
+  if (QTest::currentTestFailed()) return;
   QCOMPARE(got.floats.at("target").shape, std::vector<std::int64_t>{});
   if (classTarget) {
     const auto& k = got.ints.at("class");
@@ -250,6 +261,49 @@ void TestExplain::ropeModelIsRefused() {
   QCOMPARE(result.exitCode, 1);
   QCOMPARE(result.err.count("patchlens-cli: error: "), 1);
   QVERIFY2(result.err.contains("does not cover RoPE"), qPrintable(result.err));
+  QVERIFY(!QFile::exists(out));
+}
+
+// --target similar-to B: cos(pooled A, pooled B) with B a constant, against torch autograd
+// (and torchvision's own module) in tests/data/explain/torchvision_similar_to.
+void TestExplain::similarToEqualsAutograd() {
+  const QString out = m_dir.filePath("similar-to.npz");
+  const CliResult result =
+      runCli({"explain", "--tensor", fixture("torchvision_similar_to/input.npy"), "--weights",
+              fixture("torchvision_similar_to/model.safetensors"), "--heads", "4", "--target",
+              "similar-to", fixture("torchvision_similar_to/input_b.npy"), "-o", out});
+  QVERIFY2(result.exitCode == 0, qPrintable(result.err));
+  QVERIFY2(result.out.contains("pooled final embedding (class token) to " +
+                               fixture("torchvision_similar_to/input_b.npy")),
+           qPrintable(result.out));
+  const NpzArchive expected(fixture("torchvision_similar_to/expected.npz").toStdString());
+  checkContract(readAll(out), expected, false);
+}
+
+void TestExplain::similarToRefusals_data() {
+  QTest::addColumn<QStringList>("extra");
+  QTest::addColumn<int>("exitCode");
+  QTest::addColumn<QString>("message");
+  QTest::newRow("no image") << QStringList{"--target", "similar-to"} << 2 << "needs an IMAGE";
+  QTest::newRow("with a class") << QStringList{"--class", "1", "--target", "similar-to",
+                                               fixture("torchvision_similar_to/input_b.npy")}
+                                << 2 << "either --class";
+  QTest::newRow("missing B") << QStringList{"--target", "similar-to", m_dir.filePath("none.npy")}
+                             << 1 << "none.npy";
+}
+
+void TestExplain::similarToRefusals() {
+  QFETCH(QStringList, extra);
+  QFETCH(int, exitCode);
+  QFETCH(QString, message);
+  const QString out = m_dir.filePath("similar-to-bad.npz");
+  const CliResult result = runCli(
+      QStringList{"explain", "--tensor", fixture("torchvision_similar_to/input.npy"), "--weights",
+                  fixture("torchvision_similar_to/model.safetensors"), "--heads", "4"} +
+      extra + QStringList{"-o", out});
+  QCOMPARE(result.exitCode, exitCode);
+  QCOMPARE(result.err.count('\n'), 1);
+  QVERIFY2(result.err.contains(message), qPrintable(result.err));
   QVERIFY(!QFile::exists(out));
 }
 

@@ -102,8 +102,24 @@ def similarity(final, prefix, row, col, cols, cls):
     return (a @ b) / (a.norm() * b.norm())
 
 
-def explain(family, m, image, head, klass=None, target=None, final_norm=True):
-    """{name: array} as `patchlens-cli explain` writes them (plus probabilities)."""
+def pooled(final, prefix, cls):
+    """--target similar-to's pooled embedding: the class token, else the mean patch token."""
+    return final[0] if cls else final[prefix:].mean(0)
+
+
+def pooled_final(family, m, image, final_norm=True):
+    """The pooled final embedding of `image` (float64, no gradient): similar-to's constant."""
+    eps, act = FAMILY[family]
+    x0 = torch.tensor(tf.reference(family, m, image)["tokens_0"].astype(np.float64)[None])
+    prefix = int(m.cls is not None) + int(m.dist is not None) + (0 if m.regs is None else len(m.regs))
+    tokens, _, _ = blocks_with_grads(m, x0.requires_grad_(), eps, act)
+    final = layer_norm(tokens[-1], m.norm, eps)[0] if final_norm else tokens[-1][0]
+    return pooled(final, prefix, m.cls is not None).detach().numpy()
+
+
+def explain(family, m, image, head, klass=None, target=None, final_norm=True, similar_to=None):
+    """{name: array} as `patchlens-cli explain` writes them (plus probabilities). similar_to:
+    B's pooled embedding for --target similar-to B (a constant: no gradient flows into it)."""
     eps, act = FAMILY[family]
     ref = tf.reference(family, m, image)
     rows, cols = image.shape[1] // m.p, image.shape[2] // m.p
@@ -114,7 +130,11 @@ def explain(family, m, image, head, klass=None, target=None, final_norm=True):
         tokens, attns, n1 = blocks_with_grads(m, x0, eps, act)
         final = layer_norm(tokens[-1], m.norm, eps)[0] if final_norm else tokens[-1][0]
         logits = head_logits(head, final, prefix, eps) if head is not None else None
-        if target is None:
+        if similar_to is not None:
+            k = None
+            a, b = pooled(final, prefix, m.cls is not None), torch.tensor(similar_to)
+            value = (a @ b) / (a.norm() * b.norm())
+        elif target is None:
             k = int(torch.argmax(logits)) if klass is None else klass
             value = logits[k]
         else:
@@ -159,16 +179,9 @@ def explain(family, m, image, head, klass=None, target=None, final_norm=True):
     return arrays, k
 
 
-def check_against_torchvision(m, image, head, state, klass, expected):
-    """logits and d logits[K] / d tokens_L of torchvision's own VisionTransformer (hooks)."""
-    from torchvision.models.vision_transformer import VisionTransformer
-    model = VisionTransformer(image_size=image.shape[1], patch_size=m.p, num_layers=m.depth,
-                              num_heads=m.heads, hidden_dim=m.d, mlp_dim=m.mlp,
-                              num_classes=head["w"].shape[0],
-                              representation_size=head["pre_w"].shape[0] if "pre_w" in head else None)
-    model = model.double().eval()
-    model.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float64).copy()) for k, v in state.items()},
-                          strict=True)
+def keep_token_grads(layers):
+    """Hooks on a module list of blocks that keep every tokens_L (input of the first block, then
+    each block's output) with its gradient: (kept, hooks)."""
     kept = []
 
     def keep_input(module, inputs):
@@ -179,8 +192,22 @@ def check_against_torchvision(m, image, head, state, klass, expected):
         output.retain_grad()
         kept.append(output)
 
-    hooks = [model.encoder.layers.register_forward_pre_hook(keep_input)]
-    hooks += [layer.register_forward_hook(keep_output) for layer in model.encoder.layers]
+    hooks = [layers.register_forward_pre_hook(keep_input)]
+    hooks += [layer.register_forward_hook(keep_output) for layer in layers]
+    return kept, hooks
+
+
+def check_against_torchvision(m, image, head, state, klass, expected):
+    """logits and d logits[K] / d tokens_L of torchvision's own VisionTransformer (hooks)."""
+    from torchvision.models.vision_transformer import VisionTransformer
+    model = VisionTransformer(image_size=image.shape[1], patch_size=m.p, num_layers=m.depth,
+                              num_heads=m.heads, hidden_dim=m.d, mlp_dim=m.mlp,
+                              num_classes=head["w"].shape[0],
+                              representation_size=head["pre_w"].shape[0] if "pre_w" in head else None)
+    model = model.double().eval()
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float64).copy()) for k, v in state.items()},
+                          strict=True)
+    kept, hooks = keep_token_grads(model.encoder.layers)
     logits = model(t(image)[None])[0]
     logits[klass].backward()
     for h in hooks:
@@ -192,6 +219,37 @@ def check_against_torchvision(m, image, head, state, klass, expected):
         np.testing.assert_allclose(x.grad[0].numpy(), ref, rtol=0, atol=2e-5 * np.abs(ref).max())
     print(f"explain_fixtures: logits and grad_tokens_0..{m.depth} == torchvision VisionTransformer "
           f"autograd (class {klass}{', pre_logits' if 'pre_w' in head else ''})")
+
+
+def check_similar_to_against_torchvision(m, image, image_b, head, state, expected):
+    """--target similar-to through torchvision's own VisionTransformer: the class token of
+    encoder(x) (final norm applied) for A and B, cos(A's, B's) with B's detached, and every
+    d target / d tokens_L through hooks."""
+    from torchvision.models.vision_transformer import VisionTransformer
+    model = VisionTransformer(image_size=image.shape[1], patch_size=m.p, num_layers=m.depth,
+                              num_heads=m.heads, hidden_dim=m.d, mlp_dim=m.mlp,
+                              num_classes=head["w"].shape[0]).double().eval()
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float64).copy()) for k, v in state.items()},
+                          strict=True)
+
+    def embed(x):
+        x = model._process_input(t(x)[None])
+        return model.encoder(torch.cat([model.class_token.expand(1, -1, -1), x], dim=1))[0, 0]
+
+    with torch.no_grad():
+        b = embed(image_b)
+    kept, hooks = keep_token_grads(model.encoder.layers)
+    a = embed(image)
+    value = (a @ b) / (a.norm() * b.norm())
+    value.backward()
+    for h in hooks:
+        h.remove()
+    assert abs(float(value) - float(expected["target"])) <= 1e-6, (float(value), expected["target"])
+    for i, x in enumerate(kept):
+        ref = expected[f"grad_tokens_{i}"]
+        np.testing.assert_allclose(x.grad[0].numpy(), ref, rtol=0, atol=2e-5 * np.abs(ref).max())
+    print(f"explain_fixtures: similar-to target and grad_tokens_0..{m.depth} == torchvision "
+          f"VisionTransformer autograd (cos {float(value):.4f})")
 
 
 def check_against_timm(m, image, state, kind, classes, klass, expected):
@@ -213,18 +271,7 @@ def check_against_timm(m, image, state, kind, classes, klass, expected):
     model = model.double().eval()
     model.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float64).copy()) for k, v in state.items()},
                           strict=True)
-    kept = []
-
-    def keep_input(module, inputs):
-        inputs[0].retain_grad()
-        kept.insert(0, inputs[0])
-
-    def keep_output(module, inputs, output):
-        output.retain_grad()
-        kept.append(output)
-
-    hooks = [model.blocks.register_forward_pre_hook(keep_input)]
-    hooks += [b.register_forward_hook(keep_output) for b in model.blocks]
+    kept, hooks = keep_token_grads(model.blocks)
     logits = model(t(image)[None])[0]
     logits[klass].backward()
     for h in hooks:
@@ -353,6 +400,25 @@ def main(data_dir):
     case("hf_siglip_similar", "hf_siglip", m, tf.state_hf_clip(m), None, target=(3, 0),
          config={"model_type": "siglip_vision_model", "hidden_size": d, "num_attention_heads": heads,
                  "hidden_act": "gelu_pytorch_tanh", "layer_norm_eps": 1e-6})
+
+    # --target similar-to B (torchvision, class token pooled): its own folder with input_b.npy,
+    # not in cases.tsv (tst_explain runs it by name). Drawn after every case above, so their
+    # random draws stay as they were.
+    m = canon()
+    head = make_head("token", d, 3)
+    state = tf.state_torchvision(m)
+    state["heads.head.weight"], state["heads.head.bias"] = head["w"], head["b"]
+    image = rng.standard_normal((3, grid * patch, grid * patch)).astype(np.float32)
+    image_b = rng.standard_normal((3, grid * patch, grid * patch)).astype(np.float32)
+    folder = os.path.join(out, "torchvision_similar_to")
+    os.makedirs(folder)
+    tf.write_safetensors(os.path.join(folder, "model.safetensors"), state, "F32")
+    np.save(os.path.join(folder, "input.npy"), image)
+    np.save(os.path.join(folder, "input_b.npy"), image_b)
+    expected, _ = explain("torchvision", m, image, head,
+                          similar_to=pooled_final("torchvision", m, image_b))
+    np.savez(os.path.join(folder, "expected.npz"), **expected)
+    check_similar_to_against_torchvision(m, image, image_b, head, state, expected)
 
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         f.write("# case\tweights\tinput\texpected\t--heads\t--class\t--target\texpected class\n")

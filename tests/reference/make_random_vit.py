@@ -4,6 +4,10 @@ config.json beside it (timm's pretrained_cfg layout: model_args.num_heads), for 
 and GUI measurements. Not a fixture: the file is 330 MB and is not committed.
 
     /usr/bin/python3 tests/reference/make_random_vit.py /tmp/vit_b16_random
+    /usr/bin/python3 tests/reference/make_random_vit.py /tmp/vit_s16_random small
+
+"small" writes a random ViT-S/16 instead (D 384, 6 blocks, 6 heads): the second model of the
+two-models compare screenshots, of another depth and width.
 
 Weights: timm-like truncated-normal init (std 0.02) except the attention's qkv (std 0.05,
 so that the softmax is not flat) and the position embedding, which is the fixed 2-D sin-cos
@@ -18,6 +22,7 @@ import sys
 import numpy as np
 
 D, DEPTH, HEADS, MLP, P, GRID = 768, 12, 12, 3072, 16, 14
+ARCH = "vit_base_patch16_224"
 
 
 def sincos_2d(dim, grid):
@@ -77,9 +82,11 @@ def main(out_dir):
         for raw in blobs:
             f.write(raw)
     with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump({"architecture": "vit_base_patch16_224", "model_args": {"num_heads": HEADS}}, f)
+        json.dump({"architecture": ARCH, "model_args": {"num_heads": HEADS}}, f)
     print("wrote", os.path.join(out_dir, "model.safetensors"))
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[2] == "small":
+        D, DEPTH, HEADS, MLP, ARCH = 384, 6, 6, 1536, "vit_small_patch16_224"
     main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/vit_b16_random")

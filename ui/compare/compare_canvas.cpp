@@ -5,13 +5,14 @@
 #include <QPainter>
 #include <algorithm>
 
+#include "core/analysis/attention_maps.h"
 #include "ui/base/qt_conversions.h"
 
 namespace patchlens {
 
 namespace {
 
-constexpr qreal kCaption = 22.0;  // room above each image for its name
+constexpr qreal kCaption = 22.0;  // room above each image for its title
 constexpr qreal kGap = 24.0;
 
 }  // namespace
@@ -24,6 +25,7 @@ CompareCanvas::CompareCanvas(QWidget* parent) : QWidget(parent) {
 void CompareCanvas::setSides(std::shared_ptr<const std::pair<CompareSide, CompareSide>> sides) {
   m_sides = std::move(sides);
   m_layer.reset();
+  m_models.reset();
   m_probe.reset();
   m_pinned = false;
   update();
@@ -34,6 +36,11 @@ void CompareCanvas::setLayerResult(std::shared_ptr<const CompareLayer> layer) {
   update();
 }
 
+void CompareCanvas::setModelsLayer(std::shared_ptr<const ModelsLayer> layer) {
+  m_models = std::move(layer);
+  update();
+}
+
 void CompareCanvas::setMode(Mode mode) {
   m_mode = mode;
   update();
@@ -41,6 +48,22 @@ void CompareCanvas::setMode(Mode mode) {
 
 void CompareCanvas::setMatchCount(int k) {
   m_matchCount = k;
+  update();
+}
+
+void CompareCanvas::setColormap(ColormapId colormap) {
+  m_colormap = colormap;
+  update();
+}
+
+void CompareCanvas::setHead(int head) {
+  m_head = head;
+  update();
+}
+
+void CompareCanvas::setCaptions(const QString& a, const QString& b) {
+  m_captionA = a;
+  m_captionB = b;
   update();
 }
 
@@ -61,6 +84,64 @@ int CompareCanvas::bestMatch() const {
   return static_cast<int>(best);
 }
 
+int CompareCanvas::samePlace(bool to, int token) const {
+  const CompareSide& from = side(!to);
+  const CompareSide& s = side(to);
+  if (from.grid.cols <= 0 || s.patchSize <= 0) return -1;
+  const double fx = ((token % from.grid.cols) + 0.5) * from.patchSize / from.input.width();
+  const double fy = ((token / from.grid.cols) + 0.5) * from.patchSize / from.input.height();
+  const int col =
+      std::clamp(static_cast<int>(fx * s.input.width()) / s.patchSize, 0, s.grid.cols - 1);
+  const int row =
+      std::clamp(static_cast<int>(fy * s.input.height()) / s.patchSize, 0, s.grid.rows - 1);
+  return row * s.grid.cols + col;
+}
+
+int CompareCanvas::selectedToken(bool b) const {
+  if (!m_probe || !m_sides) return -1;
+  if (m_probe->inB == b) return m_probe->token;
+  return twoModels() ? samePlace(b, m_probe->token) : bestMatch();
+}
+
+int CompareCanvas::attentionBlock(bool b) const {
+  if (!m_sides || !m_models || !side(b).trace) return 0;
+  return side(b).trace->blockForLayer(b ? m_models->layerB : m_models->layerA);
+}
+
+int CompareCanvas::attentionQuery(bool b) const {
+  const LayerTrace& trace = *side(b).trace;
+  const int selected = selectedToken(b);
+  if (selected >= 0) return trace.prefixTokens + selected;
+  if (trace.prefixTokens > 0) return 0;
+  return trace.prefixTokens + (trace.gridRows / 2) * trace.gridCols + trace.gridCols / 2;
+}
+
+VectorF CompareCanvas::shownMap(bool b) const {
+  if (!m_sides) return {};
+  if (m_mode == Mode::Similarity) {
+    // The probed patch's similarity over the other image.
+    if (!m_layer || !m_probe || m_probe->inB == b) return {};
+    return m_probe->inB ? VectorF(m_layer->similarity.col(m_probe->token))
+                        : VectorF(m_layer->similarity.row(m_probe->token).transpose());
+  }
+  if (!m_models) return {};
+  if (m_mode == Mode::ModelSimilarity) {
+    const int token = selectedToken(b);
+    if (token < 0) return {};
+    const RowMatrixF& similarity = b ? m_models->similarityB : m_models->similarityA;
+    return similarity.row(token).transpose();
+  }
+  if (m_mode == Mode::ModelAttention) {
+    const CompareSide& s = side(b);
+    const int block = attentionBlock(b);
+    if (!s.trace || !s.trace->hasAttention(block)) return {};
+    const auto& heads = s.trace->attentionOf(block);
+    if (m_head >= static_cast<int>(heads.size())) return {};
+    return headPatchAttention(heads, m_head, attentionQuery(b), s.trace->prefixTokens);
+  }
+  return {};
+}
+
 QRectF CompareCanvas::imageRect(bool b) const {
   if (!m_sides) return {};
   const qreal half = (width() - kGap) / 2.0;
@@ -69,14 +150,21 @@ QRectF CompareCanvas::imageRect(bool b) const {
   return {box.left() + (box.width() - size.width()) / 2.0, box.top(), size.width(), size.height()};
 }
 
-QRectF CompareCanvas::patchRect(bool b, int token) const {
+QRectF CompareCanvas::cellsRect(bool b) const {
   const CompareSide& s = side(b);
   const QRectF r = imageRect(b);
-  const qreal sx = r.width() / std::max(1, s.input.width());
-  const qreal sy = r.height() / std::max(1, s.input.height());
+  return {r.topLeft(),
+          QSizeF(s.grid.cols * s.patchSize * r.width() / std::max(1, s.input.width()),
+                 s.grid.rows * s.patchSize * r.height() / std::max(1, s.input.height()))};
+}
+
+QRectF CompareCanvas::patchRect(bool b, int token) const {
+  const CompareSide& s = side(b);
+  const QRectF cells = cellsRect(b);
   const int cols = std::max(1, s.grid.cols);
-  return {r.left() + (token % cols) * s.patchSize * sx, r.top() + (token / cols) * s.patchSize * sy,
-          s.patchSize * sx, s.patchSize * sy};
+  const qreal w = cells.width() / cols;
+  const qreal h = cells.height() / std::max(1, s.grid.rows);
+  return {cells.left() + (token % cols) * w, cells.top() + (token / cols) * h, w, h};
 }
 
 QPointF CompareCanvas::patchCentre(bool b, int token) const {
@@ -119,114 +207,110 @@ void CompareCanvas::leaveEvent(QEvent*) {
   if (!m_pinned && m_probe) setProbe(std::nullopt);
 }
 
+void CompareCanvas::paintOverlays(QPainter& painter) const {
+  painter.setRenderHint(QPainter::SmoothPixmapTransform, false);
+  for (const bool b : {false, true}) {
+    const CompareSide& s = side(b);
+    QImage cells;
+    qreal opacity = 0.65;
+    const RowMatrixF* rgb = nullptr;
+    if (m_mode == Mode::JointPca && m_layer) rgb = b ? &m_layer->joint.rgbB : &m_layer->joint.rgbA;
+    if (m_mode == Mode::ModelPca && m_models) rgb = b ? &m_models->rgbB : &m_models->rgbA;
+    if (rgb) {
+      cells = rgbRowsToQImage(*rgb, s.grid.rows, s.grid.cols);
+      opacity = 0.85;
+    } else if (const VectorF values = shownMap(b); values.size() > 0) {
+      // Min–max of each map (a weak or random model's similarities all sit near 1; the status
+      // bar gives the numbers).
+      cells = valuesToQImage(values, s.grid.rows, s.grid.cols, m_colormap,
+                             scaleRange(ScaleMode::MinMax, values, {}));
+    }
+    if (cells.isNull()) continue;
+    painter.setOpacity(opacity);
+    painter.drawImage(cellsRect(b), cells);
+    painter.setOpacity(1.0);
+  }
+}
+
+void CompareCanvas::paintMatches(QPainter& painter) const {
+  const std::size_t k =
+      std::min<std::size_t>(static_cast<std::size_t>(m_matchCount), m_layer->matches.size());
+  const ValueRange range{
+      m_layer->matches[k - 1].similarity,
+      std::max(m_layer->matches.front().similarity, m_layer->matches[k - 1].similarity + 1e-3f)};
+  for (std::size_t i = k; i-- > 0;) {  // weakest first: the best lie on top
+    const PatchMatch& m = m_layer->matches[i];
+    const QColor colour = colormapColor(m_colormap, m.similarity, range);
+    const QPointF pa = patchCentre(false, m.tokenA);
+    const QPointF pb = patchCentre(true, m.tokenB);
+    painter.setPen(QPen(colour, 1.6));
+    painter.drawLine(pa, pb);
+    painter.setPen(QPen(Qt::black, 0.8));
+    painter.setBrush(colour);
+    painter.drawEllipse(pa, 3.0, 3.0);
+    painter.drawEllipse(pb, 3.0, 3.0);
+  }
+}
+
+void CompareCanvas::paintSelection(QPainter& painter) const {
+  painter.setBrush(Qt::NoBrush);
+  const auto mark = [&](const QRectF& r, const QColor& colour) {
+    painter.setPen(QPen(Qt::black, 3.0));
+    painter.drawRect(r);
+    painter.setPen(QPen(colour, 1.6));
+    painter.drawRect(r);
+  };
+  mark(patchRect(m_probe->inB, m_probe->token), Qt::white);
+  const int other = selectedToken(!m_probe->inB);
+  if (other < 0 || m_mode == Mode::Matches || m_mode == Mode::JointPca) return;
+  // The linked patch: the best match in the other image, or the same place for another model.
+  mark(patchRect(!m_probe->inB, other), twoModels() ? Qt::white : QColor(255, 220, 0));
+  if (!twoModels()) {
+    painter.setPen(QPen(QColor(255, 220, 0), 1.2, Qt::DashLine));
+    painter.drawLine(patchCentre(m_probe->inB, m_probe->token), patchCentre(!m_probe->inB, other));
+  }
+}
+
 void CompareCanvas::paintEvent(QPaintEvent*) {
   QPainter painter(this);
   painter.fillRect(rect(), palette().window());
   if (!m_sides) {
-    painter.drawText(rect(), Qt::AlignCenter, tr("Computing both images…"));
+    painter.drawText(rect(), Qt::AlignCenter, tr("Computing both sides…"));
     return;
   }
   painter.setRenderHint(QPainter::SmoothPixmapTransform, true);
+  QFont bold = font();
+  bold.setBold(true);
+  painter.setFont(bold);
+  painter.setPen(palette().windowText().color());
   for (const bool b : {false, true}) {
     const CompareSide& s = side(b);
     const QRectF r = imageRect(b);
     painter.drawImage(r, s.input);
-    QFont bold = font();
-    bold.setBold(true);
-    painter.setFont(bold);
-    painter.setPen(palette().windowText().color());
-    painter.drawText(
-        QRectF(r.left(), 0, r.width(), kCaption), Qt::AlignCenter,
-        (b ? QStringLiteral("B: ") : QStringLiteral("A: ")) + QFileInfo(s.path).fileName());
+    QString title = caption(b);
+    if (title.isEmpty()) title = (b ? "B: " : "A: ") + QFileInfo(s.path).fileName();
+    const qreal half = (width() - kGap) / 2.0;
+    painter.drawText(QRectF(b ? half + kGap : 0.0, 0, half, kCaption), Qt::AlignCenter,
+                     painter.fontMetrics().elidedText(title, Qt::ElideMiddle, int(half)));
   }
-  if (m_layer) {
-    const bool pca = m_mode == Mode::JointPca;
-    if (pca) {
-      const QImage rgbA =
-          rgbRowsToQImage(m_layer->joint.rgbA, side(false).grid.rows, side(false).grid.cols);
-      const QImage rgbB =
-          rgbRowsToQImage(m_layer->joint.rgbB, side(true).grid.rows, side(true).grid.cols);
-      painter.setRenderHint(QPainter::SmoothPixmapTransform, false);
-      for (const bool b : {false, true}) {
-        const CompareSide& s = side(b);
-        const QRectF r = imageRect(b);
-        const QRectF cells(r.topLeft(),
-                           QSizeF(s.grid.cols * s.patchSize * r.width() / s.input.width(),
-                                  s.grid.rows * s.patchSize * r.height() / s.input.height()));
-        painter.setOpacity(0.85);
-        painter.drawImage(cells, b ? rgbB : rgbA);
-        painter.setOpacity(1.0);
-      }
-    } else if (m_mode == Mode::Similarity && m_probe) {
-      // The probed patch's similarity over the other image, min–max of the map (a weak or
-      // random model's similarities all sit near 1; the status bar gives the numbers).
-      const bool other = !m_probe->inB;
-      const VectorF values = m_probe->inB
-                                 ? VectorF(m_layer->similarity.col(m_probe->token))
-                                 : VectorF(m_layer->similarity.row(m_probe->token).transpose());
-      const CompareSide& s = side(other);
-      const QImage cells = valuesToQImage(values, s.grid.rows, s.grid.cols, ColormapId::Viridis,
-                                          scaleRange(ScaleMode::MinMax, values, {}));
-      const QRectF r = imageRect(other);
-      const QRectF area(r.topLeft(),
-                        QSizeF(s.grid.cols * s.patchSize * r.width() / s.input.width(),
-                               s.grid.rows * s.patchSize * r.height() / s.input.height()));
-      painter.setRenderHint(QPainter::SmoothPixmapTransform, false);
-      painter.setOpacity(0.65);
-      painter.drawImage(area, cells);
-      painter.setOpacity(1.0);
-    }
-  }
+  paintOverlays(painter);
   // Grids.
   painter.setPen(QPen(QColor(255, 255, 255, 70), 1.0));
   for (const bool b : {false, true}) {
     const CompareSide& s = side(b);
-    const QRectF r = imageRect(b);
-    const qreal cw = s.patchSize * r.width() / std::max(1, s.input.width());
-    const qreal ch = s.patchSize * r.height() / std::max(1, s.input.height());
+    const QRectF cells = cellsRect(b);
+    const qreal cw = cells.width() / std::max(1, s.grid.cols);
+    const qreal ch = cells.height() / std::max(1, s.grid.rows);
     for (int c = 1; c < s.grid.cols; ++c)
-      painter.drawLine(QPointF(r.left() + c * cw, r.top()),
-                       QPointF(r.left() + c * cw, r.top() + s.grid.rows * ch));
+      painter.drawLine(QPointF(cells.left() + c * cw, cells.top()),
+                       QPointF(cells.left() + c * cw, cells.bottom()));
     for (int row = 1; row < s.grid.rows; ++row)
-      painter.drawLine(QPointF(r.left(), r.top() + row * ch),
-                       QPointF(r.left() + s.grid.cols * cw, r.top() + row * ch));
+      painter.drawLine(QPointF(cells.left(), cells.top() + row * ch),
+                       QPointF(cells.right(), cells.top() + row * ch));
   }
   painter.setRenderHint(QPainter::Antialiasing, true);
-  if (m_layer && m_mode == Mode::Matches && !m_layer->matches.empty()) {
-    const std::size_t k =
-        std::min<std::size_t>(static_cast<std::size_t>(m_matchCount), m_layer->matches.size());
-    const ValueRange range{
-        m_layer->matches[k - 1].similarity,
-        std::max(m_layer->matches.front().similarity, m_layer->matches[k - 1].similarity + 1e-3f)};
-    for (std::size_t i = k; i-- > 0;) {  // weakest first: the best lie on top
-      const PatchMatch& m = m_layer->matches[i];
-      const QColor colour = colormapColor(ColormapId::Turbo, m.similarity, range);
-      const QPointF pa = patchCentre(false, m.tokenA);
-      const QPointF pb = patchCentre(true, m.tokenB);
-      painter.setPen(QPen(colour, 1.6));
-      painter.drawLine(pa, pb);
-      painter.setPen(QPen(Qt::black, 0.8));
-      painter.setBrush(colour);
-      painter.drawEllipse(pa, 3.0, 3.0);
-      painter.drawEllipse(pb, 3.0, 3.0);
-    }
-  }
-  if (m_probe) {
-    painter.setBrush(Qt::NoBrush);
-    const auto mark = [&](const QRectF& r, const QColor& colour) {
-      painter.setPen(QPen(Qt::black, 3.0));
-      painter.drawRect(r);
-      painter.setPen(QPen(colour, 1.6));
-      painter.drawRect(r);
-    };
-    mark(patchRect(m_probe->inB, m_probe->token), Qt::white);
-    const int best = bestMatch();
-    if (best >= 0 && m_mode == Mode::Similarity) {
-      mark(patchRect(!m_probe->inB, best), QColor(255, 220, 0));
-      painter.setPen(QPen(QColor(255, 220, 0), 1.2, Qt::DashLine));
-      painter.drawLine(patchCentre(m_probe->inB, m_probe->token), patchCentre(!m_probe->inB, best));
-    }
-  }
+  if (m_layer && m_mode == Mode::Matches && !m_layer->matches.empty()) paintMatches(painter);
+  if (m_probe) paintSelection(painter);
 }
 
 }  // namespace patchlens

@@ -268,28 +268,60 @@ BackwardResult TransformerBackward::backward(const ForwardTrace& trace, const Ro
   return result;
 }
 
-float patchSimilarityTarget(const RowMatrixF& final, const TransformerConfig& c,
-                            Eigen::Index patchRow, RowMatrixF& grad) {
-  const Eigen::Index prefix = c.prefixTokens();
-  const Eigen::Index patches = final.rows() - prefix;
-  const VectorF a = final.row(patchRow).transpose();
-  const VectorF b = c.classToken ? VectorF(final.row(0).transpose())
-                                 : VectorF(final.bottomRows(patches).colwise().mean().transpose());
+namespace {
+
+// cos(a, b) in double, and its gradients with respect to a and b. Throws Error when either is
+// zero.
+double cosineWithGradients(const VectorF& a, const VectorF& b, VectorF& gradA, VectorF& gradB) {
   const double na = a.cast<double>().norm(), nb = b.cast<double>().norm();
   if (na == 0.0 || nb == 0.0)
     throw Error("", "the cosine similarity is undefined: a token of the target is zero");
   const double cosine = a.cast<double>().dot(b.cast<double>()) / (na * nb);
-  const VectorF gradA =
-      (b.cast<double>() / (na * nb) - cosine * a.cast<double>() / (na * na)).cast<float>();
-  const VectorF gradB =
-      (a.cast<double>() / (na * nb) - cosine * b.cast<double>() / (nb * nb)).cast<float>();
+  gradA = (b.cast<double>() / (na * nb) - cosine * a.cast<double>() / (na * na)).cast<float>();
+  gradB = (a.cast<double>() / (na * nb) - cosine * b.cast<double>() / (nb * nb)).cast<float>();
+  return cosine;
+}
+
+// d target / d pooled, spread back over the tokens it was pooled from.
+void addPooledGradient(const TransformerConfig& c, const VectorF& gradPooled, RowMatrixF& grad) {
+  if (c.classToken) {
+    grad.row(0) += gradPooled.transpose();
+  } else {
+    const Eigen::Index patches = grad.rows() - c.prefixTokens();
+    grad.bottomRows(patches).rowwise() += gradPooled.transpose() / static_cast<float>(patches);
+  }
+}
+
+}  // namespace
+
+VectorF pooledEmbedding(const RowMatrixF& final, const TransformerConfig& c) {
+  const Eigen::Index patches = final.rows() - c.prefixTokens();
+  return c.classToken ? VectorF(final.row(0).transpose())
+                      : VectorF(final.bottomRows(patches).colwise().mean().transpose());
+}
+
+float patchSimilarityTarget(const RowMatrixF& final, const TransformerConfig& c,
+                            Eigen::Index patchRow, RowMatrixF& grad) {
+  VectorF gradA, gradB;
+  const double cosine =
+      cosineWithGradients(final.row(patchRow).transpose(), pooledEmbedding(final, c), gradA, gradB);
   grad = RowMatrixF::Zero(final.rows(), final.cols());
   grad.row(patchRow) += gradA.transpose();
-  if (c.classToken) {
-    grad.row(0) += gradB.transpose();
-  } else {
-    grad.bottomRows(patches).rowwise() += gradB.transpose() / static_cast<float>(patches);
+  addPooledGradient(c, gradB, grad);
+  return static_cast<float>(cosine);
+}
+
+float embeddingSimilarityTarget(const RowMatrixF& final, const TransformerConfig& c,
+                                const VectorF& other, RowMatrixF& grad) {
+  if (other.size() != final.cols()) {
+    throw Error("", "the other embedding has " + std::to_string(other.size()) +
+                        " channels, this model " + std::to_string(final.cols()));
   }
+  VectorF gradPooled, gradOther;  // `other` is a constant: its gradient is dropped
+  const double cosine =
+      cosineWithGradients(pooledEmbedding(final, c), other, gradPooled, gradOther);
+  grad = RowMatrixF::Zero(final.rows(), final.cols());
+  addPooledGradient(c, gradPooled, grad);
   return static_cast<float>(cosine);
 }
 

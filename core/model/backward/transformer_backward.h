@@ -81,6 +81,16 @@ class TransformerBackward {
 float patchSimilarityTarget(const RowMatrixF& final, const TransformerConfig& config,
                             Eigen::Index patchRow, RowMatrixF& grad);
 
+// The pooled embedding of the final tokens: the class token, or without one the mean patch
+// token (registers left out).
+VectorF pooledEmbedding(const RowMatrixF& final, const TransformerConfig& config);
+
+// explain --target similar-to B: the cosine similarity between this image's pooled embedding
+// and `other` (B's, a constant); its gradient with respect to final in *grad [T x D]. Throws
+// Error when either is zero or the widths differ.
+float embeddingSimilarityTarget(const RowMatrixF& final, const TransformerConfig& config,
+                                const VectorF& other, RowMatrixF& grad);
+
 // d/dx of LayerNorm (biased variance, eps) for d/dy = grad, added into gradX.
 void layerNormBackward(const RowMatrixF& x, const LayerNormWeights& norm, float eps,
                        const RowMatrixF& grad, RowMatrixF& gradX);
