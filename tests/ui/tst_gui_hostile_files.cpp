@@ -185,8 +185,8 @@ void tst_GuiHostileFiles::refusedWithMessage() {
   QCOMPARE(session->config().weights.shape.embedDim, 768);
 }
 
-// A model over --max-memory-mb: the open is refused with the plan's one line in the error
-// banner (naming the limit and the option), and what was shown stays. With
+// A model over --max-memory-mb: the plan's one line in the error banner (naming the file,
+// the limit and the option), an image still shown. With
 // PATCHLENS_BANNER_SCREENSHOT set, the 1366 x 768 window is saved there (tools/screenshots.sh).
 void tst_GuiHostileFiles::budgetRefusalInBanner() {
   Session* session = m_window->session();
@@ -206,8 +206,7 @@ void tst_GuiHostileFiles::budgetRefusalInBanner() {
                message.contains(QStringLiteral("--max-memory-mb N raises it")) &&
                message.contains(QStringLiteral("model.safetensors")),
            qPrintable(message));
-  QCOMPARE(session->config().weights.source, std::string("xavier"));
-  QVERIFY(session->hasResult());
+  QVERIFY(session->hasResult());  // an image is still shown under the banner
   if (const QString shot = qEnvironmentVariable("PATCHLENS_BANNER_SCREENSHOT"); !shot.isEmpty()) {
     QTest::qWait(200);  // the banner's layout settles
     QVERIFY(m_window->grab().save(shot));
