@@ -18,6 +18,11 @@ shot embedding_matrix tests/data/chelsea.png --weights dct --select 7,7 --overla
 shot filter_gallery tests/data/chelsea.png --weights dct --select 7,7 --dock filters $laptop
 shot filter_pca tests/data/chelsea.png --weights dct --select 7,7 --dock filter-pca $laptop
 shot reconstruction tests/data/chelsea.png --select 7,7 --colormap viridis --dock reconstruction $laptop
+# A model over --max-memory-mb: the refusal in the error banner (taken by the GUI test that
+# checks it, at 1366 x 768).
+PATCHLENS_BANNER_SCREENSHOT="$PWD/$out/budget_refusal_banner.png" QT_QPA_PLATFORM=offscreen \
+  "${1:-build/release}/bin/tst_gui_hostile_files" budgetRefusalInBanner >/dev/null
+echo "$out/budget_refusal_banner.png"
 fi
 
 # The transformer views (issue 12), at 1366 x 768 and 1920 x 1080, with a randomly

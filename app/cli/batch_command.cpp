@@ -197,6 +197,7 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
     TransformerLoadOptions loadOptions;
     loadOptions.heads = options.heads;
     loadOptions.patch = options.config.weights.file;
+    loadOptions.maxMemoryBytes = options.config.maxMemoryBytes;
     std::string whyNot;
     vit = VisionTransformer::load(options.config.weights.source, loadOptions, &whyNot);
     if (!vit) {

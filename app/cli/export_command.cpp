@@ -83,6 +83,7 @@ Computed compute(const CommandLine& cl, const TransformerNeed& need) {
       TransformerLoadOptions options;
       options.heads = cl.heads;
       options.patch = cl.config.weights.file;
+      options.maxMemoryBytes = cl.config.maxMemoryBytes;
       std::string whyNot;
       const auto model = VisionTransformer::load(source, options, &whyNot);
       if (model) {

@@ -25,6 +25,7 @@ TransformerLoadOptions loadOptions(const CommandLine& cl) {
   TransformerLoadOptions options;
   options.heads = cl.heads;
   options.patch = cl.config.weights.file;
+  options.maxMemoryBytes = cl.config.maxMemoryBytes;
   return options;
 }
 
@@ -73,41 +74,6 @@ void checkFinite(const CommandLine& cl, const TransformerOutput& r, int layer, i
   err << "patchlens-cli: warning: " << printable(file) << ": " << what << "\n";
 }
 
-// Everything forward was asked to write, sized from the input's grid before any work, so a
-// request over --max-output-mb is refused in one line instead of after minutes of compute.
-void checkForwardBudget(const CommandLine& cl, const VisionTransformer& vit, const ChwTensor& input,
-                        int layer, const std::string& inputName) {
-  const TransformerConfig& c = vit.config();
-  const GridSize grid = PatchEmbedding::gridFor(
-      input.height, input.width, vit.patchWeights().patchSize, RemainderPolicy::Crop);
-  if (grid.tokens() == 0) return;  // forward() names the problem
-  const double patches = grid.tokens();
-  const double tokens = patches + c.prefixTokens();
-  const double d = c.embedDim;
-  double floats = tokens * d;  // --layer L: one [T, D]
-  std::string what = "tokens [" + std::to_string(static_cast<long long>(tokens)) + ", " +
-                     std::to_string(c.embedDim) + "]";
-  if (layer < 0) {
-    floats = patches * d + (c.depth + 2) * tokens * d;
-    what = "patch_embedding, tokens_0.." + std::to_string(c.depth) + " and final";
-    if (cl.attention) {
-      floats += static_cast<double>(c.depth) * c.numHeads * tokens * tokens;
-      what += " and attention_1.." + std::to_string(c.depth) + " [" + std::to_string(c.numHeads) +
-              ", " + std::to_string(static_cast<long long>(tokens)) + ", " +
-              std::to_string(static_cast<long long>(tokens)) + "] each";
-    }
-  }
-  const double bytes = floats * sizeof(float);
-  const auto limit = static_cast<double>(cl.config.maxOutputBytes);
-  if (bytes > limit) {
-    const auto mib = [](double b) { return std::to_string(std::llround(b / (1 << 20))) + " MiB"; };
-    throw Error(inputName, "forward would write " + what + ": " + mib(bytes) +
-                               ", over the output limit of " + mib(limit) +
-                               " (raise it with --max-output-mb, or ask for less: --layer L" +
-                               (cl.attention ? ", no --attention" : "") + ")");
-  }
-}
-
 }  // namespace
 
 void checkForwardPlan(const CommandLine& cl, const VisionTransformer& vit,
@@ -118,6 +84,7 @@ void checkForwardPlan(const CommandLine& cl, const VisionTransformer& vit,
   ResourcePlan plan = forwardPlan(c, grid.rows, grid.cols, cl.attention, !cl.layer.empty(),
                                   /*observedAttention=*/cl.attention);
   plan.inputBytes = modelInputBytes(input);
+  if (cl.layer.empty()) plan.outputHint = cl.attention ? "--layer L, no --attention" : "--layer L";
   checkResourcePlan(plan, {cl.config.maxMemoryBytes, cl.config.maxOutputBytes},
                     cl.config.weights.source);
 }
@@ -148,8 +115,7 @@ void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTe
   shape.height = input.height;
   shape.width = input.width;
   shape.channels = input.channels;
-  checkForwardPlan(cl, vit, shape);
-  checkForwardBudget(cl, vit, input, layer, inputName);
+  checkForwardPlan(cl, vit, shape);  // again: a --tensor input is sized only here
   std::optional<NpzWriter> npz;
   if (layer < 0) npz.emplace(cl.output);
   AttentionObserver observer;
@@ -201,8 +167,11 @@ void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTe
 void describeTransformer(const CommandLine& cl, const std::string& path, std::ostream& out) {
   std::string whyNot;
   try {
-    const std::optional<VisionTransformer> vit =
-        VisionTransformer::load(path, loadOptions(cl), &whyNot);
+    // From the headers: no block tensor is converted, so a model too large to load is still
+    // described.
+    TransformerLoadOptions options = loadOptions(cl);
+    options.shapesOnly = true;
+    const std::optional<VisionTransformer> vit = VisionTransformer::load(path, options, &whyNot);
     if (!vit) {
       out << "transformer: none, only a patch embedding (" << whyNot << ")\n";
       return;

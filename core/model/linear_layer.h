@@ -17,6 +17,13 @@ class LinearLayer {
  public:
   LinearLayer() = default;
   LinearLayer(const RowMatrixF& weight, const VectorF& bias);
+  // The sizes of a layer whose weights are not read (a shapes-only description): no apply().
+  static LinearLayer shapeOnly(int outputs, int inputs) {
+    LinearLayer layer;
+    layer.m_outputs = outputs;
+    layer.m_inputs = inputs;
+    return layer;
+  }
 
   int inputs() const { return m_inputs; }
   int outputs() const { return m_outputs; }

@@ -55,10 +55,11 @@ void checkResourcePlan(const ResourcePlan& plan, const ResourceLimits& limits,
   const std::string tokens = plan.tokens > 0 ? std::to_string(plan.tokens) + " tokens" : "";
   const double outputLimit = static_cast<double>(limits.maxOutputBytes);
   if (plan.outputBytes > outputLimit) {
-    throw Error(file, plan.command + " would write " + mebibytes(plan.outputBytes) +
-                          (tokens.empty() ? "" : " (" + tokens + ")") +
-                          ", over the output limit of " + mebibytes(outputLimit) +
-                          "; --max-output-mb N raises it");
+    throw BudgetError(
+        file, plan.command + " would write " + mebibytes(plan.outputBytes) +
+                  (tokens.empty() ? "" : " (" + tokens + ")") + ", over the output limit of " +
+                  mebibytes(outputLimit) + "; --max-output-mb N raises it" +
+                  (plan.outputHint.empty() ? "" : " (or ask for less: " + plan.outputHint + ")"));
   }
   const std::uint64_t limit = effectiveMemoryLimit(limits.maxMemoryBytes);
   const double memoryLimit = static_cast<double>(limit);
@@ -72,12 +73,12 @@ void checkResourcePlan(const ResourcePlan& plan, const ResourceLimits& limits,
                                            [](auto a, auto b) { return a.first < b.first; });
     const std::uint64_t asked =
         limits.maxMemoryBytes ? limits.maxMemoryBytes : kDefaultMaxMemoryBytes;
-    throw Error(file, plan.command + " needs " + mebibytes(plan.memoryBytes()) + " of memory (" +
-                          (tokens.empty() ? "" : tokens + ", ") + largest.second + " " +
-                          mebibytes(largest.first) + "), over the memory limit of " +
-                          mebibytes(memoryLimit) +
-                          (limit < asked ? " (what this machine or process has free)" : "") +
-                          "; --max-memory-mb N raises it");
+    throw BudgetError(file, plan.command + " needs " + mebibytes(plan.memoryBytes()) +
+                                " of memory (" + (tokens.empty() ? "" : tokens + ", ") +
+                                largest.second + " " + mebibytes(largest.first) +
+                                "), over the memory limit of " + mebibytes(memoryLimit) +
+                                (limit < asked ? " (what this machine or process has free)" : "") +
+                                "; --max-memory-mb N raises it");
   }
 }
 
@@ -139,6 +140,13 @@ ResourcePlan forwardPlan(const TransformerConfig& c, std::int64_t gridRows, std:
   plan.outputBytes = oneLayer ? t * d * row : (layers + 1.0) * t * d * row + patches * d * row;
   if (keepAttention)
     plan.outputBytes += double(c.depth) * attentionScratchBytes(plan.tokens, c.numHeads);
+  return plan;
+}
+
+ResourcePlan weightsPlan(const TransformerConfig& config) {
+  ResourcePlan plan;
+  plan.command = "loading the encoder";
+  plan.weightBytes = forwardPlan(config, 0, 0, false, false, false).weightBytes;
   return plan;
 }
 

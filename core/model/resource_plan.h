@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/image/preprocess.h"
+#include "core/io/error.h"
 #include "core/model/transformer_config.h"
 
 namespace patchlens {
@@ -27,8 +28,17 @@ struct ResourcePlan {
   double activationBytes = 0;  // token matrices kept and the block's scratch
   double attentionBytes = 0;   // softmax probabilities held at once
   double outputBytes = 0;      // bytes written
+  // Options that would ask for less output ("--layer L"), named in the refusal; may be empty.
+  std::string outputHint;
 
   double memoryBytes() const { return weightBytes + inputBytes + activationBytes + attentionBytes; }
+};
+
+// A plan over --max-memory-mb or --max-output-mb: the GUI shows it in its banner (the open
+// is refused) where another Error of the encoder only disables the transformer views.
+class BudgetError : public Error {
+ public:
+  using Error::Error;
 };
 
 struct ResourceLimits {
@@ -36,7 +46,7 @@ struct ResourceLimits {
   std::uint64_t maxOutputBytes = std::uint64_t{256} << 20;
 };
 
-// Refuses a plan over either limit: throws Error(file, ...) naming the command, the bytes it
+// Refuses a plan over either limit: throws BudgetError(file, ...) naming the command, the bytes it
 // needs, what dominates, the limit and the option that raises it (--max-memory-mb,
 // --max-output-mb).
 void checkResourcePlan(const ResourcePlan& plan, const ResourceLimits& limits,
@@ -68,5 +78,9 @@ double attentionScratchBytes(std::int64_t tokens, int heads, bool materialised =
 ResourcePlan forwardPlan(const TransformerConfig& config, std::int64_t gridRows,
                          std::int64_t gridCols, bool keepAttention, bool oneLayer,
                          bool observedAttention = true);
+
+// Loading an encoder: its float32 weights (from the config's sizes, as forwardPlan counts
+// them), checked before any block tensor is converted.
+ResourcePlan weightsPlan(const TransformerConfig& config);
 
 }  // namespace patchlens

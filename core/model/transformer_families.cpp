@@ -39,6 +39,10 @@ class Reader {
 
   const std::string& prefix() const { return m_prefix; }
   const std::string& path() const { return m_path; }
+  // Shapes only (TransformerLoadOptions::shapesOnly): every name and shape is checked as in a
+  // load, but no tensor is converted; read() returns the shape with no data.
+  bool shapesOnly() const { return m_shapesOnly; }
+  void setShapesOnly(bool on) { m_shapesOnly = on; }
   bool has(const std::string& name) const { return m_names.count(m_prefix + name) > 0; }
   const TensorInfo* info(const std::string& name) const { return m_source.find(m_prefix + name); }
   void setContext(std::string context) { m_context = std::move(context); }
@@ -77,6 +81,7 @@ class Reader {
     if (!matches(t->shape, expected)) {
       fail(name, "is " + shapeText(t->shape) + ", expected " + shapeText(expected));
     }
+    if (m_shapesOnly) return NpyArray{t->shape, {}};
     NpyArray a = m_source.read(m_prefix + name);
     for (float v : a.data) {
       if (!std::isfinite(v)) fail(name, "holds non-finite values (NaN or Inf)");
@@ -97,11 +102,14 @@ class Reader {
     if (t->shape.empty() || t->shape.back() != d || product(t->shape) != d)
       fail(name, "is " + shapeText(t->shape) + ", expected [" + std::to_string(d) + "]");
     const NpyArray a = read(name, {});
+    if (m_shapesOnly) return VectorF::Zero(d);
     return Eigen::Map<const VectorF>(a.data.data(), d);
   }
 
+  // Empty in shapes-only mode.
   RowMatrixF matrix(const std::string& name, std::int64_t rows, std::int64_t cols) const {
     const NpyArray a = read(name, {rows, cols});
+    if (m_shapesOnly) return {};
     return Eigen::Map<const RowMatrixF>(a.data.data(), rows, cols);
   }
 
@@ -136,6 +144,7 @@ class Reader {
   std::string m_path;
   std::string m_prefix;
   std::string m_context;
+  bool m_shapesOnly = false;
   std::set<std::string> m_names;
   mutable std::set<std::string> m_consumed;  // full names
 };
@@ -259,12 +268,20 @@ LinearLayer linear(const Reader& r, const std::string& weight, const std::string
                    std::int64_t out, std::int64_t in) {
   const RowMatrixF w = r.matrix(weight, out, in);
   const VectorF b = bias.empty() ? VectorF::Zero(out) : r.vector(bias, out);
+  if (r.shapesOnly()) return LinearLayer::shapeOnly(static_cast<int>(out), static_cast<int>(in));
   return LinearLayer(w, b);
 }
 
 // q, k, v stored apart (HF) stacked into timm's fused [3D x D] layout.
 LinearLayer stackedQkv(const Reader& r, const std::string& stem, const char* const names[3],
                        const char* weightSuffix, const char* biasSuffix, std::int64_t d) {
+  if (r.shapesOnly()) {
+    for (int i = 0; i < 3; ++i) {
+      r.matrix(stem + names[i] + weightSuffix, d, d);
+      r.vector(stem + names[i] + biasSuffix, d);
+    }
+    return LinearLayer::shapeOnly(static_cast<int>(3 * d), static_cast<int>(d));
+  }
   RowMatrixF w(3 * d, d);
   VectorF b(3 * d);
   for (int i = 0; i < 3; ++i) {
@@ -319,7 +336,7 @@ void setPrefixTokens(const Reader& r, Build& b, const std::string& registers,
     const Shape s = r.shape(registers);
     const NpyArray a = r.read(registers, {1, -1, d});
     c.registerTokens = static_cast<int>(s[1]);
-    for (int i = 0; i < c.registerTokens; ++i)
+    for (int i = 0; i < c.registerTokens && !r.shapesOnly(); ++i)
       prefix.emplace_back(Eigen::Map<const VectorF>(a.data.data() + i * d, d));
     c.family += " (" + std::to_string(c.registerTokens) + " registers)";
   }
@@ -551,6 +568,26 @@ void readGoogleBlock(Reader& r, TransformerBlock& blk, const std::string& p, std
   if (qs.size() != 3 || qs[0] != d || qs[1] <= 0 || qs[1] * qs[2] != d)
     r.fail(p + attn + "/query/kernel", "is " + shapeText(qs) + ", expected [D, heads, D / heads]");
   heads = static_cast<int>(qs[1]);
+  if (r.shapesOnly()) {  // the same names and shapes checked, nothing converted
+    const char* parts[] = {"/query", "/key", "/value"};
+    for (const char* part : parts) {
+      r.read(p + attn + part + "/kernel", {d, qs[1], qs[2]});
+      r.read(p + attn + part + "/bias", {qs[1], qs[2]});
+    }
+    r.read(p + attn + "/out/kernel", {qs[1], qs[2], d});
+    r.vector(p + attn + "/out/bias", d);
+    blk.qkv = LinearLayer::shapeOnly(static_cast<int>(3 * d), static_cast<int>(d));
+    blk.proj = LinearLayer::shapeOnly(static_cast<int>(d), static_cast<int>(d));
+    blk.norm2 = r.layerNorm(p + ln2 + "/scale", p + ln2 + "/bias", d);
+    const std::int64_t m = mlpWidth(r, p + mlp + "/Dense_0/kernel", d, true);
+    r.read(p + mlp + "/Dense_0/kernel", {d, m});
+    r.vector(p + mlp + "/Dense_0/bias", m);
+    r.read(p + mlp + "/Dense_1/kernel", {m, d});
+    r.vector(p + mlp + "/Dense_1/bias", d);
+    blk.fc1 = LinearLayer::shapeOnly(static_cast<int>(m), static_cast<int>(d));
+    blk.fc2 = LinearLayer::shapeOnly(static_cast<int>(d), static_cast<int>(m));
+    return;
+  }
   RowMatrixF w(3 * d, d);
   VectorF bias(3 * d);
   const char* names[3] = {"/query", "/key", "/value"};
@@ -640,7 +677,7 @@ void readPositions(const Reader& r, Build& b, std::int64_t d, const std::optiona
     r.fail(b.posName, "is " + shapeText(s) + ", expected [1, T, " + std::to_string(d) + "]");
   const std::int64_t rows = product(s) / d;
   const NpyArray a = r.read(b.posName, {});
-  b.w.positions = Eigen::Map<const RowMatrixF>(a.data.data(), rows, d);
+  if (!r.shapesOnly()) b.w.positions = Eigen::Map<const RowMatrixF>(a.data.data(), rows, d);
   const int prefix = c.prefixTokens();
   std::vector<int> candidates = b.positionPrefixCandidates;
   if (candidates.empty()) candidates = {c.classToken ? 1 : 0};
@@ -803,7 +840,9 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
                           ") belongs to no ViT family PatchLens knows the blocks of");
   }
   Reader r(source, path, prefix);
+  r.setShapesOnly(options.shapesOnly);
   Build b;
+  b.w.shapesOnly = options.shapesOnly;
   const std::string kf = family->keysFamily;
   // DINOv3 (Meta's names: storage_tokens, rope_embed.periods): its own reader, with RoPE.
   if (kf == "timm ViT/DeiT/DINOv2" &&

@@ -23,6 +23,8 @@ struct TransformerWeights {
   std::vector<TransformerBlock> blocks;
   // RoPE families (DINOv3): q and k of the patches rotated in every block; null otherwise.
   std::shared_ptr<const RopeEmbedding> rope;
+  // Read with TransformerLoadOptions::shapesOnly: a description, not a runnable model.
+  bool shapesOnly = false;
 };
 
 }  // namespace patchlens

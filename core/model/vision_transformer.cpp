@@ -7,6 +7,7 @@
 #include "core/model/nonfinite.h"
 #include "core/model/position/rope_embedding.h"
 #include "core/model/position_resampler.h"
+#include "core/model/resource_plan.h"
 #include "core/model/transformer_families.h"
 #include "core/model/transformer_weights.h"
 #include "core/weights/tensor_source_factory.h"
@@ -111,6 +112,18 @@ std::optional<VisionTransformer> VisionTransformer::load(const std::string& path
                                                          const TransformerLoadOptions& options,
                                                          std::string* whyNot) {
   const std::unique_ptr<TensorSource> source = openTensorSource(path);
+  if (!options.shapesOnly) {
+    // Memory follows the file's headers: the weights are sized, and refused over the memory
+    // limit, before any block tensor is converted.
+    TransformerLoadOptions describe = options;
+    describe.shapesOnly = true;
+    std::shared_ptr<const TransformerWeights> shapes =
+        readTransformer(*source, path, describe, whyNot);
+    if (!shapes) return std::nullopt;
+    if (!shapes->shapesOnly) return VisionTransformer(std::move(shapes));  // read whole already
+    checkResourcePlan(weightsPlan(shapes->config), {options.maxMemoryBytes, ~std::uint64_t{0}},
+                      path);
+  }
   std::shared_ptr<const TransformerWeights> w = readTransformer(*source, path, options, whyNot);
   if (!w) return std::nullopt;
   return VisionTransformer(std::move(w));
@@ -128,6 +141,7 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
                                              const AttentionObserver& observer,
                                              KeptLayers kept) const {
   const TransformerWeights& w = *m_weights;
+  if (w.shapesOnly) throw Error({}, "the transformer was described (shapes only), not loaded");
   const TransformerConfig& c = w.config;
   TransformerOutput out;
   Embedding embedding = w.patchEmbedding->forward(input);

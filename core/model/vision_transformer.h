@@ -20,6 +20,13 @@ struct TransformerWeights;
 struct TransformerLoadOptions {
   int heads = 0;            // --heads: > 0 overrides metadata, sidecar and guess
   WeightLoadOptions patch;  // --key / --bias-key for the patch embedding
+  // Read the settings and check every tensor's name and shape, but convert no block tensor
+  // (`info`, the resource plan before loading): the blocks hold shapes only and forward()
+  // refuses to run.
+  bool shapesOnly = false;
+  // --max-memory-mb (0: the default, core/model/resource_plan.h): a load first reads the
+  // shapes and refuses weights that would not fit, before converting any tensor.
+  std::uint64_t maxMemoryBytes = 0;
 };
 
 // Everything one forward pass produces. Token order: cls, dist, registers, then the patches
@@ -55,7 +62,8 @@ using AttentionObserver = std::function<void(int block, const std::vector<RowMat
 class VisionTransformer {
  public:
   // nullopt when the file holds only a patch embedding (why: in *whyNot). Throws Error naming
-  // a missing or mis-shaped block tensor. Heads: options.heads > 0 wins, else metadata/sidecar,
+  // a missing or mis-shaped block tensor, or weights over options.maxMemoryBytes (before any
+  // block tensor is converted). Heads: options.heads > 0 wins, else metadata/sidecar,
   // else the standard-width guess, else Error("... pass --heads").
   static std::optional<VisionTransformer> load(const std::string& path,
                                                const TransformerLoadOptions& options = {},

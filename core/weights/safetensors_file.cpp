@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
+#include <unordered_set>
 #include <utility>
 
 #include "core/io/error.h"
@@ -63,6 +64,51 @@ std::uint64_t unsignedOrFail(const Json& v, const std::string& file, const std::
   return v.get<std::uint64_t>();
 }
 
+// Duplicate keys and nesting, checked as the header is read (see SafetensorsFile::parse).
+class HeaderChecks : public nlohmann::json_sax<Json> {
+ public:
+  explicit HeaderChecks(std::string file) : m_file(std::move(file)) {}
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    if (m_objects.size() >= 2 || m_arrays > 0)
+      throw Error(m_file, "safetensors header nests too deeply");
+    m_objects.emplace_back();
+    return true;
+  }
+  bool key(string_t& name) override {
+    if (!m_objects.empty() && !m_objects.back().insert(name).second)
+      throw Error(m_file, "safetensors header has a duplicate key " + quotedName(name));
+    return true;
+  }
+  bool end_object() override {
+    if (!m_objects.empty()) m_objects.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (m_arrays >= 1) throw Error(m_file, "safetensors header nests too deeply");
+    ++m_arrays;
+    return true;
+  }
+  bool end_array() override {
+    --m_arrays;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    throw e;
+  }
+
+ private:
+  std::string m_file;
+  std::vector<std::unordered_set<std::string>> m_objects;
+  int m_arrays = 0;
+};
+
 }  // namespace
 
 SafetensorsFile::SafetensorsFile(const std::string& path)
@@ -110,41 +156,18 @@ void SafetensorsFile::parse() {
   if (headerBytes == 0 || text[0] != '{')
     throw Error(file, "safetensors header does not start with '{'");
 
-  // The DOM parser would keep the last of two equal keys silently; the callback sees each key
-  // as it is read. A stack of key sets, one per open object, also bounds the nesting.
-  std::vector<std::set<std::string>> openObjects;
-  int openArrays = 0;
-  const auto callback = [&](int, Json::parse_event_t event, Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-        if (openObjects.size() >= 2 || openArrays > 0)
-          throw Error(file, "safetensors header nests too deeply");
-        openObjects.emplace_back();
-        break;
-      case Json::parse_event_t::object_end:
-        if (!openObjects.empty()) openObjects.pop_back();
-        break;
-      case Json::parse_event_t::array_start:
-        if (openArrays >= 1) throw Error(file, "safetensors header nests too deeply");
-        ++openArrays;
-        break;
-      case Json::parse_event_t::array_end:
-        --openArrays;
-        break;
-      case Json::parse_event_t::key:
-        if (!openObjects.empty() && !openObjects.back().insert(parsed.get<std::string>()).second) {
-          throw Error(file, "safetensors header has a duplicate key " +
-                                quotedName(parsed.get<std::string>()));
-        }
-        break;
-      case Json::parse_event_t::value:
-        break;
-    }
-    return true;
-  };
+  // The DOM parser would keep the last of two equal keys silently: a SAX pass sees each key as
+  // it is read first (nlohmann's callback parser rescans the enclosing object at the end of
+  // every nested one: quadratic over 120,000 tensors). Its key sets also bound the nesting.
+  HeaderChecks checks(file);
+  try {
+    Json::sax_parse(text, text + headerBytes, &checks);
+  } catch (const Json::exception& e) {
+    throw Error(file, "safetensors header is not valid JSON: " + jsonReason(e));
+  }
   Json header;
   try {
-    header = Json::parse(text, text + headerBytes, callback);
+    header = Json::parse(text, text + headerBytes);
   } catch (const Json::exception& e) {
     throw Error(file, "safetensors header is not valid JSON: " + jsonReason(e));
   }

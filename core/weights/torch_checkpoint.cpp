@@ -25,6 +25,9 @@ constexpr std::int64_t kLegacyProtocol = 1001;
 constexpr const char* kNestedKeys[] = {"model",     "state_dict", "module", "teacher", "student",
                                        "model_ema", "ema",        "net",    "network", "params"};
 constexpr std::size_t kMaxTensors = 1'000'000;
+// Names the state-dict walk may make (tensors and the containers that could hold them).
+constexpr std::size_t kMaxNames = 2 * kMaxTensors;
+constexpr std::size_t kMaxNameBytes = std::size_t{64} << 20;  // real checkpoints: < 1 MiB
 constexpr int kMaxDepth = 64;
 
 struct StorageDtype {
@@ -305,6 +308,8 @@ void TorchCheckpoint::collect(const PickleValue* root) {
     int depth;
   };
   std::vector<Item> todo{{current, "", 0}};
+  std::size_t named = 0;
+  std::size_t namedBytes = 0;
   while (!todo.empty()) {
     Item item = std::move(todo.back());
     todo.pop_back();
@@ -373,18 +378,28 @@ void TorchCheckpoint::collect(const PickleValue* root) {
              attributes(c) != nullptr;
     };
     std::vector<Item> children;
+    // Every name made is counted, and its bytes: a list of 16 M references to one memoised
+    // list, or 100,000 keys that are one memoised 64 kB string, would otherwise make gigabytes
+    // of names before any value is seen twice.
+    const auto name = [&](const PickleValue* child, std::string childName) {
+      namedBytes += childName.size();
+      if (++named > kMaxNames || namedBytes > kMaxNameBytes)
+        throw Error(m_name, "the checkpoint names more than " + std::to_string(kMaxNames) +
+                                " values that could hold tensors, or more than " +
+                                std::to_string(kMaxNameBytes >> 20) + " MiB of names");
+      children.push_back({child, std::move(childName), item.depth + 1});
+    };
     if (const PickleValue* a = attributes(v)) {
       if (!visited.insert(a).second) continue;
       for (std::size_t i = 0; i + 1 < a->items.size(); i += 2) {
         if (!kept(a->items[i + 1])) continue;
         const std::string key = keyText(a->items[i]);
-        if (!key.empty()) children.push_back({a->items[i + 1], prefix + key, item.depth + 1});
+        if (!key.empty()) name(a->items[i + 1], prefix + key);
       }
     } else if (v->kind == Kind::List || v->kind == Kind::Tuple) {
       if (!visited.insert(v).second) continue;
       for (std::size_t i = 0; i < v->items.size(); ++i) {
-        if (kept(v->items[i]))
-          children.push_back({v->items[i], prefix + std::to_string(i), item.depth + 1});
+        if (kept(v->items[i])) name(v->items[i], prefix + std::to_string(i));
       }
     }
     // Reverse so the stack pops them in file order.

@@ -52,6 +52,111 @@ void addManifestRows(const std::string& folder, const QStringList& argsBeforeFil
   }
 }
 
+// Files too large to commit (megabytes of headers), written by the test: the scale attacks of
+// issue 24. Each holds a valid 8-wide patch embedding [8, 3, 16, 16] among the counted parts.
+void appendLe(std::string& out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
+}
+
+bool writeFile(const QString& path, const std::string& bytes) {
+  QFile f(path);
+  return f.open(QIODevice::WriteOnly) &&
+         f.write(bytes.data(), static_cast<qint64>(bytes.size())) == qint64(bytes.size());
+}
+
+// A safetensors file of 120,000 one-float tensors and the patch weight: names found by hashed
+// lookups, not linear scans.
+std::string manyNamesSafetensors(int count) {
+  std::string header =
+      "{\"patch_embed.proj.weight\":{\"dtype\":\"F32\",\"shape\":[8,3,16,16],"
+      "\"data_offsets\":[0,24576]}";
+  std::uint64_t offset = 24576;
+  for (int i = 0; i < count; ++i) {
+    header += ",\"extra.t" + std::to_string(i) +
+              "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[" + std::to_string(offset) +
+              "," + std::to_string(offset + 4) + "]}";
+    offset += 4;
+  }
+  header += "}";
+  std::string out;
+  appendLe(out, header.size(), 8);
+  out += header;
+  out.append(offset, '\0');
+  return out;
+}
+
+// A GGUF (v3) with 160,000 one-float tensor infos besides the patch weight.
+std::string manyInfosGguf(int count) {
+  std::string out = "GGUF";
+  appendLe(out, 3, 4);
+  appendLe(out, static_cast<std::uint64_t>(count) + 1, 8);
+  appendLe(out, 1, 8);  // one metadata entry: general.architecture = "clip"
+  const auto string = [&](const std::string& text) {
+    appendLe(out, text.size(), 8);
+    out += text;
+  };
+  string("general.architecture");
+  appendLe(out, 8, 4);  // GGUF_TYPE_STRING
+  string("clip");
+  string("v.patch_embd.weight");
+  appendLe(out, 4, 4);
+  for (std::uint64_t dim : {16, 16, 3, 8}) appendLe(out, dim, 8);  // ggml order: fastest first
+  appendLe(out, 0, 4);                                             // F32
+  appendLe(out, 0, 8);
+  std::uint64_t offset = 24576;
+  for (int i = 0; i < count; ++i) {
+    string("x." + std::to_string(i));
+    appendLe(out, 1, 4);
+    appendLe(out, 1, 8);
+    appendLe(out, 0, 4);
+    appendLe(out, offset, 8);
+    offset += 32;  // each tensor aligned to general.alignment's default 32
+  }
+  out.append((32 - out.size() % 32) % 32, '\0');
+  out.append(offset, '\0');
+  return out;
+}
+
+// A legacy torch.save stream whose state dict holds, besides the patch weight, a list of
+// `count` references to one memoised empty list (APPENDS in batches, so the pickle stack stays
+// small): the state-dict walk must not name them all.
+std::string memoisedListLegacyPth(std::size_t count) {
+  const auto unicode = [](const std::string& text) {
+    std::string op = "X";
+    appendLe(op, text.size(), 4);
+    return op + text;
+  };
+  std::string out;
+  // The magic number (LONG1 of 10 bytes), protocol 1001, sys info {little_endian: True}.
+  out += std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);
+  out += std::string("\x80\x02M\xe9\x03.", 6);
+  out += "\x80\x02}" + unicode("little_endian") + "\x88s.";
+  // {"patch_embed.proj.weight": _rebuild_tensor_v2(storage '0', 0, (8,3,16,16), strides),
+  //  "junk": [[]] * count}
+  std::string p = "\x80\x02}";
+  p += unicode("patch_embed.proj.weight");
+  p += "ctorch._utils\n_rebuild_tensor_v2\n(";
+  p += "(" + unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") + "J" +
+       std::string("\x00\x18\x00\x00", 4) + "tQ";  // BINPERSID, 6144 elements
+  p += std::string("K\x00", 2) + "(K\x08K\x03K\x10K\x10t" + "(J" +
+       std::string("\x00\x03\x00\x00", 4) + "J" + std::string("\x00\x01\x00\x00", 4) +
+       "K\x10K\x01t" + "\x89" + "ccollections\nOrderedDict\n)Rt" + "R" + "s";
+  p += unicode("junk") + "](" + "]q" + std::string("\x00", 1);
+  std::size_t done = 1;
+  while (done < count) {
+    const std::size_t batch = std::min<std::size_t>(1000, count - done);
+    if (done > 1) p += "(";
+    for (std::size_t i = 0; i < batch; ++i) p += std::string("h\x00", 2);
+    p += "e";
+    done += batch;
+  }
+  p += "s.";
+  out += p;
+  out += std::string("\x80\x02]") + unicode("0") + "a.";  // storage keys ['0']
+  appendLe(out, 6144, 8);
+  out.append(6144 * 4, '\0');
+  return out;
+}
 }  // namespace
 
 // Every hostile file ends in exit 1 with one line naming it and the reason, inside the
@@ -70,6 +175,8 @@ class TestHostileFiles : public QObject {
   void awkwardButValidInputsWork();
   void modelSettingsBounded_data();
   void modelSettingsBounded();
+  void scaleAttacksBounded_data();
+  void scaleAttacksBounded();
   void fullDiskLeavesNoPartialFile_data();
   void fullDiskLeavesNoPartialFile();
 
@@ -200,6 +307,7 @@ void TestHostileFiles::modelSettingsBounded_data() {
   QTest::addColumn<QString>("out");
   QTest::addColumn<int>("status");
   QTest::addColumn<QString>("text");
+  QTest::addColumn<QString>("stdoutText");  // what stdout holds, when given
   const QString models = QString::fromStdString(test::dataPath("bad/models"));
   int n = 0;
   for (const auto& r : test::readTsv(test::dataPath("bad/models/expected.tsv"))) {
@@ -214,7 +322,8 @@ void TestHostileFiles::modelSettingsBounded_data() {
     QTest::newRow(
         QString("%1 %2: %3").arg(n).arg(QString::fromStdString(r[0]), args.front()).toUtf8())
         << args << out << std::stoi(r[2])
-        << expand(r.size() > 3 ? QString::fromStdString(r[3]) : "");
+        << expand(r.size() > 3 ? QString::fromStdString(r[3]) : "")
+        << (r.size() > 4 ? QString::fromStdString(r[4]) : QString());
   }
 }
 
@@ -227,6 +336,7 @@ void TestHostileFiles::modelSettingsBounded() {
   QFETCH(QString, out);
   QFETCH(int, status);
   QFETCH(QString, text);
+  QFETCH(QString, stdoutText);
   const Outcome o = runLimited(args, 1ull << 30);
   QVERIFY2(o.exitCode == status, qPrintable(QString("exit %1: %2").arg(o.exitCode).arg(o.err)));
   QVERIFY2(o.err.contains(text), qPrintable(o.err));
@@ -244,13 +354,59 @@ void TestHostileFiles::modelSettingsBounded() {
   if (status != 0) QVERIFY2(left.isEmpty(), qPrintable(left.join(", ")));
   if (status == 0 && args.front() != "info") QCOMPARE(left.size(), 1);
   for (const QString& f : left) QFile::remove(target.absolutePath() + "/" + f);
-  if (status == 0 && args.front() == "info") {
-    // The grid line reports the file's width (8), not the default 768.
-    QVERIFY2(o.out.contains("embedding [196, 8] with --weights"), qPrintable(o.out));
-  }
+  // E.g. info IMAGE --weights W: the grid line reports the file's width (8), not the default.
+  QVERIFY2(o.out.contains(stdoutText), qPrintable(o.out.left(2000)));
   if (!qEnvironmentVariableIsSet("PATCHLENS_NO_RLIMIT"))
     QVERIFY2(o.milliseconds < 5000, qPrintable(QString("%1 ms").arg(o.milliseconds)));
   qInfo("%lld ms", o.milliseconds);
+}
+
+void TestHostileFiles::scaleAttacksBounded_data() {
+  QTest::addColumn<QString>("file");
+  QTest::addColumn<QString>("reason");  // empty: accepted (exit 0)
+  QTest::addColumn<QString>("bytes");
+  const QString names = m_dir.filePath("names_120000.safetensors");
+  QVERIFY(writeFile(names, manyNamesSafetensors(120000)));
+  QTest::newRow("120,000 tensor names") << names << ""
+                                        << "9 MB";
+  const QString infos = m_dir.filePath("infos_160000.gguf");
+  QVERIFY(writeFile(infos, manyInfosGguf(160000)));
+  QTest::newRow("160,000 GGUF tensor infos") << infos << ""
+                                             << "10 MB";
+  const QString list = m_dir.filePath("memoised_list_16600000.pth");
+  QVERIFY(writeFile(list, memoisedListLegacyPth(16'600'000)));
+  QTest::newRow("16.6 M references to one memoised list")
+      << list << "the checkpoint names more than 2000000 values that could hold tensors"
+      << "33 MB";
+}
+
+// Counts no real checkpoint reaches, made in the test (megabytes of headers): linear-time
+// loading and bounded naming under the 1 GiB address-space limit, within 5 s; `embed` needs
+// only the patch weight among them, `info` lists them.
+void TestHostileFiles::scaleAttacksBounded() {
+  QFETCH(QString, file);
+  QFETCH(QString, reason);
+  const QString target = m_dir.filePath("scale.npy");
+  for (const QStringList& args :
+       {QStringList{"embed", QString::fromStdString(test::dataPath("chelsea.png")), "--weights",
+                    file, "-o", target},
+        QStringList{"info", file}}) {
+    const Outcome o = runLimited(args, 1ull << 30);
+    if (reason.isEmpty()) {
+      QVERIFY2(o.exitCode == 0, qPrintable(QString("exit %1: %2").arg(o.exitCode).arg(o.err)));
+    } else {
+      QVERIFY2(o.exitCode == 1, qPrintable(QString("exit %1: %2").arg(o.exitCode).arg(o.err)));
+      QVERIFY2(o.err.startsWith("patchlens-cli: error: " + file + ": "), qPrintable(o.err));
+      QVERIFY2(o.err.contains(reason), qPrintable(o.err));
+      QCOMPARE(o.err.count('\n'), 1);
+    }
+    if (!qEnvironmentVariableIsSet("PATCHLENS_NO_RLIMIT"))
+      QVERIFY2(o.milliseconds < 5000, qPrintable(QString("%1 ms").arg(o.milliseconds)));
+    qInfo("%s: %lld ms", qPrintable(args.front()), o.milliseconds);
+  }
+  QCOMPARE(QFileInfo::exists(target), reason.isEmpty());
+  QFile::remove(target);
+  QFile::remove(file);
 }
 
 void TestHostileFiles::fullDiskLeavesNoPartialFile_data() {

@@ -71,6 +71,7 @@ class TestPickleReader : public QObject {
   void deepNestingNeedsNoRecursion();
   void stackIsBounded();
   void endOffsetAllowsConsecutivePickles();
+  void copiesOfMemoisedTextAreBudgeted_data();
   void copiesOfMemoisedTextAreBudgeted();
 };
 
@@ -274,28 +275,49 @@ void TestPickleReader::endOffsetAllowsConsecutivePickles() {
   QCOMPARE(end, two.size());
 }
 
-// A 64 kB memoised string made into a new value again and again (STACK_GLOBAL of an allowed
-// __torch__ class, popped each time): 5,000 uses would build 320 MB; the byte budget stops
-// it, long before, with a message naming the budget.
-void TestPickleReader::copiesOfMemoisedTextAreBudgeted() {
-  const std::string module = "__torch__." + std::string(65536, 'a');
+// A 64 kB memoised string made into a new value again and again, popped each time: by
+// STACK_GLOBAL of an allowed __torch__ class, by NEWOBJ of that class (its name copied into
+// the object) or by _codecs.encode (the bytes it stands for). 5,000 uses would build 320 MB;
+// the byte budget stops each long before, with a message naming the budget, and 100 uses
+// parse: the memo itself shares, never copies.
+void TestPickleReader::copiesOfMemoisedTextAreBudgeted_data() {
+  QTest::addColumn<QByteArray>("head");
+  QTest::addColumn<QByteArray>("use");
   const auto u32 = [](std::size_t n) {
     return std::string{static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
                        static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff)};
   };
-  // BINUNICODE module, BINPUT 0, BINUNICODE "M", BINPUT 1, POP, POP; then per use: BINGET 0, BINGET
-  // 1, STACK_GLOBAL, POP.
-  const std::string head =
+  const std::string module = "__torch__." + std::string(65536, 'a');
+  // BINUNICODE module, BINPUT 0, BINUNICODE "M", BINPUT 1, POP, POP.
+  const std::string classHead =
       "\x80\x02X"s + u32(module.size()) + module + "q\x00X\x01\x00\x00\x00Mq\x01"s + "00";
-  const std::string use = "h\x00h\x01\x93"s + "0";
-  std::string pickle = head;
-  for (int i = 0; i < 5000; ++i) pickle += use;
+  // Per use: BINGET 0, BINGET 1, STACK_GLOBAL, POP.
+  QTest::newRow("STACK_GLOBAL") << QByteArray::fromStdString(classHead)
+                                << QByteArray::fromStdString("h\x00h\x01\x93"s + "0");
+  // The class once (STACK_GLOBAL, BINPUT 2); per use: BINGET 2, EMPTY_TUPLE, NEWOBJ, POP.
+  QTest::newRow("NEWOBJ") << QByteArray::fromStdString(classHead + "h\x00h\x01\x93q\x02"s + "0")
+                          << QByteArray::fromStdString("h\x02)\x81"s + "0");
+  // GLOBAL _codecs.encode (BINPUT 0), the text (BINPUT 1), 'latin1' (BINPUT 2), all popped;
+  // per use: BINGET 0, BINGET 1, BINGET 2, TUPLE2, REDUCE, POP.
+  const std::string text(65536, 'b');
+  const std::string codecsHead =
+      "\x80\x02"
+      "c_codecs\nencode\nq\x00"s +
+      "X"s + u32(text.size()) + text + "q\x01X\x06\x00\x00\x00latin1q\x02"s + "000";
+  QTest::newRow("_codecs.encode") << QByteArray::fromStdString(codecsHead)
+                                  << QByteArray::fromStdString("h\x00h\x01h\x02\x86R"s + "0");
+}
+
+void TestPickleReader::copiesOfMemoisedTextAreBudgeted() {
+  QFETCH(QByteArray, head);
+  QFETCH(QByteArray, use);
+  std::string pickle = head.toStdString();
+  for (int i = 0; i < 5000; ++i) pickle += use.toStdString();
   pickle += "N.";
   const std::string why = refusal(pickle);
   QVERIFY2(why.find("more than 256 MiB of values") != std::string::npos, why.c_str());
-  // Under the budget the same pickle parses: the memo itself shares, never copies.
-  std::string few = head;
-  for (int i = 0; i < 100; ++i) few += use;
+  std::string few = head.toStdString();
+  for (int i = 0; i < 100; ++i) few += use.toStdString();
   few += "N.";
   const std::string fewWhy = refusal(few);
   QVERIFY2(fewWhy.empty(), fewWhy.c_str());

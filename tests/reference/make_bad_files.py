@@ -341,8 +341,8 @@ def make_models():
         save_gguf({k: np.asarray(v, np.float32) for k, v in state_gguf(m).items()}, meta,
                   os.path.join(folder(name), "mmproj.gguf"), alignment=alignment)
 
-    def row(name, args, status, text):
-        rows.append((name, args, str(status), text))
+    def row(name, args, status, text, stdout=""):
+        rows.append((name, args, str(status), text) + ((stdout,) if stdout else ()))
 
     st = "--weights {dir}/model.safetensors"
     fwd = "forward {image} " + st + " -o {out}.npz"
@@ -415,7 +415,8 @@ def make_models():
     row("valid", fwd + " --attention --img-size 4096", 1, "forward would write 32778 MiB (65537 tokens)")
     row("valid", "forward {image} " + st + " --layer final --img-size 1024 -o {out}.npy", 0, "")
     row("valid", "forward {image} " + st + " --attention --img-size 1536 -o {out}.npz", 1,
-        "over the output limit of 256 MiB; --max-output-mb N raises it")
+        "over the output limit of 256 MiB; --max-output-mb N raises it (or ask for less: "
+        "--layer L, no --attention)")
     row("valid", "forward {image} " + st + " --img-size 2048 --max-memory-mb 64 -o {out}.npz", 1,
         "over the memory limit of 64 MiB; --max-memory-mb N raises it")
     row("valid", "export {image} " + st + " --plot attention:1 --img-size 4096 -o {out}.png", 1,
@@ -443,10 +444,65 @@ def make_models():
     row("pth_stride0_mlp", "forward {image} --weights {dir}/model.pth -o {out}.npz", 1,
         "tensor 'blocks.0.mlp.fc1.weight' [16, 8] (strides [0, 0]) has 128 elements from a storage of 1")
     # info IMAGE --weights W reports the file's width, not the default 768.
-    row("valid", "info {image} " + st, 0, "")
+    row("valid", "info {image} " + st, 0, "", "embedding [196, 8] with --weights")
+
+    def rezip_deflated(path):
+        # torch.save stores its members; deflated (as any zip tool may rewrite them) the
+        # shared or zero storages below take a few kB.
+        import zipfile
+        with zipfile.ZipFile(path) as zi:
+            members = [(i.filename, zi.read(i.filename)) for i in zi.infolist()]
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zo:
+            for name, data in members:  # a fixed date: the same bytes on every run
+                zo.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                            compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+
+    # 3,000 blocks sharing block 1's storages (a small file once deflated): 2.3 GiB of
+    # float32 weights to hold. `info` describes it from the headers (nothing converted); a
+    # load is refused from the weights' plan before any block tensor is converted. The block's
+    # values are one constant (they are never run), so its storages deflate to nothing.
+    d = 128
+    m = Canon(rng, d, 1, 2, 16, 4, 4 * d, "F32")
+    sd = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state_timm(m).items()}
+    block = {k[len("blocks.0."):]: torch.full_like(v, 0.01)
+             for k, v in sd.items() if k.startswith("blocks.0.")}
+    for k, v in block.items():
+        sd["blocks.0." + k] = v
+    # The patch weight of few distinct values (embed runs it), so it deflates too.
+    sd["patch_embed.proj.weight"] = torch.from_numpy(
+        (rng.integers(-2, 3, size=(d, 3, 16, 16)) * 0.05).astype(np.float32))
+    for i in range(1, 3000):
+        for k, v in block.items():
+            sd["blocks.%d.%s" % (i, k)] = v
+    path = os.path.join(folder("pth_tied_3000_blocks"), "model.pth")
+    save_torch_zip(sd, path)
+    rezip_deflated(path)
+    with open(os.path.join(MODELS_OUT, "pth_tied_3000_blocks", "config.json"), "w") as f:
+        json.dump(heads2, f)
+    row("pth_tied_3000_blocks", "info {dir}/model.pth", 0, "", "timm ViT, depth 3000, 2 heads")
+    row("pth_tied_3000_blocks", "forward {image} --weights {dir}/model.pth -o {out}.npz", 1,
+        "loading the encoder needs 2")
+    row("pth_tied_3000_blocks", "embed {image} --weights {dir}/model.pth -o {out}.npy", 0, "")
+    # Every tensor a small view at the start of one 256 MiB zero storage (0.25 MB deflated):
+    # each read inflates only up to its view's end, not the whole storage.
+    m = Canon(rng, 8, 1, 2, 16, 4, 16, "F32")
+    big = torch.zeros(1 << 26)
+    sd, offset = {}, 0
+    for k, v in state_timm(m).items():
+        v = torch.from_numpy(np.asarray(v, np.float32).copy())
+        big[offset:offset + v.numel()] = v.flatten()
+        sd[k] = big[offset:offset + v.numel()].view(v.shape)
+        offset += v.numel()
+    path = os.path.join(folder("pth_views_of_256mib_storage"), "model.pth")
+    save_torch_zip(sd, path)
+    rezip_deflated(path)
+    with open(os.path.join(MODELS_OUT, "pth_views_of_256mib_storage", "config.json"), "w") as f:
+        json.dump(heads2, f)
+    row("pth_views_of_256mib_storage", "forward {image} --weights {dir}/model.pth -o {out}.npz", 0, "")
 
     with open(os.path.join(MODELS_OUT, "expected.tsv"), "w") as manifest:
-        manifest.write("# folder\targuments\texit status\ttext of the one stderr line\n")
+        manifest.write("# folder\targuments\texit status\ttext of the one stderr line"
+                       "\t(optional) text stdout holds\n")
         for r in rows:
             manifest.write("\t".join(r) + "\n")
     print(len(rows), "model cases in", os.path.normpath(MODELS_OUT))

@@ -35,6 +35,7 @@ class tst_GuiHostileFiles : public QObject {
   void initTestCase();
   void refusedWithMessage_data();
   void refusedWithMessage();
+  void budgetRefusalInBanner();
   void cleanupTestCase();
 
  private:
@@ -182,6 +183,37 @@ void tst_GuiHostileFiles::refusedWithMessage() {
   QCOMPARE(m_window->inspector()->shownToken(), 3 * 14 + 4);
   QCOMPARE(session->config().weights.source, std::string("xavier"));
   QCOMPARE(session->config().weights.shape.embedDim, 768);
+}
+
+// A model over --max-memory-mb: the plan's one line in the error banner (naming the file,
+// the limit and the option), an image still shown. With
+// PATCHLENS_BANNER_SCREENSHOT set, the 1366 x 768 window is saved there (tools/screenshots.sh).
+void tst_GuiHostileFiles::budgetRefusalInBanner() {
+  Session* session = m_window->session();
+  QVERIFY(!session->isBusy());
+  m_window->resize(1366, 768);
+  PipelineConfig config = session->config();
+  config.maxMemoryBytes = std::uint64_t{1} << 20;  // --max-memory-mb 1
+  session->setConfig(config);
+  QTRY_VERIFY_WITH_TIMEOUT(!session->isBusy(), 20000);
+  QSignalSpy errors(session, &Session::errorOccurred);
+  const QString weights =
+      QStringLiteral(PATCHLENS_TEST_DATA "/transformer/timm_vit_f32/model.safetensors");
+  m_window->openWeights(weights);
+  QTRY_VERIFY_WITH_TIMEOUT(errors.count() >= 1 && !session->isBusy(), 20000);
+  const QString message = m_window->errorText();
+  QVERIFY2(message.contains(QStringLiteral("over the memory limit of 1 MiB")) &&
+               message.contains(QStringLiteral("--max-memory-mb N raises it")) &&
+               message.contains(QStringLiteral("model.safetensors")),
+           qPrintable(message));
+  QVERIFY(session->hasResult());  // an image is still shown under the banner
+  if (const QString shot = qEnvironmentVariable("PATCHLENS_BANNER_SCREENSHOT"); !shot.isEmpty()) {
+    QTest::qWait(200);  // the banner's layout settles
+    QVERIFY(m_window->grab().save(shot));
+  }
+  config.maxMemoryBytes = 0;
+  session->setConfig(config);
+  QTRY_VERIFY_WITH_TIMEOUT(!session->isBusy(), 20000);
 }
 
 QTEST_MAIN(tst_GuiHostileFiles)

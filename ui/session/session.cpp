@@ -467,12 +467,15 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
           TransformerLoadOptions options;
           options.patch = job.config.weights.file;
           options.heads = job.heads;
+          options.maxMemoryBytes = job.config.maxMemoryBytes;
           auto model = VisionTransformer::load(job.config.weights.source, options, &whyNot);
           if (model) {
             full->model = std::make_shared<const VisionTransformer>(std::move(*model));
           } else {
             full->noTransformer = toQString(whyNot);
           }
+        } catch (const BudgetError&) {
+          throw;  // over --max-memory-mb: the open is refused, in the banner
         } catch (const Error& e) {
           full->noTransformer = toQString(e.reason());
         }
@@ -533,6 +536,8 @@ void Session::transformerStage(const std::shared_ptr<ComputeResult>& full, const
     checkResourcePlan(plan, {job.config.maxMemoryBytes, ~std::uint64_t{0}},
                       job.config.weights.source);
     trace = std::make_shared<const LayerTrace>(traceTransformer(*full->model, full->tensor));
+  } catch (const BudgetError&) {
+    throw;  // the banner names the limit and --max-memory-mb
   } catch (const Error& e) {
     full->noTransformer = toQString(e.reason());
     full->model.reset();
