@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/io/error.h"
+#include "core/model/families/beit_reader.h"
 #include "core/model/families/dinov3_reader.h"
 #include "core/model/family_tensor_rules.h"
 #include "core/weights/config_values.h"
@@ -780,7 +781,8 @@ std::string encoderRefusalByName(const TensorSource& source, const std::string& 
   if (!family) return {};
   if (std::string(family->keysFamily) == "timm ViT/DeiT/DINOv2" &&
       (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix)))
-    return {};  // DINOv3's own reader runs it
+    return {};                                                      // DINOv3's own reader runs it
+  if (isBeitLayout(source, family->keysFamily, prefix)) return {};  // BEiT's own reader
   return lookalikeOf(source, family->keysFamily, prefix);
 }
 
@@ -807,6 +809,8 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   if (kf == "timm ViT/DeiT/DINOv2" &&
       (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix)))
     return readDinov3(source, path, prefix, options);
+  // BEiT / data2vec (a relative position bias table, timm or HF names): its own reader.
+  if (isBeitLayout(source, kf, prefix)) return readBeit(source, path, kf, prefix, options);
   if (kf == "timm ViT/DeiT/DINOv2") refuseTimmEvaLayout(source, path, prefix);
   // A family PatchLens does not run is refused by its own names before any of its tensors is
   // read as something looser (a DINOv3 .pth is not "timm DINOv2").

@@ -6,6 +6,9 @@ patchlens_add_qtest(tst_vision_transformer SOURCES tst_vision_transformer.cpp LI
 # DINOv3 (Meta .pth, RoPE, storage tokens) against facebookresearch/dinov3's own code.
 # Fixtures: tests/data/dinov3 (tests/reference/dinov3_fixtures.py).
 patchlens_add_qtest(tst_dinov3 SOURCES tst_dinov3.cpp LIBS patchlens_core LABELS core)
+# BEiT / data2vec (relative position bias) against timm's own beit.py. Fixtures: tests/data/beit
+# (tests/reference/beit_fixtures.py).
+patchlens_add_qtest(tst_beit SOURCES tst_beit.cpp LIBS patchlens_core LABELS core)
 # Issue 22: classifier heads and the exact backward against torch autograd. Fixtures:
 # tests/data/explain (tests/reference/explain_fixtures.py).
 patchlens_add_qtest(tst_backward SOURCES tst_backward.cpp LIBS patchlens_core LABELS core)

@@ -1,12 +1,9 @@
 #include "core/model/families/dinov3_reader.h"
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <set>
 
 #include "core/io/error.h"
+#include "core/model/families/family_tensors.h"
 #include "core/model/position/rope_embedding.h"
 #include "core/weights/shape_text.h"
 #include "core/weights/weight_loader.h"
@@ -14,105 +11,7 @@
 namespace patchlens {
 namespace {
 
-using Shape = std::vector<std::int64_t>;
-
-// Reads tensors under one prefix, checking shapes and finiteness, and remembers which it took
-// so that whatever is left over can be refused by name.
-class Dinov3Tensors {
- public:
-  Dinov3Tensors(const TensorSource& source, std::string path, std::string prefix)
-      : m_source(source), m_path(std::move(path)), m_prefix(std::move(prefix)) {}
-
-  bool has(const std::string& name) const { return m_source.find(m_prefix + name) != nullptr; }
-  void setContext(std::string context) { m_context = std::move(context); }
-
-  [[noreturn]] void fail(const std::string& name, const std::string& why) const {
-    throw Error(m_path, "tensor '" + m_prefix + name + "' " + why +
-                            (m_context.empty() ? "" : " (" + m_context + ")"));
-  }
-
-  Shape shape(const std::string& name) const {
-    const TensorInfo* t = m_source.find(m_prefix + name);
-    if (!t) fail(name, "is missing");
-    return t->shape;
-  }
-
-  // The tensor as float32 with exactly `expected` elements laid out as `expected` (leading 1s
-  // allowed, as [1, 1, D] for cls_token).
-  std::vector<float> read(const std::string& name, const Shape& expected) {
-    const Shape s = shape(name);
-    Shape squeezed(s.begin(), s.end());
-    while (squeezed.size() > expected.size() && squeezed.front() == 1)
-      squeezed.erase(squeezed.begin());
-    if (squeezed != expected)
-      fail(name, "is " + shapeText(s) + ", expected " + shapeText(expected));
-    NpyArray a = m_source.read(m_prefix + name);
-    for (float v : a.data) {
-      if (!std::isfinite(v)) fail(name, "holds non-finite values (NaN or Inf)");
-    }
-    m_used.insert(m_prefix + name);
-    return std::move(a.data);
-  }
-
-  VectorF vector(const std::string& name, std::int64_t d) {
-    const std::vector<float> a = read(name, {d});
-    return Eigen::Map<const VectorF>(a.data(), d);
-  }
-  RowMatrixF matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
-    const std::vector<float> a = read(name, {rows, cols});
-    return Eigen::Map<const RowMatrixF>(a.data(), rows, cols);
-  }
-  LayerNormWeights layerNorm(const std::string& stem, std::int64_t d) {
-    return {vector(stem + ".weight", d), vector(stem + ".bias", d)};
-  }
-  void markUsed(const std::string& name) { m_used.insert(m_prefix + name); }
-
-  // The first tensor under the prefix that nothing took.
-  void refuseLeftovers() const {
-    for (const TensorInfo& t : m_source.tensors()) {
-      if (t.name.compare(0, m_prefix.size(), m_prefix) == 0 && m_used.count(t.name) == 0)
-        throw Error(m_path,
-                    "tensor '" + t.name + "' is not part of the DINOv3 layout PatchLens runs");
-    }
-  }
-
-  int countBlocks() const {
-    int count = 0;
-    const std::string stem = m_prefix + "blocks.";
-    for (const TensorInfo& t : m_source.tensors()) {
-      if (t.name.compare(0, stem.size(), stem) != 0) continue;
-      std::size_t i = stem.size();
-      int index = 0;
-      bool digits = false;
-      while (i < t.name.size() && t.name[i] >= '0' && t.name[i] <= '9' && index < 100000) {
-        index = index * 10 + (t.name[i] - '0');
-        ++i;
-        digits = true;
-      }
-      if (digits && i < t.name.size() && t.name[i] == '.') count = std::max(count, index + 1);
-    }
-    return count;
-  }
-
- private:
-  const TensorSource& m_source;
-  std::string m_path;
-  std::string m_prefix;
-  std::string m_context;
-  std::set<std::string> m_used;
-};
-
-// timm's config.json beside the weights: its architecture and model_args.num_heads.
-nlohmann::json timmConfig(const std::string& weightsPath) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path file = fs::path(weightsPath).parent_path() / "config.json";
-  if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > (std::uintmax_t{4} << 20))
-    return {};
-  std::ifstream in(file);
-  nlohmann::json root = nlohmann::json::parse(in, nullptr, false);
-  return root.is_object() ? root : nlohmann::json{};
-}
+using Shape = FamilyTensors::Shape;
 
 }  // namespace
 
@@ -121,7 +20,7 @@ bool isTimmDinov3Port(const TensorSource& source, const std::string& path,
   if (!source.find(prefix + "blocks.0.gamma_1") || source.find(prefix + "pos_embed") ||
       source.find(prefix + "rope.freqs"))
     return false;
-  const nlohmann::json config = timmConfig(path);
+  const nlohmann::json config = configJsonBeside(path);
   return config.contains("architecture") && config["architecture"].is_string() &&
          config["architecture"].get<std::string>().find("_dinov3") != std::string::npos;
 }
@@ -152,14 +51,14 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   // Meta's names, or timm's port (eva.py checkpoint_filter_fn: reg_token, gamma_1/2,
   // q_bias/v_bias with k fixed at 0, periods not stored: recomputed as timm does).
   const bool timm = isTimmDinov3Port(source, path, prefix);
-  Dinov3Tensors r(source, path, prefix);
+  FamilyTensors r(source, path, prefix, "DINOv3");
   TransformerWeights w;
   TransformerConfig& c = w.config;
   const Shape patchShape = r.shape("patch_embed.proj.weight");
   if (patchShape.size() != 4) r.fail("patch_embed.proj.weight", "is not a 4-D kernel");
   const std::int64_t d = patchShape[0];
   c.embedDim = static_cast<int>(d);
-  c.depth = r.countBlocks();
+  c.depth = r.countBlocks("blocks.");
   if (c.depth == 0) r.fail("blocks.0.norm1.weight", "is missing: a DINOv3 file with no blocks");
   // SwiGLUFFN (S+/H+/7B): w1 (silu), w2 (linear), w3 (out); timm's fused w12 is not Meta's.
   const bool swiglu = r.has("blocks.0.mlp.w1.weight");
@@ -173,7 +72,7 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   if (timm) {
     // RotaryEmbeddingDinoV3._compute_periods: temperature 100 ** (2 i / (head dim / 2)) in
     // float32; the head count must be known (config.json model_args.num_heads or --heads).
-    const nlohmann::json config = timmConfig(path);
+    const nlohmann::json config = configJsonBeside(path);
     int heads = options.heads;
     c.headsSource = "--heads";
     if (heads <= 0 && config.contains("model_args") && config["model_args"].is_object() &&

@@ -1,0 +1,96 @@
+#include "core/model/families/family_tensors.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/io/error.h"
+#include "core/weights/shape_text.h"
+
+namespace patchlens {
+
+FamilyTensors::FamilyTensors(const TensorSource& source, std::string path, std::string prefix,
+                             std::string layout)
+    : m_source(source),
+      m_path(std::move(path)),
+      m_prefix(std::move(prefix)),
+      m_layout(std::move(layout)) {}
+
+void FamilyTensors::fail(const std::string& name, const std::string& why) const {
+  throw Error(m_path, "tensor '" + m_prefix + name + "' " + why +
+                          (m_context.empty() ? "" : " (" + m_context + ")"));
+}
+
+FamilyTensors::Shape FamilyTensors::shape(const std::string& name) const {
+  const TensorInfo* t = m_source.find(m_prefix + name);
+  if (!t) fail(name, "is missing");
+  return t->shape;
+}
+
+std::vector<float> FamilyTensors::read(const std::string& name, const Shape& expected) {
+  const Shape s = shape(name);
+  Shape squeezed(s.begin(), s.end());
+  while (squeezed.size() > expected.size() && squeezed.front() == 1)
+    squeezed.erase(squeezed.begin());
+  if (squeezed != expected) fail(name, "is " + shapeText(s) + ", expected " + shapeText(expected));
+  NpyArray a = m_source.read(m_prefix + name);
+  for (float v : a.data) {
+    if (!std::isfinite(v)) fail(name, "holds non-finite values (NaN or Inf)");
+  }
+  m_used.insert(m_prefix + name);
+  return std::move(a.data);
+}
+
+VectorF FamilyTensors::vector(const std::string& name, std::int64_t d) {
+  const std::vector<float> a = read(name, {d});
+  return Eigen::Map<const VectorF>(a.data(), d);
+}
+
+RowMatrixF FamilyTensors::matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
+  const std::vector<float> a = read(name, {rows, cols});
+  return Eigen::Map<const RowMatrixF>(a.data(), rows, cols);
+}
+
+LayerNormWeights FamilyTensors::layerNorm(const std::string& stem, std::int64_t d) {
+  return {vector(stem + ".weight", d), vector(stem + ".bias", d)};
+}
+
+void FamilyTensors::refuseLeftovers() const {
+  for (const TensorInfo& t : m_source.tensors()) {
+    if (t.name.compare(0, m_prefix.size(), m_prefix) == 0 && m_used.count(t.name) == 0)
+      throw Error(m_path, "tensor '" + t.name + "' is not part of the " + m_layout +
+                              " layout PatchLens runs");
+  }
+}
+
+int FamilyTensors::countBlocks(const std::string& stem) const {
+  int count = 0;
+  const std::string full = m_prefix + stem;
+  for (const TensorInfo& t : m_source.tensors()) {
+    if (t.name.compare(0, full.size(), full) != 0) continue;
+    std::size_t i = full.size();
+    int index = 0;
+    bool digits = false;
+    while (i < t.name.size() && t.name[i] >= '0' && t.name[i] <= '9' && index < 100000) {
+      index = index * 10 + (t.name[i] - '0');
+      ++i;
+      digits = true;
+    }
+    if (digits && i < t.name.size() && t.name[i] == '.') count = std::max(count, index + 1);
+  }
+  return count;
+}
+
+nlohmann::json configJsonBeside(const std::string& weightsPath) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path file = fs::path(weightsPath).parent_path() / "config.json";
+  if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > (std::uintmax_t{4} << 20))
+    return nlohmann::json::object();
+  std::ifstream in(file);
+  nlohmann::json root = nlohmann::json::parse(in, nullptr, false);
+  return root.is_object() ? root : nlohmann::json::object();
+}
+
+}  // namespace patchlens
