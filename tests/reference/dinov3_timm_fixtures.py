@@ -20,6 +20,8 @@ import sys
 import numpy as np
 import torch
 
+from timm_capture import capture
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -54,26 +56,11 @@ def main(src, data_dir):
         json.dump({"architecture": "vit_small_patch16_dinov3_qkvb", "model_args": {"num_heads": 4}}, f, indent=1)
     rows = []
     for gr, gc in [(4, 4), (3, 5)]:
-        got, attns = {}, []
-        hooks = [model.patch_embed.register_forward_hook(
-            lambda m, i, o: got.__setitem__("patch_embedding", o.reshape(-1, o.shape[-1])[None]))]
-        hooks.append(model.blocks[0].register_forward_pre_hook(lambda m, i: got.__setitem__("tokens_0", i[0])))
-        for idx, blk in enumerate(model.blocks):
-            hooks.append(blk.register_forward_hook(
-                lambda m, i, o, idx=idx: got.__setitem__(f"tokens_{idx + 1}", o)))
-            hooks.append(blk.attn.attn_drop.register_forward_hook(lambda m, i, o: attns.append(i[0])))
         image = rng.standard_normal((3, gr * 8, gc * 8)).astype(np.float32)
-        with torch.no_grad():
-            got["final"] = model.forward_features(torch.from_numpy(image)[None])
-        for h in hooks:
-            h.remove()
-        assert len(attns) == len(model.blocks)
-        for idx, a in enumerate(attns):
-            got[f"attention_{idx + 1}"] = a
+        arrays = capture(model, image)
         tag = f"{gr}x{gc}"
         np.save(os.path.join(folder, f"input_{tag}.npy"), image)
-        np.savez(os.path.join(folder, f"expected_{tag}.npz"),
-                 **{k: v[0].detach().numpy().astype("<f4") for k, v in got.items()})
+        np.savez(os.path.join(folder, f"expected_{tag}.npz"), **arrays)
         rows.append([f"{name}_{tag}", f"{name}/model.pth", f"{name}/input_{tag}.npy",
                      f"{name}/expected_{tag}.npz", "0", "timm DINOv3 port (4 registers, RoPE)",
                      "config.json model_args.num_heads", "4", "2"])
