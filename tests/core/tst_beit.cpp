@@ -40,6 +40,7 @@ class TestBeit : public QObject {
   void explainIsRefusedByName();
   void plainVitWithATableIsStillALookalike();
   void preprocessingFromTheProcessorSidecar();
+  void headsOptionMustAgreeWithTheTable();
 };
 
 void TestBeit::matchesTimmBeit_data() {
@@ -212,6 +213,18 @@ void TestBeit::preprocessingFromTheProcessorSidecar() {
   QCOMPARE(m->normalization->std, (std::array<float, 3>{0.5f, 0.5f, 0.5f}));
   QCOMPARE(m->height, std::optional<int>(32));
   QCOMPARE(m->interpolation, std::optional<Interpolation>(Interpolation::Bilinear));
+}
+
+void TestBeit::headsOptionMustAgreeWithTheTable() {
+  TransformerLoadOptions options;
+  options.heads = 2;
+  try {
+    (void)VisionTransformer::load(fixture("hf_beit/pytorch_model.bin"), options);
+    QFAIL("--heads 2 accepted against a table of 4 heads");
+  } catch (const Error& e) {
+    QVERIFY2(QString::fromStdString(e.reason()).startsWith("--heads disagrees with the 4 heads"),
+             e.what());
+  }
 }
 
 QTEST_APPLESS_MAIN(TestBeit)

@@ -154,9 +154,11 @@ std::shared_ptr<const TransformerWeights> readBeit(const TensorSource& source,
   if (!n.hf && config.contains("model_args") && config["model_args"].is_object() &&
       config["model_args"].contains("num_heads"))
     headsKey = &config["model_args"]["num_heads"];
-  if ((options.heads > 0 && options.heads != c.numHeads) ||
-      (headsKey && !(headsKey->is_number_integer() && headsKey->get<int>() == c.numHeads)))
-    throw Error(path, std::string(options.heads > 0 ? "--heads" : "config.json's head count") +
+  const bool optionDisagrees = options.heads > 0 && options.heads != c.numHeads;
+  const bool configDisagrees =
+      headsKey && !(headsKey->is_number_integer() && headsKey->get<int>() == c.numHeads);
+  if (optionDisagrees || configDisagrees)
+    throw Error(path, std::string(optionDisagrees ? "--heads" : "config.json's head count") +
                           " disagrees with the " + std::to_string(c.numHeads) +
                           " heads of the relative position bias table '" + prefix + table + "'");
 
