@@ -1,5 +1,6 @@
 #include "core/model/families/beit_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -143,7 +144,7 @@ std::shared_ptr<const TransformerWeights> readBeit(const TensorSource& source,
   const std::string sharedTable = n.sharedBias + "relative_position_bias_table";
   const std::string table = r.has(blockTable) ? blockTable : sharedTable;
   const Shape tableShape = r.shape(table);
-  if (tableShape.size() != 2 || tableShape[1] <= 0 || d % tableShape[1] != 0)
+  if (tableShape.size() != 2 || tableShape[0] < 4 || tableShape[1] <= 0 || d % tableShape[1] != 0)
     r.fail(table, "is " + shapeText(tableShape) + ", expected [distances, heads dividing " +
                       std::to_string(d) + "]");
   c.numHeads = static_cast<int>(tableShape[1]);
@@ -171,7 +172,8 @@ std::shared_ptr<const TransformerWeights> readBeit(const TensorSource& source,
   c.nativeGridSource = "config.json image size";
   if (windowRows <= 0 || windowCols <= 0) {
     const double side = (std::sqrt(static_cast<double>(tableShape[0] - 3)) + 1.0) / 2.0;
-    windowRows = windowCols = static_cast<int>(std::lround(side));
+    windowRows = windowCols =
+        static_cast<int>(std::min(std::lround(side), 1L << 20));  // no overflow
     c.nativeGridSource = "a square relative position bias table";
   }
   if (windowRows <= 0 || RelativePositionBias::tableRows(windowRows, windowCols) != tableShape[0])
