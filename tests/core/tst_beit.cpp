@@ -5,6 +5,7 @@
 #include "core/model/backward/transformer_backward.h"
 #include "core/model/position/relative_position_bias.h"
 #include "core/model/transformer_families.h"
+#include "core/model/transformer_weights.h"
 #include "core/model/vision_transformer.h"
 #include "core/weights/model_preprocessing.h"
 #include "core/weights/npy_array.h"
@@ -41,6 +42,7 @@ class TestBeit : public QObject {
   void plainVitWithATableIsStillALookalike();
   void preprocessingFromTheProcessorSidecar();
   void headsOptionMustAgreeWithTheTable();
+  void blockedAttentionAddsTheBiasPerTile();
 };
 
 void TestBeit::matchesTimmBeit_data() {
@@ -225,6 +227,29 @@ void TestBeit::headsOptionMustAgreeWithTheTable() {
     QVERIFY2(QString::fromStdString(e.reason()).startsWith("--heads disagrees with the 4 heads"),
              e.what());
   }
+}
+
+// 1 + 18 x 18 = 325 tokens: the blocked attention's 64-query / 256-key tiles each take their own
+// block of the bias; it must equal the materialised softmax path (checked against timm above).
+void TestBeit::blockedAttentionAddsTheBiasPerTile() {
+  const std::string path = fixture("timm_rel_pth/model.pth");
+  TransformerWeights w = *readTransformer(*openTensorSource(path), path, {}, nullptr);
+  w.config.nativeGridRows = w.config.nativeGridCols = 18;
+  for (TransformerBlock& b : w.blocks) {
+    auto bias = std::make_shared<RelativePositionBias>();
+    bias->windowRows = bias->windowCols = 18;
+    bias->table = RowMatrixF::Random(RelativePositionBias::tableRows(18, 18), 4) * 2.0f;
+    b.relativeBias = bias;
+  }
+  const VisionTransformer vit(std::make_shared<const TransformerWeights>(std::move(w)));
+  ChwTensor x(3, 144, 144);
+  for (std::size_t i = 0; i < x.data.size(); ++i) x.data[i] = std::sin(0.37f * float(i));
+  const TransformerOutput materialised = vit.forward(x, [](int, const std::vector<RowMatrixF>&) {});
+  const TransformerOutput blocked = vit.forward(x, {});
+  QCOMPARE(blocked.final.rows(), Eigen::Index{325});
+  const double scale = materialised.final.cwiseAbs().maxCoeff();
+  const double err = (blocked.final - materialised.final).cwiseAbs().maxCoeff() / scale;
+  QVERIFY2(err <= 1e-5, qPrintable(QString("blocked vs materialised: %1").arg(err)));
 }
 
 QTEST_APPLESS_MAIN(TestBeit)
