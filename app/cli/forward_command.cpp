@@ -202,6 +202,8 @@ void describeTransformer(const CommandLine& cl, const std::string& path, std::os
                   : "refused, as the family's code does")
           << "\n";
     }
+    if (!c.relativePositionBias.empty())
+      out << "relative position bias: " << c.relativePositionBias << "\n";
     for (const UnusedTensors& u : c.unusedTensors) {
       out << "unused by the encoder: ";
       for (std::size_t i = 0; i < u.names.size() && i < 8; ++i)

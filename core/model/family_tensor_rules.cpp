@@ -77,6 +77,18 @@ const FamilyRules kFamilyRules[] = {
       {"params/t", "contrastive temperature"},
       {"params/b", "contrastive bias (SigLIP)"}}},
     {"llama.cpp CLIP (GGUF)", {{"mm.", "multimodal projector into the language model"}}},
+    // timm beit.py (global_pool='avg': fc_norm on the mean of the patches; the unilm
+    // pre-training files' mask_token), HF modeling_beit.py / modeling_data2vec_vision.py
+    // (BeitPooler's layernorm under use_mean_pooling, classifier, embeddings.mask_token).
+    {"BEiT",
+     {{"head.", kHead},
+      {"fc_norm.", "norm of the mean-pooled output only (global_pool='avg')"},
+      {"classifier.", kHead},
+      {"pooler.", "pooler: norm of the mean-pooled output only (use_mean_pooling)"},
+      {"mask_token", kMask},
+      {"embeddings.mask_token", kMask},
+      {"*relative_position_index",
+       "index buffer, recomputed as beit.py's gen_relative_position_index (timm and HF drop it)"}}},
 };
 
 bool startsWith(const std::string& s, const std::string& p) {
@@ -118,7 +130,8 @@ const Lookalike kLookalikes[] = {
      "RoPE position encoding is not run by PatchLens yet",
      {"rope*", "freqs_cos", "freqs_sin"}},
     {"a BEiT / BEiT v2 / data2vec checkpoint",
-     "relative position bias is not run by PatchLens yet",
+     "its relative position bias is not in a layout PatchLens reads (timm beit.py, HF "
+     "BeitModel / Data2VecVisionModel: families/beit_reader.cpp)",
      {"relative_position_bias_table", "relative_position_bias", "relative_position_index",
       "lambda_1", "lambda_2"}},
     {"a SwiGLU-MLP model (DINOv2 giant, EVA-02, DINOv3 S+/H+/7B)",

@@ -137,6 +137,9 @@ ResourcePlan forwardPlan(const TransformerConfig& c, std::int64_t gridRows, std:
   plan.weightBytes = (double(c.depth) * block + d * (patchLength + 1.0) + positions) * row;
   plan.attentionBytes =
       attentionScratchBytes(plan.tokens, c.numHeads, observedAttention || keepAttention);
+  // BEiT: each block's relative position bias, [H x T x T], in both attention paths.
+  if (!c.relativePositionBias.empty())
+    plan.attentionBytes += attentionScratchBytes(plan.tokens, c.numHeads);
   plan.outputBytes = oneLayer ? t * d * row : (layers + 1.0) * t * d * row + patches * d * row;
   if (keepAttention)
     plan.outputBytes += double(c.depth) * attentionScratchBytes(plan.tokens, c.numHeads);

@@ -95,6 +95,7 @@ void TransformerBlock::attention(const TransformerConfig& config, BlockScratch& 
     const ConstHead v(s.qkv.data() + 2 * width + h * headDim, tokens, headDim, qkvStride);
     RowMatrixF& p = s.probabilities[static_cast<std::size_t>(h)];
     p.noalias() = (q * scale) * k.transpose();
+    if (!s.positionBias.empty()) p += s.positionBias[static_cast<std::size_t>(h)];
     for (Eigen::Index r = 0; r < tokens; ++r) {
       auto row = p.row(r).array();
       row = (row - row.maxCoeff()).exp();
@@ -171,6 +172,8 @@ void TransformerBlock::blockedAttention(const TransformerConfig& config, BlockSc
         const ConstHead v(rows + 2 * width, kn, headDim, qkvStride);
         auto scores = t.scores.topLeftCorner(qn, kn);
         scores.noalias() = q * k.transpose();
+        if (!s.positionBias.empty())
+          scores += s.positionBias[static_cast<std::size_t>(h)].block(q0, k0, qn, kn);
         for (Eigen::Index r = 0; r < qn; ++r) {
           auto row = scores.row(r).array();
           const float newMax = std::max(runningMax[r], row.maxCoeff());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "core/model/eigen_types.h"
@@ -8,7 +9,8 @@
 
 namespace patchlens {
 
-class RopeGrid;  // core/model/position/rope_embedding.h
+class RopeGrid;               // core/model/position/rope_embedding.h
+struct RelativePositionBias;  // core/model/position/relative_position_bias.h
 
 // A LayerNorm's affine parameters.
 struct LayerNormWeights {
@@ -39,6 +41,9 @@ struct BlockScratch {
   std::vector<float> packed;
   const RopeGrid* rope = nullptr;  // RoPE families: this input's grid, set by the forward
   int ropeBlock = 0;               // the block being run (RoPE-Mixed has angles per block)
+  // Relative-bias families (BEiT): one [T x T] per head added to q kᵀ / sqrt(d) before the
+  // softmax in both attention paths, set per block by the forward; empty otherwise.
+  std::vector<RowMatrixF> positionBias;
 };
 
 // One pre-norm ViT block, the canonical layout every family is converted into:
@@ -55,6 +60,8 @@ class TransformerBlock {
   // proj (scale_attn_inner, EVA-02 CLIP), mlp.norm on the hidden layer before fc2 (scale_mlp).
   LayerNormWeights attnNorm, mlpNorm;
   VectorF layerScale1, layerScale2;  // [D], empty when the family has none
+  // BEiT's per-block relative position bias table; null for every other family.
+  std::shared_ptr<const RelativePositionBias> relativeBias;
 
   // x [T x D] in place. After the call scratch.probabilities holds each head's softmax when
   // scratch.keepProbabilities, else it is empty (the blocked attention never forms it).

@@ -54,6 +54,9 @@ struct TransformerConfig {
   // exactly that many patches; such an input is refused as ambiguous. -1: none.
   int alternativePositionPrefixRows = -1;
   int patchSize = 0, inChannels = 0;
+  // BEiT's relative position bias ("per block, 14x14 grid (other grids refused)"): added to the
+  // attention logits (position/relative_position_bias.h); empty for every other family.
+  std::string relativePositionBias;
   std::vector<UnusedTensors> unusedTensors;  // grouped by reason
 
   int headDim() const { return numHeads > 0 ? embedDim / numHeads : 0; }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/io/error.h"
+#include "core/model/families/beit_reader.h"
 #include "core/model/families/dinov3_reader.h"
 #include "core/model/families/eva_reader.h"
 #include "core/model/family_tensor_rules.h"
@@ -819,7 +820,8 @@ std::string encoderRefusalByName(const TensorSource& source, const std::string& 
   if (std::string(family->keysFamily) == "timm ViT/DeiT/DINOv2" &&
       (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix) ||
        isTimmEvaArchitecture(path)))
-    return {};  // DINOv3's or eva.py's own reader runs it
+    return {};                                                      // DINOv3's or eva.py's reader
+  if (isBeitLayout(source, family->keysFamily, prefix)) return {};  // BEiT's own reader
   return lookalikeOf(source, family->keysFamily, prefix);
 }
 
@@ -851,6 +853,8 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   // timm eva.py (EVA-02, RoPE-ViT, ...): its config.json names the architecture.
   if (kf == "timm ViT/DeiT/DINOv2" && isTimmEvaArchitecture(path))
     return readEva(source, path, prefix, options);
+  // BEiT / data2vec (a relative position bias table, timm or HF names): its own reader.
+  if (isBeitLayout(source, kf, prefix)) return readBeit(source, path, kf, prefix, options);
   if (kf == "timm ViT/DeiT/DINOv2") refuseTimmEvaLayout(source, path, prefix);
   // A family PatchLens does not run is refused by its own names before any of its tensors is
   // read as something looser (a DINOv3 .pth is not "timm DINOv2").

@@ -9,7 +9,8 @@
 
 namespace patchlens {
 
-struct RopeEmbedding;  // core/model/position/rope_embedding.h
+struct RopeEmbedding;         // core/model/position/rope_embedding.h
+struct RelativePositionBias;  // core/model/position/relative_position_bias.h
 
 // Every weight of a ViT encoder in the canonical layout (transformer_families.cpp fills it from
 // any family's checkpoint; vision_transformer.cpp runs it). Immutable once built.
@@ -25,6 +26,9 @@ struct TransformerWeights {
   std::shared_ptr<const RopeEmbedding> rope;
   // Read with TransformerLoadOptions::shapesOnly: a description, not a runnable model.
   bool shapesOnly = false;
+  // BEiT's use_shared_rel_pos_bias: one table added in every block (beside any per-block
+  // TransformerBlock::relativeBias); null otherwise.
+  std::shared_ptr<const RelativePositionBias> sharedRelativeBias;
 };
 
 }  // namespace patchlens

@@ -5,6 +5,7 @@
 
 #include "core/io/error.h"
 #include "core/model/nonfinite.h"
+#include "core/model/position/relative_position_bias.h"
 #include "core/model/position/rope_embedding.h"
 #include "core/model/position_resampler.h"
 #include "core/model/resource_plan.h"
@@ -179,6 +180,9 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
   scratch.keepProbabilities = static_cast<bool>(observer);  // else the blocked attention
   for (std::size_t i = 0; i < w.blocks.size(); ++i) {
     scratch.ropeBlock = static_cast<int>(i);
+    // Relative-bias families: this block's [T x T] per head (a table of another grid refused).
+    attentionBiasFor(w.blocks[i].relativeBias.get(), w.sharedRelativeBias.get(), out.gridRows,
+                     out.gridCols, c.patchSize, scratch.positionBias);
     w.blocks[i].forward(x, c, scratch);
     if (observer) observer(static_cast<int>(i) + 1, scratch.probabilities);
     keep(static_cast<int>(i) + 1);

@@ -20,6 +20,8 @@ import sys
 import numpy as np
 import torch
 
+from timm_capture import capture
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -28,7 +30,6 @@ def main(src, data_dir):
     sys.path.insert(0, src)
     import timm
     sys.path.insert(0, HERE)
-    from eva_fixtures import capture
     out = os.path.join(data_dir, "dinov3")
     rng = np.random.default_rng(20261208)
     model = timm.create_model("vit_small_patch16_dinov3_qkvb", pretrained=False, img_size=32,
@@ -57,7 +58,7 @@ def main(src, data_dir):
     rows = []
     for gr, gc in [(4, 4), (3, 5)]:
         image = rng.standard_normal((3, gr * 8, gc * 8)).astype(np.float32)
-        got = capture(model, image)  # eva_fixtures.capture: the same hooks for every eva.py model
+        got = capture(model, image)  # timm_capture: the same hooks for every timm model
         tag = f"{gr}x{gc}"
         np.save(os.path.join(folder, f"input_{tag}.npy"), image)
         np.savez(os.path.join(folder, f"expected_{tag}.npz"), **got)

@@ -25,6 +25,8 @@ import sys
 import numpy as np
 import torch
 
+from timm_capture import capture
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SMALL = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4,
              dynamic_img_size=True, num_classes=3)
@@ -70,25 +72,6 @@ def redraw(model, rng):
                 p.copy_(n(*p.shape) / math.sqrt(p[0].numel()))
             else:  # cls_token, reg_token, pos_embed
                 p.copy_(0.5 * n(*p.shape))
-
-
-def capture(model, image):
-    got, attns = {}, []
-    hooks = [model.patch_embed.register_forward_hook(
-        lambda m, i, o: got.__setitem__("patch_embedding", o.reshape(-1, o.shape[-1])[None]))]
-    hooks.append(model.blocks[0].register_forward_pre_hook(lambda m, i: got.__setitem__("tokens_0", i[0])))
-    for idx, blk in enumerate(model.blocks):
-        hooks.append(blk.register_forward_hook(
-            lambda m, i, o, idx=idx: got.__setitem__(f"tokens_{idx + 1}", o)))
-        hooks.append(blk.attn.attn_drop.register_forward_hook(lambda m, i, o: attns.append(i[0])))
-    with torch.no_grad():
-        got["final"] = model.forward_features(torch.from_numpy(image)[None])
-    for h in hooks:
-        h.remove()
-    assert len(attns) == len(model.blocks)
-    for idx, a in enumerate(attns):
-        got[f"attention_{idx + 1}"] = a
-    return {k: v[0].detach().numpy().astype("<f4") for k, v in got.items()}
 
 
 def main(src, data_dir):

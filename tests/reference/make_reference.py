@@ -291,6 +291,12 @@ def main():
         eva_fixtures.main(os.environ["TIMM_SRC"], DATA)
     else:
         print("TIMM_SRC unset: tests/data/eva kept as committed")
+    # BEiT / BEiT v2 / data2vec from timm's own beit.py (HF names by the conversion's renames).
+    if os.environ.get("TIMM_SRC"):
+        import beit_fixtures
+        beit_fixtures.main(os.environ["TIMM_SRC"], DATA)
+    else:
+        print("TIMM_SRC unset: tests/data/beit kept as committed")
     import long_sequence_fixtures  # 993 tokens for the blocked attention
     long_sequence_fixtures.main(DATA)
     import explain_fixtures  # classifier heads and the exact backward: torch autograd references

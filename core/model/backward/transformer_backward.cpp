@@ -36,6 +36,9 @@ std::string TransformerBackward::unsupportedReason(const TransformerWeights& wei
   if (weights.rope)
     return "the exact backward does not cover RoPE yet (" + weights.config.family +
            "): refused rather than giving gradients of another model";
+  if (!weights.config.relativePositionBias.empty())
+    return "the exact backward does not cover relative position bias yet (" +
+           weights.config.family + "): refused rather than giving gradients of another model";
   if (weights.config.activation == Activation::SwiGlu)
     return "the exact backward does not cover SwiGLU MLPs yet (" + weights.config.family + ")";
   for (const TransformerBlock& b : weights.blocks) {

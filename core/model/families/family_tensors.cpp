@@ -82,12 +82,12 @@ void FamilyTensors::finishWithPatchEmbedding(TransformerWeights& w,
   w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
 }
 
-int FamilyTensors::countBlocks() const {
+int FamilyTensors::countBlocks(const std::string& stem) const {
   int count = 0;
-  const std::string stem = m_prefix + "blocks.";
+  const std::string full = m_prefix + stem;
   for (const TensorInfo& t : m_source.tensors()) {
-    if (t.name.compare(0, stem.size(), stem) != 0) continue;
-    std::size_t i = stem.size();
+    if (t.name.compare(0, full.size(), full) != 0) continue;
+    std::size_t i = full.size();
     int index = 0;
     bool digits = false;
     while (i < t.name.size() && t.name[i] >= '0' && t.name[i] <= '9' && index < 100000) {

@@ -26,6 +26,7 @@ class FamilyTensors {
   bool has(const std::string& name) const { return m_source.find(m_prefix + name) != nullptr; }
   // "block 2 of 12", appended to every refusal until cleared.
   void setContext(std::string context) { m_context = std::move(context); }
+  const std::string& prefix() const { return m_prefix; }
 
   [[noreturn]] void fail(const std::string& name, const std::string& why) const;
   Shape shape(const std::string& name) const;
@@ -37,6 +38,7 @@ class FamilyTensors {
   RowMatrixF matrix(const std::string& name, std::int64_t rows, std::int64_t cols);
   LayerNormWeights layerNorm(const std::string& stem, std::int64_t d);
   void markUsed(const std::string& name) { m_used.insert(m_prefix + name); }
+  bool isUsed(const std::string& fullName) const { return m_used.count(fullName) > 0; }
 
   // Refuses the first tensor under the prefix that nothing took.
   void refuseLeftovers() const;
@@ -46,8 +48,8 @@ class FamilyTensors {
   std::int64_t readWidthAndDepth(TransformerConfig& c, const std::string& fileKind);
   // The conv patch embedding (loadPatchWeights) into `w`, then every tensor left over refused.
   void finishWithPatchEmbedding(TransformerWeights& w, const WeightLoadOptions& patch);
-  // How many "blocks.N." indices exist.
-  int countBlocks() const;
+  // 1 + the largest N of "<prefix><stem>N." tensors, 0 when there is none.
+  int countBlocks(const std::string& stem = "blocks.") const;
 
  private:
   const TensorSource& m_source;

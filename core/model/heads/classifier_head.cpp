@@ -270,6 +270,8 @@ std::optional<ClassifierHead> readClassifierHead(const TensorSource& source,
     if (whyNot) *whyNot = std::move(why);
     return std::nullopt;
   };
+  if (!config.relativePositionBias.empty())  // BEiT: mean pooling + fc_norm / pooler, untested
+    return none("the classifier head of a " + config.family + " is not run by PatchLens yet");
   const WeightKeys keys = resolveWeightKeys(source.tensors(), patchOptions, path);
   const std::int64_t d = config.embedDim;
   const nlohmann::json sidecar = readSidecar(path);
