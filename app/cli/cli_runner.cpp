@@ -304,6 +304,32 @@ int runForwardCommand(const CommandLine& cl, std::ostream& out, std::ostream& er
   return 0;
 }
 
+}  // namespace
+
+ClassifierRun loadClassifierRun(const CommandLine& cl, std::ostream& err) {
+  ClassifierRun run;
+  LoadedImage image;
+  run.inputName = cl.tensorPath.empty() ? cl.inputs.front() : cl.tensorPath;
+  if (!cl.tensorPath.empty()) {
+    run.input = readTensorInput(cl.tensorPath);
+  } else {
+    image = loadImage(run.inputName, cl.config.loadOptions());
+  }
+  run.model = loadClassifierModel(cl);
+  const PatchWeights& patch = run.model.encoder->patchWeights();
+  if (cl.tensorPath.empty()) {
+    const PreprocessConfig shape = preprocessFor(cl.config.preprocess, patch);
+    checkOutputBudget(shape, patch, cl.config.remainder, cl.config.maxOutputBytes, run.inputName);
+    PreprocessResult pre = preprocessNamed(image.rgb, shape, run.inputName);
+    run.input = std::move(pre.tensor);
+    run.inputRgb = pre.inputRgb;
+  }
+  printWarnings(err, run.inputName, image.warnings);
+  return run;
+}
+
+namespace {
+
 // predict and explain: the input read as forward reads it, then the model with its head.
 int runClassifierCommand(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   if (cl.command == Command::Predict) {
@@ -311,26 +337,11 @@ int runClassifierCommand(const CommandLine& cl, std::ostream& out, std::ostream&
   } else {
     checkExplainOptions(cl);
   }
-  ChwTensor input;
-  LoadedImage image;
-  const std::string inputName = cl.tensorPath.empty() ? cl.inputs.front() : cl.tensorPath;
-  if (!cl.tensorPath.empty()) {
-    input = readTensorInput(cl.tensorPath);
-  } else {
-    image = loadImage(inputName, cl.config.loadOptions());
-  }
-  const ClassifierModel model = loadClassifierModel(cl);
-  const PatchWeights& patch = model.encoder->patchWeights();
-  if (cl.tensorPath.empty()) {
-    const PreprocessConfig shape = preprocessFor(cl.config.preprocess, patch);
-    checkOutputBudget(shape, patch, cl.config.remainder, cl.config.maxOutputBytes, inputName);
-    input = preprocessNamed(image.rgb, shape, inputName).tensor;
-  }
-  printWarnings(err, inputName, image.warnings);
+  const ClassifierRun run = loadClassifierRun(cl, err);
   if (cl.command == Command::Predict) {
-    runPredict(cl, model, input, inputName, out, err);
+    runPredict(cl, run.model, run.input, run.inputName, out, err);
   } else {
-    runExplain(cl, model, input, inputName, out);
+    runExplain(cl, run.model, run.input, run.inputName, out);
   }
   return 0;
 }
