@@ -134,8 +134,10 @@ void TestExplainSession::clickingADockRowExplainsThatClass() {
   compareWith("expected_image_second.npz");
   // Every figure names the class: the export's Grad-CAM and relevance, the prediction marks it.
   const FigureData data = figureDataFor(*m_window->session());
+  // The kinds the export dialog and the right-click menu list: gradcam:K, relevance:K.
   for (const char* kind : {"gradcam", "relevance"}) {
-    const auto figure = makeFigure(PlotKind::parse(kind), data);
+    const auto figure =
+        makeFigure(PlotKind::parse(std::string(kind) + ":" + std::to_string(k)), data);
     QVERIFY2(figure->title().contains(QStringLiteral("class %1").arg(k)),
              qPrintable(figure->title()));
   }
