@@ -53,3 +53,12 @@ QT_QPA_PLATFORM=offscreen PATCHLENS_COMPARE_SCREENSHOT=$out PATCHLENS_COMPARE_A=
   PATCHLENS_COMPARE_WEIGHTS_B=$vits/model.safetensors \
   "${1:-build/release}/bin/tst_compare_window" screenshots
 ls $out/compare_*.png
+# Why the model decides (issue 22): the Prediction dock with the Grad-CAM and relevance
+# overlays, with a random ViT-B/16 classifier (make_random_vit.py --head: 1000 random classes,
+# labelled with the ImageNet-1k names; its predictions mean nothing).
+clf=${PATCHLENS_RANDOM_VIT_CLASSIFIER:-/tmp/vit_b16_random_in1k}
+[ -f "$clf/model.safetensors" ] || /usr/bin/python3 tests/reference/make_random_vit.py --head "$clf"
+c="tests/data/chelsea.png --weights $clf/model.safetensors --dock prediction"
+shot explain_gradcam_1366 $c --overlay gradcam --size 1366x768
+shot explain_relevance_1366 $c --overlay relevance --size 1366x768
+shot explain_gradcam_1920 $c --overlay gradcam --size 1920x1080

@@ -13,6 +13,7 @@
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/patch_inspector.h"
 #include "ui/panels/transformer_views.h"
+#include "ui/session/explain_session.h"
 #include "ui/transformer_launch.h"
 #include "ui/views/image_view.h"
 
@@ -216,7 +217,8 @@ QStringList dockNames() {
           QStringLiteral("filters"),     QStringLiteral("filter-pca"),
           QStringLiteral("posembed"),    QStringLiteral("reconstruction"),
           QStringLiteral("attention"),   QStringLiteral("attention-distance"),
-          QStringLiteral("token-norms"), QStringLiteral("foreground-pca")};
+          QStringLiteral("token-norms"), QStringLiteral("foreground-pca"),
+          QStringLiteral("prediction")};
 }
 
 void waitForEvents(int maxMs) {
@@ -367,6 +369,18 @@ bool applyLaunchOptions(MainWindow& window, const LaunchOptions& options, QStrin
     QCoreApplication::processEvents();
   }
   if (!options.dock.isEmpty()) window.raiseDock(options.dock);
+  // The prediction and the Grad-CAM / relevance come after the forward: a screenshot waits.
+  if (options.dock == QLatin1String("prediction") || session.overlay() == OverlayKind::GradCam ||
+      session.overlay() == OverlayKind::Relevance) {
+    QElapsedTimer timer;
+    timer.start();
+    const ExplainSession& explain = *session.explain();
+    while (
+        (explain.isBusy() || (!explain.explanation() && explain.unavailableReason().isEmpty())) &&
+        timer.elapsed() < 300000)
+      waitForEvents(50);
+    QCoreApplication::processEvents();
+  }
   // The analysis docks compute after the embedding: a screenshot waits for them.
   if (AnalysisViews* views = AnalysisViews::of(window);
       views && AnalysisViews::isDockName(options.dock))

@@ -38,11 +38,13 @@
 #include "ui/compare/compare_window.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/channel_panel.h"
+#include "ui/panels/explain_views.h"
 #include "ui/panels/layer_controls.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/overlay_toolbar.h"
 #include "ui/panels/patch_inspector.h"
 #include "ui/panels/transformer_views.h"
+#include "ui/session/explain_session.h"
 #include "ui/session/session.h"
 #include "ui/views/colorbar.h"
 #include "ui/views/dock_action.h"
@@ -148,6 +150,7 @@ MainWindow::MainWindow(QWidget* parent, SettingsMode settingsMode)
   connect(m_session, &Session::channelChanged, this, &MainWindow::updateOverlayChrome);
   connect(m_session, &Session::selectionChanged, this, &MainWindow::updateOverlayChrome);
   connect(m_session, &Session::errorOccurred, this, &MainWindow::showError);
+  connect(m_session->explain(), &ExplainSession::changed, this, &MainWindow::updateStatus);
   connect(m_session, &Session::busyChanged, this, [this](bool busy) {
     m_progress->setVisible(busy);
     updateStatus();
@@ -324,6 +327,8 @@ void MainWindow::createActions() {
   new AnalysisViews(*this, *m_session, fileMenu, m_viewMenu);
   // Attention, attention distance, token norms, DINOv2-style PCA (issue 12).
   new TransformerViews(*this, *m_session, m_viewMenu);
+  // Prediction dock, Grad-CAM and relevance overlays (issue 22).
+  new ExplainViews(*this, *m_session, m_viewMenu, overlayMenu);
 }
 
 QString MainWindow::errorText() const {
@@ -379,6 +384,7 @@ void MainWindow::raiseDock(const QString& name) {
   }
   if (AnalysisViews* views = AnalysisViews::of(*this)) views->raiseDock(name);
   if (TransformerViews* views = TransformerViews::of(*this)) views->raiseDock(name);
+  if (ExplainViews* views = ExplainViews::of(*this)) views->raiseDock(name);
 }
 
 void MainWindow::open() {

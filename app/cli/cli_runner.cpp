@@ -311,6 +311,7 @@ int runForwardCommand(const CommandLine& cl, std::ostream& out, std::ostream& er
 struct ClassifierInput {
   std::string name;
   ChwTensor tensor;
+  cv::Mat inputRgb;
   LoadedImage image;
 
   ClassifierInput(const CommandLine& cl, std::string path, bool isTensor) : name(std::move(path)) {
@@ -323,11 +324,29 @@ struct ClassifierInput {
     if (!image.rgb.empty()) {
       const PreprocessConfig shape = patchlens::preprocessFor(cl.config.preprocess, patch);
       checkOutputBudget(shape, patch, cl.config.remainder, cl.config.maxOutputBytes, name);
-      tensor = preprocessNamed(image.rgb, shape, name).tensor;
+      PreprocessResult pre = preprocessNamed(image.rgb, shape, name);
+      tensor = std::move(pre.tensor);
+      inputRgb = pre.inputRgb;
     }
     printWarnings(err, name, image.warnings);
   }
 };
+
+}  // namespace
+
+ClassifierRun loadClassifierRun(const CommandLine& cl, std::ostream& err) {
+  const bool tensor = !cl.tensorPath.empty();
+  ClassifierInput a(cl, tensor ? cl.tensorPath : cl.inputs.front(), tensor);
+  ClassifierRun run;
+  run.model = loadClassifierModel(cl);
+  a.preprocessFor(cl, run.model.encoder->patchWeights(), err);
+  run.inputName = a.name;
+  run.input = std::move(a.tensor);
+  run.inputRgb = a.inputRgb;
+  return run;
+}
+
+namespace {
 
 // predict and explain: the input read as forward reads it, then the model with its head;
 // explain --target similar-to B reads B as it reads A.
@@ -337,24 +356,19 @@ int runClassifierCommand(const CommandLine& cl, std::ostream& out, std::ostream&
   } else {
     checkExplainOptions(cl);
   }
-  const bool tensor = !cl.tensorPath.empty();
-  ClassifierInput a(cl, tensor ? cl.tensorPath : cl.inputs.front(), tensor);
-  std::optional<ClassifierInput> b;
-  if (!cl.similarTo.empty()) b.emplace(cl, cl.similarTo, tensor);
-  const ClassifierModel model = loadClassifierModel(cl);
-  const PatchWeights& patch = model.encoder->patchWeights();
-  a.preprocessFor(cl, patch, err);
+  const ClassifierRun run = loadClassifierRun(cl, err);
   if (cl.command == Command::Predict) {
-    runPredict(cl, model, a.tensor, a.name, out, err);
+    runPredict(cl, run.model, run.input, run.inputName, out, err);
     return 0;
   }
-  if (!b) {
-    runExplain(cl, model, a.tensor, a.name, out);
+  if (cl.similarTo.empty()) {
+    runExplain(cl, run.model, run.input, run.inputName, out);
     return 0;
   }
-  b->preprocessFor(cl, patch, err);
-  const SimilarToInput similarTo{std::move(b->tensor), b->name};
-  runExplain(cl, model, a.tensor, a.name, out, &similarTo);
+  ClassifierInput b(cl, cl.similarTo, !cl.tensorPath.empty());
+  b.preprocessFor(cl, run.model.encoder->patchWeights(), err);
+  const SimilarToInput similarTo{std::move(b.tensor), b.name};
+  runExplain(cl, run.model, run.input, run.inputName, out, &similarTo);
   return 0;
 }
 

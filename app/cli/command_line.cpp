@@ -124,6 +124,13 @@ std::string usageLine(Command c) {
              "the\n"
              "                       scaled first component; --foreground-flip takes its "
              "other end\n"
+             "\nWith a classifier (a ViT with its head; IMAGE or --tensor X.npy, as predict):\n"
+             "  --plot KIND          prediction[:K]      the top K classes (5) as probability "
+             "bars\n"
+             "                       gradcam[:K]         Grad-CAM of class K  [the top class]\n"
+             "                       relevance[:K]       Chefer et al. relevance of class K\n"
+             "  --data explain[:K] -o F.npz             the arrays of explain --class K\n"
+             "  --labels FILE        class names, as predict\n"
              "\nTwo images, one model (IMAGE is A):\n"
              "  --compare B          --plot matches[:K]       the K best mutual nearest "
              "neighbours\n"
@@ -500,12 +507,16 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
         throw UsageError("--plot draws the patch embedding's figures; not with --layer");
       break;
     case Command::Export:
-      if (cl.inputs.size() != 1) throw UsageError("export takes exactly one IMAGE");
+      if (cl.inputs.size() + (cl.tensorPath.empty() ? 0 : 1) != 1)
+        throw UsageError(
+            "export takes exactly one IMAGE (or --tensor X.npy for the classifier's "
+            "kinds)");
       if (cl.plot.empty() == cl.data.empty())
         throw UsageError("export needs either --plot KIND or --data WHAT");
       if (cl.plots.size() > 1) throw UsageError("export draws one --plot; batch takes several");
       if (cl.output.empty())
-        throw UsageError(cl.plot.empty() ? "export needs -o FILE.npy or -o FILE.csv"
+        throw UsageError(cl.plot.empty() ? "export needs -o FILE.npy, FILE.csv (--data explain: "
+                                           "FILE.npz)"
                                          : "export needs -o FILE.png, .svg or .pdf");
       if (!cl.data.empty() && (cl.figureWidth > 0 || cl.figureHeight > 0 || cl.figureScale > 0 ||
                                !cl.colormap.empty())) {

@@ -8,6 +8,7 @@
 
 #include "app/cli/cli_runner.h"
 #include "app/cli/compare_command.h"
+#include "app/cli/export_explain.h"
 #include "core/analysis/layer_trace.h"
 #include "core/io/error.h"
 #include "core/model/pipeline.h"
@@ -152,6 +153,14 @@ bool hasSuffix(const std::string& path, const char* suffix) {
   return QString::fromStdString(path).endsWith(QLatin1String(suffix), Qt::CaseInsensitive);
 }
 
+bool isClassifierPlot(const std::string& plot) {
+  try {
+    return !plot.empty() && PlotKind::parse(plot).needsClassifier();
+  } catch (const std::invalid_argument&) {
+    return false;  // exportPlot names what is wrong with it
+  }
+}
+
 int exportData(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   DataExport request;
   try {
@@ -202,6 +211,7 @@ int exportPlot(const CommandLine& cl, std::ostream& out, std::ostream& err) {
       throw UsageError(std::string("--query ") + e.what());
     }
   }
+  if (kind.needsClassifier()) return exportClassifierPlot(cl, kind, options, *format, out, err);
   if (cl.foreground >= 0) {
     if (kind.type != PlotType::Pca) throw UsageError("--foreground applies to --plot pca only");
     options.foreground = ForegroundPcaOptions{static_cast<float>(cl.foreground), cl.foregroundFlip};
@@ -244,7 +254,13 @@ int exportPlot(const CommandLine& cl, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 int runExport(const CommandLine& cl, std::ostream& out, std::ostream& err) {
+  if (!cl.tensorPath.empty() && !isExplainData(cl.data) &&
+      (!isClassifierPlot(cl.plot) || !cl.compare.empty() || !cl.compareWeights.empty()))
+    throw UsageError(
+        "--tensor X.npy applies to --plot prediction, gradcam, relevance and "
+        "--data explain only");
   if (!cl.compare.empty() || !cl.compareWeights.empty()) return runCompareExport(cl, out, err);
+  if (cl.plot.empty() && isExplainData(cl.data)) return exportExplainData(cl, out, err);
   return cl.plot.empty() ? exportData(cl, out, err) : exportPlot(cl, out, err);
 }
 

@@ -12,6 +12,7 @@
 #include "core/model/families/dinov3_reader.h"
 #include "core/model/families/eva_reader.h"
 #include "core/model/family_tensor_rules.h"
+#include "core/model/resource_plan.h"
 #include "core/weights/config_values.h"
 #include "core/weights/gguf_file.h"
 #include "core/weights/shape_text.h"
@@ -825,6 +826,26 @@ std::string encoderRefusalByName(const TensorSource& source, const std::string& 
   return lookalikeOf(source, family->keysFamily, prefix);
 }
 
+namespace {
+
+// The family readers in families/ have no shapes-only mode: they convert what they read. Before
+// they start, the float32 copy of every tensor the headers list (a stride-0 or shared view
+// counted at its full size) is held against the memory limit, so their weights are bounded by
+// the file's headers as the generic reader's are by weightsPlan.
+void checkHeaderWeightBudget(const TensorSource& source, const std::string& path,
+                             const TransformerLoadOptions& options) {
+  ResourcePlan plan;
+  plan.command = "loading the encoder";
+  for (const TensorInfo& t : source.tensors()) {
+    double count = 1;
+    for (std::int64_t d : t.shape) count *= static_cast<double>(d);
+    plan.weightBytes += 4 * count;
+  }
+  checkResourcePlan(plan, {options.maxMemoryBytes, ~std::uint64_t{0}}, path);
+}
+
+}  // namespace
+
 std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& source,
                                                           const std::string& path,
                                                           const TransformerLoadOptions& options,
@@ -848,13 +869,20 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   const std::string kf = family->keysFamily;
   // DINOv3 (Meta's names: storage_tokens, rope_embed.periods): its own reader, with RoPE.
   if (kf == "timm ViT/DeiT/DINOv2" &&
-      (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix)))
+      (isDinov3Layout(source, prefix) || isTimmDinov3Port(source, path, prefix))) {
+    checkHeaderWeightBudget(source, path, options);
     return readDinov3(source, path, prefix, options);
+  }
   // timm eva.py (EVA-02, RoPE-ViT, ...): its config.json names the architecture.
-  if (kf == "timm ViT/DeiT/DINOv2" && isTimmEvaArchitecture(path))
+  if (kf == "timm ViT/DeiT/DINOv2" && isTimmEvaArchitecture(path)) {
+    checkHeaderWeightBudget(source, path, options);
     return readEva(source, path, prefix, options);
+  }
   // BEiT / data2vec (a relative position bias table, timm or HF names): its own reader.
-  if (isBeitLayout(source, kf, prefix)) return readBeit(source, path, kf, prefix, options);
+  if (isBeitLayout(source, kf, prefix)) {
+    checkHeaderWeightBudget(source, path, options);
+    return readBeit(source, path, kf, prefix, options);
+  }
   if (kf == "timm ViT/DeiT/DINOv2") refuseTimmEvaLayout(source, path, prefix);
   // A family PatchLens does not run is refused by its own names before any of its tensors is
   // read as something looser (a DINOv3 .pth is not "timm DINOv2").

@@ -71,6 +71,8 @@ class VisionTransformer {
 
   const TransformerConfig& config() const;
   const PatchWeights& patchWeights() const;  // the same patch embedding the rest of PatchLens uses
+  // The converted weights (shared, not copied): the GUI's explain job runs its backward on them.
+  const std::shared_ptr<const TransformerWeights>& weights() const { return m_weights; }
 
   // Throws Error when the input's channels differ from the weights' or its grid differs from
   // the native one in a family whose code cannot resample position embeddings.

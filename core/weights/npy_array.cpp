@@ -141,11 +141,33 @@ std::uint32_t readLittle(std::span<const std::uint8_t> b, std::size_t at, std::s
   return v;
 }
 
-float decodeElement(const std::uint8_t* p, const std::string& descr) {
+// An integer element as float32 when it is exactly representable there (the explain output's
+// int64 `class`); Error naming the array otherwise, never a rounded value.
+float decodeInteger(const std::uint8_t* raw, std::size_t size, bool isSigned,
+                    const std::string& name) {
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < size; ++i) bits |= std::uint64_t{raw[i]} << (8 * i);
+  const bool negative = isSigned && ((bits >> (8 * size - 1)) & 1) != 0;
+  if (negative && size < 8) bits |= ~std::uint64_t{0} << (8 * size);  // sign-extend
+  const auto magnitude = negative ? ~bits + 1 : bits;  // |value| (2^63 for INT64_MIN)
+  // Exact in float32: at most 24 significant bits between the highest and lowest set bit.
+  const int high = 63 - std::countl_zero(magnitude | 1);
+  const int low = std::countr_zero(magnitude | (std::uint64_t{1} << 63));
+  if (magnitude != 0 && high - low >= 24) {
+    throw Error(name, "integer value " +
+                          (negative ? "-" + std::to_string(magnitude) : std::to_string(magnitude)) +
+                          " is not exactly representable in float32");
+  }
+  const auto value = static_cast<float>(magnitude);  // exact by the check above
+  return negative ? -value : value;
+}
+
+float decodeElement(const std::uint8_t* p, const std::string& descr, const std::string& name) {
   const bool big = descr[0] == '>';
   const std::size_t size = descr[2] - '0';
   std::uint8_t raw[8];
   for (std::size_t i = 0; i < size; ++i) raw[i] = big ? p[size - 1 - i] : p[i];
+  if (descr[1] != 'f') return decodeInteger(raw, size, descr[1] == 'i', name);
   switch (size) {
     case 2:
       return halfToFloat(static_cast<std::uint16_t>(raw[0] | (raw[1] << 8)));
@@ -204,12 +226,15 @@ NpyHeader parseNpyHeader(std::span<const std::uint8_t> b, std::uint64_t totalByt
   h.dataOffset = prefix + headerLength;
 
   const std::string& d = h.descr;
-  const bool known = d.size() == 3 && (d[0] == '<' || d[0] == '>' || d[0] == '|' || d[0] == '=') &&
-                     d[1] == 'f' && (d[2] == '2' || d[2] == '4' || d[2] == '8');
+  const bool order = d.size() == 3 && (d[0] == '<' || d[0] == '>' || d[0] == '|' || d[0] == '=');
+  const bool known = order && ((d[1] == 'f' && (d[2] == '2' || d[2] == '4' || d[2] == '8')) ||
+                               ((d[1] == 'i' || d[1] == 'u') &&
+                                (d[2] == '1' || d[2] == '2' || d[2] == '4' || d[2] == '8')));
   if (d == "|O" || d == "O" || (!d.empty() && d.back() == 'O')) {
     throw Error(name, "object arrays (pickled Python objects) are refused");
   }
-  if (!known) throw Error(name, "unsupported dtype '" + d + "' (float16/32/64 only)");
+  if (!known)
+    throw Error(name, "unsupported dtype '" + d + "' (float16/32/64 or an integer type only)");
   if (d[0] == '=' || d[0] == '|') h.descr[0] = '<';
   h.itemSize = static_cast<std::size_t>(d[2] - '0');
 
@@ -244,7 +269,7 @@ NpyArray parseNpy(std::span<const std::uint8_t> b, const std::string& name) {
   a.data.resize(h.elementCount);
   const std::uint8_t* src = b.data() + h.dataOffset;
   for (std::uint64_t i = 0; i < h.elementCount; ++i)
-    a.data[i] = decodeElement(src + i * h.itemSize, h.descr);
+    a.data[i] = decodeElement(src + i * h.itemSize, h.descr, name);
   if (h.fortranOrder && a.shape.size() > 1) {
     // Fortran order: the first index varies fastest. Rebuild C order.
     std::vector<float> c(a.data.size());

@@ -28,7 +28,8 @@ struct NpyArray {
 float narrowToFloat(double value);
 
 // Parses and checks the header: magic, version 1/2/3, header length <= 10 kB, a dict with
-// exactly descr/fortran_order/shape, a float dtype (<f4 >f4 <f2 >f2 <f8 >f8; object and
+// exactly descr/fortran_order/shape, a float dtype (<f4 >f4 <f2 >f2 <f8 >f8) or an integer one
+// (i1..i8, u1..u8: parseNpy refuses by name a value float32 cannot hold exactly; object and
 // pickled dtypes refused), non-negative dims whose product and byte size do not overflow,
 // and data that fits in the bytes given. Throws Error(name, reason).
 NpyHeader parseNpyHeader(std::span<const std::uint8_t> bytes, const std::string& name);

@@ -9,6 +9,7 @@
 #include "core/weights/npz_archive.h"
 #include "core/weights/zip_members.h"
 #include "tests/common/cli_process.h"
+#include "tests/common/explain_cases.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
@@ -18,8 +19,16 @@ namespace {
 using test::CliResult;
 using test::runCli;
 
+using test::relativeError;
+
 QString fixture(const std::string& relative) {
-  return QString::fromStdString(test::dataPath("explain/" + relative));
+  return test::explainFixture(relative);
+}
+std::vector<std::string> caseRow(const std::string& name) {
+  return test::explainCase(name);
+}
+QStringList commonArgs(const std::vector<std::string>& r) {
+  return test::explainInputArgs(r);
 }
 
 // Every member of an .npz: float arrays parsed, int64 ones kept as (shape, values).
@@ -52,30 +61,6 @@ NpzContents readAll(const QString& path) {
     }
   }
   return out;
-}
-
-double relativeError(const NpyArray& actual, const NpyArray& expected) {
-  if (actual.shape != expected.shape) return 1e30;
-  double worst = 0, scale = 0;
-  for (std::size_t i = 0; i < expected.data.size(); ++i) {
-    worst = std::max(worst, static_cast<double>(std::abs(actual.data[i] - expected.data[i])));
-    scale = std::max(scale, static_cast<double>(std::abs(expected.data[i])));
-  }
-  return worst / std::max(scale, 1e-30);
-}
-
-std::vector<std::string> caseRow(const std::string& name) {
-  for (auto r : test::readTsv(test::dataPath("explain/cases.tsv"))) {
-    r.resize(8);
-    if (r[0] == name) return r;
-  }
-  return {};
-}
-
-QStringList commonArgs(const std::vector<std::string>& r) {
-  QStringList args{"--tensor", fixture(r[2]), "--weights", fixture(r[1])};
-  if (r[4] != "0") args << "--heads" << QString::fromStdString(r[4]);
-  return args;
 }
 
 // Exactly the contract's arrays (logits with a head, target, every grad_tokens_L and

@@ -4,6 +4,8 @@
 #include "core/io/csv_writer.h"
 #include "core/io/error.h"
 #include "core/weights/npy_array.h"
+#include "core/weights/npz_archive.h"
+#include "core/weights/npz_writer.h"
 #include "tests/common/test_support.h"
 
 using namespace patchlens;
@@ -18,6 +20,9 @@ class TestNpyArray : public QObject {
   void writerRoundTripsAndPadsTheHeader();
   void csvRoundTripsFloatsExactly();
   void writerLeavesNothingOnFailure();
+  void integerArraysReadWhenExactInFloat32_data();
+  void integerArraysReadWhenExactInFloat32();
+  void npzArchiveReadsTheExplainClassMember();
 
  private:
   QTemporaryDir m_dir;
@@ -88,6 +93,99 @@ void TestNpyArray::writerLeavesNothingOnFailure() {
                .filter("tmp")
                .size(),
            0);
+}
+
+namespace {
+
+// A version-1 .npy of `descr` and shape (count,) holding `payload`, as numpy lays it out.
+std::vector<std::uint8_t> npyBytes(const std::string& descr, int count,
+                                   const std::vector<std::uint8_t>& payload) {
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" +
+                     std::to_string(count) + ",), }";
+  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+  dict += '\n';
+  std::vector<std::uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  b.push_back(static_cast<std::uint8_t>(dict.size() & 0xFF));
+  b.push_back(static_cast<std::uint8_t>(dict.size() >> 8));
+  b.insert(b.end(), dict.begin(), dict.end());
+  b.insert(b.end(), payload.begin(), payload.end());
+  return b;
+}
+
+}  // namespace
+
+void TestNpyArray::integerArraysReadWhenExactInFloat32_data() {
+  QTest::addColumn<QString>("descr");
+  QTest::addColumn<int>("count");
+  QTest::addColumn<QByteArray>("payload");
+  QTest::addColumn<QList<float>>("expected");  // empty: refused
+  const auto bytes = [](std::initializer_list<int> v) {
+    QByteArray a;
+    for (int x : v) a.append(static_cast<char>(x));
+    return a;
+  };
+  QTest::newRow("<i8 281, -3") << "<i8" << 2
+                               << bytes({0x19, 1, 0, 0, 0, 0, 0, 0, 0xFD, 0xFF, 0xFF, 0xFF, 0xFF,
+                                         0xFF, 0xFF, 0xFF})
+                               << QList<float>{281.0f, -3.0f};
+  QTest::newRow(">i2 -2, 513") << ">i2" << 2 << bytes({0xFF, 0xFE, 2, 1})
+                               << QList<float>{-2.0f, 513.0f};
+  QTest::newRow("|u1 255, 7") << "|u1" << 2 << bytes({0xFF, 7}) << QList<float>{255.0f, 7.0f};
+  // 2^40 is exact in float32 (one significant bit); 2^24 + 1 is not, nor INT64_MIN + 1.
+  QTest::newRow("<i8 2^40") << "<i8" << 1 << bytes({0, 0, 0, 0, 0, 1, 0, 0})
+                            << QList<float>{1099511627776.0f};
+  QTest::newRow("<i4 2^24+1 refused") << "<i4" << 1 << bytes({1, 0, 0, 1}) << QList<float>{};
+  QTest::newRow("<i8 -2^63+1 refused")
+      << "<i8" << 1 << bytes({1, 0, 0, 0, 0, 0, 0, 0x80}) << QList<float>{};
+}
+
+void TestNpyArray::integerArraysReadWhenExactInFloat32() {
+  QFETCH(QString, descr);
+  QFETCH(int, count);
+  QFETCH(QByteArray, payload);
+  QFETCH(QList<float>, expected);
+  const std::vector<std::uint8_t> b =
+      npyBytes(descr.toStdString(), count, {payload.begin(), payload.end()});
+  if (expected.isEmpty()) {
+    try {
+      parseNpy(b, "idx");
+      QFAIL("a value float32 cannot hold was read");
+    } catch (const Error& e) {
+      QCOMPARE(QString::fromStdString(e.file()), QStringLiteral("idx"));
+      QVERIFY2(e.reason().find("not exactly representable in float32") != std::string::npos,
+               e.reason().c_str());
+    }
+    return;
+  }
+  const NpyArray a = parseNpy(b, "idx");
+  QCOMPARE(a.shape, (std::vector<std::int64_t>{count}));
+  QCOMPARE(QList<float>(a.data.begin(), a.data.end()), expected);
+}
+
+void TestNpyArray::npzArchiveReadsTheExplainClassMember() {
+  // What `patchlens-cli explain` writes: float arrays and the int64 scalar `class`.
+  const std::string path = m_dir.path().toStdString() + "/explain.npz";
+  {
+    NpzWriter npz(path);
+    const float target = 2.5f;
+    const std::int64_t classIndex = 281;
+    npz.add("target", {}, &target);
+    npz.addInt64("class", {}, &classIndex);
+    const std::int64_t huge = (std::int64_t{1} << 40) + 1;
+    npz.addInt64("huge", {}, &huge);
+    npz.commit();
+  }
+  const NpzArchive archive(path);
+  const NpyArray c = archive.read("class");
+  QVERIFY(c.shape.empty());
+  QCOMPARE(c.data, std::vector<float>{281.0f});
+  QCOMPARE(archive.read("target").data, std::vector<float>{2.5f});
+  try {
+    archive.read("huge");
+    QFAIL("an int64 float32 cannot hold was read");
+  } catch (const Error& e) {
+    QVERIFY2(e.reason().find("huge") != std::string::npos, e.reason().c_str());
+  }
 }
 
 QTEST_GUILESS_MAIN(TestNpyArray)

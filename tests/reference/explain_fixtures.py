@@ -285,6 +285,25 @@ def check_against_timm(m, image, state, kind, classes, klass, expected):
           f"(global_pool {kind}) autograd")
 
 
+def gui_image_case(folder, m, head):
+    """The GUI's fixture (tests/ui/tst_explain_session.cpp): image.png, 32 x 32 RGB, which the
+    session preprocesses at 32 x 32 with crop_pct 1 and the inception normalisation into exactly
+    (pixels / 255 - 0.5) / 0.5; expected_image_top.npz and expected_image_second.npz hold the
+    gradcam, relevance, logits and class (int64) of the top and the second class for it. Its own
+    generator: the other cases' random draws stay as they were."""
+    from PIL import Image
+    pixels = np.random.default_rng(22).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(os.path.join(folder, "image.png"))
+    tensor = np.ascontiguousarray(((pixels.astype(np.float32) / 255 - 0.5) / 0.5).transpose(2, 0, 1))
+    logits = explain("timm_vit", m, tensor, head)[0]["logits"]
+    second = int(np.argsort(logits)[-2])
+    for klass, tag in ((None, "top"), (second, "second")):
+        expected, k = explain("timm_vit", m, tensor, head, klass=klass)
+        np.savez(os.path.join(folder, f"expected_image_{tag}.npz"), gradcam=expected["gradcam"],
+                 relevance=expected["relevance"], logits=expected["logits"], target=expected["target"],
+                 **{"class": np.array(k, dtype=np.int64)})
+
+
 def main(data_dir):
     out = os.path.join(data_dir, "explain")
     if os.path.isdir(out):
@@ -359,6 +378,7 @@ def main(data_dir):
     state = tf.state_timm(m)
     state["head.weight"], state["head.bias"] = head["w"], head["b"]
     case("timm_token_in1k", "timm_vit", m, state, head, heads_option=heads)
+    gui_image_case(os.path.join(out, "timm_token_in1k"), m, head)
     m = canon()
     head = make_head("avg", d, 6, fc_norm=True)
     state = tf.state_timm(m)

@@ -8,6 +8,12 @@ and GUI measurements. Not a fixture: the file is 330 MB and is not committed.
 
 "small" writes a random ViT-S/16 instead (D 384, 6 blocks, 6 heads): the second model of the
 two-models compare screenshots, of another depth and width.
+    /usr/bin/python3 tests/reference/make_random_vit.py --head /tmp/vit_b16_random_in1k
+
+--head adds a random 1000-class classifier (timm's head.weight [1000, 768], head.bias; std 0.1,
+so that the softmax is not flat), which PatchLens labels with the ImageNet-1k names: a random
+classifier for the Prediction dock and the Grad-CAM / relevance screenshots. Its predictions
+mean nothing.
 
 Weights: timm-like truncated-normal init (std 0.02) except the attention's qkv (std 0.05,
 so that the softmax is not flat) and the position embedding, which is the fixed 2-D sin-cos
@@ -36,7 +42,7 @@ def sincos_2d(dim, grid):
     return np.concatenate([one(dim // 2, gy), one(dim // 2, gx)], axis=1)
 
 
-def main(out_dir):
+def main(out_dir, head=False):
     rng = np.random.default_rng(12)
     t = {}
 
@@ -65,6 +71,9 @@ def main(out_dir):
         t[k + "mlp.fc2.bias"] = np.zeros(D, np.float32)
     t["norm.weight"] = np.ones(D, np.float32)
     t["norm.bias"] = np.zeros(D, np.float32)
+    if head:  # drawn after every other tensor: the encoder is the same with or without it
+        t["head.weight"] = tn((1000, D), 0.1)
+        t["head.bias"] = tn((1000,), 0.1)
 
     header, offset, blobs = {}, 0, []
     for name, a in t.items():
@@ -87,6 +96,7 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[2] == "small":
+    args = [a for a in sys.argv[1:] if a != "--head"]
+    if len(args) > 1 and args[1] == "small":
         D, DEPTH, HEADS, MLP, ARCH = 384, 6, 6, 1536, "vit_small_patch16_224"
-    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/vit_b16_random")
+    main(args[0] if args else "/tmp/vit_b16_random", head="--head" in sys.argv[1:])

@@ -32,7 +32,8 @@ void AttentionMapFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
   Eigen::Index at = 0;
   const float top = m_values.size() > 0 ? m_values.maxCoeff(&at) : 0.0f;
-  const QString subtitle = tr("query: %1 · largest %2 at patch (%3, %4) · sum over patches %5")
+  const QString subtitle = tr("%1: %2 · largest %3 at patch (%4, %5) · sum over patches %6")
+                               .arg(m_query.role.isEmpty() ? tr("query") : m_query.role)
                                .arg(m_query.name)
                                .arg(top, 0, 'g', 3)
                                .arg(m_grid.cols > 0 ? at / m_grid.cols : 0)

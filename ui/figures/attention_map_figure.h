@@ -20,6 +20,7 @@ class AttentionMapFigure : public Figure {
  public:
   struct Query {
     QString name;  // "cls", "patch (3, 7)"
+    QString role;  // how the subtitle names it; empty: "query" (Grad-CAM: "target")
     int row = -1;  // the query patch, -1 for a prefix token
     int col = -1;
   };

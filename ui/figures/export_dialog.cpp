@@ -23,6 +23,7 @@
 #include "ui/figures/figure_exporter.h"
 #include "ui/figures/figure_factory.h"
 #include "ui/figures/plot_kind.h"
+#include "ui/session/explain_session.h"
 #include "ui/session/session.h"
 #include "ui/session/session_figure_data.h"
 
@@ -317,6 +318,7 @@ void ExportDialog::populateKinds() {
   if (result->weights && result->weights->positionEmbedding)
     add(QStringLiteral("posembed"), tr("Position-embedding similarity"));
   addTransformerKinds();
+  addClassifierKinds();
   const int index = m_kindBox->findData(defaultKind());
   m_kindBox->setCurrentIndex(std::max(index, 0));
 }
@@ -355,6 +357,31 @@ void ExportDialog::addTransformerKinds() {
   }
 }
 
+void ExportDialog::addClassifierKinds() {
+  // The class on screen (the Prediction dock's choice) by number, so the Command row redraws it.
+  const ExplainSession& explain = *m_session->explain();
+  const auto& e = explain.explanation();
+  const bool hasHead = explain.explainer() && explain.explainer()->hasHead();
+  const QString k = e && e->classIndex >= 0 ? QStringLiteral(":%1").arg(e->classIndex) : QString();
+  const QString target = e ? explain.targetName() : tr("the top class");
+  const std::pair<QString, QString> entries[] = {
+      {QStringLiteral("prediction"), tr("Top 5 classes with probabilities")},
+      {QStringLiteral("gradcam") + k, tr("Grad-CAM of %1").arg(target)},
+      {QStringLiteral("relevance") + k, tr("Relevance of %1").arg(target)},
+  };
+  QString why = explain.unavailableReason();
+  if (why.isEmpty() && !explain.explainer()) why = tr("computing the prediction…");
+  if (why.isEmpty() && !hasHead) why = tr("no classifier head: %1").arg(explain.noHeadReason());
+  auto* model = qobject_cast<QStandardItemModel*>(m_kindBox->model());
+  for (const auto& [name, description] : entries) {
+    m_kindBox->addItem(QStringLiteral("%1 — %2").arg(description, name), name);
+    if (why.isEmpty() || !model) continue;
+    QStandardItem* item = model->item(m_kindBox->count() - 1);
+    item->setEnabled(false);
+    item->setToolTip(why);
+  }
+}
+
 QString ExportDialog::defaultKind() const {
   const auto sel = m_session->selection();
   const QString rc = sel ? QStringLiteral("%1,%2").arg(sel->row).arg(sel->col) : QString();
@@ -369,6 +396,14 @@ QString ExportDialog::defaultKind() const {
       break;
     case OverlayKind::Rollout:
       if (m_session->hasTransformer()) return QStringLiteral("rollout");
+      break;
+    case OverlayKind::GradCam:
+    case OverlayKind::Relevance:
+      if (const auto& e = m_session->explain()->explanation(); e && e->classIndex >= 0)
+        return QStringLiteral("%1:%2")
+            .arg(m_session->overlay() == OverlayKind::GradCam ? QStringLiteral("gradcam")
+                                                              : QStringLiteral("relevance"))
+            .arg(e->classIndex);
       break;
     case OverlayKind::Pca:
       return QStringLiteral("pca");
@@ -504,15 +539,16 @@ void ExportDialog::rebuildFigure() {
     watcher->deleteLater();
     onFigureBuilt(built.figure, built.error, generation);
   });
-  watcher->setFuture(QtConcurrent::run([data = figureDataFor(*result), plot, options = m_options] {
-    Built built;
-    try {
-      built.figure = makeFigure(plot, data, options);
-    } catch (const std::exception& e) {
-      built.error = QString::fromStdString(e.what());
-    }
-    return built;
-  }));
+  watcher->setFuture(
+      QtConcurrent::run([data = figureDataFor(*m_session), plot, options = m_options] {
+        Built built;
+        try {
+          built.figure = makeFigure(plot, data, options);
+        } catch (const std::exception& e) {
+          built.error = QString::fromStdString(e.what());
+        }
+        return built;
+      }));
 }
 
 void ExportDialog::onFigureBuilt(std::shared_ptr<const Figure> figure, const QString& error,

@@ -76,6 +76,9 @@ class ExportDialog : public QDialog {
  private:
   void populateKinds();
   void addTransformerKinds();
+  // prediction, gradcam:K, relevance:K for the explained class (issue 22); disabled with the
+  // reason without a classifier.
+  void addClassifierKinds();
   QString defaultKind() const;
   void rebuildFigure();
   void onFigureBuilt(std::shared_ptr<const Figure> figure, const QString& error,

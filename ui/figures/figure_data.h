@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/analysis/class_explainer.h"
 #include "core/analysis/embedding_analysis.h"
 #include "core/analysis/foreground_pca.h"
 #include "core/analysis/layer_trace.h"
@@ -30,6 +31,12 @@ struct FigureData {
   std::shared_ptr<const LayerTrace> trace;
   std::string noTransformer;
   int layer = 0;
+  // The classifier's forward with activations kept (prediction, gradcam, relevance); null:
+  // why in noExplainer (no transformer, a backward refused). explanation: the target already
+  // explained (the GUI's selected class); the factory reuses it when it is the kind's class.
+  std::shared_ptr<const ClassExplainer> explainer;
+  std::string noExplainer;
+  std::shared_ptr<const ClassExplanation> explanation;
 
   int patchSize() const { return weights ? weights->patchSize : 0; }
 };

@@ -1,6 +1,7 @@
 #include "ui/figures/figure_factory.h"
 
 #include <QStringList>
+#include <algorithm>
 #include <string>
 
 #include "core/analysis/attention_maps.h"
@@ -24,6 +25,7 @@
 #include "ui/figures/histogram_figure.h"
 #include "ui/figures/pca_rgb_figure.h"
 #include "ui/figures/position_similarity_figure.h"
+#include "ui/figures/prediction_figure.h"
 #include "ui/figures/reconstruction_figure.h"
 #include "ui/figures/similarity_figure.h"
 #include "ui/figures/token_line_figure.h"
@@ -119,6 +121,66 @@ bool showsLayerTokens(const PlotKind& kind, const FigureOptions& options) {
 
 std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data,
                                     const FigureOptions& options, QString* scaleCaption);
+
+const ClassExplainer& explainerOf(const FigureData& data, const PlotKind& kind) {
+  if (!data.explainer)
+    throw Error("", kind.name() + " needs a classifier" +
+                        (data.noExplainer.empty() ? std::string() : ": " + data.noExplainer));
+  return *data.explainer;
+}
+
+std::unique_ptr<Figure> predictionFigure(const PlotKind& kind, const FigureData& data) {
+  const ClassExplainer& explainer = explainerOf(data, kind);
+  const ClassifierHead* head = explainer.head();
+  if (!head) throw Error("", "prediction needs a classifier head; " + data.noExplainer);
+  const VectorF& logits = explainer.logits();
+  const VectorF p = softmax(logits);
+  std::vector<PredictionFigure::Entry> entries;
+  for (const int k : topClasses(logits, kind.first)) {
+    entries.push_back({k, QString::fromStdString(head->labels[static_cast<std::size_t>(k)]),
+                       static_cast<double>(p[k])});
+  }
+  const int selected = data.explanation ? data.explanation->classIndex : explainer.topClass();
+  return std::make_unique<PredictionFigure>(std::move(entries), head->classes(),
+                                            QString::fromStdString(head->labelsSource), selected);
+}
+
+// Grad-CAM / relevance of the kind's class (the top one for -1): the explanation at hand when
+// it is that class, else one backward now. Without a head: the target explained already (a
+// patch's similarity), named in the title.
+std::unique_ptr<Figure> explanationFigure(const PlotKind& kind, const FigureData& data,
+                                          const FigureOptions& options) {
+  const ClassExplainer& explainer = explainerOf(data, kind);
+  std::shared_ptr<const ClassExplanation> e = data.explanation;
+  if (explainer.hasHead()) {
+    const int k = kind.first >= 0 ? kind.first : explainer.topClass();
+    if (!e || e->classIndex != k) e = std::make_shared<ClassExplanation>(explainer.explainClass(k));
+  } else if (!e || kind.first >= 0) {
+    throw Error("", kind.name() + " needs a classifier head (" + data.noExplainer +
+                        "); the GUI explains the selected patch's similarity instead");
+  }
+  const QString target = QString::fromStdString(
+      explanationTargetName(*e, explainer.head(), explainer.config().classToken));
+  const bool gradcam = kind.type == PlotType::GradCam;
+  const int depth = explainer.config().depth;
+  const QString title = gradcam
+                            ? QStringLiteral("Grad-CAM · %1 · Block %2").arg(target).arg(depth)
+                            : QStringLiteral("Relevance · %1 · Blocks 1–%2").arg(target).arg(depth);
+  const RowMatrixF& map = gradcam ? e->gradcam : e->relevance;
+  VectorF values = Eigen::Map<const VectorF>(map.data(), map.size());
+  const ColormapId colormap = sequentialColormap(options);
+  const ColorScale scale =
+      ColorScale::of(scaleModeFor(colormap, options), values, minMaxRange(values));
+  AttentionMapFigure::Query query;
+  query.role = QStringLiteral("target");
+  query.name = target;
+  query.row = e->patchRow;
+  query.col = e->patchCol;
+  return std::make_unique<AttentionMapFigure>(
+      title, gradcam ? QStringLiteral("Grad-CAM") : QStringLiteral("relevance"), data.input,
+      std::move(values), GridSize{explainer.gridRows(), explainer.gridCols()}, data.patchSize(),
+      query, colormap, scale);
+}
 
 }  // namespace
 
@@ -304,6 +366,11 @@ std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data
       return std::make_unique<ReconstructionFigure>(data.input, r, w.embedDim,
                                                     options.colormap.value_or(ColormapId::Magma));
     }
+    case PlotType::Prediction:
+      return predictionFigure(kind, data);
+    case PlotType::GradCam:
+    case PlotType::Relevance:
+      return explanationFigure(kind, data, options);
     case PlotType::Matches:
     case PlotType::JointPca:
     case PlotType::SimilarityTo:

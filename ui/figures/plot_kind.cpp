@@ -91,6 +91,14 @@ PlotKind PlotKind::parse(std::string_view text) {
       throw std::invalid_argument("'" + std::string(text) + "': draw at least 1 match");
     return {PlotType::Matches, k, 0};
   }
+  if (head == "prediction") {
+    const int k = hasArgument ? number(argument, text) : 5;
+    if (k == 0) throw std::invalid_argument("'" + std::string(text) + "': show at least 1 class");
+    return {PlotType::Prediction, k, 0};
+  }
+  if (head == "gradcam" || head == "relevance")
+    return {head == "gradcam" ? PlotType::GradCam : PlotType::Relevance,
+            hasArgument ? number(argument, text) : -1, 0};
   if (head == "reconstruction") {
     const int k = hasArgument ? number(argument, text) : 0;
     if (hasArgument && k == 0)
@@ -143,6 +151,12 @@ std::string PlotKind::name() const {
       return "joint-pca";
     case PlotType::SimilarityTo:
       return "similarity-to:" + rc;
+    case PlotType::Prediction:
+      return first != 5 ? "prediction:" + std::to_string(first) : "prediction";
+    case PlotType::GradCam:
+      return first >= 0 ? "gradcam:" + std::to_string(first) : "gradcam";
+    case PlotType::Relevance:
+      return first >= 0 ? "relevance:" + std::to_string(first) : "relevance";
   }
   return {};
 }
@@ -151,11 +165,16 @@ bool PlotKind::needsTwoImages() const {
   return type == PlotType::Matches || type == PlotType::JointPca || type == PlotType::SimilarityTo;
 }
 
+bool PlotKind::needsClassifier() const {
+  return type == PlotType::Prediction || type == PlotType::GradCam || type == PlotType::Relevance;
+}
+
 std::string plotKindSyntax() {
   return "channel:K, token:R,C, token-line:R,C, channels:A-B, filters, filter-pca, pca, "
          "similarity:R,C, "
          "posembed, histogram, reconstruction[:K], attention:L[,H], attention-heads:L, rollout, "
-         "attention-distance, token-norms; with --compare B: matches[:K], joint-pca, "
+         "attention-distance, token-norms, prediction[:K], gradcam[:K], relevance[:K]; with "
+         "--compare B: matches[:K], joint-pca, "
          "similarity-to:R,C";
 }
 

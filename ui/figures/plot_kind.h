@@ -25,6 +25,9 @@ enum class PlotType {
   Matches,             // matches[:K] (two images: export --compare)
   JointPca,            // joint-pca (two images)
   SimilarityTo,        // similarity-to:R,C (two images: A's patch over B)
+  Prediction,          // prediction[:K]: the classifier's top K (default 5)
+  GradCam,             // gradcam[:K]: Grad-CAM of class K (-1: the top class)
+  Relevance,           // relevance[:K]: Chefer et al. relevance of class K (-1: the top class)
 };
 
 // A figure named the way the CLI and the GUI's export menu name it ("channel:5").
@@ -38,6 +41,8 @@ struct PlotKind {
   std::string name() const;
   // Matches, JointPca and SimilarityTo draw two images (export A --compare B).
   bool needsTwoImages() const;
+  // Prediction, GradCam and Relevance need the classifier (FigureData::explainer).
+  bool needsClassifier() const;
 };
 
 // The accepted forms, for help texts: "channel:K, token:R,C, ...".

@@ -42,6 +42,14 @@ OverlayToolBar::OverlayToolBar(Session* session, QWidget* parent)
   m_overlay->addItem(tr("Rollout"), overlayKindKey(OverlayKind::Rollout));
   m_overlay->setItemData(m_overlay->count() - 1, tr("Attention rollout (Abnar & Zuidema 2020)"),
                          Qt::ToolTipRole);
+  m_overlay->addItem(tr("Grad-CAM"), overlayKindKey(OverlayKind::GradCam));
+  m_overlay->setItemData(m_overlay->count() - 1,
+                         tr("Grad-CAM of the class chosen in the Prediction dock (Alt+9)"),
+                         Qt::ToolTipRole);
+  m_overlay->addItem(tr("Relevance"), overlayKindKey(OverlayKind::Relevance));
+  m_overlay->setItemData(m_overlay->count() - 1,
+                         tr("Chefer et al. 2021 relevance of the chosen class (Ctrl+Shift+R)"),
+                         Qt::ToolTipRole);
   // The layer every token view shows (a transformer's; disabled for a patch embedding only).
   addWidget(new LayerControls(session, this));
   addWidget(label(tr("O&verlay:"), m_overlay));

@@ -23,6 +23,7 @@
 #include "ui/base/category_palette.h"
 #include "ui/base/color_scale.h"
 #include "ui/base/qt_conversions.h"
+#include "ui/session/explain_session.h"
 
 namespace patchlens {
 
@@ -44,6 +45,8 @@ constexpr OverlayName kOverlayNames[] = {
     {OverlayKind::Similarity, "similarity"},
     {OverlayKind::Attention, "attention"},
     {OverlayKind::Rollout, "rollout"},
+    {OverlayKind::GradCam, "gradcam"},
+    {OverlayKind::Relevance, "relevance"},
 };
 
 struct ScaleName {
@@ -178,6 +181,11 @@ void checkSize(qint64 values, const char* what, const std::string& file) {
 
 Session::Session(QObject* parent) : QObject(parent) {
   m_pool.setMaxThreadCount(1);
+  m_explain = new ExplainSession(this);
+  connect(m_explain, &ExplainSession::changed, this, [this] {
+    if (m_overlay == OverlayKind::GradCam || m_overlay == OverlayKind::Relevance)
+      invalidateOverlay();
+  });
 }
 
 Session::~Session() {
@@ -1028,6 +1036,28 @@ const OverlayMap& Session::overlayMap() const {
                                    : queryName());
         }
         break;
+      case OverlayKind::GradCam:
+      case OverlayKind::Relevance: {
+        const bool gradcam = m_overlay == OverlayKind::GradCam;
+        const QString what = gradcam ? tr("Grad-CAM") : tr("relevance");
+        const auto& e = m_explain->explanation();
+        if (!e) {
+          map.label = m_explain->unavailableReason().isEmpty()
+                          ? tr("%1 (computing the backward…)").arg(what)
+                          : what + QStringLiteral(": ") + m_explain->unavailableReason();
+          break;
+        }
+        const RowMatrixF& values = gradcam ? e->gradcam : e->relevance;
+        if (values.rows() != grid.rows || values.cols() != grid.cols) break;  // another image
+        map.values = Eigen::Map<const VectorF>(values.data(), values.size());
+        // "global" is the map's own range (the embedding's means nothing here), as exported.
+        attentionScale = ColorScale::of(scaleFor(m_overlay), map.values, minMaxRange(map.values));
+        const int depth = m_explain->explainer()->config().depth;
+        map.label =
+            gradcam ? tr("Grad-CAM · %1 · Block %2").arg(m_explain->targetName()).arg(depth)
+                    : tr("relevance · %1 · Blocks 1–%2").arg(m_explain->targetName()).arg(depth);
+        break;
+      }
     }
     if (!map.isRgb && map.values.size() > 0) {
       map.colormap = colormapFor(m_overlay);
@@ -1084,7 +1114,9 @@ QString Session::statusText() const {
              .arg(r.computeMs, 0, 'f', 1) +
          (r.preview ? tr(" · preview from a JPEG decode at 1/%1 scale; the exact result follows")
                           .arg(r.previewReduction)
-                    : QString());
+                    : QString()) +
+         (m_explain->explanation() ? tr(" · explaining %1").arg(m_explain->targetName())
+                                   : QString());
 }
 
 }  // namespace patchlens

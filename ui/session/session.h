@@ -22,7 +22,19 @@
 namespace patchlens {
 
 // What the central image view colours the patches by.
-enum class OverlayKind { None, Channel, Norm, Mean, Argmax, Pca, Similarity, Attention, Rollout };
+enum class OverlayKind {
+  None,
+  Channel,
+  Norm,
+  Mean,
+  Argmax,
+  Pca,
+  Similarity,
+  Attention,
+  Rollout,
+  GradCam,    // the explained class's Grad-CAM (ExplainSession)
+  Relevance,  // its Chefer et al. relevance
+};
 
 QString overlayKindKey(OverlayKind kind);  // "channel", "norm", ... (settings, command line)
 std::optional<OverlayKind> parseOverlayKind(const QString& key);
@@ -30,6 +42,7 @@ QString scaleModeKey(ScaleMode mode);
 std::optional<ScaleMode> parseScaleMode(const QString& key);
 
 class VisionTransformer;
+class ExplainSession;
 
 // A patch position in the grid.
 struct PatchPos {
@@ -225,6 +238,8 @@ class Session : public QObject {
   ValueRange rangeFor(const Eigen::Ref<const VectorF>& values, ScaleMode mode) const;
   // A one-line description for the status bar.
   QString statusText() const;
+  // The classifier's prediction and the Grad-CAM / relevance of the selected class (issue 22).
+  ExplainSession* explain() const { return m_explain; }
 
  signals:
   void resultChanged();
@@ -305,7 +320,8 @@ class Session : public QObject {
     std::vector<RowMatrixF> heads;
   };
   std::optional<RecomputedAttention> m_recomputed;
-  int m_attentionPending = 0;  // the block being recomputed, 0: none
+  int m_attentionPending = 0;           // the block being recomputed, 0: none
+  ExplainSession* m_explain = nullptr;  // a child: computes after each forward
   // One worker thread: queued stale jobs leave at once, so the latest request runs next.
   QThreadPool m_pool;
 };

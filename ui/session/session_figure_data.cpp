@@ -1,6 +1,7 @@
 #include "ui/session/session_figure_data.h"
 
 #include "ui/base/qt_conversions.h"
+#include "ui/session/explain_session.h"
 #include "ui/session/session.h"
 
 namespace patchlens {
@@ -35,6 +36,17 @@ FigureData figureDataFor(const ComputeResult& result) {
   return data;
 }
 
+FigureData figureDataFor(const Session& session) {
+  FigureData data = figureDataFor(*session.result());
+  const ExplainSession& explain = *session.explain();
+  data.explainer = explain.explainer();
+  data.explanation = explain.explanation();
+  data.noExplainer = explain.unavailableReason().isEmpty()
+                         ? explain.noHeadReason().toStdString()
+                         : explain.unavailableReason().toStdString();
+  return data;
+}
+
 FigureOptions figureOptionsFor(const Session& session, const PlotKind& kind) {
   FigureOptions options;
   OverlayKind overlay = OverlayKind::Channel;  // the overlay that draws this kind on screen
@@ -47,6 +59,12 @@ FigureOptions figureOptionsFor(const Session& session, const PlotKind& kind) {
       break;
     case PlotType::Similarity:
       overlay = OverlayKind::Similarity;
+      break;
+    case PlotType::GradCam:
+      overlay = OverlayKind::GradCam;
+      break;
+    case PlotType::Relevance:
+      overlay = OverlayKind::Relevance;
       break;
     case PlotType::Attention:
     case PlotType::AttentionHeads:

@@ -32,7 +32,7 @@ FigureMenu::Builder FigureMenu::builderFor(Session* session, const QString& kind
     if (!result) return nullptr;
     try {
       const PlotKind kind = PlotKind::parse(kindName.toStdString());
-      return makeFigure(kind, figureDataFor(*result), figureOptionsFor(*session, kind));
+      return makeFigure(kind, figureDataFor(*session), figureOptionsFor(*session, kind));
     } catch (const std::exception&) {
       return nullptr;  // e.g. a selection that no longer fits the grid
     }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/session/explain_session.h"
 #include "ui/views/figure_menu.h"
 #include "ui/views/widget_figure.h"
 
@@ -494,6 +495,12 @@ void ImageView::contextMenuEvent(QContextMenuEvent* event) {
       break;
     case OverlayKind::Rollout:
       if (m_session->hasTransformer()) kind = QStringLiteral("rollout");
+      break;
+    case OverlayKind::GradCam:
+    case OverlayKind::Relevance:
+      // The explained class by number: the figure `export --plot gradcam:K` draws.
+      if (const auto& e = m_session->explain()->explanation(); e && e->classIndex >= 0)
+        kind = QStringLiteral("%1:%2").arg(overlayKindKey(m_session->overlay())).arg(e->classIndex);
       break;
     default:
       break;
