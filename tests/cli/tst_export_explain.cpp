@@ -31,7 +31,7 @@ const ClassCase kClassCases[] = {
 
 // The first number after `marker` in `text` (the SVG's subtitle), NaN when absent.
 double numberAfter(const QString& text, const QString& marker) {
-  const int at = text.indexOf(marker);
+  const qsizetype at = text.indexOf(marker);
   if (at < 0) return std::nan("");
   static const QRegularExpression number(QStringLiteral("^-?[0-9.]+(e[-+]?[0-9]+)?"));
   return number.match(text.mid(at + marker.size())).captured(0).toDouble();

@@ -42,7 +42,5 @@ inline double relativeError(const std::vector<float>& actual,
   if (shape != expected.shape) return 1e30;
   return relativeError(actual.data(), actual.size(), expected);
 }
-  return worst / std::max(scale, 1e-30);
-}
 
 }  // namespace patchlens::test

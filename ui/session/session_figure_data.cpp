@@ -86,10 +86,10 @@ FigureOptions figureOptionsFor(const Session& session, const PlotKind& kind) {
       if (kind.type != PlotType::AttentionDistance && kind.type != PlotType::TokenNorms) {
         // The overlay's colormap and colour scale: the dock, the overlay and the export of
         // one map give one value one colour.
-        const OverlayKind overlay =
+        const OverlayKind shown =
             kind.type == PlotType::Rollout ? OverlayKind::Rollout : OverlayKind::Attention;
-        options.colormap = session.colormapFor(overlay);
-        options.scale = session.scaleFor(overlay);
+        options.colormap = session.colormapFor(shown);
+        options.scale = session.scaleFor(shown);
       }
       return options;
     }
