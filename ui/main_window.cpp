@@ -775,7 +775,9 @@ void MainWindow::fitDocksToWindow() {
   // 1024 px the image keeps about 45 % of the width.
   const int modelWidth = std::clamp(w * 340 / 1500, 250, 340);
   const int inspectorWidth = std::clamp(w * 470 / 1500, 300, 470);
-  resizeDocks({m_modelDock, m_inspectorDock}, {modelWidth, inspectorWidth}, Qt::Horizontal);
+  // Both left docks (tabbed: the one in front sets the area's width) and the inspector.
+  resizeDocks({m_modelDock, m_channelDock, m_inspectorDock},
+              {modelWidth, modelWidth, inspectorWidth}, Qt::Horizontal);
   resizeDocks({m_matrixDock}, {std::clamp(h * 190 / 950, 150, 260)}, Qt::Vertical);
 }
 

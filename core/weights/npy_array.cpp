@@ -262,8 +262,10 @@ NpyHeader parseNpyHeader(std::span<const std::uint8_t> b, std::uint64_t totalByt
   return h;
 }
 
-NpyArray parseNpy(std::span<const std::uint8_t> b, const std::string& name) {
+NpyArray parseNpy(std::span<const std::uint8_t> b, const std::string& name, NpyIntegers integers) {
   const NpyHeader h = parseNpyHeader(b, name);
+  if (integers == NpyIntegers::Refuse && h.descr[1] != 'f')
+    throw Error(name, "unsupported dtype '" + h.descr + "' (float16/32/64 only)");
   NpyArray a;
   a.shape = h.shape;
   a.data.resize(h.elementCount);

@@ -42,7 +42,12 @@ NpyHeader parseNpyHeader(std::span<const std::uint8_t> prefix, std::uint64_t tot
 inline constexpr std::size_t kNpyMaxPrefixBytes = 12 + 10 * 1024;
 
 // Parses a whole .npy (header + data), converting to float32 in C order.
-NpyArray parseNpy(std::span<const std::uint8_t> bytes, const std::string& name);
+// Integer arrays (i1..i8, u1..u8) are data, not weights: a weight or an input of integer dtype
+// is refused by name ("unsupported dtype '<i4'"); NpyIntegers::Exact reads them (the explain
+// output's int64 `class`), each value exactly representable in float32 or refused.
+enum class NpyIntegers { Refuse, Exact };
+NpyArray parseNpy(std::span<const std::uint8_t> bytes, const std::string& name,
+                  NpyIntegers integers = NpyIntegers::Refuse);
 NpyArray readNpy(const std::string& path);
 
 // The .npy (version 1.0) header of a little-endian float32 C-order array of this shape.

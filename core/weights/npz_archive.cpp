@@ -72,13 +72,21 @@ void NpzArchive::open() {
 }
 
 NpyArray NpzArchive::read(const std::string& name) const {
+  return readMember(name, NpyIntegers::Refuse);
+}
+
+NpyArray NpzArchive::readData(const std::string& name) const {
+  return readMember(name, NpyIntegers::Exact);
+}
+
+NpyArray NpzArchive::readMember(const std::string& name, NpyIntegers integers) const {
   if (const TensorInfo* found = find(name)) {  // hashed: no scan per tensor
     const auto i = static_cast<std::size_t>(found - m_tensors.data());
     if (m_tensors[i].dtype == "(not an array)")
       throw Error(m_name, ZipMembers::memberError(name, "is not a .npy array"));
     const std::vector<std::uint8_t> bytes = m_zip->read(*m_members[i], UINT64_MAX, name);
     try {
-      return parseNpy(bytes, name);
+      return parseNpy(bytes, name, integers);
     } catch (const Error& e) {
       throw Error(m_name, ZipMembers::memberError(name, e.reason()));
     }

@@ -33,10 +33,14 @@ class NpzArchive : public TensorSource {
   std::string format() const override { return "npz"; }
   // Names are member names without their ".npy" suffix, as numpy's NpzFile.files shows them.
   const std::vector<TensorInfo>& tensors() const override { return m_tensors; }
-  NpyArray read(const std::string& name) const override;
+  NpyArray read(const std::string& name) const override;  // float members only (weights)
+  // Any numeric member, integers included when float32 holds them exactly (reading back an
+  // explain output's int64 `class`).
+  NpyArray readData(const std::string& name) const;
 
  private:
   void open();
+  NpyArray readMember(const std::string& name, NpyIntegers integers) const;
 
   std::optional<MappedFile> m_file;
   std::span<const std::uint8_t> m_bytes;

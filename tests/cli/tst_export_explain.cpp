@@ -100,7 +100,7 @@ void TestExportExplain::dataExplainEqualsTheReference() {
   }
   QVERIFY(compared >= 7);
   if (r[6].empty()) {
-    QCOMPARE(got.read("class").data, std::vector<float>{std::stof(r[7])});
+    QCOMPARE(got.readData("class").data, std::vector<float>{std::stof(r[7])});
   } else {
     QVERIFY(!got.find("class"));
   }

@@ -148,7 +148,7 @@ void TestNpyArray::integerArraysReadWhenExactInFloat32() {
       npyBytes(descr.toStdString(), count, {payload.begin(), payload.end()});
   if (expected.isEmpty()) {
     try {
-      parseNpy(b, "idx");
+      parseNpy(b, "idx", NpyIntegers::Exact);
       QFAIL("a value float32 cannot hold was read");
     } catch (const Error& e) {
       QCOMPARE(QString::fromStdString(e.file()), QStringLiteral("idx"));
@@ -157,8 +157,15 @@ void TestNpyArray::integerArraysReadWhenExactInFloat32() {
     }
     return;
   }
-  const NpyArray a = parseNpy(b, "idx");
+  const NpyArray a = parseNpy(b, "idx", NpyIntegers::Exact);
   QCOMPARE(a.shape, (std::vector<std::int64_t>{count}));
+  // As weights or a model input the same array is refused by its dtype, never read as floats.
+  try {
+    parseNpy(b, "idx");
+    QFAIL("an integer array was read as weights");
+  } catch (const Error& e) {
+    QVERIFY2(e.reason().find("unsupported dtype") != std::string::npos, e.reason().c_str());
+  }
   QCOMPARE(QList<float>(a.data.begin(), a.data.end()), expected);
 }
 
@@ -176,12 +183,13 @@ void TestNpyArray::npzArchiveReadsTheExplainClassMember() {
     npz.commit();
   }
   const NpzArchive archive(path);
-  const NpyArray c = archive.read("class");
+  const NpyArray c = archive.readData("class");
   QVERIFY(c.shape.empty());
   QCOMPARE(c.data, std::vector<float>{281.0f});
   QCOMPARE(archive.read("target").data, std::vector<float>{2.5f});
+  QVERIFY_THROWS_EXCEPTION(Error, archive.read("class"));  // as a weight tensor: refused
   try {
-    archive.read("huge");
+    archive.readData("huge");
     QFAIL("an int64 float32 cannot hold was read");
   } catch (const Error& e) {
     QVERIFY2(e.reason().find("huge") != std::string::npos, e.reason().c_str());

@@ -86,7 +86,7 @@ void TestExplainSession::compareWith(const std::string& expectedFile) {
   const NpzArchive expected(test::explainFixture("timm_token_in1k/" + expectedFile).toStdString());
   const ExplainSession& explain = *m_window->session()->explain();
   const ClassExplanation& e = *explain.explanation();
-  QCOMPARE(static_cast<float>(e.classIndex), expected.read("class").data.at(0));
+  QCOMPARE(static_cast<float>(e.classIndex), expected.readData("class").data.at(0));
   for (const char* name : {"gradcam", "relevance"}) {
     const RowMatrixF& got = std::string(name) == "gradcam" ? e.gradcam : e.relevance;
     const double err = test::relativeError(flat(got), shape(got), expected.read(name));
@@ -118,7 +118,7 @@ void TestExplainSession::clickingADockRowExplainsThatClass() {
   QVERIFY(openFixture());
   const NpzArchive second(
       test::explainFixture("timm_token_in1k/expected_image_second.npz").toStdString());
-  const int k = static_cast<int>(second.read("class").data.at(0));
+  const int k = static_cast<int>(second.readData("class").data.at(0));
   ExplainViews* views = ExplainViews::of(*m_window);
   QVERIFY(views);
   QVERIFY(views->raiseDock(QStringLiteral("prediction")));

@@ -6,6 +6,7 @@
 #include <QKeySequence>
 #include <QMainWindow>
 #include <QMenu>
+#include <QScrollArea>
 
 #include "ui/panels/prediction_panel.h"
 #include "ui/session/explain_session.h"
@@ -21,13 +22,27 @@ ExplainViews::ExplainViews(QMainWindow& window, Session& session, QMenu* viewMen
   m_panel = new PredictionPanel(&session);
   m_dock = new QDockWidget(tr("Prediction"), &window);
   m_dock->setObjectName(QStringLiteral("predictionDock"));
-  m_dock->setWidget(m_panel);
+  // In a scroll area as the other docks: the table's hint must not widen the right dock area
+  // it shares with the inspector at laptop sizes.
+  auto* scroll = new QScrollArea(m_dock);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setWidget(m_panel);
+  m_dock->setWidget(scroll);
   window.addDockWidget(Qt::RightDockWidgetArea, m_dock);
   if (auto* inspector = window.findChild<QDockWidget*>(QStringLiteral("inspectorDock"))) {
     window.tabifyDockWidget(inspector, m_dock);
     inspector->raise();
   }
   if (viewMenu) viewMenu->addAction(makeDockAction(m_dock));
+  // As the transformer docks: hidden for weights without blocks (no head to read, and the
+  // laptop's tab column stays short), shown once with the first transformer.
+  m_dock->hide();
+  connect(&session, &Session::resultChanged, this, [this, &session] {
+    if (m_dockShown || !session.hasTransformer()) return;
+    m_dockShown = true;
+    m_dock->show();
+  });
   if (overlayMenu) {
     // After Attention Rollout (Alt+8), in the main window's exclusive overlay group. Alt+0 is
     // None, so the second overlay takes a key no other action uses.

@@ -36,6 +36,7 @@ class ExplainViews : public QObject {
   Session& m_session;
   PredictionPanel* m_panel;
   QDockWidget* m_dock;
+  bool m_dockShown = false;
   QAction* m_gradCam = nullptr;
   QAction* m_relevance = nullptr;
 };

@@ -28,7 +28,12 @@ PredictionPanel::PredictionPanel(Session* session, QWidget* parent)
   m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
   m_table->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
   m_table->horizontalHeader()->setSectionResizeMode(2, QHeaderView::Fixed);
-  m_table->horizontalHeader()->resizeSection(2, 110);
+  m_table->horizontalHeader()->resizeSection(2, 84);
+  // The table's own width hint (every column at full width) must not widen the right dock
+  // area it shares with the inspector at laptop sizes: it takes what the dock has, labels
+  // elided, never less than 200 px.
+  m_table->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Expanding);
+  m_table->setMinimumWidth(200);
   m_table->setToolTip(
       tr("Click a class to explain it: the Grad-CAM and relevance overlays "
          "(Alt+9, Ctrl+Shift+R) and their exports follow"));
