@@ -62,3 +62,16 @@ c="tests/data/chelsea.png --weights $clf/model.safetensors --dock prediction"
 shot explain_gradcam_1366 $c --overlay gradcam --size 1366x768
 shot explain_relevance_1366 $c --overlay relevance --size 1366x768
 shot explain_gradcam_1920 $c --overlay gradcam --size 1920x1080
+# DINOv3 (issue 20) at 1366 x 768: a random ViT-S/16 in Meta's .pth layout (4 storage tokens,
+# RoPE, LayerScale), made by Meta's own constructor (tests/reference/make_random_dinov3.py needs a
+# checkout of facebookresearch/dinov3 in DINOV3_SRC); skipped without one. Random weights.
+dino=${PATCHLENS_RANDOM_DINOV3:-/tmp/dinov3_s16_random.pth}
+if [ -n "${DINOV3_SRC:-}" ] && [ ! -f "$dino" ]; then
+  /usr/bin/python3 tests/reference/make_random_dinov3.py "$DINOV3_SRC" "$dino" small
+fi
+if [ -f "$dino" ]; then
+  d="tests/data/chelsea.png --weights $dino --size 1366x768"
+  shot dinov3_pca_1366 $d --layer 12 --overlay pca --foreground 0.5 --dock foreground-pca
+  shot dinov3_attention_1366 $d --layer 6 --query cls --overlay attention --dock attention
+  shot dinov3_token_norms_1366 $d --layer 12 --overlay norm --dock token-norms
+fi
