@@ -24,8 +24,15 @@ using test::relativeError;
 QString fixture(const std::string& relative) {
   return test::explainFixture(relative);
 }
+// A row of explain/cases.tsv, else of explain/families/cases.tsv
+// (tests/reference/explain_families_fixtures.py: eva.py, BEiT, Meta DINOv3).
 std::vector<std::string> caseRow(const std::string& name) {
-  return test::explainCase(name);
+  if (auto r = test::explainCase(name); !r.empty()) return r;
+  for (auto r : test::readTsv(test::dataPath("explain/families/cases.tsv"))) {
+    r.resize(8);
+    if (r[0] == name) return r;
+  }
+  return {};
 }
 QStringList commonArgs(const std::vector<std::string>& r) {
   return test::explainInputArgs(r);
@@ -101,7 +108,7 @@ class TestExplain : public QObject {
   void predictPrintsTopK();
   void labelsFileNamesTheClasses();
   void noHeadIsRefused();
-  void ropeModelIsRefused();
+  void dinov3HasNoHead();
   void similarToEqualsAutograd();
   void similarToRefusals_data();
   void similarToRefusals();
@@ -117,6 +124,9 @@ void TestExplain::explainWritesTheContract_data() {
   const auto rows = test::readTsv(test::dataPath("explain/cases.tsv"));
   QVERIFY2(rows.size() >= 10, "cases.tsv is missing; run tests/reference/make_reference.py");
   for (const auto& r : rows) QTest::newRow(r[0].c_str()) << QString::fromStdString(r[0]);
+  const auto families = test::readTsv(test::dataPath("explain/families/cases.tsv"));
+  QVERIFY2(families.size() >= 8, "explain/families/cases.tsv is missing");
+  for (const auto& r : families) QTest::newRow(r[0].c_str()) << QString::fromStdString(r[0]);
 }
 
 void TestExplain::explainWritesTheContract() {
@@ -157,6 +167,11 @@ void TestExplain::predictPrintsTopK_data() {
   QTest::newRow("distilled") << "timm_deit_distilled" << 5;
   QTest::newRow("avg + fc_norm") << "timm_avg_fc_norm" << 1;
   QTest::newRow("pre_logits") << "torchvision_pre_logits" << 7;
+  QTest::newRow("EVA-02 token") << "eva02_clip_rope_swiglu_subln" << 5;
+  QTest::newRow("EVA-02 avg + fc_norm") << "eva02_tiny_packed_swiglu" << 3;
+  QTest::newRow("RoPE ViT, register, no cls") << "sbb_rope_reg1_gap" << 2;
+  QTest::newRow("RoPE-Mixed") << "naver_rope_mixed_ape" << 5;
+  QTest::newRow("BEiT avg + fc_norm") << "beit_rel_bias_gamma" << 6;
 }
 
 void TestExplain::predictPrintsTopK() {
@@ -234,18 +249,21 @@ void TestExplain::noHeadIsRefused() {
   QVERIFY(!QFile::exists(out));
 }
 
-// A RoPE model (DINOv3): the backward does not rotate q and k back, so explain refuses it by
-// name instead of writing the gradients of another model.
-void TestExplain::ropeModelIsRefused() {
-  const QString out = m_dir.filePath("rope.npz");
-  const CliResult result = runCli(QStringList{
-      "explain", "--tensor",
-      QString::fromStdString(test::dataPath("dinov3/meta_vit_reg4_pth/input_4x4.npy")), "--weights",
-      QString::fromStdString(test::dataPath("dinov3/meta_vit_reg4_pth/model.pth")), "--target",
-      "similar:0,0", "-o", out});
+// Meta's DINOv3 layout has no classifier head: predict says so in one line and exits 1;
+// explain without a target offers similar:R,C (which the families cases run).
+void TestExplain::dinov3HasNoHead() {
+  const auto r = caseRow("meta_dinov3_similar");
+  QVERIFY(!r.empty());
+  CliResult result = runCli(QStringList{"predict"} + commonArgs(r));
   QCOMPARE(result.exitCode, 1);
-  QCOMPARE(result.err.count("patchlens-cli: error: "), 1);
-  QVERIFY2(result.err.contains("does not cover RoPE"), qPrintable(result.err));
+  QCOMPARE(result.out, QString());
+  QCOMPARE(result.err.count('\n'), 1);
+  QVERIFY2(result.err.contains("no classifier head") && result.err.contains("DINOv3"),
+           qPrintable(result.err));
+  const QString out = m_dir.filePath("dinov3.npz");
+  result = runCli(QStringList{"explain"} + commonArgs(r) + QStringList{"-o", out});
+  QCOMPARE(result.exitCode, 1);
+  QVERIFY2(result.err.contains("--target similar:"), qPrintable(result.err));
   QVERIFY(!QFile::exists(out));
 }
 

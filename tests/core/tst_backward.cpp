@@ -70,8 +70,13 @@ void TestBackward::matchesAutograd_data() {
   QTest::addColumn<int>("heads");
   QTest::addColumn<int>("classOption");
   QTest::addColumn<QString>("target");
-  const auto rows = test::readTsv(fixture("cases.tsv"));
+  auto rows = test::readTsv(fixture("cases.tsv"));
   QVERIFY2(rows.size() >= 10, "cases.tsv is missing; run tests/reference/make_reference.py");
+  // The families of explain_families_fixtures.py: eva.py (RoPE, SwiGLU, sub-LN), BEiT (relative
+  // position bias, gamma), Meta DINOv3 (RoPE rotate-half, LayerScale, storage tokens).
+  const auto families = test::readTsv(fixture("families/cases.tsv"));
+  QVERIFY2(families.size() >= 8, "families/cases.tsv is missing");
+  rows.insert(rows.end(), families.begin(), families.end());
   for (auto r : rows) {
     r.resize(7);
     QTest::newRow(r[0].c_str()) << QString::fromStdString(r[1]) << QString::fromStdString(r[2])
@@ -171,6 +176,23 @@ void TestBackward::keptForwardEqualsTheEncoder() {
     QVERIFY((trace.final - expected.final).cwiseAbs().maxCoeff() <=
             1e-5 * expected.final.cwiseAbs().maxCoeff());
   }
+  // The families with RoPE, relative bias, SwiGLU and sub-LNs (the encoder's blocked attention
+  // sums in another order: 1e-5).
+  for (const auto& r : test::readTsv(fixture("families/cases.tsv"))) {
+    const Model m = load(r[1], std::stoi(r[4]));
+    const ChwTensor input = test::readChwInput(fixture(r[2]));
+    const TransformerOutput expected = VisionTransformer(m.weights).forward(input);
+    const ForwardTrace trace = TransformerBackward(m.weights).forward(input);
+    QCOMPARE(trace.tokens.size(), expected.tokens.size());
+    for (std::size_t l = 0; l < trace.tokens.size(); ++l) {
+      const double scale = expected.tokens[l].cwiseAbs().maxCoeff();
+      QVERIFY2((trace.tokens[l] - expected.tokens[l]).cwiseAbs().maxCoeff() <= 1e-5 * scale,
+               r[0].c_str());
+    }
+    QVERIFY2((trace.final - expected.final).cwiseAbs().maxCoeff() <=
+                 1e-5 * expected.final.cwiseAbs().maxCoeff(),
+             r[0].c_str());
+  }
 }
 
 void TestBackward::headsAreReadPerFamily() {
@@ -188,9 +210,16 @@ void TestBackward::headsAreReadPerFamily() {
       {"timm_deit_distilled", 4, HeadPooling::ClassAndDistillation, 5, "class 0"},
       {"hf_vit_classifier", 0, HeadPooling::ClassToken, 4, "label A"},
       {"hf_dinov2_reg2_classifier", 0, HeadPooling::ClassAndPatchMean, 3, "class 0"},
+      {"families/eva02_clip_rope_swiglu_subln", 0, HeadPooling::ClassToken, 5, "class 0"},
+      {"families/eva02_tiny_packed_swiglu", 0, HeadPooling::PatchMean, 5, "class 0"},
+      {"families/sbb_rope_reg1_gap", 0, HeadPooling::PatchMean, 5, "class 0"},
+      {"families/beit_rel_bias_gamma", 4, HeadPooling::PatchMean, 6, "class 0"},
   };
   for (const auto& t : cases) {
-    const Model m = load(std::string(t.folder) + "/model.safetensors", t.heads);
+    const std::string folder = t.folder;
+    const Model m =
+        load(folder + (folder.rfind("families/", 0) == 0 ? "/model.pth" : "/model.safetensors"),
+             t.heads);
     QVERIFY2(m.head.has_value(), t.folder);
     QCOMPARE(m.head->pooling, t.pooling);
     QCOMPARE(m.head->classes(), t.classes);
@@ -207,6 +236,14 @@ void TestBackward::baseModelHasNoHead() {
     const Model m = load(std::string(folder) + "/model.safetensors", 4);
     QVERIFY2(!m.head.has_value(), folder);
   }
+  // Meta's DINOv3 layout: a backbone, said so.
+  const std::string path = fixture("families/meta_dinov3_similar/model.pth");
+  const auto source = openTensorSource(path);
+  std::string whyNot;
+  const auto weights = readTransformer(*source, path, {}, &whyNot);
+  QVERIFY2(weights, whyNot.c_str());
+  QVERIFY(!readClassifierHead(*source, path, weights->config, {}, &whyNot).has_value());
+  QVERIFY2(whyNot.find("DINOv3") != std::string::npos, whyNot.c_str());
 }
 
 void TestBackward::layerNormBackwardMatchesDifferences() {

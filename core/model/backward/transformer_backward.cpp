@@ -3,8 +3,10 @@
 #include <cmath>
 #include <limits>
 #include <unsupported/Eigen/SpecialFunctions>
+#include <utility>
 
 #include "core/io/error.h"
+#include "core/model/position/relative_position_bias.h"
 
 namespace patchlens {
 namespace {
@@ -22,6 +24,34 @@ std::shared_ptr<const TransformerWeights> embeddingOnly(const TransformerWeights
   return e;
 }
 
+// d/dx of y = R(theta) x for d/dy in qkv's q and k columns, in place: R(-theta) = R(theta)^T.
+// Swapping the two members of every rotated pair is a reflection P with P R(theta) P =
+// R(-theta), so the forward's own RopeGrid::apply between two swaps rotates back, with the same
+// sin / cos tables (every variant: rotate-half, interleaved, per-block mixed).
+void rotateBack(const RopeGrid& grid, const RopeEmbedding& rope, int heads, int block,
+                RowMatrixF& gradQkv) {
+  const Eigen::Index headDim = gradQkv.cols() / (3 * heads);
+  const Eigen::Index half = headDim / 2;
+  const bool interleaved = rope.pairs == RopeEmbedding::Pairs::Interleaved;
+  const auto swapPairs = [&] {
+    for (Eigen::Index r = rope.prefixTokens; r < gradQkv.rows(); ++r) {
+      float* row = gradQkv.row(r).data();
+      for (Eigen::Index base = 0; base < 2 * heads * headDim; base += headDim) {
+        for (Eigen::Index t = 0; t < half; ++t) {
+          if (interleaved) {
+            std::swap(row[base + 2 * t], row[base + 2 * t + 1]);
+          } else {
+            std::swap(row[base + t], row[base + half + t]);
+          }
+        }
+      }
+    }
+  };
+  swapPairs();
+  grid.apply(gradQkv, heads, block);
+  swapPairs();
+}
+
 void addScaled(RowMatrixF& x, const RowMatrixF& y, const VectorF& scale) {
   if (scale.size() > 0) {
     x += y * scale.asDiagonal();
@@ -33,20 +63,17 @@ void addScaled(RowMatrixF& x, const RowMatrixF& y, const VectorF& scale) {
 }  // namespace
 
 std::string TransformerBackward::unsupportedReason(const TransformerWeights& weights) {
-  if (weights.rope)
-    return "the exact backward does not cover RoPE yet (" + weights.config.family +
-           "): refused rather than giving gradients of another model";
-  if (!weights.config.relativePositionBias.empty())
-    return "the exact backward does not cover relative position bias yet (" +
-           weights.config.family + "): refused rather than giving gradients of another model";
-  if (weights.config.activation == Activation::SwiGlu)
-    return "the exact backward does not cover SwiGLU MLPs yet (" + weights.config.family + ")";
-  for (const TransformerBlock& b : weights.blocks) {
-    if (b.attnNorm.weight.size() > 0 || b.mlpNorm.weight.size() > 0)
-      return "the exact backward does not cover sub-LayerNorms (attn.norm / mlp.norm) yet (" +
-             weights.config.family + ")";
+  // RoPE (rotate-half, interleaved, per-block mixed), relative position bias, SwiGLU (both
+  // layouts are fc1 / fc1Gate after reading), the sub-LNs and LayerScale are inverted below;
+  // an activation this file has no derivative for would be named here.
+  switch (weights.config.activation) {
+    case Activation::Gelu:
+    case Activation::GeluTanh:
+    case Activation::QuickGelu:
+    case Activation::SwiGlu:
+      return {};
   }
-  return {};
+  return "the exact backward has no derivative for the MLP activation of " + weights.config.family;
 }
 
 TransformerBackward::TransformerBackward(std::shared_ptr<const TransformerWeights> weights)
@@ -54,12 +81,15 @@ TransformerBackward::TransformerBackward(std::shared_ptr<const TransformerWeight
   if (const std::string why = unsupportedReason(*m_weights); !why.empty()) throw Error({}, why);
 }
 
-void TransformerBackward::blockForward(const TransformerBlock& block, RowMatrixF& x,
+void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
+                                       const std::vector<RowMatrixF>& positionBias, RowMatrixF& x,
                                        BlockActivations& a, std::vector<float>& packed) const {
   const TransformerConfig& c = config();
+  const TransformerBlock& block = m_weights->blocks[index];
   // The calls of TransformerBlock::forward, with the intermediates kept.
   layerNorm(x, a.normed1, block.norm1, c.layerNormEps);
   block.qkv.apply(a.normed1, a.qkv, LinearEpilogue::None, packed);
+  if (rope) rope->apply(a.qkv, c.numHeads, static_cast<int>(index));
   const Eigen::Index tokens = a.qkv.rows();
   const int heads = c.numHeads;
   const int headDim = c.headDim();
@@ -80,6 +110,7 @@ void TransformerBackward::blockForward(const TransformerBlock& block, RowMatrixF
     RowMatrixF& p = a.probabilities[static_cast<std::size_t>(h)];
     p.resize(tokens, tokens);
     p.noalias() = (q * scale) * k.transpose();
+    if (!positionBias.empty()) p += positionBias[static_cast<std::size_t>(h)];
     for (Eigen::Index r = 0; r < tokens; ++r) {
       auto row = p.row(r).array();
       row = (row - row.maxCoeff()).exp();
@@ -89,23 +120,42 @@ void TransformerBackward::blockForward(const TransformerBlock& block, RowMatrixF
     out.noalias() = p * v;
   }
   RowMatrixF projected;
-  block.proj.apply(a.context, projected, LinearEpilogue::None, packed);
+  if (block.attnNorm.weight.size() > 0) {  // sub-LN before proj
+    RowMatrixF normed;
+    layerNorm(a.context, normed, block.attnNorm, c.layerNormEps);
+    block.proj.apply(normed, projected, LinearEpilogue::None, packed);
+  } else {
+    block.proj.apply(a.context, projected, LinearEpilogue::None, packed);
+  }
   addScaled(x, projected, block.layerScale1);
   a.middle = x;
   layerNorm(x, a.normed2, block.norm2, c.layerNormEps);
   block.fc1.apply(a.normed2, a.preActivation, LinearEpilogue::None, packed);
-  // The activation in the panel-wide pieces LinearLayer's epilogue uses, so hidden is the
-  // forward's to the bit.
-  a.hidden = a.preActivation;
-  const LinearEpilogue epilogue = epilogueFor(c.activation);
-  const Eigen::Index columns = a.hidden.cols();
-  for (Eigen::Index r = 0; r < tokens; ++r) {
-    for (Eigen::Index c0 = 0; c0 < columns; c0 += PackedGemm::kPanelWidth) {
-      const Eigen::Index count = std::min<Eigen::Index>(PackedGemm::kPanelWidth, columns - c0);
-      applyActivation(a.hidden.row(r).data() + c0, count, epilogue);
+  if (c.activation == Activation::SwiGlu) {  // hidden = silu(w1 x) * (w2 x), as the forward
+    block.fc1Gate.apply(a.normed2, a.gate, LinearEpilogue::None, packed);
+    a.hidden.resize(a.preActivation.rows(), a.preActivation.cols());
+    a.hidden.array() =
+        a.preActivation.array() / (1.0f + (-a.preActivation.array()).exp()) * a.gate.array();
+  } else {
+    // The activation in the panel-wide pieces LinearLayer's epilogue uses, so hidden is the
+    // forward's to the bit.
+    a.hidden = a.preActivation;
+    const LinearEpilogue epilogue = epilogueFor(c.activation);
+    const Eigen::Index columns = a.hidden.cols();
+    for (Eigen::Index r = 0; r < tokens; ++r) {
+      for (Eigen::Index c0 = 0; c0 < columns; c0 += PackedGemm::kPanelWidth) {
+        const Eigen::Index count = std::min<Eigen::Index>(PackedGemm::kPanelWidth, columns - c0);
+        applyActivation(a.hidden.row(r).data() + c0, count, epilogue);
+      }
     }
   }
-  block.fc2.apply(a.hidden, projected, LinearEpilogue::None, packed);
+  if (block.mlpNorm.weight.size() > 0) {  // sub-LN before fc2
+    RowMatrixF normed;
+    layerNorm(a.hidden, normed, block.mlpNorm, c.layerNormEps);
+    block.fc2.apply(normed, projected, LinearEpilogue::None, packed);
+  } else {
+    block.fc2.apply(a.hidden, projected, LinearEpilogue::None, packed);
+  }
   addScaled(x, projected, block.layerScale2);
 }
 
@@ -120,8 +170,14 @@ ForwardTrace TransformerBackward::forward(const ChwTensor& input) const {
   trace.blocks.resize(depth);
   RowMatrixF x = trace.tokens.front();
   std::vector<float> packed;
+  if (m_weights->rope)
+    trace.rope = std::make_shared<const RopeGrid>(*m_weights->rope, trace.gridRows, trace.gridCols);
+  std::vector<RowMatrixF> positionBias;
   for (std::size_t i = 0; i < depth; ++i) {
-    blockForward(m_weights->blocks[i], x, trace.blocks[i], packed);
+    // Relative-bias families: this block's [T x T] per head, as VisionTransformer::forward.
+    attentionBiasFor(m_weights->blocks[i].relativeBias.get(), m_weights->sharedRelativeBias.get(),
+                     trace.gridRows, trace.gridCols, config().patchSize, positionBias);
+    blockForward(i, trace.rope.get(), positionBias, x, trace.blocks[i], packed);
     trace.tokens.push_back(x);
   }
   if (config().finalNorm) {
@@ -175,7 +231,7 @@ void multiplyActivationDerivative(const RowMatrixF& preActivation, Activation ac
         derivative = s + 1.702f * x * s * (1.0f - s);
         break;
       }
-      case Activation::SwiGlu:  // refused by the constructor (unsupportedReason)
+      case Activation::SwiGlu:  // two inputs: blockBackward's swiGluBackward, never here
         derivative = Eigen::ArrayXf::Constant(x.size(), std::numeric_limits<float>::quiet_NaN());
         break;
     }
@@ -196,17 +252,40 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
       block.layerScale2.size() > 0 ? RowMatrixF(grad * block.layerScale2.asDiagonal()) : grad;
   RowMatrixF gradHidden;
   block.fc2.applyTransposed(scaled, gradHidden);
-  multiplyActivationDerivative(a.preActivation, c.activation, gradHidden);
+  if (block.mlpNorm.weight.size() > 0) {  // fc2 read mlp.norm(hidden)
+    RowMatrixF gradNormedHidden = std::move(gradHidden);
+    gradHidden = RowMatrixF::Zero(a.hidden.rows(), a.hidden.cols());
+    layerNormBackward(a.hidden, block.mlpNorm, c.layerNormEps, gradNormedHidden, gradHidden);
+  }
   RowMatrixF gradNormed;
-  block.fc1.applyTransposed(gradHidden, gradNormed);
+  if (c.activation == Activation::SwiGlu) {
+    // hidden = silu(u) * g: d/du = dH g s (1 + u (1 - s)), s = sigmoid(u); d/dg = dH silu(u).
+    RowMatrixF gradGate(gradHidden.rows(), gradHidden.cols());
+    const Eigen::ArrayXXf sigmoid = 1.0f / (1.0f + (-a.preActivation.array()).exp());
+    gradGate.array() = gradHidden.array() * a.preActivation.array() * sigmoid;
+    gradHidden.array() *=
+        a.gate.array() * sigmoid * (1.0f + a.preActivation.array() * (1.0f - sigmoid));
+    block.fc1.applyTransposed(gradHidden, gradNormed);
+    RowMatrixF gradFromGate;
+    block.fc1Gate.applyTransposed(gradGate, gradFromGate);
+    gradNormed += gradFromGate;
+  } else {
+    multiplyActivationDerivative(a.preActivation, c.activation, gradHidden);
+    block.fc1.applyTransposed(gradHidden, gradNormed);
+  }
   gradHidden.resize(0, 0);
   layerNormBackward(a.middle, block.norm2, c.layerNormEps, gradNormed, grad);  // grad: d/dmiddle
 
-  // middle = input + ls1 * proj(attention(norm1(input))).
+  // middle = input + ls1 * proj(attn.norm(attention(norm1(input)))).
   scaled = block.layerScale1.size() > 0 ? RowMatrixF(grad * block.layerScale1.asDiagonal()) : grad;
   RowMatrixF gradContext;
   block.proj.applyTransposed(scaled, gradContext);
   scaled.resize(0, 0);
+  if (block.attnNorm.weight.size() > 0) {  // proj read attn.norm(context)
+    RowMatrixF gradNormedContext = std::move(gradContext);
+    gradContext = RowMatrixF::Zero(a.context.rows(), a.context.cols());
+    layerNormBackward(a.context, block.attnNorm, c.layerNormEps, gradNormedContext, gradContext);
+  }
   const Eigen::Index tokens = a.qkv.rows();
   const int heads = c.numHeads;
   const int headDim = c.headDim();
@@ -243,6 +322,10 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
     gk.noalias() = (gs.transpose() * q) * scale;
   }
   gradContext.resize(0, 0);
+  // The score bias (BEiT) is a constant: nothing to do. RoPE: q and k were rotated by theta after
+  // the projection; their gradients go back through the transpose, the rotation by -theta.
+  if (trace.rope)
+    rotateBack(*trace.rope, *m_weights->rope, heads, static_cast<int>(index), gradQkv);
   block.qkv.applyTransposed(gradQkv, gradNormed);
   if (gradNormed1) *gradNormed1 = gradNormed;
   layerNormBackward(input, block.norm1, c.layerNormEps, gradNormed, grad);  // grad: d/dinput

@@ -8,6 +8,7 @@
 #include "core/image/chw_tensor.h"
 #include "core/model/eigen_types.h"
 #include "core/model/linear_layer.h"
+#include "core/model/position/rope_embedding.h"
 #include "core/model/transformer_weights.h"
 #include "core/model/vision_transformer.h"
 
@@ -15,14 +16,15 @@ namespace patchlens {
 
 // What one block's backward needs from its forward (its input is the trace's tokens[l - 1]).
 struct BlockActivations {
-  RowMatrixF normed1;                     // norm1(x) [T x D]
-  RowMatrixF qkv;                         // [T x 3D]
+  RowMatrixF normed1;  // norm1(x) [T x D]
+  RowMatrixF qkv;      // [T x 3D], q and k of the patches rotated (RoPE families)
   std::vector<RowMatrixF> probabilities;  // one softmax [T x T] per head
-  RowMatrixF context;                     // attention output before proj [T x D]
-  RowMatrixF middle;                      // x after the attention residual [T x D]
-  RowMatrixF normed2;                     // norm2(middle) [T x D]
-  RowMatrixF preActivation;               // fc1 output before the activation [T x M]
-  RowMatrixF hidden;                      // activation(preActivation) [T x M]
+  RowMatrixF context;        // attention output before the sub-LN attn.norm and proj [T x D]
+  RowMatrixF middle;         // x after the attention residual [T x D]
+  RowMatrixF normed2;        // norm2(middle) [T x D]
+  RowMatrixF preActivation;  // fc1 output before the activation [T x M] (SwiGLU: w1 x)
+  RowMatrixF gate;           // SwiGLU only: fc1Gate output w2 x [T x M], else empty
+  RowMatrixF hidden;  // activation(preActivation) (SwiGLU: silu(w1 x) * w2 x), before mlp.norm
 };
 
 // A forward that keeps every block's activations, for the backward.
@@ -31,6 +33,9 @@ struct ForwardTrace {
   std::vector<RowMatrixF> tokens;  // depth + 1 entries, as TransformerOutput::tokens
   RowMatrixF final;                // [T x D], final norm applied (when the family has one)
   std::vector<BlockActivations> blocks;
+  // RoPE families: the sin / cos of this grid the forward rotated with (its transpose, the
+  // rotation by -theta, takes the gradients of q and k back); null otherwise.
+  std::shared_ptr<const RopeGrid> rope;
 };
 
 struct BackwardResult {
@@ -45,14 +50,18 @@ using AttentionGradientObserver = std::function<void(
 
 // The exact reverse pass of VisionTransformer's encoder, block by block: gradients with
 // respect to activations only (weights are fixed). Linear layers run backward as dY W straight
-// from the packed GEMM's panels (no second copy of the weights); LayerNorm, GELU (erf, tanh),
-// QuickGELU, softmax and LayerScale have their closed-form derivatives. Memory: the forward's
-// activations (kept by forward()) plus one block's gradients at a time.
+// from the packed GEMM's panels (no second copy of the weights); LayerNorm (also the sub-LNs
+// attn.norm / mlp.norm), GELU (erf, tanh), QuickGELU, SwiGLU, softmax and LayerScale have their
+// closed-form derivatives; RoPE is a rotation, its transpose the rotation by -theta with the same
+// RopeGrid; a relative position bias is a constant added to the scores (the gradient passes
+// straight to the softmax input). Memory: the forward's activations (kept by forward()) plus
+// one block's gradients at a time.
 class TransformerBackward {
  public:
   // Throws Error (no file) with unsupportedReason() for a model whose blocks it cannot invert.
   explicit TransformerBackward(std::shared_ptr<const TransformerWeights> weights);
-  // Why this model's backward would not be exact (RoPE, SwiGLU), or empty.
+  // Why this model's backward would not be exact, or empty (every block layout the encoder runs
+  // is covered today).
   static std::string unsupportedReason(const TransformerWeights& weights);
 
   const TransformerConfig& config() const { return m_weights->config; }
@@ -66,7 +75,8 @@ class TransformerBackward {
                           const AttentionGradientObserver& observer = {}) const;
 
  private:
-  void blockForward(const TransformerBlock& block, RowMatrixF& x, BlockActivations& a,
+  void blockForward(std::size_t index, const RopeGrid* rope,
+                    const std::vector<RowMatrixF>& positionBias, RowMatrixF& x, BlockActivations& a,
                     std::vector<float>& packed) const;
   void blockBackward(std::size_t index, const ForwardTrace& trace, RowMatrixF& grad,
                      std::vector<RowMatrixF>& gradHeads, RowMatrixF* gradNormed1) const;

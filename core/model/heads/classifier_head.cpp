@@ -270,9 +270,15 @@ std::optional<ClassifierHead> readClassifierHead(const TensorSource& source,
     if (whyNot) *whyNot = std::move(why);
     return std::nullopt;
   };
-  if (!config.relativePositionBias.empty())  // BEiT: mean pooling + fc_norm / pooler, untested
-    return none("the classifier head of a " + config.family + " is not run by PatchLens yet");
   const WeightKeys keys = resolveWeightKeys(source.tensors(), patchOptions, path);
+  // timm's Beit and Eva (EVA-02, RoPE ViTs) share VisionTransformer's head: pool (global_pool
+  // 'avg' by default: the patch mean, then fc_norm; 'token': norm(x)[:, 0]), head. HF's
+  // BeitForImageClassification (pooler.layernorm) is not compared against its module yet.
+  if (!config.relativePositionBias.empty() && keys.family != "timm ViT/DeiT/DINOv2")
+    return none("the classifier head of a " + config.family +
+                " is run for timm's Beit only (Hugging Face's pooler is not checked yet)");
+  if (config.family.rfind("Meta DINOv3", 0) == 0)
+    return none("Meta's DINOv3 layout is a backbone without a classifier head");
   const std::int64_t d = config.embedDim;
   const nlohmann::json sidecar = readSidecar(path);
   ClassifierHead head;
