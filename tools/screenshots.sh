@@ -74,4 +74,5 @@ if [ -f "$dino" ]; then
   shot dinov3_pca_1366 $d --layer 12 --overlay pca --foreground 0.5 --dock foreground-pca
   shot dinov3_attention_1366 $d --layer 6 --query cls --overlay attention --dock attention
   shot dinov3_token_norms_1366 $d --layer 12 --overlay norm --dock token-norms
+  shot dinov3_posembed_1366 $d --dock posembed
 fi

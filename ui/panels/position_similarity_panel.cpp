@@ -7,6 +7,8 @@
 #include <QVBoxLayout>
 #include <algorithm>
 
+#include "core/model/transformer_weights.h"
+#include "core/model/vision_transformer.h"
 #include "ui/base/qt_conversions.h"
 #include "ui/figures/position_similarity_figure.h"
 #include "ui/session/analysis_cache.h"
@@ -72,6 +74,30 @@ void PositionSimilarityPanel::refreshContent() {
     return;
   }
   if (!analyses->positionSimilarity) {
+    if (analyses->positionError.isEmpty() && result->model) {
+      // A RoPE or relative-bias family has no table by design: say how it encodes positions
+      // instead of suggesting another file.
+      const TransformerWeights& w = *result->model->weights();
+      const QString family = toQString(w.config.family);
+      if (w.rope) {
+        m_message->setText(
+            tr("%1 has no position table: it encodes positions by rotating the queries and keys "
+               "of the patches (RoPE) in every block's attention, so its positions show only "
+               "through attention (the Attention and Attention distance docks).")
+                .arg(family));
+        m_map->hide();
+        return;
+      }
+      if (!w.config.relativePositionBias.empty()) {
+        m_message->setText(
+            tr("%1 has no absolute position table: it adds a learned relative position bias "
+               "(%2) to every block's attention logits, so its positions show only through "
+               "attention (the Attention and Attention distance docks).")
+                .arg(family, toQString(w.config.relativePositionBias)));
+        m_map->hide();
+        return;
+      }
+    }
     m_message->setText(
         analyses->positionError.isEmpty()
             ? tr("These weights have no position embedding (weights: %1). Initialised weights and "

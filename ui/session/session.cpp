@@ -1094,6 +1094,17 @@ const OverlayMap& Session::overlayMap() const {
   return *m_overlayCache;
 }
 
+namespace {
+// The patch-embedding reader names the file by its first layer's key family ("timm
+// ViT/DeiT/DINOv2" for every timm-style file); once the encoder is read, its family says what the
+// file really is (e.g. "Meta DINOv3 (4 storage tokens, RoPE)").
+QString weightsText(const ComputeResult& r) {
+  if (!r.model) return toQString(r.weights->description);
+  return toQString(r.weights->file) + QStringLiteral(" (") + toQString(r.model->config().family) +
+         QStringLiteral(")");
+}
+}  // namespace
+
 QString Session::statusText() const {
   if (!m_result) return tr("No image");
   const ComputeResult& r = *m_result;
@@ -1110,7 +1121,7 @@ QString Session::statusText() const {
              .arg(r.embedding.grid.cols)
              .arg(r.patchSize())
              .arg(r.embedDim())
-             .arg(toQString(r.weights->description))
+             .arg(weightsText(r))
              .arg(r.computeMs, 0, 'f', 1) +
          (r.preview ? tr(" · preview from a JPEG decode at 1/%1 scale; the exact result follows")
                           .arg(r.previewReduction)
