@@ -103,7 +103,9 @@ def main(src, data_dir):
         torch.save(state, os.path.join(folder, "model.pth"))
         cfg = {k: v for k, v in model.pretrained_cfg.items() if k in ("mean", "std", "interpolation", "crop_pct")}
         cfg["input_size"] = [3, 32, 32]
-        config = {"architecture": arch, "num_classes": 3, "model_args": args, "pretrained_cfg": cfg}
+        # As timm's _hub.save_config writes it: global_pool beside the architecture.
+        config = {"architecture": arch, "num_classes": 3, "global_pool": model.global_pool,
+                  "model_args": args, "pretrained_cfg": cfg}
         with open(os.path.join(folder, "config.json"), "w") as f:
             json.dump(config, f, indent=1)
         for gr, gc in GRIDS:
