@@ -11,6 +11,8 @@
 #include "core/model/families/beit_reader.h"
 #include "core/model/families/dinov3_reader.h"
 #include "core/model/families/eva_reader.h"
+#include "core/model/families/hf_dinov3_reader.h"
+#include "core/model/families/naflex_refusal.h"
 #include "core/model/family_tensor_rules.h"
 #include "core/model/resource_plan.h"
 #include "core/weights/config_values.h"
@@ -814,6 +816,7 @@ int standardHeadsForWidth(int width) {
 std::string encoderRefusalByName(const TensorSource& source, const std::string& path,
                                  const WeightLoadOptions& patch) {
   if (source.format() == "npy") return {};
+  if (std::string why = naflexRefusal(source); !why.empty()) return why;
   const WeightKeys keys = resolveWeightKeys(source.tensors(), patch, path);
   std::string prefix;
   const PatchFamily* family = patchFamily(keys, prefix);
@@ -855,6 +858,13 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
     return nullptr;
   };
   if (source.format() == "npy") return notTransformer("a lone .npy array holds no blocks");
+  // Hugging Face's DINOv3ViTModel (embeddings.patch_embeddings, layer.N.*): by its names or its
+  // config.json's model_type, before the patch families (its conv has no family name of its own).
+  if (std::string hfPrefix; isHfDinov3Layout(source, path, hfPrefix)) {
+    checkHeaderWeightBudget(source, path, options);
+    return readHfDinov3(source, path, hfPrefix, options);
+  }
+  if (const std::string why = naflexRefusal(source); !why.empty()) throw Error(path, why);
   const WeightKeys keys = resolveWeightKeys(source.tensors(), options.patch, path);
   std::string prefix;
   const PatchFamily* family = patchFamily(keys, prefix);

@@ -58,8 +58,9 @@ void TestForwardEva::forwardWithAttentionMatches() {
 
 void TestForwardEva::predictMatchesTimmHead_data() {
   QTest::addColumn<QString>("model");
-  for (const char* model : {"eva02_tiny", "eva02_base_clip", "eva_giant", "sbb_rope_reg1",
-                            "naver_rope_axial", "naver_rope_mixed_ape"})
+  for (const char* model :
+       {"eva02_tiny", "eva02_base_clip", "eva_giant", "sbb_rope_reg1", "naver_rope_axial",
+        "naver_rope_mixed_ape", "pe_spatial_tiny", "pe_lang_gigantic"})
     QTest::newRow(model) << model;
 }
 

@@ -1,12 +1,17 @@
 #include <QtTest>
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/io/error.h"
 #include "core/model/position/rope_embedding.h"
 #include "core/model/vision_transformer.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_archive.h"
+#include "core/weights/npz_writer.h"
+#include "core/weights/tensor_source_factory.h"
 #include "tests/common/reference_compare.h"
 #include "tests/common/reference_forward.h"
 #include "tests/common/test_support.h"
@@ -23,7 +28,9 @@ std::string fixture(const std::string& file) {
 
 // DINOv3 (Meta's .pth names) against facebookresearch/dinov3's own DinoVisionTransformer
 // (tests/data/dinov3, tests/reference/dinov3_fixtures.py): RoPE on the patches, storage
-// tokens, the masked k bias, LayerScale, at the native grid and a non-square one.
+// tokens, the masked k bias, LayerScale, at the native grid and a non-square one. timm's port
+// (dinov3_timm_fixtures.py) and Hugging Face's DINOv3ViTModel names (dinov3_hf_fixtures.py: its
+// RoPE from config.json's rope_theta, inv_freq multiplied) through the same cases.tsv.
 class TestDinov3 : public QObject {
   Q_OBJECT
 
@@ -35,6 +42,10 @@ class TestDinov3 : public QObject {
   void refusesByName_data();
   void refusesByName();
   void headsOptionMustAgreeWithPeriods();
+  void hfInverseFrequenciesByHand();
+  void hfDetectedByNamesUnderAPrefix();
+  void hfTrainOnlyRopeSettingsAccepted();
+  void hfHeadsOptionMustAgreeWithConfig();
 };
 
 void TestDinov3::matchesDinov3Code_data() {
@@ -182,6 +193,91 @@ void TestDinov3::headsOptionMustAgreeWithPeriods() {
   try {
     (void)VisionTransformer::load(fixture("meta_vit_reg4_pth/model.pth"), options);
     QFAIL("--heads 8 accepted against periods that fix 4 heads");
+  } catch (const Error& e) {
+    QVERIFY2(QString::fromStdString(e.reason()).contains("disagrees"), e.what());
+  }
+}
+
+// By hand: HF's angles (2 pi c) * inv_freq equal Meta's 2 pi c / period for inv_freq = 1 / period
+// (to float rounding), and the table is the one ropeByHand checks.
+void TestDinov3::hfInverseFrequenciesByHand() {
+  RopeEmbedding meta;
+  meta.periods = {3.0f, 2.0f};
+  RopeEmbedding hf;
+  hf.inverseFrequencies = {1.0f / 3.0f, 0.5f};
+  QCOMPARE(hf.headDim(), 8);
+  const RopeGrid a(meta, 2, 3), b(hf, 2, 3);
+  QVERIFY((a.sin() - b.sin()).cwiseAbs().maxCoeff() <= 1e-6f);
+  QVERIFY((a.cos() - b.cos()).cwiseAbs().maxCoeff() <= 1e-6f);
+  // Patch (0, 2) of 2 x 3: row coordinate 2 * 0.25 - 1 = -0.5, column 2 * (2.5 / 3) - 1 = 2 / 3.
+  const float twoPi = 2.0f * 3.14159265f;
+  QVERIFY(std::abs(b.sin()(2, 0) - std::sin(twoPi * -0.5f / 3.0f)) <= 1e-6f);
+  QVERIFY(std::abs(b.sin()(2, 3) - std::sin(twoPi * (2.0f / 3.0f) * 0.5f)) <= 1e-6f);
+}
+
+// A DINOv3ViTModel saved inside a wrapper ("dinov3." before every name) is still told by its
+// names; its config.json beside it. The numbers are the unprefixed file's.
+void TestDinov3::hfDetectedByNamesUnderAPrefix() {
+  QTemporaryDir dir;
+  const std::string copy = dir.filePath("model.npz").toStdString();
+  const auto source = openTensorSource(fixture("hf_vit_reg4/model.safetensors"));
+  NpzWriter writer(copy);
+  for (const TensorInfo& t : source->tensors()) {
+    const NpyArray a = source->read(t.name);
+    writer.add("dinov3." + t.name, a.shape, a.data.data());
+  }
+  writer.commit();
+  std::filesystem::copy_file(fixture("hf_vit_reg4/config.json"),
+                             dir.filePath("config.json").toStdString());
+  std::string whyNot;
+  const auto vit = VisionTransformer::load(copy, {}, &whyNot);
+  QVERIFY2(vit.has_value(), whyNot.c_str());
+  QCOMPARE(QString::fromStdString(vit->config().family),
+           QString("HF DINOv3ViTModel (4 registers, RoPE)"));
+  test::compareForwardWithReference(*vit, fixture("hf_vit_reg4/input_3x5.npy"),
+                                    fixture("hf_vit_reg4/expected_3x5.npz"), 4, 2);
+}
+
+// pos_embed_shift / jitter / rescale act only `if self.training` (modeling_dinov3_vit.py): set,
+// they change nothing and are accepted; a value of the wrong type is still refused by name.
+void TestDinov3::hfTrainOnlyRopeSettingsAccepted() {
+  QTemporaryDir dir;
+  std::filesystem::copy_file(fixture("hf_vit_reg4/model.safetensors"),
+                             dir.filePath("model.safetensors").toStdString());
+  nlohmann::json config;
+  {
+    std::ifstream in(fixture("hf_vit_reg4/config.json"));
+    config = nlohmann::json::parse(in);
+  }
+  config["pos_embed_shift"] = 0.1;
+  config["pos_embed_jitter"] = 1.5;
+  const auto write = [&] {
+    std::ofstream out(dir.filePath("config.json").toStdString());
+    out << config.dump();
+  };
+  write();
+  std::string whyNot;
+  const auto vit =
+      VisionTransformer::load(dir.filePath("model.safetensors").toStdString(), {}, &whyNot);
+  QVERIFY2(vit.has_value(), whyNot.c_str());
+  test::compareForwardWithReference(*vit, fixture("hf_vit_reg4/input_4x4.npy"),
+                                    fixture("hf_vit_reg4/expected_4x4.npz"), 4, 2);
+  config["rope_theta"] = "100";
+  write();
+  try {
+    (void)VisionTransformer::load(dir.filePath("model.safetensors").toStdString());
+    QFAIL("a rope_theta string was accepted");
+  } catch (const Error& e) {
+    QVERIFY2(QString::fromStdString(e.reason()).contains("rope_theta"), e.what());
+  }
+}
+
+void TestDinov3::hfHeadsOptionMustAgreeWithConfig() {
+  TransformerLoadOptions options;
+  options.heads = 2;
+  try {
+    (void)VisionTransformer::load(fixture("hf_vit_reg4/model.safetensors"), options);
+    QFAIL("--heads 2 accepted against config.json's 4");
   } catch (const Error& e) {
     QVERIFY2(QString::fromStdString(e.reason()).contains("disagrees"), e.what());
   }

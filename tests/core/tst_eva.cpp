@@ -8,6 +8,7 @@
 #include "core/model/transformer_families.h"
 #include "core/model/vision_transformer.h"
 #include "core/weights/model_preprocessing.h"
+#include "core/weights/npz_writer.h"
 #include "core/weights/tensor_source_factory.h"
 #include "tests/common/reference_forward.h"
 #include "tests/common/test_support.h"
@@ -23,7 +24,7 @@ std::string fixture(const std::string& file) {
 }  // namespace
 
 // timm's eva.py families (EVA-02, EVA-02 CLIP, timm's SBB RoPE ViT, Naver RoPE-ViT axial and
-// mixed, Perception Encoder core) against timm's own Eva (tests/data/eva,
+// mixed, Perception Encoder core, spatial and lang) against timm's own Eva (tests/data/eva,
 // tests/reference/eva_fixtures.py): RoPE with ref_feat_shape and 'xy' indexing, learned per-block
 // frequencies, SwiGLU (split and packed), sub-LN, q/v biases without k, at the native 4x4 grid and
 // a non-square 3x5 one.
@@ -37,6 +38,9 @@ class TestEva : public QObject {
   void refusesForeignTensorByName_data();
   void refusesForeignTensorByName();
   void withoutConfigRefusedByName();
+  void configRefusedByName_data();
+  void configRefusedByName();
+  void hfSiglip2NaflexRefusedByName();
   void backwardIsAccepted();
   void clipMeanAndStdFromSidecar();
 };
@@ -147,6 +151,76 @@ void TestEva::withoutConfigRefusedByName() {
   } catch (const Error& e) {
     QVERIFY2(QString::fromStdString(e.reason()).contains("'blocks.0.gamma_1'"), e.what());
     QVERIFY2(QString::fromStdString(e.reason()).contains("config.json"), e.what());
+  }
+}
+
+void TestEva::configRefusedByName_data() {
+  QTest::addColumn<QString>("model");
+  QTest::addColumn<QString>("config");
+  QTest::addColumn<QString>("reason");
+  // eva02_enormous's EvaBlockPostNorm: x + norm1(attn(x)), which the pre-norm block does not run.
+  QTest::newRow("eva02_enormous post-norm")
+      << "eva02_tiny"
+      << R"({"architecture": "eva02_enormous_patch14_clip_224", "model_args": {"num_heads": 4}})"
+      << "post-norm";
+  QTest::newRow("use_post_norm")
+      << "eva02_tiny"
+      << R"({"architecture": "eva02_tiny_patch14_224", "model_args": {"use_post_norm": true}})"
+      << "model_args.use_post_norm";
+  // PE spatial told to have its final norm: the file has none, named.
+  QTest::newRow("PE spatial with use_post_transformer_norm")
+      << "pe_spatial_tiny"
+      << R"({"architecture": "vit_pe_spatial_tiny_patch16_512", "model_args": {"num_heads": 4,
+           "img_size": 32, "use_post_transformer_norm": true}})"
+      << "tensor 'norm.weight' is missing";
+  QTest::newRow("unknown PE variant")
+      << "pe_spatial_tiny"
+      << R"({"architecture": "vit_pe_video_tiny_patch16_512", "model_args": {"num_heads": 4}})"
+      << "only Meta's Perception Encoder core, lang and spatial";
+}
+
+// A config.json asking for what PatchLens does not run is refused by name, never approximated.
+void TestEva::configRefusedByName() {
+  QFETCH(QString, model);
+  QFETCH(QString, config);
+  QFETCH(QString, reason);
+  QTemporaryDir dir;
+  const std::string copy = dir.filePath("model.pth").toStdString();
+  std::filesystem::copy_file(fixture(model.toStdString() + "/model.pth"), copy);
+  QFile file(dir.filePath("config.json"));
+  QVERIFY(file.open(QIODevice::WriteOnly));
+  file.write(config.toUtf8());
+  file.close();
+  try {
+    (void)VisionTransformer::load(copy);
+    QFAIL("ran a config.json PatchLens does not run exactly");
+  } catch (const Error& e) {
+    QVERIFY2(QString::fromStdString(e.reason()).contains(reason), e.what());
+  }
+}
+
+// Hugging Face's Siglip2VisionModel (modeling_siglip2.py: patch_embedding an nn.Linear over
+// num_channels * patch^2, the position table resized per image): a hand-named file whose Linear
+// patch embedding sits where SigLIP's conv is named. Refused by name, never reshaped.
+void TestEva::hfSiglip2NaflexRefusedByName() {
+  QTemporaryDir dir;
+  const std::string path = dir.filePath("model.npz").toStdString();
+  NpzWriter writer(path);
+  const std::vector<float> zeros(16 * 48, 0.25f);
+  writer.add("vision_model.embeddings.patch_embedding.weight", {16, 48}, zeros.data());
+  writer.add("vision_model.embeddings.patch_embedding.bias", {16}, zeros.data());
+  writer.add("vision_model.embeddings.position_embedding.weight", {4, 16}, zeros.data());
+  writer.add("vision_model.encoder.layers.0.layer_norm1.weight", {16}, zeros.data());
+  writer.commit();
+  try {
+    (void)VisionTransformer::load(path);
+    QFAIL("ran a SigLIP 2 NaFlex file");
+  } catch (const Error& e) {
+    QVERIFY2(QString::fromStdString(e.reason())
+                 .contains(
+                     "tensor 'vision_model.embeddings.patch_embedding.weight' [16, 48] is a Linear "
+                     "patch embedding over flattened patches (Hugging Face Siglip2VisionModel"),
+             e.what());
   }
 }
 

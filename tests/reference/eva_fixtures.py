@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """timm's eva.py families (EVA-01 giant, EVA-02, EVA-02 CLIP, timm's SBB RoPE ViT, Naver
-RoPE-ViT axial and mixed, Meta Perception Encoder core) from timm's own code: tiny models built
+RoPE-ViT axial and mixed, Meta Perception Encoder core, spatial and lang) from timm's own code: tiny models built
 with timm.create_model(<registered architecture>, pretrained=False, <small dims>), every
 parameter redrawn (q_bias, v_bias, gamma_1/2, sub-LN norms, rope.freqs, pos_embed, ...; nothing
 zero or identity), saved as a state dict .pth with timm's config.json beside it (architecture,
@@ -50,6 +50,15 @@ CASES = {
                      "blocks.0.ls1.gamma"),
     "eva_giant": ("eva_giant_patch14_224", {}, "timm EVA (absolute positions)",
                   "blocks.0.attn.k_bias"),
+    # Perception Encoder spatial and lang: PE core without the final norm or MAP pool
+    # (use_post_transformer_norm=False): a stored norm.weight is refused, never applied. The
+    # gigantic lang tower: no class token, LayerScale (init_values=0.1), rope_grid_offset 0.
+    "pe_spatial_tiny": ("vit_pe_spatial_tiny_patch16_512", {},
+                        "Meta Perception Encoder spatial (timm) (RoPE + absolute positions)",
+                        "norm.weight"),
+    "pe_lang_gigantic": ("vit_pe_lang_gigantic_patch14_448", {},
+                         "Meta Perception Encoder lang (timm) (RoPE + absolute positions)",
+                         "blocks.0.attn.k_norm.weight"),
 }
 GRIDS = [(4, 4), (3, 5)]
 
@@ -94,7 +103,9 @@ def main(src, data_dir):
         torch.save(state, os.path.join(folder, "model.pth"))
         cfg = {k: v for k, v in model.pretrained_cfg.items() if k in ("mean", "std", "interpolation", "crop_pct")}
         cfg["input_size"] = [3, 32, 32]
-        config = {"architecture": arch, "num_classes": 3, "model_args": args, "pretrained_cfg": cfg}
+        # As timm's _hub.save_config writes it: global_pool beside the architecture.
+        config = {"architecture": arch, "num_classes": 3, "global_pool": model.global_pool,
+                  "model_args": args, "pretrained_cfg": cfg}
         with open(os.path.join(folder, "config.json"), "w") as f:
             json.dump(config, f, indent=1)
         for gr, gc in GRIDS:
@@ -116,6 +127,21 @@ def main(src, data_dir):
         torch.save(state, os.path.join(bad_folder, "model.pth"))
         shutil.copy(os.path.join(folder, "config.json"), bad_folder)
         bad.append([f"{case}/model.pth", f"tensor '{foreign}' is not part of the timm eva.py layout"])
+    # SigLIP 2 NaFlex from timm's own naflexvit.py (tiny, one block): refused by name, never
+    # read as another family (its [1, H, W, D] pos_embed is the only 4-D tensor).
+    naflex = timm.create_model("naflexvit_base_patch16_siglip", pretrained=False, img_size=32,
+                               patch_size=8, embed_dim=16, depth=1, num_heads=2, num_classes=0)
+    redraw(naflex, np.random.default_rng(20261210))
+    naflex_folder = os.path.join(out, "bad", "naflex_siglip2")
+    os.makedirs(naflex_folder)
+    torch.save({k: v.clone() for k, v in naflex.state_dict().items()},
+               os.path.join(naflex_folder, "model.pth"))
+    with open(os.path.join(naflex_folder, "config.json"), "w") as f:
+        json.dump({"architecture": "naflexvit_base_patch16_siglip", "num_classes": 0,
+                   "model_args": {"img_size": 32, "patch_size": 8, "embed_dim": 16, "depth": 1,
+                                  "num_heads": 2}}, f, indent=1)
+    bad.append(["naflex_siglip2/model.pth",
+                "is timm's NaFlexVit patch embedding (SigLIP 2 NaFlex"])
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         f.write("# case\tweights\tinput\texpected\tfamily\theads\tdepth\n")
         for r in rows:

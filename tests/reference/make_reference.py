@@ -284,6 +284,8 @@ def main():
         if os.environ.get("TIMM_SRC"):  # timm's DINOv3 port, rows appended to the same cases.tsv
             import dinov3_timm_fixtures
             dinov3_timm_fixtures.main(os.environ["TIMM_SRC"], DATA)
+        import dinov3_hf_fixtures  # HF DINOv3ViTModel names, rows appended after timm's
+        dinov3_hf_fixtures.main(os.environ["DINOV3_SRC"], DATA)
     else:
         print("DINOV3_SRC unset: tests/data/dinov3 kept as committed")
     if os.environ.get("TIMM_SRC"):  # timm eva.py: EVA-02, RoPE-ViT (tests/data/eva)

@@ -33,6 +33,9 @@ struct EvaArguments {
   float gridOffset = 0.0f;
   int refRows = 0, refCols = 0;  // ref_feat_shape
   std::optional<bool> noEmbedClass;
+  // use_post_transformer_norm: false when the architecture has no final norm (PE lang /
+  // spatial), so a stored norm.* is refused rather than applied; unset: the tensors say.
+  std::optional<bool> postTransformerNorm;
   float eps = 1e-6f;  // timm.layers.LayerNorm's default
   int imageHeight = 0, imageWidth = 0;
   std::string imageSource;
@@ -103,9 +106,23 @@ std::optional<EvaArguments> registeredArguments(const std::string& arch) {
     const int patch = registeredPatchSize(arch);
     a.refRows = a.refCols = patch > 0 ? registeredImageSize(arch) / patch : 0;
     a.eps = 1e-5f;
+  } else if (arch.rfind("vit_pe_lang_", 0) == 0 || arch.rfind("vit_pe_spatial_", 0) == 0) {
+    // Perception Encoder lang / spatial: PE core's blocks and RoPE without the final norm
+    // (use_post_transformer_norm=False, use_fc_norm=False) or MAP pool; ref_feat_shape (32, 32)
+    // for every size, offset 1 except gigantic (the default 0), 'xy', LayerNorm(eps=1e-5).
+    a.label = contains(arch, "_lang_") ? "Meta Perception Encoder lang (timm)"
+                                       : "Meta Perception Encoder spatial (timm)";
+    a.rope = true;
+    a.xy = true;
+    a.gridOffset = contains(arch, "gigantic") ? 0.0f : 1.0f;
+    a.refRows = a.refCols = 32;
+    a.eps = 1e-5f;
+    a.postTransformerNorm = false;
   } else if (arch.rfind("vit_pe_", 0) == 0) {
     a.label = "Meta Perception Encoder (timm)";
-    a.refusal = "only Meta's Perception Encoder core (vit_pe_core_*) is run by PatchLens";
+    a.refusal =
+        "only Meta's Perception Encoder core, lang and spatial (vit_pe_{core,lang,spatial}_*) are "
+        "run by PatchLens";
   } else if (arch.rfind("vit_", 0) == 0 && contains(arch, "_rope_reg")) {
     a.label = "timm RoPE ViT";
     a.rope = true;
@@ -152,8 +169,7 @@ void applyModelArgs(const Json& args, EvaArguments& a, const std::string& file) 
       "patch_size", "in_chans", "num_classes", "global_pool", "embed_dim", "depth", "qkv_bias",
       "qkv_fused", "mlp_ratio", "swiglu_mlp", "swiglu_align_to", "scale_mlp", "scale_attn_inner",
       "init_values", "class_token", "num_reg_tokens", "use_abs_pos_emb", "use_pre_transformer_norm",
-      "use_post_transformer_norm", "use_fc_norm", "attn_pool_num_heads", "attn_pool_mlp_ratio",
-      "head_init_scale",
+      "use_fc_norm", "attn_pool_num_heads", "attn_pool_mlp_ratio", "head_init_scale",
       // training only, or no effect on the numbers of one image
       "drop_rate", "pos_drop_rate", "patch_drop_rate", "proj_drop_rate", "attn_drop_rate",
       "drop_path_rate", "dynamic_img_size", "dynamic_img_pad", "attn_type"};
@@ -182,6 +198,10 @@ void applyModelArgs(const Json& args, EvaArguments& a, const std::string& file) 
         if (!v.is_string() || (v != "ij" && v != "xy"))
           throw ConfigValueError(what + " is neither 'ij' nor 'xy'");
         a.xy = v == "xy";
+      } else if (key == "use_post_transformer_norm") {
+        if (!v.is_null() && !v.is_boolean()) throw ConfigValueError(what + " is not true or false");
+        a.postTransformerNorm =
+            v.is_null() ? std::optional<bool>() : std::optional<bool>(v.get<bool>());
       } else if (key == "rope_type") {
         if (!v.is_string() || (v != "cat" && v != "mixed"))
           throw ConfigValueError(what + " " + v.dump() +
@@ -368,7 +388,9 @@ std::shared_ptr<const TransformerWeights> readEva(const TensorSource& source,
   }
   c.preNorm = r.has("norm_pre.weight");
   if (c.preNorm) w.preNorm = r.layerNorm("norm_pre", d);
-  c.finalNorm = r.has("norm.weight");  // global_pool 'avg': norm is Identity, fc_norm pools
+  // global_pool 'avg': norm is Identity, fc_norm pools. use_post_transformer_norm False (PE lang /
+  // spatial): no final norm, whatever the file holds (a stored norm.* is left over, refused).
+  c.finalNorm = a.postTransformerNorm.value_or(r.has("norm.weight"));
   if (c.finalNorm) w.finalNorm = r.layerNorm("norm", d);
 
   std::optional<bool> gatedMlp;

@@ -9,6 +9,7 @@ namespace patchlens {
 
 int RopeEmbedding::headDim() const {
   if (!periods.empty()) return 4 * static_cast<int>(periods.size());
+  if (!inverseFrequencies.empty()) return 4 * static_cast<int>(inverseFrequencies.size());
   if (!bands.empty()) return 4 * static_cast<int>(bands.size());
   const std::size_t tables = 2 * static_cast<std::size_t>(std::max(1, mixedDepth * mixedHeads));
   return 2 * static_cast<int>(mixedFrequencies.size() / tables);
@@ -27,7 +28,10 @@ RopeGrid::RopeGrid(const RopeEmbedding& rope, int gridRows, int gridCols)
 
 void RopeGrid::buildAxial(const RopeEmbedding& rope, int gridRows, int gridCols) {
   const bool dinov3 = rope.coordinates == RopeEmbedding::Coordinates::Dinov3Centered;
-  const std::vector<float>& perAxis = dinov3 ? rope.periods : rope.bands;
+  // Hugging Face's DINOv3: (2 pi c) * inv_freq where Meta divides by the period.
+  const bool inverse = dinov3 && rope.periods.empty();
+  const std::vector<float>& perAxis =
+      dinov3 ? (inverse ? rope.inverseFrequencies : rope.periods) : rope.bands;
   const int quarter = static_cast<int>(perAxis.size());
   const Eigen::Index patches = static_cast<Eigen::Index>(gridRows) * gridCols;
   m_sin.assign(1, RowMatrixF(patches, 2 * quarter));
@@ -63,8 +67,10 @@ void RopeGrid::buildAxial(const RopeEmbedding& rope, int gridRows, int gridCols)
       const Eigen::Index n = static_cast<Eigen::Index>(i) * gridCols + j;
       for (int p = 0; p < quarter; ++p) {
         const float f = perAxis[static_cast<std::size_t>(p)];
-        const float angleFirst = dinov3 ? twoPi * first / f : first * f;
-        const float angleSecond = dinov3 ? twoPi * second / f : second * f;
+        const float angleFirst =
+            dinov3 ? (inverse ? twoPi * first * f : twoPi * first / f) : first * f;
+        const float angleSecond =
+            dinov3 ? (inverse ? twoPi * second * f : twoPi * second / f) : second * f;
         m_sin[0](n, p) = std::sin(angleFirst);
         m_cos[0](n, p) = std::cos(angleFirst);
         m_sin[0](n, quarter + p) = std::sin(angleSecond);

@@ -15,6 +15,7 @@ namespace patchlens {
 //   (j + 0.5) / W (normalize "separate"; "max"/"min" divide by max(H, W) / min(H, W)) mapped to
 //   2c - 1, angles 2 pi c / period laid out [h periods, w periods], rotate-half pairs (t, t +
 //   half).
+//   Hugging Face's port multiplies by inverseFrequencies instead of dividing by periods.
 // - timm RotaryEmbeddingCat (eva.py's 'cat': EVA-02, timm's SBB RoPE ViTs, Naver RoPE-ViT axial;
 //   timm/layers/pos_embed_sincos.py build_fourier_pos_embed, in_pixels=False): coordinates
 //   (index + grid offset), times ref / grid per axis when a ref_feat_shape is given, angles
@@ -35,6 +36,10 @@ struct RopeEmbedding {
   // DINOv3: [headDim / 4] periods as the file stores them (Meta: bfloat16) or timm recomputes.
   std::vector<float> periods;
   Normalize normalize = Normalize::Separate;
+  // Hugging Face's DINOv3ViTModel (modeling_dinov3_vit.py): the same centred coordinates, but
+  // angles (2 pi c) * inv_freq with inv_freq = 1 / rope_theta^(k / (headDim / 4)) recomputed in
+  // float32 (no periods in the file). Used when `periods` is empty.
+  std::vector<float> inverseFrequencies;
 
   // timm 'cat': [headDim / 4] frequency bands, and the grid rule.
   std::vector<float> bands;

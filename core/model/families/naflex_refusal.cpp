@@ -1,0 +1,34 @@
+#include "core/model/families/naflex_refusal.h"
+
+#include "core/weights/shape_text.h"
+
+namespace patchlens {
+namespace {
+
+// `name` ends with `suffix` at a '.' boundary (or is it).
+bool endsWithName(const std::string& name, const std::string& suffix) {
+  if (name.size() < suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
+  return name.size() == suffix.size() || name[name.size() - suffix.size() - 1] == '.';
+}
+
+}  // namespace
+
+std::string naflexRefusal(const TensorSource& source) {
+  for (const TensorInfo& t : source.tensors()) {
+    if (endsWithName(t.name, "embeds.proj.weight"))
+      return "tensor '" + t.name + "' " + shapeText(t.shape) +
+             " is timm's NaFlexVit patch embedding (SigLIP 2 NaFlex, naflexvit.py: patches "
+             "flattened (ph, pw, c), the position grid resized per image), which PatchLens does "
+             "not run";
+    if (endsWithName(t.name, "embeddings.patch_embedding.weight") && t.shape.size() == 2)
+      return "tensor '" + t.name + "' " + shapeText(t.shape) +
+             " is a Linear patch embedding over flattened patches (Hugging Face "
+             "Siglip2VisionModel, SigLIP 2 NaFlex: the position grid resized per image), which "
+             "PatchLens does not run";
+  }
+  return {};
+}
+
+}  // namespace patchlens

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+#include "core/weights/tensor_source.h"
+
+namespace patchlens {
+
+// SigLIP 2 NaFlex, which PatchLens does not run: timm's NaFlexVit (naflexvit.py: embeds.proj,
+// a Linear over patches flattened (ph, pw, c) or a conv, embeds.pos_embed [1, H, W, D] resized per
+// image) and Hugging Face's Siglip2VisionModel (vision_model.embeddings.patch_embedding a
+// Linear [D, C * P * P], its position table resized per image). One sentence naming the tensor
+// that tells it, or empty: read before the patch-embedding families, which would otherwise take
+// a [1, H, W, D] position table for the only 4-D tensor or a Linear for a conv.
+std::string naflexRefusal(const TensorSource& source);
+
+}  // namespace patchlens
