@@ -109,6 +109,7 @@ class TestExplain : public QObject {
   void labelsFileNamesTheClasses();
   void noHeadIsRefused();
   void dinov3HasNoHead();
+  void evaWithoutGlobalPoolRefused();
   void similarToEqualsAutograd();
   void similarToRefusals_data();
   void similarToRefusals();
@@ -265,6 +266,31 @@ void TestExplain::dinov3HasNoHead() {
   QCOMPARE(result.exitCode, 1);
   QVERIFY2(result.err.contains("--target similar:"), qPrintable(result.err));
   QVERIFY(!QFile::exists(out));
+}
+
+// eva.py's default pooling differs per architecture and is not tied to fc_norm (PE spatial/lang
+// pool the average without one): a config.json without global_pool is refused, never guessed.
+void TestExplain::evaWithoutGlobalPoolRefused() {
+  const QString folder =
+      QString::fromStdString(test::dataPath("explain/families/eva02_tiny_packed_swiglu"));
+  const QString copy = m_dir.filePath("eva_no_pool");
+  QVERIFY(QDir().mkpath(copy));
+  QVERIFY(QFile::copy(folder + "/model.pth", copy + "/model.pth"));
+  QFile in(folder + "/config.json");
+  QVERIFY(in.open(QIODevice::ReadOnly));
+  QJsonObject config = QJsonDocument::fromJson(in.readAll()).object();
+  QVERIFY(config.contains("global_pool"));
+  config.remove("global_pool");
+  QFile out(copy + "/config.json");
+  QVERIFY(out.open(QIODevice::WriteOnly));
+  out.write(QJsonDocument(config).toJson());
+  out.close();
+  const CliResult result =
+      runCli({"predict", "--tensor", folder + "/input.npy", "--weights", copy + "/model.pth"});
+  QCOMPARE(result.exitCode, 1);
+  QCOMPARE(result.out, QString());
+  QCOMPARE(result.err.count("error:"), 1);  // one error line (after the preprocessing note)
+  QVERIFY2(result.err.contains("no global_pool"), qPrintable(result.err));
 }
 
 // --target similar-to B: cos(pooled A, pooled B) with B a constant, against torch autograd

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/error.h"
+#include "core/model/families/eva_reader.h"
 #include "core/weights/shape_text.h"
 #include "core/weights/weight_keys.h"
 
@@ -307,6 +308,19 @@ std::optional<ClassifierHead> readClassifierHead(const TensorSource& source,
       head.fcNormEps = config.layerNormEps;
     }
     std::string pool = sidecarString(sidecar, "global_pool");
+    if (pool.empty() && sidecar.contains("model_args") && sidecar["model_args"].is_object() &&
+        sidecar["model_args"].contains("global_pool") &&
+        sidecar["model_args"]["global_pool"].is_string())
+      pool = sidecar["model_args"]["global_pool"].get<std::string>();
+    // eva.py's default pooling differs per architecture (token for the EVA-02 CLIP and PE
+    // towers, avg for EVA-02 and the DINOv3 port, map for some PE) and is not tied to fc_norm:
+    // without global_pool the head would be a guess, so it is refused by name. In
+    // VisionTransformer and Beit fc_norm is there exactly when they pool the average.
+    if (pool.empty() && isTimmEvaArchitecture(path))
+      throw Error(path,
+                  "config.json names no global_pool, and timm's eva.py pools differently "
+                  "per architecture (token, avg or map): add \"global_pool\": \"token\" or "
+                  "\"avg\" as the model was trained");
     if (pool.empty()) pool = head.hasFcNorm || !config.classToken ? "avg" : "token";
     if (r.has("head_dist.weight")) {
       if (!config.distillationToken) r.fail("head_dist.weight", "needs a distillation token");
