@@ -7,14 +7,18 @@
 
 namespace patchlens {
 
-GemmBlocking GemmBlocking::choose(const CpuCaches& caches, int depth) {
+GemmBlocking GemmBlocking::choose(const CpuCaches& caches, int depth, GemmKernel kernel) {
   const CpuCaches c = caches.withDefaults();
   constexpr std::size_t kFloat = sizeof(float);
   constexpr std::size_t kPanelRowBytes = PackedGemm::kPanelWidth * kFloat;  // 128 bytes
   GemmBlocking b;
   const int k = std::max(depth, 1);
 
-  const std::size_t maxSlice = std::max<std::size_t>(c.l2 / 8 / kPanelRowBytes, 16);
+  constexpr std::size_t kMicroRowBytes = PackedGemm::kTileRows * kFloat;  // 56 bytes
+  const std::size_t maxSlice =
+      kernel == GemmKernel::Avx2
+          ? std::max<std::size_t>(c.l1d / 2 / (kPanelRowBytes + kMicroRowBytes) / 16 * 16, 16)
+          : std::max<std::size_t>(c.l2 / 8 / kPanelRowBytes, 16);
   const auto slices = static_cast<int>((static_cast<std::size_t>(k) + maxSlice - 1) / maxSlice);
   b.depthSlice = (k + slices - 1) / slices;
 

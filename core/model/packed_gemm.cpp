@@ -34,14 +34,15 @@ std::string PackedGemm::backendDescription() {
   const auto kernel = hostKernel();
   if (!kernel) return "Eigen GEMM (no AVX2 + FMA on this CPU, or PATCHLENS_GEMM=eigen)";
   return std::string(*kernel == Kernel::Avx512 ? "AVX-512 packed kernel (14x32 tiles, "
-                                               : "AVX2 packed kernel (5x16 tiles, ") +
-         GemmBlocking::choose(CpuCaches::host(), 768).describe() + " for K = 768; " +
+                                               : "AVX2 packed kernel (6x16 tiles, ") +
+         GemmBlocking::choose(CpuCaches::host(), 768, *kernel).describe() + " for K = 768; " +
          CpuCaches::host().describe() + ")";
 }
 
 PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias)
     : PackedGemm(weight, bias,
-                 GemmBlocking::choose(CpuCaches::host(), static_cast<int>(weight.cols()))) {}
+                 GemmBlocking::choose(CpuCaches::host(), static_cast<int>(weight.cols()),
+                                      hostKernel().value_or(Kernel::Avx2))) {}
 
 PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias, const GemmBlocking& blocking)
     : PackedGemm(weight, bias, blocking, hostKernel().value_or(Kernel::Avx2)) {}

@@ -27,7 +27,7 @@ class PackedGemm {
   // The register-tile kernels, chosen at run time from the CPU (AVX-512, else AVX2 + FMA);
   // PATCHLENS_GEMM=avx2|eigen picks a lesser one (to see what another host gets, and in
   // tests). Both read and write the same packed layouts.
-  enum class Kernel { Avx512, Avx2 };
+  using Kernel = GemmKernel;
   static std::optional<Kernel> hostKernel();
   // True when a packed kernel runs on this CPU; otherwise callers use Eigen's GEMM.
   static bool available() { return hostKernel().has_value(); }
@@ -35,7 +35,7 @@ class PackedGemm {
   static std::string backendDescription();
 
   PackedGemm() = default;
-  // Blocking chosen from this machine's caches (CpuCaches::host()).
+  // Blocking chosen from this machine's caches (CpuCaches::host()) for the host's kernel.
   PackedGemm(const RowMatrixF& weight, const VectorF& bias);
   // An explicit blocking (tests, benchmarks).
   PackedGemm(const RowMatrixF& weight, const VectorF& bias, const GemmBlocking& blocking);

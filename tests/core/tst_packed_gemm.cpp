@@ -37,6 +37,8 @@ class TestPackedGemm : public QObject {
   void packMicroRowTransposes();
   void multiplyEqualsDoubleReference_data();
   void multiplyEqualsDoubleReference();
+  void kernelsEqualTheFmaChain_data();
+  void kernelsEqualTheFmaChain();
   void streamedOutputEqualsCachedStores_data();
   void streamedOutputEqualsCachedStores();
   void linearLayerRowIsIndependentOfTheBatch_data();
@@ -153,6 +155,92 @@ void TestPackedGemm::multiplyEqualsDoubleReference() {
            qPrintable(QStringLiteral("max error %1 of %2").arg(worst).arg(scale)));
 }
 
+void TestPackedGemm::kernelsEqualTheFmaChain_data() {
+  QTest::addColumn<int>("rows");
+  QTest::addColumn<int>("depth");
+  QTest::addColumn<int>("outputs");
+  QTest::addColumn<int>("depthSlice");  // 0: GemmBlocking::choose for the kernel on this host
+  // Rows: one token, a partial micro-row of each group split (6 + 4 + 4: 5, 9, 13), ViT's 197
+  // (the last micro-row one token). Outputs: a half panel and less (7, 16), a last panel of
+  // 8 or 24 columns (40, 120), whole panels (64). Depth: one slice, slices with a short last
+  // one (300 = 2 x 128 + 44), a depth below every slice.
+  QTest::newRow("1x300x40, slices 128+128+44") << 1 << 300 << 40 << 128;
+  QTest::newRow("5x96x7, one slice") << 5 << 96 << 7 << 96;
+  QTest::newRow("9x200x16, slices of 64") << 9 << 200 << 16 << 64;
+  QTest::newRow("13x77x120, slices of 16") << 13 << 77 << 120 << 16;
+  QTest::newRow("197x300x40, slices 128+128+44") << 197 << 300 << 40 << 128;
+  QTest::newRow("197x768x64, host blocking") << 197 << 768 << 64 << 0;
+  QTest::newRow("197x1000x120, host blocking") << 197 << 1000 << 120 << 0;
+  QTest::newRow("30x3x40, depth below a slice") << 30 << 3 << 40 << 0;
+}
+
+// Both register-tile kernels (the AVX2 one whatever PATCHLENS_GEMM says; the AVX-512 one where
+// the CPU has it) give each output as the bias plus its k terms in ascending order, one fused
+// multiply-add at a time in float: equal bit for bit to std::fma in that order, for every way
+// the tiles, row groups, panels and K slices cut the work.
+void TestPackedGemm::kernelsEqualTheFmaChain() {
+  QFETCH(int, rows);
+  QFETCH(int, depth);
+  QFETCH(int, outputs);
+  QFETCH(int, depthSlice);
+  const RowMatrixF x = randomMatrix(rows, depth, 21);
+  const RowMatrixF w = randomMatrix(outputs, depth, 22);
+  const VectorF b = randomMatrix(outputs, 1, 23).col(0);
+  RowMatrixF expected(rows, outputs);
+  for (int r = 0; r < rows; ++r) {
+    for (int d = 0; d < outputs; ++d) {
+      float sum = b(d);
+      for (int k = 0; k < depth; ++k) sum = std::fma(x(r, k), w(d, k), sum);
+      expected(r, d) = sum;
+    }
+  }
+  std::vector<PackedGemm::Kernel> kernels;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    kernels.push_back(PackedGemm::Kernel::Avx2);
+  if (__builtin_cpu_supports("avx512f")) kernels.push_back(PackedGemm::Kernel::Avx512);
+  for (const PackedGemm::Kernel kernel : kernels) {
+    const GemmBlocking blocking = depthSlice > 0
+                                      ? GemmBlocking{depthSlice, 1}
+                                      : GemmBlocking::choose(CpuCaches::host(), depth, kernel);
+    const PackedGemm gemm(w, b, blocking, kernel);
+    std::vector<float> packed(gemm.packedRowsSize(rows), -1.0f);
+    for (int t = 0; t * PackedGemm::kTileRows < rows; ++t) {
+      std::vector<const float*> src;
+      for (int r = t * PackedGemm::kTileRows; r < std::min(rows, (t + 1) * PackedGemm::kTileRows);
+           ++r)
+        src.push_back(x.row(r).data());
+      PackedGemm::packMicroRow(
+          src.data(), static_cast<int>(src.size()), depth,
+          packed.data() + PackedGemm::packedIndex(t * PackedGemm::kTileRows, 0, depth));
+    }
+    // Rows 5 floats wider than the result: the padding stays untouched. One call per panel,
+    // as LinearLayer makes them, then all panels in one call.
+    const std::size_t stride = static_cast<std::size_t>(outputs) + 5;
+    for (const bool perPanel : {true, false}) {
+      std::vector<float> out(static_cast<std::size_t>(rows) * stride, 777.0f);
+      if (perPanel) {
+        for (int p = 0; p < gemm.panels(); ++p)
+          gemm.multiply(packed.data(), rows, out.data(), stride, p, p + 1);
+      } else {
+        gemm.multiply(packed.data(), rows, out.data(), stride, 0, gemm.panels());
+      }
+      int mismatches = 0;
+      for (int r = 0; r < rows; ++r) {
+        for (int d = 0; d < outputs; ++d)
+          mismatches += out[static_cast<std::size_t>(r) * stride + static_cast<std::size_t>(d)] !=
+                        expected(r, d);
+        for (std::size_t pad = static_cast<std::size_t>(outputs); pad < stride; ++pad)
+          QCOMPARE(out[static_cast<std::size_t>(r) * stride + pad], 777.0f);
+      }
+      QVERIFY2(mismatches == 0,
+               qPrintable(QStringLiteral("%1 kernel: %2 of %3 outputs differ from the FMA chain")
+                              .arg(kernel == PackedGemm::Kernel::Avx2 ? "AVX2" : "AVX-512")
+                              .arg(mismatches)
+                              .arg(rows * outputs)));
+    }
+  }
+}
+
 void TestPackedGemm::streamedOutputEqualsCachedStores_data() {
   QTest::addColumn<int>("stride");
   QTest::addColumn<int>("depthSlice");
@@ -263,7 +351,7 @@ void TestPackedGemm::linearLayerRowIsIndependentOfTheBatch() {
 void TestPackedGemm::defaultBlockingComesFromTheHost() {
   const RowMatrixF w = randomMatrix(64, 768, 4);
   const PackedGemm gemm(w, VectorF());
-  const GemmBlocking expected = GemmBlocking::choose(CpuCaches::host(), 768);
+  const GemmBlocking expected = GemmBlocking::choose(CpuCaches::host(), 768, gemm.kernel());
   QCOMPARE(gemm.blocking().depthSlice, expected.depthSlice);
   QCOMPARE(gemm.blocking().blockTiles, expected.blockTiles);
   QVERIFY(QString::fromStdString(PackedGemm::backendDescription()).contains(QStringLiteral("L2")));
