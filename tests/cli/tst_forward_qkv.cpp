@@ -62,7 +62,8 @@ void compareArray(const NpzArchive& got, const NpzArchive& ref, const std::strin
 
 QStringList memberNames(const std::string& npz) {
   QStringList names;
-  for (const TensorInfo& t : NpzArchive(npz).tensors()) names << QString::fromStdString(t.name);
+  const NpzArchive archive(npz);
+  for (const TensorInfo& t : archive.tensors()) names << QString::fromStdString(t.name);
   names.sort();
   return names;
 }
@@ -84,6 +85,7 @@ class TestForwardQkv : public QObject {
   void usageErrors();
   void outputPlanCountsQkv();
   void featuresConcatenateHeads();
+  void exportSourceTitlesAndRefusals();
 
  private:
   QTemporaryDir m_dir;
@@ -172,9 +174,10 @@ void TestForwardQkv::usageErrors() {
   }
 }
 
-// A 100 x 100 grid of the timm case (T = 10004, D = 32, 2 blocks): the .npz alone is
-// 4 T D + N D floats = 6.1 MiB; q, k, v add 3 x 2 x T x D floats = 7.3 MiB: 13.4 MiB in all, so
-// --max-output-mb 10 refuses it before any work, naming the bytes and --qkv --layer L.
+// A 100 x 100 grid of the timm case: T = 10005 (cls, 4 registers, 10^4 patches), D = 32, 2
+// blocks. The .npz alone is 4 T D + N D floats = 6.1 MiB; q, k, v add 3 x 2 x T x D floats =
+// 7.3 MiB: 13.4 MiB in all, so --max-output-mb 10 refuses it before any work, naming the bytes
+// and --qkv --layer L.
 void TestForwardQkv::outputPlanCountsQkv() {
   const QkvCase c = cases()[0];
   const std::string big = m_dir.filePath("big.npy").toStdString();
@@ -187,12 +190,12 @@ void TestForwardQkv::outputPlanCountsQkv() {
                     QString::fromStdString(test::dataPath(c.weights)), "-o",
                     m_dir.filePath("big.npz"), "--qkv", "--max-output-mb", "10"});
   QCOMPARE(r.exitCode, 1);
-  QVERIFY2(r.err.contains("would write 14 MiB (10004 tokens)"), qPrintable(r.err));
+  QVERIFY2(r.err.contains("would write 14 MiB (10005 tokens)"), qPrintable(r.err));
   QVERIFY2(r.err.contains("--qkv --layer L"), qPrintable(r.err));
   QVERIFY(!QFile::exists(m_dir.filePath("big.npz")));
   TransformerConfig config;
   config.embedDim = 32;
-  QCOMPARE(qkvBytes(config, 10004, 2), 3.0 * 2 * 10004 * 32 * 4);
+  QCOMPARE(qkvBytes(config, 10005, 2), 3.0 * 2 * 10005 * 32 * 4);
 }
 
 // The GUI's [T, D] source: q, k or v of every head side by side, head h in columns h*dh.. (a
@@ -212,6 +215,40 @@ void TestForwardQkv::featuresConcatenateHeads() {
   QCOMPARE(values(2, 1), 11.0f);   // head 1, token 0, second dim
   QCOMPARE(parseTokenSource("keys"), std::optional<TokenSource>(TokenSource::Keys));
   QVERIFY(!parseTokenSource("key-ish"));
+}
+
+// export --source: a token figure of block 2's values names them in its title (SVG <title>);
+// away from a block, or on a figure not drawn from tokens, exit 2 naming why.
+void TestForwardQkv::exportSourceTitlesAndRefusals() {
+  const QString weights =
+      QString::fromStdString(test::dataPath("transformer/timm_vit_f32/model.safetensors"));
+  const QString image = QString::fromStdString(test::dataPath("chelsea.png"));
+  const QString svg = m_dir.filePath("values.svg");
+  const test::CliResult r =
+      test::runCli({"export", image, "--weights", weights, "--plot", "channel:3", "--layer", "2",
+                    "--source", "values", "-o", svg});
+  QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+  QFile file(svg);
+  QVERIFY(file.open(QIODevice::ReadOnly));
+  const QString text = QString::fromUtf8(file.readAll());
+  QVERIFY2(text.contains("<title>Channel 3 over the image, Values, block 2"),
+           qPrintable(text.left(600)));
+  struct Bad {
+    QStringList args;
+    const char* says;
+  };
+  const Bad bads[] = {
+      {{"--plot", "pca", "--layer", "final", "--source", "keys"}, "belong to a block"},
+      {{"--plot", "pca", "--source", "keys"}, "belong to a block"},
+      {{"--plot", "rollout", "--layer", "2", "--source", "keys"}, "token figures"},
+      {{"--plot", "pca", "--layer", "2", "--source", "kees"}, "tokens, queries, keys or values"},
+  };
+  for (const Bad& b : bads) {
+    const test::CliResult bad = test::runCli(QStringList{"export", image, "--weights", weights} +
+                                             b.args + QStringList{"-o", m_dir.filePath("x.png")});
+    QCOMPARE(bad.exitCode, 2);
+    QVERIFY2(bad.err.contains(b.says), qPrintable(bad.err));
+  }
 }
 
 QTEST_GUILESS_MAIN(TestForwardQkv)

@@ -1190,6 +1190,12 @@ const OverlayMap& Session::overlayMap() const {
     }
     if (!map.image.isNull()) map.image.convertTo(QImage::Format_ARGB32_Premultiplied);
   }
+  // A block's queries, keys or values name themselves: "Keys, block 6 · PCA → RGB (…)".
+  const bool tokenMap = map.kind == OverlayKind::Channel || map.kind == OverlayKind::Norm ||
+                        map.kind == OverlayKind::Mean || map.kind == OverlayKind::Argmax ||
+                        map.kind == OverlayKind::Pca || map.kind == OverlayKind::Similarity;
+  if (tokenMap && m_result && m_result->source != TokenSource::Tokens && !map.label.isEmpty())
+    map.label = sourceLayerName() + QStringLiteral(" · ") + map.label;
   m_overlayCache = std::move(map);
   return *m_overlayCache;
 }
