@@ -107,6 +107,12 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
       QCoreApplication::translate("LaunchOptions",
                                   "Turn on the DINOv2 PCA's foreground step at threshold T."),
       QStringLiteral("T"));
+  const QCommandLineOption source(
+      QStringLiteral("source"),
+      QCoreApplication::translate("LaunchOptions",
+                                  "What the token views show at a block: tokens, queries, keys or "
+                                  "values (as export --source; with --layer L)."),
+      QStringLiteral("S"));
   const QCommandLineOption heads(
       QStringLiteral("heads"),
       QCoreApplication::translate("LaunchOptions",
@@ -116,7 +122,7 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
       QStringLiteral("N"));
   parser.addOptions({weights, select, hover, overlay, colormap, screenshot, size, original, dock,
                      measure, fastDecode, reset, layer, head, query, foreground, heads,
-                     layoutPreset});
+                     layoutPreset, source});
   parser.process(arguments);
 
   LaunchOptions options;
@@ -182,6 +188,7 @@ std::optional<LaunchOptions> parseLaunchOptions(const QStringList& arguments, QS
   options.fastDecode = parser.isSet(fastDecode);
   options.resetSettings = parser.isSet(reset);
   options.layer = parser.value(layer);
+  options.source = parser.value(source);
   options.query = parser.value(query);
   if (parser.isSet(head)) {
     bool ok = false;

@@ -33,6 +33,8 @@ struct LaunchOptions {
   std::optional<int> head;
   QString query;
   std::optional<double> foreground;
+  // --source tokens|queries|keys|values (issue 21): the token views' feature source.
+  QString source;
   // --heads N: the attention heads of the weight file's transformer, as the CLI's --heads
   // (overrides metadata, sidecar and the guess from the width; 0: no override).
   int heads = 0;

@@ -42,7 +42,8 @@ std::pair<double, double> medianMax(std::vector<double> v) {
 bool applyTransformerOptions(MainWindow& window, const LaunchOptions& options, QString* error,
                              bool* badUsage) {
   Session& session = *window.session();
-  const bool wanted = !options.layer.isEmpty() || options.head || !options.query.isEmpty();
+  const bool wanted = !options.layer.isEmpty() || options.head || !options.query.isEmpty() ||
+                      !options.source.isEmpty();
   if (wanted && !session.hasTransformer()) {
     *error = session.noTransformerReason();
     return false;
@@ -93,6 +94,25 @@ bool applyTransformerOptions(MainWindow& window, const LaunchOptions& options, Q
       if (badUsage) *badUsage = true;
       return false;
     }
+  }
+  if (!options.source.isEmpty()) {
+    const std::optional<TokenSource> source = parseTokenSource(options.source.toStdString());
+    if (!source) {
+      *error = tr("--source %1: tokens, queries, keys or values").arg(options.source);
+      if (badUsage) *badUsage = true;
+      return false;
+    }
+    session.setTokenSource(*source);
+    if (*source != TokenSource::Tokens && !session.sourceApplies()) {
+      *error = tr("--source %1: queries, keys and values belong to a block, give --layer L "
+                  "(1..depth)")
+                   .arg(options.source);
+      if (badUsage) *badUsage = true;
+      return false;
+    }
+    QElapsedTimer timer;
+    timer.start();
+    while (session.isSourcePending() && timer.elapsed() < 60000) waitForEvents(20);
   }
   if (options.foreground) {
     if (TransformerViews* views = TransformerViews::of(window)) {

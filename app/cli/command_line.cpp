@@ -118,6 +118,10 @@ std::string usageLine(Command c) {
              "  --layer L|final      token plots show tokens_L (0 = input to block 1, L = "
              "output\n"
              "                       of block L) or the final norm   [the patch embedding]\n"
+             "  --source S           token plots at --layer L = 1..depth: tokens, or block L's\n"
+             "                       queries, keys or values as they enter the softmax (after\n"
+             "                       RoPE), heads side by side: --plot pca --source keys is\n"
+             "                       DINO's key-feature PCA                       [tokens]\n"
              "  --query R,C|cls      the attention / rollout query: a patch or a prefix token\n"
              "                       (cls, dist, reg N)                  [cls, else the centre]\n"
              "  --foreground T       pca: DINOv2 foreground step, threshold T in [0, 1] on "
@@ -151,9 +155,11 @@ std::string usageLine(Command c) {
              "                       of --weights with layer round(l * depth2 / depth1) of W2\n";
     case Command::Forward:
       return "usage: patchlens-cli forward (IMAGE | --tensor X.npy) --weights FILE -o OUT.npz "
-             "[--attention] [--heads N] [options]\n"
+             "[--attention] [--qkv] [--heads N] [options]\n"
              "       patchlens-cli forward (IMAGE | --tensor X.npy) --weights FILE -o OUT.npy "
-             "--layer L|final [options]\n\n"
+             "--layer L|final [options]\n"
+             "       patchlens-cli forward (IMAGE | --tensor X.npy) --weights FILE -o OUT.npz "
+             "--qkv --layer L [options]\n\n"
              "Runs the whole ViT encoder of FILE and writes float32 arrays (.npz, stored):\n"
              "  patch_embedding  [N, D]     the patch embedding, tokens in row-major grid order\n"
              "  tokens_0         [T, D]     the input to block 1: prefix tokens (cls, dist, "
@@ -164,7 +170,10 @@ std::string usageLine(Command c) {
              "  final            [T, D]     the final norm applied to every token (timm "
              "forward_features)\n"
              "  attention_L      [H, T, T]  with --attention: block L's softmax (row = query)\n"
-             "  --layer L|final  write only tokens_L (0..depth) or final, to -o OUT.npy\n";
+             "  q_L, k_L, v_L    [H, T, dh] with --qkv: block L's queries, keys, values as they\n"
+             "                              enter the softmax (after RoPE, before 1/sqrt(dh))\n"
+             "  --layer L|final  write only tokens_L (0..depth) or final, to -o OUT.npy\n"
+             "  --qkv --layer L  only tokens_L, q_L, k_L, v_L of block L = 1..depth (-o OUT.npz)\n";
     case Command::Predict:
       return "usage: patchlens-cli predict (IMAGE | --tensor X.npy) --weights FILE [--top K] "
              "[--labels FILE] [-o OUT.npz] [options]\n\n"
@@ -321,6 +330,12 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     } else if (arg == "--attention") {
       flag();
       cl.attention = true;
+    } else if (arg == "--qkv") {
+      flag();
+      cl.qkv = true;
+    } else if (arg == "--source") {
+      cl.source = value();
+      if (cl.source.empty()) throw UsageError("--source needs tokens, queries, keys or values");
     } else if (arg == "--heads") {
       cl.heads = parseNumber<int>("--heads", value(), 1, 1024);
     } else if (arg == "--layer") {
@@ -488,6 +503,9 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
         throw UsageError("forward needs -o OUT.npz (or -o OUT.npy with --layer L)");
       if (!cl.layer.empty() && cl.attention)
         throw UsageError("--attention goes to an .npz; --layer writes one [T, D] array");
+      if (!cl.source.empty())
+        throw UsageError(
+            "--source chooses an export figure's tokens; forward --qkv writes q, k, v");
       break;
     case Command::Predict:
     case Command::Explain: {
@@ -532,8 +550,15 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
       }
       if (cl.foregroundFlip && cl.foreground < 0)
         throw UsageError("--foreground-flip needs --foreground T");
+      if (!cl.source.empty() &&
+          (cl.plot.empty() || !cl.compare.empty() || !cl.compareWeights.empty()))
+        throw UsageError("--source applies to one image's --plot with --layer L");
       break;
   }
+  if (cl.qkv && cl.command != Command::Forward)
+    throw UsageError("--qkv applies to forward (q_L, k_L, v_L in its .npz)");
+  if (!cl.source.empty() && cl.command != Command::Export && cl.command != Command::Forward)
+    throw UsageError("--source applies to export --plot (a token figure at --layer L)");
   return cl;
 }
 

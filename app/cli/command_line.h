@@ -34,6 +34,8 @@ struct CommandLine {
   double figureScale = 0;           // export --scale (PNG pixels per point) or --dpi / 72; 0: 2
   std::string colormap;             // export --colormap NAME; empty: each figure's default
   bool attention = false;           // forward --attention: every block's softmax in the .npz
+  bool qkv = false;                 // forward --qkv: q_L, k_L, v_L [H, T, dh] in the .npz
+  std::string source;               // export --source tokens|queries|keys|values (token figures)
   int heads = 0;                    // --heads N: attention heads when the file cannot tell
   std::string layer;                // --layer L|final: forward's one array, export's tokens
   std::string query;                // export --query R,C|cls|dist|reg N: the attention query

@@ -12,6 +12,7 @@
 #include "core/analysis/layer_trace.h"
 #include "core/io/error.h"
 #include "core/model/pipeline.h"
+#include "core/model/qkv_features.h"
 #include "core/model/resource_plan.h"
 #include "core/model/vision_transformer.h"
 #include "ui/base/colormap.h"
@@ -102,6 +103,7 @@ Computed compute(const CommandLine& cl, const TransformerNeed& need) {
         } catch (const Error& e) {
           throw Error(e.file().empty() ? path : e.file(), e.reason());
         }
+        result.model = std::make_shared<const VisionTransformer>(*model);
       } else {
         data.noTransformer = whyNot;
       }
@@ -190,6 +192,33 @@ int exportData(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// --source queries|keys|values: the token figure drawn from block L's q, k or v (heads side by
+// side, the patch rows) instead of its tokens (issue 21); --source tokens changes nothing.
+void applyTokenSource(const CommandLine& cl, const PlotKind& kind, Computed& c) {
+  const std::optional<TokenSource> source = parseTokenSource(cl.source);
+  if (!source)
+    throw UsageError("--source needs tokens, queries, keys or values, got '" + cl.source + "'");
+  if (*source == TokenSource::Tokens) return;
+  if (!kind.drawsTokens()) {
+    throw UsageError(
+        "--source applies to the token figures (channel, token, token-line, "
+        "channels, similarity, histogram, pca), not to " +
+        kind.name());
+  }
+  const int block = c.data.layer - 1;
+  if (cl.layer.empty() || !c.data.trace || !c.model || block < 1 || block > c.data.trace->depth) {
+    throw UsageError("--source " + cl.source + ": q, k, v belong to a block, give --layer L (1.." +
+                     std::to_string(c.data.trace ? c.data.trace->depth : 0) + ")");
+  }
+  try {
+    const RowMatrixF qkv = blockQkv(*c.model, c.data.tensor, block);
+    c.data.embedding.tokens = qkvFeatures(qkv, *source).bottomRows(c.data.trace->patches());
+  } catch (const Error& e) {
+    throw Error(e.file().empty() ? cl.inputs.front() : e.file(), e.reason());
+  }
+  c.data.source = *source;
+}
+
 int exportPlot(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   PlotKind kind;
   try {
@@ -239,6 +268,7 @@ int exportPlot(const CommandLine& cl, std::ostream& out, std::ostream& err) {
     }
     c.data.embedding.tokens = c.data.trace->patchTokens(c.data.layer);
   }
+  if (!cl.source.empty()) applyTokenSource(cl, kind, c);
   std::unique_ptr<Figure> figure;
   try {
     figure = makeFigure(kind, c.data, options);

@@ -24,6 +24,9 @@ int runExport(const CommandLine& cl, std::ostream& out, std::ostream& err);
 struct Computed {
   FigureData data;
   std::vector<std::string> warnings;
+  // The encoder behind data.trace (shares its weights), for what the trace does not keep:
+  // a block's q, k, v (--source). Null without a transformer.
+  std::shared_ptr<const VisionTransformer> model;
 };
 
 // What of the transformer an export needs: nothing, its tokens and analyses, or also one

@@ -9,6 +9,7 @@
 #include "core/model/initializers.h"
 #include "core/model/nonfinite.h"
 #include "core/model/patch_embedding.h"
+#include "core/model/qkv_features.h"
 #include "core/model/resource_plan.h"
 #include "core/weights/npy_array.h"
 #include "core/weights/npz_writer.h"
@@ -85,11 +86,27 @@ void checkForwardPlan(const CommandLine& cl, const VisionTransformer& vit,
                                   /*observedAttention=*/cl.attention);
   plan.inputBytes = modelInputBytes(input);
   if (cl.layer.empty()) plan.outputHint = cl.attention ? "--layer L, no --attention" : "--layer L";
+  if (cl.qkv) {
+    // q, k, v of every block (or of --layer L's), written as each block runs: one block's copy
+    // held at a time.
+    plan.outputBytes += qkvBytes(c, plan.tokens, cl.layer.empty() ? c.depth : 1);
+    plan.activationBytes += qkvBytes(c, plan.tokens, 1);
+    if (cl.layer.empty()) plan.outputHint = "--qkv --layer L";
+  }
   checkResourcePlan(plan, {cl.config.maxMemoryBytes, cl.config.maxOutputBytes},
                     cl.config.weights.source);
 }
 
 void checkForwardOutput(const CommandLine& cl) {
+  if (cl.qkv && !endsWith(cl.output, ".npz"))
+    throw UsageError("--qkv writes q_L, k_L, v_L [H, T, dh] beside the tokens: -o OUT.npz");
+  if (cl.qkv && cl.layer == "final")
+    throw UsageError("--qkv --layer L needs a block L = 1..depth (final is no block)");
+  if (cl.qkv) {
+    if (parseInitializer(cl.config.weights.source))
+      throw UsageError("forward needs a checkpoint with transformer blocks: --weights FILE");
+    return;
+  }
   if (cl.layer.empty() && !endsWith(cl.output, ".npz"))
     throw UsageError("forward writes -o OUT.npz (or -o OUT.npy with --layer L)");
   if (!cl.layer.empty() && !endsWith(cl.output, ".npy"))
@@ -111,13 +128,15 @@ void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTe
   const auto start = std::chrono::steady_clock::now();
   const TransformerConfig& c = vit.config();
   const int layer = cl.layer.empty() ? -1 : layerIndex(cl.layer, c.depth);
+  if (cl.qkv && layer == 0)
+    throw UsageError("--qkv --layer L needs a block L = 1..depth (tokens_0 is no block's)");
   PreprocessConfig shape;
   shape.height = input.height;
   shape.width = input.width;
   shape.channels = input.channels;
   checkForwardPlan(cl, vit, shape);  // again: a --tensor input is sized only here
   std::optional<NpzWriter> npz;
-  if (layer < 0) npz.emplace(cl.output);
+  if (layer < 0 || cl.qkv) npz.emplace(cl.output);
   AttentionObserver observer;
   if (npz && cl.attention) {
     observer = [&](int block, const std::vector<RowMatrixF>& heads) {
@@ -128,16 +147,43 @@ void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTe
                {static_cast<std::int64_t>(heads.size()), tokens, tokens}, parts);
     };
   }
+  QkvObserver qkvObserver;
+  if (cl.qkv) {
+    qkvObserver = [&](int block, const RowMatrixF& qkv) {
+      if (layer >= 0 && block != layer) return;
+      const std::int64_t tokens = qkv.rows();
+      const std::int64_t heads = c.numHeads;
+      const std::int64_t headDim = c.headDim();
+      const std::pair<const char*, TokenSource> parts[] = {
+          {"q_", TokenSource::Queries}, {"k_", TokenSource::Keys}, {"v_", TokenSource::Values}};
+      for (const auto& [prefix, source] : parts) {
+        const RowMatrixF h = qkvHeads(qkv, source, c.numHeads);
+        if (!cl.allowNonFinite && countNonFinite(h) > 0) {
+          throw Error(cl.config.weights.source,
+                      std::to_string(countNonFinite(h)) +
+                          " non-finite values (NaN/Inf) in the output, first appearing in " +
+                          prefix + std::to_string(block) +
+                          "; --allow-nonfinite writes them anyway");
+        }
+        npz->add(prefix + std::to_string(block), {heads, tokens, headDim}, h.data());
+      }
+    };
+  }
   TransformerOutput result;
   try {
-    result = vit.forward(input, observer, layer < 0 ? KeptLayers{} : KeptLayers::only(layer));
+    result = vit.forward(input, observer, layer < 0 ? KeptLayers{} : KeptLayers::only(layer),
+                         qkvObserver);
   } catch (const Error& e) {
     if (!e.file().empty()) throw;
     throw Error(inputName, e.reason());
   }
   checkFinite(cl, result, layer, c.depth, cl.config.weights.source, err);
   const RowMatrixF* single = nullptr;
-  if (npz) {
+  if (npz && layer >= 0) {  // --qkv --layer L: tokens_L beside q_L, k_L, v_L
+    const RowMatrixF& tokens = result.tokens[static_cast<std::size_t>(layer)];
+    npz->add("tokens_" + std::to_string(layer), shapeOf(tokens), tokens.data());
+    npz->commit();
+  } else if (npz) {
     npz->add("patch_embedding", shapeOf(result.patchEmbedding), result.patchEmbedding.data());
     for (std::size_t l = 0; l < result.tokens.size(); ++l)
       npz->add("tokens_" + std::to_string(l), shapeOf(result.tokens[l]), result.tokens[l].data());
@@ -149,12 +195,20 @@ void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTe
   }
   const auto tokens = result.final.rows();
   out << "wrote " << cl.output << ": ";
-  if (single) {
+  if (cl.qkv && layer >= 0) {
+    out << "tokens_" << layer << " [" << tokens << ", " << c.embedDim << "], q_" << layer << ", k_"
+        << layer << ", v_" << layer << " [" << c.numHeads << ", " << tokens << ", " << c.headDim()
+        << "]";
+  } else if (single) {
     out << (layer > c.depth ? "final" : "tokens_" + std::to_string(layer)) << " float32 [" << tokens
         << ", " << c.embedDim << "]";
   } else {
     out << "patch_embedding, tokens_0.." << c.depth << ", final [" << tokens << ", " << c.embedDim
-        << "]" << (cl.attention ? ", attention_1.." + std::to_string(c.depth) : "");
+        << "]" << (cl.attention ? ", attention_1.." + std::to_string(c.depth) : "")
+        << (cl.qkv
+                ? ", q_L, k_L, v_L [" + std::to_string(c.numHeads) + ", " + std::to_string(tokens) +
+                      ", " + std::to_string(c.headDim()) + "] L = 1.." + std::to_string(c.depth)
+                : "");
   }
   out << " (" << c.family << ", " << result.gridRows << " x " << result.gridCols << " grid + "
       << c.prefixTokens() << " prefix tokens, " << c.numHeads << " heads"

@@ -146,6 +146,10 @@ ResourcePlan forwardPlan(const TransformerConfig& c, std::int64_t gridRows, std:
   return plan;
 }
 
+double qkvBytes(const TransformerConfig& config, std::int64_t tokens, std::int64_t blocks) {
+  return 3.0 * double(blocks) * double(tokens) * double(config.embedDim) * sizeof(float);
+}
+
 ResourcePlan weightsPlan(const TransformerConfig& config) {
   ResourcePlan plan;
   plan.command = "loading the encoder";

@@ -79,6 +79,9 @@ ResourcePlan forwardPlan(const TransformerConfig& config, std::int64_t gridRows,
                          std::int64_t gridCols, bool keepAttention, bool oneLayer,
                          bool observedAttention = true);
 
+// forward --qkv: q, k and v of `blocks` blocks, float32 [H, T, dh] each (3 T D floats a block).
+double qkvBytes(const TransformerConfig& config, std::int64_t tokens, std::int64_t blocks);
+
 // Loading an encoder: its float32 weights (from the config's sizes, as forwardPlan counts
 // them), checked before any block tensor is converted.
 ResourcePlan weightsPlan(const TransformerConfig& config);

@@ -204,6 +204,8 @@ void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
   qkv.apply(s.normed, s.qkv, LinearEpilogue::None, s.packed);
   // RoPE hook: rotate q and k of the patches before q.k^T (rope_embedding.cpp).
   if (s.rope) s.rope->apply(s.qkv, config.numHeads, s.ropeBlock);
+  // q, k, v as both attention paths read them (each scales q by 1/sqrt(dh) itself).
+  if (s.qkvObserver && *s.qkvObserver) (*s.qkvObserver)(s.ropeBlock + 1, s.qkv);
   if (s.keepProbabilities) {
     attention(config, s);
   } else {

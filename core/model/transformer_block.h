@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -29,6 +30,13 @@ struct AttentionTile {
   VectorF runningMax, runningSum;  // [Bq] per query row: the online softmax's max and sum
 };
 
+// Called once per block (1..depth) with the block's fused [T x 3D] q | k | v as they enter
+// the attention: after the qkv projection and the family's RoPE, before the 1/sqrt(dh) scale.
+// Head h of q is columns h*dh..(h+1)*dh, of k D + h*dh.., of v 2D + h*dh..
+// (core/model/qkv_features.h splits it). Both attention paths call it; the caller keeps only the
+// blocks it asked for.
+using QkvObserver = std::function<void(int block, const RowMatrixF& qkv)>;
+
 // Buffers one forward reuses from block to block, so a 12-block pass allocates once.
 struct BlockScratch {
   RowMatrixF normed, qkv, context, projected, hidden, gate;
@@ -41,6 +49,7 @@ struct BlockScratch {
   std::vector<float> packed;
   const RopeGrid* rope = nullptr;  // RoPE families: this input's grid, set by the forward
   int ropeBlock = 0;               // the block being run (RoPE-Mixed has angles per block)
+  const QkvObserver* qkvObserver = nullptr;  // forward --qkv, the GUI's q/k/v sources; or null
   // Relative-bias families (BEiT): one [T x T] per head added to q kᵀ / sqrt(d) before the
   // softmax in both attention paths, set per block by the forward; empty otherwise.
   std::vector<RowMatrixF> positionBias;

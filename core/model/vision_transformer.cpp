@@ -139,8 +139,8 @@ const PatchWeights& VisionTransformer::patchWeights() const {
 }
 
 TransformerOutput VisionTransformer::forward(const ChwTensor& input,
-                                             const AttentionObserver& observer,
-                                             KeptLayers kept) const {
+                                             const AttentionObserver& observer, KeptLayers kept,
+                                             const QkvObserver& qkvObserver) const {
   const TransformerWeights& w = *m_weights;
   if (w.shapesOnly) throw Error({}, "the transformer was described (shapes only), not loaded");
   const TransformerConfig& c = w.config;
@@ -178,6 +178,7 @@ TransformerOutput VisionTransformer::forward(const ChwTensor& input,
   std::optional<RopeGrid> rope;  // RoPE families: this grid's sin/cos, shared by every block
   if (w.rope) scratch.rope = &rope.emplace(*w.rope, out.gridRows, out.gridCols);
   scratch.keepProbabilities = static_cast<bool>(observer);  // else the blocked attention
+  if (qkvObserver) scratch.qkvObserver = &qkvObserver;
   for (std::size_t i = 0; i < w.blocks.size(); ++i) {
     scratch.ropeBlock = static_cast<int>(i);
     // Relative-bias families: this block's [T x T] per head (a table of another grid refused).

@@ -8,6 +8,7 @@
 
 #include "core/image/chw_tensor.h"
 #include "core/model/eigen_types.h"
+#include "core/model/transformer_block.h"
 #include "core/model/transformer_config.h"
 #include "core/weights/patch_weights.h"
 #include "core/weights/weight_loader.h"
@@ -76,8 +77,10 @@ class VisionTransformer {
 
   // Throws Error when the input's channels differ from the weights' or its grid differs from
   // the native one in a family whose code cannot resample position embeddings.
+  // qkvObserver: each block's q | k | v (transformer_block.h, QkvObserver), in either
+  // attention path; nothing is kept for it here.
   TransformerOutput forward(const ChwTensor& input, const AttentionObserver& observer = {},
-                            KeptLayers kept = {}) const;
+                            KeptLayers kept = {}, const QkvObserver& qkvObserver = {}) const;
 
   explicit VisionTransformer(std::shared_ptr<const TransformerWeights> weights);
 

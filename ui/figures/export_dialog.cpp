@@ -259,6 +259,8 @@ QStringList ExportDialog::commandArguments() const {
   if (result->trace && dependsOnLayer(plot))
     args << QStringLiteral("--layer")
          << QString::fromStdString(layerSpec(result->trace.get(), result->layerIndex));
+  if (result->trace && plot.drawsTokens() && result->source != TokenSource::Tokens)
+    args << QStringLiteral("--source") << QString::fromUtf8(tokenSourceName(result->source));
   if (m_options.query) {
     args << QStringLiteral("--query")
          << (m_options.query->prefixName.empty()

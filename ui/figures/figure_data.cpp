@@ -8,6 +8,12 @@ std::string layerSpec(const LayerTrace* trace, int layer) {
   return std::to_string(layer - 1);
 }
 
+std::string layerTitle(const FigureData& data) {
+  if (!data.trace) return "Patch embedding";
+  if (data.source == TokenSource::Tokens) return data.trace->layerName(data.layer);
+  return std::string(tokenSourceTitle(data.source)) + ", block " + std::to_string(data.layer - 1);
+}
+
 ColormapId signedColormap(const FigureOptions& options) {
   return options.colormap.value_or(ColormapId::RdBu);
 }

@@ -11,6 +11,7 @@
 #include "core/image/chw_tensor.h"
 #include "core/image/normalization.h"
 #include "core/model/patch_embedding.h"
+#include "core/model/qkv_features.h"
 #include "core/weights/patch_weights.h"
 #include "ui/base/color_scale.h"
 #include "ui/base/colormap.h"
@@ -31,6 +32,9 @@ struct FigureData {
   std::shared_ptr<const LayerTrace> trace;
   std::string noTransformer;
   int layer = 0;
+  // What `embedding` holds at a block's layer: its tokens, or its queries, keys or values
+  // (issue 21; `export --source`). Titles name it: "Keys, block 6".
+  TokenSource source = TokenSource::Tokens;
   // The classifier's forward with activations kept (prediction, gradcam, relevance); null:
   // why in noExplainer (no transformer, a backward refused). explanation: the target already
   // explained (the GUI's selected class); the factory reuses it when it is the kind's class.
@@ -61,6 +65,8 @@ struct FigureOptions {
 // A layer index of `trace` as the command line writes it: "patch", "0".."depth" (tokens_L:
 // layer index L + 1, shown as "Block L"), "final". Without a trace: "patch".
 std::string layerSpec(const LayerTrace* trace, int layer);
+// How a token figure names its layer: "Block 6", "Final norm", or with q/k/v "Keys, block 6".
+std::string layerTitle(const FigureData& data);
 
 // Signed values (channels, weights) default to a diverging map centred on 0.
 ColormapId signedColormap(const FigureOptions& options);

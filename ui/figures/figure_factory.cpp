@@ -192,7 +192,7 @@ std::unique_ptr<Figure> makeFigure(const PlotKind& kind, const FigureData& data,
   // map names its colour scale ("scale min/max", "uniform (range 4e-06)").
   QStringList context;
   if (data.trace && showsLayerTokens(kind, options))
-    context << QString::fromStdString(data.trace->layerName(data.layer));
+    context << QString::fromStdString(layerTitle(data));
   if (!scaleCaption.isEmpty()) context << scaleCaption;
   if (!context.isEmpty()) figure->setContext(context.join(QStringLiteral(" · ")));
   return figure;
@@ -251,9 +251,7 @@ std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data
     }
     case PlotType::Pca:
       if (options.foreground) {
-        const QString layerName = data.trace
-                                      ? QString::fromStdString(data.trace->layerName(data.layer))
-                                      : QStringLiteral("Patch embedding");
+        const QString layerName = QString::fromStdString(layerTitle(data));
         return std::make_unique<ForegroundPcaFigure>(data.input,
                                                      foregroundPca(tokens, *options.foreground),
                                                      *options.foreground, grid, p, layerName);

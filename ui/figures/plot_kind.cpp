@@ -169,6 +169,21 @@ bool PlotKind::needsClassifier() const {
   return type == PlotType::Prediction || type == PlotType::GradCam || type == PlotType::Relevance;
 }
 
+bool PlotKind::drawsTokens() const {
+  switch (type) {
+    case PlotType::Channel:
+    case PlotType::Token:
+    case PlotType::TokenLine:
+    case PlotType::Channels:
+    case PlotType::Similarity:
+    case PlotType::Histogram:
+    case PlotType::Pca:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string plotKindSyntax() {
   return "channel:K, token:R,C, token-line:R,C, channels:A-B, filters, filter-pca, pca, "
          "similarity:R,C, "

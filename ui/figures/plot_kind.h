@@ -43,6 +43,9 @@ struct PlotKind {
   bool needsTwoImages() const;
   // Prediction, GradCam and Relevance need the classifier (FigureData::explainer).
   bool needsClassifier() const;
+  // Drawn from the layer's tokens alone (channel, token, token-line, channels, similarity,
+  // histogram, pca): the kinds `--source queries|keys|values` applies to (issue 21).
+  bool drawsTokens() const;
 };
 
 // The accepted forms, for help texts: "channel:K, token:R,C, ...".

@@ -161,7 +161,7 @@ void ChannelPanel::refresh() {
                          "embedding layer)")
                           .arg(k)
                           .arg(weights.embedDim)
-                          .arg(m_session->layerName(result->layerIndex)));
+                          .arg(m_session->sourceLayerName()));
   }
   m_filterChannels->setImage(channelImage,
                              ColorbarSpec{ColormapId::RdBu, range, tr("weight"), false});

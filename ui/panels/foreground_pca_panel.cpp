@@ -67,7 +67,7 @@ void ForegroundPcaPanel::rebuild() {
     m_figure->setPlaceholder(result ? tr("Computing the PCA…") : tr("Open an image"));
     return;
   }
-  const QString layerName = m_session->layerName(result->layerIndex);
+  const QString layerName = m_session->sourceLayerName();  // "Keys, block 6" (issue 21)
   if (!foreground) {
     m_figure->setFigure(std::make_shared<PcaRgbFigure>(result->input, result->pca,
                                                        result->embedding.grid, result->patchSize()),

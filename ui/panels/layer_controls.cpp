@@ -1,6 +1,7 @@
 #include "ui/panels/layer_controls.h"
 
 #include <QAction>
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QSignalBlocker>
@@ -78,6 +79,14 @@ LayerControls::LayerControls(Session* session, QWidget* parent)
   layout->addWidget(m_slider);
   layout->addWidget(m_spin);
   layout->addWidget(m_name);
+  m_source = new QComboBox(this);
+  m_source->setObjectName(QStringLiteral("tokenSource"));
+  m_source->setAccessibleName(tr("Feature source"));
+  for (const TokenSource source :
+       {TokenSource::Tokens, TokenSource::Queries, TokenSource::Keys, TokenSource::Values})
+    m_source->addItem(tr(tokenSourceTitle(source)), static_cast<int>(source));
+  m_source->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  layout->addWidget(m_source);
 
   m_deeper = new QAction(tr("Next Layer (deeper)"), this);
   m_deeper->setShortcuts({QKeySequence(tr("Ctrl+PgUp")), QKeySequence(Qt::Key_BracketRight)});
@@ -95,13 +104,17 @@ LayerControls::LayerControls(Session* session, QWidget* parent)
   });
   connect(m_slider, &QSlider::valueChanged, session, &Session::setLayer);
   connect(m_spin, &QSpinBox::valueChanged, session, &Session::setLayer);
+  connect(m_source, &QComboBox::currentIndexChanged, this, [this](int index) {
+    m_session->setTokenSource(static_cast<TokenSource>(m_source->itemData(index).toInt()));
+  });
+  connect(session, &Session::tokenSourceChanged, this, &LayerControls::sync);
   connect(session, &Session::resultChanged, this, &LayerControls::sync);
   connect(session, &Session::layerChanged, this, &LayerControls::sync);
   sync();
 }
 
 void LayerControls::sync() {
-  const QSignalBlocker b1(m_slider), b2(m_spin);
+  const QSignalBlocker b1(m_slider), b2(m_spin), b3(m_source);
   const bool enabled = m_session->hasTransformer();
   const int count = m_session->layerCount();
   const int layer = m_session->result() ? m_session->result()->layerIndex : 0;
@@ -120,6 +133,19 @@ void LayerControls::sync() {
                                 .arg(count - 3)
                           : m_session->noTransformerReason());
   }
+  // q, k, v belong to a block: at the patch embedding, the input to block 1 and the final norm
+  // the views show tokens, and the box says so.
+  m_source->setCurrentIndex(m_source->findData(static_cast<int>(m_session->tokenSource())));
+  const bool atBlock = enabled && layer >= 2 && layer <= count - 2;
+  m_source->setEnabled(atBlock);
+  m_source->setToolTip(
+      !enabled  ? m_session->noTransformerReason()
+      : atBlock ? tr("What every token view shows at this block: its output tokens, or its "
+                     "queries, keys or values as they enter the softmax (after RoPE, before the "
+                     "1/√dh scale), heads side by side (keys: DINO's key-feature PCA); "
+                     "export --source")
+                : tr("Queries, keys and values belong to a block: %1 shows tokens")
+                      .arg(m_session->layerName(layer)));
   m_deeper->setEnabled(enabled);
   m_shallower->setEnabled(enabled);
 }

@@ -3,6 +3,7 @@
 #include <QWidget>
 
 class QAction;
+class QComboBox;
 class QLabel;
 class QSlider;
 class QSpinBox;
@@ -15,6 +16,8 @@ class Session;
 // embedding", "Input to block 1", "Block 1" … "Block L", "Final norm", with the layer's name
 // beside them. Ctrl+PgUp / ] go deeper, Ctrl+PgDn / [ shallower (PgUp / PgDn stay channels).
 // Disabled, with a tooltip saying why, when the weights hold only a patch embedding.
+// Beside them the feature source (issue 21): Tokens, or the block's Queries, Keys or Values,
+// which every token view (PCA, similarity, channels, inspector) then shows at a block's layer.
 class LayerControls : public QWidget {
   Q_OBJECT
 
@@ -23,6 +26,7 @@ class LayerControls : public QWidget {
 
   QSlider* slider() const { return m_slider; }
   QSpinBox* spinBox() const { return m_spin; }
+  QComboBox* sourceBox() const { return m_source; }
   QAction* deeperAction() const { return m_deeper; }
   QAction* shallowerAction() const { return m_shallower; }
 
@@ -34,6 +38,7 @@ class LayerControls : public QWidget {
   QSlider* m_slider;
   QSpinBox* m_spin;
   QLabel* m_name;
+  QComboBox* m_source;
   QAction* m_deeper;
   QAction* m_shallower;
 };

@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QFutureWatcher>
 #include <QPromise>
+#include <QUnhandledException>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
 #include <exception>
@@ -24,6 +25,7 @@
 #include "ui/base/color_scale.h"
 #include "ui/base/qt_conversions.h"
 #include "ui/session/explain_session.h"
+#include "ui/session/token_source_result.h"
 
 namespace patchlens {
 
@@ -679,6 +681,10 @@ void Session::finish(const Outcome& outcome) {
       m_head = -1;
     }
   }
+  // A new trace: the q/k/v results of the old one go; the source applies to the new one.
+  if (!m_sourceResults.empty() && m_sourceResults.front()->trace != m_result->trace)
+    m_sourceResults.clear();
+  applyTokenSource();
   m_config = outcome.config;
   // The panels show the shape of the weights actually used (a file brings its own).
   m_config.weights.shape.embedDim = m_result->weights->embedDim;
@@ -723,6 +729,7 @@ void Session::setLayer(int layer) {
   const int oldBlock = currentBlock();
   m_layer = layer;
   m_result = m_layerResults[static_cast<std::size_t>(layer)];
+  applyTokenSource();
   m_overlayCache.reset();
   emit resultChanged();
   emit layerChanged(layer);
@@ -730,6 +737,99 @@ void Session::setLayer(int layer) {
     requestAttention(currentBlock());
     emit attentionChanged();
   }
+}
+
+bool Session::sourceApplies() const {
+  if (!hasTransformer() || m_source == TokenSource::Tokens) return false;
+  const int layer = m_result->layerIndex;
+  return layer >= 2 && layer <= m_result->trace->depth + 1;  // "Block 1".."Block L"
+}
+
+QString Session::sourceLayerName() const {
+  if (!hasTransformer()) return layerName(0);
+  if (m_result->source == TokenSource::Tokens) return layerName(m_result->layerIndex);
+  return tr("%1, block %2")
+      .arg(QString::fromUtf8(tokenSourceTitle(m_result->source)))
+      .arg(m_result->layerIndex - 1);
+}
+
+void Session::setTokenSource(TokenSource source) {
+  if (source == m_source) return;
+  m_source = source;
+  if (hasTransformer() && !m_layerResults.empty()) {
+    const auto shown = m_result;
+    m_result = m_layerResults[static_cast<std::size_t>(m_layer)];
+    applyTokenSource();
+    if (m_result != shown) {
+      m_overlayCache.reset();
+      emit resultChanged();
+    }
+  }
+  emit tokenSourceChanged();
+}
+
+void Session::applyTokenSource() {
+  if (!sourceApplies()) return;
+  const int layer = m_result->layerIndex;
+  for (const auto& r : m_sourceResults) {
+    if (r->trace == m_result->trace && r->layerIndex == layer && r->source == m_source) {
+      m_result = r;
+      return;
+    }
+  }
+  // One job at a time: when it finishes, the source and layer then on screen are applied.
+  if (m_sourcePending) return;
+  m_sourcePending = std::make_pair(layer, m_source);
+  const auto base = m_result;
+  const int block = layer - 1;
+  std::shared_ptr<const RowMatrixF> qkv =
+      m_qkvTrace == base->trace.get() && m_qkvBlock == block ? m_qkv : nullptr;
+  const TokenSource source = m_source;
+  auto* watcher = new QFutureWatcher<TokenSourceResult>(this);
+  connect(watcher, &QFutureWatcher<TokenSourceResult>::finished, this, [this, watcher, base] {
+    watcher->deleteLater();
+    m_sourcePending.reset();
+    TokenSourceResult done;
+    QString failure;
+    try {
+      try {
+        done = watcher->result();
+      } catch (
+          const QUnhandledException& wrapped) {  // a worker's exception, as QtConcurrent keeps it
+        if (wrapped.exception()) std::rethrow_exception(wrapped.exception());
+        throw;
+      }
+    } catch (const Error& e) {
+      failure = toQString(e.reason());
+    } catch (const std::exception& e) {
+      failure = QString::fromUtf8(e.what());
+    }
+    if (!failure.isEmpty()) {
+      emit errorOccurred(tr("%1 of %2: %3")
+                             .arg(QString::fromUtf8(tokenSourceTitle(m_source)))
+                             .arg(toQString(base->trace->layerName(base->layerIndex)))
+                             .arg(failure));
+      return;
+    }
+    if (m_result && m_result->trace == base->trace) {
+      m_qkvTrace = base->trace.get();
+      m_qkvBlock = base->layerIndex - 1;
+      m_qkv = done.qkv;
+      m_sourceResults.push_back(done.result);
+      if (m_sourceResults.size() > 8) m_sourceResults.erase(m_sourceResults.begin());
+    }
+    if (!m_result || m_layerResults.empty() || !sourceApplies() ||
+        m_result->source != TokenSource::Tokens)
+      return;
+    applyTokenSource();  // the cached result, or the next request
+    if (m_result->source != TokenSource::Tokens) {
+      m_overlayCache.reset();
+      emit resultChanged();
+    }
+  });
+  watcher->setFuture(QtConcurrent::run(QThreadPool::globalInstance(), [base, qkv, source] {
+    return computeTokenSourceResult(base, qkv, source);
+  }));
 }
 
 std::shared_ptr<const ComputeResult> Session::baseResult() const {
@@ -1090,6 +1190,12 @@ const OverlayMap& Session::overlayMap() const {
     }
     if (!map.image.isNull()) map.image.convertTo(QImage::Format_ARGB32_Premultiplied);
   }
+  // A block's queries, keys or values name themselves: "Keys, block 6 · PCA → RGB (…)".
+  const bool tokenMap = map.kind == OverlayKind::Channel || map.kind == OverlayKind::Norm ||
+                        map.kind == OverlayKind::Mean || map.kind == OverlayKind::Argmax ||
+                        map.kind == OverlayKind::Pca || map.kind == OverlayKind::Similarity;
+  if (tokenMap && m_result && m_result->source != TokenSource::Tokens && !map.label.isEmpty())
+    map.label = sourceLayerName() + QStringLiteral(" · ") + map.label;
   m_overlayCache = std::move(map);
   return *m_overlayCache;
 }

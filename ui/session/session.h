@@ -17,6 +17,7 @@
 #include "core/analysis/layer_trace.h"
 #include "core/model/patch_embedding.h"
 #include "core/model/pipeline.h"
+#include "core/model/qkv_features.h"
 #include "ui/base/colormap.h"
 
 namespace patchlens {
@@ -104,6 +105,9 @@ struct ComputeResult {
   std::shared_ptr<const LayerTrace> trace;
   QString noTransformer;
   int layerIndex = 0;
+  // What the token fields hold at a block's layer (issue 21): its output tokens, or its
+  // queries, keys or values (heads side by side) as the layer controls' source chose.
+  TokenSource source = TokenSource::Tokens;
 
   int patchSize() const { return weights ? weights->patchSize : 0; }
   int embedDim() const { return embedding.embedDim(); }
@@ -238,6 +242,16 @@ class Session : public QObject {
   ValueRange rangeFor(const Eigen::Ref<const VectorF>& values, ScaleMode mode) const;
   // A one-line description for the status bar.
   QString statusText() const;
+  // The feature source of every token view (issue 21): tokens, or the block's queries, keys
+  // or values. Applies at a block's output (layers "Block 1".."Block L"); elsewhere the views
+  // show tokens (sourceApplies() false). A q/k/v result is computed on the pool (a forward
+  // keeping that block's q | k | v, then the PCA) and swapped in when ready.
+  TokenSource tokenSource() const { return m_source; }
+  void setTokenSource(TokenSource source);
+  bool sourceApplies() const;
+  bool isSourcePending() const { return m_sourcePending.has_value(); }
+  // "Keys, block 6" for a q/k/v result, else the layer's name ("Block 6", "Final norm").
+  QString sourceLayerName() const;
   // The classifier's prediction and the Grad-CAM / relevance of the selected class (issue 22).
   ExplainSession* explain() const { return m_explain; }
 
@@ -252,6 +266,7 @@ class Session : public QObject {
   void layerChanged(int layer);
   // The query, head or the attention on hand changed (the attention views redraw).
   void attentionChanged();
+  void tokenSourceChanged();
 
  private:
   struct Job;
@@ -278,6 +293,9 @@ class Session : public QObject {
                                LayerResults* layers, const std::function<void()>& checkpoint,
                                const std::function<void(const LayerResults&)>& early);
   void requestAttention(int block);
+  // Swaps m_result (a layer's tokens) for its q/k/v result when the source asks for one:
+  // from the cache, else requested from the pool.
+  void applyTokenSource();
 
   PipelineConfig m_config;           // requested (what the panels show)
   PipelineConfig m_committedConfig;  // what produced m_result; restored on an error
@@ -322,6 +340,15 @@ class Session : public QObject {
   std::optional<RecomputedAttention> m_recomputed;
   int m_attentionPending = 0;           // the block being recomputed, 0: none
   ExplainSession* m_explain = nullptr;  // a child: computes after each forward
+  TokenSource m_source = TokenSource::Tokens;
+  // The q/k/v results of the trace on screen (cleared with a new trace), the last block's
+  // [T x 3D] q | k | v (switching among q, k, v of one block runs no forward) and the one
+  // being computed (layer index, source).
+  std::vector<std::shared_ptr<const ComputeResult>> m_sourceResults;
+  const LayerTrace* m_qkvTrace = nullptr;
+  int m_qkvBlock = 0;
+  std::shared_ptr<const RowMatrixF> m_qkv;
+  std::optional<std::pair<int, TokenSource>> m_sourcePending;
   // One worker thread: queued stale jobs leave at once, so the latest request runs next.
   QThreadPool m_pool;
 };

@@ -33,6 +33,7 @@ FigureData figureDataFor(const ComputeResult& result) {
   // The layer on screen, so exports say it and refuse what only layer 0 has (reconstruction).
   data.trace = result.trace;
   data.layer = result.trace ? result.layerIndex : 0;
+  data.source = result.source;  // "Keys, block 6" (issue 21)
   return data;
 }
 
