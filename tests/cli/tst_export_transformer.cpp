@@ -329,8 +329,7 @@ void tst_ExportTransformer::maskFigureNamesItsThreshold() {
   QFile f(target);
   QVERIFY(f.open(QIODevice::ReadOnly));
   const QString svg = QString::fromUtf8(f.readAll());
-  QVERIFY2(svg.contains("<title>Attention mass mask of every head, block 2</title>"),
-           qPrintable(svg.left(600)));
+  QVERIFY2(svg.contains("<title>Attention masks, block 2</title>"), qPrintable(svg.left(600)));
   QVERIFY(svg.contains("top 45 %"));
 }
 

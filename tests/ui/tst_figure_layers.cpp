@@ -337,7 +337,8 @@ void tst_FigureLayers::massThresholdDockDrawsDinosMasks() {
   const auto figure = panel->figure();
   QVERIFY(figure);
   QCOMPARE(figure->massThreshold(), std::optional<float>(0.35f));
-  QVERIFY2(figure->title().contains(QStringLiteral("mass mask")), qPrintable(figure->title()));
+  QVERIFY2(figure->title().contains(QStringLiteral("Attention masks")),
+           qPrintable(figure->title()));
   QCOMPARE(panel->figureWidget()->kindName(), QStringLiteral("attention-mask:2:0.35"));
   const GridSize grid = session->result()->embedding.grid;
   const RowMatrixF& masks = figure->masks();
@@ -398,6 +399,7 @@ void tst_FigureLayers::massThresholdDockDrawsDinosMasks() {
 void tst_FigureLayers::exportDialogHidesPngScaleForVectors() {
   ExportDialog dialog(m_window->session(), m_window.get());
   dialog.show();
+  QVERIFY(QTest::qWaitFor([&] { return dialog.isFigureReady(); }, 30000));
   auto* info = dialog.findChild<QLabel*>(QStringLiteral("pixelInfo"));
   QVERIFY(info);
   QVERIFY(info->isVisible());

@@ -63,7 +63,7 @@ QImage AttentionHeadsFigure::maskedImage(int tile) const {
 }
 
 QString AttentionHeadsFigure::ownTitle() const {
-  if (m_mask) return tr("Attention mass mask of every head, %1").arg(m_layerName);
+  if (m_mask) return tr("Attention masks, %1").arg(m_layerName);
   return tr("Attention of every head, %1").arg(m_layerName);
 }
 
@@ -78,8 +78,7 @@ QSizeF AttentionHeadsFigure::preferredSize() const {
 
 QString AttentionHeadsFigure::subtitle() const {
   if (m_mask)
-    return tr("query: %1 · red: the patches holding the top %2 % of each head's attention "
-              "mass (DINO) · title: head · mean attention distance (px)")
+    return tr("query %1 · red: top %2 % of each head's attention mass (DINO)")
         .arg(m_queryName)
         .arg(static_cast<double>(m_mask->threshold) * 100.0, 0, 'g', 4);
   return tr("query: %1 · %2 heads and their mean on one scale · title: head · mean "
@@ -100,7 +99,9 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
   // ("h11 · 125") are not cut; the largest tiles at all when none keeps them whole.
   QFont bold = figure_style::labelFont();
   bold.setBold(true);
-  const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(QStringLiteral("h00 · 000"));
+  // The mask view's captions name the head only (its subtitle has no distance).
+  const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(
+      m_mask ? QStringLiteral("h00") : QStringLiteral("h00 · 000"));
   qreal best = -1;
   bool bestReadable = false;
   for (int columns = 1; columns <= count; ++columns) {
@@ -141,9 +142,10 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   for (int i = 0; i <= heads; ++i) {
     const bool isMean = i == heads;
     const VectorF values = isMean ? mean : VectorF(m_maps.row(i).transpose());
-    const QString caption =
+    QString caption =
         isMean ? tr("mean · %1").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
                : tr("h%1 · %2").arg(i).arg(m_distances(i), 0, 'f', 0);
+    if (m_mask) caption = isMean ? tr("mean") : tr("h%1").arg(i);
     const bool selected = isMean ? m_selectedHead < 0 : m_selectedHead == i;
     const QRectF captionRect = g.tiles.captions[static_cast<std::size_t>(i)];
     if (isMean) {
