@@ -39,6 +39,13 @@ for size in 1366x768 1920x1080; do
     --dock attention-distance
   shot transformer_token_norms_$w $t --layer 11 --overlay norm --dock token-norms
 done
+# DINO's per-head masks (Attention dock, Mass threshold 0.6, class token, block 6) beside the
+# DINOv2 PCA dock without its foreground step (issue 21), at 1366 x 768 and 1920 x 1080,
+# through tst_laptop_layout, with the same random ViT-B/16 (its masks mean nothing).
+QT_QPA_PLATFORM=offscreen PATCHLENS_MASK_SCREENSHOT="$PWD/$out" \
+  PATCHLENS_MASK_WEIGHTS="$vit/model.safetensors" \
+  "${1:-build/release}/bin/tst_laptop_layout" maskScreenshots >/dev/null
+ls $out/transformer_attention_mask_*.png
 
 # The compare window (issue 23) at 1366 x 768 through tst_compare_window: two images
 # (chelsea.png and its mirrored crop) through the random ViT-B/16, and chelsea.png through the

@@ -170,11 +170,14 @@ int exportData(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--data ") + e.what());
   }
-  if (!hasSuffix(cl.output, ".npy") && !hasSuffix(cl.output, ".csv")) {
+  if (request.type == DataExport::Type::AttentionMask) {
+    if (!hasSuffix(cl.output, ".npz"))
+      throw UsageError("--data " + request.name() + " writes .npz (-o FILE.npz)");
+  } else if (!hasSuffix(cl.output, ".npy") && !hasSuffix(cl.output, ".csv")) {
     throw UsageError("--data writes .npy or .csv (-o FILE.npy|FILE.csv)");
   }
-  const Computed c = compute(cl, {request.needsTransformer(),
-                                  request.type == DataExport::Type::Attention ? request.first : 0});
+  const Computed c = compute(cl, {request.needsTransformer(), request.attentionBlock()});
+  std::string what;
   if (request.needsTransformer()) {
     if (!c.data.trace) {
       throw Error(cl.config.weights.source, request.name() +
@@ -182,12 +185,12 @@ int exportData(const CommandLine& cl, std::ostream& out, std::ostream& err) {
                                                 "patch embedding (" +
                                                 c.data.noTransformer + ")");
     }
-    request.writeTransformer(cl.output, *c.data.trace);
+    what = request.writeTransformer(cl.output, *c.data.trace);
   } else {
-    request.write(cl.output, c.data.embedding, *c.data.weights);
+    what = request.write(cl.output, c.data.embedding, *c.data.weights);
   }
   printWarnings(err, cl.inputs.front(), c.warnings);
-  out << "wrote " << printable(cl.output) << ": " << request.name() << " of "
+  out << "wrote " << printable(cl.output) << ": " << request.name() << " " << what << " of "
       << printable(cl.inputs.front()) << "\n";
   return 0;
 }
@@ -247,10 +250,11 @@ int exportPlot(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   }
   const bool transformerKind =
       kind.type == PlotType::Attention || kind.type == PlotType::AttentionHeads ||
-      kind.type == PlotType::Rollout || kind.type == PlotType::AttentionDistance ||
-      kind.type == PlotType::TokenNorms;
-  const bool attentionKind =
-      kind.type == PlotType::Attention || kind.type == PlotType::AttentionHeads;
+      kind.type == PlotType::AttentionMask || kind.type == PlotType::Rollout ||
+      kind.type == PlotType::AttentionDistance || kind.type == PlotType::TokenNorms;
+  const bool attentionKind = kind.type == PlotType::Attention ||
+                             kind.type == PlotType::AttentionHeads ||
+                             kind.type == PlotType::AttentionMask;
 
   const auto app = makeGuiApplication();
   Computed c = compute(cl, {transformerKind || !cl.layer.empty(), attentionKind ? kind.first : 0});

@@ -2,12 +2,14 @@
 #include <QXmlStreamReader>
 #include <QtTest>
 
+#include "core/analysis/attention_mask.h"
 #include "core/analysis/attention_rollout.h"
 #include "core/image/image_loader.h"
 #include "core/image/preprocess.h"
 #include "core/model/pipeline.h"
 #include "core/model/vision_transformer.h"
 #include "core/weights/npy_array.h"
+#include "core/weights/npz_archive.h"
 #include "tests/common/cli_process.h"
 #include "tests/common/patch_only_weights.h"
 
@@ -48,6 +50,10 @@ class tst_ExportTransformer : public QObject {
   void dataEqualsTheCoreForward();
   void refusals_data();
   void refusals();
+  void attentionMaskDataIsDinosMask_data();
+  void attentionMaskDataIsDinosMask();
+  void attentionCsvHasAHeader();
+  void maskFigureNamesItsThreshold();
 
  private:
   QString out(const QString& name) const { return m_dir.filePath(name); }
@@ -81,6 +87,8 @@ void tst_ExportTransformer::everyKindInEveryFormat_data() {
       {"attention:3,1", {"--query", "5,6"}},
       {"attention:1", {"--query", "cls"}},
       {"attention-heads:2", {"--query", "7,7"}},
+      {"attention-mask:3", {}},
+      {"attention-mask:1:0.3", {"--query", "7,7"}},
       {"rollout", {}},
       {"attention-distance", {"--layer", "2"}},
       {"token-norms", {}},
@@ -152,6 +160,11 @@ void tst_ExportTransformer::dataEqualsTheCoreForward() {
       {"export", data("chelsea.png"), "--weights", data(kModel), "--data", what, "-o", target});
   QVERIFY2(r.exitCode == 0, qPrintable(r.err));
   const NpyArray a = readNpy(target.toStdString());
+  // Issue 21: the "wrote" line gives the array's shape.
+  QString shape;
+  for (const std::int64_t d : a.shape) shape += (shape.isEmpty() ? "" : ", ") + QString::number(d);
+  QVERIFY2(r.out.startsWith("wrote " + target + ": " + what + " float32 [" + shape + "] of "),
+           qPrintable(r.out));
   const QString layer = what.section(':', 1);
   if (what.startsWith("tokens")) {
     const RowMatrixF& expected =
@@ -199,6 +212,14 @@ void tst_ExportTransformer::refusals_data() {
   QTest::newRow("foreground needs pca")
       << QStringList{"--weights", model, "--plot", "rollout", "--foreground", "0.5"} << 2
       << "--foreground";
+  QTest::newRow("mass threshold above 1")
+      << QStringList{"--weights", model, "--plot", "attention-mask:1:1.5"} << 2 << "(0, 1]";
+  QTest::newRow("mass threshold 0")
+      << QStringList{"--weights", model, "--plot", "attention-mask:1:0"} << 2 << "(0, 1]";
+  QTest::newRow("mask block out of range")
+      << QStringList{"--weights", model, "--plot", "attention-mask:4"} << 1 << "does not exist";
+  QTest::newRow("mask data as npy")
+      << QStringList{"--weights", model, "--data", "attention-mask:1"} << 2 << "writes .npz";
   QTest::newRow("reconstruction past layer 0")
       << QStringList{"--weights", model, "--plot", "reconstruction", "--layer", "1"} << 1
       << "exists only at --layer patch, not at --layer 1";
@@ -214,6 +235,102 @@ void tst_ExportTransformer::refusals() {
   QVERIFY2(r.err.contains(message), qPrintable(r.err));
   QVERIFY(r.err.startsWith(exitCode == 1 ? "patchlens-cli: error: " : "patchlens-cli: "));
   QVERIFY(!QFile::exists(target));
+}
+
+void tst_ExportTransformer::attentionMaskDataIsDinosMask_data() {
+  QTest::addColumn<int>("block");
+  QTest::addColumn<QString>("threshold");  // empty: the default 0.6
+  QTest::newRow("block 3") << 3 << QString();
+  QTest::newRow("block 1 at 0.3") << 1 << QStringLiteral("0.3");
+}
+
+// --data attention-mask:L[:T]: DINO's arrays (attentions, th_attn [H, rows*P, cols*P]) of the
+// class token at block L, equal to core attentionMasks (tested against DINO's torch code in
+// tst_attention_mask) on the core's own forward of the same input, upsampled by P = 16.
+void tst_ExportTransformer::attentionMaskDataIsDinosMask() {
+  QFETCH(int, block);
+  QFETCH(QString, threshold);
+  const QString what = QStringLiteral("attention-mask:%1").arg(block) +
+                       (threshold.isEmpty() ? QString() : ":" + threshold);
+  const QString target = out(QStringLiteral("mask_%1.npz").arg(block));
+  const CliResult r = runCli(
+      {"export", data("chelsea.png"), "--weights", data(kModel), "--data", what, "-o", target});
+  QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+  const auto& heads = m_attention[std::size_t(block - 1)];
+  const int rows = 14, cols = 14, p = 16;  // chelsea through the 224 x 224 defaults
+  QCOMPARE(heads.front().rows(), Eigen::Index(1 + rows * cols));
+  const float t = threshold.isEmpty() ? 0.6f : threshold.toFloat();
+  const AttentionMasks m = attentionMasks(heads, 0, 1, rows, cols, t);
+  const QString shape =
+      QStringLiteral("[%1, %2, %3]").arg(heads.size()).arg(rows * p).arg(cols * p);
+  QVERIFY2(r.out.contains("attentions and th_attn float32 " + shape), qPrintable(r.out));
+  const NpzArchive npz(target.toStdString());
+  const NpyArray maps = npz.read("attentions");
+  const NpyArray masks = npz.read("th_attn");
+  const std::vector<std::int64_t> expectedShape{std::int64_t(heads.size()), rows * p, cols * p};
+  QCOMPARE(maps.shape, expectedShape);
+  QCOMPARE(masks.shape, expectedShape);
+  const Eigen::Index plane = Eigen::Index(rows) * p * cols * p;
+  for (Eigen::Index h = 0; h < Eigen::Index(heads.size()); ++h) {
+    const RowMatrixF mapPixels = upsampleNearest(m.maps.row(h).transpose(), rows, cols, p);
+    const RowMatrixF maskPixels = upsampleNearest(m.masks.row(h).transpose(), rows, cols, p);
+    QVERIFY(Eigen::Map<const RowMatrixF>(maps.data.data() + h * plane, rows * p, cols * p) ==
+            mapPixels);
+    QVERIFY(Eigen::Map<const RowMatrixF>(masks.data.data() + h * plane, rows * p, cols * p) ==
+            maskPixels);
+    // The kept patches hold at least T of the head's patch mass, and dropping the smallest kept
+    // one would fall below it (DINO's rule, checked on the exported arrays).
+    const VectorF row = m.maps.row(h).transpose();
+    const float total = row.sum();
+    float kept = 0, smallest = 1;
+    for (Eigen::Index i = 0; i < row.size(); ++i) {
+      if (m.masks(h, i) > 0.5f) {
+        kept += row(i);
+        smallest = std::min(smallest, row(i));
+      }
+    }
+    QVERIFY2(kept / total >= t - 1e-5f, qPrintable(QString::number(kept / total)));
+    QVERIFY2((kept - smallest) / total < t + 1e-5f, qPrintable(QString::number(kept / total)));
+  }
+}
+
+// attention:L as CSV names its columns (issue 21, defect 19).
+void tst_ExportTransformer::attentionCsvHasAHeader() {
+  const QString target = out("attention_2.csv");
+  const CliResult r = runCli({"export", data("chelsea.png"), "--weights", data(kModel), "--data",
+                              "attention:2", "-o", target});
+  QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+  QVERIFY2(r.out.contains("float32 [3, 197, 197]"), qPrintable(r.out));
+  QFile f(target);
+  QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
+  const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+  QCOMPARE(lines.size(), qsizetype(1 + 3 * 197));
+  const QList<QByteArray> header = lines.front().split(',');
+  QCOMPARE(header.size(), qsizetype(2 + 197));
+  QCOMPARE(header[0], QByteArray("head"));
+  QCOMPARE(header[1], QByteArray("query"));
+  QCOMPARE(header[2], QByteArray("key0"));
+  QCOMPARE(header.last(), QByteArray("key196"));
+  // Line 1 + 197 + 5: head 1, query 5; its values are the core's attention.
+  const QList<QByteArray> cells = lines[1 + 197 + 5].split(',');
+  QCOMPARE(cells[0], QByteArray("1"));
+  QCOMPARE(cells[1], QByteArray("5"));
+  const RowMatrixF& head1 = m_attention[1][1];
+  for (int k = 0; k < 197; ++k) QCOMPARE(cells[2 + k].toFloat(), head1(5, k));
+}
+
+// The mask figure's title names the block and its subtitle the threshold.
+void tst_ExportTransformer::maskFigureNamesItsThreshold() {
+  const QString target = out("mask.svg");
+  const CliResult r = runCli({"export", data("chelsea.png"), "--weights", data(kModel), "--plot",
+                              "attention-mask:2:0.45", "-o", target});
+  QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+  QVERIFY2(r.out.startsWith("wrote " + target + ": attention-mask:2:0.45"), qPrintable(r.out));
+  QFile f(target);
+  QVERIFY(f.open(QIODevice::ReadOnly));
+  const QString svg = QString::fromUtf8(f.readAll());
+  QVERIFY2(svg.contains("<title>Attention masks, block 2</title>"), qPrintable(svg.left(600)));
+  QVERIFY(svg.contains("top 45 %"));
 }
 
 QTEST_GUILESS_MAIN(tst_ExportTransformer)

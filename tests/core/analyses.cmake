@@ -7,3 +7,6 @@ endforeach()
 # Issue 12: attention rollout, attention distance, depth norms, foreground PCA. numpy
 # fixture tests/data/analyses/attention.txt from tests/reference/attention_fixtures.py.
 patchlens_add_qtest(tst_attention_analysis SOURCES tst_attention_analysis.cpp LIBS patchlens_core LABELS core)
+# Issue 21: DINO's per-head attention masks. Fixture tests/data/dino_attention/masks.npz from
+# tests/reference/dino_attention_fixtures.py (DINO's visualize_attention.py lines in torch).
+patchlens_add_qtest(tst_attention_mask SOURCES tst_attention_mask.cpp LIBS patchlens_core LABELS core)

@@ -1,3 +1,9 @@
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QSettings>
@@ -6,6 +12,8 @@
 #include <QtTest>
 #include <memory>
 
+#include "core/analysis/attention_mask.h"
+#include "core/weights/npz_archive.h"
 #include "tests/common/test_support.h"
 #include "ui/base/color_scale.h"
 #include "ui/base/qt_conversions.h"
@@ -21,6 +29,10 @@
 #include "ui/session/session.h"
 #include "ui/session/session_figure_data.h"
 #include "ui/views/colorbar.h"
+#include "ui/views/embedding_matrix_view.h"
+#include "ui/views/figure_widget.h"
+#include "ui/views/heatmap_view.h"
+#include "ui/views/image_view.h"
 
 using namespace patchlens;
 
@@ -42,6 +54,10 @@ class tst_FigureLayers : public QObject {
   void oneMapOneColour_data();
   void oneMapOneColour();
   void flatMapIsDrawnFlat();
+  void massThresholdDockDrawsDinosMasks();
+  void exportDialogHidesPngScaleForVectors();
+  void embeddingMatrixNamesItsLayer();
+  void hoverTextFollowsTheOverlay();
 
  private:
   std::unique_ptr<MainWindow> m_window;
@@ -98,6 +114,12 @@ void tst_FigureLayers::everyFigureNamesItsLayer_data() {
   QTest::addRow("attention-heads:3") << "attention-heads:3"
                                      << "3"
                                      << "block 3";
+  QTest::addRow("attention-mask:2") << "attention-mask:2"
+                                    << "2"
+                                    << "block 2";
+  QTest::addRow("attention-mask:3:0.3") << "attention-mask:3:0.3"
+                                        << "final"
+                                        << "block 3";
   QTest::addRow("rollout") << "rollout"
                            << "2"
                            << "through 3 blocks";
@@ -119,21 +141,42 @@ void tst_FigureLayers::everyFigureNamesItsLayer() {
 
 void tst_FigureLayers::commandLineReproducesTheFigure_data() {
   QTest::addColumn<QString>("kind");
+  QTest::addColumn<QString>("layer");   // on screen, as --layer writes it
   QTest::addColumn<bool>("sameBytes");  // no screen style the CLI cannot say
-  QTest::newRow("channel:5") << "channel:5" << false;
-  QTest::newRow("similarity:1,2") << "similarity:1,2" << false;
-  QTest::newRow("token-line:1,2") << "token-line:1,2" << true;
-  QTest::newRow("pca") << "pca" << true;
-  QTest::newRow("attention-heads:2") << "attention-heads:2" << true;
-  QTest::newRow("pca --foreground 0.50") << "pca --foreground 0.50" << true;
-  QTest::newRow("token-norms") << "token-norms" << true;
+  QTest::newRow("channel:5") << "channel:5"
+                             << "2" << false;
+  QTest::newRow("similarity:1,2") << "similarity:1,2"
+                                  << "2" << false;
+  QTest::newRow("token-line:1,2") << "token-line:1,2"
+                                  << "2" << true;
+  QTest::newRow("token-line:1,2 final") << "token-line:1,2"
+                                        << "final" << true;
+  QTest::newRow("pca") << "pca"
+                       << "2" << true;
+  QTest::newRow("pca final") << "pca"
+                             << "final" << true;
+  QTest::newRow("histogram 3") << "histogram"
+                               << "3" << true;
+  QTest::newRow("attention-heads:2") << "attention-heads:2"
+                                     << "2" << true;
+  QTest::newRow("attention-mask:2") << "attention-mask:2"
+                                    << "2" << true;
+  QTest::newRow("attention-mask:3:0.35") << "attention-mask:3:0.35"
+                                         << "3" << true;
+  QTest::newRow("pca --foreground 0.50") << "pca --foreground 0.50"
+                                         << "2" << true;
+  QTest::newRow("token-norms") << "token-norms"
+                               << "2" << true;
+  QTest::newRow("attention-distance final") << "attention-distance"
+                                            << "final" << true;
 }
 
 void tst_FigureLayers::commandLineReproducesTheFigure() {
   QFETCH(QString, kind);
+  QFETCH(QString, layer);
   QFETCH(bool, sameBytes);
   Session* session = m_window->session();
-  session->setLayer(session->result()->trace->layerIndex("2"));
+  session->setLayer(session->result()->trace->layerIndex(layer.toStdString()));
   QTemporaryDir dir;
   ExportDialog dialog(session, m_window.get());
   dialog.setFormat(FigureFormat::Svg);
@@ -142,12 +185,16 @@ void tst_FigureLayers::commandLineReproducesTheFigure() {
   const QString gui = dir.filePath(QStringLiteral("gui.svg"));
   dialog.setPath(gui);
   QVERIFY2(dialog.save(), qPrintable(dialog.message()));
-  QStringList args = dialog.commandArguments();
+  // The line the dialog shows, read back as a shell reads it.
+  QStringList args = QProcess::splitCommand(dialog.commandLine());
+  QVERIFY2(args.value(0) == QLatin1String("patchlens-cli"), qPrintable(dialog.commandLine()));
+  args.removeFirst();
+  QCOMPARE(args, dialog.commandArguments());
   QVERIFY2(args.contains(QStringLiteral("--plot")), qPrintable(args.join(' ')));
-  if (kind != QLatin1String("attention-heads:2")) {
+  if (!kind.startsWith(QLatin1String("attention-"))) {
     // The layer on screen is in the command as the user would type it.
     const qsizetype at = args.indexOf(QStringLiteral("--layer"));
-    QVERIFY2(at >= 0 && args.value(at + 1) == QLatin1String("2"), qPrintable(args.join(' ')));
+    QVERIFY2(at >= 0 && args.value(at + 1) == layer, qPrintable(args.join(' ')));
   }
   QVERIFY(dialog.commandLine().startsWith(QStringLiteral("patchlens-cli export ")));
   const QString cli = dir.filePath(QStringLiteral("cli.svg"));
@@ -168,8 +215,10 @@ void tst_FigureLayers::commandLineReproducesTheFigure() {
   const QString cliTitle = title.match(QString::fromUtf8(cliBytes)).captured(1);
   QVERIFY2(!guiTitle.isEmpty(), guiBytes.left(400).constData());
   QCOMPARE(cliTitle, guiTitle);
-  if (kind != QLatin1String("attention-heads:2") && kind != QLatin1String("token-norms"))
-    QVERIFY2(guiTitle.contains(QStringLiteral("Block 2")), qPrintable(guiTitle));
+  const QString layerName =
+      QString::fromStdString(session->result()->trace->layerName(session->result()->layerIndex));
+  if (!kind.startsWith(QLatin1String("attention-")) && kind != QLatin1String("token-norms"))
+    QVERIFY2(guiTitle.contains(layerName), qPrintable(guiTitle + " / " + layerName));
   if (sameBytes) QVERIFY2(guiBytes == cliBytes, qPrintable(guiTitle));
 }
 
@@ -262,6 +311,143 @@ void tst_FigureLayers::flatMapIsDrawnFlat() {
   QCOMPARE(scale.range.lo, 0.001f);
   QCOMPARE(scale.range.hi, 0.004f);
   QCOMPARE(scale.caption(), QStringLiteral("scale min/max"));
+}
+
+// Issue 21, DINO's view: the Attention dock's "Mass threshold" draws each head's mask (the
+// patches holding the top T of its attention mass) over the image; the masks are the CLI's
+// `--data attention-mask:L:T` arrays; the export dialog and the figure menu name the kind.
+void tst_FigureLayers::massThresholdDockDrawsDinosMasks() {
+  Session* session = m_window->session();
+  session->setLayer(session->result()->trace->layerIndex("2"));
+  TransformerViews* views = TransformerViews::of(*m_window);
+  QVERIFY(views);
+  AttentionPanel* panel = views->attentionPanel();
+  session->setPrefixQuery(0);  // the class token, as DINO
+  QVERIFY(QTest::qWaitFor([&] { return panel->figure() != nullptr; }, 10000));
+  QVERIFY(panel->figure()->masks().size() == 0);  // off: the maps
+  auto* box = panel->findChild<QCheckBox*>(QStringLiteral("massThresholdBox"));
+  auto* spin = panel->findChild<QDoubleSpinBox*>(QStringLiteral("massThresholdSpin"));
+  QVERIFY(box && spin);
+  QVERIFY(!spin->isEnabled());
+  box->setChecked(true);
+  QVERIFY(spin->isEnabled());
+  QCOMPARE(spin->value(), 0.6);
+  QCOMPARE(session->attentionMass(), std::optional<float>(0.6f));
+  spin->setValue(0.35);
+  const auto figure = panel->figure();
+  QVERIFY(figure);
+  QCOMPARE(figure->massThreshold(), std::optional<float>(0.35f));
+  QVERIFY2(figure->title().contains(QStringLiteral("Attention masks")),
+           qPrintable(figure->title()));
+  QCOMPARE(panel->figureWidget()->kindName(), QStringLiteral("attention-mask:2:0.35"));
+  const GridSize grid = session->result()->embedding.grid;
+  const RowMatrixF& masks = figure->masks();
+  QCOMPARE(masks.rows(), figure->maps().rows() + 1);  // every head and the mean
+  QCOMPARE(masks.cols(), Eigen::Index(grid.rows * grid.cols));
+  // The same masks as the CLI writes for this image, layer and threshold.
+  QTemporaryDir dir;
+  const QString npz = dir.filePath(QStringLiteral("m.npz"));
+  QProcess process;
+  process.start(
+      QStringLiteral(PATCHLENS_BIN_DIR "/patchlens-cli"),
+      {QStringLiteral("export"), session->result()->imagePath, QStringLiteral("--weights"),
+       QString::fromStdString(session->config().weights.source), QStringLiteral("--data"),
+       QStringLiteral("attention-mask:2:0.35"), QStringLiteral("-o"), npz});
+  QVERIFY(process.waitForFinished(120000));
+  QVERIFY2(process.exitCode() == 0, qPrintable(QString::fromUtf8(process.readAllStandardError())));
+  const NpzArchive archive(npz.toStdString());
+  const NpyArray th = archive.read("th_attn");
+  const int p = session->result()->patchSize();
+  QCOMPARE(th.shape, (std::vector<std::int64_t>{masks.rows() - 1, grid.rows * p, grid.cols * p}));
+  int kept = 0;
+  for (Eigen::Index h = 0; h + 1 < masks.rows(); ++h) {
+    for (int r = 0; r < grid.rows; ++r) {
+      for (int c = 0; c < grid.cols; ++c) {
+        const float cli = th.data[std::size_t((h * grid.rows * p + r * p + p / 2) * grid.cols * p +
+                                              c * p + p / 2)];
+        QCOMPARE(masks(h, r * grid.cols + c), cli);
+        kept += cli > 0.5f;
+      }
+    }
+  }
+  QVERIFY(kept > 0 && kept < (masks.rows() - 1) * grid.rows * grid.cols);
+  // The masked image: DINO's apply_mask (alpha 0.5, red) over the input.
+  const QImage input = session->result()->input.convertToFormat(QImage::Format_RGB32);
+  const QImage tile0 = figure->maskedImage(0);
+  QCOMPARE(tile0.size(), QSize(grid.cols * p, grid.rows * p));
+  for (int t = 0; t < grid.rows * grid.cols; ++t) {
+    const int x = (t % grid.cols) * p + 1, y = (t / grid.cols) * p + 1;
+    const QRgb in = input.pixel(x, y);
+    const QRgb out = tile0.pixel(x, y);
+    if (masks(0, t) > 0.5f) {
+      QCOMPARE(qRed(out), int(qRed(in) * 0.5 + 127.5));
+      QCOMPARE(qGreen(out), int(qGreen(in) * 0.5));
+    } else {
+      QCOMPARE(out, in);
+    }
+  }
+  // The export dialog lists the kind with the dock's threshold.
+  ExportDialog dialog(session, m_window.get());
+  auto* kinds = dialog.findChild<QComboBox*>(QStringLiteral("kindBox"));
+  QVERIFY(kinds->findData(QStringLiteral("attention-mask:2:0.35")) >= 0);
+  box->setChecked(false);
+  QVERIFY(panel->figure()->masks().size() == 0);
+  QCOMPARE(session->attentionMass(), std::nullopt);
+}
+
+// A PDF or SVG has no pixels: the dialog hides the PNG scale and its pixel text (defect 19).
+void tst_FigureLayers::exportDialogHidesPngScaleForVectors() {
+  ExportDialog dialog(m_window->session(), m_window.get());
+  dialog.show();
+  QVERIFY(QTest::qWaitFor([&] { return dialog.isFigureReady(); }, 30000));
+  auto* info = dialog.findChild<QLabel*>(QStringLiteral("pixelInfo"));
+  QVERIFY(info);
+  QVERIFY(info->isVisible());
+  QVERIFY(info->text().contains(QStringLiteral("PNG")));
+  for (const FigureFormat f : {FigureFormat::Pdf, FigureFormat::Svg}) {
+    dialog.setFormat(f);
+    QVERIFY(!info->isVisible());
+    for (const QLabel* label : dialog.findChildren<QLabel*>())
+      QVERIFY2(!label->isVisible() || !label->text().contains(QStringLiteral("PNG")),
+               qPrintable(label->text()));
+  }
+  dialog.setFormat(FigureFormat::Png);
+  QVERIFY(info->isVisible());
+}
+
+// The embedding matrix names the layer it shows (defect 5).
+void tst_FigureLayers::embeddingMatrixNamesItsLayer() {
+  Session* session = m_window->session();
+  auto* matrix = m_window->findChild<EmbeddingMatrixView*>();
+  QVERIFY(matrix);
+  auto* heatmap = matrix->findChild<HeatmapView*>();
+  QVERIFY(heatmap);
+  for (const char* layer : {"2", "final", "0"}) {
+    session->setLayer(session->result()->trace->layerIndex(layer));
+    const QString name = session->layerName(session->result()->layerIndex);
+    QVERIFY2(heatmap->title().contains(name), qPrintable(heatmap->title() + " / " + name));
+  }
+}
+
+// The image's hover text names the overlay drawn now, also after a key switched it under a
+// still mouse (defect 17: it said "attention from" over the rollout).
+void tst_FigureLayers::hoverTextFollowsTheOverlay() {
+  Session* session = m_window->session();
+  session->setLayer(session->result()->trace->layerIndex("2"));
+  session->setOverlay(OverlayKind::Attention);
+  ImageView* view = m_window->imageView();
+  QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+  QVERIFY(QTest::qWaitFor([&] { return !session->overlayMap().empty(); }, 10000));
+  const QPoint centre = view->rect().center();
+  QMouseEvent move(QEvent::MouseMove, QPointF(centre), view->mapToGlobal(QPointF(centre)),
+                   Qt::NoButton, Qt::NoButton, Qt::NoModifier);
+  QCoreApplication::sendEvent(view, &move);
+  QVERIFY(view->hovered().has_value());
+  QVERIFY2(view->toolTip().contains(QStringLiteral("attention from")), qPrintable(view->toolTip()));
+  session->setOverlay(OverlayKind::Rollout);
+  QVERIFY2(view->toolTip().contains(QStringLiteral("rollout")), qPrintable(view->toolTip()));
+  QVERIFY2(!view->toolTip().contains(QStringLiteral("attention from")),
+           qPrintable(view->toolTip()));
 }
 
 QTEST_MAIN(tst_FigureLayers)

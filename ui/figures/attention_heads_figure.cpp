@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/analysis/attention_mask.h"
 #include "ui/base/qt_conversions.h"
 #include "ui/figures/figure_layout.h"
 #include "ui/figures/figure_painting.h"
@@ -14,7 +15,7 @@ namespace patchlens {
 AttentionHeadsFigure::AttentionHeadsFigure(RowMatrixF maps, VectorF distances, GridSize grid,
                                            QString layerName, QString queryName, int queryRow,
                                            int queryCol, int selectedHead, ColormapId colormap,
-                                           ColorScale scale)
+                                           ColorScale scale, std::optional<MassMask> mask)
     : m_maps(std::move(maps)),
       m_distances(std::move(distances)),
       m_grid(grid),
@@ -24,9 +25,45 @@ AttentionHeadsFigure::AttentionHeadsFigure(RowMatrixF maps, VectorF distances, G
       m_queryCol(queryCol),
       m_selectedHead(selectedHead),
       m_colormap(colormap),
-      m_scale(scale) {}
+      m_scale(scale),
+      m_mask(std::move(mask)) {
+  if (!m_mask) return;
+  const int heads = static_cast<int>(m_maps.rows());
+  RowMatrixF withMean(heads + 1, m_maps.cols());
+  withMean.topRows(heads) = m_maps;
+  withMean.row(heads) = m_maps.colwise().mean();
+  m_masks = attentionMassMask(withMean, m_mask->threshold);
+  // visualize_attention.py's display_instances with one instance: colour hsv(0, 1, 1), red.
+  const int p = m_mask->patchSize;
+  const QImage input = m_mask->input.convertToFormat(QImage::Format_RGB32);
+  for (int i = 0; i <= heads; ++i) {
+    QImage out(m_grid.cols * p, m_grid.rows * p, QImage::Format_RGB32);
+    out.fill(Qt::black);
+    for (int y = 0; y < out.height(); ++y) {
+      auto* line = reinterpret_cast<QRgb*>(out.scanLine(y));
+      const QRgb* src =
+          y < input.height() ? reinterpret_cast<const QRgb*>(input.constScanLine(y)) : nullptr;
+      for (int x = 0; x < out.width(); ++x) {
+        const QRgb c = src && x < input.width() ? src[x] : qRgb(0, 0, 0);
+        const double m = m_masks(i, (y / p) * m_grid.cols + x / p);
+        // apply_mask(alpha=0.5), then astype(uint8) (truncation) as DINO draws it.
+        const auto blend = [m](int v, int colour) {
+          return static_cast<int>(v * (1.0 - 0.5 * m) + 0.5 * m * colour);
+        };
+        line[x] = qRgb(blend(qRed(c), 255), blend(qGreen(c), 0), blend(qBlue(c), 0));
+      }
+    }
+    m_maskedImages.push_back(std::move(out));
+  }
+}
+
+QImage AttentionHeadsFigure::maskedImage(int tile) const {
+  if (tile < 0 || tile >= static_cast<int>(m_maskedImages.size())) return {};
+  return m_maskedImages[static_cast<std::size_t>(tile)];
+}
 
 QString AttentionHeadsFigure::ownTitle() const {
+  if (m_mask) return tr("Attention masks, %1").arg(m_layerName);
   return tr("Attention of every head, %1").arg(m_layerName);
 }
 
@@ -40,6 +77,10 @@ QSizeF AttentionHeadsFigure::preferredSize() const {
 }
 
 QString AttentionHeadsFigure::subtitle() const {
+  if (m_mask)
+    return tr("query %1 · red: top %2 % of each head's attention mass (DINO)")
+        .arg(m_queryName)
+        .arg(static_cast<double>(m_mask->threshold) * 100.0, 0, 'g', 4);
   return tr("query: %1 · %2 heads and their mean on one scale · title: head · mean "
             "attention distance (px)")
       .arg(m_queryName)
@@ -58,12 +99,14 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
   // ("h11 · 125") are not cut; the largest tiles at all when none keeps them whole.
   QFont bold = figure_style::labelFont();
   bold.setBold(true);
-  const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(QStringLiteral("h00 · 000"));
+  // The mask view's captions name the head only (its subtitle has no distance).
+  const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(
+      m_mask ? QStringLiteral("h00") : QStringLiteral("h00 · 000"));
   qreal best = -1;
   bool bestReadable = false;
   for (int columns = 1; columns <= count; ++columns) {
-    TileLayout t =
-        layoutTiles(g.body, count, columns, aspect, true, figureColorbarWidth(g.colorbar));
+    TileLayout t = layoutTiles(g.body, count, columns, aspect, true,
+                               m_mask ? 0.0 : figureColorbarWidth(g.colorbar));
     const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
     // Tiles of at least 24 pt: whole captions over stamp-sized maps are no gain.
     const bool readable =
@@ -99,9 +142,10 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   for (int i = 0; i <= heads; ++i) {
     const bool isMean = i == heads;
     const VectorF values = isMean ? mean : VectorF(m_maps.row(i).transpose());
-    const QString caption =
+    QString caption =
         isMean ? tr("mean · %1").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
                : tr("h%1 · %2").arg(i).arg(m_distances(i), 0, 'f', 0);
+    if (m_mask) caption = isMean ? tr("mean") : tr("h%1").arg(i);
     const bool selected = isMean ? m_selectedHead < 0 : m_selectedHead == i;
     const QRectF captionRect = g.tiles.captions[static_cast<std::size_t>(i)];
     if (isMean) {
@@ -110,8 +154,13 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
       paintCaption(painter, captionRect, caption, selected);
     }
     const QRectF tile = g.tiles.tiles[static_cast<std::size_t>(i)];
-    paintCells(painter, tile,
-               valuesToQImage(values, m_grid.rows, m_grid.cols, m_colormap, g.colorbar.range));
+    if (m_mask) {
+      paintCells(painter, tile, m_maskedImages[static_cast<std::size_t>(i)], false);
+      paintMaskOutline(painter, tile, i);
+    } else {
+      paintCells(painter, tile,
+                 valuesToQImage(values, m_grid.rows, m_grid.cols, m_colormap, g.colorbar.range));
+    }
     painter.save();
     if (m_queryRow >= 0) {
       const double cw = tile.width() / m_grid.cols;
@@ -126,7 +175,33 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
     painter.drawRect(tile);
     painter.restore();
   }
-  paintFigureColorbar(painter, g.tiles.colorbar, g.colorbar);
+  if (!m_mask) paintFigureColorbar(painter, g.tiles.colorbar, g.colorbar);
+}
+
+void AttentionHeadsFigure::paintMaskOutline(QPainter& painter, const QRectF& tile,
+                                            int index) const {
+  // The mask's contour (DINO: find_contours of the zero-padded mask): every cell edge between
+  // a kept patch and a dropped one or the border.
+  const double cw = tile.width() / m_grid.cols;
+  const double ch = tile.height() / m_grid.rows;
+  const auto kept = [&](int r, int c) {
+    return r >= 0 && c >= 0 && r < m_grid.rows && c < m_grid.cols &&
+           m_masks(index, r * m_grid.cols + c) > 0.5f;
+  };
+  painter.save();
+  painter.setPen(QPen(QColor(255, 0, 0), 1.2));
+  for (int r = 0; r < m_grid.rows; ++r) {
+    for (int c = 0; c < m_grid.cols; ++c) {
+      if (!kept(r, c)) continue;
+      const double x0 = tile.left() + c * cw, x1 = x0 + cw;
+      const double y0 = tile.top() + r * ch, y1 = y0 + ch;
+      if (!kept(r - 1, c)) painter.drawLine(QPointF(x0, y0), QPointF(x1, y0));
+      if (!kept(r + 1, c)) painter.drawLine(QPointF(x0, y1), QPointF(x1, y1));
+      if (!kept(r, c - 1)) painter.drawLine(QPointF(x0, y0), QPointF(x0, y1));
+      if (!kept(r, c + 1)) painter.drawLine(QPointF(x1, y0), QPointF(x1, y1));
+    }
+  }
+  painter.restore();
 }
 
 std::optional<int> AttentionHeadsFigure::headAt(const Layout& g, const QPointF& point) const {

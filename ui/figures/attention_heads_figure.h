@@ -1,7 +1,9 @@
 #pragma once
 
 #include <QCoreApplication>
+#include <QImage>
 #include <optional>
+#include <vector>
 
 #include "core/model/eigen_types.h"
 #include "core/model/patch_embedding.h"
@@ -16,15 +18,25 @@ namespace patchlens {
 // Small multiples: what one query attends to in every head of one block, plus the mean over
 // heads, on one shared colour scale (attentionColorScale: the overlay's and the exports'); each
 // title gives the head's mean attention distance. The attention dock draws it on screen and
-// hit-tests clicks with headAt().
+// hit-tests clicks with headAt(). With a mass threshold (DINO's visualize_attention.py
+// --threshold) each tile is the model input with the patches that hold the top `threshold` of
+// that head's attention mass tinted and outlined in DINO's red (core attentionMassMask; the
+// mean tile: the mask of the mean map): `export --plot attention-mask:L[:T]`.
 class AttentionHeadsFigure : public Figure {
   Q_DECLARE_TR_FUNCTIONS(AttentionHeadsFigure)
 
  public:
-  // maps [H x N] (row h = head h over the patches), distances [H] in pixels.
+  struct MassMask {
+    QImage input;  // the model input (8-bit RGB), at least grid * patchSize pixels
+    int patchSize = 0;
+    float threshold = 0.6f;
+  };
+  // maps [H x N] (row h = head h over the patches), distances [H] in pixels. Throws Error
+  // when `mask` cannot be computed (a head without mass over the patches).
   AttentionHeadsFigure(RowMatrixF maps, VectorF distances, GridSize grid, QString layerName,
                        QString queryName, int queryRow, int queryCol, int selectedHead,
-                       ColormapId colormap, ColorScale scale);
+                       ColormapId colormap, ColorScale scale,
+                       std::optional<MassMask> mask = std::nullopt);
 
   QString ownTitle() const override;
   QSizeF preferredSize() const override;
@@ -44,9 +56,18 @@ class AttentionHeadsFigure : public Figure {
     return headAt(layout(area), point);
   }
   const RowMatrixF& maps() const { return m_maps; }
+  // With a mass threshold: [H + 1 x N], 1 = kept (the last row: the mean's); else empty.
+  const RowMatrixF& masks() const { return m_masks; }
+  std::optional<float> massThreshold() const {
+    return m_mask ? std::optional<float>(m_mask->threshold) : std::nullopt;
+  }
+  // DINO's masked image of tile i (0..H; H: the mean): the input's grid * P pixels, each
+  // pixel p * (1 - 0.5 m) + 0.5 m * red (visualize_attention.py apply_mask). Null unmasked.
+  QImage maskedImage(int tile) const;
 
  private:
   QString subtitle() const;
+  void paintMaskOutline(QPainter& painter, const QRectF& tile, int index) const;
 
   RowMatrixF m_maps;
   VectorF m_distances;
@@ -58,6 +79,9 @@ class AttentionHeadsFigure : public Figure {
   int m_selectedHead;  // -1: the mean
   ColormapId m_colormap;
   ColorScale m_scale;
+  std::optional<MassMask> m_mask;
+  RowMatrixF m_masks;
+  std::vector<QImage> m_maskedImages;
 };
 
 }  // namespace patchlens

@@ -3,10 +3,13 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "core/analysis/attention_mask.h"
 #include "core/analysis/embedding_analysis.h"
+#include "core/io/atomic_file.h"
 #include "core/io/csv_writer.h"
 #include "core/io/error.h"
 #include "core/weights/npy_array.h"
+#include "core/weights/npz_writer.h"
 #include "ui/figures/plot_kind.h"
 
 namespace patchlens {
@@ -18,12 +21,42 @@ bool endsWith(const std::string& s, std::string_view suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-void writeMatrix(const std::string& path, const RowMatrixF& matrix,
-                 const std::vector<std::int64_t>& npyShape) {
+// "float32 [197, 768]".
+std::string shapeText(const std::vector<std::int64_t>& shape) {
+  std::string text = "float32 [";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+std::string writeMatrix(const std::string& path, const RowMatrixF& matrix,
+                        const std::vector<std::int64_t>& npyShape) {
   if (endsWith(path, ".csv"))
     writeCsv(path, matrix);
   else
     writeNpy(path, npyShape, matrix.data());
+  return shapeText(npyShape);
+}
+
+// attention:L as CSV: a header naming the columns, then one line per (head, query).
+void writeAttentionCsv(const std::string& path, const std::vector<RowMatrixF>& heads) {
+  AtomicFile file(path);
+  const Eigen::Index t = heads.empty() ? 0 : heads.front().cols();
+  std::string line = "head,query";
+  for (Eigen::Index k = 0; k < t; ++k) line += ",key" + std::to_string(k);
+  file.write(line + "\n");
+  char buffer[32];
+  for (std::size_t h = 0; h < heads.size(); ++h) {
+    for (Eigen::Index q = 0; q < heads[h].rows(); ++q) {
+      line = std::to_string(h) + "," + std::to_string(q);
+      for (Eigen::Index k = 0; k < t; ++k) {
+        const auto result = std::to_chars(buffer, buffer + sizeof buffer, heads[h](q, k));
+        line += ',';
+        line.append(buffer, result.ptr);
+      }
+      file.write(line + "\n");
+    }
+  }
+  file.commit();
 }
 
 }  // namespace
@@ -45,6 +78,15 @@ DataExport DataExport::parse(std::string_view text) {
       throw std::invalid_argument("'" + std::string(text) + "': attention:L needs a block L >= 1");
     return {Type::Attention, b, 0};
   }
+  if (text.starts_with("attention-mask")) {
+    const PlotKind kind = PlotKind::parse(text);
+    if (kind.first < 1)
+      throw std::invalid_argument("'" + std::string(text) +
+                                  "': attention-mask:L needs a block L >= 1");
+    DataExport d{Type::AttentionMask, kind.first, 0};
+    d.threshold = kind.threshold;
+    return d;
+  }
   if (text.starts_with("token") && !text.starts_with("token-line")) {
     const PlotKind kind = PlotKind::parse(text);
     return {Type::Token, kind.first, kind.second};
@@ -55,7 +97,8 @@ DataExport DataExport::parse(std::string_view text) {
   }
   throw std::invalid_argument(
       "unknown data '" + std::string(text) +
-      "' (expected embedding, token:R,C, channel:K, filters, tokens:L or attention:L)");
+      "' (expected embedding, token:R,C, channel:K, filters, tokens:L, attention:L or "
+      "attention-mask:L[:T])");
 }
 
 std::string DataExport::name() const {
@@ -72,20 +115,24 @@ std::string DataExport::name() const {
       return "tokens:" + layer;
     case Type::Attention:
       return "attention:" + std::to_string(first);
+    case Type::AttentionMask: {
+      PlotKind kind{PlotType::AttentionMask, first, 0};
+      kind.threshold = threshold;
+      return kind.name();
+    }
   }
   return {};
 }
 
-void DataExport::write(const std::string& path, const Embedding& embedding,
-                       const PatchWeights& weights) const {
+std::string DataExport::write(const std::string& path, const Embedding& embedding,
+                              const PatchWeights& weights) const {
   if (!endsWith(path, ".npy") && !endsWith(path, ".csv"))
     throw Error(path, "data is written as .npy or .csv");
   const RowMatrixF& tokens = embedding.tokens;
   const GridSize grid = embedding.grid;
   switch (type) {
     case Type::Embedding:
-      writeMatrix(path, tokens, {tokens.rows(), tokens.cols()});
-      return;
+      return writeMatrix(path, tokens, {tokens.rows(), tokens.cols()});
     case Type::Token: {
       if (first >= grid.rows || second >= grid.cols) {
         throw Error(path, "patch (" + std::to_string(first) + ", " + std::to_string(second) +
@@ -93,8 +140,7 @@ void DataExport::write(const std::string& path, const Embedding& embedding,
                               std::to_string(grid.cols) + " grid");
       }
       const RowMatrixF row = tokens.row(embedding.tokenIndex(first, second));
-      writeMatrix(path, row, {row.cols()});
-      return;
+      return writeMatrix(path, row, {row.cols()});
     }
     case Type::Channel: {
       if (first >= embedding.embedDim()) {
@@ -104,29 +150,31 @@ void DataExport::write(const std::string& path, const Embedding& embedding,
       }
       const VectorF map = channelMap(tokens, first);
       const RowMatrixF grid2d = Eigen::Map<const RowMatrixF>(map.data(), grid.rows, grid.cols);
-      writeMatrix(path, grid2d, {grid.rows, grid.cols});
-      return;
+      return writeMatrix(path, grid2d, {grid.rows, grid.cols});
     }
     case Type::Filters:
-      writeMatrix(path, weights.weight,
-                  {weights.embedDim, weights.inChannels, weights.patchSize, weights.patchSize});
-      return;
+      return writeMatrix(
+          path, weights.weight,
+          {weights.embedDim, weights.inChannels, weights.patchSize, weights.patchSize});
     case Type::Tokens:
     case Type::Attention:
+    case Type::AttentionMask:
       throw Error(path,
                   name() + " needs a transformer, but the weights hold only a patch embedding");
   }
+  return {};
 }
 
-void DataExport::writeTransformer(const std::string& path, const LayerTrace& trace) const {
+std::string DataExport::writeTransformer(const std::string& path, const LayerTrace& trace) const {
   if (!needsTransformer()) throw Error(path, name() + " is not a transformer export");
-  if (!endsWith(path, ".npy") && !endsWith(path, ".csv"))
-    throw Error(path, "data is written as .npy or .csv");
+  if (type == Type::AttentionMask ? !endsWith(path, ".npz")
+                                  : !endsWith(path, ".npy") && !endsWith(path, ".csv"))
+    throw Error(path, type == Type::AttentionMask ? "attention-mask:L is written as .npz"
+                                                  : "data is written as .npy or .csv");
   try {
     if (type == Type::Tokens) {
       const RowMatrixF& t = trace.layers.at(static_cast<std::size_t>(trace.layerIndex(layer)));
-      writeMatrix(path, t, {t.rows(), t.cols()});
-      return;
+      return writeMatrix(path, t, {t.rows(), t.cols()});
     }
     if (first > trace.depth) {
       throw Error("", "block " + std::to_string(first) + " does not exist: the model has " +
@@ -135,10 +183,41 @@ void DataExport::writeTransformer(const std::string& path, const LayerTrace& tra
     }
     const auto& heads = trace.attentionOf(first);
     const Eigen::Index t = trace.tokens();
-    RowMatrixF all(static_cast<Eigen::Index>(heads.size()) * t, t);
-    for (std::size_t h = 0; h < heads.size(); ++h)
-      all.middleRows(static_cast<Eigen::Index>(h) * t, t) = heads[h];
-    writeMatrix(path, all, {static_cast<std::int64_t>(heads.size()), t, t});
+    const auto h = static_cast<std::int64_t>(heads.size());
+    if (type == Type::AttentionMask) {
+      if (trace.prefixTokens < 1 || trace.prefixNames.front() != "cls")
+        throw Error("", name() +
+                            " thresholds the class token's attention (DINO); this model has "
+                            "no class token");
+      const AttentionMasks m =
+          attentionMasks(heads, 0, trace.prefixTokens, trace.gridRows, trace.gridCols, threshold);
+      const int p = trace.patchSize;
+      std::vector<RowMatrixF> maps, masks;
+      std::vector<const float*> mapParts, maskParts;
+      for (Eigen::Index i = 0; i < m.maps.rows(); ++i) {
+        maps.push_back(upsampleNearest(m.maps.row(i).transpose(), m.gridRows, m.gridCols, p));
+        masks.push_back(upsampleNearest(m.masks.row(i).transpose(), m.gridRows, m.gridCols, p));
+      }
+      for (std::size_t i = 0; i < maps.size(); ++i) {
+        mapParts.push_back(maps[i].data());
+        maskParts.push_back(masks[i].data());
+      }
+      const std::vector<std::int64_t> shape{h, std::int64_t{m.gridRows} * p,
+                                            std::int64_t{m.gridCols} * p};
+      NpzWriter npz(path);
+      npz.add("attentions", shape, mapParts);
+      npz.add("th_attn", shape, maskParts);
+      npz.commit();
+      return "attentions and th_attn " + shapeText(shape);
+    }
+    if (endsWith(path, ".csv")) {
+      writeAttentionCsv(path, heads);
+      return shapeText({h, t, t}) + " (CSV: head, query, then " + std::to_string(t) + " keys)";
+    }
+    RowMatrixF all(h * t, t);
+    for (std::size_t i = 0; i < heads.size(); ++i)
+      all.middleRows(static_cast<Eigen::Index>(i) * t, t) = heads[i];
+    return writeMatrix(path, all, {h, t, t});
   } catch (const Error& e) {
     if (!e.file().empty()) throw;
     throw Error(path, e.reason());

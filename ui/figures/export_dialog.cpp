@@ -151,6 +151,7 @@ ExportDialog::ExportDialog(Session* session, QWidget* parent)
   sizeRow->addWidget(m_height);
   sizeRow->addStretch(1);
   auto* scaleRow = new QHBoxLayout;
+  scaleRow->setObjectName(QStringLiteral("scaleRow"));
   scaleRow->addWidget(m_scale);
   scaleRow->addWidget(m_pixelInfo, 1);
 
@@ -162,6 +163,7 @@ ExportDialog::ExportDialog(Session* session, QWidget* parent)
   pathRow->addWidget(browseButton);
 
   auto* form = new QFormLayout;
+  form->setObjectName(QStringLiteral("exportForm"));
   form->addRow(tr("&Figure:"), m_kindBox);
   form->addRow(tr("F&ormat:"), m_formatBox);
   // Rows that hold a layout get no automatic buddy: give their labels one for the mnemonic.
@@ -333,6 +335,8 @@ void ExportDialog::addTransformerKinds() {
   const int head = m_session->head();
   const QString query = has ? m_session->queryName() : tr("the selected query");
   const ForegroundPcaOptions foreground = m_session->foregroundPca();
+  PlotKind mask{PlotType::AttentionMask, block, 0};
+  mask.threshold = m_session->attentionMass().value_or(PlotKind::kDefaultMassThreshold);
   const std::pair<QString, QString> entries[] = {
       {QStringLiteral("attention:%1").arg(block),
        tr("Attention from %1, block %2, mean over heads").arg(query).arg(block)},
@@ -340,6 +344,11 @@ void ExportDialog::addTransformerKinds() {
        tr("Attention from %1, block %2, head %3").arg(query).arg(block).arg(head)},
       {QStringLiteral("attention-heads:%1").arg(block),
        tr("Attention heads from %1, block %2").arg(query).arg(block)},
+      {QString::fromStdString(mask.name()),
+       tr("Attention mass masks (DINO, top %1 %) from %2, block %3")
+           .arg(static_cast<double>(mask.threshold) * 100.0, 0, 'g', 4)
+           .arg(query)
+           .arg(block)},
       {QStringLiteral("rollout"), tr("Attention rollout")},
       {QStringLiteral("attention-distance"), tr("Mean attention distance per head")},
       {QStringLiteral("token-norms"), tr("Token norms across depth")},
@@ -611,7 +620,12 @@ void ExportDialog::onFormatChanged() {
     m_pathEdit->setText(
         info.dir().filePath(info.completeBaseName() + QLatin1Char('.') + suffixFor(format())));
   }
-  m_scale->setEnabled(format() == FigureFormat::Png);
+  // PNG scale is a raster setting: SVG and PDF hide its row (no PNG text beside a PDF).
+  const bool png = format() == FigureFormat::Png;
+  m_scale->setEnabled(png);
+  auto* form = findChild<QFormLayout*>(QStringLiteral("exportForm"));
+  auto* scaleRow = findChild<QHBoxLayout*>(QStringLiteral("scaleRow"));
+  if (form && scaleRow) form->setRowVisible(scaleRow, png);
   updatePixelInfo();
 }
 

@@ -283,7 +283,8 @@ std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data
                                                rangeForColormap(map, all));
     }
     case PlotType::Attention:
-    case PlotType::AttentionHeads: {
+    case PlotType::AttentionHeads:
+    case PlotType::AttentionMask: {
       const LayerTrace& trace = traceOf(data, kind);
       const int block = kind.first;
       checkBlock(trace, block);
@@ -299,11 +300,14 @@ std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data
             patchAttention(heads[h], token, trace.prefixTokens).transpose();
       const ColormapId map = sequentialColormap(options);
       const ColorScale scale = attentionColorScale(scaleModeFor(map, options), maps);
-      if (kind.type == PlotType::AttentionHeads) {
+      if (kind.type == PlotType::AttentionHeads || kind.type == PlotType::AttentionMask) {
+        std::optional<AttentionHeadsFigure::MassMask> mask;
+        if (kind.type == PlotType::AttentionMask)
+          mask = AttentionHeadsFigure::MassMask{data.input, p, kind.threshold};
         return std::make_unique<AttentionHeadsFigure>(
             std::move(maps), trace.distances.row(block - 1).transpose(),
             GridSize{trace.gridRows, trace.gridCols}, blockName, query.name, query.row, query.col,
-            options.selectedHead, map, scale);
+            options.selectedHead, map, scale, std::move(mask));
       }
       if (kind.second >= static_cast<int>(heads.size())) {
         throw Error("", "head " + std::to_string(kind.second) + " is out of range: the model has " +

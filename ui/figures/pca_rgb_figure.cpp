@@ -46,16 +46,18 @@ QString PcaRgbFigure::ownTitle() const {
   return tr("First three principal components of the tokens as RGB");
 }
 
-void PcaRgbFigure::paint(QPainter& painter, const QRectF& area) const {
-  using namespace figure_style;
-  paintBackground(painter, area);
-  const QString subtitle = tr("R, G, B = PC1, PC2, PC3 of the tokens (%1 %, %2 %, %3 % of the "
-                              "variance), each min–max scaled")
-                               .arg(m_ratio[0] * 100.0, 0, 'f', 1)
-                               .arg(m_ratio[1] * 100.0, 0, 'f', 1)
-                               .arg(m_ratio[2] * 100.0, 0, 'f', 1);
-  const QRectF body = paintTitle(painter, area, title(), subtitle);
+QString PcaRgbFigure::subtitle() const {
+  return tr("R, G, B = PC1, PC2, PC3 of the tokens (%1 %, %2 %, %3 % of the "
+            "variance), each min–max scaled")
+      .arg(m_ratio[0] * 100.0, 0, 'f', 1)
+      .arg(m_ratio[1] * 100.0, 0, 'f', 1)
+      .arg(m_ratio[2] * 100.0, 0, 'f', 1);
+}
 
+PanelLayout PcaRgbFigure::layout(const QRectF& area) const {
+  using namespace figure_style;
+  const QRectF body =
+      area.adjusted(kMargin, titleHeight(title(), subtitle(), area.width()), -kMargin, -kMargin);
   const double extentX = std::max(m_input.width(), m_grid.cols * m_patchSize);
   const double extentY = std::max(m_input.height(), m_grid.rows * m_patchSize);
   const PanelSpec image = imagePanel(extentX, extentY, m_grid, m_patchSize, tr("input"));
@@ -69,7 +71,34 @@ void PcaRgbFigure::paint(QPainter& painter, const QRectF& area) const {
                             fm.horizontalAdvance(QString::number(r.hi, 'g', 3))});
   }
   const qreal legendWidth = 3 * (numberWidth + kGap * 4);
-  const PanelLayout layout = layoutPanels(body, {image, map}, legendWidth);
+  // Side by side on a page; in a tall narrow dock one above the other, whichever gives the
+  // larger panels (side by side there, each was a ~50 px stamp at 1366 x 768).
+  PanelLayout layout = layoutPanels(body, {image, map}, legendWidth);
+  const qreal half = body.height() / 2;
+  const PanelLayout top =
+      layoutPanels(QRectF(body.left(), body.top(), body.width(), half), {image}, 0.0);
+  const PanelLayout bottom =
+      layoutPanels(QRectF(body.left(), body.top() + half, body.width(), half), {map}, legendWidth);
+  const qreal sideBySide = std::min(layout.plots[0].height(), layout.plots[1].height());
+  const qreal stacked = std::min(top.plots[0].height(), bottom.plots[0].height());
+  if (stacked > sideBySide + 1.0) {
+    layout.plots = {top.plots[0], bottom.plots[0]};
+    layout.captions = {top.captions[0], bottom.captions[0]};
+    layout.colorbar = bottom.colorbar;
+  }
+  return layout;
+}
+
+void PcaRgbFigure::paint(QPainter& painter, const QRectF& area) const {
+  using namespace figure_style;
+  paintBackground(painter, area);
+  paintTitle(painter, area, title(), subtitle());
+  const double extentX = std::max(m_input.width(), m_grid.cols * m_patchSize);
+  const double extentY = std::max(m_input.height(), m_grid.rows * m_patchSize);
+  const PanelSpec image = imagePanel(extentX, extentY, m_grid, m_patchSize, tr("input"));
+  const PanelSpec map = gridPanel(m_grid, tr("PCA → RGB"));
+  const QFontMetricsF fm(tickFont());
+  const PanelLayout layout = this->layout(area);
 
   paintCaption(painter, layout.captions[0], image.caption, true);
   paintCells(painter, layout.plots[0], m_input, false);

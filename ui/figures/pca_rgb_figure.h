@@ -7,6 +7,7 @@
 #include "core/analysis/embedding_analysis.h"
 #include "core/model/patch_embedding.h"
 #include "ui/figures/figure.h"
+#include "ui/figures/figure_layout.h"
 
 namespace patchlens {
 
@@ -21,8 +22,13 @@ class PcaRgbFigure : public Figure {
   QString ownTitle() const override;
   QSizeF preferredSize() const override;
   void paint(QPainter& painter, const QRectF& area) const override;
+  // Where the input (plots[0]), the PCA map (plots[1]) and the legend go in `area`: side by
+  // side, or one above the other when that gives larger panels (a tall narrow dock).
+  PanelLayout layout(const QRectF& area) const;
 
  private:
+  QString subtitle() const;
+
   QImage m_input;
   QImage m_rgb;  // cols x rows
   GridSize m_grid;

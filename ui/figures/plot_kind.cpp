@@ -81,6 +81,22 @@ PlotKind PlotKind::parse(std::string_view text) {
     needArgument("a layer, e.g. attention-heads:12");
     return {PlotType::AttentionHeads, number(argument, text), 0};
   }
+  if (head == "attention-mask") {
+    needArgument("a layer, e.g. attention-mask:12 (60 % of the mass) or attention-mask:12:0.8");
+    const std::size_t at = argument.find(':');
+    PlotKind kind{PlotType::AttentionMask, number(argument.substr(0, at), text), 0};
+    if (at != std::string_view::npos) {
+      const std::string_view t = argument.substr(at + 1);
+      float value = 0.0f;
+      const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+      if (t.empty() || ec != std::errc() || ptr != t.data() + t.size() || !(value > 0.0f) ||
+          value > 1.0f)
+        throw std::invalid_argument("'" + std::string(text) + "': the mass threshold '" +
+                                    std::string(t) + "' is not a number in (0, 1]");
+      kind.threshold = value;
+    }
+    return kind;
+  }
   if (head == "rollout") return noArgument(PlotType::Rollout);
   if (head == "attention-distance") return noArgument(PlotType::AttentionDistance);
   if (head == "token-norms") return noArgument(PlotType::TokenNorms);
@@ -139,6 +155,15 @@ std::string PlotKind::name() const {
              (second >= 0 ? "," + std::to_string(second) : "");
     case PlotType::AttentionHeads:
       return "attention-heads:" + std::to_string(first);
+    case PlotType::AttentionMask: {
+      std::string name = "attention-mask:" + std::to_string(first);
+      if (threshold != kDefaultMassThreshold) {
+        char buffer[32];
+        const auto result = std::to_chars(buffer, buffer + sizeof buffer, threshold);
+        name += ":" + std::string(buffer, result.ptr);
+      }
+      return name;
+    }
     case PlotType::Rollout:
       return "rollout";
     case PlotType::AttentionDistance:
@@ -187,7 +212,8 @@ bool PlotKind::drawsTokens() const {
 std::string plotKindSyntax() {
   return "channel:K, token:R,C, token-line:R,C, channels:A-B, filters, filter-pca, pca, "
          "similarity:R,C, "
-         "posembed, histogram, reconstruction[:K], attention:L[,H], attention-heads:L, rollout, "
+         "posembed, histogram, reconstruction[:K], attention:L[,H], attention-heads:L, "
+         "attention-mask:L[:T], rollout, "
          "attention-distance, token-norms, prediction[:K], gradcam[:K], relevance[:K]; with "
          "--compare B: matches[:K], joint-pca, "
          "similarity-to:R,C";

@@ -19,6 +19,7 @@ enum class PlotType {
   Reconstruction,      // reconstruction[:K]
   Attention,           // attention:L (mean over heads) or attention:L,H
   AttentionHeads,      // attention-heads:L
+  AttentionMask,       // attention-mask:L[:T]: DINO's per-head masks of the top T of the mass
   Rollout,             // rollout
   AttentionDistance,   // attention-distance
   TokenNorms,          // token-norms
@@ -35,6 +36,10 @@ struct PlotKind {
   PlotType type = PlotType::Channel;
   int first = 0;   // channel K, row R, first channel A, PCA components or matches K (0 = none)
   int second = 0;  // column C, last channel B, or head H (-1: the mean over heads)
+  float threshold = kDefaultMassThreshold;  // attention-mask: the attention mass kept
+
+  // DINO's visualize_attention.py uses --threshold 0.6 in its README.
+  static constexpr float kDefaultMassThreshold = 0.6f;
 
   // Throws std::invalid_argument with a one-line reason on a malformed name.
   static PlotKind parse(std::string_view text);

@@ -20,6 +20,7 @@
 #include "ui/figures/data_export.h"
 #include "ui/figures/export_dialog.h"
 #include "ui/figures/figure_data.h"
+#include "ui/figures/plot_kind.h"
 #include "ui/launch_options.h"
 #include "ui/panels/filter_pca_panel.h"
 #include "ui/panels/position_similarity_panel.h"
@@ -233,6 +234,12 @@ QString AnalysisViews::currentDataName(int typeValue) const {
     case DataExport::Type::Attention:
       return result->trace ? QStringLiteral("attention:%1").arg(m_session.currentBlock())
                            : QString();
+    case DataExport::Type::AttentionMask: {
+      if (!result->trace) return {};
+      DataExport mask{DataExport::Type::AttentionMask, m_session.currentBlock(), 0};
+      mask.threshold = m_session.attentionMass().value_or(PlotKind::kDefaultMassThreshold);
+      return QString::fromStdString(mask.name());
+    }
   }
   return {};
 }

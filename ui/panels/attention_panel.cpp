@@ -1,13 +1,18 @@
 #include "ui/panels/attention_panel.h"
 
+#include <QCheckBox>
+#include <QDoubleSpinBox>
 #include <QEvent>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QMouseEvent>
 #include <QVBoxLayout>
 
 #include "core/analysis/attention_maps.h"
+#include "core/io/error.h"
 #include "ui/base/color_scale.h"
 #include "ui/figures/attention_heads_figure.h"
+#include "ui/figures/plot_kind.h"
 #include "ui/session/session.h"
 #include "ui/views/figure_widget.h"
 
@@ -21,6 +26,31 @@ AttentionPanel::AttentionPanel(Session* session, QWidget* parent)
   m_header = new QLabel(this);
   m_header->setWordWrap(true);
   layout->addWidget(m_header);
+  auto* massRow = new QHBoxLayout;
+  massRow->setContentsMargins(0, 0, 0, 0);
+  m_massBox = new QCheckBox(tr("&Mass threshold"), this);
+  m_massBox->setObjectName(QStringLiteral("massThresholdBox"));
+  m_massBox->setToolTip(
+      tr("DINO's masks: each head's patches holding this share of its attention mass, in red "
+         "over the image"));
+  m_massSpin = new QDoubleSpinBox(this);
+  m_massSpin->setObjectName(QStringLiteral("massThresholdSpin"));
+  m_massSpin->setRange(0.05, 1.0);
+  m_massSpin->setSingleStep(0.05);
+  m_massSpin->setDecimals(2);
+  m_massSpin->setValue(PlotKind::kDefaultMassThreshold);
+  m_massSpin->setEnabled(false);
+  massRow->addWidget(m_massBox);
+  massRow->addWidget(m_massSpin);
+  massRow->addStretch(1);
+  layout->addLayout(massRow);
+  const auto changed = [this] {
+    m_massSpin->setEnabled(m_massBox->isChecked());
+    m_session->setAttentionMass(massThreshold());
+    rebuild();
+  };
+  connect(m_massBox, &QCheckBox::toggled, this, changed);
+  connect(m_massSpin, &QDoubleSpinBox::valueChanged, this, changed);
   m_figure = new FigureWidget(session, this);
   m_figure->setObjectName(QStringLiteral("attentionHeads"));
   m_figure->setMinimumSize(260, 220);
@@ -63,12 +93,34 @@ void AttentionPanel::rebuild() {
   const int patch = query - trace.prefixTokens;
   // The overlay's colormap and colour scale (one colour for one probability everywhere).
   const ColorScale scale = attentionColorScale(m_session->scaleFor(OverlayKind::Attention), maps);
-  m_current = std::make_shared<AttentionHeadsFigure>(
-      std::move(maps), trace.distances.row(block - 1).transpose(),
-      GridSize{trace.gridRows, trace.gridCols}, tr("block %1").arg(block), m_session->queryName(),
-      patch >= 0 ? patch / trace.gridCols : -1, patch >= 0 ? patch % trace.gridCols : -1,
-      m_session->head(), m_session->colormapFor(OverlayKind::Attention), scale);
-  m_figure->setFigure(m_current, QStringLiteral("attention-heads:%1").arg(block));
+  const std::optional<float> mass = massThreshold();
+  std::optional<AttentionHeadsFigure::MassMask> mask;
+  if (mass) mask = AttentionHeadsFigure::MassMask{r.input, trace.patchSize, *mass};
+  try {
+    m_current = std::make_shared<AttentionHeadsFigure>(
+        std::move(maps), trace.distances.row(block - 1).transpose(),
+        GridSize{trace.gridRows, trace.gridCols}, tr("block %1").arg(block), m_session->queryName(),
+        patch >= 0 ? patch / trace.gridCols : -1, patch >= 0 ? patch % trace.gridCols : -1,
+        m_session->head(), m_session->colormapFor(OverlayKind::Attention), scale, std::move(mask));
+  } catch (const Error& e) {
+    m_current.reset();
+    m_figure->setFigure(nullptr);
+    m_figure->setPlaceholder(QString::fromStdString(e.reason()));
+    return;
+  }
+  PlotKind kind{mass ? PlotType::AttentionMask : PlotType::AttentionHeads, block, 0};
+  if (mass) kind.threshold = *mass;
+  m_figure->setFigure(m_current, QString::fromStdString(kind.name()));
+}
+
+void AttentionPanel::setMassThreshold(std::optional<float> threshold) {
+  if (threshold) m_massSpin->setValue(*threshold);
+  m_massBox->setChecked(threshold.has_value());
+}
+
+std::optional<float> AttentionPanel::massThreshold() const {
+  if (!m_massBox->isChecked()) return std::nullopt;
+  return static_cast<float>(m_massSpin->value());
 }
 
 std::optional<int> AttentionPanel::headAt(const QPoint& position) const {

@@ -229,6 +229,10 @@ class Session : public QObject {
     m_foregroundPca = options;
     m_foregroundPcaEnabled = enabled;
   }
+  // The Attention dock's mass threshold (DINO's per-head masks; nullopt: the maps): the export
+  // dialog lists `attention-mask:L:T` with it.
+  std::optional<float> attentionMass() const { return m_attentionMass; }
+  void setAttentionMass(std::optional<float> threshold) { m_attentionMass = threshold; }
   // The block whose attention the current layer shows (1..depth), 0 without a transformer.
   int currentBlock() const;
   // That block's heads, null while they are recomputed (models too large to keep them all).
@@ -329,6 +333,7 @@ class Session : public QObject {
   int m_headsOverride = 0;
   ForegroundPcaOptions m_foregroundPca;
   bool m_foregroundPcaEnabled = false;
+  std::optional<float> m_attentionMass;
   std::shared_ptr<const VisionTransformer> m_cachedModel;
   QString m_cachedModelKey;
   // A block's attention recomputed on demand (when the trace could not keep every block).

@@ -69,6 +69,7 @@ FigureOptions figureOptionsFor(const Session& session, const PlotKind& kind) {
       break;
     case PlotType::Attention:
     case PlotType::AttentionHeads:
+    case PlotType::AttentionMask:
     case PlotType::Rollout:
     case PlotType::AttentionDistance:
     case PlotType::TokenNorms: {
@@ -79,7 +80,8 @@ FigureOptions figureOptionsFor(const Session& session, const PlotKind& kind) {
       // Rollout and token norms use no head: their style line does not name one.
       if (kind.type != PlotType::Rollout && kind.type != PlotType::TokenNorms)
         options.selectedHead = session.head();
-      if (kind.type == PlotType::Attention || kind.type == PlotType::AttentionHeads) {
+      if (kind.type == PlotType::Attention || kind.type == PlotType::AttentionHeads ||
+          kind.type == PlotType::AttentionMask) {
         options.query = queryFor(trace, session.queryToken());
       } else if (kind.type == PlotType::Rollout) {
         options.query = queryFor(trace, session.rolloutToken());

@@ -48,11 +48,16 @@ EmbeddingMatrixView::EmbeddingMatrixView(Session* session, QWidget* parent)
   connect(m_heatmap, &QWidget::customContextMenuRequested, this, [this](QPoint pos) {
     const QPointer<const HeatmapView> view(m_heatmap);
     const QSizeF size(std::max(m_heatmap->width(), 640), std::max(m_heatmap->height(), 400));
+    // The exported figure names its layer as the on-screen title does.
+    const auto& shown = m_session->result();
+    const QString title =
+        shown ? tr("Embedding matrix, %1").arg(m_session->layerName(shown->layerIndex))
+              : tr("Embedding matrix");
     FigureMenu::show(
         m_heatmap, m_session, QString(),
-        [view, size]() -> std::shared_ptr<const Figure> {
+        [view, size, title]() -> std::shared_ptr<const Figure> {
           if (!view) return nullptr;
-          return std::make_shared<WidgetFigure>(tr("Embedding matrix"), size,
+          return std::make_shared<WidgetFigure>(title, size,
                                                 [view](QPainter& painter, const QRectF& area) {
                                                   if (view) view->paint(painter, area);
                                                 });
@@ -86,7 +91,8 @@ void EmbeddingMatrixView::rebuild() {
     if (m > 0) range = ValueRange{-m, m};
   }
 
-  m_heatmap->setTitle(tr("Embedding matrix: %1 tokens × %2 channels · scale %3")
+  m_heatmap->setTitle(tr("Embedding matrix, %1: %2 tokens × %3 channels · scale %4")
+                          .arg(m_session->layerName(result->layerIndex))
                           .arg(tokens.rows())
                           .arg(tokens.cols())
                           .arg(scaleModeKey(mode)));

@@ -22,6 +22,7 @@ class HeatmapView : public QWidget {
   void setImage(const QImage& cells, const std::optional<ColorbarSpec>& colorbar = std::nullopt);
   const QImage& image() const { return m_cells; }
   void setTitle(const QString& title);
+  QString title() const { return m_title; }
   void setAxisCaptions(const QString& xCaption, const QString& yCaption);
   // false stretches the cells to the widget (the N x D matrix); true keeps them square.
   void setKeepAspect(bool keep);

@@ -1,6 +1,7 @@
 #include "ui/views/image_view.h"
 
 #include <QContextMenuEvent>
+#include <QCursor>
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPaintEngine>
@@ -52,6 +53,17 @@ ImageView::ImageView(Session* session, QWidget* parent) : QWidget(parent), m_ses
   connect(session, &Session::selectionChanged, this, qOverload<>(&QWidget::update));
   connect(session, &Session::overlayChanged, this, qOverload<>(&QWidget::update));
   connect(session, &Session::channelChanged, this, qOverload<>(&QWidget::update));
+  // The hover text follows what is drawn: a key that switches the overlay (or the query,
+  // head, layer) under a still mouse must not leave the last mouse move's text behind.
+  const auto refreshToolTip = [this] {
+    if (!m_hover || !m_session->result()) return;
+    const QString text = toolTipFor(*m_hover);
+    setToolTip(text);
+    if (QToolTip::isVisible() && !text.isEmpty()) QToolTip::showText(QCursor::pos(), text, this);
+  };
+  connect(session, &Session::overlayChanged, this, refreshToolTip);
+  connect(session, &Session::attentionChanged, this, refreshToolTip);
+  connect(session, &Session::resultChanged, this, refreshToolTip);
 }
 
 void ImageView::setShowGrid(bool show) {
