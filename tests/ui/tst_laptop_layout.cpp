@@ -337,10 +337,12 @@ void tst_LaptopLayout::errorBannerClosesAndNextImageClearsStatus() {
 void tst_LaptopLayout::transformerDocksAreNotStamps_data() {
   QTest::addColumn<QSize>("size");
   QTest::addColumn<bool>("transformerLayout");  // View > Transformer Layout
-  // The start layout (defect 11). View > Transformer Layout gives the PCA tab 333 x 244 px at
-  // 1366 x 768, where its panels are still ~43 px: not yet fixed.
-  for (const QSize size : {QSize(1366, 768), QSize(1024, 700)})
+  // The start layout (defect 11) and View > Transformer Layout, which once gave the PCA dock
+  // half the left column (333 x 244 px at 1366 x 768: ~43 px panels).
+  for (const QSize size : {QSize(1366, 768), QSize(1024, 700)}) {
     QTest::addRow("%dx%d", size.width(), size.height()) << size << false;
+    QTest::addRow("%dx%d transformer layout", size.width(), size.height()) << size << true;
+  }
 }
 
 // Defect 11: the DINOv2 PCA dock without its foreground step drew the input and the PCA side

@@ -99,13 +99,20 @@ void TransformerViews::applyTransformerLayout() {
       rightTab = d;
     }
   }
-  if (rightTab) rightTab->raise();
   m_window.addDockWidget(Qt::LeftDockWidgetArea, m_attentionDock);
   m_window.splitDockWidget(m_attentionDock, m_distanceDock, Qt::Vertical);
   m_window.tabifyDockWidget(m_distanceDock, m_normsDock);
-  m_window.tabifyDockWidget(m_distanceDock, m_pcaDock);
+  // The DINOv2 PCA dock takes the right column's whole height, in front of the
+  // patch-embedding tabs: in half the left column (333 x 244 px at 1366 x 768) its three
+  // panels were ~43 px stamps.
+  if (rightTab) {
+    m_window.tabifyDockWidget(rightTab, m_pcaDock);
+  } else {
+    m_window.addDockWidget(Qt::RightDockWidgetArea, m_pcaDock);
+  }
   for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock}) d->show();
   m_distanceDock->raise();
+  m_pcaDock->raise();
   // A quarter of the width for the maps and as much for the right column: the image keeps
   // the middle half; the two rows on the left share the height.
   QList<QDockWidget*> docks{m_attentionDock};
