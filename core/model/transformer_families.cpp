@@ -831,12 +831,13 @@ std::string encoderRefusalByName(const TensorSource& source, const std::string& 
 
 namespace {
 
-// The family readers in families/ have no shapes-only mode: they convert what they read. Before
-// they start, the float32 copy of every tensor the headers list (a stride-0 or shared view
+// Before the family readers in families/ convert anything (a load, not a shapes-only
+// description), the float32 copy of every tensor the headers list (a stride-0 or shared view
 // counted at its full size) is held against the memory limit, so their weights are bounded by
 // the file's headers as the generic reader's are by weightsPlan.
 void checkHeaderWeightBudget(const TensorSource& source, const std::string& path,
                              const TransformerLoadOptions& options) {
+  if (options.shapesOnly) return;  // nothing converted: `info` describes any size
   ResourcePlan plan;
   plan.command = "loading the encoder";
   for (const TensorInfo& t : source.tensors()) {

@@ -500,6 +500,122 @@ def make_models():
         json.dump(heads2, f)
     row("pth_views_of_256mib_storage", "forward {image} --weights {dir}/model.pth -o {out}.npz", 0, "")
 
+    # ---- Round three, rows added after the acceptance review (appended: the files above stay
+    # byte-identical). A stride-0 pos_embed [1, 50,000,000, 8] of one float (1.6 GB as float32):
+    # refused by name when the checkpoint is opened, by every command, before any tensor is read.
+    m = Canon(rng, 8, 1, 2, 16, 4, 16, "F32")
+    sd = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state_timm(m).items()}
+    sd["pos_embed"] = torch.ones(1).expand(1, 50_000_000, 8)
+    save_torch_zip(sd, os.path.join(folder("pth_stride0_pos_embed"), "model.pth"))
+    stride0 = ("tensor 'pos_embed' [1, 50000000, 8] (strides [0, 0, 0]) has 400000000 elements "
+               "from a storage of 1")
+    row("pth_stride0_pos_embed", "embed {image} --weights {dir}/model.pth -o {out}.npy", 1, stride0)
+    row("pth_stride0_pos_embed", "forward {image} --weights {dir}/model.pth -o {out}.npz", 1, stride0)
+    row("pth_stride0_pos_embed", "info {dir}/model.pth", 1, stride0)
+    # Overlapping (not zero) strides: 17 rows of 8 read from a storage of 24 floats.
+    sd = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state_timm(m).items()}
+    sd["pos_embed"] = torch.arange(24, dtype=torch.float32).as_strided((1, 17, 8), (0, 1, 1))
+    save_torch_zip(sd, os.path.join(folder("pth_overlapping_pos_embed"), "model.pth"))
+    row("pth_overlapping_pos_embed", "forward {image} --weights {dir}/model.pth -o {out}.npz", 1,
+        "tensor 'pos_embed' [1, 17, 8] (strides [0, 1, 1]) has 136 elements from a storage of 24")
+
+    # Hand-made .pth pickles: negative strides and offsets, a member name climbing out with '..'.
+    from checkpoint_fixtures import torch_zip, tensor_pickle
+    kernel = np.zeros((8, 3, 16, 16), "<f4").tobytes()
+
+    def pth(name, data):
+        with open(os.path.join(folder(name), "model.pth"), "wb") as f:
+            f.write(data)
+
+    pth("pth_negative_stride", torch_zip(tensor_pickle((8, 3, 16, 16), (768, 256, 16, -1)), {"0": kernel}))
+    row("pth_negative_stride", "embed {image} --weights {dir}/model.pth -o {out}.npy", 1,
+        "tensor size or stride is not a non-negative integer")
+    pth("pth_negative_offset", torch_zip(tensor_pickle((8, 3, 16, 16), (768, 256, 16, 1), offset=-4),
+                                         {"0": kernel}))
+    row("pth_negative_offset", "embed {image} --weights {dir}/model.pth -o {out}.npy", 1,
+        "tensor has a negative storage offset")
+    pth("pth_member_dotdot", torch_zip(tensor_pickle((8, 3, 16, 16), (768, 256, 16, 1)), {"0": kernel},
+                                       extra={"archive/data/../../../tmp/evil": b"x"}))
+    row("pth_member_dotdot", "embed {image} --weights {dir}/model.pth -o {out}.npy", 1,
+        "zip member name 'archive/data/../../../tmp/evil' climbs out with '..'")
+    pth("pth_storage_key_dotdot", torch_zip(tensor_pickle((8, 3, 16, 16), (768, 256, 16, 1),
+                                                          key="../../x"), {"../../x": kernel}))
+    row("pth_storage_key_dotdot", "info {dir}/model.pth", 1, "climbs out with '..'")
+
+    # The unpickler's byte budget through the CLI: a 64 kB memoised string made into a new value
+    # 30,000 times (1.9 GB if copied) by NEWOBJ of a __torch__ class, STACK_GLOBAL, or
+    # _codecs.encode; deflated, each file is a few kB.
+    def u32(n):
+        return struct.pack("<I", n)
+
+    module = b"__torch__." + b"a" * 65536
+    class_head = b"\x80\x02X" + u32(len(module)) + module + b"q\x00X\x01\x00\x00\x00Mq\x01" + b"00"
+    text = b"b" * 65536
+    amplifiers = {
+        "newobj": (class_head + b"h\x00h\x01\x93q\x02" + b"0", b"h\x02)\x81" + b"0"),
+        "stack_global": (class_head, b"h\x00h\x01\x93" + b"0"),
+        "codecs_encode": (b"\x80\x02c_codecs\nencode\nq\x00X" + u32(len(text)) + text +
+                          b"q\x01X\x06\x00\x00\x00latin1q\x02" + b"000", b"h\x00h\x01h\x02\x86R" + b"0"),
+    }
+    for name, (head, use) in amplifiers.items():
+        folder_name = "pth_memo_amplifier_" + name
+        path = os.path.join(folder(folder_name), "model.pth")
+        with open(path, "wb") as f:
+            f.write(torch_zip(head + use * 30000 + b"N."))
+        rezip_deflated(path)
+        row(folder_name, "info {dir}/model.pth", 1, "more than 256 MiB of values")
+
+    # Sidecar and metadata values an attacker would try next: absurd sizes, NaN written as JSON
+    # NaN (not valid JSON) or as a string, a head count that does not divide the width.
+    timm("input_size_1e308", {"num_heads": 2, "pretrained_cfg": {"input_size": [3, 1e308, 1e308]}})
+    row("input_size_1e308", fwd, 0, "input_size H 1e+308 is not from 1 to 16384; preprocessing defaults kept")
+    timm("eps_nan_literal", {"num_attention_heads": 2, "layer_norm_eps": float("nan")})
+    row("eps_nan_literal", fwd, 1, "cannot tell the number of attention heads")
+    timm("eps_nan_string", {"num_attention_heads": 2, "layer_norm_eps": "nan"})
+    row("eps_nan_string", fwd, 1, "layer_norm_eps is not a number")
+    timm("heads_3_of_8", {"num_attention_heads": 3})
+    row("heads_3_of_8", fwd, 1, "3 heads (config.json num_attention_heads) do not divide the width 8")
+    timm("heads_0", {"model_args": {"num_heads": 0}})
+    row("heads_0", fwd, 1, "model_args.num_heads 0 is not from 1 to 4096")
+    row("valid", fwd + " --heads 3", 1, "3 heads (--heads) do not divide the width 8")
+    timm("mean_1e308", heads2, {"image_mean": [1e308, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]})
+    row("mean_1e308", fwd, 0, "image_mean[0] 1e+308 is not in [-1000000, 1000000]")
+    timm("crop_pct_nan", {"num_heads": 2, "pretrained_cfg": {"crop_pct": float("nan")}})
+    row("crop_pct_nan", "preprocess {image} " + st + " -o {out}.npy", 0,
+        "not valid JSON; preprocessing defaults kept")
+    gguf("gguf_image_size_4e9", {"clip.vision.image_size": Typed(T_UINT32, 4_000_000_000)})
+    row("gguf_image_size_4e9", "forward {image} --weights {dir}/mmproj.gguf --img-size 64 -o {out}.npz", 0,
+        "clip.vision.image_size 4000000000 is not from 1 to 16384")
+    gguf("gguf_heads_3_of_8", {"clip.vision.attention.head_count": Typed(T_UINT32, 3)})
+    row("gguf_heads_3_of_8", "forward {image} --weights {dir}/mmproj.gguf -o {out}.npz", 1,
+        "3 heads (GGUF metadata clip.vision.attention.head_count) do not divide the width 8")
+    gguf("gguf_eps_nan", {"clip.vision.attention.layer_norm_epsilon": Typed(T_FLOAT32, float("nan"))})
+    row("gguf_eps_nan", "forward {image} --weights {dir}/mmproj.gguf -o {out}.npz", 1,
+        "clip.vision.attention.layer_norm_epsilon nan is not a finite number")
+    # info describes the family readers' checkpoints (DINOv3, timm eva.py, BEiT) from their
+    # headers alone: every tensor but the patch embedding, class token and pos_embed (which the
+    # patch embedding's description reads) NaN (right names, shapes and dtypes;
+    # deflated to a few kB) is still described, while forward refuses the first one it converts.
+    data = os.path.join(HERE, "..", "data")
+    for name, source, weights, family in [
+            ("dinov3_nan_tensors", "dinov3/meta_vit_swiglu_pth", "model.pth",
+             "transformer: Meta DINOv3 (4 storage tokens, RoPE, SwiGLU), depth 2, 4 heads"),
+            ("eva_nan_tensors", "eva/eva02_base_clip", "model.pth", "transformer: timm EVA-02 (RoPE"),
+            ("beit_nan_tensors", "beit/hf_beit", "pytorch_model.bin", "transformer: HF BeitModel")]:
+        sd = torch.load(os.path.join(data, source, weights))
+        for k, v in sd.items():
+            if v.is_floating_point() and not any(s in k for s in ("patch_embed", "cls_token", "pos_embed")):
+                sd[k] = torch.full_like(v, float("nan"))
+        path = os.path.join(folder(name), weights)
+        save_torch_zip(sd, path)
+        rezip_deflated(path)
+        for sidecar in ("config.json", "preprocessor_config.json"):
+            if os.path.exists(os.path.join(data, source, sidecar)):
+                shutil.copy(os.path.join(data, source, sidecar), os.path.join(MODELS_OUT, name, sidecar))
+        row(name, "info {dir}/" + weights, 0, "", family)
+        row(name, "forward {image} --weights {dir}/" + weights + " -o {out}.npz", 1,
+            "holds non-finite values (NaN or Inf)")
+
     with open(os.path.join(MODELS_OUT, "expected.tsv"), "w") as manifest:
         manifest.write("# folder\targuments\texit status\ttext of the one stderr line"
                        "\t(optional) text stdout holds\n")

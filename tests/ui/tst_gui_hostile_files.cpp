@@ -186,7 +186,9 @@ void tst_GuiHostileFiles::refusedWithMessage() {
 }
 
 // A model over --max-memory-mb: the plan's one line in the error banner (naming the file,
-// the limit and the option), an image still shown. With
+// the limit and the option), and the banner's "previous state is kept" true: the encoder's plan
+// is checked before the new weights' patch embedding is published, so the image, embedding,
+// weights and config shown before are still what the window shows. With
 // PATCHLENS_BANNER_SCREENSHOT set, the 1366 x 768 window is saved there (tools/screenshots.sh).
 void tst_GuiHostileFiles::budgetRefusalInBanner() {
   Session* session = m_window->session();
@@ -196,7 +198,11 @@ void tst_GuiHostileFiles::budgetRefusalInBanner() {
   config.maxMemoryBytes = std::uint64_t{1} << 20;  // --max-memory-mb 1
   session->setConfig(config);
   QTRY_VERIFY_WITH_TIMEOUT(!session->isBusy(), 20000);
+  const std::shared_ptr<const ComputeResult> before = session->result();
+  QVERIFY(before);
+  QCOMPARE(before->weights->embedDim, 768);  // xavier: the patch embedding only
   QSignalSpy errors(session, &Session::errorOccurred);
+  QSignalSpy results(session, &Session::resultChanged);
   const QString weights =
       QStringLiteral(PATCHLENS_TEST_DATA "/transformer/timm_vit_f32/model.safetensors");
   m_window->openWeights(weights);
@@ -204,9 +210,16 @@ void tst_GuiHostileFiles::budgetRefusalInBanner() {
   const QString message = m_window->errorText();
   QVERIFY2(message.contains(QStringLiteral("over the memory limit of 1 MiB")) &&
                message.contains(QStringLiteral("--max-memory-mb N raises it")) &&
-               message.contains(QStringLiteral("model.safetensors")),
+               message.contains(QStringLiteral("model.safetensors")) &&
+               message.contains(QStringLiteral("The previous state is kept")),
            qPrintable(message));
-  QVERIFY(session->hasResult());  // an image is still shown under the banner
+  // Nothing of the refused weights was published: no result, the same one on screen.
+  QCOMPARE(results.count(), 0);
+  QCOMPARE(session->result(), before);
+  QCOMPARE(session->result()->imagePath, kChelsea);
+  QCOMPARE(session->result()->weights->embedDim, 768);
+  QCOMPARE(session->config().weights.source, std::string("xavier"));
+  QVERIFY(!session->hasTransformer());
   if (const QString shot = qEnvironmentVariable("PATCHLENS_BANNER_SCREENSHOT"); !shot.isEmpty()) {
     QTest::qWait(200);  // the banner's layout settles
     QVERIFY(m_window->grab().save(shot));

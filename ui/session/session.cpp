@@ -386,6 +386,38 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
     // switch every view to layer 0 and back (and its painting and analyses would take the
     // cores from the forward); the patch embedding's PCA (not on screen) comes last.
     const bool deepLayerFirst = job.modelKnown && job.model && job.shownLayer > 0;
+    // The encoder's resource plan, checked before anything of the new image is published: a
+    // refusal over --max-memory-mb (the banner) then really keeps the previous state. The
+    // config comes from the loaded model, else from a shapes-only read of the weights' headers
+    // (nothing converted); a file that is no encoder is left to the load below to say why.
+    std::optional<TransformerConfig> encoder;
+    bool described = false;
+    const auto checkEncoderPlan = [&](const ComputeResult& r) {
+      if (parseInitializer(job.config.weights.source)) return;
+      if (job.modelKnown) {
+        if (job.model) encoder = job.model->config();
+      } else if (!described) {
+        try {
+          TransformerLoadOptions options;
+          options.patch = job.config.weights.file;
+          options.heads = job.heads;
+          options.shapesOnly = true;
+          if (auto shapes = VisionTransformer::load(job.config.weights.source, options, nullptr))
+            encoder = shapes->config();
+        } catch (const BudgetError&) {
+          throw;
+        } catch (const Error&) {
+        }
+        described = true;
+      }
+      if (!encoder) return;
+      ResourcePlan plan =
+          forwardPlan(*encoder, r.embedding.grid.rows, r.embedding.grid.cols, false, false);
+      plan.command = "the encoder";
+      plan.outputBytes = 0;
+      checkResourcePlan(plan, {job.config.maxMemoryBytes, ~std::uint64_t{0}},
+                        job.config.weights.source);
+    };
     if (job.decoded.empty()) {
       const ImageLoadOptions options = job.config.loadOptions();
       const std::vector<std::uint8_t> bytes = readImageBytes(job.path, options);
@@ -417,7 +449,8 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
           preview->imageFormat = toQString(reduced.format);
           preview->timings.decodeMs = msSince(stage);
           embedStage(*preview, job, layer, reduced.rgb, checkpoint, total);
-          layer = preview->layer;  // packed once for both results
+          checkEncoderPlan(*preview);  // refused: the exact decode below says so
+          layer = preview->layer;      // packed once for both results
           Outcome first = outcome;
           first.complete = false;
           first.result = std::move(preview);
@@ -440,6 +473,7 @@ void Session::compute(QPromise<Outcome>& promise, const Job& job,
       result->warnings = job.warnings;
     }
     embedStage(*result, job, layer, source, checkpoint, total);
+    checkEncoderPlan(*result);
     // Everything but the PCA and the display copy of the original: on screen now, those
     // (an SVD, and an area-averaged shrink of up to 100 MP) follow.
     if (deepLayerFirst) {

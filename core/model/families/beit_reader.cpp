@@ -128,6 +128,7 @@ std::shared_ptr<const TransformerWeights> readBeit(const TensorSource& source,
                                                    const TransformerLoadOptions& options) {
   const BeitNames n = namesFor(keysFamily == kHf);
   FamilyTensors r(source, path, prefix, "BEiT layout");
+  r.setShapesOnly(options.shapesOnly);
   TransformerWeights w;
   TransformerConfig& c = w.config;
   const Shape patchShape = r.shape(n.patch + ".weight");
@@ -228,13 +229,16 @@ std::shared_ptr<const TransformerWeights> readBeit(const TensorSource& source,
     const std::string p = n.blockStem + std::to_string(i) + ".";
     TransformerBlock& blk = w.blocks[static_cast<std::size_t>(i)];
     blk.norm1 = r.layerNorm(p + n.norm1, d);
-    RowMatrixF qkvWeight(3 * d, d);
+    RowMatrixF qkvWeight;
     VectorF qkvBias = VectorF::Zero(3 * d);  // the k bias is fixed at 0 in both namings
     if (n.hf) {
       const std::string a = p + "attention.attention.";
-      qkvWeight.topRows(d) = r.matrix(a + "query.weight", d, d);
-      qkvWeight.middleRows(d, d) = r.matrix(a + "key.weight", d, d);
-      qkvWeight.bottomRows(d) = r.matrix(a + "value.weight", d, d);
+      if (!r.shapesOnly()) qkvWeight.resize(3 * d, d);
+      const char* const parts[3] = {"query.weight", "key.weight", "value.weight"};
+      for (int k = 0; k < 3; ++k) {
+        const RowMatrixF part = r.matrix(a + parts[k], d, d);  // empty in shapes-only mode
+        if (!r.shapesOnly()) qkvWeight.middleRows(k * d, d) = part;
+      }
       if (r.has(a + "query.bias")) qkvBias.head(d) = r.vector(a + "query.bias", d);
       if (r.has(a + "value.bias")) qkvBias.tail(d) = r.vector(a + "value.bias", d);
     } else {
@@ -244,17 +248,19 @@ std::shared_ptr<const TransformerWeights> readBeit(const TensorSource& source,
         qkvBias.tail(d) = r.vector(p + "attn.v_bias", d);
       }
     }
-    blk.qkv = LinearLayer(qkvWeight, qkvBias);
+    blk.qkv = r.linear(qkvWeight, qkvBias, 3 * d, d);
     blk.proj =
-        LinearLayer(r.matrix(p + n.proj + ".weight", d, d), r.vector(p + n.proj + ".bias", d));
+        r.linear(r.matrix(p + n.proj + ".weight", d, d), r.vector(p + n.proj + ".bias", d), d, d);
     blk.norm2 = r.layerNorm(p + n.norm2, d);
     const Shape fc1 = r.shape(p + n.fc1 + ".weight");
     if (fc1.size() != 2 || fc1[1] != d)
       r.fail(p + n.fc1 + ".weight",
              "is " + shapeText(fc1) + ", expected [M, " + std::to_string(d) + "]");
     const std::int64_t m = fc1[0];
-    blk.fc1 = LinearLayer(r.matrix(p + n.fc1 + ".weight", m, d), r.vector(p + n.fc1 + ".bias", m));
-    blk.fc2 = LinearLayer(r.matrix(p + n.fc2 + ".weight", d, m), r.vector(p + n.fc2 + ".bias", d));
+    blk.fc1 =
+        r.linear(r.matrix(p + n.fc1 + ".weight", m, d), r.vector(p + n.fc1 + ".bias", m), m, d);
+    blk.fc2 =
+        r.linear(r.matrix(p + n.fc2 + ".weight", d, m), r.vector(p + n.fc2 + ".bias", d), d, m);
     if (c.layerScale) {
       blk.layerScale1 = r.vector(p + n.ls1, d);
       blk.layerScale2 = r.vector(p + n.ls2, d);
@@ -300,6 +306,7 @@ std::shared_ptr<const TransformerWeights> readBeit(const TensorSource& source,
   if (patchRows != patchCols || patch.patchSize != patchRows)
     r.fail(n.patch + ".weight", "is no square patch kernel");
   w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
+  w.shapesOnly = options.shapesOnly;
   return std::make_shared<const TransformerWeights>(std::move(w));
 }
 

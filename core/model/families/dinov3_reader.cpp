@@ -51,6 +51,7 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   // q_bias/v_bias with k fixed at 0, periods not stored: recomputed as timm does).
   const bool timm = isTimmDinov3Port(source, path, prefix);
   FamilyTensors r(source, path, prefix, "DINOv3 layout");
+  r.setShapesOnly(options.shapesOnly);
   TransformerWeights w;
   TransformerConfig& c = w.config;
   const std::int64_t d = r.readWidthAndDepth(c, "a DINOv3 file");
@@ -95,7 +96,7 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
       r.fail("rope_embed.periods", "is " + shapeText(periodsShape) + ", expected [head dim / 4]");
     rope.periods = r.read("rope_embed.periods", periodsShape);
     for (float p : rope.periods) {
-      if (!(p > 0.0f)) r.fail("rope_embed.periods", "holds a period <= 0");
+      if (!(p > 0.0f) && !r.shapesOnly()) r.fail("rope_embed.periods", "holds a period <= 0");
     }
     const int headDim = rope.headDim();
     if (d % headDim != 0)
@@ -162,9 +163,9 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
       if (r.has(p + "attn.qkv.bias_mask"))
         qkvBias = qkvBias.cwiseProduct(r.vector(p + "attn.qkv.bias_mask", 3 * d));
     }
-    blk.qkv = LinearLayer(qkvWeight, qkvBias);
+    blk.qkv = r.linear(qkvWeight, qkvBias, 3 * d, d);
     blk.proj =
-        LinearLayer(r.matrix(p + "attn.proj.weight", d, d), r.vector(p + "attn.proj.bias", d));
+        r.linear(r.matrix(p + "attn.proj.weight", d, d), r.vector(p + "attn.proj.bias", d), d, d);
     blk.norm2 = r.layerNorm(p + "norm2", d);
     const std::string in = p + (swiglu ? "mlp.w1" : "mlp.fc1");
     const std::string out = p + (swiglu ? "mlp.w3" : "mlp.fc2");
@@ -174,8 +175,9 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
     const std::int64_t m = fc1[0];
     const auto layer = [&](const std::string& stem, std::int64_t rows, std::int64_t cols) {
       const RowMatrixF weight = r.matrix(stem + ".weight", rows, cols);
-      return LinearLayer(weight,
-                         ffnBias ? r.vector(stem + ".bias", rows) : VectorF(VectorF::Zero(rows)));
+      return r.linear(weight,
+                      ffnBias ? r.vector(stem + ".bias", rows) : VectorF(VectorF::Zero(rows)), rows,
+                      cols);
     };
     blk.fc1 = layer(in, m, d);
     if (swiglu) blk.fc1Gate = layer(p + "mlp.w2", m, d);

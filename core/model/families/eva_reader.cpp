@@ -235,7 +235,7 @@ void applyModelArgs(const Json& args, EvaArguments& a, const std::string& file) 
 // 0), AttentionRope's qkv + qkv.bias, or separate q_proj / k_proj / v_proj (EVA-02 B/L; no k bias
 // in EvaAttention).
 LinearLayer readQkv(FamilyTensors& r, const std::string& p, std::int64_t d) {
-  RowMatrixF weight(3 * d, d);
+  RowMatrixF weight;
   VectorF bias = VectorF::Zero(3 * d);
   if (r.has(p + "attn.qkv.weight")) {
     weight = r.matrix(p + "attn.qkv.weight", 3 * d, d);
@@ -245,22 +245,25 @@ LinearLayer readQkv(FamilyTensors& r, const std::string& p, std::int64_t d) {
       bias.head(d) = r.vector(p + "attn.q_bias", d);
       bias.tail(d) = r.vector(p + "attn.v_bias", d);
     }
-    return LinearLayer(weight, bias);
+    return r.linear(weight, bias, 3 * d, d);
   }
   static const char* const kNames[3] = {"attn.q_proj", "attn.k_proj", "attn.v_proj"};
+  if (!r.shapesOnly()) weight.resize(3 * d, d);
   for (int i = 0; i < 3; ++i) {
     const std::string stem = p + kNames[i];
-    weight.middleRows(i * d, d) = r.matrix(stem + ".weight", d, d);
+    const RowMatrixF part = r.matrix(stem + ".weight", d, d);  // empty in shapes-only mode
+    if (!r.shapesOnly()) weight.middleRows(i * d, d) = part;
     if (r.has(stem + ".bias")) bias.segment(i * d, d) = r.vector(stem + ".bias", d);
   }
-  return LinearLayer(weight, bias);
+  return r.linear(weight, bias, 3 * d, d);
 }
 
 LinearLayer readLinear(FamilyTensors& r, const std::string& stem, std::int64_t out,
                        std::int64_t in) {
   const RowMatrixF weight = r.matrix(stem + ".weight", out, in);
-  return LinearLayer(
-      weight, r.has(stem + ".bias") ? r.vector(stem + ".bias", out) : VectorF(VectorF::Zero(out)));
+  return r.linear(
+      weight, r.has(stem + ".bias") ? r.vector(stem + ".bias", out) : VectorF(VectorF::Zero(out)),
+      out, in);
 }
 
 // The MLP: timm SwiGLU (fc1_g silu-gated, fc1_x linear), GluMlp's packed fc1 [2M, D] (gate_last
@@ -286,7 +289,11 @@ bool readMlp(FamilyTensors& r, TransformerBlock& blk, const std::string& p, std:
     const RowMatrixF w = r.matrix(p + "mlp.fc1.weight", s1[0], d);
     const VectorF b = r.has(p + "mlp.fc1.bias") ? r.vector(p + "mlp.fc1.bias", s1[0])
                                                 : VectorF(VectorF::Zero(s1[0]));
-    if (gated) {  // GluMlp(gate_last=False): act(x1) * x2, x1 the first half of fc1's rows
+    if (r.shapesOnly()) {
+      blk.fc1 = LinearLayer::shapeOnly(static_cast<int>(hidden), static_cast<int>(d));
+      if (gated)
+        blk.fc1Gate = LinearLayer::shapeOnly(static_cast<int>(hidden), static_cast<int>(d));
+    } else if (gated) {  // GluMlp(gate_last=False): act(x1) * x2, x1 the first half of fc1's rows
       blk.fc1 = LinearLayer(w.topRows(hidden), b.head(hidden));
       blk.fc1Gate = LinearLayer(w.bottomRows(hidden), b.tail(hidden));
     } else {
@@ -336,6 +343,7 @@ std::shared_ptr<const TransformerWeights> readEva(const TensorSource& source,
   }
 
   FamilyTensors r(source, path, prefix, "timm eva.py layout (" + arch + ")");
+  r.setShapesOnly(options.shapesOnly);
   TransformerWeights w;
   TransformerConfig& c = w.config;
   const std::int64_t d = r.readWidthAndDepth(c, "an Eva file");

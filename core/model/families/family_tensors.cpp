@@ -26,12 +26,22 @@ FamilyTensors::Shape FamilyTensors::shape(const std::string& name) const {
   return t->shape;
 }
 
-std::vector<float> FamilyTensors::read(const std::string& name, const Shape& expected) {
+void FamilyTensors::check(const std::string& name, const Shape& expected) const {
   const Shape s = shape(name);
   Shape squeezed(s.begin(), s.end());
   while (squeezed.size() > expected.size() && squeezed.front() == 1)
     squeezed.erase(squeezed.begin());
   if (squeezed != expected) fail(name, "is " + shapeText(s) + ", expected " + shapeText(expected));
+}
+
+std::vector<float> FamilyTensors::read(const std::string& name, const Shape& expected) {
+  check(name, expected);
+  if (m_shapesOnly) {
+    m_used.insert(m_prefix + name);
+    std::size_t count = 1;
+    for (std::int64_t d : expected) count *= static_cast<std::size_t>(d);
+    return std::vector<float>(count, 0.0f);
+  }
   NpyArray a = m_source.read(m_prefix + name);
   for (float v : a.data) {
     if (!std::isfinite(v)) fail(name, "holds non-finite values (NaN or Inf)");
@@ -46,8 +56,19 @@ VectorF FamilyTensors::vector(const std::string& name, std::int64_t d) {
 }
 
 RowMatrixF FamilyTensors::matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
+  if (m_shapesOnly) {
+    check(name, {rows, cols});
+    m_used.insert(m_prefix + name);
+    return {};
+  }
   const std::vector<float> a = read(name, {rows, cols});
   return Eigen::Map<const RowMatrixF>(a.data(), rows, cols);
+}
+
+LinearLayer FamilyTensors::linear(const RowMatrixF& weight, const VectorF& bias, std::int64_t out,
+                                  std::int64_t in) const {
+  if (m_shapesOnly) return LinearLayer::shapeOnly(static_cast<int>(out), static_cast<int>(in));
+  return LinearLayer(weight, bias);
 }
 
 LayerNormWeights FamilyTensors::layerNorm(const std::string& stem, std::int64_t d) {
@@ -79,6 +100,7 @@ void FamilyTensors::finishWithPatchEmbedding(TransformerWeights& w,
   refuseLeftovers();
   w.config.patchSize = patch.patchSize;
   w.config.inChannels = patch.inChannels;
+  w.shapesOnly = m_shapesOnly;
   w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
 }
 
