@@ -4,6 +4,7 @@
 #include <QCoreApplication>
 #include <QSettings>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "ui/launch_options.h"
@@ -32,6 +33,8 @@ bool asksForHelpOrVersion(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As patchlens-cli: libzip's per-member mktime re-reads /etc/localtime while TZ is unset.
+  ::setenv("TZ", ":/etc/localtime", 0);
   if (asksForHelpOrVersion(argc, argv)) {
     QCoreApplication core(argc, argv);
     setApplicationIdentity();
