@@ -1,5 +1,6 @@
 #include <QtTest>
 
+#include "core/weights/npy_array.h"
 #include "core/weights/npz_archive.h"
 #include "tests/common/cli_process.h"
 #include "tests/common/reference_arrays.h"
@@ -26,6 +27,8 @@ class TestForwardBeit : public QObject {
   void forwardWithAttentionMatches_data();
   void forwardWithAttentionMatches();
   void infoNamesRelativeBias();
+  void predictMatchesHead_data();
+  void predictMatchesHead();
   void refusalsExitOne_data();
   void refusalsExitOne();
 
@@ -62,6 +65,45 @@ void TestForwardBeit::forwardWithAttentionMatches() {
     QVERIFY2(err <= (attention ? 1e-5 : 1e-4),
              qPrintable(QString("%1: %2").arg(QString::fromStdString(t.name)).arg(err)));
   }
+}
+
+void TestForwardBeit::predictMatchesHead_data() {
+  QTest::addColumn<QString>("model");
+  QTest::addColumn<QString>("weights");
+  QTest::addColumn<QString>("description");
+  QTest::newRow("timm Beit, avg + fc_norm") << "timm_rel_pth"
+                                            << "model.pth"
+                                            << "timm head(fc_norm(mean of the patch tokens))";
+  QTest::newRow("HF BeitForImageClassification, mean pooling")
+      << "hf_beit"
+      << "pytorch_model.bin"
+      << "HF classifier(pooler.layernorm(mean of patch tokens))";
+}
+
+// The logits of timm's own Beit (fc_norm of the patch mean, head) on each folder's 4x4 input;
+// hf_beit is that model renamed, whose BeitPooler with use_mean_pooling computes the same.
+void TestForwardBeit::predictMatchesHead() {
+  QFETCH(QString, model);
+  QFETCH(QString, weights);
+  QFETCH(QString, description);
+  const QString target = m_dir.filePath(model + "_logits.npz");
+  const test::CliResult r =
+      test::runCli({"predict", "--tensor", fixture(model + "/input_4x4.npy"), "--weights",
+                    fixture(model + "/" + weights), "--top", "3", "-o", target});
+  QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+  QCOMPARE(r.out.count('\n'), 3);
+  const NpyArray got = NpzArchive(target.toStdString()).read("logits");
+  const NpyArray want = readNpy(fixture(model + "/logits_4x4.npy").toStdString());
+  QCOMPARE(got.shape, want.shape);
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < want.data.size(); ++i) {
+    worst = std::max(worst, static_cast<double>(std::abs(got.data[i] - want.data[i])));
+    scale = std::max(scale, static_cast<double>(std::abs(want.data[i])));
+  }
+  QVERIFY2(worst <= 1e-4 * scale,
+           qPrintable(QString("logits: %1 (max|ref| %2)").arg(worst).arg(scale)));
+  const test::CliResult info = test::runCli({"info", fixture(model + "/" + weights)});
+  QVERIFY2(info.out.contains(description), qPrintable(info.out));
 }
 
 void TestForwardBeit::infoNamesRelativeBias() {

@@ -110,6 +110,18 @@ def hf_names(sd, depth, prefix, index_of):
     return out
 
 
+def write_head_logits(model, out):
+    """timm Beit's logits (forward_head: fc_norm(mean of the patch tokens), head) on the 4 x 4
+    input, for timm_rel_pth and its HF renaming hf_beit: HF's BeitPooler with use_mean_pooling
+    (modeling_beit.py: layernorm(hidden_states[:, 1:, :].mean(1))) and classifier compute the same
+    thing from the renamed tensors (pooler.layernorm = fc_norm, classifier = head)."""
+    for name in ("timm_rel_pth", "hf_beit"):
+        image = np.load(os.path.join(out, name, "input_4x4.npy"))
+        with torch.no_grad():
+            logits = model(torch.from_numpy(image)[None])[0]
+        np.save(os.path.join(out, name, "logits_4x4.npy"), logits.numpy().astype("<f4"))
+
+
 def main(src, data_dir):
     os.environ["TIMM_FUSED_ATTN"] = "0"
     sys.path.insert(0, src)
@@ -177,6 +189,8 @@ def main(src, data_dir):
                            "do_normalize": True, "image_mean": [0.5, 0.5, 0.5],
                            "image_std": [0.5, 0.5, 0.5]}, f, indent=1)
         write_case(name, "pytorch_model.bin", model, family, table + ": [distances, heads]")
+
+    write_head_logits(models["timm_rel_pth"], out)
 
     with open(os.path.join(out, "cases.tsv"), "w") as f:
         f.write("# case\tweights\tinput\texpected\tfamily\theads source\theads\tdepth\n")

@@ -23,6 +23,7 @@ class HeadReader {
       : m_source(source), m_path(std::move(path)), m_root(std::move(root)) {}
 
   bool has(const std::string& name) const { return m_source.find(m_root + name) != nullptr; }
+  const std::string& root() const { return m_root; }
   bool hasPrefix(const std::string& stem) const {
     for (const TensorInfo& t : m_source.tensors())
       if (t.name.rfind(m_root + stem, 0) == 0) return true;
@@ -274,10 +275,7 @@ std::optional<ClassifierHead> readClassifierHead(const TensorSource& source,
   const WeightKeys keys = resolveWeightKeys(source.tensors(), patchOptions, path);
   // timm's Beit and Eva (EVA-02, RoPE ViTs) share VisionTransformer's head: pool (global_pool
   // 'avg' by default: the patch mean, then fc_norm; 'token': norm(x)[:, 0]), head. HF's
-  // BeitForImageClassification (pooler.layernorm) is not compared against its module yet.
-  if (!config.relativePositionBias.empty() && keys.family != "timm ViT/DeiT/DINOv2")
-    return none("the classifier head of a " + config.family +
-                " is run for timm's Beit only (Hugging Face's pooler is not checked yet)");
+  // BeitForImageClassification / Data2VecVisionForImageClassification: below, with HF ViT.
   if (config.family.rfind("Meta DINOv3", 0) == 0)
     return none("Meta's DINOv3 layout is a backbone without a classifier head");
   const std::int64_t d = config.embedDim;
@@ -355,6 +353,28 @@ std::optional<ClassifierHead> readClassifierHead(const TensorSource& source,
       head.distillationBias = r.optionalVector("distillation_classifier.bias", c);
       head.pooling = HeadPooling::ClassAndDistillation;
       head.description = "HF (cls_classifier(x[:, 0]) + distillation_classifier(x[:, 1])) / 2";
+    } else if (!config.relativePositionBias.empty() && r.has("classifier.weight")) {
+      // BeitPooler (modeling_beit.py; Data2VecVisionPooler is the same): use_mean_pooling ->
+      // layernorm(hidden_states[:, 1:].mean(1)) with BeitModel's final layernorm an Identity;
+      // else hidden_states[:, 0] after that layernorm. Then classifier.
+      const std::string pooler = encoder.substr(r.root().size()) + "pooler.layernorm.";
+      const std::int64_t c = r.outputsOf("classifier.weight", d);
+      head.weight = r.matrix("classifier.weight", c, d);
+      head.bias = r.optionalVector("classifier.bias", c);
+      head.hasFcNorm = r.has(pooler + "weight");
+      if (head.hasFcNorm) {
+        if (config.finalNorm)
+          r.fail(pooler + "weight",
+                 "is BeitPooler's mean-pooling norm, but the encoder also has "
+                 "its final layernorm (use_mean_pooling makes it an Identity)");
+        head.fcNorm = {r.vector(pooler + "weight", d), r.vector(pooler + "bias", d)};
+        head.fcNormEps = config.layerNormEps;
+        head.pooling = HeadPooling::PatchMean;
+        head.description = "HF classifier(pooler.layernorm(mean of patch tokens))";
+      } else {
+        head.pooling = HeadPooling::ClassToken;
+        head.description = "HF classifier(layernorm(x)[:, 0])";
+      }
     } else if (r.has("classifier.weight")) {
       // The input width tells the pooling apart: D (ViT, DeiT) or 2D (Dinov2's cls + mean).
       const Shape s = r.shape("classifier.weight");
