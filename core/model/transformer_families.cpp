@@ -239,15 +239,24 @@ std::optional<Sidecar> readSidecar(const std::string& weightsPath, int width) {
   }
   // The native image size: timm model_args.img_size, else timm pretrained_cfg.input_size (timm
   // builds the model with it), else HF image_size (top level or vision_config).
-  const auto imageSize = [&](const nlohmann::json* scope, const char* key,
-                             const std::string& name) {
-    if (s.imageHeight == 0 && scope && scope->contains(key) &&
-        readImageSize((*scope)[key], s.imageHeight, s.imageWidth))
+  // The encoder's own keys are refused by name when they hold no size; pretrained_cfg.input_size
+  // is the preprocessing's (warned about there, its defaults kept).
+  const auto imageSize = [&](const nlohmann::json* scope, const char* key, const std::string& name,
+                             bool encoderKey = true) {
+    if (s.imageHeight != 0 || !scope || !scope->contains(key) || (*scope)[key].is_null()) return;
+    if (readImageSize((*scope)[key], s.imageHeight, s.imageWidth)) {
       s.imageSizeKey = "config.json " + name;
+    } else if (encoderKey) {
+      const nlohmann::json& v = (*scope)[key];
+      const std::string shown = v.is_number() ? configNumberText(v.get<double>()) : v.dump();
+      throw Error(s.file, name + " " + printable(shown.substr(0, 60)) +
+                              " is not an image size (a positive integer or [H, W] below "
+                              "1000000)");
+    }
   };
   imageSize(scopes[2], "img_size", "model_args.img_size");
   if (root.contains("pretrained_cfg") && root["pretrained_cfg"].is_object())
-    imageSize(&root["pretrained_cfg"], "input_size", "pretrained_cfg.input_size");
+    imageSize(&root["pretrained_cfg"], "input_size", "pretrained_cfg.input_size", false);
   imageSize(scopes[0], "image_size", "image_size");
   imageSize(scopes[1], "image_size", "vision_config.image_size");
   if (scopes[2] && scopes[2]->contains("no_embed_class") &&

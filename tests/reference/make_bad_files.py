@@ -616,6 +616,12 @@ def make_models():
         row(name, "forward {image} --weights {dir}/" + weights + " -o {out}.npz", 1,
             "holds non-finite values (NaN or Inf)")
 
+    # The encoder's own image-size keys (the native grid): never ignored when they hold no size.
+    timm("img_size_negative", {"model_args": {"num_heads": 2, "img_size": -224}})
+    row("img_size_negative", fwd, 1, "model_args.img_size -224 is not an image size")
+    timm("image_size_1e308", {"num_attention_heads": 2, "image_size": 1e308})
+    row("image_size_1e308", fwd, 1, "image_size 1e+308 is not an image size")
+
     with open(os.path.join(MODELS_OUT, "expected.tsv"), "w") as manifest:
         manifest.write("# folder\targuments\texit status\ttext of the one stderr line"
                        "\t(optional) text stdout holds\n")
