@@ -192,7 +192,12 @@ std::optional<Sidecar> readSidecar(const std::string& weightsPath, int width) {
     return std::nullopt;
   std::ifstream in(file);
   const nlohmann::json root = nlohmann::json::parse(in, nullptr, false);
-  if (root.is_discarded() || !root.is_object()) return std::nullopt;
+  // Heads, eps and sizes may be in it: an unreadable one is refused, not run as if absent.
+  if (root.is_discarded())
+    throw Error(file.string(),
+                "is not valid JSON (a NaN or Infinity literal is not JSON), so the "
+                "encoder's settings in it cannot be read");
+  if (!root.is_object()) return std::nullopt;
   // Vision settings live at the top (ViTConfig, timm), under vision_config (CLIPConfig,
   // SiglipConfig) or under model_args (timm hub configs).
   const nlohmann::json* scopes[3] = {&root, nullptr, nullptr};
