@@ -36,7 +36,6 @@ struct HfDinov3Settings {
   std::optional<std::int64_t> hidden, intermediate, layers, patch, channels, registers;
 };
 
-
 std::string modelTypeOf(const Json& config) {
   return config.contains("model_type") && config["model_type"].is_string()
              ? config["model_type"].get<std::string>()
