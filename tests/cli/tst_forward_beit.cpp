@@ -71,14 +71,10 @@ void TestForwardBeit::forwardWithAttentionMatches() {
 void TestForwardBeit::predictMatchesHead_data() {
   QTest::addColumn<QString>("model");
   QTest::addColumn<QString>("weights");
-  QTest::addColumn<QString>("description");
   QTest::newRow("timm Beit, avg + fc_norm") << "timm_rel_pth"
-                                            << "model.pth"
-                                            << "timm head(fc_norm(mean of the patch tokens))";
-  QTest::newRow("HF BeitForImageClassification, mean pooling")
-      << "hf_beit"
-      << "pytorch_model.bin"
-      << "HF classifier(pooler.layernorm(mean of patch tokens))";
+                                            << "model.pth";
+  QTest::newRow("HF BeitForImageClassification, mean pooling") << "hf_beit"
+                                                               << "pytorch_model.bin";
 }
 
 // The logits of timm's own Beit (fc_norm of the patch mean, head) on each folder's 4x4 input;
@@ -86,7 +82,6 @@ void TestForwardBeit::predictMatchesHead_data() {
 void TestForwardBeit::predictMatchesHead() {
   QFETCH(QString, model);
   QFETCH(QString, weights);
-  QFETCH(QString, description);
   const QString target = m_dir.filePath(model + "_logits.npz");
   const test::CliResult r =
       test::runCli({"predict", "--tensor", fixture(model + "/input_4x4.npy"), "--weights",
@@ -98,8 +93,6 @@ void TestForwardBeit::predictMatchesHead() {
   QCOMPARE(got.shape, want.shape);
   const double err = test::relativeError(got, want);
   QVERIFY2(err <= 1e-4, qPrintable(QString("logits: %1 x max|ref|").arg(err)));
-  const test::CliResult info = test::runCli({"info", fixture(model + "/" + weights)});
-  QVERIFY2(info.out.contains(description), qPrintable(info.out));
 }
 
 void TestForwardBeit::infoNamesRelativeBias() {
