@@ -410,7 +410,8 @@ void tst_TransformerViews::viewMenuRaisesATabbedDock() {
 }
 
 // View ▸ Transformer Layout at 1366 x 768: attention on the left with tiles one can click,
-// the three depth docks tabbed below it, all four reachable.
+// distance and token norms tabbed below it, the DINOv2 PCA dock in front on the right (its
+// whole height: in the left column's lower half its panels were stamps), all four reachable.
 void tst_TransformerViews::transformerLayoutFitsALaptop() {
   m_window->resize(1366, 768);
   QVERIFY(openModel());
@@ -424,7 +425,13 @@ void tst_TransformerViews::transformerLayoutFitsALaptop() {
   QCOMPARE(m_window->dockWidgetArea(distance), Qt::LeftDockWidgetArea);
   QVERIFY(attention->isVisible() && distance->isVisible());
   const QList<QDockWidget*> tabs = m_window->tabifiedDockWidgets(distance);
-  QCOMPARE(tabs.size(), 2);
+  QCOMPARE(tabs.size(), 1);
+  QCOMPARE(tabs.front()->objectName(), QStringLiteral("tokenNormsDock"));
+  auto* pca = m_window->findChild<QDockWidget*>(QStringLiteral("foregroundPcaDock"));
+  QVERIFY(pca);
+  QCOMPARE(m_window->dockWidgetArea(pca), Qt::RightDockWidgetArea);
+  QVERIFY(pca->isVisible() && !pca->visibleRegion().isEmpty());
+  QVERIFY2(pca->height() >= 768 / 2, qPrintable(QString::number(pca->height())));
   FigureWidget* figure = views()->attentionPanel()->figureWidget();
   QVERIFY2(figure->width() >= 260 && figure->height() >= 200,
            qPrintable(QStringLiteral("%1 x %2").arg(figure->width()).arg(figure->height())));
