@@ -362,13 +362,13 @@ int runClassifierCommand(const CommandLine& cl, std::ostream& out, std::ostream&
     return 0;
   }
   if (cl.similarTo.empty()) {
-    runExplain(cl, run.model, run.input, run.inputName, out);
+    runExplain(cl, run.model, run.input, run.inputName, out, nullptr, &err);
     return 0;
   }
   ClassifierInput b(cl, cl.similarTo, !cl.tensorPath.empty());
   b.preprocessFor(cl, run.model.encoder->patchWeights(), err);
   const SimilarToInput similarTo{std::move(b.tensor), b.name};
-  runExplain(cl, run.model, run.input, run.inputName, out, &similarTo);
+  runExplain(cl, run.model, run.input, run.inputName, out, &similarTo, &err);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "core/analysis/relevance.h"
 #include "core/io/error.h"
 #include "core/model/backward/transformer_backward.h"
+#include "core/model/nonfinite.h"
 #include "core/weights/npz_writer.h"
 
 namespace patchlens::cli {
@@ -77,7 +78,8 @@ void checkExplainOptions(const CommandLine& cl) {
 }
 
 void runExplain(const CommandLine& cl, const ClassifierModel& model, const ChwTensor& input,
-                const std::string& inputName, std::ostream& out, const SimilarToInput* similarTo) {
+                const std::string& inputName, std::ostream& out, const SimilarToInput* similarTo,
+                std::ostream* err) {
   const auto start = std::chrono::steady_clock::now();
   const std::string& path = cl.config.weights.source;
   const TransformerConfig& c = model.weights->config;
@@ -152,6 +154,36 @@ void runExplain(const CommandLine& cl, const ClassifierModel& model, const ChwTe
                       });
   const RowMatrixF cam = gradCamMap(trace.blocks.back().normed1, grads.gradLastNormed1, rows, cols);
   const RowMatrixF relevanceMap = relevance.map(c.classToken, rows, cols);
+
+  // Overflowing weights or a subnormal std end in NaN: never written with exit 0 (issue 24).
+  std::int64_t nonFinite = 0;
+  std::string firstNonFinite;
+  const auto count = [&](const std::string& name, const float* data, std::size_t size) {
+    const std::int64_t bad = countNonFinite(data, size);
+    if (bad > 0 && firstNonFinite.empty()) firstNonFinite = name;
+    nonFinite += bad;
+  };
+  const auto size = [](const auto& m) { return static_cast<std::size_t>(m.size()); };
+  count("the final tokens", trace.final.data(), size(trace.final));
+  count("logits", logits.data(), size(logits));
+  count("target", &target, 1);
+  for (std::size_t l = grads.gradTokens.size(); l-- > 0;)
+    count("grad_tokens_" + std::to_string(l), grads.gradTokens[l].data(),
+          size(grads.gradTokens[l]));
+  for (std::size_t l = 0; l < gradAttention.size(); ++l)
+    for (const RowMatrixF& h : gradAttention[l])
+      count("grad_attention_" + std::to_string(l + 1), h.data(), size(h));
+  count("gradcam", cam.data(), size(cam));
+  count("relevance", relevanceMap.data(), size(relevanceMap));
+  if (nonFinite > 0) {
+    const std::string file =
+        model.encoder->patchWeights().file.empty() ? inputName : model.encoder->patchWeights().file;
+    const std::string what = std::to_string(nonFinite) +
+                             " non-finite values (NaN/Inf) in explain's arrays, first in " +
+                             firstNonFinite;
+    if (!cl.allowNonFinite) throw Error(file, what + "; --allow-nonfinite writes them anyway");
+    if (err) *err << "patchlens-cli: warning: " << printable(file) << ": " << what << "\n";
+  }
 
   NpzWriter npz(cl.output);
   if (model.head) npz.add("logits", {logits.size()}, logits.data());

@@ -21,9 +21,10 @@ void checkExplainOptions(const CommandLine& cl);
 // Forward with activations kept, the exact backward from the target (logits[K], K = --class or
 // the top class; or --target similar:R,C; or --target similar-to B with `similarTo`), and -o
 // OUT.npz with logits, class, target, grad_tokens_L, grad_attention_L, gradcam and relevance.
-// One summary line on stdout.
+// One summary line on stdout. NaN/Inf in what it would write is refused (with --allow-nonfinite:
+// written, one warning on *err).
 void runExplain(const CommandLine& cl, const ClassifierModel& model, const ChwTensor& input,
                 const std::string& inputName, std::ostream& out,
-                const SimilarToInput* similarTo = nullptr);
+                const SimilarToInput* similarTo = nullptr, std::ostream* err = nullptr);
 
 }  // namespace patchlens::cli

@@ -6,6 +6,7 @@
 
 #include "core/io/error.h"
 #include "core/model/initializers.h"
+#include "core/model/nonfinite.h"
 #include "core/model/transformer_families.h"
 #include "core/weights/npz_writer.h"
 #include "core/weights/tensor_source_factory.h"
@@ -59,6 +60,13 @@ void runPredict(const CommandLine& cl, const ClassifierModel& model, const ChwTe
   }
   const VectorF logits = head.logits(result.final, c);
   const VectorF probabilities = softmax(logits);
+  // NaN logits would rank and print as classes with exit 0 (issue 24): refused, or warned.
+  if (const std::int64_t bad =
+          countNonFinite(logits.data(), static_cast<std::size_t>(logits.size()))) {
+    const std::string what = std::to_string(bad) + " non-finite logits (NaN/Inf)";
+    if (!cl.allowNonFinite) throw Error(path, what + "; --allow-nonfinite prints them anyway");
+    err << "patchlens-cli: warning: " << printable(path) << ": " << what << "\n";
+  }
   const int classes = head.classes();
   std::vector<int> order(static_cast<std::size_t>(classes));
   std::iota(order.begin(), order.end(), 0);

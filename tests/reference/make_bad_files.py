@@ -429,6 +429,9 @@ def make_models():
     row("weights_overflow", fwd, 1, "non-finite values (NaN/Inf) in the output, first appearing in tokens_1")
     row("weights_overflow", fwd + " --allow-nonfinite", 0,
         "warning: {dir}/model.safetensors: ")
+    ex = "explain {image} " + st + " --target similar:0,0 -o {out}.npz"
+    row("weights_overflow", ex, 1, "non-finite values (NaN/Inf) in explain's arrays, first in the final tokens")
+    row("weights_overflow", ex + " --allow-nonfinite", 0, "warning: {dir}/model.safetensors: ")
     def patch_overflow(state):
         state["patch_embed.proj.weight"] = np.full_like(state["patch_embed.proj.weight"], 3e38)
     timm("patch_overflow", heads2, edit=patch_overflow)
