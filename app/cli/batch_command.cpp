@@ -172,12 +172,6 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   const auto start = Clock::now();
   // Output names come from the whole sorted list, so every shard names a file the same way.
   const std::vector<std::string> everyInput = listBatchInputs(options.inputDir, options.recursive);
-  std::error_code ec;
-  fs::create_directories(options.outputDir, ec);
-  if (ec || !fs::is_directory(options.outputDir)) {
-    throw Error(options.outputDir,
-                "cannot create the output directory" + (ec ? ": " + ec.message() : std::string()));
-  }
   const std::vector<fs::path> everyOutput =
       outputPaths(everyInput, fs::path(options.inputDir), fs::path(options.outputDir));
   const auto [shardFirst, shardLast] =
@@ -231,6 +225,14 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
   if (options.pool == FeaturePool::Cls && (!vit || vit->config().prefixTokenNames().empty() ||
                                            vit->config().prefixTokenNames().front() != "cls")) {
     throw Error(options.config.weights.source, "the model has no cls token; use --pool mean");
+  }
+  // Created only once the weights, the preprocessing and the budgets are accepted: a refusal
+  // leaves nothing behind.
+  std::error_code ec;
+  fs::create_directories(options.outputDir, ec);
+  if (ec || !fs::is_directory(options.outputDir)) {
+    throw Error(options.outputDir,
+                "cannot create the output directory" + (ec ? ": " + ec.message() : std::string()));
   }
   const GridSize grid =
       PatchEmbedding::gridFor(preprocessConfig.height, preprocessConfig.width, weights.patchSize,

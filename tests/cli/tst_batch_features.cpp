@@ -253,7 +253,12 @@ void TestBatchFeatures::badFeatureRequests() {
       runCli({"batch", images, "-o", out, "--weights", kWeights, "--layer", "9"});
   QCOMPARE(deep.exitCode, 2);
   QVERIFY2(deep.err.contains("--layer needs 0..3"), qPrintable(deep.err));
-  QVERIFY(!QFileInfo::exists(QDir(out).filePath("img00.npy")));
+  // A budget refusal too; none of them leaves even the output directory behind.
+  const CliResult budget = runCli(
+      {"batch", images, "-o", out, "--weights", kWeights, "--layer", "1", "--max-memory-mb", "1"});
+  QCOMPARE(budget.exitCode, 1);
+  QCOMPARE(budget.err.count("error:"), 1);
+  QVERIFY2(!QFileInfo::exists(out), "a refused batch created its output directory");
 }
 
 QTEST_GUILESS_MAIN(TestBatchFeatures)
