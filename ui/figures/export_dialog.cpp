@@ -88,14 +88,8 @@ QString& lastExportDirectory() {
 
 // Kinds drawn from the tokens of the layer on screen: their command needs --layer.
 bool dependsOnLayer(const PlotKind& kind) {
+  if (kind.drawsTokens()) return true;
   switch (kind.type) {
-    case PlotType::Channel:
-    case PlotType::Token:
-    case PlotType::TokenLine:
-    case PlotType::Channels:
-    case PlotType::Similarity:
-    case PlotType::Histogram:
-    case PlotType::Pca:
     case PlotType::AttentionDistance:  // marks the layer's block
     case PlotType::TokenNorms:         // marks the layer
     case PlotType::Reconstruction:     // refused away from the patch embedding

@@ -120,13 +120,18 @@ void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
     out.noalias() = p * v;
   }
   RowMatrixF projected;
-  if (block.attnNorm.weight.size() > 0) {  // sub-LN before proj
+  // layer(subNorm(in)) for the sub-LN families (attn.norm before proj, mlp.norm before fc2).
+  const auto applyAfterSubNorm = [&](const LinearLayer& layer, const LayerNormWeights& subNorm,
+                                     const RowMatrixF& in) {
+    if (subNorm.weight.size() == 0) {
+      layer.apply(in, projected, LinearEpilogue::None, packed);
+      return;
+    }
     RowMatrixF normed;
-    layerNorm(a.context, normed, block.attnNorm, c.layerNormEps);
-    block.proj.apply(normed, projected, LinearEpilogue::None, packed);
-  } else {
-    block.proj.apply(a.context, projected, LinearEpilogue::None, packed);
-  }
+    layerNorm(in, normed, subNorm, c.layerNormEps);
+    layer.apply(normed, projected, LinearEpilogue::None, packed);
+  };
+  applyAfterSubNorm(block.proj, block.attnNorm, a.context);
   addScaled(x, projected, block.layerScale1);
   a.middle = x;
   layerNorm(x, a.normed2, block.norm2, c.layerNormEps);
@@ -149,13 +154,7 @@ void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
       }
     }
   }
-  if (block.mlpNorm.weight.size() > 0) {  // sub-LN before fc2
-    RowMatrixF normed;
-    layerNorm(a.hidden, normed, block.mlpNorm, c.layerNormEps);
-    block.fc2.apply(normed, projected, LinearEpilogue::None, packed);
-  } else {
-    block.fc2.apply(a.hidden, projected, LinearEpilogue::None, packed);
-  }
+  applyAfterSubNorm(block.fc2, block.mlpNorm, a.hidden);
   addScaled(x, projected, block.layerScale2);
 }
 
