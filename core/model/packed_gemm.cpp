@@ -278,6 +278,35 @@ PATCHLENS_AVX512 void packMicroRowAvx512(const float* const* rows, int count, in
   }
 }
 
+// multiplyPanels on the AVX-512 kernel: every panel, K in one pass, tiles down the rows.
+PATCHLENS_AVX512 void multiplyPanelsAvx512(const float* packedX, int rows, float* out,
+                                           std::size_t rowStride, int depth, int outputs,
+                                           const float* panels, const float* paddedBias) {
+  const int tiles = (rows + kTileRows - 1) / kTileRows;
+  const int panelCount = (outputs + kPanelWidth - 1) / kPanelWidth;
+  for (int p = 0; p < panelCount; ++p) {
+    const int columns = std::min(kPanelWidth, outputs - p * kPanelWidth);
+    const auto mask0 = static_cast<__mmask16>(columns >= 16 ? 0xFFFF : (1u << columns) - 1u);
+    const auto mask1 = static_cast<__mmask16>(columns >= 32   ? 0xFFFF
+                                              : columns <= 16 ? 0u
+                                                              : (1u << (columns - 16)) - 1u);
+    const float* weights = panels + static_cast<std::size_t>(p) * depth * kPanelWidth;
+    const float* bias = paddedBias + static_cast<std::size_t>(p) * kPanelWidth;
+    for (int t = 0; t < tiles; ++t) {
+      const int tileRows = std::min(kTileRows, rows - t * kTileRows);
+      const float* a = packedX + static_cast<std::size_t>(t) * depth * kTileRows;
+      float* o = out + static_cast<std::size_t>(t) * kTileRows * rowStride +
+                 static_cast<std::size_t>(p) * kPanelWidth;
+      if (tileRows == kTileRows) {
+        tile<kTileRows>(a, weights, bias, depth, o, rowStride, mask0, mask1, false);
+      } else {
+        partialTile(std::make_integer_sequence<int, kTileRows - 1>(), tileRows, a, weights, bias,
+                    depth, o, rowStride, mask0, mask1, false);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void PackedGemm::packMicroRow(const float* const* rows, int count, int columns, float* dst) {
@@ -303,6 +332,18 @@ void PackedGemm::multiply(const float* packedX, int rows, float* out, std::size_
   multiplyAvx512(packedX, rows, out, rowStride, panelBegin, panelEnd, m_depth, m_outputs,
                  m_blocking.depthSlice, m_packedWeights, m_paddedBias, streamOutput);
   if (streamOutput) _mm_sfence();  // the streamed rows are visible before the caller reads
+}
+
+void PackedGemm::multiplyPanels(Kernel kernel, const float* packedX, int rows, float* out,
+                                std::size_t rowStride, int depth, int outputs, const float* panels,
+                                const float* paddedBias) {
+  const int panelCount = (outputs + kPanelWidth - 1) / kPanelWidth;
+  if (kernel == Kernel::Avx2) {
+    detail::multiplyAvx2(packedX, rows, out, rowStride, 0, panelCount, depth, outputs, depth,
+                         panels, paddedBias);
+    return;
+  }
+  multiplyPanelsAvx512(packedX, rows, out, rowStride, depth, outputs, panels, paddedBias);
 }
 
 }  // namespace patchlens

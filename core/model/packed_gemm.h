@@ -78,6 +78,14 @@ class PackedGemm {
   // explaining needs no transposed copy of the weights. Threads split the depth.
   void multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const;
 
+  // The same kernels over panels the caller packed itself (the attention's keys and values,
+  // repacked per block): out[r, :] = packedX[r, :] W^T + bias for r < rows, with W in
+  // `panels` = [ceil(outputs / 32)][depth][32] and bias ceil(outputs / 32) * 32 floats. K is
+  // one slice (no blocking: the attention's depths are dh and one key tile). Needs a kernel.
+  static void multiplyPanels(Kernel kernel, const float* packedX, int rows, float* out,
+                             std::size_t rowStride, int depth, int outputs, const float* panels,
+                             const float* paddedBias);
+
  private:
   int m_depth = 0;
   int m_outputs = 0;

@@ -108,7 +108,7 @@ ResourcePlan embeddingPlan(const PreprocessConfig& input, std::int64_t patches,
 }
 
 double attentionScratchBytes(std::int64_t tokens, int heads, bool materialised) {
-  if (!materialised) return 0.0;  // one 64 x 256 tile per thread: inside the block scratch
+  if (!materialised) return 0.0;  // packed k, v and a tile per thread: in the block scratch
   return double(heads) * double(tokens) * double(tokens) * sizeof(float);
 }
 
@@ -125,8 +125,9 @@ ResourcePlan forwardPlan(const TransformerConfig& c, std::int64_t gridRows, std:
   // Kept: tokens_0..depth, final, the patch embedding, the patch matrix (C*P*P per patch).
   const double patchLength = double(c.inChannels) * c.patchSize * c.patchSize;
   const double kept = (layers + 1.0) * t * d * row + patches * (d + patchLength) * row;
-  // One block's scratch: normed D, qkv 3D, context D, projection D, MLP hidden M, packed copy.
-  const double scratch = t * (7.0 * d + 2.0 * c.mlpDim) * row;
+  // One block's scratch: normed D, qkv 3D, context D, projection D, MLP hidden M, packed copy,
+  // the blocked attention's packed keys and values (2D).
+  const double scratch = t * (9.0 * d + 2.0 * c.mlpDim) * row;
   plan.activationBytes = kept + scratch;
   // The weights as loaded: blocks (qkv, projection, MLP, norms), patch embedding, positions.
   const double m = c.mlpDim;

@@ -14,9 +14,10 @@
 namespace patchlens {
 namespace {
 
-// Blocked attention tiles: 64 queries x 256 keys of scores (64 KB) stay in L2 beside the
-// query tile and the accumulator (16 KB each at d = 64); Eigen's packing buffers for products
-// this small live on the stack, so nothing inside the parallel region allocates.
+// Blocked attention tiles on hosts without a packed kernel (elsewhere FlashAttention runs):
+// 64 queries x 256 keys of scores (64 KB) stay in L2 beside the query tile and the
+// accumulator (16 KB each at d = 64); Eigen's packing buffers for products this small live on
+// the stack, so nothing inside the parallel region allocates.
 constexpr Eigen::Index kQueryTile = 64;
 constexpr Eigen::Index kKeyTile = 256;
 
@@ -124,6 +125,12 @@ void TransformerBlock::attention(const TransformerConfig& config, BlockScratch& 
 // online softmax (running max and sum per query row; the accumulator is rescaled when the max
 // grows) and divides by the sum once at the end. Memory: the context plus one tile per thread.
 void TransformerBlock::blockedAttention(const TransformerConfig& config, BlockScratch& s) const {
+  if (FlashAttention::kernel()) {  // the same online softmax on the register-tile kernels
+    s.probabilities.clear();
+    s.probabilities.shrink_to_fit();
+    s.flash.run(s.qkv, config.numHeads, config.headDim(), s.positionBias, s.context);
+    return;
+  }
   const Eigen::Index tokens = s.qkv.rows();
   const int heads = config.numHeads;
   const Eigen::Index headDim = config.headDim();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/model/eigen_types.h"
+#include "core/model/flash_attention.h"
 #include "core/model/linear_layer.h"
 #include "core/model/transformer_config.h"
 
@@ -45,7 +46,8 @@ struct BlockScratch {
   // left empty.
   bool keepProbabilities = true;
   std::vector<RowMatrixF> probabilities;  // one [T x T] per head
-  std::vector<AttentionTile> tiles;       // one per thread (blocked attention)
+  std::vector<AttentionTile> tiles;       // one per thread (blocked attention, Eigen)
+  FlashAttention flash;  // the blocked attention on the packed kernels (AVX-512 / AVX2 hosts)
   std::vector<float> packed;
   const RopeGrid* rope = nullptr;  // RoPE families: this input's grid, set by the forward
   int ropeBlock = 0;               // the block being run (RoPE-Mixed has angles per block)
