@@ -22,7 +22,7 @@ keys plus Gemma3VisionModel's clip.projector_type "gemma3", layer_norm_epsilon 1
 Writes DATA_DIR/gguf_gemma3/: siglip_tower/{mmproj.gguf, input_4x4.npy, expected_4x4.npz} (its
 native 4x4 grid; clip.cpp resizes every image to it) and bad/*.gguf with bad/expected.tsv, each
 refused by name: another projector type, an unknown clip.* key, use_gelu false, a block count
-the tensors disagree with, an extra tensor.
+the tensors disagree with, an extra tensor; and clip.use_silu in a llava mmproj.
 """
 import math
 import os
@@ -179,6 +179,11 @@ def main(data_dir):
             "clip.vision.block_count is 2 but the tensors give 1")
     refused("extra_tensor.gguf", dict(small_state, **{"v.blk.0.attn_q_norm.weight": np.ones(16, np.float32)}),
             small_meta, "tensor 'v.blk.0.attn_q_norm.weight' is not understood")
+    # Any tower: a SiLU MLP (clip.use_silu) is not run, never taken for QuickGELU.
+    refused("llava_silu.gguf", small_state,
+            dict(small_meta, **{"clip.projector_type": "mlp", "clip.use_gelu": False,
+                                "clip.use_silu": True}),
+            "GGUF metadata clip.use_silu: a SiLU MLP in the vision tower is not run by PatchLens")
     with open(os.path.join(out, "bad", "expected.tsv"), "w") as f:
         for row in bad:
             f.write("\t".join(row) + "\n")
