@@ -76,7 +76,14 @@ const FamilyRules kFamilyRules[] = {
       {"params/txt/", kText},  // big_vision SigLIP: the image tower under params/img/
       {"params/t", "contrastive temperature"},
       {"params/b", "contrastive bias (SigLIP)"}}},
-    {"llama.cpp CLIP (GGUF)", {{"mm.", "multimodal projector into the language model"}}},
+    // Gemma 3's projector (clip_graph_siglip after build_vit: 4x4 average pool, RMS norm with
+    // soft_emb_norm, input_projection into the language model), named before the llava rule.
+    {"llama.cpp CLIP (GGUF)",
+     {{"mm.soft_emb_norm.weight",
+       "Gemma 3 projector: RMS norm of the pooled tokens, into the language model"},
+      {"mm.input_projection.weight",
+       "Gemma 3 projector: 4x4 average pool, then this projection into the language model"},
+      {"mm.", "multimodal projector into the language model"}}},
     // timm beit.py (global_pool='avg': fc_norm on the mean of the patches; the unilm
     // pre-training files' mask_token), HF modeling_beit.py / modeling_data2vec_vision.py
     // (BeitPooler's layernorm under use_mean_pooling, classifier, embeddings.mask_token).

@@ -205,10 +205,21 @@ void TransformerBlock::blockedAttention(const TransformerConfig& config, BlockSc
   if (failure) std::rethrow_exception(failure);
 }
 
+// Post-norm blocks only: the branch's output (in projected) through its norm before the residual
+// add, x + norm(branch(x)); normed is free by then (both branches have read it).
+void TransformerBlock::branchOutput(const TransformerConfig& config, const LayerNormWeights& norm,
+                                    BlockScratch& s) const {
+  if (!config.postNorm) return;
+  layerNorm(s.projected, s.normed, norm, config.layerNormEps);
+  s.projected.swap(s.normed);
+}
+
 void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
                                BlockScratch& s) const {
-  layerNorm(x, s.normed, norm1, config.layerNormEps);
-  qkv.apply(s.normed, s.qkv, LinearEpilogue::None, s.packed);
+  // Post-norm (timm EvaBlockPostNorm): the branches read x itself; norm1 / norm2 normalise the
+  // branch outputs instead (branchOutput below).
+  if (!config.postNorm) layerNorm(x, s.normed, norm1, config.layerNormEps);
+  qkv.apply(config.postNorm ? x : s.normed, s.qkv, LinearEpilogue::None, s.packed);
   // RoPE hook: rotate q and k of the patches before q.k^T (rope_embedding.cpp).
   if (s.rope) s.rope->apply(s.qkv, config.numHeads, s.ropeBlock);
   // q, k, v as both attention paths read them (each scales q by 1/sqrt(dh) itself).
@@ -224,15 +235,17 @@ void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
     context = &s.normed;
   }
   proj.apply(*context, s.projected, LinearEpilogue::None, s.packed);
+  branchOutput(config, norm1, s);
   if (layerScale1.size() > 0) {
     x += s.projected * layerScale1.asDiagonal();
   } else {
     x += s.projected;
   }
-  layerNorm(x, s.normed, norm2, config.layerNormEps);
-  fc1.apply(s.normed, s.hidden, epilogueFor(config.activation), s.packed);
+  if (!config.postNorm) layerNorm(x, s.normed, norm2, config.layerNormEps);
+  const RowMatrixF& mlpInput = config.postNorm ? x : s.normed;
+  fc1.apply(mlpInput, s.hidden, epilogueFor(config.activation), s.packed);
   if (config.activation == Activation::SwiGlu) {  // SwiGLU hook: hidden = silu(w1 x) * (w2 x)
-    fc1Gate.apply(s.normed, s.gate, LinearEpilogue::None, s.packed);
+    fc1Gate.apply(mlpInput, s.gate, LinearEpilogue::None, s.packed);
     s.hidden.array() = s.hidden.array() / (1.0f + (-s.hidden.array()).exp()) * s.gate.array();
   }
   const RowMatrixF* hidden = &s.hidden;
@@ -241,6 +254,7 @@ void TransformerBlock::forward(RowMatrixF& x, const TransformerConfig& config,
     hidden = &s.gate;
   }
   fc2.apply(*hidden, s.projected, LinearEpilogue::None, s.packed);
+  branchOutput(config, norm2, s);
   if (layerScale2.size() > 0) {
     x += s.projected * layerScale2.asDiagonal();
   } else {

@@ -59,6 +59,8 @@ struct BlockScratch {
 
 // One pre-norm ViT block, the canonical layout every family is converted into:
 // x = x + ls1 * proj(attn(norm1(x))); x = x + ls2 * fc2(act(fc1(norm2(x)))).
+// TransformerConfig::postNorm (timm EvaBlockPostNorm): x = x + norm1(proj(attn(x))), then
+// x = x + norm2(fc2(act(fc1(x)))).
 class TransformerBlock {
  public:
   LayerNormWeights norm1, norm2;
@@ -81,6 +83,8 @@ class TransformerBlock {
  private:
   void attention(const TransformerConfig& config, BlockScratch& scratch) const;
   void blockedAttention(const TransformerConfig& config, BlockScratch& scratch) const;
+  void branchOutput(const TransformerConfig& config, const LayerNormWeights& norm,
+                    BlockScratch& scratch) const;
 };
 
 LinearEpilogue epilogueFor(Activation activation);

@@ -39,6 +39,7 @@ struct TransformerConfig {
   bool preNorm = false;     // a LayerNorm before the first block (CLIP ln_pre, timm norm_pre)
   bool layerScale = false;  // ls1/ls2 (DINOv2)
   bool finalNorm = true;    // the final LayerNorm (norm, layernorm, ln_post, post_layernorm)
+  bool postNorm = false;    // blocks x + norm(branch(x)) (timm eva.py EvaBlockPostNorm)
   // How many of the prefix tokens (in token order) have a row in the position table; the
   // table is [positionPrefixRows + N x D]. timm's no_embed_class is positionPrefixRows = 0.
   int positionPrefixRows = 0;

@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "core/io/error.h"
 #include "core/model/families/beit_reader.h"
 #include "core/model/families/dinov3_reader.h"
 #include "core/model/families/eva_reader.h"
+#include "core/model/families/gguf_vision_tower.h"
 #include "core/model/families/hf_dinov3_reader.h"
 #include "core/model/families/naflex_refusal.h"
 #include "core/model/family_tensor_rules.h"
@@ -632,11 +634,15 @@ void readGoogleBlock(Reader& r, TransformerBlock& blk, const std::string& p, std
 
 // llama.cpp's CLIP vision encoder (clip.cpp, mmproj files): HF CLIP/SigLIP renamed by its
 // converters; sizes, eps and activation from the GGUF metadata (clip.use_gelu: ggml_gelu, the
-// tanh approximation; else ggml_gelu_quick).
+// tanh approximation; else ggml_gelu_quick). The projector type names the tower
+// (families/gguf_vision_tower): llava's CLIP, or Gemma 3's SigLIP (no class token, no pre-LN,
+// v.post_ln; the same build_vit), others refused by name.
 void readGguf(const Reader& r, const TensorSource& source, Build& b, std::int64_t d) {
   TransformerConfig& c = b.w.config;
   const auto* gguf = dynamic_cast<const GgufFile*>(&source);
-  c.family = "llama.cpp CLIP (GGUF)";
+  const GgufVisionTower tower =
+      gguf ? ggufVisionTower(*gguf, r.path()) : GgufVisionTower{"llama.cpp CLIP (GGUF)", {}, false};
+  c.family = tower.family;
   c.depth = r.countBlocks("v.blk.", '.');
   c.classToken = r.has("v.class_embd");
   c.preNorm = r.has("v.pre_ln.weight");
@@ -656,6 +662,16 @@ void readGguf(const Reader& r, const TensorSource& source, Build& b, std::int64_
         b.heads = headCount(*heads, "clip.vision.attention.head_count");
         b.headsSource = "GGUF metadata clip.vision.attention.head_count";
       }
+      // Gemma 3: the sizes its converter writes must be the tensors' (else refused by name).
+      const auto agrees = [&](const char* key, std::int64_t value) {
+        const auto stored = gguf->metaNumber(key);
+        if (tower.gemma3 && stored && *stored != static_cast<double>(value))
+          throw ConfigValueError(std::string(key) + " is " +
+                                 (std::ostringstream() << *stored).str() +
+                                 " but the tensors give " + std::to_string(value));
+      };
+      agrees("clip.vision.block_count", c.depth);
+      agrees("clip.vision.embedding_length", d);
     } catch (const ConfigValueError& e) {
       throw Error(r.path(), std::string("GGUF metadata ") + e.what());
     }

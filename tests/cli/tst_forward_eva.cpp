@@ -16,7 +16,8 @@ QString fixture(const QString& relative) {
 }  // namespace
 
 // patchlens-cli forward --attention and info on timm eva.py checkpoints (tests/data/eva, from
-// timm's own Eva): EVA-02 CLIP and Naver RoPE-Mixed with absolute positions, at the native grid
+// timm's own Eva): EVA-02 CLIP, Naver RoPE-Mixed with absolute positions and EVA-02 enormous's
+// post-norm blocks, at the native grid
 // and a non-square one; predict against eva.py's own logits; a file with a tensor eva.py does not
 // have exits 1, naming it.
 class TestForwardEva : public QObject {
@@ -39,7 +40,7 @@ class TestForwardEva : public QObject {
 void TestForwardEva::forwardWithAttentionMatches_data() {
   QTest::addColumn<QString>("model");
   QTest::addColumn<QString>("grid");
-  for (const char* model : {"eva02_base_clip", "naver_rope_mixed_ape"}) {
+  for (const char* model : {"eva02_base_clip", "naver_rope_mixed_ape", "eva02_enormous"}) {
     QTest::newRow((std::string(model) + " native 4x4").c_str()) << model << "4x4";
     QTest::newRow((std::string(model) + " non-square 3x5").c_str()) << model << "3x5";
   }
@@ -61,7 +62,7 @@ void TestForwardEva::predictMatchesTimmHead_data() {
   QTest::addColumn<QString>("model");
   for (const char* model :
        {"eva02_tiny", "eva02_base_clip", "eva_giant", "sbb_rope_reg1", "naver_rope_axial",
-        "naver_rope_mixed_ape", "pe_spatial_tiny", "pe_lang_gigantic"})
+        "naver_rope_mixed_ape", "pe_spatial_tiny", "pe_lang_gigantic", "eva02_enormous"})
     QTest::newRow(model) << model;
 }
 

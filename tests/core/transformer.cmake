@@ -9,6 +9,9 @@ patchlens_add_qtest(tst_dinov3 SOURCES tst_dinov3.cpp LIBS patchlens_core LABELS
 # timm eva.py (EVA-02, RoPE-ViT: RoPE variants, SwiGLU, sub-LN) against timm's own Eva.
 # Fixtures: tests/data/eva (tests/reference/eva_fixtures.py, needs TIMM_SRC).
 patchlens_add_qtest(tst_eva SOURCES tst_eva.cpp LIBS patchlens_core LABELS core)
+# The SigLIP tower of a Gemma 3 mmproj GGUF (llama.cpp) against transformers' SiglipVisionModel
+# math. Fixtures: tests/data/gguf_gemma3 (tests/reference/gguf_gemma3_fixtures.py).
+patchlens_add_qtest(tst_gguf_gemma3 SOURCES tst_gguf_gemma3.cpp LIBS patchlens_core LABELS core)
 # BEiT / data2vec (relative position bias) against timm's own beit.py. Fixtures: tests/data/beit
 # (tests/reference/beit_fixtures.py).
 patchlens_add_qtest(tst_beit SOURCES tst_beit.cpp LIBS patchlens_core LABELS core)

@@ -88,7 +88,13 @@ void TestDinov3::matchesDinov3Code() {
   QCOMPARE(QString::fromStdString(c.headsSource), headsSource);
   QCOMPARE(c.numHeads, heads);
   QCOMPARE(c.depth, depth);
-  QCOMPARE(c.prefixTokens(), 5);
+  // cls + the registers, as many as the reference's tokens_0 holds before the patches (4 in most
+  // cases, none in hf_vit_reg0).
+  const NpyArray image = readNpy(fixture(input.toStdString()));
+  const std::int64_t patches = (image.shape[1] / c.patchSize) * (image.shape[2] / c.patchSize);
+  const NpyArray tokens0 = NpzArchive(fixture(expected.toStdString())).read("tokens_0");
+  QCOMPARE(static_cast<std::int64_t>(c.prefixTokens()), tokens0.shape[0] - patches);
+  QCOMPARE(c.registerTokens, c.prefixTokens() - 1);
   QVERIFY(!c.hasPositionEmbedding);
 
   test::compareForwardWithReference(*vit, fixture(input.toStdString()),

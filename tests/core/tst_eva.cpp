@@ -24,10 +24,10 @@ std::string fixture(const std::string& file) {
 }  // namespace
 
 // timm's eva.py families (EVA-02, EVA-02 CLIP, timm's SBB RoPE ViT, Naver RoPE-ViT axial and
-// mixed, Perception Encoder core, spatial and lang) against timm's own Eva (tests/data/eva,
-// tests/reference/eva_fixtures.py): RoPE with ref_feat_shape and 'xy' indexing, learned per-block
-// frequencies, SwiGLU (split and packed), sub-LN, q/v biases without k, at the native 4x4 grid and
-// a non-square 3x5 one.
+// mixed, Perception Encoder core, spatial and lang, EVA-02 enormous's post-norm blocks) against
+// timm's own Eva (tests/data/eva, tests/reference/eva_fixtures.py): RoPE with ref_feat_shape and
+// 'xy' indexing, learned per-block frequencies, SwiGLU (split and packed), sub-LN, q/v biases
+// without k, at the native 4x4 grid and a non-square 3x5 one.
 class TestEva : public QObject {
   Q_OBJECT
 
@@ -158,15 +158,12 @@ void TestEva::configRefusedByName_data() {
   QTest::addColumn<QString>("model");
   QTest::addColumn<QString>("config");
   QTest::addColumn<QString>("reason");
-  // eva02_enormous's EvaBlockPostNorm: x + norm1(attn(x)), which the pre-norm block does not run.
-  QTest::newRow("eva02_enormous post-norm")
+  // model_args.use_post_norm must be a boolean (eva02_enormous's post-norm blocks run exactly:
+  // matchesTimmCode; its backward is refused: backwardIsAccepted).
+  QTest::newRow("use_post_norm not a boolean")
       << "eva02_tiny"
-      << R"({"architecture": "eva02_enormous_patch14_clip_224", "model_args": {"num_heads": 4}})"
-      << "post-norm";
-  QTest::newRow("use_post_norm")
-      << "eva02_tiny"
-      << R"({"architecture": "eva02_tiny_patch14_224", "model_args": {"use_post_norm": true}})"
-      << "model_args.use_post_norm";
+      << R"({"architecture": "eva02_tiny_patch14_224", "model_args": {"use_post_norm": 1}})"
+      << "model_args.use_post_norm is not true or false";
   // PE spatial told to have its final norm: the file has none, named.
   QTest::newRow("PE spatial with use_post_transformer_norm")
       << "pe_spatial_tiny"
@@ -233,6 +230,15 @@ void TestEva::backwardIsAccepted() {
   // RoPE and SwiGLU have an exact backward now (tests/core/tst_backward.cpp, families cases).
   const std::string why = TransformerBackward::unsupportedReason(*weights);
   QVERIFY2(why.empty(), why.c_str());
+
+  // eva02_enormous's post-norm blocks run forward only: explain refuses them by name.
+  const std::string postNormPath = fixture("eva02_enormous/model.pth");
+  const auto postNorm = readTransformer(*openTensorSource(postNormPath), postNormPath, {}, &whyNot);
+  QVERIFY2(postNorm != nullptr, whyNot.c_str());
+  QVERIFY(postNorm->config.postNorm);
+  QVERIFY(!postNorm->config.layerScale);
+  QCOMPARE(QString::fromStdString(TransformerBackward::unsupportedReason(*postNorm)),
+           QString("explain does not support eva02 post-norm blocks yet"));
 }
 
 void TestEva::clipMeanAndStdFromSidecar() {

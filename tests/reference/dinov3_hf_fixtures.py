@@ -31,7 +31,8 @@ w3 -> down_proj) and the final norm on every token are Meta's block, FFN and nor
 
 Appends its rows to DATA_DIR/dinov3/cases.tsv and bad/expected.tsv, so run it after
 dinov3_fixtures.py. Writes dinov3/hf_vit_reg4 (MLP, GELU, rope_theta 100, native 4x4 and a
-non-square 3x5), dinov3/hf_vit_gated (gated MLP with silu, key_bias true, rope_theta 40, 5x3)
+non-square 3x5), dinov3/hf_vit_gated (gated MLP with silu, key_bias true, rope_theta 40, 5x3),
+dinov3/hf_vit_reg0 (num_register_tokens 0: register_tokens stored as [1, 0, D]; 4x4 and 3x5)
 and bad/hf_* (one extra tensor; no config.json; a config key PatchLens does not know; a k bias
 the config says is absent), each refused by name.
 """
@@ -116,6 +117,10 @@ def hf_state_dict(model, key_bias):
             out[f"layer.{i}.{rest}"] = v
         else:
             raise SystemExit(f"no HF name for {k}")
+    if "embeddings.register_tokens" not in out:
+        # DINOv3ViTEmbeddings always holds register_tokens, [1, num_register_tokens, D]: with no
+        # storage tokens in Meta's model save_pretrained writes it empty, [1, 0, D].
+        out["embeddings.register_tokens"] = torch.zeros(1, 0, model.embed_dim)
     return out
 
 
@@ -256,7 +261,17 @@ def main(src, data_dir):
     with open(os.path.join(bad, "expected.tsv"), "a") as f:
         for r in expected:
             f.write("\t".join(r) + "\n")
-    print(f"HF DINOv3 fixtures: {len(rows)} cases, {len(expected)} refusals under "
+
+    # No register tokens (Meta's n_storage_tokens 0): cls then the patches. Drawn last, so the
+    # cases above keep their random streams.
+    rows.clear()
+    reg0 = meta.make_model(cls, rng, n_storage_tokens=0)
+    case("hf_vit_reg0", reg0, [(4, 4), (3, 5)], "HF DINOv3ViTModel (0 registers, RoPE)", 100.0,
+         False, False)
+    with open(os.path.join(out, "cases.tsv"), "a") as f:
+        for r in rows:
+            f.write("\t".join(r) + "\n")
+    print(f"HF DINOv3 fixtures: {len(rows) + 3} cases, {len(expected)} refusals under "
           f"{os.path.normpath(out)}")
 
 

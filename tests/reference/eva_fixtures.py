@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""timm's eva.py families (EVA-01 giant, EVA-02, EVA-02 CLIP, timm's SBB RoPE ViT, Naver
+"""timm's eva.py families (EVA-01 giant, EVA-02, EVA-02 CLIP, EVA-02 enormous post-norm, timm's SBB RoPE ViT, Naver
 RoPE-ViT axial and mixed, Meta Perception Encoder core, spatial and lang) from timm's own code: tiny models built
 with timm.create_model(<registered architecture>, pretrained=False, <small dims>), every
 parameter redrawn (q_bias, v_bias, gamma_1/2, sub-LN norms, rope.freqs, pos_embed, ...; nothing
@@ -59,6 +59,11 @@ CASES = {
     "pe_lang_gigantic": ("vit_pe_lang_gigantic_patch14_448", {},
                          "Meta Perception Encoder lang (timm) (RoPE + absolute positions)",
                          "blocks.0.attn.k_norm.weight"),
+    # EVA-02 enormous (EVA-CLIP): EvaBlockPostNorm, x + norm1(attn(x)), x + norm2(mlp(x)); no
+    # LayerScale in that block (init_values ignored), so a gamma_1 is foreign. Last: the cases
+    # above keep their random streams.
+    "eva02_enormous": ("eva02_enormous_patch14_clip_224", {},
+                       "timm EVA-02 (absolute positions, post-norm)", "blocks.0.gamma_1"),
 }
 GRIDS = [(4, 4), (3, 5)]
 

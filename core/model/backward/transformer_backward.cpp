@@ -66,6 +66,7 @@ std::string TransformerBackward::unsupportedReason(const TransformerWeights& wei
   // RoPE (rotate-half, interleaved, per-block mixed), relative position bias, SwiGLU (both
   // layouts are fc1 / fc1Gate after reading), the sub-LNs and LayerScale are inverted below;
   // an activation this file has no derivative for would be named here.
+  if (weights.config.postNorm) return "explain does not support eva02 post-norm blocks yet";
   switch (weights.config.activation) {
     case Activation::Gelu:
     case Activation::GeluTanh:

@@ -36,7 +36,8 @@ struct EvaArguments {
   // use_post_transformer_norm: false when the architecture has no final norm (PE lang /
   // spatial), so a stored norm.* is refused rather than applied; unset: the tensors say.
   std::optional<bool> postTransformerNorm;
-  float eps = 1e-6f;  // timm.layers.LayerNorm's default
+  bool postNorm = false;  // use_post_norm: EvaBlockPostNorm, x + norm1(attn(x)), no LayerScale
+  float eps = 1e-6f;      // timm.layers.LayerNorm's default
   int imageHeight = 0, imageWidth = 0;
   std::string imageSource;
 };
@@ -90,9 +91,9 @@ std::optional<EvaArguments> registeredArguments(const std::string& arch) {
     a.label = "timm EVA-02";
     a.rope = true;  // ref_feat_shape (16, 16) for every EVA-02, 'cat', temperature 10000, 'ij'
     a.refRows = a.refCols = 16;
-    if (contains(arch, "enormous")) {
+    if (contains(arch, "enormous")) {  // use_post_norm=True, no RoPE (use_rot_pos_emb default)
       a.rope = false;
-      a.refusal = "its blocks are post-norm (use_post_norm=True), which PatchLens does not run";
+      a.postNorm = true;
     }
   } else if (arch.rfind("eva_giant", 0) == 0) {
     a.label = "timm EVA";
@@ -213,10 +214,7 @@ void applyModelArgs(const Json& args, EvaArguments& a, const std::string& file) 
         const bool on = v.get<bool>();
         if (key == "use_rot_pos_emb") a.rope = on;
         if (key == "no_embed_class") a.noEmbedClass = on;
-        if (on && key == "use_post_norm")
-          a.refusal =
-              "its blocks are post-norm (model_args.use_post_norm), which PatchLens "
-              "does not run";
+        if (key == "use_post_norm") a.postNorm = on;
         if (on && key == "rope_rotate_half")
           a.refusal = "model_args.rope_rotate_half with timm's 'cat' RoPE is not run by PatchLens";
         if (on && key == "gated_attn")
@@ -404,7 +402,9 @@ std::shared_ptr<const TransformerWeights> readEva(const TensorSource& source,
   std::optional<bool> gatedMlp;
   bool subNorms = false;
   w.blocks.resize(static_cast<std::size_t>(c.depth));
-  c.layerScale = r.has("blocks.0.gamma_1");
+  // EvaBlockPostNorm has no LayerScale (init_values ignored): a stored gamma_1 is left over.
+  c.postNorm = a.postNorm;
+  c.layerScale = !c.postNorm && r.has("blocks.0.gamma_1");
   for (int i = 0; i < c.depth; ++i) {
     r.setContext("block " + std::to_string(i + 1) + " of " + std::to_string(c.depth));
     const std::string p = "blocks." + std::to_string(i) + ".";
@@ -480,6 +480,7 @@ std::shared_ptr<const TransformerWeights> readEva(const TensorSource& source,
   if (c.registerTokens > 0) traits += ", " + std::to_string(c.registerTokens) + " registers";
   if (c.activation == Activation::SwiGlu) traits += ", SwiGLU";
   if (subNorms) traits += ", sub-LN";
+  if (c.postNorm) traits += ", post-norm";
   c.family = a.label + " (" + traits + ")";
   return std::make_shared<const TransformerWeights>(std::move(w));
 }
