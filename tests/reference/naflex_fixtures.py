@@ -17,7 +17,7 @@ padding.
     TIMM_FUSED_ATTN=0 /usr/bin/python3 tests/reference/naflex_fixtures.py TIMM_SRC [DATA_DIR]
 
 Writes DATA_DIR/naflex/{cases.tsv, <case>/{model.safetensors, config.json, input_<g>.npy,
-expected_<g>.npz}, bad/}: bad/<case>/ holds the same file with one tensor naflexvit.py does not
+expected_<g>.npz}, resample.npz, bad/}: bad/<case>/ holds the same file with one tensor naflexvit.py does not
 have, refused by name (bad/expected.tsv).
 """
 import json
@@ -50,8 +50,9 @@ GRIDS = [(4, 6), (3, 5), (5, 5)]
 
 def capture(model, image):
     got, attns = {}, []
+    # A copy: NaFlexEmbeds adds the positions to the projection's output in place (x.add_).
     hooks = [model.embeds.proj.register_forward_hook(
-        lambda m, i, o: got.__setitem__("patch_embedding", o))]
+        lambda m, i, o: got.__setitem__("patch_embedding", o.clone()))]
     hooks.append(model.blocks[0].register_forward_pre_hook(
         lambda m, i: got.__setitem__("tokens_0", i[0])))
     for idx, blk in enumerate(model.blocks):
@@ -81,6 +82,20 @@ def naflex_mode_final(model, image, gh, gw):
     return out["patches"][0].numpy()
 
 
+def resample_cases(out, rng):
+    """F.interpolate(size=, align_corners=False, antialias=True) alone, bilinear and bicubic, of a
+    [4, 6] grid of 5-vectors (NCHW as naflexvit permutes it) to smaller, larger and mixed grids."""
+    import torch.nn.functional as F
+    table = rng.standard_normal((4, 6, 5)).astype(np.float32)
+    got = {"table": table}
+    for mode in ("bilinear", "bicubic"):
+        for h, w in [(3, 5), (5, 5), (2, 9), (8, 13), (4, 6), (1, 3)]:
+            r = F.interpolate(torch.from_numpy(table).permute(2, 0, 1)[None], size=(h, w),
+                              mode=mode, align_corners=False, antialias=True)
+            got[f"{mode}_{h}x{w}"] = r[0].permute(1, 2, 0).numpy().astype("<f4")
+    np.savez(os.path.join(out, "resample.npz"), **got)
+
+
 def main(src, data_dir):
     os.environ["TIMM_FUSED_ATTN"] = "0"
     sys.path.insert(0, src)
@@ -90,6 +105,7 @@ def main(src, data_dir):
     os.makedirs(os.path.join(out, "bad"))
     rng = np.random.default_rng(20261212)
     rows, bad = [], []
+    resample_cases(out, np.random.default_rng(20261213))
     for case, (arch, extra, family, foreign) in CASES.items():
         args = dict(SMALL, **extra)
         model = timm.create_model(arch, pretrained=False, **args)
