@@ -1,3 +1,4 @@
+#include <QImage>
 #include <QtTest>
 
 #include "tests/common/cli_process.h"
@@ -24,7 +25,8 @@ class TestForwardNaflex : public QObject {
   void initTestCase() { QVERIFY(m_dir.isValid()); }
   void forwardWithAttentionMatches_data();
   void forwardWithAttentionMatches();
-  void infoNamesFamilyAndUnused();
+  void patchOnlyCommandsNameTheLinear();
+  void imageRunsAtTheGridAsked();
   void foreignTensorExitsOne();
 
  private:
@@ -52,13 +54,34 @@ void TestForwardNaflex::forwardWithAttentionMatches() {
                                 fixture(model + "/expected_" + grid + ".npz").toStdString());
 }
 
-void TestForwardNaflex::infoNamesFamilyAndUnused() {
-  const test::CliResult r = test::runCli({"info", fixture("siglip2_base/model.safetensors")});
+// The patch-only commands (info's patch view, embed) read a conv: the Linear is named, never
+// the 4-D position grid taken for a kernel.
+void TestForwardNaflex::patchOnlyCommandsNameTheLinear() {
+  const QString weights = fixture("siglip2_base/model.safetensors");
+  const test::CliResult info = test::runCli({"info", weights});
+  QVERIFY2(info.exitCode == 0, qPrintable(info.err));
+  QVERIFY2(info.out.contains("tensor 'embeds.proj.weight' [32, 192] is timm's NaFlexVit Linear"),
+           qPrintable(info.out));
+  const test::CliResult embed =
+      test::runCli({"embed", "--tensor", fixture("siglip2_base/input_3x5.npy"), "--weights",
+                    weights, "-o", m_dir.filePath("e.npy")});
+  QCOMPARE(embed.exitCode, 1);
+  QVERIFY2(embed.err.contains("timm's NaFlexVit Linear patch embedding"), qPrintable(embed.err));
+}
+
+// An image runs at the grid --img-size HxW gives (timm's NCHW path at that size): 24x40 -> 3x5.
+void TestForwardNaflex::imageRunsAtTheGridAsked() {
+  const QString image = m_dir.filePath("image.png");
+  QImage picture(70, 40, QImage::Format_RGB888);
+  picture.fill(QColor(90, 160, 30));
+  QVERIFY(picture.save(image));
+  const QString target = m_dir.filePath("image.npz");
+  const test::CliResult r =
+      test::runCli({"forward", image, "--weights", fixture("siglip2_base/model.safetensors"),
+                    "--img-size", "24x40", "-o", target});
   QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-  QVERIFY2(r.out.contains("timm NaFlexViT (SigLIP 2 NaFlex, 4x6 position grid resized bicubic)"),
-           qPrintable(r.out));
-  QVERIFY2(r.out.contains("attn_pool.latent"), qPrintable(r.out));  // known unused, with reason
-  QVERIFY2(r.out.contains("attention-pool (MAP) head"), qPrintable(r.out));
+  const NpyArray final = NpzArchive(target.toStdString()).read("final");
+  QCOMPARE(final.shape, (std::vector<std::int64_t>{15, 32}));
 }
 
 void TestForwardNaflex::foreignTensorExitsOne() {
