@@ -62,6 +62,13 @@ void TestForwardNaflex::patchOnlyCommandsNameTheLinear() {
   QVERIFY2(info.exitCode == 0, qPrintable(info.err));
   QVERIFY2(info.out.contains("tensor 'embeds.proj.weight' [32, 192] is timm's NaFlexVit Linear"),
            qPrintable(info.out));
+  // The encoder is described all the same: family, grid, the MAP head known unused.
+  QVERIFY2(info.out.contains("transformer: timm NaFlexViT (SigLIP 2 NaFlex, 4x6 position grid "
+                             "resized bicubic), depth 2, 4 heads"),
+           qPrintable(info.out));
+  QVERIFY2(info.out.contains("resized per image (bicubic, antialias)"), qPrintable(info.out));
+  QVERIFY2(info.out.contains("attn_pool.latent"), qPrintable(info.out));
+  QVERIFY2(info.out.contains("attention-pool (MAP) head"), qPrintable(info.out));
   const test::CliResult embed =
       test::runCli({"embed", "--tensor", fixture("siglip2_base/input_3x5.npy"), "--weights",
                     weights, "-o", m_dir.filePath("e.npy")});
