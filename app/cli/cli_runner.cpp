@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <QGuiApplication>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
@@ -142,7 +143,11 @@ void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& o
     out << "model input: " << preprocessSummary(p) << "\n";
   }
   printWarnings(err, path, warnings);
-  if (info.usable) describeTransformer(cl, path, out);
+  // timm's NaFlexVit: no conv patch view (a Linear), but its encoder runs: described too.
+  const bool naflex = std::any_of(
+      info.tensors.begin(), info.tensors.end(),
+      [](const TensorInfo& t) { return t.name == "embeds.proj.weight" && t.shape.size() == 2; });
+  if (info.usable || naflex) describeTransformer(cl, path, out);
   out << "use: " << printable(info.usage) << "\n";
 }
 

@@ -251,6 +251,10 @@ void describeTransformer(const CommandLine& cl, const std::string& path, std::os
       out << " (from " << c.nativeGridSource << "), on " << c.positionPrefixRows << " prefix token"
           << (c.positionPrefixRows == 1 ? "" : "s") << " and the patches; other grids: "
           << (c.resample == PositionResample::TimmBicubic ? "timm bicubic resampling"
+              : c.resample == PositionResample::NaflexBicubic
+                  ? "resized per image (bicubic, antialias)"
+              : c.resample == PositionResample::NaflexBilinear
+                  ? "resized per image (bilinear, antialias)"
               : c.resample == PositionResample::HfScaleFactor
                   ? "HF interpolate_pos_encoding"
                   : "refused, as the family's code does")

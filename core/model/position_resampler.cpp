@@ -51,12 +51,19 @@ float aaCubic(float x) {
   return 0.0f;
 }
 
-// torch _upsample_bicubic2d_aa (aten/src/ATen/native/cpu/UpSampleKernel.cpp,
-// _compute_indices_weights_aa): support 2 * max(scale, 1), weights normalised to sum 1.
-std::vector<Taps> antialiasTaps(int in, int out) {
+// torch's antialiased kernels: PIL's triangle filter (bilinear).
+float aaTriangle(float x) {
+  x = std::fabs(x);
+  return x < 1.0f ? 1.0f - x : 0.0f;
+}
+
+// torch _upsample_bicubic2d_aa / _upsample_bilinear2d_aa (aten/src/ATen/native/cpu/
+// UpSampleKernel.cpp, _compute_indices_weights_aa): support (interp_size / 2) * max(scale, 1)
+// (interp_size 4 cubic, 2 bilinear), weights normalised to sum 1.
+std::vector<Taps> antialiasTaps(int in, int out, float (*filter)(float), float halfWidth) {
   std::vector<Taps> taps(static_cast<std::size_t>(out));
   const float scale = static_cast<float>(in) / static_cast<float>(out);
-  const float support = scale >= 1.0f ? 2.0f * scale : 2.0f;
+  const float support = scale >= 1.0f ? halfWidth * scale : halfWidth;
   const float invScale = scale >= 1.0f ? 1.0f / scale : 1.0f;
   for (int o = 0; o < out; ++o) {
     const float center = scale * (static_cast<float>(o) + 0.5f);
@@ -65,7 +72,7 @@ std::vector<Taps> antialiasTaps(int in, int out) {
     Taps& tp = taps[static_cast<std::size_t>(o)];
     float total = 0.0f;
     for (int j = xmin; j < xmax; ++j) {
-      const float w = aaCubic((static_cast<float>(j) - center + 0.5f) * invScale);
+      const float w = filter((static_cast<float>(j) - center + 0.5f) * invScale);
       tp.index.push_back(j);
       tp.weight.push_back(w);
       total += w;
@@ -112,8 +119,15 @@ RowMatrixF PositionResampler::bicubic(const RowMatrixF& table, int rows, int col
 
 RowMatrixF PositionResampler::bicubicAntialias(const RowMatrixF& table, int rows, int cols,
                                                int outRows, int outCols) {
-  return separable(table, rows, cols, outRows, outCols, antialiasTaps(rows, outRows),
-                   antialiasTaps(cols, outCols));
+  return separable(table, rows, cols, outRows, outCols, antialiasTaps(rows, outRows, aaCubic, 2.0f),
+                   antialiasTaps(cols, outCols, aaCubic, 2.0f));
+}
+
+RowMatrixF PositionResampler::bilinearAntialias(const RowMatrixF& table, int rows, int cols,
+                                                int outRows, int outCols) {
+  return separable(table, rows, cols, outRows, outCols,
+                   antialiasTaps(rows, outRows, aaTriangle, 1.0f),
+                   antialiasTaps(cols, outCols, aaTriangle, 1.0f));
 }
 
 }  // namespace patchlens

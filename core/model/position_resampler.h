@@ -4,7 +4,7 @@
 
 namespace patchlens {
 
-// torch.nn.functional.interpolate(mode="bicubic", align_corners=False) of a grid of
+// torch.nn.functional.interpolate(mode="bicubic" or "bilinear", align_corners=False) of a grid of
 // D-vectors: table [rows*cols x D] (row-major grid) to [outRows*outCols x D].
 class PositionResampler {
  public:
@@ -17,6 +17,11 @@ class PositionResampler {
   // cubic (A = -0.5), support widened by the scale when shrinking, weights normalised.
   static RowMatrixF bicubicAntialias(const RowMatrixF& table, int rows, int cols, int outRows,
                                      int outCols);
+  // F.interpolate(mode="bilinear", align_corners=False, antialias=True) with `size=` (timm
+  // naflexvit pos_embed_interp_mode='bilinear', HF Siglip2): the same separable AA filter with
+  // PIL's triangle (support max(scale, 1)), weights normalised.
+  static RowMatrixF bilinearAntialias(const RowMatrixF& table, int rows, int cols, int outRows,
+                                      int outCols);
 };
 
 }  // namespace patchlens

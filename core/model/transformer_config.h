@@ -15,6 +15,10 @@ enum class PositionResample {
   None,           // the family's code cannot: a non-native grid is refused
   TimmBicubic,    // timm resample_abs_pos_embed: F.interpolate(size=, bicubic, antialias=True)
   HfScaleFactor,  // HF interpolate_pos_encoding (transformers 4.3x): bicubic, scale (g+0.1)/sqrt(N)
+  // timm naflexvit NaFlexEmbeds: F.interpolate(size=, bicubic / bilinear, antialias=True) for
+  // every grid other than the native one (no square shortcut as in resample_abs_pos_embed).
+  NaflexBicubic,
+  NaflexBilinear,
 };
 
 // Tensors of the checkpoint the encoder does not use, with the reason (the classifier head, a

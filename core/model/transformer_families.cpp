@@ -14,6 +14,7 @@
 #include "core/model/families/eva_reader.h"
 #include "core/model/families/gguf_vision_tower.h"
 #include "core/model/families/hf_dinov3_reader.h"
+#include "core/model/families/naflex_reader.h"
 #include "core/model/families/naflex_refusal.h"
 #include "core/model/family_tensor_rules.h"
 #include "core/model/resource_plan.h"
@@ -894,6 +895,10 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   if (std::string hfPrefix; isHfDinov3Layout(source, path, hfPrefix)) {
     checkHeaderWeightBudget(source, path, options);
     return readHfDinov3(source, path, hfPrefix, options);
+  }
+  if (isTimmNaflexLayout(source)) {  // timm naflexvit.py: its own reader
+    checkHeaderWeightBudget(source, path, options);
+    return readTimmNaflex(source, path, options);
   }
   if (const std::string why = naflexRefusal(source); !why.empty()) throw Error(path, why);
   const WeightKeys keys = resolveWeightKeys(source.tensors(), options.patch, path);

@@ -75,6 +75,12 @@ PositionRows positionsFor(const TransformerWeights& w, int rows, int cols) {
                                                 : PositionResampler::bicubicAntialias(
                                                       table, nativeRows, nativeCols, rows, cols);
       return out;
+    case PositionResample::NaflexBicubic:
+      out.patches = PositionResampler::bicubicAntialias(table, nativeRows, nativeCols, rows, cols);
+      return out;
+    case PositionResample::NaflexBilinear:
+      out.patches = PositionResampler::bilinearAntialias(table, nativeRows, nativeCols, rows, cols);
+      return out;
     case PositionResample::HfScaleFactor: {
       if (nativeRows != nativeCols) {
         throw Error("", "the " + c.family + " code reshapes its position table as a square, but " +

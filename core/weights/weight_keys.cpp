@@ -164,6 +164,12 @@ WeightKeys resolveWeightKeys(const std::vector<TensorInfo>& tensors,
                           " patch-embedding weights: " + listed(names) +
                           "; choose one with --key NAME");
   } else {
+    // timm's NaFlexVit: its only 4-D tensor is the position grid, its patch embedding a Linear.
+    if (const TensorInfo* naflex = findTensor(tensors, "embeds.proj.weight");
+        naflex && naflex->shape.size() == 2)
+      throw Error(file, "tensor 'embeds.proj.weight' " + shapeText(naflex->shape) +
+                            " is timm's NaFlexVit Linear patch embedding (patches flattened "
+                            "(ph, pw, c)), no conv: only the whole model runs (forward)");
     std::vector<const TensorInfo*> four;
     for (const TensorInfo& t : tensors) {
       if (t.shape.size() == 4) four.push_back(&t);

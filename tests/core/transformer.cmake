@@ -18,3 +18,6 @@ patchlens_add_qtest(tst_beit SOURCES tst_beit.cpp LIBS patchlens_core LABELS cor
 # Issue 22: classifier heads and the exact backward against torch autograd. Fixtures:
 # tests/data/explain (tests/reference/explain_fixtures.py).
 patchlens_add_qtest(tst_backward SOURCES tst_backward.cpp LIBS patchlens_core LABELS core)
+# timm naflexvit.py (SigLIP 2 NaFlex: Linear patch embedding, position grid resized per image)
+# against timm's own NaFlexVit. Fixtures: tests/data/naflex (tests/reference/naflex_fixtures.py).
+patchlens_add_qtest(tst_naflex SOURCES tst_naflex.cpp LIBS patchlens_core LABELS core)

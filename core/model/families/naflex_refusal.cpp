@@ -1,5 +1,6 @@
 #include "core/model/families/naflex_refusal.h"
 
+#include "core/model/families/naflex_reader.h"
 #include "core/weights/shape_text.h"
 
 namespace patchlens {
@@ -16,12 +17,13 @@ bool endsWithName(const std::string& name, const std::string& suffix) {
 }  // namespace
 
 std::string naflexRefusal(const TensorSource& source) {
+  if (isTimmNaflexLayout(source)) return {};  // naflex_reader runs it
   for (const TensorInfo& t : source.tensors()) {
     if (endsWithName(t.name, "embeds.proj.weight"))
       return "tensor '" + t.name + "' " + shapeText(t.shape) +
              " is timm's NaFlexVit patch embedding (SigLIP 2 NaFlex, naflexvit.py: patches "
-             "flattened (ph, pw, c), the position grid resized per image), which PatchLens does "
-             "not run";
+             "flattened (ph, pw, c), the position grid resized per image), which PatchLens runs "
+             "only as a Linear at the top level beside a learned embeds.pos_embed";
     if (endsWithName(t.name, "embeddings.patch_embedding.weight") && t.shape.size() == 2)
       return "tensor '" + t.name + "' " + shapeText(t.shape) +
              " is a Linear patch embedding over flattened patches (Hugging Face "

@@ -6,7 +6,8 @@
 
 namespace patchlens {
 
-// SigLIP 2 NaFlex, which PatchLens does not run: timm's NaFlexVit (naflexvit.py: embeds.proj,
+// SigLIP 2 NaFlex layouts PatchLens does not run (timm's top-level Linear layout with a learned
+// grid is read by naflex_reader): timm's NaFlexVit otherwise (naflexvit.py: embeds.proj,
 // a Linear over patches flattened (ph, pw, c) or a conv, embeds.pos_embed [1, H, W, D] resized per
 // image) and Hugging Face's Siglip2VisionModel (vision_model.embeddings.patch_embedding a
 // Linear [D, C * P * P], its position table resized per image). One sentence naming the tensor
