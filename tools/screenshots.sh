@@ -38,6 +38,10 @@ for size in 1366x768 1920x1080; do
   shot transformer_attention_distance_$w $t --layer 6 --head 3 --query cls --overlay attention \
     --dock attention-distance
   shot transformer_token_norms_$w $t --layer 11 --overlay norm --dock token-norms
+  # DINO's key-feature PCA: the block's keys in every token view (strip "cls key", inspector
+  # "key of patch 119 = k_4 token 120", PCA dock "…, Keys, block 4").
+  shot transformer_key_pca_$w $t --layer 4 --source keys --select 7,7 --overlay pca \
+    --dock foreground-pca
 done
 # DINO's per-head masks (Attention dock, Mass threshold 0.6, class token, block 6) beside the
 # DINOv2 PCA dock without its foreground step (issue 21), at 1366 x 768 and 1920 x 1080,
@@ -77,9 +81,12 @@ if [ -n "${DINOV3_SRC:-}" ] && [ ! -f "$dino" ]; then
   /usr/bin/python3 tests/reference/make_random_dinov3.py "$DINOV3_SRC" "$dino" small
 fi
 if [ -f "$dino" ]; then
-  d="tests/data/chelsea.png --weights $dino --size 1366x768"
-  shot dinov3_pca_1366 $d --layer 12 --overlay pca --foreground 0.5 --dock foreground-pca
-  shot dinov3_attention_1366 $d --layer 6 --query cls --overlay attention --dock attention
-  shot dinov3_token_norms_1366 $d --layer 12 --overlay norm --dock token-norms
-  shot dinov3_posembed_1366 $d --dock posembed
+  for size in 1366x768 1920x1080; do
+    w=${size%x*}
+    d="tests/data/chelsea.png --weights $dino --size $size"
+    shot dinov3_pca_$w $d --layer 12 --overlay pca --foreground 0.5 --dock foreground-pca
+    shot dinov3_attention_$w $d --layer 6 --query cls --overlay attention --dock attention
+    shot dinov3_token_norms_$w $d --layer 12 --overlay norm --dock token-norms
+    shot dinov3_posembed_$w $d --dock posembed
+  done
 fi

@@ -65,15 +65,16 @@ struct OpenTiming {
 };
 
 // Opens `path` the way File > Open does, waits for the outcome and repaints the image view
-// at once for the first and for the exact result.
-OpenTiming openAndPaint(MainWindow& window, const QString& path, int timeoutMs = 60000);
+// at once for the first and for the exact result. The bound is generous: a ViT-B's layers on a
+// machine whose cores are shared with compilers take over a minute (--screenshot gave up).
+OpenTiming openAndPaint(MainWindow& window, const QString& path, int timeoutMs = 300000);
 
 // This process's peak and current resident memory ("VmHWM 123 MB, VmRSS 100 MB"), from
 // /proc/self/status; empty where that does not exist.
 QString memoryUsage();
 
 // Waits (processing events) until the session has no work in flight.
-bool waitForSession(const Session& session, int timeoutMs = 60000);
+bool waitForSession(const Session& session, int timeoutMs = 300000);
 
 // Sleeps until an event arrives or maxMs pass, then processes the events. Unlike
 // processEvents(flags, maxtime), which drops WaitForMoreEvents and spins, it leaves the cores

@@ -15,6 +15,7 @@
 #include "ui/session/explain_session.h"
 #include "ui/session/session.h"
 #include "ui/session/session_figure_data.h"
+#include "ui/views/image_view.h"
 
 using namespace patchlens;
 
@@ -43,6 +44,7 @@ class TestExplainSession : public QObject {
   void clickingADockRowExplainsThatClass();
   void overlayShortcutsArePresentAndUnique();
   void patchOnlyWeightsDisableTheOverlays();
+  void hoverTextNamesEveryOverlay();
 
  private:
   bool openFixture();
@@ -172,6 +174,62 @@ void TestExplainSession::patchOnlyWeightsDisableTheOverlays() {
   QVERIFY2(views->gradCamAction()->toolTip().contains(QStringLiteral("patch embedding")),
            qPrintable(views->gradCamAction()->toolTip()));
   QVERIFY(views->panel()->message().contains(QStringLiteral("patch embedding")));
+}
+
+// The image's hover text names what the overlay draws, for every overlay kind, switched under a
+// still mouse (issue 21, defect 17: it said "attention from patch" over the rollout), and never
+// another kind's words.
+void TestExplainSession::hoverTextNamesEveryOverlay() {
+  QVERIFY(openFixture());
+  Session* session = m_window->session();
+  session->setSelection({0, 1});  // the similarity's reference
+  const int block = session->result()->trace->depth;
+  const int classIndex = session->explain()->explanation()->classIndex;
+  const std::vector<std::pair<OverlayKind, QString>> kinds{
+      {OverlayKind::Channel, QStringLiteral("channel 0: ")},
+      {OverlayKind::Norm, QStringLiteral("L2 norm: ")},
+      {OverlayKind::Mean, QStringLiteral("mean over channels: ")},
+      {OverlayKind::Argmax, QStringLiteral("argmax channel: ")},
+      {OverlayKind::Pca, QStringLiteral("PCA → RGB (")},
+      {OverlayKind::Similarity,
+       QStringLiteral("cosine similarity to %1: ").arg(session->patchTokenName(1))},
+      {OverlayKind::Attention,
+       QStringLiteral("attention from patch (0, 1), block %1, mean over heads: ")
+           .arg(session->currentBlock())},
+      {OverlayKind::Rollout,
+       QStringLiteral("attention rollout through %1 blocks from ").arg(block)},
+      {OverlayKind::GradCam, QStringLiteral("Grad-CAM · class %1").arg(classIndex)},
+      {OverlayKind::Relevance, QStringLiteral("relevance · class %1").arg(classIndex)},
+  };
+  ImageView* view = m_window->imageView();
+  const QPointF centre = view->patchCenter({1, 0});
+  QMouseEvent move(QEvent::MouseMove, centre, view->mapToGlobal(centre), Qt::NoButton, Qt::NoButton,
+                   Qt::NoModifier);
+  QCoreApplication::sendEvent(view, &move);
+  QTRY_COMPARE(view->hovered(), std::optional(PatchPos{1, 0}));
+  for (const auto& [kind, words] : kinds) {
+    session->setOverlay(kind);
+    QTRY_VERIFY_WITH_TIMEOUT(!session->overlayMap().empty(), 30000);
+    QCoreApplication::processEvents();
+    const QString tip = view->toolTip();
+    const QString key = overlayKindKey(kind);
+    QVERIFY2(tip.contains(words), qPrintable(key + QStringLiteral(": ") + tip));
+    // The whole of what the overlay's caption says is drawn, then the patch's value.
+    const OverlayMap& map = session->overlayMap();
+    QVERIFY2(map.label.startsWith(map.quantity), qPrintable(map.label));
+    QVERIFY2(tip.contains(QStringLiteral("\n") + map.quantity + QStringLiteral(": ")),
+             qPrintable(key + QStringLiteral(": ") + tip));
+    if (kind == OverlayKind::GradCam)
+      QVERIFY2(tip.contains(QStringLiteral("Block %1: ").arg(block)), qPrintable(tip));
+    if (kind == OverlayKind::Relevance)
+      QVERIFY2(tip.contains(QStringLiteral("Blocks 1–%1: ").arg(block)), qPrintable(tip));
+    // The value shown is the one drawn (the scale caption is the colorbar's, not the tooltip's).
+    QVERIFY2(!tip.contains(QStringLiteral("scale ")), qPrintable(key + QStringLiteral(": ") + tip));
+    for (const auto& [other, otherWords] : kinds) {
+      if (other == kind) continue;
+      QVERIFY2(!tip.contains(otherWords), qPrintable(key + QStringLiteral(": ") + tip));
+    }
+  }
 }
 
 QTEST_MAIN(TestExplainSession)

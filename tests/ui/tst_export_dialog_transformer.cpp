@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QImageReader>
 #include <QMenu>
+#include <QProcess>
 #include <QSettings>
 #include <QSlider>
 #include <QStandardItemModel>
@@ -73,6 +74,8 @@ class tst_ExportDialogTransformer : public QObject {
   void dataExportEqualsTheCore_data();
   void dataExportEqualsTheCore();
   void patchOnlyCheckpointDisablesTheEntries();
+  void dataExportEqualsTheCliLine_data();
+  void dataExportEqualsTheCliLine();
   void imageMenuExportsTheOverlayFigure_data();
   void imageMenuExportsTheOverlayFigure();
 
@@ -350,6 +353,79 @@ void tst_ExportDialogTransformer::dataExportEqualsTheCore() {
            qPrintable(QString::number((got - expected).cwiseAbs().maxCoeff())));
 }
 
+void tst_ExportDialogTransformer::dataExportEqualsTheCliLine_data() {
+  QTest::addColumn<int>("layer");     // the layer on screen
+  QTest::addColumn<double>("mass");   // the Attention dock's mass threshold (< 0: off)
+  QTest::addColumn<int>("type");      // DataExport::Type
+  QTest::addColumn<QString>("name");  // as --data names it
+  QTest::addColumn<QString>("file");
+  const int mask = static_cast<int>(DataExport::Type::AttentionMask);
+  QTest::newRow("masks, block 2, default mass") << 3 << -1.0 << mask << "attention-mask:2"
+                                                << "m.npz";
+  QTest::newRow("masks, block 3, mass 0.35") << 4 << 0.35 << mask << "attention-mask:3:0.35"
+                                             << "m.npz";
+  QTest::newRow("attention, block 1")
+      << 2 << -1.0 << static_cast<int>(DataExport::Type::Attention) << "attention:1"
+      << "a.npy";
+  QTest::newRow("tokens, block 2")
+      << 3 << -1.0 << static_cast<int>(DataExport::Type::Tokens) << "tokens:2"
+      << "t.npy";
+}
+
+// File > Export Data offers what `patchlens-cli export --data` writes, DINO's attention masks
+// included (issue 21), and says the CLI line after saving: that line, run as a shell reads it,
+// writes the same bytes.
+void tst_ExportDialogTransformer::dataExportEqualsTheCliLine() {
+  QFETCH(int, layer);
+  QFETCH(double, mass);
+  QFETCH(int, type);
+  QFETCH(QString, name);
+  QFETCH(QString, file);
+  const std::string weights = test::dataPath("transformer/timm_vit_f32/model.safetensors");
+  QVERIFY(openModel(QString::fromStdString(weights)));
+  Session* session = m_window->session();
+  session->setLayer(layer);
+  if (mass >= 0) session->setAttentionMass(float(mass));
+  auto* menu = m_window->findChild<QMenu*>(QStringLiteral("exportDataMenu"));
+  QVERIFY(menu);
+  int masks = 0;
+  for (QAction* act : menu->actions()) {
+    if (!act->text().contains(QStringLiteral("&Masks"))) continue;
+    QVERIFY(act->isEnabled());
+    ++masks;
+  }
+  QCOMPARE(masks, 1);
+  AnalysisViews* analysis = AnalysisViews::of(*m_window);
+  QVERIFY(analysis);
+  QCOMPARE(analysis->currentDataName(type), name);
+  const DataExport what = DataExport::parse(name.toStdString());
+  const QString gui = m_dir.filePath(QStringLiteral("gui_") + file);
+  const QString error = analysis->writeData(what, gui);
+  QVERIFY2(error.isEmpty(), qPrintable(error));
+  QStringList args = analysis->dataCommandArguments(what, gui);
+  const QString line = ExportDialog::commandLineOf(args);
+  QVERIFY2(line.startsWith(QStringLiteral("patchlens-cli export ")), qPrintable(line));
+  QVERIFY2(line.contains(QStringLiteral(" --data ") + name + QStringLiteral(" -o ")),
+           qPrintable(line));
+  QStringList shell = QProcess::splitCommand(line);
+  shell.removeFirst();
+  QCOMPARE(shell, args);
+  const QString cli = m_dir.filePath(QStringLiteral("cli_") + file);
+  QCOMPARE(shell.value(shell.size() - 2), QStringLiteral("-o"));
+  shell.last() = cli;
+  QProcess process;
+  process.start(QStringLiteral(PATCHLENS_BIN_DIR "/patchlens-cli"), shell);
+  QVERIFY(process.waitForFinished(120000));
+  QVERIFY2(process.exitCode() == 0, qPrintable(QString::fromUtf8(process.readAllStandardError())));
+  const auto read = [](const QString& path) {
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+  };
+  const QByteArray guiBytes = read(gui);
+  QVERIFY(guiBytes.size() > 100);
+  QVERIFY2(guiBytes == read(cli), qPrintable(line));
+}
+
 void tst_ExportDialogTransformer::patchOnlyCheckpointDisablesTheEntries() {
   const QString path = m_dir.filePath(QStringLiteral("patch_only.safetensors"));
   test::writePatchOnlyWeights(path.toStdString());
@@ -384,7 +460,7 @@ void tst_ExportDialogTransformer::patchOnlyCheckpointDisablesTheEntries() {
              qPrintable(act->toolTip()));
     ++disabled;
   }
-  QCOMPARE(disabled, 2);
+  QCOMPARE(disabled, 3);  // tokens:L, attention:L, attention-mask:L
   QVERIFY(AnalysisViews::of(*m_window)
               ->currentDataName(static_cast<int>(DataExport::Type::Tokens))
               .isEmpty());

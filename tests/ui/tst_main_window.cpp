@@ -140,7 +140,7 @@ void tst_MainWindow::hoverShowsTooltip() {
   QTRY_COMPARE(view->hovered(), std::optional(PatchPos{2, 3}));
   const QString tip = view->toolTip();
   QVERIFY2(tip.contains(QStringLiteral("row 2, col 3")), qPrintable(tip));
-  QVERIFY2(tip.contains(QStringLiteral("token 31")), qPrintable(tip));
+  QVERIFY2(tip.contains(QStringLiteral("patch 31")), qPrintable(tip));
   // The pixel box in the original: crop of 451 x 300 -> 248 short side, scale 300/248.
   QVERIFY2(tip.contains(QStringLiteral("Original pixels")), qPrintable(tip));
   const QRectF box = m_window->session()->result()->sourceRect({2, 3});

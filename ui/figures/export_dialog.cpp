@@ -282,6 +282,10 @@ QStringList ExportDialog::commandArguments() const {
 QString ExportDialog::commandLine() const {
   const QStringList args = commandArguments();
   if (args.isEmpty()) return tr("(this view has no command-line equivalent)");
+  return commandLineOf(args);
+}
+
+QString ExportDialog::commandLineOf(const QStringList& args) {
   QStringList words{QStringLiteral("patchlens-cli")};
   for (const QString& a : args) words << shellQuoted(a);
   return words.join(QLatin1Char(' '));

@@ -55,6 +55,8 @@ class ExportDialog : public QDialog {
   QStringList commandArguments() const;
   // The same as one shell line, as the dialog shows it.
   QString commandLine() const;
+  // `patchlens-cli ARGS` as one POSIX shell line (File > Export Data shows one too).
+  static QString commandLineOf(const QStringList& args);
   bool isFigureReady() const { return m_figure != nullptr; }
   const std::shared_ptr<const Figure>& figure() const { return m_figure; }
   // The preview as last rendered.

@@ -256,7 +256,8 @@ std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data
                                                      foregroundPca(tokens, *options.foreground),
                                                      *options.foreground, grid, p, layerName);
       }
-      return std::make_unique<PcaRgbFigure>(data.input, tokenPca(tokens, 3), grid, p);
+      return std::make_unique<PcaRgbFigure>(data.input, tokenPca(tokens, 3), grid, p,
+                                            QString::fromUtf8(tokenSourceName(data.source)));
     case PlotType::Similarity: {
       const int token = checkedToken(data, kind.first, kind.second);
       return std::make_unique<SimilarityFigure>(data.input, cosineSimilarity(tokens, token), grid,

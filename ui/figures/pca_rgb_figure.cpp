@@ -25,8 +25,9 @@ QImage ramp(int component) {
 
 }  // namespace
 
-PcaRgbFigure::PcaRgbFigure(QImage input, const PcaResult& pca, GridSize grid, int patchSize)
-    : m_input(std::move(input)), m_grid(grid), m_patchSize(patchSize) {
+PcaRgbFigure::PcaRgbFigure(QImage input, const PcaResult& pca, GridSize grid, int patchSize,
+                           QString rows)
+    : m_input(std::move(input)), m_grid(grid), m_patchSize(patchSize), m_rows(std::move(rows)) {
   m_rgb = rgbRowsToQImage(pcaToRgb(pca), grid.rows, grid.cols);
   m_components = static_cast<int>(std::min<Eigen::Index>(3, pca.projections.cols()));
   for (int i = 0; i < m_components; ++i) {
@@ -43,15 +44,16 @@ QSizeF PcaRgbFigure::preferredSize() const {
 }
 
 QString PcaRgbFigure::ownTitle() const {
-  return tr("First three principal components of the tokens as RGB");
+  return tr("First three principal components of the %1 as RGB").arg(m_rows);
 }
 
 QString PcaRgbFigure::subtitle() const {
-  return tr("R, G, B = PC1, PC2, PC3 of the tokens (%1 %, %2 %, %3 % of the "
+  return tr("R, G, B = PC1, PC2, PC3 of the %4 (%1 %, %2 %, %3 % of the "
             "variance), each min–max scaled")
       .arg(m_ratio[0] * 100.0, 0, 'f', 1)
       .arg(m_ratio[1] * 100.0, 0, 'f', 1)
-      .arg(m_ratio[2] * 100.0, 0, 'f', 1);
+      .arg(m_ratio[2] * 100.0, 0, 'f', 1)
+      .arg(m_rows);
 }
 
 PanelLayout PcaRgbFigure::layout(const QRectF& area) const {

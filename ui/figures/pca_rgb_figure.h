@@ -17,7 +17,9 @@ class PcaRgbFigure : public Figure {
   Q_DECLARE_TR_FUNCTIONS(PcaRgbFigure)
 
  public:
-  PcaRgbFigure(QImage input, const PcaResult& pca, GridSize grid, int patchSize);
+  // `rows` names what the PCA ran on ("tokens", or a block's "keys", "queries", "values").
+  PcaRgbFigure(QImage input, const PcaResult& pca, GridSize grid, int patchSize,
+               QString rows = QStringLiteral("tokens"));
 
   QString ownTitle() const override;
   QSizeF preferredSize() const override;
@@ -33,6 +35,7 @@ class PcaRgbFigure : public Figure {
   QImage m_rgb;  // cols x rows
   GridSize m_grid;
   int m_patchSize;
+  QString m_rows;
   int m_components = 0;
   std::array<double, 3> m_ratio{};      // explained variance ratio of PC1..3
   std::array<ValueRange, 3> m_range{};  // projection range mapped to 0..255 of each colour

@@ -136,6 +136,8 @@ void AnalysisViews::createActions(QMenu* fileMenu, QMenu* viewMenu) {
       {DataExport::Type::Filters, tr("&Filters [D × C × P × P]…")},
       {DataExport::Type::Tokens, tr("Tokens of the &Layer on Screen [T × D]…")},
       {DataExport::Type::Attention, tr("&Attention of the Block on Screen [H × T × T]…")},
+      {DataExport::Type::AttentionMask,
+       tr("Attention &Masks of the Block on Screen, DINO's (.npz: attentions, th_attn)…")},
   };
   m_dataMenu->setToolTipsVisible(true);  // the transformer entries say why they are disabled
   for (const auto& [type, text] : entries) {
@@ -144,6 +146,7 @@ void AnalysisViews::createActions(QMenu* fileMenu, QMenu* viewMenu) {
     if (type == DataExport::Type::Token) m_tokenDataAction = act;
     if (type == DataExport::Type::Tokens) m_tokensDataAction = act;
     if (type == DataExport::Type::Attention) m_attentionDataAction = act;
+    if (type == DataExport::Type::AttentionMask) m_maskDataAction = act;
   }
   fileMenu->insertMenu(before, m_dataMenu);
   fileMenu->insertSeparator(before);
@@ -161,7 +164,7 @@ void AnalysisViews::updateActions() {
   m_tokenDataAction->setEnabled(has && m_session.selection().has_value());
   const bool transformer = m_session.hasTransformer();
   const QString why = transformer ? QString() : m_session.noTransformerReason();
-  for (QAction* act : {m_tokensDataAction, m_attentionDataAction}) {
+  for (QAction* act : {m_tokensDataAction, m_attentionDataAction, m_maskDataAction}) {
     act->setEnabled(has && transformer);
     act->setToolTip(why.isEmpty() ? act->text().remove(QLatin1Char('&')) : why);
   }
@@ -244,6 +247,19 @@ QString AnalysisViews::currentDataName(int typeValue) const {
   return {};
 }
 
+QStringList AnalysisViews::dataCommandArguments(const DataExport& what, const QString& path) const {
+  const auto& result = m_session.result();
+  if (!result || !result->trace || !what.needsTransformer()) return {};
+  // The name holds the layer or block (tokens:5, attention-mask:6:0.60): no --layer.
+  QStringList args{QStringLiteral("export"), result->imagePath, QStringLiteral("--weights"),
+                   QString::fromStdString(m_session.config().weights.source)};
+  if (m_session.headsOverride() > 0)
+    args << QStringLiteral("--heads") << QString::number(m_session.headsOverride());
+  args << QStringLiteral("--data") << QString::fromStdString(what.name()) << QStringLiteral("-o")
+       << QDir::toNativeSeparators(path);
+  return args;
+}
+
 QString AnalysisViews::writeData(const DataExport& what, const QString& path) const {
   const auto& result = m_session.result();
   if (!result || !result->weights) return tr("There is no embedding to export yet.");
@@ -285,13 +301,20 @@ void AnalysisViews::exportDataInteractively(int typeValue) {
             QString::fromStdString(layerSpec(result->trace.get(), result->layerIndex));
   const QString npy = tr("NumPy array (*.npy)");
   const QString csv = tr("CSV table (*.csv)");
-  QString selected = npy;
+  const QString npz = tr("NumPy archive (*.npz)");
+  // DINO's masks are two arrays (attentions, th_attn): one .npz, as the CLI writes them.
+  const bool archive = what.type == DataExport::Type::AttentionMask;
+  QString selected = archive ? npz : npy;
   QString path = QFileDialog::getSaveFileName(
-      &m_window, tr("Export Data"), QDir(m_lastDirectory).filePath(stem + QStringLiteral(".npy")),
-      npy + QStringLiteral(";;") + csv, &selected);
+      &m_window, tr("Export Data"),
+      QDir(m_lastDirectory)
+          .filePath(stem + (archive ? QStringLiteral(".npz") : QStringLiteral(".npy"))),
+      archive ? npz : npy + QStringLiteral(";;") + csv, &selected);
   if (path.isEmpty()) return;
   const QString suffix = QFileInfo(path).suffix().toLower();
-  if (suffix != QLatin1String("npy") && suffix != QLatin1String("csv")) {
+  if (archive && suffix != QLatin1String("npz")) {
+    path += QStringLiteral(".npz");
+  } else if (!archive && suffix != QLatin1String("npy") && suffix != QLatin1String("csv")) {
     path += selected == csv ? QStringLiteral(".csv") : QStringLiteral(".npy");
   }
   m_lastDirectory = QFileInfo(path).absolutePath();
@@ -299,7 +322,10 @@ void AnalysisViews::exportDataInteractively(int typeValue) {
     QMessageBox::warning(&m_window, tr("Export Data"), tr("Could not export: %1").arg(error));
     return;
   }
-  m_window.statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 5000);
+  m_lastDataMessage = tr("Saved %1").arg(QDir::toNativeSeparators(path));
+  if (const QStringList args = dataCommandArguments(what, path); !args.isEmpty())
+    m_lastDataMessage += tr(" · the same from the CLI: %1").arg(ExportDialog::commandLineOf(args));
+  m_window.statusBar()->showMessage(m_lastDataMessage, 15000);
 }
 
 }  // namespace patchlens

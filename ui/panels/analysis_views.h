@@ -49,6 +49,12 @@ class AnalysisViews : public QObject {
   // screen, named as `patchlens-cli export --data` names it ("token:3,4", "tokens:5",
   // "attention:6"); empty when there is none (no selection, no transformer).
   QString currentDataName(int type) const;
+  // The patchlens-cli call that writes the same file as writeData(what, path) for the
+  // transformer's data (tokens:L, attention:L, attention-mask:L[:T]), without the program
+  // name; empty for the others. File > Export Data shows it after saving.
+  QStringList dataCommandArguments(const DataExport& what, const QString& path) const;
+  // The status-bar line of the last File > Export Data ("Saved … · the same from the CLI: …").
+  QString lastDataMessage() const { return m_lastDataMessage; }
 
   AnalysisCache* cache() const { return m_cache; }
   FilterGalleryView* filterGallery() const { return m_gallery; }
@@ -66,6 +72,7 @@ class AnalysisViews : public QObject {
 
   QMainWindow& m_window;
   Session& m_session;
+  QString m_lastDataMessage;
   AnalysisCache* m_cache;
   FilterGalleryView* m_gallery = nullptr;
   FilterPcaPanel* m_filterPca = nullptr;
@@ -79,6 +86,7 @@ class AnalysisViews : public QObject {
   QAction* m_tokenDataAction = nullptr;
   QAction* m_tokensDataAction = nullptr;     // tokens:L of the layer on screen
   QAction* m_attentionDataAction = nullptr;  // attention:L of the block on screen
+  QAction* m_maskDataAction = nullptr;       // attention-mask:L:T of the block on screen
   QMenu* m_dataMenu = nullptr;
   QString m_lastDirectory;
 };

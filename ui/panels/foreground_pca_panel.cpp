@@ -69,9 +69,11 @@ void ForegroundPcaPanel::rebuild() {
   }
   const QString layerName = m_session->sourceLayerName();  // "Keys, block 6" (issue 21)
   if (!foreground) {
-    m_figure->setFigure(std::make_shared<PcaRgbFigure>(result->input, result->pca,
-                                                       result->embedding.grid, result->patchSize()),
-                        QStringLiteral("pca"));
+    auto figure = std::make_shared<PcaRgbFigure>(result->input, result->pca, result->embedding.grid,
+                                                 result->patchSize(), m_session->rowNoun(true));
+    // Its heading names the layer as every figure does: "…, Block 6" / "…, Keys, block 6".
+    if (result->trace) figure->setContext(layerName);
+    m_figure->setFigure(std::move(figure), QStringLiteral("pca"));
     return;
   }
   const ForegroundPcaOptions options{static_cast<float>(m_threshold->value() / 100.0),

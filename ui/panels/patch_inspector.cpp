@@ -172,12 +172,16 @@ void PatchInspector::refresh() {
   const int d = result->embedDim();
   m_channelLine->setVisible(true);
   m_vector = result->embedding.tokens.row(token).transpose();
-  m_header->setText(tr("%1 · row %2, col %3 of %4×%5")
+  // The layer and source it is read at: "… · Keys, block 6" (issue 21).
+  m_header->setText(tr("%1 · row %2, col %3 of %4×%5%6")
                         .arg(m_session->patchTokenName(token))
                         .arg(pos.row)
                         .arg(pos.col)
                         .arg(result->embedding.grid.rows)
-                        .arg(result->embedding.grid.cols));
+                        .arg(result->embedding.grid.cols)
+                        .arg(m_session->hasTransformer()
+                                 ? QStringLiteral(" · ") + m_session->sourceLayerName()
+                                 : QString()));
   const QRect inputBox = result->inputRect(pos);
   const QRectF sourceBox = result->sourceRect(pos);
   m_box->setText(tr("Input pixels x %1–%2, y %3–%4\nOriginal x %5–%6, y %7–%8")

@@ -900,9 +900,33 @@ int Session::rolloutToken() const {
 }
 
 QString Session::patchTokenName(int patch) const {
+  if (m_result && m_result->trace && m_result->source != TokenSource::Tokens) {
+    // forward --qkv's q_L, k_L, v_L [H, T, dh] of block L = layerIndex - 1, prefix rows first.
+    const QString name = tr("%1 of patch %2").arg(rowNoun(false)).arg(patch);
+    if (m_result->trace->prefixTokens == 0) return name;
+    return tr("%1 = %2_%3 token %4")
+        .arg(name)
+        .arg(QString::fromUtf8(tokenSourceName(m_result->source)).left(1))
+        .arg(m_result->layerIndex - 1)
+        .arg(patch + m_result->trace->prefixTokens);
+  }
   if (m_result && m_result->trace && m_result->layerIndex > 0 && m_result->trace->prefixTokens > 0)
     return tr("patch %1 = tokens_L row %2").arg(patch).arg(patch + m_result->trace->prefixTokens);
   return tr("patch %1").arg(patch);
+}
+
+QString Session::rowNoun(bool plural) const {
+  switch (m_result ? m_result->source : TokenSource::Tokens) {
+    case TokenSource::Queries:
+      return plural ? tr("queries") : tr("query");
+    case TokenSource::Keys:
+      return plural ? tr("keys") : tr("key");
+    case TokenSource::Values:
+      return plural ? tr("values") : tr("value");
+    case TokenSource::Tokens:
+      break;
+  }
+  return plural ? tr("tokens") : tr("token");
 }
 
 QString Session::queryName() const {
@@ -1193,6 +1217,7 @@ const OverlayMap& Session::overlayMap() const {
         break;
       }
     }
+    map.quantity = map.label;  // before the scale caption
     if (!map.isRgb && map.values.size() > 0) {
       map.colormap = colormapFor(m_overlay);
       const ScaleMode mode = scaleFor(m_overlay);
@@ -1228,8 +1253,10 @@ const OverlayMap& Session::overlayMap() const {
   const bool tokenMap = map.kind == OverlayKind::Channel || map.kind == OverlayKind::Norm ||
                         map.kind == OverlayKind::Mean || map.kind == OverlayKind::Argmax ||
                         map.kind == OverlayKind::Pca || map.kind == OverlayKind::Similarity;
-  if (tokenMap && m_result && m_result->source != TokenSource::Tokens && !map.label.isEmpty())
+  if (tokenMap && m_result && m_result->source != TokenSource::Tokens && !map.label.isEmpty()) {
     map.label = sourceLayerName() + QStringLiteral(" · ") + map.label;
+    map.quantity = sourceLayerName() + QStringLiteral(" · ") + map.quantity;
+  }
   m_overlayCache = std::move(map);
   return *m_overlayCache;
 }

@@ -108,6 +108,9 @@ struct ComputeResult {
   // What the token fields hold at a block's layer (issue 21): its output tokens, or its
   // queries, keys or values (heads side by side) as the layer controls' source chose.
   TokenSource source = TokenSource::Tokens;
+  // The source's prefix rows [P x D] (cls, registers) for q/k/v; empty for Tokens (the
+  // trace's prefixTokensAt(layer) then).
+  RowMatrixF sourcePrefix;
 
   int patchSize() const { return weights ? weights->patchSize : 0; }
   int embedDim() const { return embedding.embedDim(); }
@@ -130,7 +133,10 @@ struct OverlayMap {
   ValueRange range;
   bool integerValues = false;  // argmax: channel indices
   QString label;               // "channel 5", "L2 norm", ...
-  QImage image;                // rows x cols, one pixel per patch
+  // The label without the colour-scale caption: what one patch's value is ("attention rollout
+  // through 12 blocks from cls", "Keys, block 6 · L2 norm"), as the hover tooltip names it.
+  QString quantity;
+  QImage image;  // rows x cols, one pixel per patch
   bool empty() const { return image.isNull(); }
 };
 
@@ -211,8 +217,12 @@ class Session : public QObject {
   QString queryName() const;
   // How the views name patch `patch` (0..N-1, row-major): "patch 105", and at a transformer
   // layer with prefix tokens also its row of tokens_L ("patch 105 = tokens_L row 106"), which
-  // counts the class token first.
+  // counts the class token first. For a q/k/v result the source's own row: "key of patch 105 =
+  // k_6 token 106" (forward --qkv's k_L [H, T, dh]).
   QString patchTokenName(int patch) const;
+  // What a row of the shown result is: "token" / "tokens", or "query", "key", "value" (and
+  // their plurals) when the token views show a block's q, k or v.
+  QString rowNoun(bool plural) const;
   // The rollout's query: a chosen prefix token, else cls, else the selected patch.
   int rolloutToken() const;
   int head() const { return m_head; }  // -1: the mean over heads

@@ -18,7 +18,9 @@ TokenSourceResult computeTokenSourceResult(const std::shared_ptr<const ComputeRe
   if (!qkv) qkv = std::make_shared<const RowMatrixF>(blockQkv(*base->model, base->tensor, block));
   auto r = std::make_shared<ComputeResult>(*base);
   r->source = source;
-  r->embedding.tokens = qkvFeatures(*qkv, source).bottomRows(trace.patches());
+  const RowMatrixF features = qkvFeatures(*qkv, source);
+  r->embedding.tokens = features.bottomRows(trace.patches());
+  r->sourcePrefix = features.topRows(trace.prefixTokens);
   const RowMatrixF& tokens = r->embedding.tokens;
   r->norms = tokenNorms(tokens);
   r->means = tokenMeans(tokens);

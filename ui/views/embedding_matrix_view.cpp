@@ -23,7 +23,7 @@ EmbeddingMatrixView::EmbeddingMatrixView(Session* session, QWidget* parent)
   m_heatmap->setPreferredCellSize(1);
   m_heatmap->setMinimumHeight(200);
   m_heatmap->setAxisTicks(true);
-  m_heatmap->setAxisCaptions(tr("channel →"), tr("token ↓"));
+  m_heatmap->setAxisCaptions(tr("channel →"), tr("token ↓"));  // rebuild() names the source
   m_heatmap->setToolTipProvider([this](int token, int channel) {
     const auto& result = m_session->result();
     if (!result) return QString();
@@ -50,9 +50,8 @@ EmbeddingMatrixView::EmbeddingMatrixView(Session* session, QWidget* parent)
     const QSizeF size(std::max(m_heatmap->width(), 640), std::max(m_heatmap->height(), 400));
     // The exported figure names its layer as the on-screen title does.
     const auto& shown = m_session->result();
-    const QString title =
-        shown ? tr("Embedding matrix, %1").arg(m_session->layerName(shown->layerIndex))
-              : tr("Embedding matrix");
+    const QString title = shown ? tr("Embedding matrix, %1").arg(m_session->sourceLayerName())
+                                : tr("Embedding matrix");
     FigureMenu::show(
         m_heatmap, m_session, QString(),
         [view, size, title]() -> std::shared_ptr<const Figure> {
@@ -91,11 +90,14 @@ void EmbeddingMatrixView::rebuild() {
     if (m > 0) range = ValueRange{-m, m};
   }
 
-  m_heatmap->setTitle(tr("Embedding matrix, %1: %2 tokens × %3 channels · scale %4")
-                          .arg(m_session->layerName(result->layerIndex))
+  // "Keys, block 6: 196 keys × 768 channels" when the token views show a block's keys.
+  m_heatmap->setTitle(tr("Embedding matrix, %1: %2 %3 × %4 channels · scale %5")
+                          .arg(m_session->sourceLayerName())
                           .arg(tokens.rows())
+                          .arg(m_session->rowNoun(true))
                           .arg(tokens.cols())
                           .arg(scaleModeKey(mode)));
+  m_heatmap->setAxisCaptions(tr("channel →"), m_session->rowNoun(false) + tr(" ↓"));
   m_heatmap->setImage(matrixToQImage(tokens, map, range),
                       ColorbarSpec{map, range, tr("value"), false});
   refreshMarks();

@@ -1,5 +1,6 @@
 #include "ui/views/prefix_token_strip.h"
 
+#include <QFontMetrics>
 #include <QHelpEvent>
 #include <QMouseEvent>
 #include <QPainter>
@@ -36,18 +37,62 @@ int PrefixTokenStrip::count() const {
   return m_session->hasTransformer() ? m_session->result()->trace->prefixTokens : 0;
 }
 
+bool PrefixTokenStrip::showsSource() const {
+  if (count() == 0 || m_session->result()->source == TokenSource::Tokens) return false;
+  switch (m_session->overlay()) {
+    case OverlayKind::Channel:
+    case OverlayKind::Norm:
+    case OverlayKind::Mean:
+    case OverlayKind::Argmax:
+    case OverlayKind::Similarity:
+    case OverlayKind::Pca:
+      return true;
+    default:
+      return false;  // attention and rollout are the block's, whatever the source
+  }
+}
+
+RowMatrixF PrefixTokenStrip::prefixRows() const {
+  const ComputeResult& r = *m_session->result();
+  if (r.source != TokenSource::Tokens) return r.sourcePrefix;
+  return r.layerIndex > 0 ? r.trace->prefixTokensAt(r.layerIndex) : RowMatrixF();
+}
+
+QString PrefixTokenStrip::label(int index) const {
+  if (index < 0 || index >= count()) return {};
+  const QString name = toQString(m_session->result()->trace->prefixNames[std::size_t(index)]);
+  return showsSource() ? tr("%1 %2").arg(name, m_session->rowNoun(false)) : name;
+}
+
+int PrefixTokenStrip::cellWidth() const {
+  QFont small = font();
+  small.setPointSizeF(small.pointSizeF() * 0.85);
+  const QFontMetrics metrics(small);
+  int widest = kCell;
+  for (int i = 0; i < count(); ++i)
+    widest = std::max(widest, metrics.horizontalAdvance(label(i)) + 4);
+  return widest;
+}
+
 void PrefixTokenStrip::refresh() {
   setVisible(count() > 0);
+  if (showsSource()) {
+    setToolTip(tr("Prefix tokens' %1 (%2): click one to make it the attention query")
+                   .arg(m_session->rowNoun(true), m_session->sourceLayerName()));
+  } else {
+    setToolTip(tr("Prefix tokens: click one to make it the attention query"));
+  }
   updateGeometry();
   update();
 }
 
 QSize PrefixTokenStrip::sizeHint() const {
-  return {kCell + 2 * kMargin, kMargin + count() * (kCell + kLabel + kMargin)};
+  return {cellWidth() + 2 * kMargin, kMargin + count() * (kCell + kLabel + kMargin)};
 }
 
 QRect PrefixTokenStrip::cellRect(int index) const {
-  return {kMargin, kMargin + kLabel + index * (kCell + kLabel + kMargin), kCell, kCell};
+  return {kMargin + (cellWidth() - kCell) / 2,
+          kMargin + kLabel + index * (kCell + kLabel + kMargin), kCell, kCell};
 }
 
 std::optional<float> PrefixTokenStrip::value(int index) const {
@@ -57,8 +102,8 @@ std::optional<float> PrefixTokenStrip::value(int index) const {
   const int layer = r.layerIndex;
   if (layer == 0 && m_session->overlay() != OverlayKind::Attention &&
       m_session->overlay() != OverlayKind::Rollout)
-    return std::nullopt;  // the patch embedding has no prefix tokens
-  const RowMatrixF prefix = layer > 0 ? trace.prefixTokensAt(layer) : RowMatrixF();
+    return std::nullopt;                   // the patch embedding has no prefix tokens
+  const RowMatrixF prefix = prefixRows();  // the source's q / k / v rows at a block
   switch (m_session->overlay()) {
     case OverlayKind::Channel:
       return prefix(index, m_session->channel());
@@ -100,7 +145,7 @@ std::optional<std::array<float, 3>> PrefixTokenStrip::pcaRgb(int index) const {
   const PcaResult& pca = r.pca;
   if (layer == 0 || !r.hasPca() || pca.projections.cols() == 0) return {};
   // The same axes and the same per-component min..max as the patches' PCA → RGB.
-  const VectorF centred = r.trace->prefixTokensAt(layer).row(index).transpose() - pca.mean;
+  const VectorF centred = prefixRows().row(index).transpose() - pca.mean;
   std::array<float, 3> rgb{0.0f, 0.0f, 0.0f};
   const Eigen::Index k = std::min<Eigen::Index>(3, pca.projections.cols());
   for (Eigen::Index c = 0; c < k; ++c) {
@@ -122,7 +167,7 @@ std::optional<QColor> PrefixTokenStrip::pcaColour(int index) const {
 QString PrefixTokenStrip::describe(int index) const {
   if (index < 0 || index >= count()) return {};
   const ComputeResult& r = *m_session->result();
-  const QString name = toQString(r.trace->prefixNames[std::size_t(index)]);
+  const QString name = label(index);  // "cls", or "cls key" for a block's keys
   const QString click = m_session->prefixQuery() == index
                             ? tr("click again to query the selected patch")
                             : tr("click to make it the attention query");
@@ -132,11 +177,12 @@ QString PrefixTokenStrip::describe(int index) const {
         .arg(name, click);
   }
   if (const auto rgb = pcaRgb(index)) {
-    return tr("%1: PCA → RGB (%2, %3, %4) on the patches' components (%5)")
+    return tr("%1: PCA → RGB (%2, %3, %4) on the patches' components%5 (%6)")
         .arg(name)
         .arg(double((*rgb)[0]), 0, 'f', 2)
         .arg(double((*rgb)[1]), 0, 'f', 2)
         .arg(double((*rgb)[2]), 0, 'f', 2)
+        .arg(showsSource() ? tr(", %1").arg(m_session->sourceLayerName()) : QString())
         .arg(click);
   }
   const OverlayMap& map = m_session->overlayMap();
@@ -144,6 +190,12 @@ QString PrefixTokenStrip::describe(int index) const {
     const QString shown = m_session->overlay() == OverlayKind::Argmax
                               ? tr("channel %1").arg(int(*v))
                               : QString::number(double(*v), 'g', 5);
+    // The map's label leads with the source for q / k / v ("Keys, block 6 · L2 norm · …").
+    if (showsSource()) {
+      return tr("%1 (%2): %3 = %4 (%5)")
+          .arg(name, m_session->sourceLayerName(), map.label.section(QStringLiteral(" · "), 1, 1),
+               shown, click);
+    }
     return tr("%1: %2 = %3 (%4)")
         .arg(name, map.label.section(QStringLiteral(" · "), 0, 0), shown, click);
   }
@@ -174,7 +226,6 @@ void PrefixTokenStrip::paintEvent(QPaintEvent*) {
   QPainter painter(this);
   painter.fillRect(rect(), palette().window());
   if (count() == 0) return;
-  const ComputeResult& r = *m_session->result();
   const OverlayMap& map = m_session->overlayMap();
   QFont small = font();
   small.setPointSizeF(small.pointSizeF() * 0.85);
@@ -183,8 +234,7 @@ void PrefixTokenStrip::paintEvent(QPaintEvent*) {
   for (int i = 0; i < count(); ++i) {
     const QRect cell = cellRect(i);
     painter.setPen(palette().color(QPalette::WindowText));
-    painter.drawText(QRect(0, cell.top() - kLabel, width(), kLabel), Qt::AlignCenter,
-                     toQString(r.trace->prefixNames[std::size_t(i)]));
+    painter.drawText(QRect(0, cell.top() - kLabel, width(), kLabel), Qt::AlignCenter, label(i));
     const auto v = value(i);
     QColor fill(200, 200, 200);
     if (const auto pca = pcaColour(i)) {

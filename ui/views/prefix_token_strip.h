@@ -5,6 +5,8 @@
 #include <array>
 #include <optional>
 
+#include "core/model/eigen_types.h"
+
 namespace patchlens {
 
 class Session;
@@ -34,6 +36,11 @@ class PrefixTokenStrip : public QWidget {
   std::optional<std::array<float, 3>> pcaRgb(int index) const;
   // One line naming the token, the overlay and its value (the cell's tooltip).
   QString describe(int index) const;
+  // The name drawn above cell `index`: "cls", or "cls key" when the overlay shows a block's
+  // keys (queries, values): the strip's values are then the prefix tokens' keys.
+  QString label(int index) const;
+  // True when the cells show the prefix rows of a block's q, k or v rather than its tokens.
+  bool showsSource() const;
 
   QSize sizeHint() const override;
 
@@ -45,7 +52,10 @@ class PrefixTokenStrip : public QWidget {
  private:
   void refresh();
   int count() const;
+  // The prefix rows of the shown layer: its tokens, or the source's q / k / v rows.
+  RowMatrixF prefixRows() const;
   int cellAt(const QPoint& position) const;
+  int cellWidth() const;  // the widest label, at least one cell
 
   Session* m_session;
 };
