@@ -3,10 +3,6 @@
 #include <algorithm>
 #include <unsupported/Eigen/SpecialFunctions>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace patchlens {
 
 LinearLayer::LinearLayer(const RowMatrixF& weight, const VectorF& bias)
@@ -90,37 +86,24 @@ void LinearLayer::apply(const RowMatrixF& x, RowMatrixF& out, LinearEpilogue epi
           sources, count, depth,
           packed + static_cast<std::size_t>(t) * static_cast<std::size_t>(depth) * kTile);
     }
-    // (row block, panel) tasks in one contiguous run per thread, so that each call knows the
-    // panel that follows it on this thread and fetches its weights while it computes.
-#ifdef _OPENMP
-    const int thread = omp_get_thread_num();
-    const int threadCount = omp_get_num_threads();
-#else
-    const int thread = 0;
-    const int threadCount = 1;
-#endif
-    const int tasks = blocks * panels;
-    const int taskEnd =
-        static_cast<int>(static_cast<long long>(tasks) * (thread + 1) / threadCount);
-    for (int task = static_cast<int>(static_cast<long long>(tasks) * thread / threadCount);
-         task < taskEnd; ++task) {
-      const int b = task / panels;
-      const int p = task % panels;
-      const int nextPanel = task + 1 < taskEnd ? (task + 1) % panels : -1;
-      const int first = b * kBlockTiles * kTile;
-      const int count =
-          b + 1 == blocks ? rows - first : std::min(kBlockTiles * kTile, rows - first);
-      const float* blockX = packed + static_cast<std::size_t>(b) * kBlockTiles *
-                                         static_cast<std::size_t>(depth) * kTile;
-      float* blockOut = out.row(first).data();
-      m_gemm->multiply(blockX, count, blockOut, stride, p, p + 1, false, nextPanel);
-      if (epilogue != LinearEpilogue::None) {
-        const int c0 = p * PackedGemm::kPanelWidth;
-        const int width = std::min(PackedGemm::kPanelWidth, m_outputs - c0);
-        for (int r = 0; r < count; ++r)
-          applyActivation(
-              blockOut + static_cast<std::size_t>(r) * stride + static_cast<std::size_t>(c0), width,
-              epilogue);
+#pragma omp for schedule(dynamic, 1) collapse(2)
+    for (int b = 0; b < blocks; ++b) {
+      for (int p = 0; p < panels; ++p) {
+        const int first = b * kBlockTiles * kTile;
+        const int count =
+            b + 1 == blocks ? rows - first : std::min(kBlockTiles * kTile, rows - first);
+        const float* blockX = packed + static_cast<std::size_t>(b) * kBlockTiles *
+                                           static_cast<std::size_t>(depth) * kTile;
+        float* blockOut = out.row(first).data();
+        m_gemm->multiply(blockX, count, blockOut, stride, p, p + 1);
+        if (epilogue != LinearEpilogue::None) {
+          const int c0 = p * PackedGemm::kPanelWidth;
+          const int width = std::min(PackedGemm::kPanelWidth, m_outputs - c0);
+          for (int r = 0; r < count; ++r)
+            applyActivation(
+                blockOut + static_cast<std::size_t>(r) * stride + static_cast<std::size_t>(c0),
+                width, epilogue);
+        }
       }
     }
   }

@@ -178,8 +178,7 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
                                      std::size_t rowStride, int panelBegin, int panelEnd, int depth,
                                      int outputs, int depthSlice,
                                      const std::vector<float>& packedWeights,
-                                     const std::vector<float>& paddedBias, bool streamOutput,
-                                     int nextPanel) {
+                                     const std::vector<float>& paddedBias, bool streamOutput) {
   const int tiles = (rows + kTileRows - 1) / kTileRows;
   // Streaming stores need whole aligned 64-byte halves of a tile row and one pass over K.
   const bool stream = streamOutput && depthSlice >= depth &&
@@ -207,13 +206,8 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
                    static_cast<std::size_t>(p) * kPanelWidth;
         // The first tile of a panel also fetches the next panel's slice (1-3 % faster on
         // 1 and 2 threads, interleaved A/B on 224/16/768).
-        const int following = p + 1 < panelEnd ? p + 1 : nextPanel;
-        const bool prefetch = t == 0 && following >= 0;
-        const float* next = prefetch ? packedWeights.data() + (static_cast<std::size_t>(following) *
-                                                                   static_cast<std::size_t>(depth) +
-                                                               static_cast<std::size_t>(k0)) *
-                                                                  kPanelWidth
-                                     : nullptr;
+        const bool prefetch = t == 0 && p + 1 < panelEnd;
+        const float* next = weights + static_cast<std::size_t>(depth) * kPanelWidth;
         if (tileRows == kTileRows && stream && columns == kPanelWidth) {
           if (prefetch) {
             tile<kTileRows, true, true>(a, weights, bias, slice, o, rowStride, mask0, mask1, false,
@@ -299,7 +293,7 @@ void PackedGemm::packMicroRow(const float* const* rows, int count, int columns, 
 }
 
 void PackedGemm::multiply(const float* packedX, int rows, float* out, std::size_t rowStride,
-                          int panelBegin, int panelEnd, bool streamOutput, int nextPanel) const {
+                          int panelBegin, int panelEnd, bool streamOutput) const {
   if (m_kernel == Kernel::Avx2) {
     // Cached stores only: the AVX2 kernel has no streaming variant.
     detail::multiplyAvx2(packedX, rows, out, rowStride, panelBegin, panelEnd, m_depth, m_outputs,
@@ -307,8 +301,7 @@ void PackedGemm::multiply(const float* packedX, int rows, float* out, std::size_
     return;
   }
   multiplyAvx512(packedX, rows, out, rowStride, panelBegin, panelEnd, m_depth, m_outputs,
-                 m_blocking.depthSlice, m_packedWeights, m_paddedBias, streamOutput,
-                 nextPanel < panels() ? nextPanel : -1);
+                 m_blocking.depthSlice, m_packedWeights, m_paddedBias, streamOutput);
   if (streamOutput) _mm_sfence();  // the streamed rows are visible before the caller reads
 }
 

@@ -70,12 +70,8 @@ class PackedGemm {
   // streamOutput: an output far larger than the caches is written with non-temporal stores
   // (no read-for-ownership of lines about to be overwritten whole) where the rows are
   // 64-byte aligned and K is one slice; otherwise it has no effect.
-  // nextPanel: the panel the caller multiplies after this call (-1: none known). The first tile
-  // of each panel fetches the following panel's weights into L2 (the weights of a ViT come from
-  // DRAM, whose stream the hardware prefetcher stops at each 4 kB page); nextPanel carries that
-  // across calls of one panel each. AVX-512 kernel only.
   void multiply(const float* packedX, int rows, float* out, std::size_t rowStride, int panelBegin,
-                int panelEnd, bool streamOutput = false, int nextPanel = -1) const;
+                int panelEnd, bool streamOutput = false) const;
   int panels() const { return (m_outputs + kPanelWidth - 1) / kPanelWidth; }
   // The backward of a linear layer: gradIn [rows x depth] = gradOut [rows x outputs] W, read
   // straight from the packed panels (each panel is W^T's columns [depth x kPanelWidth]), so
