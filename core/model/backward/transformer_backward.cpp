@@ -240,7 +240,7 @@ void multiplyActivationDerivative(const RowMatrixF& preActivation, Activation ac
 
 void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& trace,
                                         RowMatrixF& grad, std::vector<RowMatrixF>& gradHeads,
-                                        RowMatrixF* gradNormed1) const {
+                                        RowMatrixF* gradNormed1, std::vector<float>& packed) const {
   const TransformerConfig& c = config();
   const TransformerBlock& block = m_weights->blocks[index];
   const BlockActivations& a = trace.blocks[index];
@@ -250,7 +250,7 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
   RowMatrixF scaled =
       block.layerScale2.size() > 0 ? RowMatrixF(grad * block.layerScale2.asDiagonal()) : grad;
   RowMatrixF gradHidden;
-  block.fc2.applyTransposed(scaled, gradHidden);
+  block.fc2.applyTransposed(scaled, gradHidden, packed);
   if (block.mlpNorm.weight.size() > 0) {  // fc2 read mlp.norm(hidden)
     RowMatrixF gradNormedHidden = std::move(gradHidden);
     gradHidden = RowMatrixF::Zero(a.hidden.rows(), a.hidden.cols());
@@ -264,13 +264,13 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
     gradGate.array() = gradHidden.array() * a.preActivation.array() * sigmoid;
     gradHidden.array() *=
         a.gate.array() * sigmoid * (1.0f + a.preActivation.array() * (1.0f - sigmoid));
-    block.fc1.applyTransposed(gradHidden, gradNormed);
+    block.fc1.applyTransposed(gradHidden, gradNormed, packed);
     RowMatrixF gradFromGate;
-    block.fc1Gate.applyTransposed(gradGate, gradFromGate);
+    block.fc1Gate.applyTransposed(gradGate, gradFromGate, packed);
     gradNormed += gradFromGate;
   } else {
     multiplyActivationDerivative(a.preActivation, c.activation, gradHidden);
-    block.fc1.applyTransposed(gradHidden, gradNormed);
+    block.fc1.applyTransposed(gradHidden, gradNormed, packed);
   }
   gradHidden.resize(0, 0);
   layerNormBackward(a.middle, block.norm2, c.layerNormEps, gradNormed, grad);  // grad: d/dmiddle
@@ -278,7 +278,7 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
   // middle = input + ls1 * proj(attn.norm(attention(norm1(input)))).
   scaled = block.layerScale1.size() > 0 ? RowMatrixF(grad * block.layerScale1.asDiagonal()) : grad;
   RowMatrixF gradContext;
-  block.proj.applyTransposed(scaled, gradContext);
+  block.proj.applyTransposed(scaled, gradContext, packed);
   scaled.resize(0, 0);
   if (block.attnNorm.weight.size() > 0) {  // proj read attn.norm(context)
     RowMatrixF gradNormedContext = std::move(gradContext);
@@ -325,7 +325,7 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
   // the projection; their gradients go back through the transpose, the rotation by -theta.
   if (trace.rope)
     rotateBack(*trace.rope, *m_weights->rope, heads, static_cast<int>(index), gradQkv);
-  block.qkv.applyTransposed(gradQkv, gradNormed);
+  block.qkv.applyTransposed(gradQkv, gradNormed, packed);
   if (gradNormed1) *gradNormed1 = gradNormed;
   layerNormBackward(input, block.norm1, c.layerNormEps, gradNormed, grad);  // grad: d/dinput
 }
@@ -345,8 +345,10 @@ BackwardResult TransformerBackward::backward(const ForwardTrace& trace, const Ro
   }
   result.gradTokens[depth] = grad;
   std::vector<RowMatrixF> gradHeads;
+  std::vector<float> packed;  // packed gradients and B panels of the linear layers' dY W
   for (std::size_t i = depth; i-- > 0;) {
-    blockBackward(i, trace, grad, gradHeads, i + 1 == depth ? &result.gradLastNormed1 : nullptr);
+    blockBackward(i, trace, grad, gradHeads, i + 1 == depth ? &result.gradLastNormed1 : nullptr,
+                  packed);
     if (observer) observer(static_cast<int>(i) + 1, gradHeads, trace.blocks[i].probabilities);
     result.gradTokens[i] = grad;
   }

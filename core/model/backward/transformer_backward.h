@@ -79,7 +79,8 @@ class TransformerBackward {
                     const std::vector<RowMatrixF>& positionBias, RowMatrixF& x, BlockActivations& a,
                     std::vector<float>& packed) const;
   void blockBackward(std::size_t index, const ForwardTrace& trace, RowMatrixF& grad,
-                     std::vector<RowMatrixF>& gradHeads, RowMatrixF* gradNormed1) const;
+                     std::vector<RowMatrixF>& gradHeads, RowMatrixF* gradNormed1,
+                     std::vector<float>& packed) const;
 
   std::shared_ptr<const TransformerWeights> m_weights;
   VisionTransformer m_embedding;  // the same weights without blocks: tokens_0 only
