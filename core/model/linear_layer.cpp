@@ -32,9 +32,10 @@ void applyActivation(float* values, Eigen::Index count, LinearEpilogue epilogue)
   }
 }
 
-void LinearLayer::applyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const {
+void LinearLayer::applyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn,
+                                  std::vector<float>& scratch) const {
   if (m_gemm) {
-    m_gemm->multiplyTransposed(gradOut, gradIn);
+    m_gemm->multiplyTransposed(gradOut, gradIn, scratch);
   } else {
     gradIn.noalias() = gradOut * m_weight;
   }

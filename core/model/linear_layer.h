@@ -32,8 +32,10 @@ class LinearLayer {
   // the packing by tiles and the GEMM by (row block, weight panel). scratch holds packed x.
   void apply(const RowMatrixF& x, RowMatrixF& out, LinearEpilogue epilogue,
              std::vector<float>& scratch) const;
-  // The backward (explain): gradIn [T x in] = gradOut [T x out] W, from the packed panels.
-  void applyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const;
+  // The backward (explain): gradIn [T x in] = gradOut [T x out] W, from the packed panels on the
+  // register-tile kernel (PackedGemm::multiplyTransposed). scratch holds packed gradOut.
+  void applyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn,
+                       std::vector<float>& scratch) const;
 
  private:
   int m_inputs = 0;

@@ -8,6 +8,10 @@
 #include <string>
 #include <utility>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/model/packed_gemm_avx2.h"
 
 // The kernel is compiled for AVX-512 whatever the build's -march, and chosen at run time:
@@ -68,29 +72,6 @@ PackedGemm::PackedGemm(const RowMatrixF& weight, const VectorF& bias, const Gemm
       dst[static_cast<std::size_t>(k) * kPanelWidth + static_cast<std::size_t>(lane)] =
           weight(d, k);
     if (bias.size() > 0) m_paddedBias[static_cast<std::size_t>(d)] = bias[d];
-  }
-}
-
-void PackedGemm::multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const {
-  const Eigen::Index rows = gradOut.rows();
-  gradIn.setZero(rows, m_depth);
-  const int panelCount = panels();
-  constexpr int kSlice = 256;  // depth columns per task: the output slice stays in L2
-  const int slices = (m_depth + kSlice - 1) / kSlice;
-  [[maybe_unused]] const int threads = Eigen::nbThreads();
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
-  for (int s = 0; s < slices; ++s) {
-    const int k0 = s * kSlice;
-    const int width = std::min(kSlice, m_depth - k0);
-    for (int p = 0; p < panelCount; ++p) {
-      const int lanes = std::min(kPanelWidth, m_outputs - p * kPanelWidth);
-      const Eigen::Map<const RowMatrixF> panel(
-          &m_packedWeights[static_cast<std::size_t>(p) * static_cast<std::size_t>(m_depth) *
-                           kPanelWidth],
-          m_depth, kPanelWidth);
-      gradIn.middleCols(k0, width).noalias() +=
-          gradOut.middleCols(p * kPanelWidth, lanes) * panel.block(k0, 0, width, lanes).transpose();
-    }
   }
 }
 
@@ -344,6 +325,130 @@ void PackedGemm::multiplyPanels(Kernel kernel, const float* packedX, int rows, f
     return;
   }
   multiplyPanelsAvx512(packedX, rows, out, rowStride, depth, outputs, panels, paddedBias);
+}
+
+namespace {
+
+// dst [outputs rounded up to 32][32] = W[:, k0:k0+width] (zeros from column width on): each
+// 32 x 32 block of a packed panel (rows k, lanes = outputs) transposed as four 16 x 16 blocks in
+// registers. The padded lanes of the last panel are zero in the packed weights, so are their rows.
+PATCHLENS_AVX512 void packTransposedPanelAvx512(const float* packedWeights, int depth, int outputs,
+                                                int k0, int width, float* dst) {
+  const int panelCount = (outputs + kPanelWidth - 1) / kPanelWidth;
+  for (int q = 0; q < panelCount; ++q) {
+    const float* src =
+        packedWeights + (static_cast<std::size_t>(q) * static_cast<std::size_t>(depth) +
+                         static_cast<std::size_t>(k0)) *
+                            kPanelWidth;
+    float* panelDst = dst + static_cast<std::size_t>(q) * kPanelWidth * kPanelWidth;
+    for (int g = 0; g < kPanelWidth / 16; ++g) {  // 16 columns of dst: 16 k of the panel
+      const int present = std::clamp(width - 16 * g, 0, 16);
+      for (int h = 0; h < kPanelWidth / 16; ++h) {  // 16 rows of dst: 16 lanes of the panel
+        __m512 v[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i)
+          v[i] = i < present
+                     ? _mm512_loadu_ps(src + static_cast<std::size_t>(16 * g + i) * kPanelWidth +
+                                       16 * h)
+                     : _mm512_setzero_ps();
+        transpose16(v);
+        float* d = panelDst + static_cast<std::size_t>(16 * h) * kPanelWidth + 16 * g;
+#pragma GCC unroll 16
+        for (int l = 0; l < 16; ++l)
+          _mm512_storeu_ps(d + static_cast<std::size_t>(l) * kPanelWidth, v[l]);
+      }
+    }
+  }
+}
+
+// out[r, 0:columns] = packedX[r, :] panel for r < rows: the forward's 14 x 32 tiles over one B
+// panel [depth][32] (columns <= 32), K in slices of depthSlice, every micro-row per slice.
+PATCHLENS_AVX512 void multiplyPanelAvx512(const float* packedX, int rows, int depth, int depthSlice,
+                                          const float* panel, int columns, float* out,
+                                          std::size_t rowStride) {
+  alignas(64) static const float kZeros[kPanelWidth] = {};
+  const auto mask0 = static_cast<__mmask16>(columns >= 16 ? 0xFFFF : (1u << columns) - 1u);
+  const auto mask1 = static_cast<__mmask16>(columns >= 32   ? 0xFFFF
+                                            : columns <= 16 ? 0u
+                                                            : (1u << (columns - 16)) - 1u);
+  const int tiles = (rows + kTileRows - 1) / kTileRows;
+  for (int k0 = 0; k0 < depth; k0 += depthSlice) {
+    const int slice = std::min(depthSlice, depth - k0);
+    const float* weights = panel + static_cast<std::size_t>(k0) * kPanelWidth;
+    for (int t = 0; t < tiles; ++t) {
+      const int tileRows = std::min(kTileRows, rows - t * kTileRows);
+      const float* a = packedX + (static_cast<std::size_t>(t) * static_cast<std::size_t>(depth) +
+                                  static_cast<std::size_t>(k0)) *
+                                     kTileRows;
+      float* o = out + static_cast<std::size_t>(t) * kTileRows * rowStride;
+      if (tileRows == kTileRows) {
+        tile<kTileRows>(a, weights, kZeros, slice, o, rowStride, mask0, mask1, k0 > 0);
+      } else {
+        partialTile(std::make_integer_sequence<int, kTileRows - 1>(), tileRows, a, weights, kZeros,
+                    slice, o, rowStride, mask0, mask1, k0 > 0);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void PackedGemm::multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn,
+                                    std::vector<float>& scratch) const {
+  const int rows = static_cast<int>(gradOut.rows());
+  const int inner = m_outputs;  // the K of this product
+  gradIn.resize(rows, m_depth);
+  if (rows == 0 || m_depth == 0) return;
+  if (inner == 0) {
+    gradIn.setZero();
+    return;
+  }
+  const int tiles = (rows + kTileRows - 1) / kTileRows;
+  const std::size_t packedSize =
+      static_cast<std::size_t>(tiles) * static_cast<std::size_t>(inner) * kTileRows;
+  // One B panel per thread: the outputs rounded up to whole panels, x 32 columns.
+  const std::size_t panelSize = static_cast<std::size_t>(panels()) * kPanelWidth * kPanelWidth;
+  const int threads = std::max(1, Eigen::nbThreads());
+  scratch.resize(packedSize + static_cast<std::size_t>(threads) * panelSize);
+  float* packed = scratch.data();
+  float* panelsBase = scratch.data() + packedSize;
+  const int depthSlice = GemmBlocking::choose(CpuCaches::host(), inner, m_kernel).depthSlice;
+  const int depthPanels = (m_depth + kPanelWidth - 1) / kPanelWidth;
+  const std::size_t stride = static_cast<std::size_t>(m_depth);
+  const float* weights = m_packedWeights.data();
+  alignas(64) static const float kZeros[kPanelWidth] = {};
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#pragma omp for schedule(static)
+    for (int t = 0; t < tiles; ++t) {
+      const float* sources[kTileRows];
+      const int count = std::min(kTileRows, rows - t * kTileRows);
+      for (int r = 0; r < count; ++r) sources[r] = gradOut.row(t * kTileRows + r).data();
+      packMicroRow(
+          sources, count, inner,
+          packed + static_cast<std::size_t>(t) * static_cast<std::size_t>(inner) * kTileRows);
+    }
+#ifdef _OPENMP
+    const int thread = omp_get_thread_num();
+#else
+    const int thread = 0;
+#endif
+    float* panel = panelsBase + static_cast<std::size_t>(thread) * panelSize;
+#pragma omp for schedule(dynamic, 1)
+    for (int p = 0; p < depthPanels; ++p) {
+      const int k0 = p * kPanelWidth;
+      const int width = std::min(kPanelWidth, m_depth - k0);
+      float* out = gradIn.data() + k0;
+      if (m_kernel == Kernel::Avx2) {
+        detail::packTransposedPanelAvx2(weights, m_depth, m_outputs, k0, width, panel);
+        detail::multiplyAvx2(packed, rows, out, stride, 0, 1, inner, width, depthSlice, panel,
+                             kZeros);
+      } else {
+        packTransposedPanelAvx512(weights, m_depth, m_outputs, k0, width, panel);
+        multiplyPanelAvx512(packed, rows, inner, depthSlice, panel, width, out, stride);
+      }
+    }
+  }
 }
 
 }  // namespace patchlens

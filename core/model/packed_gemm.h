@@ -73,10 +73,14 @@ class PackedGemm {
   void multiply(const float* packedX, int rows, float* out, std::size_t rowStride, int panelBegin,
                 int panelEnd, bool streamOutput = false) const;
   int panels() const { return (m_outputs + kPanelWidth - 1) / kPanelWidth; }
-  // The backward of a linear layer: gradIn [rows x depth] = gradOut [rows x outputs] W, read
-  // straight from the packed panels (each panel is W^T's columns [depth x kPanelWidth]), so
-  // explaining needs no transposed copy of the weights. Threads split the depth.
-  void multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn) const;
+  // The backward of a linear layer: gradIn [rows x depth] = gradOut [rows x outputs] W, on the
+  // same register-tile kernel as multiply(): gradOut packed into micro-rows (K = outputs), and
+  // for each kPanelWidth columns of gradIn a B panel W[:, k0:k0+32] laid out [outputs][32],
+  // transposed in registers from the packed panels into a per-thread buffer (outputs x 32
+  // floats): no transposed copy of the weights is kept. Threads split the depth panels.
+  // scratch holds the packed gradOut and the per-thread panels. Needs available().
+  void multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradIn,
+                          std::vector<float>& scratch) const;
 
   // The same kernels over panels the caller packed itself (the attention's keys and values,
   // repacked per block): out[r, :] = packedX[r, :] W^T + bias for r < rows, with W in

@@ -231,4 +231,58 @@ PATCHLENS_AVX2 void multiplyAvx2(const float* packedX, int rows, float* out, std
   }
 }
 
+namespace {
+
+// 8 x 8 transpose in registers: r[i][j] becomes r[j][i].
+PATCHLENS_AVX2 inline void transpose8(__m256 (&r)[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  __m256 s[8];
+  for (int i = 0; i < 2; ++i) {
+    s[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    s[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    s[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    s[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(s[i], s[4 + i], 0x20);
+    r[4 + i] = _mm256_permute2f128_ps(s[i], s[4 + i], 0x31);
+  }
+}
+
+}  // namespace
+
+PATCHLENS_AVX2 void packTransposedPanelAvx2(const float* packedWeights, int depth, int outputs,
+                                            int k0, int width, float* dst) {
+  const int panelCount = (outputs + kPanelWidth - 1) / kPanelWidth;
+  for (int q = 0; q < panelCount; ++q) {
+    const float* src =
+        packedWeights + (static_cast<std::size_t>(q) * static_cast<std::size_t>(depth) +
+                         static_cast<std::size_t>(k0)) *
+                            kPanelWidth;
+    float* panelDst = dst + static_cast<std::size_t>(q) * kPanelWidth * kPanelWidth;
+    for (int g = 0; g < kPanelWidth / kLanes; ++g) {  // 8 columns of dst: 8 k of the panel
+      const int present = std::clamp(width - kLanes * g, 0, kLanes);
+      for (int h = 0; h < kPanelWidth / kLanes; ++h) {  // 8 rows of dst: 8 lanes of the panel
+        __m256 v[kLanes];
+#pragma GCC unroll 8
+        for (int i = 0; i < kLanes; ++i)
+          v[i] =
+              i < present
+                  ? _mm256_loadu_ps(src + static_cast<std::size_t>(kLanes * g + i) * kPanelWidth +
+                                    kLanes * h)
+                  : _mm256_setzero_ps();
+        transpose8(v);
+        float* d = panelDst + static_cast<std::size_t>(kLanes * h) * kPanelWidth + kLanes * g;
+#pragma GCC unroll 8
+        for (int l = 0; l < kLanes; ++l)
+          _mm256_storeu_ps(d + static_cast<std::size_t>(l) * kPanelWidth, v[l]);
+      }
+    }
+  }
+}
+
 }  // namespace patchlens::detail

@@ -15,4 +15,10 @@ void multiplyAvx2(const float* packedX, int rows, float* out, std::size_t rowStr
                   int panelEnd, int depth, int outputs, int depthSlice, const float* packedWeights,
                   const float* paddedBias);
 
+// dst [outputs rounded up to 32][32] = W[:, k0:k0+width] (zeros from column width on) from the
+// packed panels ([panel][k][32], `depth` k per panel): the B panel of the transposed product
+// (PackedGemm::multiplyTransposed), by 8 x 8 transposes in ymm registers.
+void packTransposedPanelAvx2(const float* packedWeights, int depth, int outputs, int k0, int width,
+                             float* dst);
+
 }  // namespace patchlens::detail

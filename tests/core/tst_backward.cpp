@@ -312,7 +312,8 @@ void TestBackward::linearBackwardIsGradOutTimesWeight() {
   const RowMatrixF dy = RowMatrixF::Random(17, 70);
   const LinearLayer layer(w, VectorF::Random(70));
   RowMatrixF got;
-  layer.applyTransposed(dy, got);
+  std::vector<float> scratch;
+  layer.applyTransposed(dy, got, scratch);
   const Eigen::MatrixXd expected = dy.cast<double>() * w.cast<double>();
   QCOMPARE(got.rows(), Eigen::Index{17});
   QCOMPARE(got.cols(), Eigen::Index{300});

@@ -45,6 +45,8 @@ class TestPackedGemm : public QObject {
   void linearLayerRowIsIndependentOfTheBatch();
   void defaultBlockingComesFromTheHost();
   void kernelFollowsTheCpuAndPatchlensGemm();
+  void multiplyTransposedEqualsDoubleReference_data();
+  void multiplyTransposedEqualsDoubleReference();
 };
 
 void TestPackedGemm::initTestCase() {
@@ -367,6 +369,88 @@ void TestPackedGemm::kernelFollowsTheCpuAndPatchlensGemm() {
   QVERIFY(PackedGemm::hostKernel() == expected);
   const RowMatrixF w = RowMatrixF::Ones(40, 16);
   QVERIFY(PackedGemm(w, VectorF()).kernel() == expected);
+}
+
+void TestPackedGemm::multiplyTransposedEqualsDoubleReference_data() {
+  QTest::addColumn<int>("rows");
+  QTest::addColumn<int>("outputs");  // the K of dY W
+  QTest::addColumn<int>("depth");    // gradIn's columns: whole and partial B panels of 32
+  QTest::addColumn<int>("threads");
+  // Rows: one token, a partial micro-row (13), ViT's 197 (a last micro-row of one token).
+  // Outputs (K) not a multiple of 32: a partial last weight panel (40, 70; 1100 = 34 x 32 + 12
+  // is 2 K slices of the AVX-512 kernel on a 1 MB L2 and 9 of the AVX2 kernel). Depth not a
+  // multiple of 16: a last B panel of 12 columns (300), 13 (77), 3 alone.
+  QTest::newRow("1x40x300") << 1 << 40 << 300 << 1;
+  QTest::newRow("13x70x77") << 13 << 70 << 77 << 1;
+  QTest::newRow("197x70x300, 2 threads") << 197 << 70 << 300 << 2;
+  QTest::newRow("197x1100x77") << 197 << 1100 << 77 << 1;
+  QTest::newRow("13x1100x45, 2 threads") << 13 << 1100 << 45 << 2;
+  QTest::newRow("197x33x3") << 197 << 33 << 3 << 1;
+  QTest::newRow("1x7x16") << 1 << 7 << 16 << 1;
+}
+
+// The backward of a linear layer, gradIn = gradOut W, on both register-tile kernels (the AVX-512
+// one where the CPU has it) from the packed panels: against a double-precision hand product,
+// and bit for bit against the float FMA chain over the outputs in ascending order (each output
+// starts from zero and sums its K terms as the forward's kernel does). gradIn comes in filled
+// with garbage and a wrong size: every element is written.
+void TestPackedGemm::multiplyTransposedEqualsDoubleReference() {
+  QFETCH(int, rows);
+  QFETCH(int, outputs);
+  QFETCH(int, depth);
+  QFETCH(int, threads);
+  const RowMatrixF gradOut = randomMatrix(rows, outputs, 31);
+  const RowMatrixF w = randomMatrix(outputs, depth, 32);
+  const VectorF b = randomMatrix(outputs, 1, 33).col(0);  // a bias plays no part in dY W
+  RowMatrixF chain(rows, depth);
+  double worstRounding = 0.0;  // |float chain - double|: what float accumulation costs
+  Eigen::MatrixXd expected(rows, depth);
+  for (int r = 0; r < rows; ++r) {
+    for (int d = 0; d < depth; ++d) {
+      double sum = 0.0;
+      float fsum = 0.0f;
+      for (int o = 0; o < outputs; ++o) {
+        sum += static_cast<double>(gradOut(r, o)) * static_cast<double>(w(o, d));
+        fsum = std::fma(gradOut(r, o), w(o, d), fsum);
+      }
+      expected(r, d) = sum;
+      chain(r, d) = fsum;
+      worstRounding = std::max(worstRounding, std::abs(static_cast<double>(fsum) - sum));
+    }
+  }
+  std::vector<PackedGemm::Kernel> kernels;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    kernels.push_back(PackedGemm::Kernel::Avx2);
+  if (__builtin_cpu_supports("avx512f")) kernels.push_back(PackedGemm::Kernel::Avx512);
+  const int before = computeThreads();
+  setComputeThreads(threads);
+  for (const PackedGemm::Kernel kernel : kernels) {
+    const PackedGemm gemm(w, b, GemmBlocking::choose(CpuCaches::host(), depth, kernel), kernel);
+    std::vector<float> scratch(3, -5.0f);
+    RowMatrixF gradIn = RowMatrixF::Constant(rows + 2, depth + 1, 777.0f);
+    gemm.multiplyTransposed(gradOut, gradIn, scratch);
+    QCOMPARE(gradIn.rows(), Eigen::Index{rows});
+    QCOMPARE(gradIn.cols(), Eigen::Index{depth});
+    double worst = 0.0;
+    int mismatches = 0;
+    for (int r = 0; r < rows; ++r) {
+      for (int d = 0; d < depth; ++d) {
+        worst = std::max(worst, std::abs(static_cast<double>(gradIn(r, d)) - expected(r, d)));
+        mismatches += gradIn(r, d) != chain(r, d);
+      }
+    }
+    const QString name = kernel == PackedGemm::Kernel::Avx2 ? "AVX2" : "AVX-512";
+    // float32 accumulation of up to 1100 products of values in [-1, 1).
+    QVERIFY2(worst <= 1e-5 * std::sqrt(static_cast<double>(outputs)),
+             qPrintable(QStringLiteral("%1 kernel: max error %2").arg(name).arg(worst)));
+    QVERIFY2(mismatches == 0,
+             qPrintable(QStringLiteral("%1 kernel: %2 of %3 differ from the FMA chain")
+                            .arg(name)
+                            .arg(mismatches)
+                            .arg(rows * depth)));
+  }
+  setComputeThreads(before);
+  QVERIFY(worstRounding < 1e-5 * std::sqrt(static_cast<double>(outputs)));
 }
 
 QTEST_GUILESS_MAIN(TestPackedGemm)

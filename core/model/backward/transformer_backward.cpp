@@ -5,6 +5,10 @@
 #include <unsupported/Eigen/SpecialFunctions>
 #include <utility>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/io/error.h"
 #include "core/model/position/relative_position_bias.h"
 
@@ -52,6 +56,14 @@ void rotateBack(const RopeGrid& grid, const RopeEmbedding& rope, int heads, int 
   swapPairs();
 }
 
+int threadIndex() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 void addScaled(RowMatrixF& x, const RowMatrixF& y, const VectorF& scale) {
   if (scale.size() > 0) {
     x += y * scale.asDiagonal();
@@ -82,14 +94,29 @@ TransformerBackward::TransformerBackward(std::shared_ptr<const TransformerWeight
   if (const std::string why = unsupportedReason(*m_weights); !why.empty()) throw Error({}, why);
 }
 
+// What forward() and backward() reuse from one block to the next: each is allocated (and its
+// pages touched) once per pass, not once per block.
+struct TransformerBackward::Workspace {
+  std::vector<float> packed;  // packed rows (and dY W's B panels) of the linear layers
+  // forward: norm1 / norm2 outputs not kept, a sub-LN's output, proj / fc2 outputs, the context
+  // and hidden activations when no sub-LN keeps them in the trace
+  RowMatrixF normed, projected, context, hidden;
+  // backward
+  RowMatrixF scaled, gradHidden, gradSub, gradGate, sigmoid, gradNormed, gradFromGate, gradContext,
+      gradQkv;
+  std::vector<RowMatrixF> gradScores;  // one [T x T] per thread: d/d(scores) of its head
+};
+
 void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
                                        const std::vector<RowMatrixF>& positionBias, RowMatrixF& x,
-                                       BlockActivations& a, std::vector<float>& packed) const {
+                                       BlockActivations& a, Workspace& w) const {
   const TransformerConfig& c = config();
   const TransformerBlock& block = m_weights->blocks[index];
-  // The calls of TransformerBlock::forward, with the intermediates kept.
-  layerNorm(x, a.normed1, block.norm1, c.layerNormEps);
-  block.qkv.apply(a.normed1, a.qkv, LinearEpilogue::None, packed);
+  // The calls of TransformerBlock::forward, with the intermediates the backward reads kept.
+  const bool lastBlock = index + 1 == m_weights->blocks.size();
+  RowMatrixF& normed1 = lastBlock ? a.normed1 : w.normed;
+  layerNorm(x, normed1, block.norm1, c.layerNormEps);
+  block.qkv.apply(normed1, a.qkv, LinearEpilogue::None, w.packed);
   if (rope) rope->apply(a.qkv, c.numHeads, static_cast<int>(index));
   const Eigen::Index tokens = a.qkv.rows();
   const int heads = c.numHeads;
@@ -100,8 +127,11 @@ void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
   using ConstHead = Eigen::Map<const RowMatrixF, 0, Stride>;
   using Head = Eigen::Map<RowMatrixF, 0, Stride>;
   const Stride qkvStride(3 * width);
+  const bool attnNorm = block.attnNorm.weight.size() > 0;
+  RowMatrixF& context = attnNorm ? a.context : w.context;
   a.probabilities.resize(static_cast<std::size_t>(heads));
-  a.context.resize(tokens, width);
+  for (RowMatrixF& p : a.probabilities) p.resize(tokens, tokens);
+  context.resize(tokens, width);
   [[maybe_unused]] const int threads = Eigen::nbThreads();
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
   for (int h = 0; h < heads; ++h) {
@@ -109,7 +139,6 @@ void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
     const ConstHead k(a.qkv.data() + width + h * headDim, tokens, headDim, qkvStride);
     const ConstHead v(a.qkv.data() + 2 * width + h * headDim, tokens, headDim, qkvStride);
     RowMatrixF& p = a.probabilities[static_cast<std::size_t>(h)];
-    p.resize(tokens, tokens);
     p.noalias() = (q * scale) * k.transpose();
     if (!positionBias.empty()) p += positionBias[static_cast<std::size_t>(h)];
     for (Eigen::Index r = 0; r < tokens; ++r) {
@@ -117,46 +146,45 @@ void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
       row = (row - row.maxCoeff()).exp();
       row *= 1.0f / row.sum();
     }
-    Head out(a.context.data() + h * headDim, tokens, headDim, Stride(width));
+    Head out(context.data() + h * headDim, tokens, headDim, Stride(width));
     out.noalias() = p * v;
   }
-  RowMatrixF projected;
   // layer(subNorm(in)) for the sub-LN families (attn.norm before proj, mlp.norm before fc2).
   const auto applyAfterSubNorm = [&](const LinearLayer& layer, const LayerNormWeights& subNorm,
                                      const RowMatrixF& in) {
     if (subNorm.weight.size() == 0) {
-      layer.apply(in, projected, LinearEpilogue::None, packed);
+      layer.apply(in, w.projected, LinearEpilogue::None, w.packed);
       return;
     }
-    RowMatrixF normed;
-    layerNorm(in, normed, subNorm, c.layerNormEps);
-    layer.apply(normed, projected, LinearEpilogue::None, packed);
+    layerNorm(in, w.normed, subNorm, c.layerNormEps);
+    layer.apply(w.normed, w.projected, LinearEpilogue::None, w.packed);
   };
-  applyAfterSubNorm(block.proj, block.attnNorm, a.context);
-  addScaled(x, projected, block.layerScale1);
+  applyAfterSubNorm(block.proj, block.attnNorm, context);
+  addScaled(x, w.projected, block.layerScale1);
   a.middle = x;
-  layerNorm(x, a.normed2, block.norm2, c.layerNormEps);
-  block.fc1.apply(a.normed2, a.preActivation, LinearEpilogue::None, packed);
+  layerNorm(x, w.normed, block.norm2, c.layerNormEps);
+  block.fc1.apply(w.normed, a.preActivation, LinearEpilogue::None, w.packed);
+  RowMatrixF& hidden = block.mlpNorm.weight.size() > 0 ? a.hidden : w.hidden;
   if (c.activation == Activation::SwiGlu) {  // hidden = silu(w1 x) * (w2 x), as the forward
-    block.fc1Gate.apply(a.normed2, a.gate, LinearEpilogue::None, packed);
-    a.hidden.resize(a.preActivation.rows(), a.preActivation.cols());
-    a.hidden.array() =
+    block.fc1Gate.apply(w.normed, a.gate, LinearEpilogue::None, w.packed);
+    hidden.resize(a.preActivation.rows(), a.preActivation.cols());
+    hidden.array() =
         a.preActivation.array() / (1.0f + (-a.preActivation.array()).exp()) * a.gate.array();
   } else {
     // The activation in the panel-wide pieces LinearLayer's epilogue uses, so hidden is the
     // forward's to the bit.
-    a.hidden = a.preActivation;
+    hidden = a.preActivation;
     const LinearEpilogue epilogue = epilogueFor(c.activation);
-    const Eigen::Index columns = a.hidden.cols();
+    const Eigen::Index columns = hidden.cols();
     for (Eigen::Index r = 0; r < tokens; ++r) {
       for (Eigen::Index c0 = 0; c0 < columns; c0 += PackedGemm::kPanelWidth) {
         const Eigen::Index count = std::min<Eigen::Index>(PackedGemm::kPanelWidth, columns - c0);
-        applyActivation(a.hidden.row(r).data() + c0, count, epilogue);
+        applyActivation(hidden.row(r).data() + c0, count, epilogue);
       }
     }
   }
-  applyAfterSubNorm(block.fc2, block.mlpNorm, a.hidden);
-  addScaled(x, projected, block.layerScale2);
+  applyAfterSubNorm(block.fc2, block.mlpNorm, hidden);
+  addScaled(x, w.projected, block.layerScale2);
 }
 
 ForwardTrace TransformerBackward::forward(const ChwTensor& input) const {
@@ -169,7 +197,7 @@ ForwardTrace TransformerBackward::forward(const ChwTensor& input) const {
   trace.tokens.push_back(std::move(first.tokens.front()));
   trace.blocks.resize(depth);
   RowMatrixF x = trace.tokens.front();
-  std::vector<float> packed;
+  Workspace workspace;
   if (m_weights->rope)
     trace.rope = std::make_shared<const RopeGrid>(*m_weights->rope, trace.gridRows, trace.gridCols);
   std::vector<RowMatrixF> positionBias;
@@ -177,7 +205,7 @@ ForwardTrace TransformerBackward::forward(const ChwTensor& input) const {
     // Relative-bias families: this block's [T x T] per head, as VisionTransformer::forward.
     attentionBiasFor(m_weights->blocks[i].relativeBias.get(), m_weights->sharedRelativeBias.get(),
                      trace.gridRows, trace.gridCols, config().patchSize, positionBias);
-    blockForward(i, trace.rope.get(), positionBias, x, trace.blocks[i], packed);
+    blockForward(i, trace.rope.get(), positionBias, x, trace.blocks[i], workspace);
     trace.tokens.push_back(x);
   }
   if (config().finalNorm) {
@@ -241,52 +269,53 @@ void multiplyActivationDerivative(const RowMatrixF& preActivation, Activation ac
 
 void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& trace,
                                         RowMatrixF& grad, std::vector<RowMatrixF>& gradHeads,
-                                        RowMatrixF* gradNormed1) const {
+                                        RowMatrixF* gradNormed1, Workspace& w) const {
   const TransformerConfig& c = config();
   const TransformerBlock& block = m_weights->blocks[index];
   const BlockActivations& a = trace.blocks[index];
   const RowMatrixF& input = trace.tokens[index];
+  const Eigen::Index tokens = a.qkv.rows();
+  // grad times a LayerScale, or grad itself without one.
+  const auto scaledBy = [&](const VectorF& layerScale) -> const RowMatrixF& {
+    if (layerScale.size() == 0) return grad;
+    w.scaled.noalias() = grad * layerScale.asDiagonal();
+    return w.scaled;
+  };
 
   // x_out = middle + ls2 * fc2(act(fc1(norm2(middle)))); grad holds d/dx_out.
-  RowMatrixF scaled =
-      block.layerScale2.size() > 0 ? RowMatrixF(grad * block.layerScale2.asDiagonal()) : grad;
-  RowMatrixF gradHidden;
-  block.fc2.applyTransposed(scaled, gradHidden);
   if (block.mlpNorm.weight.size() > 0) {  // fc2 read mlp.norm(hidden)
-    RowMatrixF gradNormedHidden = std::move(gradHidden);
-    gradHidden = RowMatrixF::Zero(a.hidden.rows(), a.hidden.cols());
-    layerNormBackward(a.hidden, block.mlpNorm, c.layerNormEps, gradNormedHidden, gradHidden);
+    block.fc2.applyTransposed(scaledBy(block.layerScale2), w.gradSub, w.packed);
+    w.gradHidden.setZero(a.hidden.rows(), a.hidden.cols());
+    layerNormBackward(a.hidden, block.mlpNorm, c.layerNormEps, w.gradSub, w.gradHidden);
+  } else {
+    block.fc2.applyTransposed(scaledBy(block.layerScale2), w.gradHidden, w.packed);
   }
-  RowMatrixF gradNormed;
   if (c.activation == Activation::SwiGlu) {
     // hidden = silu(u) * g: d/du = dH g s (1 + u (1 - s)), s = sigmoid(u); d/dg = dH silu(u).
-    RowMatrixF gradGate(gradHidden.rows(), gradHidden.cols());
-    const Eigen::ArrayXXf sigmoid = 1.0f / (1.0f + (-a.preActivation.array()).exp());
-    gradGate.array() = gradHidden.array() * a.preActivation.array() * sigmoid;
-    gradHidden.array() *=
-        a.gate.array() * sigmoid * (1.0f + a.preActivation.array() * (1.0f - sigmoid));
-    block.fc1.applyTransposed(gradHidden, gradNormed);
-    RowMatrixF gradFromGate;
-    block.fc1Gate.applyTransposed(gradGate, gradFromGate);
-    gradNormed += gradFromGate;
+    const auto u = a.preActivation.array();
+    w.sigmoid.resize(a.preActivation.rows(), a.preActivation.cols());
+    w.sigmoid.array() = 1.0f / (1.0f + (-u).exp());
+    const auto s = w.sigmoid.array();
+    w.gradGate.resize(w.gradHidden.rows(), w.gradHidden.cols());
+    w.gradGate.array() = w.gradHidden.array() * u * s;
+    w.gradHidden.array() *= a.gate.array() * s * (1.0f + u * (1.0f - s));
+    block.fc1.applyTransposed(w.gradHidden, w.gradNormed, w.packed);
+    block.fc1Gate.applyTransposed(w.gradGate, w.gradFromGate, w.packed);
+    w.gradNormed += w.gradFromGate;
   } else {
-    multiplyActivationDerivative(a.preActivation, c.activation, gradHidden);
-    block.fc1.applyTransposed(gradHidden, gradNormed);
+    multiplyActivationDerivative(a.preActivation, c.activation, w.gradHidden);
+    block.fc1.applyTransposed(w.gradHidden, w.gradNormed, w.packed);
   }
-  gradHidden.resize(0, 0);
-  layerNormBackward(a.middle, block.norm2, c.layerNormEps, gradNormed, grad);  // grad: d/dmiddle
+  layerNormBackward(a.middle, block.norm2, c.layerNormEps, w.gradNormed, grad);  // d/dmiddle
 
   // middle = input + ls1 * proj(attn.norm(attention(norm1(input)))).
-  scaled = block.layerScale1.size() > 0 ? RowMatrixF(grad * block.layerScale1.asDiagonal()) : grad;
-  RowMatrixF gradContext;
-  block.proj.applyTransposed(scaled, gradContext);
-  scaled.resize(0, 0);
   if (block.attnNorm.weight.size() > 0) {  // proj read attn.norm(context)
-    RowMatrixF gradNormedContext = std::move(gradContext);
-    gradContext = RowMatrixF::Zero(a.context.rows(), a.context.cols());
-    layerNormBackward(a.context, block.attnNorm, c.layerNormEps, gradNormedContext, gradContext);
+    block.proj.applyTransposed(scaledBy(block.layerScale1), w.gradSub, w.packed);
+    w.gradContext.setZero(a.context.rows(), a.context.cols());
+    layerNormBackward(a.context, block.attnNorm, c.layerNormEps, w.gradSub, w.gradContext);
+  } else {
+    block.proj.applyTransposed(scaledBy(block.layerScale1), w.gradContext, w.packed);
   }
-  const Eigen::Index tokens = a.qkv.rows();
   const int heads = c.numHeads;
   const int headDim = c.headDim();
   const int width = c.embedDim;
@@ -295,9 +324,15 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
   using ConstHead = Eigen::Map<const RowMatrixF, 0, Stride>;
   using Head = Eigen::Map<RowMatrixF, 0, Stride>;
   const Stride qkvStride(3 * width);
-  RowMatrixF gradQkv(tokens, 3 * width);
+  // Everything is allocated before the parallel region: no exception may escape it.
+  w.gradQkv.resize(tokens, 3 * width);  // every column is written below, head by head
   gradHeads.resize(static_cast<std::size_t>(heads));
-  [[maybe_unused]] const int threads = Eigen::nbThreads();
+  for (RowMatrixF& gp : gradHeads) gp.resize(tokens, tokens);
+  const int threads = std::max(1, Eigen::nbThreads());
+  w.gradScores.resize(static_cast<std::size_t>(threads));
+  for (RowMatrixF& gs : w.gradScores) gs.resize(tokens, tokens);
+  const RowMatrixF& gradContext = w.gradContext;
+  RowMatrixF& gradQkv = w.gradQkv;
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
   for (int h = 0; h < heads; ++h) {
     const ConstHead q(a.qkv.data() + h * headDim, tokens, headDim, qkvStride);
@@ -310,10 +345,10 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
     Head gv(gradQkv.data() + 2 * width + h * headDim, tokens, headDim, qkvStride);
     gv.noalias() = p.transpose() * gOut;
     // Softmax: dS = P (dP - rowsum(dP P)).
-    RowMatrixF gs = gp;
+    RowMatrixF& gs = w.gradScores[static_cast<std::size_t>(threadIndex())];
     for (Eigen::Index r = 0; r < tokens; ++r) {
-      const float dot = gs.row(r).dot(p.row(r));
-      gs.row(r).array() = p.row(r).array() * (gs.row(r).array() - dot);
+      const float dot = gp.row(r).dot(p.row(r));
+      gs.row(r).array() = p.row(r).array() * (gp.row(r).array() - dot);
     }
     // S = (q scale) k^T.
     Head gq(gradQkv.data() + h * headDim, tokens, headDim, qkvStride);
@@ -321,14 +356,13 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
     Head gk(gradQkv.data() + width + h * headDim, tokens, headDim, qkvStride);
     gk.noalias() = (gs.transpose() * q) * scale;
   }
-  gradContext.resize(0, 0);
   // The score bias (BEiT) is a constant: nothing to do. RoPE: q and k were rotated by theta after
   // the projection; their gradients go back through the transpose, the rotation by -theta.
   if (trace.rope)
     rotateBack(*trace.rope, *m_weights->rope, heads, static_cast<int>(index), gradQkv);
-  block.qkv.applyTransposed(gradQkv, gradNormed);
-  if (gradNormed1) *gradNormed1 = gradNormed;
-  layerNormBackward(input, block.norm1, c.layerNormEps, gradNormed, grad);  // grad: d/dinput
+  block.qkv.applyTransposed(gradQkv, w.gradNormed, w.packed);
+  if (gradNormed1) *gradNormed1 = w.gradNormed;
+  layerNormBackward(input, block.norm1, c.layerNormEps, w.gradNormed, grad);  // grad: d/dinput
 }
 
 BackwardResult TransformerBackward::backward(const ForwardTrace& trace, const RowMatrixF& gradFinal,
@@ -346,8 +380,10 @@ BackwardResult TransformerBackward::backward(const ForwardTrace& trace, const Ro
   }
   result.gradTokens[depth] = grad;
   std::vector<RowMatrixF> gradHeads;
+  Workspace workspace;
   for (std::size_t i = depth; i-- > 0;) {
-    blockBackward(i, trace, grad, gradHeads, i + 1 == depth ? &result.gradLastNormed1 : nullptr);
+    blockBackward(i, trace, grad, gradHeads, i + 1 == depth ? &result.gradLastNormed1 : nullptr,
+                  workspace);
     if (observer) observer(static_cast<int>(i) + 1, gradHeads, trace.blocks[i].probabilities);
     result.gradTokens[i] = grad;
   }

@@ -15,16 +15,20 @@
 namespace patchlens {
 
 // What one block's backward needs from its forward (its input is the trace's tokens[l - 1]).
+// Only what the backward reads is kept (the trace is most of explain's memory and every page of
+// it is touched once): norm2's output, and the context and hidden without a sub-LN, live in
+// buffers reused from block to block.
 struct BlockActivations {
-  RowMatrixF normed1;  // norm1(x) [T x D]
+  RowMatrixF normed1;  // norm1(x) [T x D]: the last block only (Grad-CAM's A), else empty
   RowMatrixF qkv;      // [T x 3D], q and k of the patches rotated (RoPE families)
   std::vector<RowMatrixF> probabilities;  // one softmax [T x T] per head
-  RowMatrixF context;        // attention output before the sub-LN attn.norm and proj [T x D]
-  RowMatrixF middle;         // x after the attention residual [T x D]
-  RowMatrixF normed2;        // norm2(middle) [T x D]
+  RowMatrixF context;  // with attn.norm only: the attention output before it [T x D], else empty
+  RowMatrixF middle;   // x after the attention residual [T x D]
   RowMatrixF preActivation;  // fc1 output before the activation [T x M] (SwiGLU: w1 x)
   RowMatrixF gate;           // SwiGLU only: fc1Gate output w2 x [T x M], else empty
-  RowMatrixF hidden;  // activation(preActivation) (SwiGLU: silu(w1 x) * w2 x), before mlp.norm
+  // With mlp.norm only: activation(preActivation) (SwiGLU: silu(w1 x) * w2 x) before it, else
+  // empty.
+  RowMatrixF hidden;
 };
 
 // A forward that keeps every block's activations, for the backward.
@@ -75,11 +79,13 @@ class TransformerBackward {
                           const AttentionGradientObserver& observer = {}) const;
 
  private:
+  struct Workspace;  // buffers reused from block to block (transformer_backward.cpp)
   void blockForward(std::size_t index, const RopeGrid* rope,
                     const std::vector<RowMatrixF>& positionBias, RowMatrixF& x, BlockActivations& a,
-                    std::vector<float>& packed) const;
+                    Workspace& w) const;
   void blockBackward(std::size_t index, const ForwardTrace& trace, RowMatrixF& grad,
-                     std::vector<RowMatrixF>& gradHeads, RowMatrixF* gradNormed1) const;
+                     std::vector<RowMatrixF>& gradHeads, RowMatrixF* gradNormed1,
+                     Workspace& w) const;
 
   std::shared_ptr<const TransformerWeights> m_weights;
   VisionTransformer m_embedding;  // the same weights without blocks: tokens_0 only
