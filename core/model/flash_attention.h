@@ -29,12 +29,16 @@ class FlashAttention {
   std::vector<float> m_keys;    // [head][key panel][dh][32]
   std::vector<float> m_values;  // [head][key tile][dh panel][key in tile][32]
   std::vector<float> m_zeros;   // the kernel's bias: zeros
+  // 64-byte aligned: Eigen's sums over a row start vectorised at the first aligned float, so
+  // an address that depended on the heap's history would change the order of the additions
+  // (batch --resume must give the bytes of an uninterrupted run).
+  using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
   struct ThreadTile {
-    std::vector<float> queries;  // a group's micro-rows of q, packed, [micro-row][dh][14]
-    std::vector<float> scores;   // [14 x key tile]
-    std::vector<float> packedP;  // the exp-scores of one micro-row, packed, [key][14]
-    std::vector<float> product;  // [14 x dh]
-    std::vector<float> accumulated, runningMax, runningSum;  // per query row of the group
+    AlignedFloats queries;  // a group's micro-rows of q, packed, [micro-row][dh][14]
+    AlignedFloats scores;   // [14 x key tile]
+    AlignedFloats packedP;  // the exp-scores of one micro-row, packed, [key][14]
+    AlignedFloats product;  // [14 x dh]
+    AlignedFloats accumulated, runningMax, runningSum;  // per query row of the group
   };
   std::vector<ThreadTile> m_threads;
 };

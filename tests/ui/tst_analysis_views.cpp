@@ -353,8 +353,9 @@ void tst_AnalysisViews::exportActionOpensDialog() {
   QVERIFY(entries.contains(act));
   const qsizetype at = entries.indexOf(act);
   QVERIFY(entries.at(at + 1)->menu());
-  // Embedding, token, channel map, filters, and the transformer's tokens:L / attention:L.
-  QCOMPARE(entries.at(at + 1)->menu()->actions().size(), 6);
+  // Embedding, token, channel map, filters, the transformer's tokens:L / attention:L, and
+  // DINO's attention masks (attention-mask:L).
+  QCOMPARE(entries.at(at + 1)->menu()->actions().size(), 7);
   QCOMPARE(entries.last()->shortcut(), QKeySequence(QKeySequence::Quit));
   act->trigger();
   ExportDialog* dialog = nullptr;
