@@ -211,7 +211,8 @@ void runForward(const CommandLine& cl, const VisionTransformer& vit, const ChwTe
                 : "");
   }
   out << " (" << c.family << ", " << result.gridRows << " x " << result.gridCols << " grid + "
-      << c.prefixTokens() << " prefix tokens, " << c.numHeads << " heads"
+      << c.prefixTokens() << (c.prefixTokens() == 1 ? " prefix token, " : " prefix tokens, ")
+      << c.numHeads << " heads"
       << (c.headsGuessed ? " guessed from the width; --heads N to set" : "") << ", " << std::fixed
       << std::setprecision(1)
       << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()

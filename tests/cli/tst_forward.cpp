@@ -123,7 +123,7 @@ void TestForward::imageInputRunsThePipeline() {
       runCli({"forward", test::data("chelsea.png"), "--weights",
               fixture("hf_vit_f32/model.safetensors"), "--img-size", "64", "-o", target});
   QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-  QVERIFY2(r.out.contains("HF ViTModel, 4 x 4 grid + 1 prefix tokens, 4 heads"), qPrintable(r.out));
+  QVERIFY2(r.out.contains("HF ViTModel, 4 x 4 grid + 1 prefix token, 4 heads"), qPrintable(r.out));
   const NpzArchive got(target.toStdString());
   QCOMPARE(got.find("final")->shape, (std::vector<std::int64_t>{17, 32}));
   QCOMPARE(got.find("tokens_3")->shape, (std::vector<std::int64_t>{17, 32}));
