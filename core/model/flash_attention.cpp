@@ -5,9 +5,7 @@
 #include <exception>
 #include <limits>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "core/model/omp_thread.h"
 
 namespace patchlens {
 namespace {
@@ -19,14 +17,6 @@ constexpr int kLanes = PackedGemm::kPanelWidth;  // keys (or value columns) per 
 constexpr int kKeyTile = 256;
 // Query micro-rows per work item (112 queries): the key tile is read from L3 once per group.
 constexpr int kGroup = 8;
-
-int threadIndex() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
 
 int panelsFor(int columns) {
   return (columns + kLanes - 1) / kLanes;
@@ -100,7 +90,7 @@ void FlashAttention::run(const RowMatrixF& qkv, int heads, int headDim,
       const int firstRow = (item % groups) * kGroup * kRows;
       const int groupRows = std::min(kGroup * kRows, tokens - firstRow);
       const int groupMicroRows = (groupRows + kRows - 1) / kRows;
-      ThreadTile& t = m_threads[static_cast<std::size_t>(threadIndex())];
+      ThreadTile& t = m_threads[static_cast<std::size_t>(ompThreadIndex())];
       // The group's queries, packed and pre-scaled (as the Eigen paths scale q before q k^T).
       for (int m = 0; m < groupMicroRows; ++m) {
         const float* rows[kRows];

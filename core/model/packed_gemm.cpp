@@ -8,10 +8,7 @@
 #include <string>
 #include <utility>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
+#include "core/model/omp_thread.h"
 #include "core/model/packed_gemm_avx2.h"
 
 // The kernel is compiled for AVX-512 whatever the build's -march, and chosen at run time:
@@ -84,6 +81,12 @@ namespace {
 
 constexpr int kTileRows = PackedGemm::kTileRows;
 constexpr int kPanelWidth = PackedGemm::kPanelWidth;
+
+// The first `count` of a register's 16 lanes (0 to 16, clamped): a panel's column masks are
+// lowLanes(columns) and lowLanes(columns - 16).
+inline __mmask16 lowLanes(int count) {
+  return static_cast<__mmask16>(count >= 16 ? 0xFFFFu : count <= 0 ? 0u : (1u << count) - 1u);
+}
 
 // A kRows x 32 tile over k in [0, depth) (kRows <= 14: 28 accumulators + 2 weight registers
 // + 1 broadcast = 31 of 32 zmm). Starts from the bias, or from `out` when accumulating. The
@@ -166,10 +169,8 @@ PATCHLENS_AVX512 void multiplyAvx512(const float* packedX, int rows, float* out,
                       reinterpret_cast<std::uintptr_t>(out) % 64 == 0 && rowStride % 16 == 0;
   for (int p = panelBegin; p < panelEnd; ++p) {
     const int columns = std::min(kPanelWidth, outputs - p * kPanelWidth);
-    const auto mask0 = static_cast<__mmask16>(columns >= 16 ? 0xFFFF : (1u << columns) - 1u);
-    const auto mask1 = static_cast<__mmask16>(columns >= 32   ? 0xFFFF
-                                              : columns <= 16 ? 0u
-                                                              : (1u << (columns - 16)) - 1u);
+    const __mmask16 mask0 = lowLanes(columns);
+    const __mmask16 mask1 = lowLanes(columns - 16);
     const float* panel =
         &packedWeights[static_cast<std::size_t>(p) * static_cast<std::size_t>(depth) * kPanelWidth];
     const float* bias = &paddedBias[static_cast<std::size_t>(p) * kPanelWidth];
@@ -267,10 +268,8 @@ PATCHLENS_AVX512 void multiplyPanelsAvx512(const float* packedX, int rows, float
   const int panelCount = (outputs + kPanelWidth - 1) / kPanelWidth;
   for (int p = 0; p < panelCount; ++p) {
     const int columns = std::min(kPanelWidth, outputs - p * kPanelWidth);
-    const auto mask0 = static_cast<__mmask16>(columns >= 16 ? 0xFFFF : (1u << columns) - 1u);
-    const auto mask1 = static_cast<__mmask16>(columns >= 32   ? 0xFFFF
-                                              : columns <= 16 ? 0u
-                                                              : (1u << (columns - 16)) - 1u);
+    const __mmask16 mask0 = lowLanes(columns);
+    const __mmask16 mask1 = lowLanes(columns - 16);
     const float* weights = panels + static_cast<std::size_t>(p) * depth * kPanelWidth;
     const float* bias = paddedBias + static_cast<std::size_t>(p) * kPanelWidth;
     for (int t = 0; t < tiles; ++t) {
@@ -367,10 +366,8 @@ PATCHLENS_AVX512 void multiplyPanelAvx512(const float* packedX, int rows, int de
                                           const float* panel, int columns, float* out,
                                           std::size_t rowStride) {
   alignas(64) static const float kZeros[kPanelWidth] = {};
-  const auto mask0 = static_cast<__mmask16>(columns >= 16 ? 0xFFFF : (1u << columns) - 1u);
-  const auto mask1 = static_cast<__mmask16>(columns >= 32   ? 0xFFFF
-                                            : columns <= 16 ? 0u
-                                                            : (1u << (columns - 16)) - 1u);
+  const __mmask16 mask0 = lowLanes(columns);
+  const __mmask16 mask1 = lowLanes(columns - 16);
   const int tiles = (rows + kTileRows - 1) / kTileRows;
   for (int k0 = 0; k0 < depth; k0 += depthSlice) {
     const int slice = std::min(depthSlice, depth - k0);
@@ -428,11 +425,7 @@ void PackedGemm::multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradI
           sources, count, inner,
           packed + static_cast<std::size_t>(t) * static_cast<std::size_t>(inner) * kTileRows);
     }
-#ifdef _OPENMP
-    const int thread = omp_get_thread_num();
-#else
-    const int thread = 0;
-#endif
+    const int thread = ompThreadIndex();
     float* panel = panelsBase + static_cast<std::size_t>(thread) * panelSize;
 #pragma omp for schedule(dynamic, 1)
     for (int p = 0; p < depthPanels; ++p) {

@@ -5,11 +5,8 @@
 #include <exception>
 #include <limits>
 
+#include "core/model/omp_thread.h"
 #include "core/model/position/rope_embedding.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace patchlens {
 namespace {
@@ -20,14 +17,6 @@ namespace {
 // the stack, so nothing inside the parallel region allocates.
 constexpr Eigen::Index kQueryTile = 64;
 constexpr Eigen::Index kKeyTile = 256;
-
-int threadIndex() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
 
 using Stride = Eigen::OuterStride<>;
 using ConstHead = Eigen::Map<const RowMatrixF, 0, Stride>;
@@ -162,7 +151,7 @@ void TransformerBlock::blockedAttention(const TransformerConfig& config, BlockSc
       const Eigen::Index h = item / queryTiles;
       const Eigen::Index q0 = (item % queryTiles) * kQueryTile;
       const Eigen::Index qn = std::min(kQueryTile, tokens - q0);
-      AttentionTile& t = s.tiles[static_cast<std::size_t>(threadIndex())];
+      AttentionTile& t = s.tiles[static_cast<std::size_t>(ompThreadIndex())];
       auto q = t.query.topRows(qn);
       q.noalias() =
           ConstHead(qkvData + q0 * 3 * width + h * headDim, qn, headDim, qkvStride) * scale;

@@ -5,11 +5,8 @@
 #include <unsupported/Eigen/SpecialFunctions>
 #include <utility>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "core/io/error.h"
+#include "core/model/omp_thread.h"
 #include "core/model/position/relative_position_bias.h"
 
 namespace patchlens {
@@ -54,14 +51,6 @@ void rotateBack(const RopeGrid& grid, const RopeEmbedding& rope, int heads, int 
   swapPairs();
   grid.apply(gradQkv, heads, block);
   swapPairs();
-}
-
-int threadIndex() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
 }
 
 void addScaled(RowMatrixF& x, const RowMatrixF& y, const VectorF& scale) {
@@ -345,7 +334,7 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
     Head gv(gradQkv.data() + 2 * width + h * headDim, tokens, headDim, qkvStride);
     gv.noalias() = p.transpose() * gOut;
     // Softmax: dS = P (dP - rowsum(dP P)).
-    RowMatrixF& gs = w.gradScores[static_cast<std::size_t>(threadIndex())];
+    RowMatrixF& gs = w.gradScores[static_cast<std::size_t>(ompThreadIndex())];
     for (Eigen::Index r = 0; r < tokens; ++r) {
       const float dot = gp.row(r).dot(p.row(r));
       gs.row(r).array() = p.row(r).array() * (gp.row(r).array() - dot);
