@@ -30,6 +30,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import timm_capture  # noqa: E402
 from eva_fixtures import redraw  # noqa: E402
 from transformer_fixtures import write_safetensors  # noqa: E402
 
@@ -49,24 +50,8 @@ GRIDS = [(4, 6), (3, 5), (5, 5)]
 
 
 def capture(model, image):
-    got, attns = {}, []
     # A copy: NaFlexEmbeds adds the positions to the projection's output in place (x.add_).
-    hooks = [model.embeds.proj.register_forward_hook(
-        lambda m, i, o: got.__setitem__("patch_embedding", o.clone()))]
-    hooks.append(model.blocks[0].register_forward_pre_hook(
-        lambda m, i: got.__setitem__("tokens_0", i[0])))
-    for idx, blk in enumerate(model.blocks):
-        hooks.append(blk.register_forward_hook(
-            lambda m, i, o, idx=idx: got.__setitem__(f"tokens_{idx + 1}", o)))
-        hooks.append(blk.attn.attn_drop.register_forward_hook(lambda m, i, o: attns.append(i[0])))
-    with torch.no_grad():
-        got["final"] = model.forward_features(torch.from_numpy(image)[None])
-    for h in hooks:
-        h.remove()
-    assert len(attns) == len(model.blocks)
-    for idx, a in enumerate(attns):
-        got[f"attention_{idx + 1}"] = a
-    return {k: v[0].detach().numpy().astype("<f4") for k, v in got.items()}
+    return timm_capture.capture(model, image, model.embeds.proj, lambda o: o.clone())
 
 
 def naflex_mode_final(model, image, gh, gw):
