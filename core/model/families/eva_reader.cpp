@@ -256,14 +256,6 @@ LinearLayer readQkv(FamilyTensors& r, const std::string& p, std::int64_t d) {
   return r.linear(weight, bias, 3 * d, d);
 }
 
-LinearLayer readLinear(FamilyTensors& r, const std::string& stem, std::int64_t out,
-                       std::int64_t in) {
-  const RowMatrixF weight = r.matrix(stem + ".weight", out, in);
-  return r.linear(
-      weight, r.has(stem + ".bias") ? r.vector(stem + ".bias", out) : VectorF(VectorF::Zero(out)),
-      out, in);
-}
-
 // The MLP: timm SwiGLU (fc1_g silu-gated, fc1_x linear), GluMlp's packed fc1 [2M, D] (gate_last
 // False: silu of the first half times the second), or Mlp (GELU); mlp.norm the sub-LN on [M].
 // Returns whether it is gated.
@@ -274,8 +266,8 @@ bool readMlp(FamilyTensors& r, TransformerBlock& blk, const std::string& p, std:
     const Shape s = r.shape(p + "mlp.fc1_g.weight");
     if (s.size() != 2) r.fail(p + "mlp.fc1_g.weight", "is " + shapeText(s) + ", expected [M, D]");
     hidden = s[0];
-    blk.fc1 = readLinear(r, p + "mlp.fc1_g", hidden, d);
-    blk.fc1Gate = readLinear(r, p + "mlp.fc1_x", hidden, d);
+    blk.fc1 = r.linearWithOptionalBias(p + "mlp.fc1_g", hidden, d);
+    blk.fc1Gate = r.linearWithOptionalBias(p + "mlp.fc1_x", hidden, d);
   } else {
     const Shape s1 = r.shape(p + "mlp.fc1.weight"), s2 = r.shape(p + "mlp.fc2.weight");
     if (s1.size() != 2 || s2.size() != 2 || s1[1] != d || s2[0] != d ||
@@ -298,7 +290,7 @@ bool readMlp(FamilyTensors& r, TransformerBlock& blk, const std::string& p, std:
       blk.fc1 = LinearLayer(w, b);
     }
   }
-  blk.fc2 = readLinear(r, p + "mlp.fc2", d, hidden);
+  blk.fc2 = r.linearWithOptionalBias(p + "mlp.fc2", d, hidden);
   if (r.has(p + "mlp.norm.weight")) blk.mlpNorm = r.layerNorm(p + "mlp.norm", hidden);
   return gated;
 }
@@ -355,19 +347,7 @@ std::shared_ptr<const TransformerWeights> readEva(const TensorSource& source,
   c.layerNormEps = a.eps;
 
   // Token order (Eva._pos_embed): cls, registers, then the patches.
-  std::vector<float> prefixRows;
-  if (r.has("cls_token")) {
-    c.classToken = true;
-    prefixRows = r.read("cls_token", {d});
-  }
-  if (r.has("reg_token")) {
-    const Shape s = r.shape("reg_token");
-    if (s.size() != 3) r.fail("reg_token", "is " + shapeText(s) + ", expected [1, R, D]");
-    const std::vector<float> regs = r.read("reg_token", {s[1], d});
-    prefixRows.insert(prefixRows.end(), regs.begin(), regs.end());
-    c.registerTokens = static_cast<int>(s[1]);
-  }
-  w.prefixTokens = Eigen::Map<const RowMatrixF>(prefixRows.data(), c.prefixTokens(), d);
+  r.readClassAndRegisterTokens("cls_token", "reg_token", d, c, w);
 
   // Learned absolute positions: every prefix token has a row unless no_embed_class.
   c.hasPositionEmbedding = r.has("pos_embed");
@@ -412,7 +392,7 @@ std::shared_ptr<const TransformerWeights> readEva(const TensorSource& source,
     blk.norm1 = r.layerNorm(p + "norm1", d);
     blk.qkv = readQkv(r, p, d);
     if (r.has(p + "attn.norm.weight")) blk.attnNorm = r.layerNorm(p + "attn.norm", d);
-    blk.proj = readLinear(r, p + "attn.proj", d, d);
+    blk.proj = r.linearWithOptionalBias(p + "attn.proj", d, d);
     blk.norm2 = r.layerNorm(p + "norm2", d);
     std::int64_t hidden = 0;
     const bool gated = readMlp(r, blk, p, d, hidden);

@@ -75,6 +75,32 @@ LayerNormWeights FamilyTensors::layerNorm(const std::string& stem, std::int64_t 
   return {vector(stem + ".weight", d), vector(stem + ".bias", d)};
 }
 
+LinearLayer FamilyTensors::linearWithOptionalBias(const std::string& stem, std::int64_t out,
+                                                  std::int64_t in) {
+  const RowMatrixF weight = matrix(stem + ".weight", out, in);
+  return linear(weight,
+                has(stem + ".bias") ? vector(stem + ".bias", out) : VectorF(VectorF::Zero(out)),
+                out, in);
+}
+
+void FamilyTensors::readClassAndRegisterTokens(const std::string& className,
+                                               const std::string& registerName, std::int64_t d,
+                                               TransformerConfig& c, TransformerWeights& w) {
+  std::vector<float> prefixRows;
+  if (has(className)) {
+    c.classToken = true;
+    prefixRows = read(className, {d});
+  }
+  if (has(registerName)) {
+    const Shape s = shape(registerName);
+    if (s.size() != 3) fail(registerName, "is " + shapeText(s) + ", expected [1, R, D]");
+    const std::vector<float> regs = read(registerName, {s[1], d});
+    prefixRows.insert(prefixRows.end(), regs.begin(), regs.end());
+    c.registerTokens = static_cast<int>(s[1]);
+  }
+  w.prefixTokens = Eigen::Map<const RowMatrixF>(prefixRows.data(), c.prefixTokens(), d);
+}
+
 void FamilyTensors::refuseLeftovers() const {
   for (const TensorInfo& t : m_source.tensors()) {
     if (t.name.compare(0, m_prefix.size(), m_prefix) == 0 && m_used.count(t.name) == 0)

@@ -47,6 +47,13 @@ class FamilyTensors {
   LinearLayer linear(const RowMatrixF& weight, const VectorF& bias, std::int64_t out,
                      std::int64_t in) const;
   LayerNormWeights layerNorm(const std::string& stem, std::int64_t d);
+  // stem.weight [out x in] and stem.bias [out] when the file has it (zeros otherwise).
+  LinearLayer linearWithOptionalBias(const std::string& stem, std::int64_t out, std::int64_t in);
+  // The optional class token [1, 1, D] then register tokens [1, R, D], in that token order,
+  // into c.classToken / c.registerTokens and w.prefixTokens (timm's cls_token / reg_token
+  // under the family's names).
+  void readClassAndRegisterTokens(const std::string& className, const std::string& registerName,
+                                  std::int64_t d, TransformerConfig& c, TransformerWeights& w);
   void markUsed(const std::string& name) { m_used.insert(m_prefix + name); }
   bool isUsed(const std::string& fullName) const { return m_used.count(fullName) > 0; }
 

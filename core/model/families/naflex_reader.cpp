@@ -142,14 +142,6 @@ void applyModelArgs(const Json& args, NaflexArguments& a, const std::string& fil
   }
 }
 
-LinearLayer readLinear(FamilyTensors& r, const std::string& stem, std::int64_t out,
-                       std::int64_t in) {
-  const RowMatrixF weight = r.matrix(stem + ".weight", out, in);
-  return r.linear(
-      weight, r.has(stem + ".bias") ? r.vector(stem + ".bias", out) : VectorF(VectorF::Zero(out)),
-      out, in);
-}
-
 }  // namespace
 
 bool isTimmNaflexLayout(const TensorSource& source) {
@@ -228,19 +220,7 @@ std::shared_ptr<const TransformerWeights> readTimmNaflex(const TensorSource& sou
   w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
 
   // Token order (NaFlexEmbeds.forward): cls, registers, then the patches.
-  std::vector<float> prefixRows;
-  if (r.has("embeds.cls_token")) {
-    c.classToken = true;
-    prefixRows = r.read("embeds.cls_token", {d});
-  }
-  if (r.has("embeds.reg_token")) {
-    const Shape s = r.shape("embeds.reg_token");
-    if (s.size() != 3) r.fail("embeds.reg_token", "is " + shapeText(s) + ", expected [1, R, D]");
-    const std::vector<float> regs = r.read("embeds.reg_token", {s[1], d});
-    prefixRows.insert(prefixRows.end(), regs.begin(), regs.end());
-    c.registerTokens = static_cast<int>(s[1]);
-  }
-  w.prefixTokens = Eigen::Map<const RowMatrixF>(prefixRows.data(), c.prefixTokens(), d);
+  r.readClassAndRegisterTokens("embeds.cls_token", "embeds.reg_token", d, c, w);
 
   // The learned [1, gh0, gw0, D] grid: patches only (never the prefix tokens).
   const Shape ps = r.shape("embeds.pos_embed");
@@ -270,8 +250,8 @@ std::shared_ptr<const TransformerWeights> readTimmNaflex(const TensorSource& sou
     const std::string b = "blocks." + std::to_string(i) + ".";
     TransformerBlock& blk = w.blocks[static_cast<std::size_t>(i)];
     blk.norm1 = r.layerNorm(b + "norm1", d);
-    blk.qkv = readLinear(r, b + "attn.qkv", 3 * d, d);
-    blk.proj = readLinear(r, b + "attn.proj", d, d);
+    blk.qkv = r.linearWithOptionalBias(b + "attn.qkv", 3 * d, d);
+    blk.proj = r.linearWithOptionalBias(b + "attn.proj", d, d);
     blk.norm2 = r.layerNorm(b + "norm2", d);
     const Shape s1 = r.shape(b + "mlp.fc1.weight");
     if (s1.size() != 2 || s1[1] != d)
@@ -279,8 +259,8 @@ std::shared_ptr<const TransformerWeights> readTimmNaflex(const TensorSource& sou
              "is " + shapeText(s1) + ", expected [M, " + std::to_string(d) + "]");
     if (i == 0) c.mlpDim = static_cast<int>(s1[0]);
     if (s1[0] != c.mlpDim) r.fail(b + "mlp.fc1.weight", "has another MLP width than block 1");
-    blk.fc1 = readLinear(r, b + "mlp.fc1", c.mlpDim, d);
-    blk.fc2 = readLinear(r, b + "mlp.fc2", d, c.mlpDim);
+    blk.fc1 = r.linearWithOptionalBias(b + "mlp.fc1", c.mlpDim, d);
+    blk.fc2 = r.linearWithOptionalBias(b + "mlp.fc2", d, c.mlpDim);
     if (c.layerScale) {
       blk.layerScale1 = r.vector(b + "ls1.gamma", d);
       blk.layerScale2 = r.vector(b + "ls2.gamma", d);
