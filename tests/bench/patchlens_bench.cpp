@@ -131,13 +131,18 @@ void embed(benchmark::State& state, int size, int patch, int dim, int threads) {
 // case shares its packed weights. Plain: class token + 14 x 14 position table (timm ViT-B/16).
 // Dinov3: Meta's DINOv3 ViT-B/16 layout: class + 4 storage tokens, RoPE (periods 100^(2i/32),
 // as dinov3's RopePositionEmbedding), LayerScale, LayerNorm eps 1e-5, no position table.
-enum class EncoderLayout { Plain, Dinov3 };
+// Dinov2B14: timm's DINOv2 ViT-B/14: patch 14, class token + 37 x 37 position table (518^2),
+// LayerScale; the long-sequence cases (518^2, 1036^2) of issue 25.
+enum class EncoderLayout { Plain, Dinov3, Dinov2B14 };
 
 std::shared_ptr<const TransformerWeights> randomEncoderWeights(EncoderLayout layout) {
   constexpr int kDim = 768;
   constexpr int kMlp = 3072;
   constexpr int kHeads = 12;
   const bool dinov3 = layout == EncoderLayout::Dinov3;
+  const bool dinov2 = layout == EncoderLayout::Dinov2B14;
+  const int patch = dinov2 ? 14 : 16;
+  const int grid = dinov2 ? 37 : 14;
   cv::RNG rng(15);
   const auto random = [&](int rows, int cols, float scale) {
     RowMatrixF m(rows, cols);
@@ -147,16 +152,18 @@ std::shared_ptr<const TransformerWeights> randomEncoderWeights(EncoderLayout lay
   };
   auto w = std::make_shared<TransformerWeights>();
   TransformerConfig& c = w->config;
-  c.family = dinov3 ? "random DINOv3 ViT-B/16 layout" : "random ViT-B/16";
+  c.family = dinov3   ? "random DINOv3 ViT-B/16 layout"
+             : dinov2 ? "random DINOv2 ViT-B/14 layout"
+                      : "random ViT-B/16";
   c.embedDim = kDim;
   c.depth = 12;
   c.numHeads = kHeads;
   c.mlpDim = kMlp;
   c.classToken = true;
-  c.patchSize = 16;
+  c.patchSize = patch;
   c.inChannels = 3;
   w->patchEmbedding = std::make_shared<const PatchEmbedding>(
-      makeInitializedWeights(Initializer::Xavier, LayerShape{kDim, 3, 16}, 0));
+      makeInitializedWeights(Initializer::Xavier, LayerShape{kDim, 3, patch}, 0));
   if (dinov3) {
     c.registerTokens = 4;
     c.layerNormEps = 1e-5f;
@@ -171,10 +178,11 @@ std::shared_ptr<const TransformerWeights> randomEncoderWeights(EncoderLayout lay
     w->rope = std::make_shared<const RopeEmbedding>(std::move(rope));
   } else {
     c.positionPrefixRows = 1;
-    c.nativeGridRows = c.nativeGridCols = 14;
-    c.resample = PositionResample::TimmBicubic;  // other sizes (forward-final/1024)
+    c.nativeGridRows = c.nativeGridCols = grid;
+    c.resample = PositionResample::TimmBicubic;  // other sizes (forward-final/1024, /1036)
+    c.layerScale = dinov2;
     w->prefixTokens = random(1, kDim, 0.02f);
-    w->positions = random(197, kDim, 0.02f);
+    w->positions = random(1 + grid * grid, kDim, 0.02f);
   }
   const LayerNormWeights norm{VectorF::Ones(kDim), VectorF::Zero(kDim)};
   w->finalNorm = norm;
@@ -187,7 +195,7 @@ std::shared_ptr<const TransformerWeights> randomEncoderWeights(EncoderLayout lay
     b.fc1 = LinearLayer(random(kMlp, kDim, s), VectorF::Zero(kMlp));
     b.fc2 = LinearLayer(random(kDim, kMlp, 0.5f / std::sqrt(static_cast<float>(kMlp))),
                         VectorF::Zero(kDim));
-    if (dinov3) {
+    if (dinov3 || dinov2) {
       b.layerScale1 = VectorF::Constant(kDim, 0.1f);
       b.layerScale2 = VectorF::Constant(kDim, 0.1f);
     }
@@ -209,6 +217,11 @@ const VisionTransformer& vitB16() {
 
 const VisionTransformer& dinov3B16() {
   static const VisionTransformer vit(randomEncoderWeights(EncoderLayout::Dinov3));
+  return vit;
+}
+
+const VisionTransformer& dinov2B14() {
+  static const VisionTransformer vit(randomEncoderWeights(EncoderLayout::Dinov2B14));
   return vit;
 }
 
@@ -285,9 +298,11 @@ void trace(benchmark::State& state, int threads) {
 // The encoder at any size, final tokens only, A/B in one run: with an observer that ignores
 // the heads (every head's [T x T] softmax materialised, as before) and without one (the
 // blocked attention). GFLOPs as in forward/ with T = grid + 1.
-void forwardFinal(benchmark::State& state, int size, int threads, bool materialise) {
+void forwardFinal(benchmark::State& state, int size, int threads, bool materialise,
+                  EncoderLayout layout = EncoderLayout::Plain) {
   setComputeThreads(threads);
-  const VisionTransformer& vit = vitB16();
+  const VisionTransformer& vit = layout == EncoderLayout::Dinov2B14 ? dinov2B14() : vitB16();
+  const int patch = vit.config().patchSize;
   const ChwTensor x = randomInput(size);
   AttentionObserver ignore;
   if (materialise) ignore = [](int, const std::vector<RowMatrixF>&) {};
@@ -299,10 +314,11 @@ void forwardFinal(benchmark::State& state, int size, int threads, bool materiali
     best.stop();
   }
   state.counters["best_ms"] = best.seconds() * 1e3;
-  const double grid = size / 16;
+  const double grid = size / patch;
   const double t = grid * grid + 1;
   const double d = 768;
-  const double flops = 12 * (24 * t * d * d + 4 * t * t * d) + 2.0 * (t - 1) * 768 * 768;
+  const double flops =
+      12 * (24 * t * d * d + 4 * t * t * d) + 2.0 * (t - 1) * 768 * (3.0 * patch * patch);
   state.counters["GFLOPs"] = benchmark::Counter(
       flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["ms_per_token"] =
@@ -312,13 +328,13 @@ void forwardFinal(benchmark::State& state, int size, int threads, bool materiali
 }
 
 // One encoder linear layer on ViT-B/16's 197 tokens, as the forward calls it (packing x, the
-// GEMM, the fused GELU); range = (inputs, outputs, threads). Separates the GEMMs' share of
-// the forward from everything around them.
+// GEMM, the fused GELU); range = (inputs, outputs, threads, tokens). Separates the GEMMs'
+// share of the forward from everything around them; 4,097 tokens is ViT-B/16 at 1024^2.
 void BM_LinearLayer(benchmark::State& state) {
   const int inputs = static_cast<int>(state.range(0));
   const int outputs = static_cast<int>(state.range(1));
   setComputeThreads(static_cast<int>(state.range(2)));
-  const int rows = 197;
+  const int rows = static_cast<int>(state.range(3));
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 0.02f);
   RowMatrixF weight(outputs, inputs);
@@ -775,6 +791,16 @@ BENCHMARK_CAPTURE(forwardFinal, 1024_materialised, 1024, 2, true)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(2)
     ->UseRealTime();
+BENCHMARK_CAPTURE(forwardFinal, dinov2_518, 518, 2, false, EncoderLayout::Dinov2B14)
+    ->Name("forward-final/dinov2-b14/518/threads:2/blocked")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(forwardFinal, dinov2_1036, 1036, 2, false, EncoderLayout::Dinov2B14)
+    ->Name("forward-final/dinov2-b14/1036/threads:2/blocked")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(2)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(explain, vit_b16_1, 1)
     ->Name("explain/vit-b16/224/threads:1")
     ->Unit(benchmark::kMillisecond)
@@ -789,25 +815,37 @@ BENCHMARK_CAPTURE(trace, vit_b16_2, 2)
     ->UseRealTime();
 BENCHMARK(BM_LinearLayer)
     ->Name("linear/197x768x2304/threads:1")
-    ->Args({768, 2304, 1})
+    ->Args({768, 2304, 1, 197})
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LinearLayer)
     ->Name("linear/197x768x3072-gelu/threads:1")
-    ->Args({768, 3072, 1})
+    ->Args({768, 3072, 1, 197})
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LinearLayer)
     ->Name("linear/197x3072x768/threads:1")
-    ->Args({3072, 768, 1})
+    ->Args({3072, 768, 1, 197})
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LinearLayer)
     ->Name("linear/197x768x768/threads:1")
-    ->Args({768, 768, 1})
+    ->Args({768, 768, 1, 197})
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LinearLayer)
     ->Name("linear/197x768x3072-gelu/threads:2")
-    ->Args({768, 3072, 2})
+    ->Args({768, 3072, 2, 197})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
+BENCHMARK(BM_LinearLayer)
+    ->Name("linear/4097x768x2304/threads:1")
+    ->Args({768, 2304, 1, 4097})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LinearLayer)
+    ->Name("linear/4097x768x3072-gelu/threads:1")
+    ->Args({768, 3072, 1, 4097})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LinearLayer)
+    ->Name("linear/4097x3072x768/threads:1")
+    ->Args({3072, 768, 1, 4097})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PackedGemm)
     ->Name("gemm/packed-avx2/196x768x768/threads:1")
     ->Arg(1)

@@ -8,6 +8,11 @@ and GUI measurements. Not a fixture: the file is 330 MB and is not committed.
 
 "small" writes a random ViT-S/16 instead (D 384, 6 blocks, 6 heads): the second model of the
 two-models compare screenshots, of another depth and width.
+    /usr/bin/python3 tests/reference/make_random_vit.py /tmp/dinov2_b14_random dinov2
+
+"dinov2" writes a random DINOv2 ViT-B/14 in timm's layout (vit_base_patch14_dinov2: 37 x 37
+position table for 518 x 518 inputs, LayerScale ls1/ls2.gamma, LayerNorm eps 1e-6): the model of
+the long-sequence measurements (518^2 = 1,370 tokens, 1036^2 = 5,477).
     /usr/bin/python3 tests/reference/make_random_vit.py --head /tmp/vit_b16_random_in1k
 
 --head adds a random 1000-class classifier (timm's head.weight [1000, 768], head.bias; std 0.1,
@@ -29,6 +34,7 @@ import numpy as np
 
 D, DEPTH, HEADS, MLP, P, GRID = 768, 12, 12, 3072, 16, 14
 ARCH = "vit_base_patch16_224"
+LAYER_SCALE = False
 
 
 def sincos_2d(dim, grid):
@@ -69,6 +75,9 @@ def main(out_dir, head=False):
         t[k + "mlp.fc1.bias"] = np.zeros(MLP, np.float32)
         t[k + "mlp.fc2.weight"] = tn((D, MLP), 0.02)
         t[k + "mlp.fc2.bias"] = np.zeros(D, np.float32)
+        if LAYER_SCALE:
+            t[k + "ls1.gamma"] = tn((D,), 0.1)
+            t[k + "ls2.gamma"] = tn((D,), 0.1)
     t["norm.weight"] = np.ones(D, np.float32)
     t["norm.bias"] = np.zeros(D, np.float32)
     if head:  # drawn after every other tensor: the encoder is the same with or without it
@@ -99,4 +108,6 @@ if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if a != "--head"]
     if len(args) > 1 and args[1] == "small":
         D, DEPTH, HEADS, MLP, ARCH = 384, 6, 6, 1536, "vit_small_patch16_224"
+    if len(args) > 1 and args[1] == "dinov2":
+        P, GRID, ARCH, LAYER_SCALE = 14, 37, "vit_base_patch14_dinov2", True
     main(args[0] if args else "/tmp/vit_b16_random", head="--head" in sys.argv[1:])
