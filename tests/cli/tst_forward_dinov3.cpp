@@ -47,6 +47,12 @@ void TestForwardDinov3::forwardWithAttentionMatches_data() {
   QTest::newRow("Meta non-square 6x5") << "meta_vit_reg4_pth"
                                        << "model.pth"
                                        << "6x5";
+  QTest::newRow("timm SwiGLU port native 4x4") << "timm_port_swiglu_pth"
+                                               << "model.pth"
+                                               << "4x4";
+  QTest::newRow("timm SwiGLU port non-square 5x3") << "timm_port_swiglu_pth"
+                                                   << "model.pth"
+                                                   << "5x3";
   QTest::newRow("HF native 4x4") << "hf_vit_reg4"
                                  << "model.safetensors"
                                  << "4x4";

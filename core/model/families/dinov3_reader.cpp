@@ -55,11 +55,17 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
   TransformerWeights w;
   TransformerConfig& c = w.config;
   const std::int64_t d = r.readWidthAndDepth(c, "a DINOv3 file");
-  // SwiGLUFFN (S+/H+/7B): w1 (silu), w2 (linear), w3 (out); timm's fused w12 is not Meta's.
-  const bool swiglu = r.has("blocks.0.mlp.w1.weight");
+  // SwiGLUFFN (S+/H+/7B): silu(w1 x) * w2 x, then w3. timm's port (swiglu_align_to=8: timm's
+  // SwiGLU, scale_mlp off so no mlp.norm) names them fc1_g (silu), fc1_x and fc2; timm's
+  // packed GluMlp fc1 [2M, D] is refused by its shape against fc2.
+  const bool timmSwiglu = timm && r.has("blocks.0.mlp.fc1_g.weight");
+  const bool swiglu = timmSwiglu || r.has("blocks.0.mlp.w1.weight");
+  const std::string mlpIn = timmSwiglu ? "mlp.fc1_g" : swiglu ? "mlp.w1" : "mlp.fc1";
+  const std::string mlpGate = timmSwiglu ? "mlp.fc1_x" : "mlp.w2";
+  const std::string mlpOut = swiglu && !timmSwiglu ? "mlp.w3" : "mlp.fc2";
   // ffn_bias=False (nn.Linear(bias=False)) is decided once, from block 1: then every MLP bias
   // must be there or every one absent.
-  const bool ffnBias = r.has(swiglu ? "blocks.0.mlp.w1.bias" : "blocks.0.mlp.fc1.bias");
+  const bool ffnBias = r.has("blocks.0." + mlpIn + ".bias");
   if (r.has("cls_norm.weight"))
     r.fail("cls_norm.weight", "is an untied cls/storage norm, which PatchLens does not run");
 
@@ -167,8 +173,8 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
     blk.proj =
         r.linear(r.matrix(p + "attn.proj.weight", d, d), r.vector(p + "attn.proj.bias", d), d, d);
     blk.norm2 = r.layerNorm(p + "norm2", d);
-    const std::string in = p + (swiglu ? "mlp.w1" : "mlp.fc1");
-    const std::string out = p + (swiglu ? "mlp.w3" : "mlp.fc2");
+    const std::string in = p + mlpIn;
+    const std::string out = p + mlpOut;
     const Shape fc1 = r.shape(in + ".weight");
     if (fc1.size() != 2 || fc1[1] != d)
       r.fail(in + ".weight", "is " + shapeText(fc1) + ", expected [M, " + std::to_string(d) + "]");
@@ -180,7 +186,7 @@ std::shared_ptr<const TransformerWeights> readDinov3(const TensorSource& source,
                       cols);
     };
     blk.fc1 = layer(in, m, d);
-    if (swiglu) blk.fc1Gate = layer(p + "mlp.w2", m, d);
+    if (swiglu) blk.fc1Gate = layer(p + mlpGate, m, d);
     blk.fc2 = layer(out, d, m);
     if (c.layerScale) {
       blk.layerScale1 = r.vector(p + ls1, d);
