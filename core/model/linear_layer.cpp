@@ -71,7 +71,9 @@ void LinearLayer::apply(const RowMatrixF& x, RowMatrixF& out, LinearEpilogue epi
   const int panels = m_gemm->panels();
   const int depth = m_inputs;
   const std::size_t stride = static_cast<std::size_t>(m_outputs);
-  scratch.resize(m_gemm->packedRowsSize(rows));
+  // Grow only: a block's layers alternate K = 768 and 3072, and a vector regrown after a
+  // shrink zero-fills what it regains, at every fc2.
+  if (scratch.size() < m_gemm->packedRowsSize(rows)) scratch.resize(m_gemm->packedRowsSize(rows));
   float* packed = scratch.data();
   [[maybe_unused]] const int threads = Eigen::nbThreads();
 #pragma omp parallel num_threads(threads) if (threads > 1)

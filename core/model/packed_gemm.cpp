@@ -406,7 +406,9 @@ void PackedGemm::multiplyTransposed(const RowMatrixF& gradOut, RowMatrixF& gradI
   // One B panel per thread: the outputs rounded up to whole panels, x 32 columns.
   const std::size_t panelSize = static_cast<std::size_t>(panels()) * kPanelWidth * kPanelWidth;
   const int threads = std::max(1, Eigen::nbThreads());
-  scratch.resize(packedSize + static_cast<std::size_t>(threads) * panelSize);
+  // Grow only (as LinearLayer::apply): a regrown vector zero-fills what it regains.
+  const std::size_t needed = packedSize + static_cast<std::size_t>(threads) * panelSize;
+  if (scratch.size() < needed) scratch.resize(needed);
   float* packed = scratch.data();
   float* panelsBase = scratch.data() + packedSize;
   const int depthSlice = GemmBlocking::choose(CpuCaches::host(), inner, m_kernel).depthSlice;
