@@ -178,11 +178,11 @@ void runExplain(const CommandLine& cl, const ClassifierModel& model, const ChwTe
   if (nonFinite > 0) {
     const std::string file =
         model.encoder->patchWeights().file.empty() ? inputName : model.encoder->patchWeights().file;
-    const std::string what = std::to_string(nonFinite) +
-                             " non-finite values (NaN/Inf) in explain's arrays, first in " +
-                             firstNonFinite;
-    if (!cl.allowNonFinite) throw Error(file, what + "; --allow-nonfinite writes them anyway");
-    if (err) *err << "patchlens-cli: warning: " << printable(file) << ": " << what << "\n";
+    const std::string problem = std::to_string(nonFinite) +
+                                " non-finite values (NaN/Inf) in explain's arrays, first in " +
+                                firstNonFinite;
+    if (!cl.allowNonFinite) throw Error(file, problem + "; --allow-nonfinite writes them anyway");
+    if (err) *err << "patchlens-cli: warning: " << printable(file) << ": " << problem << "\n";
   }
 
   NpzWriter npz(cl.output);
