@@ -140,7 +140,11 @@ void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& o
   if (const auto model = findModelPreprocessing(path, warnings)) {
     const PreprocessConfig p = model->applyTo(cl.config.preprocess, cl.config.explicitPreprocess);
     out << model->description(cl.config.explicitPreprocess) << "\n";
-    out << "model input: " << preprocessSummary(p) << "\n";
+    if (p.imageRefusal.empty()) {
+      out << "model input: " << preprocessSummary(p) << "\n";
+    } else {
+      out << "model input: images refused (--tensor only)\n";
+    }
   }
   printWarnings(err, path, warnings);
   // timm's NaFlexVit and HF's Siglip2VisionModel: no conv patch view (a Linear), but their
