@@ -140,13 +140,20 @@ void infoWeights(const CommandLine& cl, const std::string& path, std::ostream& o
   if (const auto model = findModelPreprocessing(path, warnings)) {
     const PreprocessConfig p = model->applyTo(cl.config.preprocess, cl.config.explicitPreprocess);
     out << model->description(cl.config.explicitPreprocess) << "\n";
-    out << "model input: " << preprocessSummary(p) << "\n";
+    if (p.imageRefusal.empty()) {
+      out << "model input: " << preprocessSummary(p) << "\n";
+    } else {
+      out << "model input: images refused (--tensor only)\n";
+    }
   }
   printWarnings(err, path, warnings);
-  // timm's NaFlexVit: no conv patch view (a Linear), but its encoder runs: described too.
-  const bool naflex = std::any_of(
-      info.tensors.begin(), info.tensors.end(),
-      [](const TensorInfo& t) { return t.name == "embeds.proj.weight" && t.shape.size() == 2; });
+  // timm's NaFlexVit and HF's Siglip2VisionModel: no conv patch view (a Linear), but their
+  // encoder runs: described too.
+  const bool naflex =
+      std::any_of(info.tensors.begin(), info.tensors.end(), [](const TensorInfo& t) {
+        return t.shape.size() == 2 && (t.name == "embeds.proj.weight" ||
+                                       t.name == "vision_model.embeddings.patch_embedding.weight");
+      });
   if (info.usable || naflex) describeTransformer(cl, path, out);
   out << "use: " << printable(info.usage) << "\n";
 }

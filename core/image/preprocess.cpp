@@ -129,6 +129,7 @@ ChwTensor toNormalizedTensor(const cv::Mat& pixels, const Normalization& norm) {
 
 PreprocessGeometry preprocessGeometry(int sourceWidth, int sourceHeight,
                                       const PreprocessConfig& c) {
+  if (!c.imageRefusal.empty()) throw Error("", c.imageRefusal);
   if (sourceWidth <= 0 || sourceHeight <= 0)
     throw Error("", "preprocess needs a non-empty 8-bit RGB image");
   if (c.height <= 0 || c.width <= 0 || c.height > 16384 || c.width > 16384) {

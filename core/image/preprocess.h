@@ -31,6 +31,10 @@ struct PreprocessConfig {
   Interpolation interpolation = Interpolation::Bicubic;
   Normalization normalization;
   int channels = 3;  // 1 converts to PIL "L" luma before normalising
+  // Non-empty: the model's own image preprocessing is one PatchLens does not reproduce exactly
+  // (e.g. llama.cpp's resize for a Gemma 3 mmproj); every image path refuses with this reason
+  // (preprocessGeometry throws), model inputs given as tensors still run.
+  std::string imageRefusal;
 };
 
 // Where the model input sits in the original image.

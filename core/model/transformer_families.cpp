@@ -14,6 +14,7 @@
 #include "core/model/families/eva_reader.h"
 #include "core/model/families/gguf_vision_tower.h"
 #include "core/model/families/hf_dinov3_reader.h"
+#include "core/model/families/hf_siglip2_reader.h"
 #include "core/model/families/naflex_reader.h"
 #include "core/model/families/naflex_refusal.h"
 #include "core/model/family_tensor_rules.h"
@@ -895,6 +896,10 @@ std::shared_ptr<const TransformerWeights> readTransformer(const TensorSource& so
   if (std::string hfPrefix; isHfDinov3Layout(source, path, hfPrefix)) {
     checkHeaderWeightBudget(source, path, options);
     return readHfDinov3(source, path, hfPrefix, options);
+  }
+  if (isHfSiglip2Layout(source)) {  // HF Siglip2VisionModel: timm NaFlex's reader, renamed
+    checkHeaderWeightBudget(source, path, options);
+    return readHfSiglip2(source, path, options);
   }
   if (isTimmNaflexLayout(source)) {  // timm naflexvit.py: its own reader
     checkHeaderWeightBudget(source, path, options);

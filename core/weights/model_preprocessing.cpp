@@ -202,6 +202,17 @@ std::optional<ModelPreprocessing> fromGguf(const GgufFile& g) {
     m.normalization = normalizationFrom(Json(*mean), Json(*std), "clip.vision.image_");
     any = true;
   }
+  // Gemma 3 (clip.cpp's mtmd_image_preprocessor_fixed_size): the whole image resized to
+  // image_size x image_size, no crop, by llama.cpp's own img_tool::resize (its algorithm and
+  // rounding vary between llama.cpp versions and are none of PatchLens' filters): refused.
+  if (g.metaString("clip.projector_type") == std::optional<std::string>("gemma3")) {
+    m.imageRefusal =
+        "a Gemma 3 mmproj (clip.projector_type 'gemma3') takes the whole image resized to "
+        "clip.vision.image_size by llama.cpp's own resize (img_tool::resize, no crop), which "
+        "PatchLens does not reproduce exactly: images are refused; pass the model input as "
+        "--tensor X.npy";
+    any = true;
+  }
   return any ? std::optional<ModelPreprocessing>(m) : std::nullopt;
 }
 
@@ -223,6 +234,7 @@ PreprocessConfig ModelPreprocessing::applyTo(PreprocessConfig config,
   if (!given.cropPct && cropPct) config.cropPct = *cropPct;
   if (!given.interpolation && interpolation) config.interpolation = *interpolation;
   if (!given.normalization && normalization) config.normalization = *normalization;
+  config.imageRefusal = imageRefusal;
   return config;
 }
 
@@ -252,6 +264,7 @@ std::string ModelPreprocessing::description(const PreprocessOverrides& given) co
     s += std::string(parts.empty() ? " " : "; ") + "explicit options kept:";
     for (std::size_t i = 0; i < kept.size(); ++i) s += (i ? ", --" : " --") + kept[i];
   }
+  if (!imageRefusal.empty()) s += "; images refused: " + imageRefusal;
   return s;
 }
 

@@ -29,6 +29,8 @@ struct ModelPreprocessing {
   std::optional<double> cropPct;
   std::optional<Interpolation> interpolation;
   std::optional<Normalization> normalization;
+  // Images refused for this model, whatever the options (PreprocessConfig::imageRefusal).
+  std::string imageRefusal;
 
   // config with the fields this source sets, except those the user set explicitly.
   PreprocessConfig applyTo(PreprocessConfig config, const PreprocessOverrides& given = {}) const;

@@ -198,7 +198,8 @@ void TestEva::configRefusedByName() {
 
 // Hugging Face's Siglip2VisionModel (modeling_siglip2.py: patch_embedding an nn.Linear over
 // num_channels * patch^2, the position table resized per image): a hand-named file whose Linear
-// patch embedding sits where SigLIP's conv is named. Refused by name, never reshaped.
+// patch embedding sits where SigLIP's conv is named, without the config.json its heads are in
+// (hf_siglip2_reader runs it with one: tst_forward_siglip2_hf). Refused by name, never reshaped.
 void TestEva::hfSiglip2NaflexRefusedByName() {
   QTemporaryDir dir;
   const std::string path = dir.filePath("model.npz").toStdString();
@@ -214,9 +215,8 @@ void TestEva::hfSiglip2NaflexRefusedByName() {
     QFAIL("ran a SigLIP 2 NaFlex file");
   } catch (const Error& e) {
     QVERIFY2(QString::fromStdString(e.reason())
-                 .contains(
-                     "tensor 'vision_model.embeddings.patch_embedding.weight' [16, 48] is a Linear "
-                     "patch embedding over flattened patches (Hugging Face Siglip2VisionModel"),
+                 .contains("tensor 'vision_model.embeddings.patch_embedding.weight' is Hugging "
+                           "Face's Siglip2VisionModel (SigLIP 2 NaFlex) Linear patch embedding"),
              e.what());
   }
 }

@@ -1,8 +1,10 @@
 #include <QtTest>
 #include <algorithm>
 
+#include "core/image/preprocess.h"
 #include "core/io/error.h"
 #include "core/model/vision_transformer.h"
+#include "core/weights/model_preprocessing.h"
 #include "tests/common/reference_forward.h"
 #include "tests/common/test_support.h"
 
@@ -20,7 +22,8 @@ std::string fixture(const std::string& file) {
 // names and metadata) against a SigLIP tower written as transformers' SiglipVisionModel computes
 // it (tests/reference/gguf_gemma3_fixtures.py): no class token, GELU tanh, eps from the metadata,
 // v.post_ln; the projector's tensors listed as unused; other projector types, unknown clip.* keys
-// and disagreeing metadata refused by name.
+// and disagreeing metadata refused by name. Images are refused for Gemma 3 (llama.cpp's own
+// resize of the whole image is not reproduced), tensors still run; llava's CLIP keeps its images.
 class TestGgufGemma3 : public QObject {
   Q_OBJECT
 
@@ -29,6 +32,7 @@ class TestGgufGemma3 : public QObject {
   void projectorTensorsAreKnownUnused();
   void refusedByName_data();
   void refusedByName();
+  void imagesRefusedByName();
 };
 
 void TestGgufGemma3::towerMatchesSiglip() {
@@ -84,6 +88,36 @@ void TestGgufGemma3::refusedByName() {
   } catch (const Error& e) {
     QCOMPARE(QString::fromStdString(e.file()), QString::fromStdString(path));
     QVERIFY2(QString::fromStdString(e.reason()).contains(reason), e.what());
+  }
+}
+
+// clip.cpp's mtmd_image_preprocessor_fixed_size resizes the whole image to image_size with
+// llama.cpp's own img_tool::resize: not PatchLens' resize, so an image is refused by name, not
+// cropped and resized otherwise (the size and mean / std from the metadata stay for info).
+void TestGgufGemma3::imagesRefusedByName() {
+  std::vector<std::string> warnings;
+  const auto gemma = findModelPreprocessing(fixture("siglip_tower/mmproj.gguf"), warnings);
+  QVERIFY(gemma.has_value());
+  QVERIFY(warnings.empty());
+  QCOMPARE(gemma->height.value_or(0), 32);
+  QVERIFY(gemma->description().find("images refused: a Gemma 3 mmproj") != std::string::npos);
+  const PreprocessConfig config = gemma->applyTo(PreprocessConfig{});
+  const cv::Mat image(30, 40, CV_8UC3, cv::Scalar(200, 30, 30));
+  try {
+    (void)preprocess(image, config);
+    QFAIL("preprocessed an image for a Gemma 3 mmproj");
+  } catch (const Error& e) {
+    QVERIFY2(e.reason().find("llama.cpp's own resize") != std::string::npos, e.what());
+  }
+  // Whatever the user sets, the resize is still not llama.cpp's: refused all the same.
+  PreprocessOverrides given;
+  given.resize = given.interpolation = given.size = true;
+  QVERIFY_THROWS_EXCEPTION(Error, (void)preprocess(image, gemma->applyTo(config, given)));
+  // llava's CLIP mmproj: its images run as before.
+  const auto clip = findModelPreprocessing(test::dataPath("checkpoints/mmproj_f32.gguf"), warnings);
+  if (clip) {
+    QVERIFY(clip->imageRefusal.empty());
+    QCOMPARE(preprocess(image, clip->applyTo(PreprocessConfig{})).tensor.channels, 3);
   }
 }
 

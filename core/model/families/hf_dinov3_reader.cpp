@@ -6,6 +6,7 @@
 
 #include "core/io/error.h"
 #include "core/model/families/family_tensors.h"
+#include "core/model/families/hf_config_keys.h"
 #include "core/model/families/timm_config.h"
 #include "core/model/family_tensor_rules.h"
 #include "core/model/position/rope_embedding.h"
@@ -55,41 +56,6 @@ std::int64_t positive(const Json& v, const std::string& what) {
 // one with no effect on an eval forward (training only, or PretrainedConfig's bookkeeping), or it
 // is refused by name: a setting PatchLens skipped could change the numbers.
 HfDinov3Settings readSettings(const Json& config, const std::string& file) {
-  // PretrainedConfig's own keys (configuration_utils.py) that leave DINOv3ViTModel's forward as it
-  // is: names, versions, dtype of the saved weights (PatchLens computes in float32 as
-  // from_pretrained does by default), output switches, labels of a head the model has not.
-  static const char* const kBookkeeping[] = {"architectures",
-                                             "model_type",
-                                             "transformers_version",
-                                             "_name_or_path",
-                                             "torch_dtype",
-                                             "dtype",
-                                             "return_dict",
-                                             "output_hidden_states",
-                                             "output_attentions",
-                                             "torchscript",
-                                             "use_bfloat16",
-                                             "tie_word_embeddings",
-                                             "is_encoder_decoder",
-                                             "is_decoder",
-                                             "add_cross_attention",
-                                             "chunk_size_feed_forward",
-                                             "problem_type",
-                                             "id2label",
-                                             "label2id",
-                                             "num_labels",
-                                             "finetuning_task",
-                                             "tokenizer_class",
-                                             "prefix",
-                                             "bos_token_id",
-                                             "eos_token_id",
-                                             "pad_token_id",
-                                             "sep_token_id",
-                                             "decoder_start_token_id",
-                                             "task_specific_params",
-                                             "cross_attention_hidden_size",
-                                             "tf_legacy_loss",
-                                             "_attn_implementation_autoset"};
   // DINOv3ViTConfig's arguments that only matter in training (dropout, stochastic depth,
   // initialisation) or, for image_size, only in DINOv3ViTRopePositionEmbedding.__init__'s unused
   // num_patches_h/w: the forward computes the grid from the input.
@@ -157,8 +123,7 @@ HfDinov3Settings readSettings(const Json& config, const std::string& file) {
           throw ConfigValueError(what + " is not empty: pruned heads are not run by PatchLens");
       } else if (std::none_of(std::begin(kNoEffectInEval), std::end(kNoEffectInEval),
                               [&](const char* k) { return key == k; }) &&
-                 std::none_of(std::begin(kBookkeeping), std::end(kBookkeeping),
-                              [&](const char* k) { return key == k; })) {
+                 !isHfConfigBookkeeping(key)) {
         throw ConfigValueError("key '" + key +
                                "' is not a DINOv3ViTConfig setting PatchLens reads; refused "
                                "rather than ignored");

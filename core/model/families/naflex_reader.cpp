@@ -1,6 +1,7 @@
 #include "core/model/families/naflex_reader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "core/io/error.h"
@@ -144,6 +145,174 @@ void applyModelArgs(const Json& args, NaflexArguments& a, const std::string& fil
 
 }  // namespace
 
+TransformerWeights readNaflexEncoder(const TensorSource& source, const std::string& path,
+                                     const NaflexLayout& l, const NaflexRun& run,
+                                     const TransformerLoadOptions& options) {
+  FamilyTensors r(source, path, l.prefix, l.layout);
+  r.setShapesOnly(options.shapesOnly);
+  TransformerWeights w;
+  TransformerConfig& c = w.config;
+  const Shape projShape = r.shape(l.patchWeight);
+  const std::int64_t p = run.patchSize, ch = run.inChannels;
+  if (projShape.size() != 2 || projShape[1] != p * p * ch)
+    r.fail(l.patchWeight, "is " + shapeText(projShape) + ", but " + std::to_string(p) +
+                              "-pixel patches of " + std::to_string(ch) + " channels flatten to " +
+                              std::to_string(p * p * ch));
+  const std::int64_t d = projShape[0];
+  c.embedDim = static_cast<int>(d);
+  c.depth = r.countBlocks(l.blocks);
+  if (c.depth == 0)
+    r.fail(l.blocks + "0." + l.norm1 + ".weight", "is missing: a NaFlex encoder with no blocks");
+  c.numHeads = run.heads;
+  c.headsSource = run.headsSource;
+  if (c.numHeads <= 0 || d % c.numHeads != 0)
+    throw Error(path, "the NaFlex encoder needs a head count dividing the width " +
+                          std::to_string(d) + " (" + c.headsSource + " gives " +
+                          std::to_string(c.numHeads) + ")");
+  c.layerNormEps = run.layerNormEps;
+  c.activation = run.activation;
+  const auto optionalBias = [&](const std::string& stem, std::int64_t rows) {
+    return l.biasesRequired || r.has(stem + ".bias") ? r.vector(stem + ".bias", rows)
+                                                     : VectorF(VectorF::Zero(rows));
+  };
+
+  // The Linear over (ph, pw, c) patches (timm's batch_patchify channels_last, HF's
+  // convert_image_to_patches) as the conv's (c, kh, kw) filter rows: a permutation, exact.
+  PatchWeights patch;
+  patch.embedDim = static_cast<int>(d);
+  patch.inChannels = static_cast<int>(ch);
+  patch.patchSize = static_cast<int>(p);
+  {
+    const std::vector<float> linear = r.read(l.patchWeight, {d, p * p * ch});
+    patch.weight.resize(d, p * p * ch);
+    for (std::int64_t o = 0; o < d; ++o)
+      for (std::int64_t kh = 0; kh < p; ++kh)
+        for (std::int64_t kw = 0; kw < p; ++kw)
+          for (std::int64_t k = 0; k < ch; ++k) {
+            const std::int64_t from =
+                l.channelsLast ? (kh * p + kw) * ch + k : (k * p + kh) * p + kw;
+            patch.weight(o, (k * p + kh) * p + kw) = linear[o * p * p * ch + from];
+          }
+  }
+  if (l.biasesRequired || r.has(l.patchBias)) patch.bias = r.vector(l.patchBias, d);
+  patch.description = run.patchDescription;
+  patch.file = path;
+  patch.validate(path);
+  c.patchSize = patch.patchSize;
+  c.inChannels = patch.inChannels;
+  w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
+
+  // Token order (NaFlexEmbeds.forward): cls, registers, then the patches.
+  if (!l.classToken.empty()) r.readClassAndRegisterTokens(l.classToken, l.registerTokens, d, c, w);
+
+  // The learned grid: patches only (never the prefix tokens).
+  const Shape ps = r.shape(l.positions);
+  std::int64_t gh = 0, gw = 0;
+  if (l.squarePositionRows) {
+    if (ps.size() != 2 || ps[1] != d)
+      r.fail(l.positions, "is " + shapeText(ps) + ", expected [S*S, " + std::to_string(d) + "]");
+    const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(double(ps[0]))));
+    if (side < 1 || side * side != ps[0])
+      r.fail(l.positions, "has " + std::to_string(ps[0]) +
+                              " rows, no square grid (Siglip2VisionEmbeddings reshapes it to "
+                              "(S, S, D))");
+    gh = gw = side;
+  } else {
+    if (ps.size() != 4 || ps[0] != 1 || ps[3] != d || ps[1] < 1 || ps[2] < 1)
+      r.fail(l.positions,
+             "is " + shapeText(ps) + ", expected [1, H, W, " + std::to_string(d) + "]");
+    gh = ps[1];
+    gw = ps[2];
+  }
+  {
+    const std::vector<float> table =
+        r.read(l.positions, l.squarePositionRows ? Shape{gh * gw, d} : Shape{gh, gw, d});
+    w.positions = Eigen::Map<const RowMatrixF>(table.data(), gh * gw, d);
+  }
+  c.hasPositionEmbedding = true;
+  c.positionPrefixRows = 0;
+  c.nativeGridRows = static_cast<int>(gh);
+  c.nativeGridCols = static_cast<int>(gw);
+  c.nativeGridSource =
+      l.prefix + l.positions + (l.squarePositionRows ? " [S*S, D]" : " [1, H, W, D]");
+  c.resample = run.bilinear ? PositionResample::NaflexBilinear : PositionResample::NaflexBicubic;
+
+  c.preNorm = !l.preNorm.empty() && r.has(l.preNorm + ".weight");
+  if (c.preNorm) w.preNorm = r.layerNorm(l.preNorm, d);
+  c.finalNorm = l.finalNormRequired || r.has(l.finalNorm + ".weight");
+  if (c.finalNorm) w.finalNorm = r.layerNorm(l.finalNorm, d);
+
+  w.blocks.resize(static_cast<std::size_t>(c.depth));
+  c.layerScale = !l.layerScale1.empty() && r.has(l.blocks + "0." + l.layerScale1);
+  for (int i = 0; i < c.depth; ++i) {
+    r.setContext("block " + std::to_string(i + 1) + " of " + std::to_string(c.depth));
+    const std::string b = l.blocks + std::to_string(i) + ".";
+    TransformerBlock& blk = w.blocks[static_cast<std::size_t>(i)];
+    blk.norm1 = r.layerNorm(b + l.norm1, d);
+    if (!l.qkv.empty()) {
+      blk.qkv = r.linearWithOptionalBias(b + l.qkv, 3 * d, d);
+    } else {
+      // q, k, v apart (HF's Siglip2Attention), stacked into the fused [3D x D] layout.
+      RowMatrixF qkv(r.shapesOnly() ? 0 : 3 * d, r.shapesOnly() ? 0 : d);
+      VectorF qkvBias(3 * d);
+      const std::string* const names[3] = {&l.q, &l.k, &l.v};
+      for (int j = 0; j < 3; ++j) {
+        const RowMatrixF part = r.matrix(b + *names[j] + ".weight", d, d);
+        if (!r.shapesOnly()) qkv.middleRows(j * d, d) = part;
+        qkvBias.segment(j * d, d) = optionalBias(b + *names[j], d);
+      }
+      blk.qkv = r.linear(qkv, qkvBias, 3 * d, d);
+    }
+    const auto layer = [&](const std::string& stem, std::int64_t out, std::int64_t in) {
+      if (!l.biasesRequired) return r.linearWithOptionalBias(stem, out, in);
+      const RowMatrixF weight = r.matrix(stem + ".weight", out, in);
+      return r.linear(weight, r.vector(stem + ".bias", out), out, in);
+    };
+    blk.proj = layer(b + l.proj, d, d);
+    blk.norm2 = r.layerNorm(b + l.norm2, d);
+    const Shape s1 = r.shape(b + l.fc1 + ".weight");
+    if (s1.size() != 2 || s1[1] != d)
+      r.fail(b + l.fc1 + ".weight",
+             "is " + shapeText(s1) + ", expected [M, " + std::to_string(d) + "]");
+    if (i == 0) c.mlpDim = static_cast<int>(s1[0]);
+    if (s1[0] != c.mlpDim) r.fail(b + l.fc1 + ".weight", "has another MLP width than block 1");
+    blk.fc1 = layer(b + l.fc1, c.mlpDim, d);
+    blk.fc2 = layer(b + l.fc2, d, c.mlpDim);
+    if (c.layerScale) {
+      blk.layerScale1 = r.vector(b + l.layerScale1, d);
+      blk.layerScale2 = r.vector(b + l.layerScale2, d);
+    }
+  }
+  r.setContext({});
+
+  // Known unused for the encoder's tokens: the pooled head and what only feeds it.
+  std::vector<std::pair<std::string, std::string>> unused;
+  for (const TensorInfo& t : source.tensors()) {
+    if (t.name.compare(0, l.prefix.size(), l.prefix) != 0) {
+      const auto stem = std::find_if(l.unusedOutsidePrefix.begin(), l.unusedOutsidePrefix.end(),
+                                     [&](const auto& s) { return t.name.rfind(s.first, 0) == 0; });
+      if (stem == l.unusedOutsidePrefix.end())
+        throw Error(path,
+                    "tensor '" + t.name + "' is not part of the " + l.layout + " PatchLens runs");
+      unused.emplace_back(t.name, stem->second);
+      continue;
+    }
+    const std::string name = t.name.substr(l.prefix.size());
+    for (const auto& [stem, reason] : l.unused) {
+      if (name.rfind(stem, 0) != 0) continue;
+      r.markUsed(name);
+      unused.emplace_back(t.name, reason);
+      break;
+    }
+  }
+  c.unusedTensors = groupUnused(unused);
+  r.markUsed(l.patchWeight);
+  if (r.has(l.patchBias)) r.markUsed(l.patchBias);
+  r.refuseLeftovers();
+  w.shapesOnly = options.shapesOnly;
+  return w;
+}
+
 bool isTimmNaflexLayout(const TensorSource& source) {
   const TensorInfo* proj = source.find("embeds.proj.weight");
   return proj != nullptr && proj->shape.size() == 2 && source.find("embeds.pos_embed") != nullptr;
@@ -171,121 +340,20 @@ std::shared_ptr<const TransformerWeights> readTimmNaflex(const TensorSource& sou
   if (!a.refusal.empty())
     throw Error(path, "config.json architecture '" + arch + "' (timm naflexvit.py): " + a.refusal);
 
-  FamilyTensors r(source, path, "", "timm naflexvit.py layout (" + arch + ")");
-  r.setShapesOnly(options.shapesOnly);
-  TransformerWeights w;
-  TransformerConfig& c = w.config;
-  const Shape projShape = r.shape("embeds.proj.weight");
-  const std::int64_t d = projShape[0];
-  const std::int64_t p = a.patchSize, ch = a.inChannels;
-  if (projShape[1] != p * p * ch)
-    r.fail("embeds.proj.weight", "is " + shapeText(projShape) + ", but " + std::to_string(p) +
-                                     "-pixel patches of " + std::to_string(ch) +
-                                     " channels flatten to " + std::to_string(p * p * ch));
-  c.embedDim = static_cast<int>(d);
-  c.depth = r.countBlocks();
-  if (c.depth == 0) r.fail("blocks.0.norm1.weight", "is missing: a NaFlexVit file with no blocks");
-  c.numHeads = options.heads > 0 ? options.heads : a.heads;
-  c.headsSource = options.heads > 0 ? "--heads" : a.headsSource;
-  if (c.numHeads <= 0 || d % c.numHeads != 0)
-    throw Error(path, "timm's NaFlexVit needs a head count dividing the width " +
-                          std::to_string(d) + ": config.json model_args.num_heads or --heads N");
-  c.layerNormEps = 1e-6f;  // timm.layers.LayerNorm
-  c.activation = a.geluTanh ? Activation::GeluTanh : Activation::Gelu;
-
-  // The Linear over (ph, pw, c) patches (batch_patchify channels_last) as the conv's (c, kh, kw)
-  // filter rows: a permutation of the columns, exact.
-  PatchWeights patch;
-  patch.embedDim = static_cast<int>(d);
-  patch.inChannels = static_cast<int>(ch);
-  patch.patchSize = static_cast<int>(p);
-  {
-    const std::vector<float> linear = r.read("embeds.proj.weight", {d, p * p * ch});
-    patch.weight.resize(d, p * p * ch);
-    for (std::int64_t o = 0; o < d; ++o)
-      for (std::int64_t kh = 0; kh < p; ++kh)
-        for (std::int64_t kw = 0; kw < p; ++kw)
-          for (std::int64_t k = 0; k < ch; ++k) {
-            const std::int64_t from =
-                a.channelsLast ? (kh * p + kw) * ch + k : (k * p + kh) * p + kw;
-            patch.weight(o, (k * p + kh) * p + kw) = linear[o * p * p * ch + from];
-          }
-  }
-  if (r.has("embeds.proj.bias")) patch.bias = r.vector("embeds.proj.bias", d);
-  patch.description = "timm NaFlexViT Linear patch embedding (" + arch + ")";
-  patch.file = path;
-  patch.validate(path);
-  c.patchSize = patch.patchSize;
-  c.inChannels = patch.inChannels;
-  w.patchEmbedding = std::make_shared<const PatchEmbedding>(std::move(patch));
-
-  // Token order (NaFlexEmbeds.forward): cls, registers, then the patches.
-  r.readClassAndRegisterTokens("embeds.cls_token", "embeds.reg_token", d, c, w);
-
-  // The learned [1, gh0, gw0, D] grid: patches only (never the prefix tokens).
-  const Shape ps = r.shape("embeds.pos_embed");
-  if (ps.size() != 4 || ps[0] != 1 || ps[3] != d || ps[1] < 1 || ps[2] < 1)
-    r.fail("embeds.pos_embed",
-           "is " + shapeText(ps) + ", expected [1, H, W, " + std::to_string(d) + "]");
-  {
-    const std::vector<float> table = r.read("embeds.pos_embed", {ps[1], ps[2], d});
-    w.positions = Eigen::Map<const RowMatrixF>(table.data(), ps[1] * ps[2], d);
-  }
-  c.hasPositionEmbedding = true;
-  c.positionPrefixRows = 0;
-  c.nativeGridRows = static_cast<int>(ps[1]);
-  c.nativeGridCols = static_cast<int>(ps[2]);
-  c.nativeGridSource = "embeds.pos_embed [1, H, W, D]";
-  c.resample = a.bilinear ? PositionResample::NaflexBilinear : PositionResample::NaflexBicubic;
-
-  c.preNorm = r.has("norm_pre.weight");
-  if (c.preNorm) w.preNorm = r.layerNorm("norm_pre", d);
-  c.finalNorm = r.has("norm.weight");
-  if (c.finalNorm) w.finalNorm = r.layerNorm("norm", d);
-
-  w.blocks.resize(static_cast<std::size_t>(c.depth));
-  c.layerScale = r.has("blocks.0.ls1.gamma");
-  for (int i = 0; i < c.depth; ++i) {
-    r.setContext("block " + std::to_string(i + 1) + " of " + std::to_string(c.depth));
-    const std::string b = "blocks." + std::to_string(i) + ".";
-    TransformerBlock& blk = w.blocks[static_cast<std::size_t>(i)];
-    blk.norm1 = r.layerNorm(b + "norm1", d);
-    blk.qkv = r.linearWithOptionalBias(b + "attn.qkv", 3 * d, d);
-    blk.proj = r.linearWithOptionalBias(b + "attn.proj", d, d);
-    blk.norm2 = r.layerNorm(b + "norm2", d);
-    const Shape s1 = r.shape(b + "mlp.fc1.weight");
-    if (s1.size() != 2 || s1[1] != d)
-      r.fail(b + "mlp.fc1.weight",
-             "is " + shapeText(s1) + ", expected [M, " + std::to_string(d) + "]");
-    if (i == 0) c.mlpDim = static_cast<int>(s1[0]);
-    if (s1[0] != c.mlpDim) r.fail(b + "mlp.fc1.weight", "has another MLP width than block 1");
-    blk.fc1 = r.linearWithOptionalBias(b + "mlp.fc1", c.mlpDim, d);
-    blk.fc2 = r.linearWithOptionalBias(b + "mlp.fc2", d, c.mlpDim);
-    if (c.layerScale) {
-      blk.layerScale1 = r.vector(b + "ls1.gamma", d);
-      blk.layerScale2 = r.vector(b + "ls2.gamma", d);
-    }
-  }
-  r.setContext({});
-
-  // Known unused for the encoder's tokens: the pooled head and what only feeds it.
-  std::vector<std::pair<std::string, std::string>> unused;
-  for (const TensorInfo& t : source.tensors()) {
-    const auto under = [&](const char* stem) { return t.name.rfind(stem, 0) == 0; };
-    std::string reason;
-    if (under("head.")) reason = "classifier head";
-    if (under("fc_norm.")) reason = "norm of the pooled output only (global_pool='avg')";
-    if (under("attn_pool.")) reason = "attention-pool (MAP) head, on the pooled output only";
-    if (reason.empty()) continue;
-    r.markUsed(t.name);
-    unused.emplace_back(t.name, reason);
-  }
-  c.unusedTensors = groupUnused(unused);
-  r.markUsed("embeds.proj.weight");
-  if (r.has("embeds.proj.bias")) r.markUsed("embeds.proj.bias");
-  r.refuseLeftovers();
-  w.shapesOnly = options.shapesOnly;
-
+  NaflexLayout layout;
+  layout.layout = "timm naflexvit.py layout (" + arch + ")";
+  layout.channelsLast = a.channelsLast;
+  NaflexRun run;
+  run.heads = options.heads > 0 ? options.heads : a.heads;
+  run.headsSource = options.heads > 0 ? "--heads" : a.headsSource;
+  run.activation = a.geluTanh ? Activation::GeluTanh : Activation::Gelu;
+  run.bilinear = a.bilinear;
+  run.patchSize = a.patchSize;
+  run.inChannels = a.inChannels;
+  run.patchDescription = "timm NaFlexViT Linear patch embedding (" + arch + ")";
+  auto weights =
+      std::make_shared<TransformerWeights>(readNaflexEncoder(source, path, layout, run, options));
+  TransformerConfig& c = weights->config;
   std::string traits = a.label;
   if (c.registerTokens > 0)
     traits += (traits.empty() ? "" : ", ") + std::to_string(c.registerTokens) + " registers";
@@ -293,7 +361,7 @@ std::shared_ptr<const TransformerWeights> readTimmNaflex(const TensorSource& sou
             std::to_string(c.nativeGridCols) + " position grid resized " +
             (a.bilinear ? "bilinear" : "bicubic");
   c.family = "timm NaFlexViT (" + traits + ")";
-  return std::make_shared<const TransformerWeights>(std::move(w));
+  return weights;
 }
 
 }  // namespace patchlens

@@ -1,5 +1,6 @@
 #include "core/model/families/naflex_refusal.h"
 
+#include "core/model/families/hf_siglip2_reader.h"
 #include "core/model/families/naflex_reader.h"
 #include "core/weights/shape_text.h"
 
@@ -18,6 +19,7 @@ bool endsWithName(const std::string& name, const std::string& suffix) {
 
 std::string naflexRefusal(const TensorSource& source) {
   if (isTimmNaflexLayout(source)) return {};  // naflex_reader runs it
+  if (isHfSiglip2Layout(source)) return {};   // hf_siglip2_reader runs it
   for (const TensorInfo& t : source.tensors()) {
     if (endsWithName(t.name, "embeds.proj.weight"))
       return "tensor '" + t.name + "' " + shapeText(t.shape) +
@@ -26,9 +28,9 @@ std::string naflexRefusal(const TensorSource& source) {
              "only as a Linear at the top level beside a learned embeds.pos_embed";
     if (endsWithName(t.name, "embeddings.patch_embedding.weight") && t.shape.size() == 2)
       return "tensor '" + t.name + "' " + shapeText(t.shape) +
-             " is a Linear patch embedding over flattened patches (Hugging Face "
-             "Siglip2VisionModel, SigLIP 2 NaFlex: the position grid resized per image), which "
-             "PatchLens does not run";
+             " is a Linear patch embedding over flattened patches (SigLIP 2 NaFlex, the position "
+             "grid resized per image), which PatchLens runs only as Hugging Face's "
+             "Siglip2VisionModel / Siglip2Model under vision_model.";
   }
   return {};
 }

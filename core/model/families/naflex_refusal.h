@@ -7,9 +7,10 @@
 namespace patchlens {
 
 // SigLIP 2 NaFlex layouts PatchLens does not run (timm's top-level Linear layout with a learned
-// grid is read by naflex_reader): timm's NaFlexVit otherwise (naflexvit.py: embeds.proj,
+// grid is read by naflex_reader, Hugging Face's Siglip2VisionModel / Siglip2Model under
+// vision_model. by hf_siglip2_reader): timm's NaFlexVit otherwise (naflexvit.py: embeds.proj,
 // a Linear over patches flattened (ph, pw, c) or a conv, embeds.pos_embed [1, H, W, D] resized per
-// image) and Hugging Face's Siglip2VisionModel (vision_model.embeddings.patch_embedding a
+// image) and HF's Linear patch embedding under another prefix (embeddings.patch_embedding a
 // Linear [D, C * P * P], its position table resized per image). One sentence naming the tensor
 // that tells it, or empty: read before the patch-embedding families, which would otherwise take
 // a [1, H, W, D] position table for the only 4-D tensor or a Linear for a conv.
