@@ -4,10 +4,12 @@
 #include <QLabel>
 #include <QMenu>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTabBar>
+#include <QTableWidget>
 #include <QtTest>
 #include <memory>
 
@@ -22,6 +24,7 @@
 #include "ui/panels/reconstruction_panel.h"
 #include "ui/panels/transformer_views.h"
 #include "ui/session/session.h"
+#include "ui/views/colorbar.h"
 #include "ui/views/embedding_matrix_view.h"
 #include "ui/views/figure_menu.h"
 #include "ui/views/figure_widget.h"
@@ -120,6 +123,10 @@ class tst_LaptopLayout : public QObject {
   void errorBannerClosesAndNextImageClearsStatus();
   void transformerDocksAreNotStamps_data();
   void transformerDocksAreNotStamps();
+  void dockTabsFitWithoutScrolling_data();
+  void dockTabsFitWithoutScrolling();
+  void inspectorAndColorbarFit_data();
+  void inspectorAndColorbarFit();
   void maskScreenshots();
 
  private:
@@ -391,6 +398,114 @@ void tst_LaptopLayout::transformerDocksAreNotStamps() {
   const QStringList clipped = clippedTexts(*attention);
   QVERIFY2(clipped.isEmpty(), qPrintable(clipped.join(QStringLiteral("\n"))));
   attention->setMassThreshold(std::nullopt);
+}
+
+void tst_LaptopLayout::dockTabsFitWithoutScrolling_data() {
+  QTest::addColumn<QSize>("size");
+  QTest::addColumn<bool>("transformerLayout");  // View > Transformer Layout
+  for (const QSize size : {QSize(1366, 768), QSize(1920, 1080)}) {
+    QTest::addRow("%dx%d", size.width(), size.height()) << size << false;
+    QTest::addRow("%dx%d transformer layout", size.width(), size.height()) << size << true;
+  }
+}
+
+// Defect 13: with a transformer, nine docks shared the right column's tab strip, which
+// scrolled at 1366 x 768 ("ilter PCA" cut at its top, Token norms and DINOv2 PCA off-screen).
+// Every dock tab lies whole within its bar and the window; no bar shows scroll buttons.
+void tst_LaptopLayout::dockTabsFitWithoutScrolling() {
+  QFETCH(QSize, size);
+  QFETCH(bool, transformerLayout);
+  QVERIFY(openWindow(size));
+  Session* session = m_window->session();
+  m_window->openWeights(
+      QStringLiteral(PATCHLENS_TEST_DATA "/transformer/timm_vit_f32/model.safetensors"));
+  QVERIFY(QTest::qWaitFor([&] { return session->hasTransformer() && !session->isBusy(); }, 60000));
+  if (transformerLayout) TransformerViews::of(*m_window)->applyTransformerLayout();
+  QTest::qWait(100);  // the tab positions follow the layout on the next turn of the loop
+  QCoreApplication::processEvents();
+  QCOMPARE(m_window->size(), size);
+  int tabs = 0;
+  for (const QTabBar* bar : m_window->findChildren<QTabBar*>(Qt::FindDirectChildrenOnly)) {
+    if (!bar->isVisible()) continue;
+    const QRect inWindow(bar->mapTo(m_window.get(), QPoint(0, 0)), bar->size());
+    QVERIFY2(m_window->rect().contains(inWindow), qPrintable(bar->tabText(0)));
+    for (int i = 0; i < bar->count(); ++i) {
+      ++tabs;
+      QVERIFY2(bar->rect().contains(bar->tabRect(i)),
+               qPrintable(QStringLiteral("tab '%1' at %2,%3 %4x%5 in a %6x%7 bar")
+                              .arg(bar->tabText(i))
+                              .arg(bar->tabRect(i).x())
+                              .arg(bar->tabRect(i).y())
+                              .arg(bar->tabRect(i).width())
+                              .arg(bar->tabRect(i).height())
+                              .arg(bar->width())
+                              .arg(bar->height())));
+    }
+    for (const QAbstractButton* button : bar->findChildren<QAbstractButton*>())
+      QVERIFY2(!button->isVisible(), qPrintable("scroll buttons on " + bar->tabText(0)));
+  }
+  // Every visible dock is in front or has a tab.
+  QVERIFY(tabs >= 9);
+  const QStringList clipped = clippedTexts(*m_window);
+  QVERIFY2(clipped.isEmpty(), qPrintable(clipped.join(QStringLiteral("\n"))));
+}
+
+void tst_LaptopLayout::inspectorAndColorbarFit_data() {
+  QTest::addColumn<QSize>("size");
+  for (const QSize size : {QSize(1366, 768), QSize(1920, 1080)})
+    QTest::addRow("%dx%d", size.width(), size.height()) << size;
+}
+
+// Defect 12: at 1366 x 768 the inspector's statistics and top 10 were below the fold of its
+// scroll area, and the overlay colorbar's caption was elided ("… mean over heads · sc…").
+void tst_LaptopLayout::inspectorAndColorbarFit() {
+  QFETCH(QSize, size);
+  QVERIFY(openWindow(size));
+  Session* session = m_window->session();
+  m_window->openWeights(
+      QStringLiteral(PATCHLENS_TEST_DATA "/transformer/timm_vit_f32/model.safetensors"));
+  QVERIFY(QTest::qWaitFor([&] { return session->hasTransformer() && !session->isBusy(); }, 60000));
+  m_window->raiseDock(QStringLiteral("inspector"));
+  session->setSelection({1, 1});
+  session->setOverlay(OverlayKind::Attention);
+  QTest::qWait(100);
+  QCoreApplication::processEvents();
+  auto* inspector = m_window->findChild<PatchInspector*>(QStringLiteral("patchInspector"));
+  QVERIFY(inspector && inspector->isVisible());
+  auto* scroll = qobject_cast<QScrollArea*>(inspector->parentWidget()->parentWidget());
+  QVERIFY(scroll);
+  const QRect viewport = scroll->viewport()->rect();
+  for (const char* name : {"inspectorStats", "topChannels", "tokenPlot", "tokenTile"}) {
+    auto* part = inspector->findChild<QWidget*>(QString::fromLatin1(name));
+    QVERIFY2(part && part->isVisible(), name);
+    const QRect shown(part->mapTo(scroll->viewport(), QPoint(0, 0)), part->size());
+    QVERIFY2(viewport.contains(shown),
+             qPrintable(QStringLiteral("%1 at y %2..%3, the dock shows 0..%4")
+                            .arg(QString::fromLatin1(name))
+                            .arg(shown.top())
+                            .arg(shown.bottom())
+                            .arg(viewport.bottom())));
+  }
+  // All ten rows of the top 10 inside the table, no scroll bar.
+  auto* top = inspector->findChild<QTableWidget*>(QStringLiteral("topChannels"));
+  QCOMPARE(top->rowCount(), 10);
+  QVERIFY2(top->viewport()->rect().contains(top->visualItemRect(top->item(9, 2))),
+           qPrintable(QString::number(top->viewport()->height())));
+  QVERIFY(!top->verticalScrollBar()->isVisible());
+
+  // The colorbar's caption whole: on one line or two, never elided.
+  auto* colorbar = m_window->findChild<ColorbarWidget*>(QStringLiteral("overlayColorbar"));
+  QVERIFY(colorbar && colorbar->spec());
+  const QString label = colorbar->spec()->label;
+  QVERIFY2(label.contains(QStringLiteral("attention")), qPrintable(label));
+  const QStringList lines = colorbar->labelLines();
+  QVERIFY(!lines.isEmpty());
+  for (const QString& line : lines) {
+    QVERIFY2(!line.contains(QChar(0x2026)), qPrintable(lines.join(QStringLiteral(" | "))));
+    QVERIFY(colorbar->fontMetrics().horizontalAdvance(line) <= colorbar->height() - 6);
+  }
+  QCOMPARE(lines.join(QLatin1Char(' ')).remove(QStringLiteral("· ")),
+           QString(label).remove(QStringLiteral("· ")));
 }
 
 // tools/screenshots.sh: the Attention dock with DINO's masks and the DINOv2 PCA dock without

@@ -261,6 +261,17 @@ void tst_TokenSource::labelsNameTheSource() {
   QVERIFY2(title.endsWith(QStringLiteral(", ") + heading), qPrintable(title));
   QVERIFY2(title.contains(QStringLiteral("components of the %1 as RGB").arg(plural)),
            qPrintable(title));
+
+  // With the foreground step the title names what is shown: "the keys of block 2,
+  // foreground", not "the foreground tokens, Keys, block 2".
+  FigureOptions options;
+  options.foreground = ForegroundPcaOptions{0.5f, false};
+  const auto foreground = makeFigure(PlotKind::parse("pca"), figureDataFor(*session), options);
+  const QString expected =
+      chosen == TokenSource::Tokens
+          ? QStringLiteral("DINOv2-style PCA of the foreground tokens, Block 2")
+          : QStringLiteral("DINOv2-style PCA of the %1 of block 2, foreground").arg(plural);
+  QCOMPARE(foreground->title(), expected);
 }
 
 QTEST_MAIN(tst_TokenSource)

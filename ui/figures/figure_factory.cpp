@@ -251,10 +251,11 @@ std::unique_ptr<Figure> buildFigure(const PlotKind& kind, const FigureData& data
     }
     case PlotType::Pca:
       if (options.foreground) {
-        const QString layerName = QString::fromStdString(layerTitle(data));
+        const QString shown = ForegroundPcaFigure::shownText(
+            data.source, QString::fromStdString(layerTitle(data)), data.layer - 1);
         return std::make_unique<ForegroundPcaFigure>(data.input,
                                                      foregroundPca(tokens, *options.foreground),
-                                                     *options.foreground, grid, p, layerName);
+                                                     *options.foreground, grid, p, shown);
       }
       return std::make_unique<PcaRgbFigure>(data.input, tokenPca(tokens, 3), grid, p,
                                             QString::fromUtf8(tokenSourceName(data.source)));

@@ -11,16 +11,23 @@ namespace patchlens {
 
 ForegroundPcaFigure::ForegroundPcaFigure(QImage input, ForegroundPca pca,
                                          ForegroundPcaOptions options, GridSize grid, int patchSize,
-                                         QString layerName)
+                                         QString shown)
     : m_input(std::move(input)),
       m_pca(std::move(pca)),
       m_options(options),
       m_grid(grid),
       m_patchSize(patchSize),
-      m_layerName(std::move(layerName)) {}
+      m_shown(std::move(shown)) {}
+
+QString ForegroundPcaFigure::shownText(TokenSource source, const QString& layerName, int block) {
+  if (source == TokenSource::Tokens) return tr("the foreground tokens, %1").arg(layerName);
+  return tr("the %1 of block %2, foreground")
+      .arg(QString::fromUtf8(tokenSourceName(source)))
+      .arg(block);
+}
 
 QString ForegroundPcaFigure::ownTitle() const {
-  return tr("DINOv2-style PCA of the foreground tokens, %1").arg(m_layerName);
+  return tr("DINOv2-style PCA of %1").arg(m_shown);
 }
 
 QSizeF ForegroundPcaFigure::preferredSize() const {

@@ -5,6 +5,7 @@
 
 #include "core/analysis/foreground_pca.h"
 #include "core/model/patch_embedding.h"
+#include "core/model/qkv_features.h"
 #include "ui/figures/figure.h"
 
 namespace patchlens {
@@ -17,7 +18,12 @@ class ForegroundPcaFigure : public Figure {
 
  public:
   ForegroundPcaFigure(QImage input, ForegroundPca pca, ForegroundPcaOptions options, GridSize grid,
-                      int patchSize, QString layerName);
+                      int patchSize, QString shown);
+
+  // What the PCA is of, for the title: "the foreground tokens, Block 6", or for a block's
+  // queries, keys or values "the keys of block 4, foreground" (`layerName` is the tokens'
+  // layer name, "Block 6"; `block` the block the q / k / v come from).
+  static QString shownText(TokenSource source, const QString& layerName, int block);
 
   QString ownTitle() const override;
   QSizeF preferredSize() const override;
@@ -29,7 +35,7 @@ class ForegroundPcaFigure : public Figure {
   ForegroundPcaOptions m_options;
   GridSize m_grid;
   int m_patchSize;
-  QString m_layerName;
+  QString m_shown;
 };
 
 }  // namespace patchlens

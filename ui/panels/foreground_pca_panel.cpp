@@ -88,16 +88,18 @@ void ForegroundPcaPanel::rebuild() {
             if (generation != m_generation) return;  // a newer setting is on its way
             m_figure->setFigure(watcher->result(), QStringLiteral("pca"));
           });
-  watcher->setFuture(
-      QtConcurrent::run([result, options, layerName]() -> std::shared_ptr<const Figure> {
-        try {
-          return std::make_shared<ForegroundPcaFigure>(
-              result->input, foregroundPca(result->embedding.tokens, options), options,
-              result->embedding.grid, result->patchSize(), layerName);
-        } catch (const std::exception&) {
-          return nullptr;  // fewer than 2 tokens: nothing to show
-        }
-      }));
+  // "the foreground tokens, Block 6" / "the keys of block 4, foreground" (issue 21).
+  const QString shown =
+      ForegroundPcaFigure::shownText(result->source, layerName, result->layerIndex - 1);
+  watcher->setFuture(QtConcurrent::run([result, shown, options]() -> std::shared_ptr<const Figure> {
+    try {
+      return std::make_shared<ForegroundPcaFigure>(
+          result->input, foregroundPca(result->embedding.tokens, options), options,
+          result->embedding.grid, result->patchSize(), shown);
+    } catch (const std::exception&) {
+      return nullptr;  // fewer than 2 tokens: nothing to show
+    }
+  }));
 }
 
 }  // namespace patchlens

@@ -39,17 +39,17 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
   auto* tiles = new QHBoxLayout;
   m_pixels = new HeatmapView(this);
   m_pixels->setTitle(tr("Pixels"));
-  m_pixels->setMinimumHeight(120);
+  m_pixels->setMinimumHeight(90);
   m_channels = new HeatmapView(this);
   m_channels->setTitle(tr("Normalized R | G | B"));
-  m_channels->setMinimumHeight(120);
+  m_channels->setMinimumHeight(90);
   tiles->addWidget(m_pixels, 1);
   tiles->addWidget(m_channels, 3);
   layout->addLayout(tiles);
 
   m_tile = new HeatmapView(this);
   m_tile->setObjectName(QStringLiteral("tokenTile"));
-  m_tile->setMinimumHeight(170);
+  m_tile->setMinimumHeight(150);
   m_tile->setPreferredCellSize(8);
   m_tile->setToolTipProvider([this](int row, int col) {
     const int channel = row * m_tileCols + col;
@@ -60,11 +60,15 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
     const int channel = row * m_tileCols + col;
     if (channel < m_vector.size()) m_session->setChannel(channel);
   });
-  layout->addWidget(m_tile, 2);
+  // The token's tile beside its top 10 (issue 21, defect 12): at 1366 x 768 the statistics
+  // and the top 10 under the plot were below the fold of the dock's scroll area.
+  auto* tileRow = new QHBoxLayout;
+  tileRow->addWidget(m_tile, 1);
+  layout->addLayout(tileRow, 2);
 
   m_plot = new QCustomPlot(this);
   m_plot->setObjectName(QStringLiteral("tokenPlot"));
-  m_plot->setMinimumHeight(150);
+  m_plot->setMinimumHeight(110);
   m_plot->addGraph();
   m_plot->graph(0)->setPen(QPen(QColor(31, 119, 180), 1));
   m_plot->xAxis->setLabel(tr("channel"));
@@ -84,7 +88,6 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
     const double x = m_plot->xAxis->pixelToCoord(event->position().x());
     m_session->setChannel(static_cast<int>(std::lround(x)));
   });
-  layout->addWidget(m_plot, 2);
 
   // Right-click: Export… / Copy Image of the selected token as a tile or as a line.
   const auto addFigureMenu = [this](QWidget* view, const QString& prefix) {
@@ -109,22 +112,30 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
   m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
   m_stats->setWordWrap(true);  // five statistics do not fit a laptop's dock on one line
   layout->addWidget(m_stats);
+  layout->addWidget(m_plot, 2);
 
   m_top = new QTableWidget(0, 3, this);
   m_top->setObjectName(QStringLiteral("topChannels"));
   m_top->setHorizontalHeaderLabels({tr("Rank"), tr("Channel"), tr("Value")});
   m_top->verticalHeader()->hide();
-  m_top->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-  m_top->setMinimumHeight((fontMetrics().height() + 6) * (kTopChannels + 1) + 6);
+  m_top->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 4);
+  // All ten rows without a scroll bar: the header, ten rows and the frame.
+  m_top->setMinimumHeight(m_top->horizontalHeader()->sizeHint().height() +
+                          (fontMetrics().height() + 4) * kTopChannels + 2 * m_top->frameWidth() +
+                          2);
   m_top->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_top->setSelectionBehavior(QAbstractItemView::SelectRows);
   m_top->setSelectionMode(QAbstractItemView::SingleSelection);
-  m_top->horizontalHeader()->setStretchLastSection(true);
+  // As narrow as its texts: the tile beside it takes the rest of the dock's width.
+  m_top->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  m_top->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  m_top->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
+  m_top->setSizePolicy(QSizePolicy::Maximum, QSizePolicy::Expanding);
   m_top->setToolTip(tr("The 10 channels with the largest |value|; click one to select it"));
   connect(m_top, &QTableWidget::cellClicked, this, [this](int row, int /*column*/) {
     if (auto* item = m_top->item(row, 1)) m_session->setChannel(item->data(Qt::UserRole).toInt());
   });
-  layout->addWidget(m_top, 1);
+  tileRow->addWidget(m_top, 0, Qt::AlignTop);
 
   connect(session, &Session::resultChanged, this, &PatchInspector::refresh);
   connect(session, &Session::selectionChanged, this, &PatchInspector::refresh);

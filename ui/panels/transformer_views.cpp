@@ -41,6 +41,19 @@ TransformerViews::TransformerViews(QMainWindow& window, Session& session, QMenu*
   connect(&session, &Session::resultChanged, this, [this, &session] {
     if (m_docksShown || !session.hasTransformer()) return;
     m_docksShown = true;
+    // Nine tabs in the right column scroll at 1366 x 768 (issue 21, defect 13): the
+    // weights' views (filters, filter PCA, position embedding) join the model and channel
+    // tabs on the left, the column of the patch embedding's views.
+    auto* model = m_window.findChild<QDockWidget*>(QStringLiteral("modelDock"));
+    if (model && m_window.dockWidgetArea(model) == Qt::LeftDockWidgetArea && !model->isFloating()) {
+      for (const char* name : {"filterGalleryDock", "filterPcaDock", "positionSimilarityDock"}) {
+        auto* d = m_window.findChild<QDockWidget*>(QString::fromLatin1(name));
+        if (d && !d->isFloating() && m_window.dockWidgetArea(d) == Qt::RightDockWidgetArea)
+          m_window.tabifyDockWidget(model, d);
+      }
+      if (auto* channel = m_window.findChild<QDockWidget*>(QStringLiteral("channelDock")))
+        channel->raise();
+    }
     for (QDockWidget* d : {m_attentionDock, m_distanceDock, m_normsDock, m_pcaDock}) d->show();
   });
   // Help ▸ Layers and Attention: the keys and what the views show.
@@ -83,14 +96,25 @@ void TransformerViews::applyTransformerLayout() {
     m_window.removeDockWidget(d);
   }
   // The left column holds the transformer's docks alone: the patch-embedding docks there
-  // (model, channel) join the right column's tabs.
+  // join the right column's tabs (model, channel) or the matrix's tabs under the image (the
+  // weights' views: filters, filter PCA, position embedding), so that no tab strip scrolls
+  // at 1366 x 768 (issue 21, defect 13).
   QDockWidget* rightTab = nullptr;
   QList<QDockWidget*> leftOthers;
+  auto* matrix = m_window.findChild<QDockWidget*>(QStringLiteral("matrixDock"));
+  const QStringList underImage{QStringLiteral("filterGalleryDock"), QStringLiteral("filterPcaDock"),
+                               QStringLiteral("positionSimilarityDock")};
   for (QDockWidget* d : m_window.findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
     if (d->isFloating() || !d->toggleViewAction()->isChecked()) continue;
     if (m_window.dockWidgetArea(d) == Qt::RightDockWidgetArea && !rightTab) rightTab = d;
+    if (matrix && matrix != d && underImage.contains(d->objectName()) &&
+        m_window.dockWidgetArea(matrix) == Qt::BottomDockWidgetArea && matrix->isVisible()) {
+      m_window.tabifyDockWidget(matrix, d);
+      continue;
+    }
     if (m_window.dockWidgetArea(d) == Qt::LeftDockWidgetArea) leftOthers << d;
   }
+  if (matrix) matrix->raise();
   for (QDockWidget* d : leftOthers) {
     if (rightTab) {
       m_window.tabifyDockWidget(rightTab, d);

@@ -54,7 +54,29 @@ std::vector<double> niceTicks(double lo, double hi, int maxTicks) {
   return ticks;
 }
 
-int colorbarWidth(const QFont& font, const ColorbarSpec& spec) {
+QStringList colorbarLabelLines(const QFontMetrics& fm, const QString& label, int length) {
+  if (label.isEmpty() || fm.horizontalAdvance(label) <= length) return {label};
+  // The split that leaves the longer line shortest; " · " between parts first, then spaces.
+  QStringList best;
+  int bestLongest = 0;
+  for (const QString& separator : {QStringLiteral(" · "), QStringLiteral(" ")}) {
+    for (qsizetype at = label.indexOf(separator); at > 0; at = label.indexOf(separator, at + 1)) {
+      const QString first = label.left(at).trimmed();
+      const QString second = label.mid(at + separator.size()).trimmed();
+      const int longest = std::max(fm.horizontalAdvance(first), fm.horizontalAdvance(second));
+      if (best.isEmpty() || longest < bestLongest) {
+        best = {first, second};
+        bestLongest = longest;
+      }
+    }
+    if (!best.isEmpty() && bestLongest <= length) return best;
+  }
+  if (best.isEmpty()) return {fm.elidedText(label, Qt::ElideRight, length)};
+  return {fm.elidedText(best[0], Qt::ElideRight, length),
+          fm.elidedText(best[1], Qt::ElideRight, length)};
+}
+
+int colorbarWidth(const QFont& font, const ColorbarSpec& spec, int height) {
   const QFontMetrics fm(font);
   int widest = 0;
   // The painter picks 2..7 ticks by height; reserve room for the widest of those labels.
@@ -64,8 +86,11 @@ int colorbarWidth(const QFont& font, const ColorbarSpec& spec) {
     for (const double t : ticks)
       widest = std::max(widest, fm.horizontalAdvance(tickText(t, spec, step)));
   }
-  return kStripWidth + kTickLength + kGap + widest + kGap +
-         (spec.label.isEmpty() ? 0 : fm.height() + kGap);
+  const int lines = spec.label.isEmpty() ? 0
+                    : height > 0
+                        ? static_cast<int>(colorbarLabelLines(fm, spec.label, height).size())
+                        : 1;
+  return kStripWidth + kTickLength + kGap + widest + kGap + lines * (fm.height() + kGap);
 }
 
 void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& spec,
@@ -101,12 +126,23 @@ void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& sp
     painter.drawText(textRect, Qt::AlignLeft | Qt::AlignVCenter, tickText(t, spec, step));
   }
   if (!spec.label.isEmpty()) {
+    // Two lines when one is too short and the rect has room for them (the widget's width
+    // from colorbarWidth with its height); the second line runs along the right edge.
+    QStringList lines = colorbarLabelLines(fm, spec.label, static_cast<int>(rect.height()));
+    const double oneLine =
+        colorbarWidth(painter.font(),
+                      ColorbarSpec{spec.colormap, spec.range, QString(), spec.integerTicks}) +
+        fm.height() + kGap;
+    if (lines.size() > 1 && rect.width() < oneLine + fm.height() + kGap)
+      lines = {fm.elidedText(spec.label, Qt::ElideRight, static_cast<int>(rect.height()))};
     painter.save();
     painter.translate(rect.right() - fm.descent(), rect.center().y());
     painter.rotate(-90);
-    const QString text = fm.elidedText(spec.label, Qt::ElideRight, static_cast<int>(rect.height()));
-    painter.drawText(QRectF(-rect.height() / 2, -fm.height(), rect.height(), fm.height()),
-                     Qt::AlignCenter, text);
+    for (qsizetype i = 0; i < lines.size(); ++i) {
+      const double up = static_cast<double>(lines.size() - 1 - i) * (fm.height() + kGap);
+      painter.drawText(QRectF(-rect.height() / 2, -fm.height() - up, rect.height(), fm.height()),
+                       Qt::AlignCenter, lines[i]);
+    }
     painter.restore();
   }
   painter.restore();
@@ -123,7 +159,25 @@ void ColorbarWidget::setSpec(const std::optional<ColorbarSpec>& spec) {
 }
 
 QSize ColorbarWidget::sizeHint() const {
-  return {m_spec ? colorbarWidth(font(), *m_spec) + 6 : 0, 200};
+  // At its current height: a caption too long for one line gets a second one.
+  return {m_spec ? colorbarWidth(font(), *m_spec, height() > 6 ? height() - 6 : 0) + 6 : 0, 200};
+}
+
+QStringList ColorbarWidget::labelLines() const {
+  if (!m_spec || m_spec->label.isEmpty()) return {};
+  const int length = height() - 6;
+  QStringList lines = colorbarLabelLines(fontMetrics(), m_spec->label, length);
+  const ColorbarSpec bare{m_spec->colormap, m_spec->range, QString(), m_spec->integerTicks};
+  const int oneLine = colorbarWidth(font(), bare) + fontMetrics().height() + kGap;
+  if (lines.size() > 1 && width() - 6 < oneLine + fontMetrics().height() + kGap)
+    lines = {fontMetrics().elidedText(m_spec->label, Qt::ElideRight, length)};
+  return lines;
+}
+
+void ColorbarWidget::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  // The caption's line count follows the height: the width hint may change.
+  if (m_spec && !m_spec->label.isEmpty()) updateGeometry();
 }
 
 QSize ColorbarWidget::minimumSizeHint() const {
