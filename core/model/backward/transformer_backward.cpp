@@ -149,10 +149,14 @@ void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
   } else {
     // The activation in the panel-wide pieces LinearLayer's epilogue uses, so hidden is the
     // forward's to the bit.
-    hidden = a.preActivation;
     const LinearEpilogue epilogue = epilogueFor(c.activation);
-    const Eigen::Index columns = hidden.cols();
+    const Eigen::Index columns = a.preActivation.cols();
+    hidden.resize(tokens, columns);
+    // Row by row in parallel, as the epilogue runs on the GEMM's threads.
+    [[maybe_unused]] const int activationThreads = Eigen::nbThreads();
+#pragma omp parallel for num_threads(activationThreads) if (activationThreads > 1) schedule(static)
     for (Eigen::Index r = 0; r < tokens; ++r) {
+      hidden.row(r) = a.preActivation.row(r);
       for (Eigen::Index c0 = 0; c0 < columns; c0 += PackedGemm::kPanelWidth) {
         const Eigen::Index count = std::min<Eigen::Index>(PackedGemm::kPanelWidth, columns - c0);
         applyActivation(hidden.row(r).data() + c0, count, epilogue);
