@@ -83,22 +83,9 @@ TransformerBackward::TransformerBackward(std::shared_ptr<const TransformerWeight
   if (const std::string why = unsupportedReason(*m_weights); !why.empty()) throw Error({}, why);
 }
 
-// What forward() and backward() reuse from one block to the next: each is allocated (and its
-// pages touched) once per pass, not once per block.
-struct TransformerBackward::Workspace {
-  std::vector<float> packed;  // packed rows (and dY W's B panels) of the linear layers
-  // forward: norm1 / norm2 outputs not kept, a sub-LN's output, proj / fc2 outputs, the context
-  // and hidden activations when no sub-LN keeps them in the trace
-  RowMatrixF normed, projected, context, hidden;
-  // backward
-  RowMatrixF scaled, gradHidden, gradSub, gradGate, sigmoid, gradNormed, gradFromGate, gradContext,
-      gradQkv;
-  std::vector<RowMatrixF> gradScores;  // one [T x T] per thread: d/d(scores) of its head
-};
-
 void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
                                        const std::vector<RowMatrixF>& positionBias, RowMatrixF& x,
-                                       BlockActivations& a, Workspace& w) const {
+                                       BlockActivations& a, BackwardWorkspace& w) const {
   const TransformerConfig& c = config();
   const TransformerBlock& block = m_weights->blocks[index];
   // The calls of TransformerBlock::forward, with the intermediates the backward reads kept.
@@ -162,10 +149,14 @@ void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
   } else {
     // The activation in the panel-wide pieces LinearLayer's epilogue uses, so hidden is the
     // forward's to the bit.
-    hidden = a.preActivation;
     const LinearEpilogue epilogue = epilogueFor(c.activation);
-    const Eigen::Index columns = hidden.cols();
+    const Eigen::Index columns = a.preActivation.cols();
+    hidden.resize(tokens, columns);
+    // Row by row in parallel, as the epilogue runs on the GEMM's threads.
+    [[maybe_unused]] const int activationThreads = Eigen::nbThreads();
+#pragma omp parallel for num_threads(activationThreads) if (activationThreads > 1) schedule(static)
     for (Eigen::Index r = 0; r < tokens; ++r) {
+      hidden.row(r) = a.preActivation.row(r);
       for (Eigen::Index c0 = 0; c0 < columns; c0 += PackedGemm::kPanelWidth) {
         const Eigen::Index count = std::min<Eigen::Index>(PackedGemm::kPanelWidth, columns - c0);
         applyActivation(hidden.row(r).data() + c0, count, epilogue);
@@ -177,16 +168,22 @@ void TransformerBackward::blockForward(std::size_t index, const RopeGrid* rope,
 }
 
 ForwardTrace TransformerBackward::forward(const ChwTensor& input) const {
-  TransformerOutput first = m_embedding.forward(input);
   ForwardTrace trace;
+  forward(input, trace);
+  return trace;
+}
+
+void TransformerBackward::forward(const ChwTensor& input, ForwardTrace& trace) const {
+  TransformerOutput first = m_embedding.forward(input);
   trace.gridRows = first.gridRows;
   trace.gridCols = first.gridCols;
   const std::size_t depth = m_weights->blocks.size();
-  trace.tokens.reserve(depth + 1);
-  trace.tokens.push_back(std::move(first.tokens.front()));
+  // Every matrix below keeps its allocation when its size is that of the last call.
+  trace.tokens.resize(depth + 1);
+  trace.tokens.front().swap(first.tokens.front());
   trace.blocks.resize(depth);
   RowMatrixF x = trace.tokens.front();
-  Workspace workspace;
+  trace.rope.reset();
   if (m_weights->rope)
     trace.rope = std::make_shared<const RopeGrid>(*m_weights->rope, trace.gridRows, trace.gridCols);
   std::vector<RowMatrixF> positionBias;
@@ -194,15 +191,14 @@ ForwardTrace TransformerBackward::forward(const ChwTensor& input) const {
     // Relative-bias families: this block's [T x T] per head, as VisionTransformer::forward.
     attentionBiasFor(m_weights->blocks[i].relativeBias.get(), m_weights->sharedRelativeBias.get(),
                      trace.gridRows, trace.gridCols, config().patchSize, positionBias);
-    blockForward(i, trace.rope.get(), positionBias, x, trace.blocks[i], workspace);
-    trace.tokens.push_back(x);
+    blockForward(i, trace.rope.get(), positionBias, x, trace.blocks[i], trace.workspace);
+    trace.tokens[i + 1] = x;
   }
   if (config().finalNorm) {
     layerNorm(x, trace.final, m_weights->finalNorm, config().layerNormEps);
   } else {
-    trace.final = x;
+    trace.final.swap(x);
   }
-  return trace;
 }
 
 void layerNormBackward(const RowMatrixF& x, const LayerNormWeights& norm, float eps,
@@ -257,8 +253,8 @@ void multiplyActivationDerivative(const RowMatrixF& preActivation, Activation ac
 }
 
 void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& trace,
-                                        RowMatrixF& grad, std::vector<RowMatrixF>& gradHeads,
-                                        RowMatrixF* gradNormed1, Workspace& w) const {
+                                        RowMatrixF& grad, RowMatrixF* gradNormed1,
+                                        BackwardWorkspace& w) const {
   const TransformerConfig& c = config();
   const TransformerBlock& block = m_weights->blocks[index];
   const BlockActivations& a = trace.blocks[index];
@@ -315,6 +311,7 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
   const Stride qkvStride(3 * width);
   // Everything is allocated before the parallel region: no exception may escape it.
   w.gradQkv.resize(tokens, 3 * width);  // every column is written below, head by head
+  std::vector<RowMatrixF>& gradHeads = w.gradHeads;
   gradHeads.resize(static_cast<std::size_t>(heads));
   for (RowMatrixF& gp : gradHeads) gp.resize(tokens, tokens);
   const int threads = std::max(1, Eigen::nbThreads());
@@ -356,27 +353,33 @@ void TransformerBackward::blockBackward(std::size_t index, const ForwardTrace& t
 
 BackwardResult TransformerBackward::backward(const ForwardTrace& trace, const RowMatrixF& gradFinal,
                                              const AttentionGradientObserver& observer) const {
+  BackwardResult result;
+  backward(trace, gradFinal, result, observer);
+  return result;
+}
+
+void TransformerBackward::backward(const ForwardTrace& trace, const RowMatrixF& gradFinal,
+                                   BackwardResult& result,
+                                   const AttentionGradientObserver& observer) const {
   const TransformerConfig& c = config();
   const std::size_t depth = m_weights->blocks.size();
-  BackwardResult result;
   result.gradTokens.resize(depth + 1);
-  RowMatrixF grad;
+  RowMatrixF& grad = result.gradTokens[depth];
   if (c.finalNorm) {
-    grad = RowMatrixF::Zero(gradFinal.rows(), gradFinal.cols());
+    grad.setZero(gradFinal.rows(), gradFinal.cols());
     layerNormBackward(trace.tokens.back(), m_weights->finalNorm, c.layerNormEps, gradFinal, grad);
   } else {
     grad = gradFinal;
   }
-  result.gradTokens[depth] = grad;
-  std::vector<RowMatrixF> gradHeads;
-  Workspace workspace;
+  BackwardWorkspace& workspace = result.workspace;
   for (std::size_t i = depth; i-- > 0;) {
-    blockBackward(i, trace, grad, gradHeads, i + 1 == depth ? &result.gradLastNormed1 : nullptr,
+    RowMatrixF& gradInput = result.gradTokens[i];
+    gradInput = result.gradTokens[i + 1];
+    blockBackward(i, trace, gradInput, i + 1 == depth ? &result.gradLastNormed1 : nullptr,
                   workspace);
-    if (observer) observer(static_cast<int>(i) + 1, gradHeads, trace.blocks[i].probabilities);
-    result.gradTokens[i] = grad;
+    if (observer)
+      observer(static_cast<int>(i) + 1, workspace.gradHeads, trace.blocks[i].probabilities);
   }
-  return result;
 }
 
 namespace {

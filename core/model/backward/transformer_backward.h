@@ -31,6 +31,20 @@ struct BlockActivations {
   RowMatrixF hidden;
 };
 
+// Buffers a pass reuses from block to block (transformer_backward.cpp says which), and from
+// call to call when the caller keeps the ForwardTrace / BackwardResult that holds them.
+struct BackwardWorkspace {
+  std::vector<float> packed;  // packed rows (and dY W's B panels) of the linear layers
+  // forward: norm1 / norm2 outputs not kept, a sub-LN's output, proj / fc2 outputs, the context
+  // and hidden activations when no sub-LN keeps them in the trace
+  RowMatrixF normed, projected, context, hidden;
+  // backward
+  RowMatrixF scaled, gradHidden, gradSub, gradGate, sigmoid, gradNormed, gradFromGate, gradContext,
+      gradQkv;
+  std::vector<RowMatrixF> gradScores;  // one [T x T] per thread: d/d(scores) of its head
+  std::vector<RowMatrixF> gradHeads;   // d/d softmax of every head [T x T], one block at a time
+};
+
 // A forward that keeps every block's activations, for the backward.
 struct ForwardTrace {
   int gridRows = 0, gridCols = 0;
@@ -40,11 +54,13 @@ struct ForwardTrace {
   // RoPE families: the sin / cos of this grid the forward rotated with (its transpose, the
   // rotation by -theta, takes the gradients of q and k back); null otherwise.
   std::shared_ptr<const RopeGrid> rope;
+  BackwardWorkspace workspace;  // the forward's buffers, kept for the next forward into this trace
 };
 
 struct BackwardResult {
   std::vector<RowMatrixF> gradTokens;  // depth + 1 entries: d target / d tokens_L [T x D]
   RowMatrixF gradLastNormed1;          // d target / d (the last block's norm1 output) [T x D]
+  BackwardWorkspace workspace;  // the backward's buffers, kept for the next backward into this
 };
 
 // Called once per block l = depth..1 (backward order) with d target / d softmax of every head
@@ -73,19 +89,23 @@ class TransformerBackward {
   // tokens_0 exactly as VisionTransformer::forward builds it (the same code runs), then every
   // block with its activations kept. Throws Error as VisionTransformer::forward does.
   ForwardTrace forward(const ChwTensor& input) const;
+  // The same into *trace, reusing its buffers when the sizes match (a caller that explains image
+  // after image keeps one trace: its pages are touched once, not once per call).
+  void forward(const ChwTensor& input, ForwardTrace& trace) const;
 
   // From d target / d final [T x D] back to every tokens_L.
   BackwardResult backward(const ForwardTrace& trace, const RowMatrixF& gradFinal,
                           const AttentionGradientObserver& observer = {}) const;
+  // The same into *result, reusing its buffers.
+  void backward(const ForwardTrace& trace, const RowMatrixF& gradFinal, BackwardResult& result,
+                const AttentionGradientObserver& observer = {}) const;
 
  private:
-  struct Workspace;  // buffers reused from block to block (transformer_backward.cpp)
   void blockForward(std::size_t index, const RopeGrid* rope,
                     const std::vector<RowMatrixF>& positionBias, RowMatrixF& x, BlockActivations& a,
-                    Workspace& w) const;
+                    BackwardWorkspace& w) const;
   void blockBackward(std::size_t index, const ForwardTrace& trace, RowMatrixF& grad,
-                     std::vector<RowMatrixF>& gradHeads, RowMatrixF* gradNormed1,
-                     Workspace& w) const;
+                     RowMatrixF* gradNormed1, BackwardWorkspace& w) const;
 
   std::shared_ptr<const TransformerWeights> m_weights;
   VisionTransformer m_embedding;  // the same weights without blocks: tokens_0 only
