@@ -360,6 +360,33 @@ void BM_LinearLayer(benchmark::State& state) {
   reportFlops(state, rows, inputs, outputs, &best, static_cast<int>(state.range(2)));
 }
 
+// The backward's dY W (explain, issue 22: its GEMMs >= 70 % of the peak) on ViT-B/16's 197
+// tokens: gradIn [197 x in] = gradOut [197 x out] W through LinearLayer::applyTransposed;
+// range = (inputs, outputs, threads).
+void BM_LinearBackward(benchmark::State& state) {
+  const int inputs = static_cast<int>(state.range(0));
+  const int outputs = static_cast<int>(state.range(1));
+  setComputeThreads(static_cast<int>(state.range(2)));
+  const int rows = 197;
+  std::mt19937 rng(22);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  RowMatrixF weight(outputs, inputs);
+  for (Eigen::Index i = 0; i < weight.size(); ++i) weight.data()[i] = normal(rng);
+  const LinearLayer layer(weight, VectorF::Zero(outputs));
+  RowMatrixF gradOut(rows, outputs);
+  for (Eigen::Index i = 0; i < gradOut.size(); ++i) gradOut.data()[i] = normal(rng);
+  RowMatrixF gradIn;
+  std::vector<float> scratch;
+  BestTime best;
+  for (auto _ : state) {
+    best.start();
+    layer.applyTransposed(gradOut, gradIn, scratch);
+    benchmark::DoNotOptimize(gradIn.data());
+    best.stop();
+  }
+  reportFlops(state, rows, inputs, outputs, &best, static_cast<int>(state.range(2)));
+}
+
 // The kernel alone on the 224/16/768 shapes (X already packed), one thread: what the embed
 // adds on top of it is the im2col and the threading.
 void BM_PackedGemm(benchmark::State& state) {
@@ -855,6 +882,22 @@ BENCHMARK(BM_LinearLayer)
     ->Name("linear/4097x3072x768/threads:1")
     ->Args({3072, 768, 1, 4097})
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LinearBackward)
+    ->Name("linear-backward/197x2304x768/threads:1")
+    ->Args({768, 2304, 1})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LinearBackward)
+    ->Name("linear-backward/197x3072x768/threads:1")
+    ->Args({768, 3072, 1})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LinearBackward)
+    ->Name("linear-backward/197x768x3072/threads:1")
+    ->Args({3072, 768, 1})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LinearBackward)
+    ->Name("linear-backward/197x768x768/threads:1")
+    ->Args({768, 768, 1})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_PackedGemm)
     ->Name("gemm/packed-avx2/196x768x768/threads:1")
     ->Arg(1)
