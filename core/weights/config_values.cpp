@@ -9,7 +9,13 @@ namespace patchlens {
 namespace {
 
 std::string range(double low, double high) {
-  return "[" + configNumberText(low) + ", " + configNumberText(high) + "]";
+  // Appended, not "[" + text: GCC 12's -Wrestrict misfires on operator+(const char*, string&&).
+  std::string text = "[";
+  text += configNumberText(low);
+  text += ", ";
+  text += configNumberText(high);
+  text += "]";
+  return text;
 }
 
 }  // namespace
