@@ -22,6 +22,7 @@
 #include "ui/figures/export_dialog.h"
 #include "ui/figures/figure.h"
 #include "ui/figures/figure_factory.h"
+#include "ui/figures/figure_painting.h"
 #include "ui/figures/plot_kind.h"
 #include "ui/main_window.h"
 #include "ui/panels/attention_panel.h"
@@ -58,6 +59,7 @@ class tst_FigureLayers : public QObject {
   void exportDialogHidesPngScaleForVectors();
   void embeddingMatrixNamesItsLayer();
   void hoverTextFollowsTheOverlay();
+  void narrowCaptionsKeepTheHeadName();
 
  private:
   std::unique_ptr<MainWindow> m_window;
@@ -448,6 +450,24 @@ void tst_FigureLayers::hoverTextFollowsTheOverlay() {
   QVERIFY2(view->toolTip().contains(QStringLiteral("rollout")), qPrintable(view->toolTip()));
   QVERIFY2(!view->toolTip().contains(QStringLiteral("attention from")),
            qPrintable(view->toolTip()));
+}
+
+// Issue 21, defect 12: head tiles in a narrow Attention dock (the Transformer layout at
+// 1366 x 768) were captioned "h1…" for h10..h11, naming another head. A caption too wide keeps
+// its part before " · " whole, and is elided only when even that does not fit.
+void tst_FigureLayers::narrowCaptionsKeepTheHeadName() {
+  const QFontMetricsF fm(QFont(QStringLiteral("DejaVu Sans"), 8));
+  const QString text = QStringLiteral("h10 · 117");
+  QCOMPARE(fittedCaption(text, fm, fm.horizontalAdvance(text) + 1), text);
+  const qreal headOnly = fm.horizontalAdvance(QStringLiteral("h10"));
+  QVERIFY(headOnly < fm.horizontalAdvance(text));
+  QCOMPARE(fittedCaption(text, fm, headOnly + 1), QStringLiteral("h10"));
+  const QString elided = fittedCaption(text, fm, headOnly - 1);
+  QVERIFY2(elided.endsWith(QChar(0x2026)) && elided != QStringLiteral("h10"), qPrintable(elided));
+  // Without " · " a caption is elided as before.
+  const QString plain = fittedCaption(QStringLiteral("channel 12"), fm,
+                                      fm.horizontalAdvance(QStringLiteral("channel")));
+  QVERIFY2(plain.endsWith(QChar(0x2026)), qPrintable(plain));
 }
 
 QTEST_MAIN(tst_FigureLayers)

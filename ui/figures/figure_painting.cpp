@@ -307,9 +307,16 @@ void paintCaption(QPainter& painter, const QRectF& rect, const QString& text, bo
   painter.setFont(font);
   painter.setPen(textColor());
   const QFontMetricsF fm(font);
-  painter.drawText(rect, horizontal | Qt::AlignBottom,
-                   fm.elidedText(text, Qt::ElideRight, rect.width() + 2));
+  painter.drawText(rect, horizontal | Qt::AlignBottom, fittedCaption(text, fm, rect.width() + 2));
   painter.restore();
+}
+
+QString fittedCaption(const QString& text, const QFontMetricsF& metrics, qreal width) {
+  if (metrics.horizontalAdvance(text) <= width) return text;
+  // "h10 · 117" in a narrow tile: "h10" whole says which head, "h1…" would name another.
+  const auto cut = text.indexOf(QStringLiteral(" · "));
+  if (cut > 0 && metrics.horizontalAdvance(text.left(cut)) <= width) return text.left(cut);
+  return metrics.elidedText(text, Qt::ElideRight, width);
 }
 
 void paintCells(QPainter& painter, const QRectF& target, const QImage& cells, bool sharpen) {

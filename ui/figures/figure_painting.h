@@ -2,6 +2,7 @@
 
 #include <QColor>
 #include <QFont>
+#include <QFontMetricsF>
 #include <QImage>
 #include <QMarginsF>
 #include <QPointF>
@@ -76,6 +77,9 @@ QRectF paintTitle(QPainter& painter, const QRectF& area, const QString& title,
 // One line of small text centred (or aligned `horizontal`) in `rect`: panel and tile captions.
 void paintCaption(QPainter& painter, const QRectF& rect, const QString& text, bool bold = false,
                   Qt::Alignment horizontal = Qt::AlignHCenter);
+// What paintCaption draws of `text` in `width`: all of it; else the part before the first
+// " · " when that fits whole; else `text` elided.
+QString fittedCaption(const QString& text, const QFontMetricsF& metrics, qreal width);
 qreal captionHeight();
 
 // Cells as sharp squares in every output. SVG and PDF viewers smooth embedded images, so
