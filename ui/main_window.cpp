@@ -691,6 +691,8 @@ void MainWindow::readSettings() {
   if (const auto mode = parseResizeMode(settings.value("resize").toString().toStdString()))
     config.preprocess.resize = *mode;
   config.preprocess.cropPct = settings.value("cropPct", config.preprocess.cropPct).toDouble();
+  config.preprocess.maxPatches =
+      std::clamp(settings.value("maxPatches", config.preprocess.maxPatches).toInt(), 1, 65536);
   if (const auto interp =
           parseInterpolation(settings.value("interpolation").toString().toStdString())) {
     config.preprocess.interpolation = *interp;
@@ -736,6 +738,7 @@ void MainWindow::writeSettings() const {
   settings.setValue("embedDim", config.weights.shape.embedDim);
   settings.setValue("resize", toQString(resizeModeName(config.preprocess.resize)));
   settings.setValue("cropPct", config.preprocess.cropPct);
+  settings.setValue("maxPatches", config.preprocess.maxPatches);
   settings.setValue("interpolation", toQString(interpolationName(config.preprocess.interpolation)));
   settings.setValue("normalization", toQString(config.preprocess.normalization.name));
   settings.setValue("remainder", config.remainder == RemainderPolicy::Pad ? "pad" : "crop");

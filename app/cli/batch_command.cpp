@@ -219,6 +219,12 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
                       weights.file.empty() ? options.inputDir : weights.file);
   }
 
+  if (preprocessConfig.resize == ResizeMode::MaxPatches && options.pool == FeaturePool::None) {
+    throw Error(options.config.weights.source,
+                "max-patches preprocessing gives each image its own token count, so --pool none "
+                "has no common shape; use --pool cls or mean, or a fixed size (--img-size N "
+                "--resize squash)");
+  }
   // The shape every image's output has: each is preprocessed to the same model input.
   const int tokensLayer = vit ? featureLayer(options.layer, vit->config().depth) : 0;
   const Eigen::Index prefix = vit ? vit->config().prefixTokens() : 0;

@@ -47,7 +47,12 @@ double millisecondsSince(Clock::time_point start) {
 
 std::string preprocessSummary(const PreprocessConfig& p) {
   std::ostringstream s;
-  s << p.width << " x " << p.height << " (" << resizeModeName(p.resize);
+  if (p.resize == ResizeMode::MaxPatches) {
+    // Before an image is seen: the budget, not a size.
+    s << "at most " << p.maxPatches << " patches (" << resizeModeName(p.resize);
+  } else {
+    s << p.width << " x " << p.height << " (" << resizeModeName(p.resize);
+  }
   if (p.resize == ResizeMode::Crop) s << ", crop-pct " << p.cropPct;
   s << ", " << interpolationName(p.interpolation) << ", norm " << p.normalization.name << ")";
   return s.str();
@@ -96,7 +101,10 @@ void infoImage(const CommandLine& cl, const std::string& path, std::ostream& out
     patch = weights.patchSize;
     width = weights.embedDim;
     p = preprocessFor(p, weights);
+  } else if (p.resize == ResizeMode::MaxPatches && p.patchSize == 0) {
+    p.patchSize = patch;
   }
+  p = fixedSizeFor(p, image.rgb.cols, image.rgb.rows);
   checkResourcePlan(preprocessPlan(p), {cl.config.maxMemoryBytes, ~std::uint64_t{0}}, path);
   const PreprocessResult pre = preprocessNamed(image.rgb, p, path);
   const PreprocessGeometry& g = pre.geometry;
@@ -180,7 +188,8 @@ int runPreprocess(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   // Decode first: a bad image is the likelier mistake and fails fastest.
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
   const PatchWeights weights = resolveWeights(cl.config.weights);
-  const PreprocessConfig shape = preprocessFor(cl.config.preprocess, weights);
+  const PreprocessConfig shape =
+      preprocessFor(cl.config.preprocess, weights, image.rgb.cols, image.rgb.rows);
   checkResourcePlan(preprocessPlan(shape), {cl.config.maxMemoryBytes, cl.config.maxOutputBytes},
                     path);
   const PreprocessResult pre = preprocessNamed(image.rgb, shape, path);
@@ -224,9 +233,14 @@ int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
     image = loadImage(inputName, cl.config.loadOptions());
   }
   const PatchWeights weights = resolveWeights(cl.config.weights);
+  // The image's own model input (max-patches resizing sizes each image by its own shape).
+  const PreprocessConfig imageConfig =
+      cl.tensorPath.empty()
+          ? preprocessFor(cl.config.preprocess, weights, image.rgb.cols, image.rgb.rows)
+          : preprocessFor(cl.config.preprocess, weights);
   if (cl.tensorPath.empty()) {
-    checkOutputBudget(preprocessFor(cl.config.preprocess, weights), weights, cl.config.remainder,
-                      cl.config.maxOutputBytes, inputName);
+    checkOutputBudget(imageConfig, weights, cl.config.remainder, cl.config.maxOutputBytes,
+                      inputName);
   } else if (input.channels == weights.inChannels &&
              PatchEmbedding::gridFor(input.height, input.width, weights.patchSize,
                                      cl.config.remainder)
@@ -239,7 +253,7 @@ int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
                       inputName);
   }
   {
-    PreprocessConfig shape = preprocessFor(cl.config.preprocess, weights);
+    PreprocessConfig shape = imageConfig;
     if (!cl.tensorPath.empty()) {
       shape.height = input.height;
       shape.width = input.width;
@@ -260,9 +274,7 @@ int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
                                "); the patch embedding written is exact");
   }
   const PatchEmbedding layer(weights);
-  if (cl.tensorPath.empty())
-    input =
-        preprocessNamed(image.rgb, preprocessFor(cl.config.preprocess, weights), inputName).tensor;
+  if (cl.tensorPath.empty()) input = preprocessNamed(image.rgb, imageConfig, inputName).tensor;
   const std::vector<std::string>& warnings = image.warnings;
   Embedding embedding;
   try {
@@ -306,7 +318,8 @@ int runForwardCommand(const CommandLine& cl, std::ostream& out, std::ostream& er
   }
   const VisionTransformer vit = loadTransformer(cl);
   if (cl.tensorPath.empty()) {
-    const PreprocessConfig shape = preprocessFor(cl.config.preprocess, vit.patchWeights());
+    const PreprocessConfig shape =
+        preprocessFor(cl.config.preprocess, vit.patchWeights(), image.rgb.cols, image.rgb.rows);
     checkOutputBudget(shape, vit.patchWeights(), cl.config.remainder, cl.config.maxOutputBytes,
                       inputName);
     checkForwardPlan(cl, vit, shape);
@@ -334,7 +347,8 @@ struct ClassifierInput {
   }
   void preprocessFor(const CommandLine& cl, const PatchWeights& patch, std::ostream& err) {
     if (!image.rgb.empty()) {
-      const PreprocessConfig shape = patchlens::preprocessFor(cl.config.preprocess, patch);
+      const PreprocessConfig shape =
+          patchlens::preprocessFor(cl.config.preprocess, patch, image.rgb.cols, image.rgb.rows);
       checkOutputBudget(shape, patch, cl.config.remainder, cl.config.maxOutputBytes, name);
       PreprocessResult pre = preprocessNamed(image.rgb, shape, name);
       tensor = std::move(pre.tensor);

@@ -22,7 +22,9 @@ const char* kSharedOptions = R"(Model and preprocessing options (the GUI's defau
   --img-size N|HxW     model input size                              [224]
   --patch-size P       patch size (a weight file fixes it)           [16]
   --embed-dim D        embedding width (a weight file fixes it)      [768]
-  --resize MODE        crop | squash | pad                           [crop]
+  --resize MODE        crop | squash | pad | max-patches             [crop]
+  --max-patches N      max-patches resize (SigLIP 2 NaFlex): the whole image, aspect
+                       kept, to at most N patches (each image its own size) [256]
   --crop-pct F         crop mode: resize the shorter side to size/F  [0.9]
   --interp MODE        bicubic | bilinear | nearest (PIL-exact)      [bicubic]
   --norm N             inception | imagenet | clip | none | m,m,m/s,s,s [inception]
@@ -280,6 +282,7 @@ Command parseCommand(const std::string& word) {
 CommandLine parseCommandLine(const std::vector<std::string>& args) {
   CommandLine cl;
   PipelineConfig& cfg = cl.config;
+  bool maxPatchesGiven = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     std::optional<std::string> inlineValue;
@@ -412,9 +415,15 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     } else if (arg == "--resize") {
       const std::string v = value();
       const auto mode = parseResizeMode(v);
-      if (!mode) throw UsageError("--resize must be crop, squash or pad, got '" + v + "'");
+      if (!mode)
+        throw UsageError("--resize must be crop, squash, pad or max-patches, got '" + v + "'");
       cfg.preprocess.resize = *mode;
       cfg.explicitPreprocess.resize = true;
+    } else if (arg == "--max-patches") {
+      cfg.preprocess.maxPatches = parseNumber<int>("--max-patches", value(), 1, 65536);
+      cfg.preprocess.resize = ResizeMode::MaxPatches;
+      cfg.explicitPreprocess.resize = true;
+      maxPatchesGiven = true;
     } else if (arg == "--crop-pct") {
       const std::string v = value();
       cfg.preprocess.cropPct = parsePositive("--crop-pct", v, 1.0);
@@ -482,6 +491,18 @@ CommandLine parseCommandLine(const std::vector<std::string>& args) {
     }
   }
   if (cl.help || cl.version) return cl;
+  if (cl.config.preprocess.resize == ResizeMode::MaxPatches) {
+    // Each image's size follows from its shape and the budget: a fixed size or a crop means
+    // another resize mode.
+    if (cl.config.explicitPreprocess.size)
+      throw UsageError(
+          "--img-size has no effect with max-patches resizing (each image is sized "
+          "by its own shape); use --max-patches N for the budget");
+    if (cl.config.explicitPreprocess.cropPct)
+      throw UsageError("--crop-pct has no effect with max-patches resizing");
+  } else if (maxPatchesGiven) {
+    throw UsageError("--max-patches needs --resize max-patches (a later --resize replaced it)");
+  }
   if ((!cl.compare.empty() || !cl.compareWeights.empty()) && cl.command != Command::Export)
     throw UsageError("--compare and --compare-weights apply to export only");
   switch (cl.command) {

@@ -50,7 +50,8 @@ Computed compute(const CommandLine& cl, const TransformerNeed& need) {
   // Decode first: a bad image is the likelier mistake and fails fastest.
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
   auto weights = std::make_shared<const PatchWeights>(resolveWeights(cl.config.weights));
-  const PreprocessConfig preprocessConfig = preprocessFor(cl.config.preprocess, *weights);
+  const PreprocessConfig preprocessConfig =
+      preprocessFor(cl.config.preprocess, *weights, image.rgb.cols, image.rgb.rows);
   checkOutputBudget(preprocessConfig, *weights, cl.config.remainder, cl.config.maxOutputBytes,
                     path);
   const GridSize grid = PatchEmbedding::gridFor(preprocessConfig.height, preprocessConfig.width,

@@ -160,7 +160,7 @@ bool ModelInputReader::decodeJpegFused(std::span<const std::uint8_t> bytes, cons
   cv::Rect region;
   namingFile(name, [&] {
     geometry = preprocessGeometry(uprightWidth, uprightHeight, config);
-    region = visibleRegion(geometry, config);
+    region = visibleRegion(geometry);
   });
   if (region.empty()) return false;
   m_resampler.configure(uprightWidth, uprightHeight, 3, geometry.resizedWidth,

@@ -59,6 +59,7 @@ std::optional<ResizeMode> parseResizeMode(std::string_view name) {
   if (name == "crop") return ResizeMode::Crop;
   if (name == "squash") return ResizeMode::Squash;
   if (name == "pad") return ResizeMode::Pad;
+  if (name == "max-patches") return ResizeMode::MaxPatches;
   return std::nullopt;
 }
 
@@ -70,6 +71,8 @@ std::string resizeModeName(ResizeMode mode) {
       return "squash";
     case ResizeMode::Pad:
       return "pad";
+    case ResizeMode::MaxPatches:
+      return "max-patches";
   }
   return "unknown";
 }
@@ -127,11 +130,58 @@ ChwTensor toNormalizedTensor(const cv::Mat& pixels, const Normalization& norm) {
   return t;
 }
 
-PreprocessGeometry preprocessGeometry(int sourceWidth, int sourceHeight,
-                                      const PreprocessConfig& c) {
-  if (!c.imageRefusal.empty()) throw Error("", c.imageRefusal);
+InputSize maxPatchesInputSize(int sourceWidth, int sourceHeight, int patchSize, int maxPatches) {
+  const double patch = patchSize;
+  // Python's ceil(size * scale / patch) * patch, at least one patch; the same double arithmetic.
+  const auto scaled = [&](double scale, int size) {
+    const double s = std::ceil(size * scale / patch) * patch;
+    return static_cast<int>(std::max(patch, s));
+  };
+  constexpr double kEps = 1e-5;
+  double low = kEps / 10;
+  double high = 100.0;
+  while (high - low >= kEps) {
+    const double scale = (low + high) / 2;
+    const double patches =
+        (scaled(scale, sourceHeight) / patch) * (scaled(scale, sourceWidth) / patch);
+    if (patches <= maxPatches) {
+      low = scale;
+    } else {
+      high = scale;
+    }
+  }
+  return {scaled(low, sourceWidth), scaled(low, sourceHeight)};
+}
+
+int maxPatchesBoundingSide(int patchSize, int maxPatches) {
+  int side = 1;
+  while (side * side < maxPatches) ++side;
+  return side * patchSize;
+}
+
+PreprocessConfig fixedSizeFor(const PreprocessConfig& config, int sourceWidth, int sourceHeight) {
+  if (config.resize != ResizeMode::MaxPatches) return config;
+  if (config.patchSize < 1 || config.patchSize > 1024)
+    throw Error("", "max-patches resizing needs the model's patch size (1 to 1024 pixels)");
+  if (config.maxPatches < 1 || config.maxPatches > 65536)
+    throw Error("", "max-patches must be between 1 and 65536");
   if (sourceWidth <= 0 || sourceHeight <= 0)
     throw Error("", "preprocess needs a non-empty 8-bit RGB image");
+  const InputSize size =
+      maxPatchesInputSize(sourceWidth, sourceHeight, config.patchSize, config.maxPatches);
+  PreprocessConfig fixed = config;
+  fixed.resize = ResizeMode::Squash;
+  fixed.width = size.width;
+  fixed.height = size.height;
+  return fixed;
+}
+
+PreprocessGeometry preprocessGeometry(int sourceWidth, int sourceHeight,
+                                      const PreprocessConfig& config) {
+  if (!config.imageRefusal.empty()) throw Error("", config.imageRefusal);
+  if (sourceWidth <= 0 || sourceHeight <= 0)
+    throw Error("", "preprocess needs a non-empty 8-bit RGB image");
+  const PreprocessConfig c = fixedSizeFor(config, sourceWidth, sourceHeight);
   if (c.height <= 0 || c.width <= 0 || c.height > 16384 || c.width > 16384) {
     throw Error("", "image size must be between 1 and 16384 pixels per side");
   }
@@ -142,12 +192,15 @@ PreprocessGeometry preprocessGeometry(int sourceWidth, int sourceHeight,
   PreprocessGeometry g;
   g.sourceWidth = sourceWidth;
   g.sourceHeight = sourceHeight;
+  g.inputWidth = c.width;
+  g.inputHeight = c.height;
   ResizeStep step;
   switch (c.resize) {
     case ResizeMode::Crop:
       step = cropModeResize(sourceWidth, sourceHeight, c);
       break;
     case ResizeMode::Squash:
+    case ResizeMode::MaxPatches:  // fixedSizeFor made it a squash
       step = {c.width, c.height};
       break;
     case ResizeMode::Pad: {
@@ -187,18 +240,18 @@ PreprocessGeometry preprocessGeometry(int sourceWidth, int sourceHeight,
   return g;
 }
 
-cv::Rect visibleRegion(const PreprocessGeometry& g, const PreprocessConfig& c) {
-  return cv::Rect(g.offsetX, g.offsetY, c.width, c.height) &
+cv::Rect visibleRegion(const PreprocessGeometry& g) {
+  return cv::Rect(g.offsetX, g.offsetY, g.inputWidth, g.inputHeight) &
          cv::Rect(0, 0, g.resizedWidth, g.resizedHeight);
 }
 
 void finishPreprocess(const cv::Mat& visible, const PreprocessGeometry& g,
                       const PreprocessConfig& c, PreprocessResult& result) {
   result.geometry = g;
-  const cv::Rect region = visibleRegion(g, c);
+  const cv::Rect region = visibleRegion(g);
   cv::Mat& input = result.inputRgb;
-  input.create(c.height, c.width, visible.type());
-  if (region.width < c.width || region.height < c.height) input.setTo(cv::Scalar::all(0));
+  input.create(g.inputHeight, g.inputWidth, visible.type());
+  if (region.width < g.inputWidth || region.height < g.inputHeight) input.setTo(cv::Scalar::all(0));
   if (!region.empty()) {
     visible.copyTo(
         input(cv::Rect(region.x - g.offsetX, region.y - g.offsetY, region.width, region.height)));
@@ -211,7 +264,7 @@ PreprocessResult preprocess(const cv::Mat& rgb, const PreprocessConfig& c) {
   if (rgb.empty() || rgb.type() != CV_8UC3)
     throw Error("", "preprocess needs a non-empty 8-bit RGB image");
   const PreprocessGeometry g = preprocessGeometry(rgb.cols, rgb.rows, c);
-  const cv::Rect region = visibleRegion(g, c);
+  const cv::Rect region = visibleRegion(g);
   cv::Mat visible;
   if (region.empty()) {
     visible = cv::Mat(0, 0, rgb.type());

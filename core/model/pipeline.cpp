@@ -4,10 +4,17 @@
 #include <cmath>
 
 #include "core/io/error.h"
+#include "core/model/families/hf_siglip2_reader.h"
+#include "core/model/families/naflex_reader.h"
+#include "core/model/resource_plan.h"
+#include "core/model/vision_transformer.h"
+#include "core/weights/tensor_source_factory.h"
 
 namespace patchlens {
 
 int reducedDecodeMinSide(const PreprocessConfig& config) {
+  // Each image's input size follows its own decoded size: a reduced decode would change it.
+  if (config.resize == ResizeMode::MaxPatches) return 0;
   const int longer = std::max(config.height, config.width);
   const double resized =
       config.resize == ResizeMode::Crop ? std::ceil(longer / config.cropPct) : longer;
@@ -34,7 +41,30 @@ PatchWeights resolveWeights(const WeightChoice& choice) {
   if (const auto init = parseInitializer(choice.source)) {
     return makeInitializedWeights(*init, choice.shape, choice.seed);
   }
-  return loadPatchWeights(choice.source, choice.file);
+  try {
+    return loadPatchWeights(choice.source, choice.file);
+  } catch (const BudgetError&) {
+    throw;
+  } catch (const Error&) {
+    // A NaFlex encoder (timm naflexvit.py, HF Siglip2VisionModel) embeds patches with a Linear
+    // over flattened patches, no conv tensor; its reader gives the same map as conv weights.
+    bool naflex = false;
+    try {
+      const auto source = openTensorSource(choice.source);
+      naflex = isTimmNaflexLayout(*source) || isHfSiglip2Layout(*source);
+    } catch (const Error&) {
+    }
+    if (!naflex) throw;
+    TransformerLoadOptions options;
+    options.patch = choice.file;
+    std::string whyNot;
+    if (auto vit = VisionTransformer::load(choice.source, options, &whyNot))
+      return vit->patchWeights();
+    throw Error(choice.source,
+                "its NaFlex patch embedding comes with its encoder, which is "
+                "refused: " +
+                    whyNot);
+  }
 }
 
 void checkOutputBudget(const PreprocessConfig& input, const PatchWeights& weights,
@@ -72,7 +102,25 @@ PreprocessConfig preprocessFor(const PreprocessConfig& config, const PatchWeight
   }
   PreprocessConfig adjusted = config;
   adjusted.channels = weights.inChannels;
+  if (adjusted.resize == ResizeMode::MaxPatches) {
+    // The patch budget counts the model's patches: a processor made for another patch size
+    // would give inputs that are no whole number of them.
+    if (adjusted.patchSize != 0 && adjusted.patchSize != weights.patchSize) {
+      throw Error(weights.description, "the preprocessing's patch size " +
+                                           std::to_string(adjusted.patchSize) +
+                                           " (max-patches resizing) differs from the model's " +
+                                           std::to_string(weights.patchSize));
+    }
+    adjusted.patchSize = weights.patchSize;
+    adjusted.height = adjusted.width =
+        maxPatchesBoundingSide(weights.patchSize, adjusted.maxPatches);
+  }
   return adjusted;
+}
+
+PreprocessConfig preprocessFor(const PreprocessConfig& config, const PatchWeights& weights,
+                               int imageWidth, int imageHeight) {
+  return fixedSizeFor(preprocessFor(config, weights), imageWidth, imageHeight);
 }
 
 }  // namespace patchlens

@@ -70,7 +70,11 @@ void checkOutputBudget(const PreprocessConfig& input, const PatchWeights& weight
                        RemainderPolicy remainder, std::uint64_t maxOutputBytes,
                        const std::string& image);
 
-// The model input's channel count follows the weights (1 or 3).
+// The model input's channel count follows the weights (1 or 3); max-patches resizing takes the
+// model's patch size, and the bounding square as its size (budgets before an image is seen).
 PreprocessConfig preprocessFor(const PreprocessConfig& config, const PatchWeights& weights);
+// The same for one imageWidth x imageHeight image: its own input size (fixedSizeFor).
+PreprocessConfig preprocessFor(const PreprocessConfig& config, const PatchWeights& weights,
+                               int imageWidth, int imageHeight);
 
 }  // namespace patchlens

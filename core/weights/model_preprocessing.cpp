@@ -113,12 +113,51 @@ int sizeField(const Json& size, const char* key, const char* what) {
 // Hugging Face image processors: ViTImageProcessor squashes to size {height, width};
 // CLIPImageProcessor resizes the shorter side to size {shortest_edge}, then center-crops
 // crop_size. resample is PIL's enum (0 nearest, 2 bilinear, 3 bicubic).
+// Siglip2ImageProcessor (SigLIP 2 NaFlex): the whole image, aspect kept, to at most
+// max_num_patches patches of patch_size (ResizeMode::MaxPatches), PIL bilinear by default,
+// 0.5 / 0.5; the padding to max_num_patches is masked out of attention, so the tokens of the
+// image's own patches are those of the image alone.
+bool isSiglip2Processor(const Json& j) {
+  const std::string type = j.value("image_processor_type", std::string());
+  return type.rfind("Siglip2ImageProcessor", 0) == 0 || j.contains("max_num_patches");
+}
+
+void readSiglip2Resize(const Json& j, ModelPreprocessing& m) {
+  const std::string type = j.value("image_processor_type", std::string("Siglip2ImageProcessor"));
+  m.source = "preprocessor_config.json (Hugging Face " + type + ")";
+  if (type == "Siglip2ImageProcessorFast") {
+    // Its resize is torchvision's on 8-bit tensors, PatchLens' is PIL's (the processor's
+    // PIL backend): say so rather than claim the torchvision pixels.
+    m.source +=
+        "; resized as its PIL backend does (torchvision's resize may differ by one "
+        "level in some pixels)";
+  }
+  if (!j.value("do_resize", true))
+    throw SidecarError(
+        "do_resize false (the image cut into patches at its own size) is not supported");
+  m.resize = ResizeMode::MaxPatches;
+  m.maxPatches = static_cast<int>(
+      exactInteger(j.value("max_num_patches", Json(256)), 1, 65536, "max_num_patches"));
+  m.patchSize =
+      static_cast<int>(exactInteger(j.value("patch_size", Json(16)), 1, 1024, "patch_size"));
+  m.interpolation = Interpolation::Bilinear;             // the processor's default resample
+  m.normalization = *Normalization::parse("inception");  // its default mean and std, 0.5
+}
+
 ModelPreprocessing fromHuggingFace(const Json& j) {
   ModelPreprocessing m;
   m.source = "preprocessor_config.json (Hugging Face)";
   const bool doResize = j.value("do_resize", true);
   const bool doCrop = j.value("do_center_crop", false);
-  if (doResize && j.contains("size")) {
+  // ToTensor's x / 255 is the only scaling PatchLens does.
+  if (!j.value("do_rescale", true)) throw SidecarError("do_rescale false is not supported");
+  if (j.contains("rescale_factor") &&
+      std::abs(configNumber(j["rescale_factor"], "rescale_factor") - 1.0 / 255) > 1e-12) {
+    throw SidecarError("rescale_factor other than 1/255 is not supported");
+  }
+  if (isSiglip2Processor(j)) {
+    readSiglip2Resize(j, m);
+  } else if (doResize && j.contains("size")) {
     const Json& size = j["size"];
     std::optional<int> shortest;
     if (size.is_number_integer()) {
@@ -230,7 +269,17 @@ PreprocessConfig ModelPreprocessing::applyTo(PreprocessConfig config,
     config.height = *height;
     config.width = *width;
   }
-  if (!given.resize && resize) config.resize = *resize;
+  // Sizing by a patch budget is a resize mode and a size at once: an explicit one of either wins.
+  const bool maxPatchesMode = resize == ResizeMode::MaxPatches;
+  if (maxPatchesMode) {
+    if (!given.resize && !given.size) {
+      config.resize = *resize;
+      config.maxPatches = maxPatches.value_or(256);
+      config.patchSize = patchSize.value_or(0);
+    }
+  } else if (!given.resize && resize) {
+    config.resize = *resize;
+  }
   if (!given.cropPct && cropPct) config.cropPct = *cropPct;
   if (!given.interpolation && interpolation) config.interpolation = *interpolation;
   if (!given.normalization && normalization) config.normalization = *normalization;
@@ -251,7 +300,13 @@ std::string ModelPreprocessing::description(const PreprocessOverrides& given) co
   };
   add(height && width, given.size, "img-size",
       height && width ? std::to_string(*width) + " x " + std::to_string(*height) : "");
-  add(resize.has_value(), given.resize, "resize", resize ? resizeModeName(*resize) : "");
+  if (resize == ResizeMode::MaxPatches) {
+    add(true, given.resize || given.size, given.resize ? "resize" : "img-size",
+        "max-patches " + std::to_string(maxPatches.value_or(256)) + " of " +
+            std::to_string(patchSize.value_or(16)) + " px (the whole image, aspect kept)");
+  } else {
+    add(resize.has_value(), given.resize, "resize", resize ? resizeModeName(*resize) : "");
+  }
   add(cropPct.has_value(), given.cropPct, "crop-pct",
       cropPct ? "crop-pct " + sizeText(std::round(*cropPct * 1e6) / 1e6) : "");
   add(interpolation.has_value(), given.interpolation, "interp",

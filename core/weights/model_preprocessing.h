@@ -29,6 +29,9 @@ struct ModelPreprocessing {
   std::optional<double> cropPct;
   std::optional<Interpolation> interpolation;
   std::optional<Normalization> normalization;
+  // ResizeMode::MaxPatches (Siglip2ImageProcessor): max_num_patches and patch_size.
+  std::optional<int> maxPatches;
+  std::optional<int> patchSize;
   // Images refused for this model, whatever the options (PreprocessConfig::imageRefusal).
   std::string imageRefusal;
 

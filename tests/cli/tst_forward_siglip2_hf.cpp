@@ -33,8 +33,14 @@ class TestForwardSiglip2Hf : public QObject {
   void refusedByName();
   void configRefusedByName_data();
   void configRefusedByName();
+  void imagesTakeTheProcessorsSize_data();
+  void imagesTakeTheProcessorsSize();
+  void batchWithoutPoolingIsRefused();
 
  private:
+  // The vision model with Siglip2ImageProcessor's preprocessor_config.json beside it.
+  QString modelWithProcessor();
+
   QTemporaryDir m_dir;
 };
 
@@ -147,6 +153,63 @@ void TestForwardSiglip2Hf::configRefusedByName() {
   QCOMPARE(r.exitCode, 1);
   QVERIFY2(r.err.contains(reason), qPrintable(r.err));
   QVERIFY(!QFile::exists(target));
+}
+
+QString TestForwardSiglip2Hf::modelWithProcessor() {
+  const QString dir = m_dir.filePath("with_processor");
+  if (!QDir(dir).exists()) {
+    QDir().mkpath(dir);
+    for (const char* f :
+         {"vision/model.safetensors", "vision/config.json", "processor/preprocessor_config.json"}) {
+      std::filesystem::copy_file(
+          fixture(f).toStdString(),
+          (dir + "/" + QFileInfo(QString::fromLatin1(f)).fileName()).toStdString());
+    }
+  }
+  return dir + "/model.safetensors";
+}
+
+void TestForwardSiglip2Hf::imagesTakeTheProcessorsSize_data() {
+  QTest::addColumn<QString>("name");
+  QTest::addColumn<QString>("grid");
+  QTest::newRow("wide 93x41") << "wide"
+                              << "3 x 7 grid";
+  QTest::newRow("tall 37x120") << "tall"
+                               << "8 x 3 grid";
+  QTest::newRow("tiny 5x3") << "tiny"
+                            << "4 x 6 grid";
+}
+
+// An image through a Siglip2ImageProcessor sidecar gives the tokens of the processor's own
+// input (siglip2_preprocess_fixtures.py: its size rule, PIL bilinear, 0.5 / 0.5), whose forward
+// is exact against PyTorch (forwardWithAttentionMatches): the image's own grid, not 224 x 224.
+void TestForwardSiglip2Hf::imagesTakeTheProcessorsSize() {
+  QFETCH(QString, name);
+  QFETCH(QString, grid);
+  const QString weights = modelWithProcessor();
+  const QString fromImage = m_dir.filePath(name + "_image.npz");
+  const test::CliResult image = test::runCli(
+      {"forward", fixture("processor/" + name + ".png"), "--weights", weights, "-o", fromImage});
+  QVERIFY2(image.exitCode == 0, qPrintable(image.err));
+  QVERIFY2(image.out.contains(grid), qPrintable(image.out));
+  QVERIFY2(image.err.contains("Siglip2ImageProcessor): max-patches 24 of 8 px"),
+           qPrintable(image.err));
+  const QString fromTensor = m_dir.filePath(name + "_tensor.npz");
+  const test::CliResult tensor =
+      test::runCli({"forward", "--tensor", fixture("processor/" + name + "_input.npy"), "--weights",
+                    weights, "-o", fromTensor});
+  QVERIFY2(tensor.exitCode == 0, qPrintable(tensor.err));
+  test::compareNpzWithReference(fromImage.toStdString(), fromTensor.toStdString());
+}
+
+void TestForwardSiglip2Hf::batchWithoutPoolingIsRefused() {
+  const QString out = m_dir.filePath("batch_none");
+  const test::CliResult r =
+      test::runCli({"batch", fixture("processor"), "--weights", modelWithProcessor(), "--layer",
+                    "final", "--pool", "none", "-o", out});
+  QCOMPARE(r.exitCode, 1);
+  QVERIFY2(r.err.contains("its own token count"), qPrintable(r.err));
+  QVERIFY(!QFileInfo::exists(out));
 }
 
 QTEST_GUILESS_MAIN(TestForwardSiglip2Hf)

@@ -50,7 +50,8 @@ CompareSide computeSide(const QString& path, const CompareModel& m) {
   const PipelineConfig& config = m.config;
   const std::string file = path.toStdString();
   const LoadedImage image = loadImage(file, config.loadOptions());
-  const PreprocessConfig preprocessConfig = preprocessFor(config.preprocess, m.weights);
+  const PreprocessConfig preprocessConfig =
+      preprocessFor(config.preprocess, m.weights, image.rgb.cols, image.rgb.rows);
   checkOutputBudget(preprocessConfig, m.weights, config.remainder, config.maxOutputBytes, file);
   PreprocessResult pre;
   CompareSide side;

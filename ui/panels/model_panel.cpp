@@ -88,6 +88,8 @@ ModelPanel::ModelPanel(Session* session, QWidget* parent) : QWidget(parent), m_s
   m_resize->addItem(tr("Resize + center crop"), QStringLiteral("crop"));
   m_resize->addItem(tr("Squash to size"), QStringLiteral("squash"));
   m_resize->addItem(tr("Letterbox (pad)"), QStringLiteral("pad"));
+  // SigLIP 2 NaFlex: each image gets its own size, at most the budget's patches.
+  m_resize->addItem(tr("Fit max patches (aspect kept)"), QStringLiteral("max-patches"));
   form->addRow(tr("&Resize:"), m_resize);
   m_cropPct = new QDoubleSpinBox(this);
   m_cropPct->setRange(0.05, 1.0);
@@ -173,6 +175,7 @@ void ModelPanel::syncFromSession() {
       m_resize->findData(toQString(resizeModeName(config.preprocess.resize))));
   m_cropPct->setValue(config.preprocess.cropPct);
   m_cropPct->setEnabled(config.preprocess.resize == ResizeMode::Crop);
+  enableSizeFor(config.preprocess.resize);
   m_interpolation->setCurrentIndex(
       m_interpolation->findData(toQString(interpolationName(config.preprocess.interpolation))));
   int norm = m_normalization->findData(toQString(config.preprocess.normalization.name));
@@ -211,7 +214,20 @@ void ModelPanel::apply() {
       m_remainder->currentIndex() == 1 ? RemainderPolicy::Pad : RemainderPolicy::Crop;
   config.fastDecode = m_fastDecode->isChecked();
   m_cropPct->setEnabled(config.preprocess.resize == ResizeMode::Crop);
+  enableSizeFor(config.preprocess.resize);
   m_session->setConfig(config);
+}
+
+void ModelPanel::enableSizeFor(ResizeMode mode) {
+  // Max-patches sizes every image by its own shape: a fixed size would not be used.
+  const bool fixed = mode != ResizeMode::MaxPatches;
+  m_height->setEnabled(fixed);
+  m_width->setEnabled(fixed);
+  const QString why = fixed ? QString()
+                            : tr("Each image is resized to at most %1 patches, its aspect kept")
+                                  .arg(m_session->config().preprocess.maxPatches);
+  m_height->setToolTip(why);
+  m_width->setToolTip(why);
 }
 
 }  // namespace patchlens

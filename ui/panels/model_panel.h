@@ -29,6 +29,7 @@ class ModelPanel : public QWidget {
  private:
   void syncFromSession();
   void apply();
+  void enableSizeFor(ResizeMode mode);
 
   Session* m_session;
   QComboBox* m_weights;

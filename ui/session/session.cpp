@@ -314,7 +314,9 @@ void Session::embedStage(ComputeResult& result, const Job& job,
       layer ? std::move(layer) : std::make_shared<const PatchEmbedding>(resolveWeights(choice));
   result.weights = std::shared_ptr<const PatchWeights>(result.layer, &result.layer->weights());
   result.config = job.config;
-  result.config.preprocess = preprocessFor(job.config.preprocess, *result.weights);
+  // This image's own model input (max-patches resizing sizes each image by its shape).
+  result.config.preprocess =
+      preprocessFor(job.config.preprocess, *result.weights, source.cols, source.rows);
   const GridSize expected =
       PatchEmbedding::gridFor(result.config.preprocess.height, result.config.preprocess.width,
                               result.weights->patchSize, job.config.remainder);
