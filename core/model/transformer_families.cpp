@@ -849,6 +849,8 @@ std::string encoderRefusalByName(const TensorSource& source, const std::string& 
                                  const WeightLoadOptions& patch) {
   if (source.format() == "npy") return {};
   if (std::string why = naflexRefusal(source); !why.empty()) return why;
+  // NaFlex encoders run by their own readers (timm's and HF's namings): no conv to resolve.
+  if (isTimmNaflexLayout(source) || isHfSiglip2Layout(source)) return {};
   const WeightKeys keys = resolveWeightKeys(source.tensors(), patch, path);
   std::string prefix;
   const PatchFamily* family = patchFamily(keys, prefix);

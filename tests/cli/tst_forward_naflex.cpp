@@ -25,7 +25,7 @@ class TestForwardNaflex : public QObject {
   void initTestCase() { QVERIFY(m_dir.isValid()); }
   void forwardWithAttentionMatches_data();
   void forwardWithAttentionMatches();
-  void patchOnlyCommandsNameTheLinear();
+  void patchViewsTakeTheLinearExactly();
   void imageRunsAtTheGridAsked();
   void foreignTensorExitsOne();
 
@@ -54,9 +54,10 @@ void TestForwardNaflex::forwardWithAttentionMatches() {
                                 fixture(model + "/expected_" + grid + ".npz").toStdString());
 }
 
-// The patch-only commands (info's patch view, embed) read a conv: the Linear is named, never
-// the 4-D position grid taken for a kernel.
-void TestForwardNaflex::patchOnlyCommandsNameTheLinear() {
+// info's patch view names the Linear, never the 4-D position grid taken for a kernel; embed takes
+// the Linear through the encoder's reader (its columns permuted into the conv's order) and gives
+// timm's patch embedding.
+void TestForwardNaflex::patchViewsTakeTheLinearExactly() {
   const QString weights = fixture("siglip2_base/model.safetensors");
   const test::CliResult info = test::runCli({"info", weights});
   QVERIFY2(info.exitCode == 0, qPrintable(info.err));
@@ -69,11 +70,21 @@ void TestForwardNaflex::patchOnlyCommandsNameTheLinear() {
   QVERIFY2(info.out.contains("resized per image (bicubic, antialias)"), qPrintable(info.out));
   QVERIFY2(info.out.contains("attn_pool.latent"), qPrintable(info.out));
   QVERIFY2(info.out.contains("attention-pool (MAP) head"), qPrintable(info.out));
+  const QString embedded = m_dir.filePath("e.npy");
   const test::CliResult embed =
       test::runCli({"embed", "--tensor", fixture("siglip2_base/input_3x5.npy"), "--weights",
-                    weights, "-o", m_dir.filePath("e.npy")});
-  QCOMPARE(embed.exitCode, 1);
-  QVERIFY2(embed.err.contains("timm's NaFlexVit Linear patch embedding"), qPrintable(embed.err));
+                    weights, "-o", embedded});
+  QVERIFY2(embed.exitCode == 0, qPrintable(embed.err));
+  const NpyArray got = readNpy(embedded.toStdString());
+  const NpyArray expected =
+      NpzArchive(fixture("siglip2_base/expected_3x5.npz").toStdString()).read("patch_embedding");
+  QCOMPARE(got.shape, expected.shape);
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < expected.data.size(); ++i) {
+    worst = std::max(worst, static_cast<double>(std::abs(got.data[i] - expected.data[i])));
+    scale = std::max(scale, static_cast<double>(std::abs(expected.data[i])));
+  }
+  QVERIFY2(worst <= 1e-5 * scale, qPrintable(QString::number(worst / scale)));
 }
 
 // An image runs at the grid --img-size HxW gives (timm's NCHW path at that size): 24x40 -> 3x5.
