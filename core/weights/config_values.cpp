@@ -71,6 +71,15 @@ double finiteInRange(const nlohmann::json& value, double low, double high,
   return finiteInRange(configNumber(value, what), low, high, what);
 }
 
+std::int64_t positiveSetting(const nlohmann::json& value, const std::string& what) {
+  return exactInteger(value, 1, std::int64_t{1} << 30, what);
+}
+
+std::string stringSetting(const nlohmann::json& config, const char* key) {
+  return config.contains(key) && config[key].is_string() ? config[key].get<std::string>()
+                                                         : std::string();
+}
+
 int imageSide(double value, const std::string& what) {
   return static_cast<int>(exactInteger(value, 1, kMaxImageSide, what));
 }

@@ -42,6 +42,11 @@ inline constexpr double kMinNormStd = 1e-6;           // 1 / std stays far from 
 inline constexpr double kMaxNormStd = 1e6;
 inline constexpr double kMaxNormMean = 1e6;
 
+// A size setting of a model config (a width, a depth, a count): an exact integer in [1, 2^30].
+std::int64_t positiveSetting(const nlohmann::json& value, const std::string& what);
+// config[key] when it is a string, else "" (absent, or not text: the caller's checks say why).
+std::string stringSetting(const nlohmann::json& config, const char* key);
+
 int imageSide(double value, const std::string& what);
 int headCount(double value, const std::string& what);
 // crop_pct in [0.05, 1]: timm's own models use 0.875 .. 1; below 0.05 the resize before the

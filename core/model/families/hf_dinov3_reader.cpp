@@ -37,19 +37,9 @@ struct HfDinov3Settings {
   std::optional<std::int64_t> hidden, intermediate, layers, patch, channels, registers;
 };
 
-std::string modelTypeOf(const Json& config) {
-  return config.contains("model_type") && config["model_type"].is_string()
-             ? config["model_type"].get<std::string>()
-             : std::string();
-}
-
 bool boolean(const Json& v, const std::string& what) {
   if (!v.is_boolean()) throw ConfigValueError(what + " is not true or false");
   return v.get<bool>();
-}
-
-std::int64_t positive(const Json& v, const std::string& what) {
-  return exactInteger(v, 1, std::int64_t{1} << 30, what);
 }
 
 // Every key of config.json is one the reader uses, one the tensors show (checked against them),
@@ -64,7 +54,7 @@ HfDinov3Settings readSettings(const Json& config, const std::string& file) {
                                                 "hidden_dropout_prob", "image_size"};
   HfDinov3Settings s;
   try {
-    const std::string type = modelTypeOf(config);
+    const std::string type = stringSetting(config, "model_type");
     if (type != kModelType)
       throw ConfigValueError("model_type '" + type + "' is not '" + kModelType + "'");
     for (auto it = config.begin(); it != config.end(); ++it) {
@@ -102,15 +92,15 @@ HfDinov3Settings readSettings(const Json& config, const std::string& file) {
       } else if (key == "mlp_bias") {
         s.mlpBias = boolean(v, what);
       } else if (key == "hidden_size") {
-        s.hidden = positive(v, what);
+        s.hidden = positiveSetting(v, what);
       } else if (key == "intermediate_size") {
-        s.intermediate = positive(v, what);
+        s.intermediate = positiveSetting(v, what);
       } else if (key == "num_hidden_layers") {
-        s.layers = positive(v, what);
+        s.layers = positiveSetting(v, what);
       } else if (key == "patch_size") {
-        s.patch = positive(v, what);
+        s.patch = positiveSetting(v, what);
       } else if (key == "num_channels") {
-        s.channels = positive(v, what);
+        s.channels = positiveSetting(v, what);
       } else if (key == "num_register_tokens") {
         s.registers = exactInteger(v, 0, std::int64_t{1} << 20, what);
       } else if (key == "pos_embed_shift" || key == "pos_embed_jitter" ||
@@ -180,7 +170,7 @@ bool isHfDinov3Layout(const TensorSource& source, const std::string& path, std::
         return true;
       }
     }
-    if (modelTypeOf(readTimmConfig(path)) == kModelType) {
+    if (stringSetting(readTimmConfig(path), "model_type") == kModelType) {
       prefix = p;
       return true;
     }

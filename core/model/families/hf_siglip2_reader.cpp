@@ -31,15 +31,6 @@ struct HfSiglip2Settings {
   std::optional<std::int64_t> hidden, intermediate, layers;
 };
 
-std::string stringOf(const Json& config, const char* key) {
-  return config.contains(key) && config[key].is_string() ? config[key].get<std::string>()
-                                                         : std::string();
-}
-
-std::int64_t positive(const Json& v, const std::string& what) {
-  return exactInteger(v, 1, std::int64_t{1} << 30, what);
-}
-
 // One Siglip2VisionConfig object (config.json itself for Siglip2VisionModel, its vision_config
 // for Siglip2Model): every key read, checked against the tensors, without effect on the tokens,
 // or refused by name.
@@ -75,13 +66,13 @@ void readVisionConfig(const Json& config, const std::string& where, HfSiglip2Set
     } else if (key == "num_channels") {
       s.channels = exactInteger(v, 1, 4096, what);
     } else if (key == "num_patches") {
-      s.patches = positive(v, what);
+      s.patches = positiveSetting(v, what);
     } else if (key == "hidden_size") {
-      s.hidden = positive(v, what);
+      s.hidden = positiveSetting(v, what);
     } else if (key == "intermediate_size") {
-      s.intermediate = positive(v, what);
+      s.intermediate = positiveSetting(v, what);
     } else if (key == "num_hidden_layers") {
-      s.layers = positive(v, what);
+      s.layers = positiveSetting(v, what);
     } else if (key == "pruned_heads") {
       if (!v.is_object() || !v.empty())
         throw ConfigValueError(what + " is not empty: pruned heads are not run by PatchLens");
@@ -98,7 +89,7 @@ void readVisionConfig(const Json& config, const std::string& where, HfSiglip2Set
 HfSiglip2Settings readSettings(const Json& config, const std::string& file) {
   HfSiglip2Settings s;
   try {
-    const std::string type = stringOf(config, "model_type");
+    const std::string type = stringSetting(config, "model_type");
     if (type == "siglip2_vision_model") {
       readVisionConfig(config, "", s);
     } else if (type == "siglip2") {
@@ -163,7 +154,7 @@ std::shared_ptr<const TransformerWeights> readHfSiglip2(const TensorSource& sour
   const HfSiglip2Settings s = readSettings(config, path);
 
   NaflexLayout l;
-  const bool whole = stringOf(config, "model_type") == "siglip2";
+  const bool whole = stringSetting(config, "model_type") == "siglip2";
   l.layout = whole ? "Hugging Face Siglip2Model layout" : "Hugging Face Siglip2VisionModel layout";
   l.prefix = kPrefix;
   l.patchWeight = "embeddings.patch_embedding.weight";
