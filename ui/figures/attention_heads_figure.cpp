@@ -1,5 +1,6 @@
 #include "ui/figures/attention_heads_figure.h"
 
+#include <QFontMetrics>
 #include <QFontMetricsF>
 #include <QPainter>
 #include <algorithm>
@@ -102,20 +103,40 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
   // The mask view's captions name the head only (its subtitle has no distance).
   const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(
       m_mask ? QStringLiteral("h00") : QStringLiteral("h00 · 000"));
-  qreal best = -1;
-  bool bestReadable = false;
-  for (int columns = 1; columns <= count; ++columns) {
-    TileLayout t = layoutTiles(g.body, count, columns, aspect, true,
-                               m_mask ? 0.0 : figureColorbarWidth(g.colorbar));
-    const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
-    // Tiles of at least 24 pt: whole captions over stamp-sized maps are no gain.
-    const bool readable =
-        !t.captions.empty() && t.captions.front().width() >= captionWidth && size >= 24.0;
-    if ((readable && !bestReadable) || (readable == bestReadable && size > best + 1e-6)) {
-      best = size;
-      bestReadable = readable;
-      g.tiles = std::move(t);
+  const auto bestTiles = [&](const QRectF& body, qreal colorbarWidth) {
+    TileLayout chosen;
+    qreal best = -1;
+    bool bestReadable = false;
+    for (int columns = 1; columns <= count; ++columns) {
+      TileLayout t = layoutTiles(body, count, columns, aspect, true, colorbarWidth);
+      const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
+      // Tiles of at least 24 pt: whole captions over stamp-sized maps are no gain.
+      const bool readable =
+          !t.captions.empty() && t.captions.front().width() >= captionWidth && size >= 24.0;
+      if ((readable && !bestReadable) || (readable == bestReadable && size > best + 1e-6)) {
+        best = size;
+        bestReadable = readable;
+        chosen = std::move(t);
+      }
     }
+    return chosen;
+  };
+  g.tiles = bestTiles(g.body, m_mask ? 0.0 : figureColorbarWidth(g.colorbar));
+  // The colour caption runs along the strip when it fits there; beside two short rows of
+  // tiles (the Transformer layout's Attention dock at 1366 x 768) it was cut to
+  // "attention …": it goes under the tiles instead, whole, on one line or two.
+  const QFontMetrics tickMetrics(figure_style::tickFont());
+  if (!m_mask && tickMetrics.horizontalAdvance(g.colorbar.label) >
+                     g.tiles.colorbar.height() + tickMetrics.height()) {
+    g.colorbarCaption =
+        colorbarLabelLines(tickMetrics, g.colorbar.label, static_cast<int>(g.body.width()));
+    const qreal below =
+        static_cast<qreal>(g.colorbarCaption.size()) * tickMetrics.height() + figure_style::kGap;
+    ColorbarSpec bare = g.colorbar;
+    bare.label.clear();
+    g.tiles = bestTiles(g.body.adjusted(0, 0, 0, -below), figureColorbarWidth(bare));
+    g.colorbarCaptionRect = QRectF(g.body.left(), g.tiles.grid.bottom() + figure_style::kGap,
+                                   g.body.width(), below - figure_style::kGap);
   }
   if (!g.tiles.captions.empty()) {
     // The mean sits alone at the start of its row: its caption may run on to the right (up
@@ -175,7 +196,24 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
     painter.drawRect(tile);
     painter.restore();
   }
-  if (!m_mask) paintFigureColorbar(painter, g.tiles.colorbar, g.colorbar);
+  if (m_mask) return;
+  if (g.colorbarCaption.isEmpty()) {
+    paintFigureColorbar(painter, g.tiles.colorbar, g.colorbar);
+    return;
+  }
+  ColorbarSpec bare = g.colorbar;
+  bare.label.clear();
+  paintFigureColorbar(painter, g.tiles.colorbar, bare);
+  painter.save();
+  painter.setFont(figure_style::tickFont());
+  painter.setPen(figure_style::textColor());
+  const qreal line = g.colorbarCaptionRect.height() / static_cast<qreal>(g.colorbarCaption.size());
+  for (qsizetype i = 0; i < g.colorbarCaption.size(); ++i)
+    painter.drawText(QRectF(g.colorbarCaptionRect.left(),
+                            g.colorbarCaptionRect.top() + static_cast<qreal>(i) * line,
+                            g.colorbarCaptionRect.width(), line),
+                     Qt::AlignHCenter | Qt::AlignVCenter, g.colorbarCaption[i]);
+  painter.restore();
 }
 
 void AttentionHeadsFigure::paintMaskOutline(QPainter& painter, const QRectF& tile,

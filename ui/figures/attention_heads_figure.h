@@ -2,6 +2,8 @@
 
 #include <QCoreApplication>
 #include <QImage>
+#include <QRectF>
+#include <QStringList>
 #include <optional>
 #include <vector>
 
@@ -47,6 +49,10 @@ class AttentionHeadsFigure : public Figure {
     QRectF body;
     TileLayout tiles;
     ColorbarSpec colorbar;
+    // The colorbar's caption under the tiles when it does not fit along the strip (then
+    // painted here, not rotated): its lines and where they go; empty along the strip.
+    QStringList colorbarCaption;
+    QRectF colorbarCaptionRect;
   };
   Layout layout(const QRectF& area) const;
   // The head under `point` of a layout: 0..H-1, -1 for the mean tile, nullopt outside every

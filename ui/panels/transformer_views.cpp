@@ -140,11 +140,13 @@ void TransformerViews::applyTransformerLayout() {
   // A quarter of the width for the maps and as much for the right column: the image keeps
   // the middle half; the two rows on the left share the height.
   QList<QDockWidget*> docks{m_attentionDock};
-  QList<int> widths{std::max(280, m_window.width() / 4)};
+  // At 1024 px the left column as narrow as the attention panel allows, so that the right
+  // one holds the model panel's file combo whole.
+  QList<int> widths{std::max(m_attentionDock->minimumSizeHint().width(), m_window.width() / 4)};
   for (QDockWidget* d : m_window.findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
     if (m_window.dockWidgetArea(d) == Qt::RightDockWidgetArea && d->isVisible()) {
       docks << d;
-      widths << std::max(280, m_window.width() / 4);
+      widths << std::max(320, m_window.width() / 4);
       break;
     }
   }
