@@ -124,19 +124,73 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
   g.tiles = bestTiles(g.body, m_mask ? 0.0 : figureColorbarWidth(g.colorbar));
   // The colour caption runs along the strip when it fits there; beside two short rows of
   // tiles (the Transformer layout's Attention dock at 1366 x 768) it was cut to
-  // "attention …": it goes under the tiles instead, whole, on one line or two.
+  // "attention …". Then it is written whole, horizontally: right of the strip's numbers,
+  // wrapped to its widest word, or under the tiles, whichever leaves the larger tiles.
   const QFontMetrics tickMetrics(figure_style::tickFont());
   if (!m_mask && tickMetrics.horizontalAdvance(g.colorbar.label) >
                      g.tiles.colorbar.height() + tickMetrics.height()) {
-    g.colorbarCaption =
-        colorbarLabelLines(tickMetrics, g.colorbar.label, static_cast<int>(g.body.width()));
-    const qreal below =
-        static_cast<qreal>(g.colorbarCaption.size()) * tickMetrics.height() + figure_style::kGap;
     ColorbarSpec bare = g.colorbar;
     bare.label.clear();
-    g.tiles = bestTiles(g.body.adjusted(0, 0, 0, -below), figureColorbarWidth(bare));
-    g.colorbarCaptionRect = QRectF(g.body.left(), g.tiles.grid.bottom() + figure_style::kGap,
-                                   g.body.width(), below - figure_style::kGap);
+    const qreal bareWidth = figureColorbarWidth(bare);
+    const qreal lineHeight = tickMetrics.height();
+    const QStringList under =
+        colorbarLabelLines(tickMetrics, g.colorbar.label, static_cast<int>(g.body.width()));
+    const qreal underHeight = static_cast<qreal>(under.size()) * lineHeight + figure_style::kGap;
+    TileLayout below = bestTiles(g.body.adjusted(0, 0, 0, -underHeight), bareWidth);
+    // Greedy lines no wider than the widest word: "attention", "probability", "· scale", …
+    int wordWidth = 0;
+    const QStringList words = g.colorbar.label.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+    for (const QString& word : words)
+      wordWidth = std::max(wordWidth, tickMetrics.horizontalAdvance(word));
+    QStringList block;
+    for (const QString& word : words) {
+      const QString joined = block.isEmpty() ? word : block.back() + QLatin1Char(' ') + word;
+      if (!block.isEmpty() && tickMetrics.horizontalAdvance(joined) <= wordWidth) {
+        block.back() = joined;
+      } else {
+        block << word;
+      }
+    }
+    const qreal blockHeight = static_cast<qreal>(block.size()) * lineHeight;
+    TileLayout beside = bestTiles(g.body, bareWidth + figure_style::kGap + wordWidth);
+    // Shorter wording along the strip, on two lines: "attention" / "min/max" (the mode's
+    // name; a flat map keeps "uniform (range …)").
+    ColorbarSpec brief = g.colorbar;
+    brief.label =
+        tr("attention · %1").arg(m_scale.uniform ? m_scale.caption() : scaleModeName(m_scale.mode));
+    TileLayout along = bestTiles(g.body, bareWidth + 2 * (lineHeight + 3));
+    const QStringList alongLines = colorbarLabelLines(
+        tickMetrics, brief.label, static_cast<int>(along.colorbar.height() + lineHeight));
+    const bool alongFits = !alongLines.join(QString()).contains(QChar(0x2026));
+    const bool besideFits = beside.colorbar.height() + lineHeight >= blockHeight;
+    // The larger tiles first, then the whole wording.
+    const auto tileSize = [](const TileLayout& t) {
+      return t.tiles.empty() ? 0.0 : t.tiles.front().height();
+    };
+    const qreal belowSize = tileSize(below);
+    const qreal besideSize = besideFits ? tileSize(beside) : -1.0;
+    const qreal alongSize = alongFits ? tileSize(along) : -1.0;
+    // Whole words at the cost of much smaller tiles are no gain: below 85 % of the tiles
+    // along the strip, the caption stays there (elided).
+    const qreal keep = 0.85 * tileSize(g.tiles);
+    if (std::max({belowSize, besideSize, alongSize}) < keep) {
+      // nothing: g.tiles and the caption along the strip as laid out first
+    } else if (besideSize >= belowSize && besideSize >= alongSize - 2.0) {
+      g.tiles = std::move(beside);
+      g.colorbarCaption = block;
+      g.colorbarCaptionRect =
+          QRectF(g.tiles.colorbar.right() - wordWidth,
+                 g.tiles.colorbar.center().y() - blockHeight / 2, wordWidth, blockHeight);
+      g.colorbarCaptionBeside = true;
+    } else if (alongSize > belowSize + 2.0) {
+      g.tiles = std::move(along);
+      g.colorbar = brief;
+    } else {
+      g.tiles = std::move(below);
+      g.colorbarCaption = under;
+      g.colorbarCaptionRect = QRectF(g.body.left(), g.tiles.grid.bottom() + figure_style::kGap,
+                                     g.body.width(), underHeight - figure_style::kGap);
+    }
   }
   if (!g.tiles.captions.empty()) {
     // The mean sits alone at the start of its row: its caption may run on to the right (up
@@ -209,10 +263,12 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   painter.setPen(figure_style::textColor());
   const qreal line = g.colorbarCaptionRect.height() / static_cast<qreal>(g.colorbarCaption.size());
   for (qsizetype i = 0; i < g.colorbarCaption.size(); ++i)
-    painter.drawText(QRectF(g.colorbarCaptionRect.left(),
-                            g.colorbarCaptionRect.top() + static_cast<qreal>(i) * line,
-                            g.colorbarCaptionRect.width(), line),
-                     Qt::AlignHCenter | Qt::AlignVCenter, g.colorbarCaption[i]);
+    painter.drawText(
+        QRectF(g.colorbarCaptionRect.left(),
+               g.colorbarCaptionRect.top() + static_cast<qreal>(i) * line,
+               g.colorbarCaptionRect.width(), line),
+        (g.colorbarCaptionBeside ? Qt::AlignLeft : Qt::AlignHCenter) | Qt::AlignVCenter,
+        g.colorbarCaption[i]);
   painter.restore();
 }
 

@@ -49,10 +49,12 @@ class AttentionHeadsFigure : public Figure {
     QRectF body;
     TileLayout tiles;
     ColorbarSpec colorbar;
-    // The colorbar's caption under the tiles when it does not fit along the strip (then
-    // painted here, not rotated): its lines and where they go; empty along the strip.
+    // The colorbar's caption when it does not fit along the strip (then painted here,
+    // horizontally): its lines and where they go, right of the strip's numbers (beside) or
+    // under the tiles; empty along the strip.
     QStringList colorbarCaption;
     QRectF colorbarCaptionRect;
+    bool colorbarCaptionBeside = false;
   };
   Layout layout(const QRectF& area) const;
   // The head under `point` of a layout: 0..H-1, -1 for the mean tile, nullopt outside every
