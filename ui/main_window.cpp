@@ -61,6 +61,26 @@ constexpr int kMaxRecentFiles = 10;
 constexpr QSize kDesignedSize(1500, 950);
 // A dock tab's frame and margins around its title (Fusion style), in pixels.
 constexpr int kTabPadding = 28;
+// The dock's own title, kept while its tab shows a shorter one.
+constexpr char kFullTitle[] = "patchlensFullTitle";
+
+// The tab title of a dock whose tab strip is too short for the whole titles (six docks in
+// the right column of a 1024 x 700 window); its tooltip and the View menu keep the whole one.
+QString shortDockTitle(const QDockWidget& dock) {
+  static const std::pair<const char*, const char*> kTitles[] = {
+      {"inspectorDock", QT_TRANSLATE_NOOP("patchlens::MainWindow", "Inspector")},
+      {"modelDock", QT_TRANSLATE_NOOP("patchlens::MainWindow", "Model")},
+      {"matrixDock", QT_TRANSLATE_NOOP("patchlens::MainWindow", "Matrix")},
+      {"positionSimilarityDock", QT_TRANSLATE_NOOP("patchlens::MainWindow", "Positions")},
+      {"attentionDistanceDock", QT_TRANSLATE_NOOP("patchlens::MainWindow", "Distance")},
+      {"tokenNormsDock", QT_TRANSLATE_NOOP("patchlens::MainWindow", "Norms")},
+      {"foregroundPcaDock", QT_TRANSLATE_NOOP("patchlens::MainWindow", "PCA")},
+      {"reconstructionDock", QT_TRANSLATE_NOOP("patchlens::MainWindow", "Reconstr.")},
+  };
+  for (const auto& [name, title] : kTitles)
+    if (dock.objectName() == QLatin1String(name)) return MainWindow::tr(title);
+  return dock.property(kFullTitle).toString();
+}
 
 // Extensions OpenCV's imread decodes (with Debian's build), for dialogs and next / previous.
 const QStringList& imageExtensions() {
@@ -306,15 +326,20 @@ void MainWindow::createActions() {
       overlayMenu->addAction(tr("P&revious Channel"), this, [this] { stepChannel(-1); });
   prevChannel->setShortcut(QKeySequence(Qt::Key_PageDown));
 
+  // The layer every token view shows, on the first row beside the file and view buttons:
+  // with the overlay's controls in one row, a 1024-pixel window hid Scale and Opacity
+  // behind the toolbar's "»" (issue 21, defect 12).
+  QToolBar* layerToolBar = addToolBar(tr("Layer"));
+  layerToolBar->setObjectName(QStringLiteral("layerToolBar"));
+  auto* layers = new LayerControls(m_session, layerToolBar);
+  layerToolBar->addWidget(layers);
   m_overlayToolBar = new OverlayToolBar(m_session, this);
   addToolBarBreak();
   addToolBar(m_overlayToolBar);
   // The layer keys in a menu (and so in F1's table), beside the channel keys.
-  if (auto* layers = m_overlayToolBar->findChild<LayerControls*>()) {
-    overlayMenu->addSeparator();
-    overlayMenu->addAction(layers->deeperAction());
-    overlayMenu->addAction(layers->shallowerAction());
-  }
+  overlayMenu->addSeparator();
+  overlayMenu->addAction(layers->deeperAction());
+  overlayMenu->addAction(layers->shallowerAction());
 
   QMenu* helpMenu = menuBar()->addMenu(tr("&Help"));
   QAction* shortcutsAct =
@@ -619,6 +644,7 @@ QString MainWindow::argmaxLegend(const OverlayMap& map) const {
 }
 
 void MainWindow::updateStatus() {
+  if (!m_statusLabel) return;
   QString text = m_session->statusText();
   // Where the head count comes from when the user may want to change it: --heads or a guess.
   if (const auto& r = m_session->result(); r && r->model) {
@@ -631,6 +657,15 @@ void MainWindow::updateStatus() {
     }
   }
   if (m_session->isBusy()) text = tr("Computing… (showing: %1)").arg(text);
+  // A 1024-pixel window has no room for a long weights path: the line names the file, its
+  // tooltip the whole path.
+  m_statusLabel->setToolTip(text);
+  const int room = statusBar()->width() - 24;
+  if (const auto& r = m_session->result();
+      r && r->weights && m_statusLabel->fontMetrics().horizontalAdvance(text) > room) {
+    const QString path = toQString(r->weights->file);
+    text.replace(path, QFileInfo(path).fileName());
+  }
   m_statusLabel->setText(text);
 }
 
@@ -803,6 +838,7 @@ void MainWindow::resizeEvent(QResizeEvent* event) {
   QMainWindow::resizeEvent(event);
   // After the layout has given the docks their new widths.
   QTimer::singleShot(0, this, &MainWindow::updateTabPositions);
+  updateStatus();
 }
 
 void MainWindow::updateTabPositions() {
@@ -818,7 +854,9 @@ void MainWindow::updateTabPositions() {
       if (dockWidgetArea(dock) != area || dock->isFloating() ||
           !dock->toggleViewAction()->isChecked())
         continue;
-      needed += fontMetrics().horizontalAdvance(dock->windowTitle()) + kTabPadding;
+      if (!dock->property(kFullTitle).isValid()) dock->setProperty(kFullTitle, dock->windowTitle());
+      needed +=
+          fontMetrics().horizontalAdvance(dock->property(kFullTitle).toString()) + kTabPadding;
       width = std::max(width, dock->width());
     }
     const QTabWidget::TabPosition wanted = needed > width ? side : QTabWidget::North;
@@ -829,7 +867,62 @@ void MainWindow::updateTabPositions() {
   for (QTabBar* bar : findChildren<QTabBar*>(Qt::FindDirectChildrenOnly)) {
     bar->setElideMode(Qt::ElideNone);
     bar->setUsesScrollButtons(true);
+    fitTabTitles(*bar);
   }
+}
+
+void MainWindow::fitTabTitles(QTabBar& bar) {
+  // The whole titles when they fit the strip's length, else the short titles of the docks
+  // they shorten most, until the strip holds every tab (1024 x 700: "Inspector", "Distance",
+  // "Norms"): a strip that scrolls hides its last tabs behind arrows.
+  if (!bar.isVisible() || bar.count() == 0) return;
+  const QTabBar::Shape shape = bar.shape();
+  const bool vertical = shape == QTabBar::RoundedWest || shape == QTabBar::RoundedEast ||
+                        shape == QTabBar::TriangularWest || shape == QTabBar::TriangularEast;
+  const QList<QDockWidget*> docks = findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly);
+  struct Tab {
+    int index = 0;
+    QDockWidget* dock = nullptr;
+    QString full;
+    QString brief;
+    int saves = 0;
+  };
+  std::vector<Tab> tabs;
+  int needed = 0;
+  const QFontMetrics fm = bar.fontMetrics();
+  for (int i = 0; i < bar.count(); ++i) {
+    const auto found = std::find_if(docks.begin(), docks.end(), [&](const QDockWidget* d) {
+      return d->windowTitle() == bar.tabText(i);
+    });
+    if (found == docks.end()) return;  // not a dock's strip
+    QDockWidget* dock = *found;
+    if (!dock->property(kFullTitle).isValid()) dock->setProperty(kFullTitle, dock->windowTitle());
+    Tab tab{i, dock, dock->property(kFullTitle).toString(), shortDockTitle(*dock), 0};
+    const QRect r = bar.tabRect(i);
+    const int padding = (vertical ? r.height() : r.width()) - fm.horizontalAdvance(bar.tabText(i));
+    needed += fm.horizontalAdvance(tab.full) + padding;
+    tab.saves = fm.horizontalAdvance(tab.full) - fm.horizontalAdvance(tab.brief);
+    tabs.push_back(tab);
+  }
+  int excess = needed - (vertical ? bar.height() : bar.width());
+  std::vector<Tab> bySaving = tabs;
+  std::stable_sort(bySaving.begin(), bySaving.end(),
+                   [](const Tab& a, const Tab& b) { return a.saves > b.saves; });
+  bool changed = false;
+  for (Tab& tab : bySaving) {
+    const bool shorten = excess > 0 && tab.saves > 0;
+    if (shorten) excess -= tab.saves;
+    const QString& title = shorten ? tab.brief : tab.full;
+    if (tab.dock->windowTitle() == title) continue;
+    tab.dock->setWindowTitle(title);
+    changed = true;
+  }
+  if (changed) {
+    // The strip takes the new titles with the next layout, which sets them as tooltips too.
+    QTimer::singleShot(0, this, &MainWindow::updateTabPositions);
+    return;
+  }
+  for (const Tab& tab : tabs) bar.setTabToolTip(tab.index, tab.full);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

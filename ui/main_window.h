@@ -11,6 +11,7 @@ class QLabel;
 class QMenu;
 class QProgressBar;
 class QScreen;
+class QTabBar;
 
 namespace patchlens {
 
@@ -68,6 +69,7 @@ class MainWindow : public QMainWindow {
   void fitDocksToWindow();
   // Puts a side's dock tabs along its outer edge when their titles would not fit on top.
   void updateTabPositions();
+  void fitTabTitles(QTabBar& bar);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -115,7 +117,7 @@ class MainWindow : public QMainWindow {
   QDockWidget* m_channelDock = nullptr;
   QDockWidget* m_modelDock = nullptr;
   QDockWidget* m_matrixDock = nullptr;
-  QLabel* m_statusLabel;
+  QLabel* m_statusLabel = nullptr;
   QProgressBar* m_progress;
   QMenu* m_recentMenu = nullptr;
   QMenu* m_viewMenu = nullptr;

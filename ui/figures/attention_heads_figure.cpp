@@ -1,5 +1,6 @@
 #include "ui/figures/attention_heads_figure.h"
 
+#include <QFontMetrics>
 #include <QFontMetricsF>
 #include <QPainter>
 #include <algorithm>
@@ -102,19 +103,93 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
   // The mask view's captions name the head only (its subtitle has no distance).
   const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(
       m_mask ? QStringLiteral("h00") : QStringLiteral("h00 · 000"));
-  qreal best = -1;
-  bool bestReadable = false;
-  for (int columns = 1; columns <= count; ++columns) {
-    TileLayout t = layoutTiles(g.body, count, columns, aspect, true,
-                               m_mask ? 0.0 : figureColorbarWidth(g.colorbar));
-    const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
-    // Tiles of at least 24 pt: whole captions over stamp-sized maps are no gain.
-    const bool readable =
-        !t.captions.empty() && t.captions.front().width() >= captionWidth && size >= 24.0;
-    if ((readable && !bestReadable) || (readable == bestReadable && size > best + 1e-6)) {
-      best = size;
-      bestReadable = readable;
-      g.tiles = std::move(t);
+  const auto bestTiles = [&](const QRectF& body, qreal colorbarWidth) {
+    TileLayout chosen;
+    qreal best = -1;
+    bool bestReadable = false;
+    for (int columns = 1; columns <= count; ++columns) {
+      TileLayout t = layoutTiles(body, count, columns, aspect, true, colorbarWidth);
+      const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
+      // Tiles of at least 24 pt: whole captions over stamp-sized maps are no gain.
+      const bool readable =
+          !t.captions.empty() && t.captions.front().width() >= captionWidth && size >= 24.0;
+      if ((readable && !bestReadable) || (readable == bestReadable && size > best + 1e-6)) {
+        best = size;
+        bestReadable = readable;
+        chosen = std::move(t);
+      }
+    }
+    return chosen;
+  };
+  g.tiles = bestTiles(g.body, m_mask ? 0.0 : figureColorbarWidth(g.colorbar));
+  // The colour caption runs along the strip when it fits there; beside two short rows of
+  // tiles (the Transformer layout's Attention dock at 1366 x 768) it was cut to
+  // "attention …". Then it is written whole, horizontally: right of the strip's numbers,
+  // wrapped to its widest word, or under the tiles, whichever leaves the larger tiles.
+  const QFontMetrics tickMetrics(figure_style::tickFont());
+  if (!m_mask && tickMetrics.horizontalAdvance(g.colorbar.label) >
+                     g.tiles.colorbar.height() + tickMetrics.height()) {
+    ColorbarSpec bare = g.colorbar;
+    bare.label.clear();
+    const qreal bareWidth = figureColorbarWidth(bare);
+    const qreal lineHeight = tickMetrics.height();
+    const QStringList under =
+        colorbarLabelLines(tickMetrics, g.colorbar.label, static_cast<int>(g.body.width()));
+    const qreal underHeight = static_cast<qreal>(under.size()) * lineHeight + figure_style::kGap;
+    TileLayout below = bestTiles(g.body.adjusted(0, 0, 0, -underHeight), bareWidth);
+    // Greedy lines no wider than the widest word: "attention", "probability", "· scale", …
+    int wordWidth = 0;
+    const QStringList words = g.colorbar.label.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+    for (const QString& word : words)
+      wordWidth = std::max(wordWidth, tickMetrics.horizontalAdvance(word));
+    QStringList block;
+    for (const QString& word : words) {
+      const QString joined = block.isEmpty() ? word : block.back() + QLatin1Char(' ') + word;
+      if (!block.isEmpty() && tickMetrics.horizontalAdvance(joined) <= wordWidth) {
+        block.back() = joined;
+      } else {
+        block << word;
+      }
+    }
+    const qreal blockHeight = static_cast<qreal>(block.size()) * lineHeight;
+    TileLayout beside = bestTiles(g.body, bareWidth + figure_style::kGap + wordWidth);
+    // Shorter wording along the strip, on two lines: "attention" / "min/max" (the mode's
+    // name; a flat map keeps "uniform (range …)").
+    ColorbarSpec brief = g.colorbar;
+    brief.label =
+        tr("attention · %1").arg(m_scale.uniform ? m_scale.caption() : scaleModeName(m_scale.mode));
+    TileLayout along = bestTiles(g.body, bareWidth + 2 * (lineHeight + 3));
+    const QStringList alongLines = colorbarLabelLines(
+        tickMetrics, brief.label, static_cast<int>(along.colorbar.height() + lineHeight));
+    const bool alongFits = !alongLines.join(QString()).contains(QChar(0x2026));
+    const bool besideFits = beside.colorbar.height() + lineHeight >= blockHeight;
+    // The larger tiles first, then the whole wording.
+    const auto tileSize = [](const TileLayout& t) {
+      return t.tiles.empty() ? 0.0 : t.tiles.front().height();
+    };
+    const qreal belowSize = tileSize(below);
+    const qreal besideSize = besideFits ? tileSize(beside) : -1.0;
+    const qreal alongSize = alongFits ? tileSize(along) : -1.0;
+    // Whole words at the cost of much smaller tiles are no gain: below 85 % of the tiles
+    // along the strip, the caption stays there (elided).
+    const qreal keep = 0.85 * tileSize(g.tiles);
+    if (std::max({belowSize, besideSize, alongSize}) < keep) {
+      // nothing: g.tiles and the caption along the strip as laid out first
+    } else if (besideSize >= belowSize && besideSize >= alongSize - 2.0) {
+      g.tiles = std::move(beside);
+      g.colorbarCaption = block;
+      g.colorbarCaptionRect =
+          QRectF(g.tiles.colorbar.right() - wordWidth,
+                 g.tiles.colorbar.center().y() - blockHeight / 2, wordWidth, blockHeight);
+      g.colorbarCaptionBeside = true;
+    } else if (alongSize > belowSize + 2.0) {
+      g.tiles = std::move(along);
+      g.colorbar = brief;
+    } else {
+      g.tiles = std::move(below);
+      g.colorbarCaption = under;
+      g.colorbarCaptionRect = QRectF(g.body.left(), g.tiles.grid.bottom() + figure_style::kGap,
+                                     g.body.width(), underHeight - figure_style::kGap);
     }
   }
   if (!g.tiles.captions.empty()) {
@@ -175,7 +250,26 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
     painter.drawRect(tile);
     painter.restore();
   }
-  if (!m_mask) paintFigureColorbar(painter, g.tiles.colorbar, g.colorbar);
+  if (m_mask) return;
+  if (g.colorbarCaption.isEmpty()) {
+    paintFigureColorbar(painter, g.tiles.colorbar, g.colorbar);
+    return;
+  }
+  ColorbarSpec bare = g.colorbar;
+  bare.label.clear();
+  paintFigureColorbar(painter, g.tiles.colorbar, bare);
+  painter.save();
+  painter.setFont(figure_style::tickFont());
+  painter.setPen(figure_style::textColor());
+  const qreal line = g.colorbarCaptionRect.height() / static_cast<qreal>(g.colorbarCaption.size());
+  for (qsizetype i = 0; i < g.colorbarCaption.size(); ++i)
+    painter.drawText(
+        QRectF(g.colorbarCaptionRect.left(),
+               g.colorbarCaptionRect.top() + static_cast<qreal>(i) * line,
+               g.colorbarCaptionRect.width(), line),
+        (g.colorbarCaptionBeside ? Qt::AlignLeft : Qt::AlignHCenter) | Qt::AlignVCenter,
+        g.colorbarCaption[i]);
+  painter.restore();
 }
 
 void AttentionHeadsFigure::paintMaskOutline(QPainter& painter, const QRectF& tile,

@@ -2,6 +2,8 @@
 
 #include <QCoreApplication>
 #include <QImage>
+#include <QRectF>
+#include <QStringList>
 #include <optional>
 #include <vector>
 
@@ -47,6 +49,12 @@ class AttentionHeadsFigure : public Figure {
     QRectF body;
     TileLayout tiles;
     ColorbarSpec colorbar;
+    // The colorbar's caption when it does not fit along the strip (then painted here,
+    // horizontally): its lines and where they go, right of the strip's numbers (beside) or
+    // under the tiles; empty along the strip.
+    QStringList colorbarCaption;
+    QRectF colorbarCaptionRect;
+    bool colorbarCaptionBeside = false;
   };
   Layout layout(const QRectF& area) const;
   // The head under `point` of a layout: 0..H-1, -1 for the mean tile, nullopt outside every

@@ -42,7 +42,8 @@ ForegroundPcaPanel::ForegroundPcaPanel(Session* session, QWidget* parent)
   controls->addWidget(m_flip);
   layout->addLayout(controls);
   m_figure = new FigureWidget(session, this);
-  m_figure->setMinimumSize(300, 160);
+  // 250 px wide: beside the attention dock and the matrix in a 1024-pixel window.
+  m_figure->setMinimumSize(250, 160);
   layout->addWidget(m_figure, 1);
   connect(m_enabled, &QCheckBox::toggled, this, &ForegroundPcaPanel::rebuild);
   connect(m_flip, &QCheckBox::toggled, this, &ForegroundPcaPanel::rebuild);

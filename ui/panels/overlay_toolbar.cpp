@@ -7,7 +7,6 @@
 #include <QSpinBox>
 
 #include "ui/base/qt_conversions.h"
-#include "ui/panels/layer_controls.h"
 #include "ui/session/session.h"
 
 namespace patchlens {
@@ -50,8 +49,6 @@ OverlayToolBar::OverlayToolBar(Session* session, QWidget* parent)
   m_overlay->setItemData(m_overlay->count() - 1,
                          tr("Chefer et al. 2021 relevance of the chosen class (Ctrl+Shift+R)"),
                          Qt::ToolTipRole);
-  // The layer every token view shows (a transformer's; disabled for a patch embedding only).
-  addWidget(new LayerControls(session, this));
   addWidget(label(tr("O&verlay:"), m_overlay));
   addWidget(m_overlay);
 

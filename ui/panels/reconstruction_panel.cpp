@@ -44,8 +44,9 @@ ReconstructionPanel::ReconstructionPanel(AnalysisCache* cache, QWidget* parent)
   m_error = new QLabel(this);
   m_error->setObjectName(QStringLiteral("reconstructionError"));
   m_error->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  // The slider keeps a usable width on a laptop; the error goes to its own line.
-  m_slider->setMinimumWidth(120);
+  // The slider keeps a usable width on a laptop (70 px: the dock under the image of a
+  // 1024-pixel window); the error goes to its own line.
+  m_slider->setMinimumWidth(70);
   m_error->setWordWrap(true);
   auto* controls = new QHBoxLayout;
   controls->setContentsMargins(6, 4, 6, 0);

@@ -139,18 +139,24 @@ void TransformerViews::applyTransformerLayout() {
   m_pcaDock->raise();
   // A quarter of the width for the maps and as much for the right column: the image keeps
   // the middle half; the two rows on the left share the height.
+  // At 1024 px the left column as narrow as the attention panel allows, so that the right
+  // one (320 px) holds the model panel's file combo whole.
   QList<QDockWidget*> docks{m_attentionDock};
-  QList<int> widths{std::max(280, m_window.width() / 4)};
+  QList<int> widths{std::max(m_attentionDock->minimumSizeHint().width(), m_window.width() / 4)};
   for (QDockWidget* d : m_window.findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
     if (m_window.dockWidgetArea(d) == Qt::RightDockWidgetArea && d->isVisible()) {
       docks << d;
-      widths << std::max(280, m_window.width() / 4);
+      widths << std::max(320, m_window.width() / 4);
       break;
     }
   }
   m_window.resizeDocks(docks, widths, Qt::Horizontal);
-  m_window.resizeDocks({m_attentionDock, m_distanceDock},
-                       {m_window.height() / 2, m_window.height() / 2}, Qt::Vertical);
+  // Below 768 px the attention dock a little more than half: at 700 px its query line
+  // wraps to three lines, and in half the column the heads' colour caption fell below the
+  // dock's edge (at 768 px the distance figure needs its half).
+  const int h = m_window.height();
+  const int attention = h < 768 ? h * 11 / 20 : h / 2;
+  m_window.resizeDocks({m_attentionDock, m_distanceDock}, {attention, h - attention}, Qt::Vertical);
 }
 
 TransformerViews* TransformerViews::of(const QMainWindow& window) {

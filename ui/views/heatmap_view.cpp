@@ -1,5 +1,6 @@
 #include "ui/views/heatmap_view.h"
 
+#include <QFontMetrics>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QToolTip>
@@ -86,7 +87,10 @@ void HeatmapView::setPreferredCellSize(int pixels) {
 QRectF HeatmapView::cellsRect(const QRectF& bounds) const {
   const QFontMetricsF fm(font());
   QRectF area = bounds.adjusted(kMargin, kMargin, -kMargin, -kMargin);
-  if (!m_title.isEmpty()) area.setTop(area.top() + fm.height() + 2);
+  if (!m_title.isEmpty())
+    area.setTop(area.top() +
+                static_cast<qreal>(titleLines(QFontMetrics(font()), bounds).size()) * fm.height() +
+                2);
   if (!m_xCaption.isEmpty()) area.setBottom(area.bottom() - fm.height() - 2);
   if (!m_yCaption.isEmpty()) area.setLeft(area.left() + fm.height() + 2);
   if (m_axisTicks) {
@@ -104,6 +108,13 @@ QRectF HeatmapView::cellsRect(const QRectF& bounds) const {
           size};
 }
 
+QStringList HeatmapView::titleLines(const QFontMetrics& fm, const QRectF& bounds) const {
+  // One line, or two split at " · " (then a space) when one is too narrow: the matrix's
+  // "Embedding matrix, Block 6: 196 tokens × 768 channels · scale percentile" in a 1024-pixel
+  // window; "…" only when two lines are too narrow as well.
+  return colorbarLabelLines(fm, m_title, static_cast<int>(bounds.width()) - 2 * kMargin);
+}
+
 void HeatmapView::paint(QPainter& painter, const QRectF& bounds) const {
   painter.save();
   const QColor text = palette().color(QPalette::WindowText);
@@ -111,10 +122,13 @@ void HeatmapView::paint(QPainter& painter, const QRectF& bounds) const {
   const QRectF cells = cellsRect(bounds);
   painter.setPen(text);
   if (!m_title.isEmpty()) {
-    const QRectF titleRect(bounds.left() + kMargin, bounds.top() + kMargin,
-                           bounds.width() - 2 * kMargin, fm.height());
-    painter.drawText(titleRect, Qt::AlignLeft | Qt::AlignVCenter,
-                     fm.elidedText(m_title, Qt::ElideRight, titleRect.width()));
+    const QStringList lines = titleLines(QFontMetrics(painter.font()), bounds);
+    for (qsizetype i = 0; i < lines.size(); ++i) {
+      const QRectF titleRect(bounds.left() + kMargin,
+                             bounds.top() + kMargin + static_cast<qreal>(i) * fm.height(),
+                             bounds.width() - 2 * kMargin, fm.height());
+      painter.drawText(titleRect, Qt::AlignLeft | Qt::AlignVCenter, lines[i]);
+    }
   }
   if (m_cells.isNull()) {
     painter.drawText(cells, Qt::AlignCenter | Qt::TextWordWrap, tr("Nothing to show"));

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <QImage>
+#include <QStringList>
 #include <QWidget>
 #include <functional>
 #include <optional>
 
 #include "ui/views/colorbar.h"
 
+class QFontMetrics;
 class QPainter;
 
 namespace patchlens {
@@ -39,6 +41,8 @@ class HeatmapView : public QWidget {
   void paint(QPainter& painter, const QRectF& bounds) const;
   // Where the cells land inside `bounds`.
   QRectF cellsRect(const QRectF& bounds) const;
+  // The title as painted in `bounds`: one line, or two when one is too narrow.
+  QStringList titleLines(const QFontMetrics& fm, const QRectF& bounds) const;
   // The cell under a widget position, if any (x = column, y = row).
   std::optional<QPoint> cellAt(const QPointF& position) const;
 
