@@ -234,7 +234,7 @@ void PatchInspector::refresh() {
   m_tileCols = shape.cols;
   const ColormapId map = m_session->colormapFor(OverlayKind::Channel);
   const ValueRange range = m_session->rangeFor(m_vector, m_session->scaleFor(OverlayKind::Channel));
-  m_tile->setTitle(tr("%1×%2 tile: channel = row·%2 + col").arg(shape.rows).arg(shape.cols));
+  m_tile->setTitle(tr("%1×%2 tile · channel = row·%2 + col").arg(shape.rows).arg(shape.cols));
   m_tile->setImage(valuesToQImage(m_vector, shape.rows, shape.cols, map, range),
                    ColorbarSpec{map, range, tr("value"), false});
 
