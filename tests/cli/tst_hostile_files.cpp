@@ -136,8 +136,9 @@ std::string memoisedListLegacyPth(std::size_t count) {
   std::string p = "\x80\x02}";
   p += unicode("patch_embed.proj.weight");
   p += "ctorch._utils\n_rebuild_tensor_v2\n(";
-  p += "(" + unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") + "J" +
-       std::string("\x00\x18\x00\x00", 4) + "tQ";  // BINPERSID, 6144 elements
+  p += std::string("(") + unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") +
+       unicode("cpu") + "J" + std::string("\x00\x18\x00\x00", 4) +
+       "tQ";  // BINPERSID, 6144 elements
   p += std::string("K\x00", 2) + "(K\x08K\x03K\x10K\x10t" + "(J" +
        std::string("\x00\x03\x00\x00", 4) + "J" + std::string("\x00\x01\x00\x00", 4) +
        "K\x10K\x01t" + "\x89" + "ccollections\nOrderedDict\n)Rt" + "R" + "s";

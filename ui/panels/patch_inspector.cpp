@@ -62,9 +62,9 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
   });
   // The token's tile beside its top 10 (issue 21, defect 12): at 1366 x 768 the statistics
   // and the top 10 under the plot were below the fold of the dock's scroll area.
-  auto* tileRow = new QHBoxLayout;
-  tileRow->addWidget(m_tile, 1);
-  layout->addLayout(tileRow, 2);
+  m_tileRow = new QHBoxLayout;
+  m_tileRow->addWidget(m_tile, 1);
+  layout->addLayout(m_tileRow, 2);
 
   m_plot = new QCustomPlot(this);
   m_plot->setObjectName(QStringLiteral("tokenPlot"));
@@ -135,7 +135,7 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
   connect(m_top, &QTableWidget::cellClicked, this, [this](int row, int /*column*/) {
     if (auto* item = m_top->item(row, 1)) m_session->setChannel(item->data(Qt::UserRole).toInt());
   });
-  tileRow->addWidget(m_top, 0, Qt::AlignTop);
+  m_tileRow->addWidget(m_top, 0, Qt::AlignTop);
 
   connect(session, &Session::resultChanged, this, &PatchInspector::refresh);
   connect(session, &Session::selectionChanged, this, &PatchInspector::refresh);
@@ -301,6 +301,17 @@ void PatchInspector::refreshChannelMarks() {
     }
   }
   m_top->clearSelection();
+}
+
+void PatchInspector::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  // Beside the top 10 the tile needs room to be read (24 x 32 cells at 3 px and more; the
+  // 1024-pixel window's dock left it a stamp with an elided title): below that it goes above
+  // the table. Measured: 100 px left at 1024 x 700, 111 in the 1366 x 768 Transformer layout.
+  constexpr int kTileMinWidth = 105;
+  const bool beside = width() - m_top->sizeHint().width() >= kTileMinWidth;
+  const auto direction = beside ? QBoxLayout::LeftToRight : QBoxLayout::TopToBottom;
+  if (m_tileRow->direction() != direction) m_tileRow->setDirection(direction);
 }
 
 }  // namespace patchlens

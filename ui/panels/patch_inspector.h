@@ -6,6 +6,7 @@
 class QCustomPlot;
 class QCPItemStraightLine;
 class QLabel;
+class QBoxLayout;
 class QTableWidget;
 
 namespace patchlens {
@@ -29,6 +30,9 @@ class PatchInspector : public QWidget {
   QTableWidget* topChannelsTable() const { return m_top; }
   QCustomPlot* plot() const { return m_plot; }
 
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
+
  private:
   void refresh();
   void refreshChannelMarks();
@@ -39,6 +43,7 @@ class PatchInspector : public QWidget {
   HeatmapView* m_pixels;
   HeatmapView* m_channels;
   HeatmapView* m_tile;
+  QBoxLayout* m_tileRow;  // the tile beside its top 10, or above it in a narrow dock
   QCustomPlot* m_plot;
   QCPItemStraightLine* m_channelLine = nullptr;
   QLabel* m_stats;
