@@ -305,13 +305,22 @@ void PatchInspector::refreshChannelMarks() {
 
 void PatchInspector::resizeEvent(QResizeEvent* event) {
   QWidget::resizeEvent(event);
-  // Beside the top 10 the tile needs room to be read (24 x 32 cells at 3 px and more; the
-  // 1024-pixel window's dock left it a stamp with an elided title): below that it goes above
-  // the table. Measured: 100 px left at 1024 x 700, 111 in the 1366 x 768 Transformer layout.
+  // Beside the top 10 the tile needs room to be read (24 x 32 cells at 3 px and more); a
+  // narrower dock (1024 x 700: 100 px left) would leave it a stamp with an elided title, so it
+  // moves under the plot, where it has the dock's width, and the top 10 and the statistics
+  // stay above the fold. The 1366 x 768 Transformer layout leaves it 111 px.
   constexpr int kTileMinWidth = 105;
   const bool beside = width() - m_top->sizeHint().width() >= kTileMinWidth;
-  const auto direction = beside ? QBoxLayout::LeftToRight : QBoxLayout::TopToBottom;
-  if (m_tileRow->direction() != direction) m_tileRow->setDirection(direction);
+  if (beside == m_tileBeside) return;
+  m_tileBeside = beside;
+  auto* column = static_cast<QVBoxLayout*>(layout());
+  if (beside) {
+    column->removeWidget(m_tile);
+    m_tileRow->insertWidget(0, m_tile, 1);
+  } else {
+    m_tileRow->removeWidget(m_tile);
+    column->addWidget(m_tile, 2);
+  }
 }
 
 }  // namespace patchlens

@@ -43,7 +43,8 @@ class PatchInspector : public QWidget {
   HeatmapView* m_pixels;
   HeatmapView* m_channels;
   HeatmapView* m_tile;
-  QBoxLayout* m_tileRow;  // the tile beside its top 10, or above it in a narrow dock
+  QBoxLayout* m_tileRow;     // the tile beside its top 10 (in a narrow dock: the top 10 alone)
+  bool m_tileBeside = true;  // false: the tile sits under the plot
   QCustomPlot* m_plot;
   QCPItemStraightLine* m_channelLine = nullptr;
   QLabel* m_stats;
