@@ -463,8 +463,9 @@ void TestHostileFiles::modelSettingsBounded() {
   for (const QString& f : left) QFile::remove(target.absolutePath() + "/" + f);
   // E.g. info IMAGE --weights W: the grid line reports the file's width (8), not the default.
   QVERIFY2(o.out.contains(stdoutText), qPrintable(o.out.left(2000)));
+  // A hang guard (as scaleAttacksBounded's), not a speed claim.
   if (!qEnvironmentVariableIsSet("PATCHLENS_NO_RLIMIT"))
-    QVERIFY2(o.milliseconds < 5000, qPrintable(QString("%1 ms").arg(o.milliseconds)));
+    QVERIFY2(o.milliseconds < 30000, qPrintable(QString("%1 ms").arg(o.milliseconds)));
   qInfo("%lld ms", o.milliseconds);
 }
 
@@ -497,9 +498,10 @@ void TestHostileFiles::scaleAttacksBounded_data() {
       << "13 MB";
 }
 
-// Counts no real checkpoint reaches, made in the test (megabytes of headers): linear-time
-// loading and bounded naming under the 1 GiB address-space limit, within 5 s; `embed` needs
-// only the patch weight among them, `info` lists them.
+// Counts no real checkpoint reaches, made in the test (megabytes of headers): loading and
+// naming under the 1 GiB address-space limit; `embed` needs only the patch weight among them,
+// `info` lists them. The 30 s bound is a hang guard, not a speed claim: each row takes 0.3-3 s
+// alone, a quadratic pass over these counts takes minutes (2 busy cores made one row 5.1 s).
 void TestHostileFiles::scaleAttacksBounded() {
   QFETCH(QString, file);
   QFETCH(QString, reason);
@@ -519,7 +521,7 @@ void TestHostileFiles::scaleAttacksBounded() {
       QCOMPARE(o.err.count('\n'), 1);
     }
     if (!qEnvironmentVariableIsSet("PATCHLENS_NO_RLIMIT"))
-      QVERIFY2(o.milliseconds < 5000, qPrintable(QString("%1 ms").arg(o.milliseconds)));
+      QVERIFY2(o.milliseconds < 30000, qPrintable(QString("%1 ms").arg(o.milliseconds)));
     qInfo("%s: %lld ms", qPrintable(args.front()), o.milliseconds);
   }
   QCOMPARE(QFileInfo::exists(target), reason.isEmpty());
