@@ -90,3 +90,12 @@ if [ -f "$dino" ]; then
     shot dinov3_posembed_$w $d --dock posembed
   done
 fi
+# SigLIP 2 NaFlex in Hugging Face's layout with Siglip2ImageProcessor's preprocessor_config.json
+# (issue 20): the image keeps its aspect, at most max_num_patches patches (the tiny random test
+# model of tests/data/siglip2_hf: patch 8, width 32, 24 patches: 451x300 -> a 4 x 6 grid).
+s2=$(mktemp -d)
+cp tests/data/siglip2_hf/vision/model.safetensors tests/data/siglip2_hf/vision/config.json \
+  tests/data/siglip2_hf/processor/preprocessor_config.json "$s2/"
+shot siglip2_naflex_1366 tests/data/chelsea.png --weights "$s2/model.safetensors" --layer 2 \
+  --layout transformer --size 1366x768
+rm -r "$s2"
