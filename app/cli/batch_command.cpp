@@ -199,7 +199,9 @@ BatchReport runBatch(const BatchOptions& options, std::ostream& progress, bool i
                   "only a patch embedding, no transformer for --layer: " + whyNot);
     }
   }
-  const PatchWeights weights = vit ? vit->patchWeights() : resolveWeights(options.config.weights);
+  const PatchWeights weights =
+      vit ? vit->patchWeights()
+          : resolveWeights(options.config.weights, options.config.maxMemoryBytes);
   const PatchEmbedding layer(weights);
   const PreprocessConfig preprocessConfig = preprocessFor(options.config.preprocess, weights);
   checkOutputBudget(preprocessConfig, weights, options.config.remainder,

@@ -97,7 +97,7 @@ void infoImage(const CommandLine& cl, const std::string& path, std::ostream& out
   int width = cl.config.weights.shape.embedDim;
   PreprocessConfig p = cl.config.preprocess;
   if (!parseInitializer(cl.config.weights.source)) {
-    const PatchWeights weights = resolveWeights(cl.config.weights);
+    const PatchWeights weights = resolveWeights(cl.config.weights, cl.config.maxMemoryBytes);
     patch = weights.patchSize;
     width = weights.embedDim;
     p = preprocessFor(p, weights);
@@ -187,7 +187,7 @@ int runPreprocess(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   const auto start = Clock::now();
   // Decode first: a bad image is the likelier mistake and fails fastest.
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
-  const PatchWeights weights = resolveWeights(cl.config.weights);
+  const PatchWeights weights = resolveWeights(cl.config.weights, cl.config.maxMemoryBytes);
   const PreprocessConfig shape =
       preprocessFor(cl.config.preprocess, weights, image.rgb.cols, image.rgb.rows);
   checkResourcePlan(preprocessPlan(shape), {cl.config.maxMemoryBytes, cl.config.maxOutputBytes},
@@ -232,7 +232,7 @@ int runEmbed(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   } else {
     image = loadImage(inputName, cl.config.loadOptions());
   }
-  const PatchWeights weights = resolveWeights(cl.config.weights);
+  const PatchWeights weights = resolveWeights(cl.config.weights, cl.config.maxMemoryBytes);
   // The image's own model input (max-patches resizing sizes each image by its own shape).
   const PreprocessConfig imageConfig =
       cl.tensorPath.empty()

@@ -49,7 +49,8 @@ Computed compute(const CommandLine& cl, const TransformerNeed& need) {
   const std::string& path = cl.inputs.front();
   // Decode first: a bad image is the likelier mistake and fails fastest.
   const LoadedImage image = loadImage(path, cl.config.loadOptions());
-  auto weights = std::make_shared<const PatchWeights>(resolveWeights(cl.config.weights));
+  auto weights = std::make_shared<const PatchWeights>(
+      resolveWeights(cl.config.weights, cl.config.maxMemoryBytes));
   const PreprocessConfig preprocessConfig =
       preprocessFor(cl.config.preprocess, *weights, image.rgb.cols, image.rgb.rows);
   checkOutputBudget(preprocessConfig, *weights, cl.config.remainder, cl.config.maxOutputBytes,

@@ -37,7 +37,7 @@ ModelPreprocessingNote applyModelPreprocessing(PipelineConfig& config) {
   return note;
 }
 
-PatchWeights resolveWeights(const WeightChoice& choice) {
+PatchWeights resolveWeights(const WeightChoice& choice, std::uint64_t maxMemoryBytes) {
   if (const auto init = parseInitializer(choice.source)) {
     return makeInitializedWeights(*init, choice.shape, choice.seed);
   }
@@ -57,6 +57,7 @@ PatchWeights resolveWeights(const WeightChoice& choice) {
     if (!naflex) throw;
     TransformerLoadOptions options;
     options.patch = choice.file;
+    options.maxMemoryBytes = maxMemoryBytes;
     std::string whyNot;
     if (auto vit = VisionTransformer::load(choice.source, options, &whyNot))
       return vit->patchWeights();

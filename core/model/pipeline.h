@@ -61,7 +61,9 @@ struct ModelPreprocessingNote {
 ModelPreprocessingNote applyModelPreprocessing(PipelineConfig& config);
 
 // An initializer name gives initialised weights; anything else is read as a weight file.
-PatchWeights resolveWeights(const WeightChoice& choice);
+// A NaFlex file's patch embedding (a Linear) comes with its whole encoder, loaded under
+// maxMemoryBytes (--max-memory-mb; 0: the default limit) before any tensor is converted.
+PatchWeights resolveWeights(const WeightChoice& choice, std::uint64_t maxMemoryBytes = 0);
 
 // Before computing: refuses weights whose patch is larger than the model input, and an
 // embedding whose outputs (N x D and N x C*P*P floats) exceed maxOutputBytes. The error

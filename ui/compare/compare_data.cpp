@@ -35,7 +35,7 @@ struct CompareModel {
 
   CompareModel(const PipelineConfig& requested, int heads) : config(requested) {
     applyModelPreprocessing(config);
-    weights = resolveWeights(config.weights);
+    weights = resolveWeights(config.weights, config.maxMemoryBytes);
     if (!parseInitializer(config.weights.source)) {
       TransformerLoadOptions options;
       options.heads = heads;

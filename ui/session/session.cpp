@@ -310,8 +310,9 @@ void Session::embedStage(ComputeResult& result, const Job& job,
                   choice.shape.patchSize,
               "the initialised weights", choice.source);
   }
-  result.layer =
-      layer ? std::move(layer) : std::make_shared<const PatchEmbedding>(resolveWeights(choice));
+  result.layer = layer ? std::move(layer)
+                       : std::make_shared<const PatchEmbedding>(
+                             resolveWeights(choice, job.config.maxMemoryBytes));
   result.weights = std::shared_ptr<const PatchWeights>(result.layer, &result.layer->weights());
   result.config = job.config;
   // This image's own model input (max-patches resizing sizes each image by its shape).
