@@ -660,12 +660,16 @@ void MainWindow::updateStatus() {
   // A 1024-pixel window has no room for a long weights path: the line names the file, its
   // tooltip the whole path.
   m_statusLabel->setToolTip(text);
-  const int room = statusBar()->width() - 24;
+  const int room = statusBar()->width() - 24 -
+                   (m_progress && m_progress->isVisible() ? m_progress->width() + 6 : 0);
   if (const auto& r = m_session->result();
       r && r->weights && m_statusLabel->fontMetrics().horizontalAdvance(text) > room) {
     const QString path = toQString(r->weights->file);
     text.replace(path, QFileInfo(path).fileName());
   }
+  // Still too long (a family's long description, "explaining …"): cut at the end with "…"
+  // rather than at the window's edge; the tooltip keeps the whole line.
+  text = m_statusLabel->fontMetrics().elidedText(text, Qt::ElideRight, std::max(room, 40));
   m_statusLabel->setText(text);
 }
 

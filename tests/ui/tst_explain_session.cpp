@@ -4,6 +4,8 @@
 #include <QSettings>
 #include <QTableWidget>
 #include <QtTest>
+#include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "core/weights/npz_archive.h"
@@ -128,7 +130,17 @@ void TestExplainSession::clickingADockRowExplainsThatClass() {
   QTRY_COMPARE(table->rowCount(), PredictionPanel::kTop);
   // Row 2 is the second class; its bar shows its probability.
   QCOMPARE(table->item(1, 0)->data(Qt::UserRole).toInt(), k);
-  QVERIFY(qobject_cast<QProgressBar*>(table->cellWidget(1, 2)));
+  // The number in its own column (a bar's centred text ran under its chunk), then the bar.
+  // PyTorch's logits, softmaxed here in double.
+  const auto logits = second.readData("logits").data;
+  const double top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0.0;
+  for (const float l : logits) sum += std::exp(static_cast<double>(l) - top);
+  const double probability = std::exp(logits.at(static_cast<std::size_t>(k)) - top) / sum;
+  QCOMPARE(table->item(1, 2)->text(), QStringLiteral("%1 %").arg(100.0 * probability, 0, 'f', 1));
+  auto* bar = qobject_cast<QProgressBar*>(table->cellWidget(1, 3));
+  QVERIFY(bar && !bar->isTextVisible());
+  QCOMPARE(bar->value(), static_cast<int>(std::lround(probability * 1000.0)));
   const QRect cell = table->visualItemRect(table->item(1, 1));
   QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, cell.center());
   const ExplainSession& explain = *m_window->session()->explain();

@@ -2,6 +2,7 @@
 #include <QComboBox>
 #include <QDockWidget>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMainWindow>
 #include <QMenu>
 #include <QPaintDevice>
@@ -14,11 +15,13 @@
 #include <QStatusBar>
 #include <QTabBar>
 #include <QTableWidget>
+#include <QTemporaryDir>
 #include <QToolBar>
 #include <QtTest>
 #include <climits>
 #include <memory>
 
+#include "core/model/vision_transformer.h"
 #include "ui/figures/attention_heads_figure.h"
 #include "ui/figures/export_dialog.h"
 #include "ui/figures/pca_rgb_figure.h"
@@ -122,14 +125,24 @@ class TextRecorder : public QPaintEngine {
   TextRecorder() : QPaintEngine(QPaintEngine::AllFeatures) {}
   bool begin(QPaintDevice*) override { return true; }
   bool end() override { return true; }
-  void updateState(const QPaintEngineState&) override {}
+  void updateState(const QPaintEngineState& changed) override {
+    if (changed.state() & QPaintEngine::DirtyTransform) m_transform = changed.transform();
+  }
   void drawPixmap(const QRectF&, const QPixmap&, const QRectF&) override {}
   void drawImage(const QRectF&, const QImage&, const QRectF&, Qt::ImageConversionFlags) override {}
   void drawPath(const QPainterPath&) override {}
   void drawPolygon(const QPointF*, int, PolygonDrawMode) override {}
-  void drawTextItem(const QPointF&, const QTextItem& item) override { texts << item.text(); }
+  void drawTextItem(const QPointF& baseline, const QTextItem& item) override {
+    texts << item.text();
+    rects << m_transform.mapRect(QRectF(baseline.x(), baseline.y() - item.ascent(), item.width(),
+                                        item.ascent() + item.descent()));
+  }
   Type type() const override { return QPaintEngine::User; }
   QStringList texts;
+  QList<QRectF> rects;  // where each text was painted, in device pixels
+
+ private:
+  QTransform m_transform;
 };
 
 class TextDevice : public QPaintDevice {
@@ -137,6 +150,7 @@ class TextDevice : public QPaintDevice {
   explicit TextDevice(QSize size) : m_size(size) {}
   QPaintEngine* paintEngine() const override { return &m_engine; }
   const QStringList& texts() const { return m_engine.texts; }
+  const QList<QRectF>& rects() const { return m_engine.rects; }
 
  protected:
   int metric(PaintDeviceMetric metric) const override {
@@ -186,6 +200,67 @@ QStringList elidedTexts(QWidget& root) {
   return elided;
 }
 
+// Every text painted over another, or past the edge of the widget that paints it (cut by the
+// dock's edge rather than elided: "h0 · 22h1 · 21", a colorbar's "0.2" over its "0.1", a
+// status message running off the window). Each widget is painted alone, without its children.
+QStringList overlappingOrCutTexts(QWidget& root) {
+  QStringList found;
+  QList<QWidget*> widgets = root.findChildren<QWidget*>();
+  widgets.prepend(&root);
+  for (QWidget* widget : widgets) {
+    // A line edit scrolls its text by design; hidden and covered widgets show nothing.
+    if (!widget->isVisible() || widget->visibleRegion().isEmpty() ||
+        qobject_cast<QLineEdit*>(widget))
+      continue;
+    TextDevice device(widget->size());
+    widget->render(&device, QPoint(), QRegion(), QWidget::DrawWindowBackground);
+    const QRectF bounds = QRectF(widget->rect()).adjusted(-1, -1, 1, 1);
+    const QString where = QStringLiteral("%1 '%2'").arg(
+        QString::fromLatin1(widget->metaObject()->className()), widget->objectName());
+    const QList<QRectF>& rects = device.rects();
+    for (qsizetype i = 0; i < rects.size(); ++i) {
+      const QString& text = device.texts()[i];
+      if (text.trimmed().isEmpty()) continue;
+      // (A scroll area's viewport paints rows that scroll into view.)
+      if (!bounds.contains(rects[i]) &&
+          widget->objectName() != QLatin1String("qt_scrollarea_viewport"))
+        found << QStringLiteral("%1: '%2' at %3,%4 %5x%6 runs past its %7x%8")
+                     .arg(where, text)
+                     .arg(rects[i].x(), 0, 'f', 0)
+                     .arg(rects[i].y(), 0, 'f', 0)
+                     .arg(rects[i].width(), 0, 'f', 0)
+                     .arg(rects[i].height(), 0, 'f', 0)
+                     .arg(widget->width())
+                     .arg(widget->height());
+      for (qsizetype j = i + 1; j < rects.size(); ++j) {
+        if (device.texts()[j].trimmed().isEmpty() || rects[i] == rects[j]) continue;
+        const QRectF both = rects[i].intersected(rects[j]);
+        if (both.width() > 1.5 && both.height() > 1.5) {
+          found << QStringLiteral("%1: '%2' overlaps '%3' (%4 x %5 px)")
+                       .arg(where, text, device.texts()[j])
+                       .arg(both.width(), 0, 'f', 1)
+                       .arg(both.height(), 0, 'f', 1);
+          continue;
+        }
+        // Two captions of a figure on one line with less than 2 px between them read as one
+        // word ("h0 · 22h1 · 21"). Our own painted widgets only: Qt's labels, menus and
+        // check boxes run rich-text spans and a mnemonic's "F" + "ile" on without a gap.
+        const QRectF apart = rects[i].adjusted(-2, 0, 2, 0).intersected(rects[j]);
+        const bool ours = QByteArray(widget->metaObject()->className()).startsWith("patchlens::");
+        // One string split where a glyph comes from a fallback font ("mean (" + "μ) "): the
+        // pieces abut exactly on one baseline.
+        const bool onePiece = std::abs(rects[i].bottom() - rects[j].bottom()) < 0.01 &&
+                              (std::abs(rects[i].right() - rects[j].left()) < 0.3 ||
+                               std::abs(rects[j].right() - rects[i].left()) < 0.3);
+        if (ours && !onePiece && apart.width() > 0 &&
+            apart.height() > 0.5 * std::min(rects[i].height(), rects[j].height()))
+          found << QStringLiteral("%1: '%2' touches '%3'").arg(where, text, device.texts()[j]);
+      }
+    }
+  }
+  return found;
+}
+
 // Sizes the issue tries (QT_SCALE_FACTOR=1.5: CMake runs these functions again under it, at
 // the same logical sizes), with and without View > Transformer Layout.
 void sizesAndLayouts(std::initializer_list<QSize> sizes) {
@@ -227,6 +302,9 @@ class tst_LaptopLayout : public QObject {
     sizesAndLayouts({QSize(1024, 700), QSize(1366, 768), QSize(1920, 1080)});
   }
   void everyControlAndTextIsWhole();
+  // A model of 4 heads on a 4 x 6 grid (the SigLIP 2 fixture): its tiles are wide and low.
+  void fewHeadsTextsApart_data() { sizesAndLayouts({QSize(1366, 768), QSize(1024, 700)}); }
+  void fewHeadsTextsApart();
   // Not 1024 x 700: there the inspector's token plot is below the fold (not fixed yet).
   void inspectorAndColorbarFit_data() { sizesAndLayouts({QSize(1366, 768), QSize(1920, 1080)}); }
   void inspectorAndColorbarFit();
@@ -235,7 +313,9 @@ class tst_LaptopLayout : public QObject {
  private:
   bool openWindow(QSize size);
   // openWindow, then the fixture ViT (12 blocks, 12 heads), then the layout asked for.
-  bool openTransformer(QSize size, bool transformerLayout);
+  bool openTransformer(QSize size, bool transformerLayout,
+                       const QString& weights = QStringLiteral(
+                           PATCHLENS_TEST_DATA "/transformer/timm_vit_f32/model.safetensors"));
 
   std::unique_ptr<MainWindow> m_window;
 };
@@ -265,11 +345,10 @@ bool tst_LaptopLayout::openWindow(QSize size) {
   return true;
 }
 
-bool tst_LaptopLayout::openTransformer(QSize size, bool transformerLayout) {
+bool tst_LaptopLayout::openTransformer(QSize size, bool transformerLayout, const QString& weights) {
   if (!openWindow(size)) return false;
   Session* session = m_window->session();
-  m_window->openWeights(
-      QStringLiteral(PATCHLENS_TEST_DATA "/transformer/timm_vit_f32/model.safetensors"));
+  m_window->openWeights(weights);
   if (!QTest::qWaitFor([&] { return session->hasTransformer() && !session->isBusy(); }, 60000))
     return false;
   if (transformerLayout) TransformerViews::of(*m_window)->applyTransformerLayout();
@@ -572,7 +651,35 @@ void tst_LaptopLayout::everyControlAndTextIsWhole() {
   QVERIFY2(elided.isEmpty(), qPrintable(elided.join(QStringLiteral("\n"))));
   const QStringList clipped = clippedTexts(*m_window);
   QVERIFY2(clipped.isEmpty(), qPrintable(clipped.join(QStringLiteral("\n"))));
+  const QStringList cut = overlappingOrCutTexts(*m_window);
+  QVERIFY2(cut.isEmpty(), qPrintable(cut.join(QStringLiteral("\n"))));
   QCOMPARE(m_window->size(), size);
+}
+
+// The 4-head model's head captions ran into each other ("h0 · 22h1 · 21") and its short
+// colorbar's numbers overlapped ("0.2" over "0.1").
+void tst_LaptopLayout::fewHeadsTextsApart() {
+  QFETCH(QSize, size);
+  QFETCH(bool, transformerLayout);
+  // With its Siglip2ImageProcessor sidecar: chelsea.png becomes 4 rows x 6 columns of 8 px.
+  QTemporaryDir dir;
+  QVERIFY(dir.isValid());
+  const QString data = QStringLiteral(PATCHLENS_TEST_DATA "/siglip2_hf/");
+  for (const char* file :
+       {"vision/model.safetensors", "vision/config.json", "processor/preprocessor_config.json"})
+    QVERIFY(QFile::copy(data + QLatin1String(file),
+                        dir.filePath(QFileInfo(QLatin1String(file)).fileName())));
+  QVERIFY(
+      openTransformer(size, transformerLayout, dir.filePath(QStringLiteral("model.safetensors"))));
+  QCOMPARE(m_window->session()->result()->geometry.inputWidth, 48);
+  QCOMPARE(m_window->session()->result()->model->config().numHeads, 4);
+  TransformerViews::of(*m_window)->raiseDock(QStringLiteral("attention"));
+  QTest::qWait(100);
+  QCoreApplication::processEvents();
+  const QStringList cut = overlappingOrCutTexts(*m_window);
+  QVERIFY2(cut.isEmpty(), qPrintable(cut.join(QStringLiteral("\n"))));
+  const QStringList elided = elidedTexts(*m_window);
+  QVERIFY2(elided.isEmpty(), qPrintable(elided.join(QStringLiteral("\n"))));
 }
 
 // Defect 12: at 1366 x 768 the inspector's statistics and top 10 were below the fold of its

@@ -36,7 +36,7 @@ AttentionDistanceFigure::Layout AttentionDistanceFigure::layout(const QRectF& ar
                               diagonal * 0.5);
   Layout g;
   g.panel = PanelSpec{valueAxis(tr("network depth (block)"), 0.4, depth + 0.6, std::min(depth, 12)),
-                      valueAxis(tr("mean attention distance (pixels)"), 0.0, top, 7),
+                      valueAxis(tr("mean distance (px)"), 0.0, top, 7),
                       0.0,
                       {}};
   const QRectF body =

@@ -77,20 +77,34 @@ QSizeF AttentionHeadsFigure::preferredSize() const {
   return {480, 60 + rows * (400.0 / columns + 16)};
 }
 
-QString AttentionHeadsFigure::subtitle() const {
+QString AttentionHeadsFigure::subtitle(bool distancesShown, bool meanAsMu) const {
   if (m_mask)
-    return tr("query %1 · red: top %2 % of each head's attention mass (DINO)")
+    return tr("query %1 · red: top %2 % of each head's attention mass (DINO)%3")
         .arg(m_queryName)
-        .arg(static_cast<double>(m_mask->threshold) * 100.0, 0, 'g', 4);
+        .arg(static_cast<double>(m_mask->threshold) * 100.0, 0, 'g', 4)
+        .arg(meanAsMu ? tr(" · μ: their mean") : QString());
+  if (!distancesShown)
+    return tr("query: %1 · %2 heads and their mean%3 on one scale")
+        .arg(m_queryName)
+        .arg(m_maps.rows())
+        .arg(meanAsMu ? QStringLiteral(" (μ)") : QString());
   return tr("query: %1 · %2 heads and their mean on one scale · title: head · mean "
             "attention distance (px)")
       .arg(m_queryName)
       .arg(m_maps.rows());
 }
 
+QString AttentionHeadsFigure::caption(int tile) const {
+  const bool isMean = tile == m_maps.rows();
+  if (m_mask) return isMean ? tr("mean") : tr("h%1").arg(tile);
+  return isMean ? tr("mean · %1").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
+                : tr("h%1 · %2").arg(tile).arg(m_distances(tile), 0, 'f', 0);
+}
+
 AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) const {
   Layout g;
-  g.body = area.adjusted(figure_style::kMargin, titleHeight(title(), subtitle(), area.width()),
+  g.body = area.adjusted(figure_style::kMargin,
+                         titleHeight(title(), subtitle(true, m_mask.has_value()), area.width()),
                          -figure_style::kMargin, -figure_style::kMargin);
   const int count = static_cast<int>(m_maps.rows()) + 1;
   g.colorbar = ColorbarSpec{m_colormap, m_scale.range,
@@ -103,17 +117,20 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
   // The mask view's captions name the head only (its subtitle has no distance).
   const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(
       m_mask ? QStringLiteral("h00") : QStringLiteral("h00 · 000"));
+  // At least the names, "h11" and a bold "mean" (the selected tile), whole: "m…" names nothing.
+  const qreal nameWidth = QFontMetricsF(bold).horizontalAdvance(QStringLiteral("mean")) + 4;
   const auto bestTiles = [&](const QRectF& body, qreal colorbarWidth) {
     TileLayout chosen;
     qreal best = -1;
-    bool bestReadable = false;
+    int bestReadable = -1;
     for (int columns = 1; columns <= count; ++columns) {
       TileLayout t = layoutTiles(body, count, columns, aspect, true, colorbarWidth);
       const qreal size = t.tiles.empty() ? 0 : t.tiles.front().height();
-      // Tiles of at least 24 pt: whole captions over stamp-sized maps are no gain.
-      const bool readable =
-          !t.captions.empty() && t.captions.front().width() >= captionWidth && size >= 24.0;
-      if ((readable && !bestReadable) || (readable == bestReadable && size > best + 1e-6)) {
+      const qreal room = t.captions.empty() ? 0 : t.captions.front().width();
+      // 2: whole captions over tiles of at least 24 pt (over stamp-sized maps they are no
+      // gain); 1: the names whole; 0: neither.
+      const int readable = room >= captionWidth + 4 && size >= 24.0 ? 2 : room >= nameWidth ? 1 : 0;
+      if (readable > bestReadable || (readable == bestReadable && size > best + 1e-6)) {
         best = size;
         bestReadable = readable;
         chosen = std::move(t);
@@ -205,28 +222,43 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
     }
     meanCaption.setRight(std::max(meanCaption.right(), right));
   }
+  // What each caption can show: whole, or the head's name alone ("h0 · 22" beside "h1 · 21"
+  // touched in a 4-head model's narrow tiles). Two points a side keep neighbours apart.
+  const QFontMetricsF plainMetrics(figure_style::tickFont());
+  const QFontMetricsF boldMetrics(bold);
+  for (int i = 0; i < count && i < static_cast<int>(g.tiles.captions.size()); ++i) {
+    const bool selected = i == count - 1 ? m_selectedHead < 0 : m_selectedHead == i;
+    const QString text = caption(i);
+    const QString shown = fittedCaption(text, selected ? boldMetrics : plainMetrics,
+                                        g.tiles.captions[static_cast<std::size_t>(i)].width() - 4);
+    if (shown != text) g.distancesShown = false;
+    // A tile narrower than a bold "mean": the mean's sign, which the subtitle then names.
+    if (i == count - 1 && shown.contains(QChar(0x2026))) {
+      g.captions << QStringLiteral("μ");
+      g.meanAsMu = true;
+      continue;
+    }
+    g.captions << shown;
+  }
   return g;
 }
 
 void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
   const int heads = static_cast<int>(m_maps.rows());
-  paintTitle(painter, area, title(), subtitle());
   const Layout g = layout(area);
+  paintTitle(painter, area, title(), subtitle(g.distancesShown, g.meanAsMu));
   const VectorF mean = heads > 0 ? VectorF(m_maps.colwise().mean().transpose()) : VectorF();
   for (int i = 0; i <= heads; ++i) {
     const bool isMean = i == heads;
     const VectorF values = isMean ? mean : VectorF(m_maps.row(i).transpose());
-    QString caption =
-        isMean ? tr("mean · %1").arg(m_distances.size() > 0 ? m_distances.mean() : 0.0f, 0, 'f', 0)
-               : tr("h%1 · %2").arg(i).arg(m_distances(i), 0, 'f', 0);
-    if (m_mask) caption = isMean ? tr("mean") : tr("h%1").arg(i);
     const bool selected = isMean ? m_selectedHead < 0 : m_selectedHead == i;
     const QRectF captionRect = g.tiles.captions[static_cast<std::size_t>(i)];
+    const QString& text = g.captions[i];
     if (isMean) {
-      paintCaption(painter, captionRect, caption, selected, Qt::AlignLeft);
+      paintCaption(painter, captionRect, text, selected, Qt::AlignLeft);
     } else {
-      paintCaption(painter, captionRect, caption, selected);
+      paintCaption(painter, captionRect, text, selected);
     }
     const QRectF tile = g.tiles.tiles[static_cast<std::size_t>(i)];
     if (m_mask) {

@@ -55,6 +55,10 @@ class AttentionHeadsFigure : public Figure {
     QStringList colorbarCaption;
     QRectF colorbarCaptionRect;
     bool colorbarCaptionBeside = false;
+    // The captions as painted ("h0 · 22", or "h0" where the distance does not fit).
+    QStringList captions;
+    bool distancesShown = true;
+    bool meanAsMu = false;  // the mean's caption is "μ" (its tile is narrower than "mean")
   };
   Layout layout(const QRectF& area) const;
   // The head under `point` of a layout: 0..H-1, -1 for the mean tile, nullopt outside every
@@ -74,7 +78,10 @@ class AttentionHeadsFigure : public Figure {
   QImage maskedImage(int tile) const;
 
  private:
-  QString subtitle() const;
+  // `distancesShown`: the tile captions carry the mean attention distance (the subtitle says
+  // so only then); the layout is computed with the longer wording.
+  QString subtitle(bool distancesShown = true, bool meanAsMu = false) const;
+  QString caption(int tile) const;
   void paintMaskOutline(QPainter& painter, const QRectF& tile, int index) const;
 
   RowMatrixF m_maps;

@@ -18,17 +18,20 @@ PredictionPanel::PredictionPanel(Session* session, QWidget* parent)
   m_message = new QLabel(this);
   m_message->setObjectName(QStringLiteral("predictionMessage"));
   m_message->setWordWrap(true);
-  m_table = new QTableWidget(0, 3, this);
+  // The probability as a number, then as a bar: a bar's own centred text ran under its chunk
+  // ("35.4 %" with its "3" painted white over blue).
+  m_table = new QTableWidget(0, 4, this);
   m_table->setObjectName(QStringLiteral("predictionTable"));
-  m_table->setHorizontalHeaderLabels({tr("Class"), tr("Label"), tr("Probability")});
+  m_table->setHorizontalHeaderLabels({tr("Class"), tr("Label"), tr("Probability"), QString()});
   m_table->verticalHeader()->hide();
   m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
   m_table->setSelectionMode(QAbstractItemView::SingleSelection);
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
   m_table->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
-  m_table->horizontalHeader()->setSectionResizeMode(2, QHeaderView::Fixed);
-  m_table->horizontalHeader()->resizeSection(2, 84);
+  m_table->horizontalHeader()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
+  m_table->horizontalHeader()->setSectionResizeMode(3, QHeaderView::Fixed);
+  m_table->horizontalHeader()->resizeSection(3, 56);
   // The table's own width hint (every column at full width) must not widen the right dock
   // area it shares with the inspector at laptop sizes: it takes what the dock has, labels
   // elided, never less than 200 px.
@@ -93,14 +96,18 @@ void PredictionPanel::refresh() {
     m_table->setItem(
         r, 1,
         new QTableWidgetItem(QString::fromStdString(head->labels[static_cast<std::size_t>(k)])));
-    auto* bar = qobject_cast<QProgressBar*>(m_table->cellWidget(r, 2));
+    auto* percent = new QTableWidgetItem(QStringLiteral("%1 %").arg(100.0 * p[k], 0, 'f', 1));
+    percent->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    m_table->setItem(r, 2, percent);
+    auto* bar = qobject_cast<QProgressBar*>(m_table->cellWidget(r, 3));
     if (!bar) {
       bar = new QProgressBar;
       bar->setRange(0, 1000);
-      m_table->setCellWidget(r, 2, bar);
+      bar->setTextVisible(false);
+      m_table->setCellWidget(r, 3, bar);
     }
     bar->setValue(static_cast<int>(std::lround(p[k] * 1000.0f)));
-    bar->setFormat(QStringLiteral("%1 %").arg(100.0 * p[k], 0, 'f', 1));
+    bar->setToolTip(percent->text());
     if (k == explained) m_table->selectRow(r);
   }
 }

@@ -4,6 +4,7 @@
 #include <QPainter>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "ui/base/qt_conversions.h"
 
@@ -118,9 +119,16 @@ void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& sp
                 std::clamp(static_cast<int>(strip.height() / (fm.height() * 1.4)), 2, 7));
   const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1.0;
   const double span = static_cast<double>(spec.range.hi) - static_cast<double>(spec.range.lo);
-  for (const double t : ticks) {
+  // A strip shorter than two text lines (a 4-head model's tiles) still gets its ticks, but
+  // a number only where it does not run into the one above it ("0.2" over "0.1"), from the
+  // top: the largest value is the one a reader of a short strip looks for.
+  double lastLabel = -std::numeric_limits<double>::infinity();
+  for (auto it = ticks.rbegin(); it != ticks.rend(); ++it) {
+    const double t = *it;
     const double y = strip.bottom() - (t - spec.range.lo) / span * strip.height();
     painter.drawLine(QPointF(strip.right(), y), QPointF(strip.right() + kTickLength, y));
+    if (y - lastLabel < fm.height()) continue;
+    lastLabel = y;
     const QRectF textRect(strip.right() + kTickLength + kGap, y - half,
                           rect.right() - strip.right(), 2 * half);
     painter.drawText(textRect, Qt::AlignLeft | Qt::AlignVCenter, tickText(t, spec, step));

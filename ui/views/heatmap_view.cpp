@@ -87,10 +87,12 @@ void HeatmapView::setPreferredCellSize(int pixels) {
 QRectF HeatmapView::cellsRect(const QRectF& bounds) const {
   const QFontMetricsF fm(font());
   QRectF area = bounds.adjusted(kMargin, kMargin, -kMargin, -kMargin);
+  // The top row's tick label (and the colorbar's top number) is centred on the first row:
+  // half a line above the cells, which the title must leave free.
   if (!m_title.isEmpty())
     area.setTop(area.top() +
                 static_cast<qreal>(titleLines(QFontMetrics(font()), bounds).size()) * fm.height() +
-                2);
+                2 + (m_axisTicks || m_colorbar ? fm.height() / 2 : 0.0));
   if (!m_xCaption.isEmpty()) area.setBottom(area.bottom() - fm.height() - 2);
   if (!m_yCaption.isEmpty()) area.setLeft(area.left() + fm.height() + 2);
   if (m_axisTicks) {
