@@ -25,6 +25,7 @@
 #include "ui/figures/attention_heads_figure.h"
 #include "ui/figures/export_dialog.h"
 #include "ui/figures/pca_rgb_figure.h"
+#include "ui/launch_options.h"
 #include "ui/main_window.h"
 #include "ui/panels/analysis_views.h"
 #include "ui/panels/attention_panel.h"
@@ -305,6 +306,12 @@ class tst_LaptopLayout : public QObject {
   // A model of 4 heads on a 4 x 6 grid (the SigLIP 2 fixture): its tiles are wide and low.
   void fewHeadsTextsApart_data() { sizesAndLayouts({QSize(1366, 768), QSize(1024, 700)}); }
   void fewHeadsTextsApart();
+  // Every dock raised in turn: no text over another, past its widget's edge, elided or too
+  // wide for its control.
+  void everyDockTextsApart_data() {
+    sizesAndLayouts({QSize(1024, 700), QSize(1366, 768), QSize(1920, 1080)});
+  }
+  void everyDockTextsApart();
   // Not 1024 x 700: there the inspector's token plot is below the fold (not fixed yet).
   void inspectorAndColorbarFit_data() { sizesAndLayouts({QSize(1366, 768), QSize(1920, 1080)}); }
   void inspectorAndColorbarFit();
@@ -680,6 +687,26 @@ void tst_LaptopLayout::fewHeadsTextsApart() {
   QVERIFY2(cut.isEmpty(), qPrintable(cut.join(QStringLiteral("\n"))));
   const QStringList elided = elidedTexts(*m_window);
   QVERIFY2(elided.isEmpty(), qPrintable(elided.join(QStringLiteral("\n"))));
+}
+
+void tst_LaptopLayout::everyDockTextsApart() {
+  QFETCH(QSize, size);
+  QFETCH(bool, transformerLayout);
+  QVERIFY(openTransformer(size, transformerLayout));
+  QStringList found;
+  for (const QString& dock : dockNames()) {
+    m_window->raiseDock(dock);
+    if (AnalysisViews* views = AnalysisViews::of(*m_window)) views->waitUntilIdle();
+    QTest::qWait(50);
+    QCoreApplication::processEvents();
+    QStringList texts = overlappingOrCutTexts(*m_window);
+    texts << clippedTexts(*m_window);
+    for (const QString& elided : elidedTexts(*m_window))
+      texts << QStringLiteral("elided: ") + elided;
+    for (const QString& text : texts)
+      if (!found.contains(text)) found << dock + QStringLiteral(" raised: ") + text;
+  }
+  QVERIFY2(found.isEmpty(), qPrintable(found.join(QStringLiteral("\n"))));
 }
 
 // Defect 12: at 1366 x 768 the inspector's statistics and top 10 were below the fold of its

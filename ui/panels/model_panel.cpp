@@ -155,7 +155,9 @@ void ModelPanel::syncFromSession() {
   const bool fromFile = m_session->weightsFromFile();
   // A file is one more entry in the list, so the initializers stay one click away.
   while (m_weights->count() > 4) m_weights->removeItem(4);
-  if (fromFile) m_weights->addItem(tr("File: %1").arg(QFileInfo(source).fileName()), source);
+  // Named below (the path and the family) and in the tooltip: "File: model.safetensors" was
+  // cut by a laptop's dock.
+  if (fromFile) m_weights->addItem(tr("Weights file"), source);
   m_weights->setCurrentIndex(m_weights->findData(source));
   m_weights->setToolTip(fromFile ? source : QString());
   m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(

@@ -116,7 +116,9 @@ PatchInspector::PatchInspector(Session* session, QWidget* parent)
 
   m_top = new QTableWidget(0, 3, this);
   m_top->setObjectName(QStringLiteral("topChannels"));
-  m_top->setHorizontalHeaderLabels({tr("Rank"), tr("Channel"), tr("Value")});
+  // "#" (rank, by |value|): a narrow column leaves the tile beside the table more room.
+  m_top->setHorizontalHeaderLabels({tr("#"), tr("Channel"), tr("Value")});
+  m_top->horizontalHeaderItem(0)->setToolTip(tr("Rank by |value|"));
   m_top->verticalHeader()->hide();
   m_top->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 4);
   // All ten rows without a scroll bar: the header, ten rows and the frame.
@@ -232,11 +234,10 @@ void PatchInspector::refresh() {
 
   const TileShape shape = heatmapTileShape(d);
   m_tileCols = shape.cols;
+  m_tileRows = shape.rows;
   const ColormapId map = m_session->colormapFor(OverlayKind::Channel);
   const ValueRange range = m_session->rangeFor(m_vector, m_session->scaleFor(OverlayKind::Channel));
-  m_tile->setTitle(tr("%1×%2 tile · channel = row·%2 + col").arg(shape.rows).arg(shape.cols));
-  m_tile->setImage(valuesToQImage(m_vector, shape.rows, shape.cols, map, range),
-                   ColorbarSpec{map, range, tr("value"), false});
+  showTile();
 
   QVector<double> xs(d);
   QVector<double> ys(d);
@@ -282,6 +283,21 @@ void PatchInspector::refresh() {
   refreshChannelMarks();
 }
 
+void PatchInspector::showTile() {
+  if (m_vector.size() == 0) return;
+  const ColormapId map = m_session->colormapFor(OverlayKind::Channel);
+  const ValueRange range = m_session->rangeFor(m_vector, m_session->scaleFor(OverlayKind::Channel));
+  const QImage cells = valuesToQImage(m_vector, m_tileRows, m_tileCols, map, range);
+  if (m_tileLegend) {
+    m_tile->setTitle(tr("%1×%2 tile · channel = row·%2 + col").arg(m_tileRows).arg(m_tileCols));
+    m_tile->setImage(cells, ColorbarSpec{map, range, tr("value"), false});
+  } else {
+    m_tile->setTitle(
+        tr("%1×%2 tile · channel = row·%2 + col · key: the table").arg(m_tileRows).arg(m_tileCols));
+    m_tile->setImage(cells);
+  }
+}
+
 void PatchInspector::refreshChannelMarks() {
   if (m_vector.size() == 0) return;
   const int channel = m_session->channel();
@@ -310,7 +326,16 @@ void PatchInspector::resizeEvent(QResizeEvent* event) {
   // moves under the plot, where it has the dock's width, and the top 10 and the statistics
   // stay above the fold. The 1366 x 768 Transformer layout leaves it 111 px.
   constexpr int kTileMinWidth = 105;
-  const bool beside = width() - m_top->sizeHint().width() >= kTileMinWidth;
+  // Under 220 px beside the table (the 1366 x 768 Transformer layout), a colorbar would take
+  // half the tile: the table's swatches beside it are the legend.
+  constexpr int kTileLegendWidth = 220;
+  const int room = width() - m_top->sizeHint().width();
+  const bool beside = room >= kTileMinWidth;
+  const bool legend = !beside || room >= kTileLegendWidth;
+  if (legend != m_tileLegend) {
+    m_tileLegend = legend;
+    showTile();
+  }
   if (beside == m_tileBeside) return;
   m_tileBeside = beside;
   auto* column = static_cast<QVBoxLayout*>(layout());

@@ -36,6 +36,9 @@ class PatchInspector : public QWidget {
  private:
   void refresh();
   void refreshChannelMarks();
+  // The tile's image and legend: beside the top 10 in a narrow dock the table's swatches (same
+  // colormap, same range) are its legend, and its own colorbar gives way to the cells.
+  void showTile();
 
   Session* m_session;
   QLabel* m_header;
@@ -51,6 +54,8 @@ class PatchInspector : public QWidget {
   QTableWidget* m_top;
   int m_shownToken = -1;
   int m_tileCols = 1;
+  int m_tileRows = 1;
+  bool m_tileLegend = true;      // the tile draws its own colorbar
   bool m_replotPending = false;  // the graph's data changed since the last full replot
   Eigen::VectorXf m_vector;
 };

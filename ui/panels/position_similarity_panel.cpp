@@ -132,7 +132,8 @@ void PositionSimilarityPanel::refreshContent() {
   const Eigen::Map<const VectorF> values(map.data(), map.size());
   m_map->setImage(
       valuesToQImage(values, sim.gridRows, sim.gridCols, kColormap, ValueRange{-1.0f, 1.0f}),
-      ColorbarSpec{kColormap, ValueRange{-1.0f, 1.0f}, tr("cosine similarity"), false});
+      // "cosine": the message above says of what; a short dock (1024 x 700) cut the longer one.
+      ColorbarSpec{kColormap, ValueRange{-1.0f, 1.0f}, tr("cosine"), false});
   m_map->setMarkedCell(QPoint(pos.col, pos.row));
   m_map->setTitle(tr("Position (%1, %2) vs all positions").arg(pos.row).arg(pos.col));
   m_map->setToolTipProvider([map](int row, int column) {
@@ -165,7 +166,10 @@ void PositionSimilarityPanel::resizeEvent(QResizeEvent* event) {
 }
 
 void PositionSimilarityPanel::fitMessage() {
-  // A dock does not lay out by height-for-width: keep the wrapped message whole by hand.
+  // A dock does not lay out by height-for-width: keep the wrapped message whole by hand. The
+  // label's own answer is at least its minimum height, so that is cleared first (else a
+  // message wrapped in a narrow dock kept its 180 px when the dock widened, and crushed the map).
+  m_message->setMinimumHeight(0);
   m_message->setMinimumHeight(m_message->heightForWidth(std::max(1, width())));
 }
 

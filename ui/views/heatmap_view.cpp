@@ -114,7 +114,25 @@ QStringList HeatmapView::titleLines(const QFontMetrics& fm, const QRectF& bounds
   // One line, or two split at " · " (then a space) when one is too narrow: the matrix's
   // "Embedding matrix, Block 6: 196 tokens × 768 channels · scale percentile" in a 1024-pixel
   // window; "…" only when two lines are too narrow as well.
-  return colorbarLabelLines(fm, m_title, static_cast<int>(bounds.width()) - 2 * kMargin);
+  const int width = static_cast<int>(bounds.width()) - 2 * kMargin;
+  QStringList lines = colorbarLabelLines(fm, m_title, width);
+  if (!lines.join(QString()).contains(QChar(0x2026))) return lines;
+  // Narrower still (the inspector's tile beside its top 10): wrapped at spaces, in at most a
+  // third of the height (up to four lines), before anything is elided.
+  QStringList wrapped;
+  for (const QString& word : m_title.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+    const QString joined = wrapped.isEmpty() ? word : wrapped.back() + QLatin1Char(' ') + word;
+    if (!wrapped.isEmpty() && fm.horizontalAdvance(joined) <= width) {
+      wrapped.back() = joined;
+    } else {
+      wrapped << word;
+    }
+  }
+  const qsizetype most = std::clamp<qsizetype>(
+      static_cast<qsizetype>(bounds.height() / 3 / std::max(fm.height(), 1)), 2, 4);
+  if (wrapped.size() > most) return lines;
+  for (QString& line : wrapped) line = fm.elidedText(line, Qt::ElideRight, width);
+  return wrapped;
 }
 
 void HeatmapView::paint(QPainter& painter, const QRectF& bounds) const {
