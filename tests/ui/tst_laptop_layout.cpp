@@ -7,6 +7,7 @@
 #include <QMenu>
 #include <QPaintDevice>
 #include <QPaintEngine>
+#include <QPainter>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSet>
@@ -22,6 +23,7 @@
 #include <memory>
 
 #include "core/model/vision_transformer.h"
+#include "ui/base/color_scale.h"
 #include "ui/figures/attention_heads_figure.h"
 #include "ui/figures/export_dialog.h"
 #include "ui/figures/pca_rgb_figure.h"
@@ -306,6 +308,8 @@ class tst_LaptopLayout : public QObject {
   // A model of 4 heads on a 4 x 6 grid (the SigLIP 2 fixture): its tiles are wide and low.
   void fewHeadsTextsApart_data() { sizesAndLayouts({QSize(1366, 768), QSize(1024, 700)}); }
   void fewHeadsTextsApart();
+  // The heads figure painted at many sizes: every caption whole, one wording for all heads.
+  void headCaptionsNeverElided();
   // Every dock raised in turn: no text over another, past its widget's edge, elided or too
   // wide for its control.
   void everyDockTextsApart_data() {
@@ -687,6 +691,64 @@ void tst_LaptopLayout::fewHeadsTextsApart() {
   QVERIFY2(cut.isEmpty(), qPrintable(cut.join(QStringLiteral("\n"))));
   const QStringList elided = elidedTexts(*m_window);
   QVERIFY2(elided.isEmpty(), qPrintable(elided.join(QStringLiteral("\n"))));
+}
+
+// Under Xvfb (1366 x 720 of window) the 12-head figure showed "h…" for h10 and h11: a name
+// cut to another head's. Painted from 160 to 640 pt wide and 140 to 420 pt high, the captions
+// read "h0 · 22" (all), "h0" (all), "0" (all) or none (the subtitle gives the order), the
+// mean "mean…" or "μ"; never "…".
+void tst_LaptopLayout::headCaptionsNeverElided() {
+  for (const int heads : {4, 12}) {
+    RowMatrixF maps = RowMatrixF::Constant(heads, 24, 1.0f / 24);
+    VectorF distances(heads);
+    for (int h = 0; h < heads; ++h) {
+      maps(h, h % 24) += 0.5f;
+      distances(h) = 100.0f + static_cast<float>(h);
+    }
+    for (const GridSize grid : {GridSize{4, 6}, GridSize{6, 4}}) {
+      const AttentionHeadsFigure figure(maps, distances, grid, QStringLiteral("block 6"),
+                                        QStringLiteral("patch (1, 2)"), 1, 2, heads - 2,
+                                        ColormapId::Viridis,
+                                        attentionColorScale(ScaleMode::MinMax, maps), std::nullopt);
+      for (int width = 160; width <= 640; width += 40) {
+        for (int height = 140; height <= 420; height += 70) {
+          TextDevice device(QSize(width, height));
+          QPainter painter(&device);
+          figure.paint(painter, QRectF(0, 0, width, height));
+          painter.end();
+          const QString where = QStringLiteral("%1 heads, %2x%3 grid, %4x%5 pt")
+                                    .arg(heads)
+                                    .arg(grid.rows)
+                                    .arg(grid.cols)
+                                    .arg(width)
+                                    .arg(height);
+          int full = 0, names = 0, numbers = 0;
+          bool hidden = false;  // no captions: the subtitle names the order
+          for (const QString& text : device.texts()) {
+            hidden = hidden || text.contains(QStringLiteral("reading"));
+            // A head's or the mean's caption cut: "h…", "h1…", "m…", "…".
+            static const QRegularExpression cut(QStringLiteral("^(h\\d*|m\\w*|\\d*)…$"));
+            QVERIFY2(!cut.match(text).hasMatch(),
+                     qPrintable(where + ": " + text + " in " +
+                                device.texts().join(QStringLiteral(" | "))));
+            for (int h = 0; h < heads; ++h) {
+              full += text == QStringLiteral("h%1 · %2").arg(h).arg(100 + h);
+              names += text == QStringLiteral("h%1").arg(h);
+              numbers += text == QString::number(h);
+            }
+          }
+          // One wording for every head ("0" may also be a colorbar tick: at most one more).
+          QVERIFY2(full == heads || names == heads || (numbers >= heads && numbers <= heads + 1) ||
+                       (hidden && full + names == 0 && numbers <= 1),
+                   qPrintable(QStringLiteral("%1: %2 whole, %3 names, %4 numbers")
+                                  .arg(where)
+                                  .arg(full)
+                                  .arg(names)
+                                  .arg(numbers)));
+        }
+      }
+    }
+  }
 }
 
 void tst_LaptopLayout::everyDockTextsApart() {

@@ -77,12 +77,22 @@ QSizeF AttentionHeadsFigure::preferredSize() const {
   return {480, 60 + rows * (400.0 / columns + 16)};
 }
 
-QString AttentionHeadsFigure::subtitle(bool distancesShown, bool meanAsMu) const {
+QString AttentionHeadsFigure::subtitle(bool distancesShown, bool meanAsMu, bool headNumbersOnly,
+                                       bool headCaptionsHidden) const {
   if (m_mask)
     return tr("query %1 · red: top %2 % of each head's attention mass (DINO)%3")
         .arg(m_queryName)
         .arg(static_cast<double>(m_mask->threshold) * 100.0, 0, 'g', 4)
         .arg(meanAsMu ? tr(" · μ: their mean") : QString());
+  if (headCaptionsHidden)
+    return tr("query: %1 · heads 0–%2 in reading order, then their mean, on one scale")
+        .arg(m_queryName)
+        .arg(m_maps.rows() - 1);
+  if (headNumbersOnly)
+    return tr("query: %1 · heads 0–%2 and their mean%3 on one scale")
+        .arg(m_queryName)
+        .arg(m_maps.rows() - 1)
+        .arg(meanAsMu ? QStringLiteral(" (μ)") : QString());
   if (!distancesShown)
     return tr("query: %1 · %2 heads and their mean%3 on one scale")
         .arg(m_queryName)
@@ -118,7 +128,7 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
   const qreal captionWidth = QFontMetricsF(bold).horizontalAdvance(
       m_mask ? QStringLiteral("h00") : QStringLiteral("h00 · 000"));
   // At least the names, "h11" and a bold "mean" (the selected tile), whole: "m…" names nothing.
-  const qreal nameWidth = QFontMetricsF(bold).horizontalAdvance(QStringLiteral("mean")) + 4;
+  const qreal nameWidth = QFontMetricsF(bold).horizontalAdvance(QStringLiteral("mean")) + 2;
   const auto bestTiles = [&](const QRectF& body, qreal colorbarWidth) {
     TileLayout chosen;
     qreal best = -1;
@@ -129,7 +139,7 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
       const qreal room = t.captions.empty() ? 0 : t.captions.front().width();
       // 2: whole captions over tiles of at least 24 pt (over stamp-sized maps they are no
       // gain); 1: the names whole; 0: neither.
-      const int readable = room >= captionWidth + 4 && size >= 24.0 ? 2 : room >= nameWidth ? 1 : 0;
+      const int readable = room >= captionWidth + 2 && size >= 24.0 ? 2 : room >= nameWidth ? 1 : 0;
       if (readable > bestReadable || (readable == bestReadable && size > best + 1e-6)) {
         best = size;
         bestReadable = readable;
@@ -210,10 +220,12 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
     }
   }
   if (!g.tiles.captions.empty()) {
-    // The mean sits alone at the start of its row: its caption may run on to the right (up
-    // to the next tile of that row, when there is one).
+    // The mean's caption starts at its tile (left-aligned) and may run on to the right: up to
+    // the next tile of its row, or the colorbar's room when it ends its row.
     QRectF& meanCaption = g.tiles.captions.back();
-    qreal right = g.tiles.grid.right();
+    meanCaption.setLeft(g.tiles.tiles.back().left());
+    qreal right =
+        g.tiles.colorbar.isValid() ? g.tiles.colorbar.left() - figure_style::kGap : g.body.right();
     for (std::size_t i = 0; i + 1 < g.tiles.tiles.size(); ++i) {
       const QRectF& t = g.tiles.tiles[i];
       if (t.left() > meanCaption.left() + 1e-6 && t.top() <= meanCaption.bottom() &&
@@ -223,22 +235,49 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
     meanCaption.setRight(std::max(meanCaption.right(), right));
   }
   // What each caption can show: whole, or the head's name alone ("h0 · 22" beside "h1 · 21"
-  // touched in a 4-head model's narrow tiles). Two points a side keep neighbours apart.
+  // touched in a 4-head model's narrow tiles). Centred in its tile's pitch, a caption 2 pt
+  // narrower than the pitch keeps 2 pt from its neighbours; the mean's starts at its tile.
+  // One wording for all heads: "h0 · 22", else "h0", else the bare number "0" (the subtitle
+  // then says "heads 0–11"); never "h…", which would name another head.
   const QFontMetricsF plainMetrics(figure_style::tickFont());
   const QFontMetricsF boldMetrics(bold);
-  for (int i = 0; i < count && i < static_cast<int>(g.tiles.captions.size()); ++i) {
+  const auto roomOf = [&](int i) {
+    return g.tiles.captions[static_cast<std::size_t>(i)].width() - (i == count - 1 ? 0 : 2);
+  };
+  const auto fits = [&](int i, const QString& text) {
     const bool selected = i == count - 1 ? m_selectedHead < 0 : m_selectedHead == i;
-    const QString text = caption(i);
-    const QString shown = fittedCaption(text, selected ? boldMetrics : plainMetrics,
-                                        g.tiles.captions[static_cast<std::size_t>(i)].width() - 4);
-    if (shown != text) g.distancesShown = false;
-    // A tile narrower than a bold "mean": the mean's sign, which the subtitle then names.
-    if (i == count - 1 && shown.contains(QChar(0x2026))) {
-      g.captions << QStringLiteral("μ");
-      g.meanAsMu = true;
-      continue;
+    return (selected ? boldMetrics : plainMetrics).horizontalAdvance(text) <= roomOf(i);
+  };
+  const int heads = count - 1;
+  const int captionCount = std::min(count, static_cast<int>(g.tiles.captions.size()));
+  bool whole = true, names = true;
+  for (int i = 0; i < std::min(heads, captionCount); ++i) {
+    whole = whole && fits(i, caption(i));
+    names = names && fits(i, tr("h%1").arg(i));
+  }
+  g.distancesShown = whole && (captionCount < count || fits(heads, caption(heads)));
+  g.headNumbersOnly = !whole && !names;
+  // Tiles narrower than "10": no captions, the subtitle gives the order ("…" names nothing).
+  bool numbers = true;
+  for (int i = 0; i < std::min(heads, captionCount); ++i)
+    numbers = numbers && fits(i, QString::number(i));
+  g.headCaptionsHidden = g.headNumbersOnly && !numbers;
+  for (int i = 0; i < captionCount; ++i) {
+    if (i == heads) {
+      // The mean's own room: "mean · 20", "mean", else its sign, which the subtitle names.
+      const QString full = caption(i);
+      const QString shown = g.distancesShown && fits(i, full) ? full
+                            : fits(i, tr("mean"))             ? tr("mean")
+                                                              : QStringLiteral("μ");
+      g.meanAsMu = shown == QStringLiteral("μ");
+      // Narrower than "μ" too: the subtitle's "then their mean" is its only name.
+      g.captions << (g.headCaptionsHidden && !fits(i, shown) ? QString() : shown);
+    } else {
+      g.captions << (g.headCaptionsHidden ? QString()
+                     : g.distancesShown   ? caption(i)
+                     : g.headNumbersOnly  ? QString::number(i)
+                                          : tr("h%1").arg(i));
     }
-    g.captions << shown;
   }
   return g;
 }
@@ -247,7 +286,8 @@ void AttentionHeadsFigure::paint(QPainter& painter, const QRectF& area) const {
   paintBackground(painter, area);
   const int heads = static_cast<int>(m_maps.rows());
   const Layout g = layout(area);
-  paintTitle(painter, area, title(), subtitle(g.distancesShown, g.meanAsMu));
+  paintTitle(painter, area, title(),
+             subtitle(g.distancesShown, g.meanAsMu, g.headNumbersOnly, g.headCaptionsHidden));
   const VectorF mean = heads > 0 ? VectorF(m_maps.colwise().mean().transpose()) : VectorF();
   for (int i = 0; i <= heads; ++i) {
     const bool isMean = i == heads;

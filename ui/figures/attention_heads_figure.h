@@ -58,7 +58,9 @@ class AttentionHeadsFigure : public Figure {
     // The captions as painted ("h0 · 22", or "h0" where the distance does not fit).
     QStringList captions;
     bool distancesShown = true;
-    bool meanAsMu = false;  // the mean's caption is "μ" (its tile is narrower than "mean")
+    bool meanAsMu = false;         // the mean's caption is "μ" (its tile is narrower than "mean")
+    bool headNumbersOnly = false;  // "0", "1", … ("h10" is wider than its tile)
+    bool headCaptionsHidden = false;  // narrower than "10": the subtitle gives the order
   };
   Layout layout(const QRectF& area) const;
   // The head under `point` of a layout: 0..H-1, -1 for the mean tile, nullopt outside every
@@ -80,7 +82,8 @@ class AttentionHeadsFigure : public Figure {
  private:
   // `distancesShown`: the tile captions carry the mean attention distance (the subtitle says
   // so only then); the layout is computed with the longer wording.
-  QString subtitle(bool distancesShown = true, bool meanAsMu = false) const;
+  QString subtitle(bool distancesShown = true, bool meanAsMu = false, bool headNumbersOnly = false,
+                   bool headCaptionsHidden = false) const;
   QString caption(int tile) const;
   void paintMaskOutline(QPainter& painter, const QRectF& tile, int index) const;
 

@@ -147,6 +147,8 @@ void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& sp
     painter.translate(rect.right() - fm.descent(), rect.center().y());
     painter.rotate(-90);
     for (qsizetype i = 0; i < lines.size(); ++i) {
+      // A strip shorter than one word: a bare "…" says nothing, so nothing is written.
+      if (lines[i] == QString(QChar(0x2026))) continue;
       const double up = static_cast<double>(lines.size() - 1 - i) * (fm.height() + kGap);
       painter.drawText(QRectF(-rect.height() / 2, -fm.height() - up, rect.height(), fm.height()),
                        Qt::AlignCenter, lines[i]);
