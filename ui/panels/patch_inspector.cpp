@@ -325,7 +325,7 @@ void PatchInspector::resizeEvent(QResizeEvent* event) {
   // narrower dock (1024 x 700: 100 px left) would leave it a stamp with an elided title, so it
   // moves under the plot, where it has the dock's width, and the top 10 and the statistics
   // stay above the fold. The 1366 x 768 Transformer layout leaves it 111 px.
-  constexpr int kTileMinWidth = 105;
+  constexpr int kTileMinWidth = 90;
   // Under 220 px beside the table (the 1366 x 768 Transformer layout), a colorbar would take
   // half the tile: the table's swatches beside it are the legend.
   constexpr int kTileLegendWidth = 220;

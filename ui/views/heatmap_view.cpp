@@ -117,8 +117,8 @@ QStringList HeatmapView::titleLines(const QFontMetrics& fm, const QRectF& bounds
   const int width = static_cast<int>(bounds.width()) - 2 * kMargin;
   QStringList lines = colorbarLabelLines(fm, m_title, width);
   if (!lines.join(QString()).contains(QChar(0x2026))) return lines;
-  // Narrower still (the inspector's tile beside its top 10): wrapped at spaces, in at most a
-  // third of the height (up to four lines), before anything is elided.
+  // Narrower still (the inspector's tile beside its top 10): wrapped at spaces, in at most
+  // 40 % of the height (up to five lines), before anything is elided.
   QStringList wrapped;
   for (const QString& word : m_title.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
     const QString joined = wrapped.isEmpty() ? word : wrapped.back() + QLatin1Char(' ') + word;
@@ -129,7 +129,7 @@ QStringList HeatmapView::titleLines(const QFontMetrics& fm, const QRectF& bounds
     }
   }
   const qsizetype most = std::clamp<qsizetype>(
-      static_cast<qsizetype>(bounds.height() / 3 / std::max(fm.height(), 1)), 2, 4);
+      static_cast<qsizetype>(bounds.height() / 2.5 / std::max(fm.height(), 1)), 2, 5);
   if (wrapped.size() > most) return lines;
   for (QString& line : wrapped) line = fm.elidedText(line, Qt::ElideRight, width);
   return wrapped;
