@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 #include <tuple>
+#include <utility>
 
 #include "tests/common/test_support.h"
 #include "ui/figures/attention_distance_figure.h"
@@ -34,6 +35,9 @@ class tst_HitTesting : public QObject {
   void headTilesSelectTheHeadDrawn();
   void distanceDotsSelectTheDotDrawn_data() { sizes(); }
   void distanceDotsSelectTheDotDrawn();
+  // A click that selects a dot adds "selected: block B, head H = D px" to the subtitle; the
+  // dots must stay where they were (the next click aims at what was drawn before).
+  void distanceDotsStayPutWhenSelected();
 
  private:
   static void sizes() {
@@ -158,6 +162,34 @@ void tst_HitTesting::headTilesSelectTheHeadDrawn() {
       }
     }
   }
+}
+
+void tst_HitTesting::distanceDotsStayPutWhenSelected() {
+  RowMatrixF distances(12, 12);
+  for (int b = 0; b < 12; ++b)
+    for (int h = 0; h < 12; ++h) distances(b, h) = 60.0f + 5.0f * b + 3.5f * h;
+  const AttentionDistanceFigure none(distances, 16, 14, 14, -1, -1);
+  int compared = 0;
+  for (const auto& [block, head] : {std::pair{1, 0}, std::pair{6, 4}, std::pair{12, 11}}) {
+    const AttentionDistanceFigure selected(distances, 16, 14, 14, block, head);
+    for (int width = 200; width <= 640; width += 10) {
+      for (const int height : {200, 300, 420}) {
+        const QRectF area(0, 0, width, height);
+        const auto a = none.layout(area);
+        const auto b = selected.layout(area);
+        QVERIFY2(a.plot == b.plot, qPrintable(QStringLiteral("%1 x %2, block %3 head %4: plot "
+                                                             "top %5 without, %6 with")
+                                                  .arg(width)
+                                                  .arg(height)
+                                                  .arg(block)
+                                                  .arg(head)
+                                                  .arg(a.plot.top())
+                                                  .arg(b.plot.top())));
+        ++compared;
+      }
+    }
+  }
+  QCOMPARE(compared, 3 * 45 * 3);
 }
 
 void tst_HitTesting::distanceDotsSelectTheDotDrawn() {

@@ -49,7 +49,9 @@ class AttentionDistanceFigure : public Figure {
   static constexpr qreal kHitRadius = 7.0;
 
  private:
-  QString subtitle() const;
+  // `longest`: the line of the longest possible selection in place of the actual one (the
+  // layout reserves its room, so that selecting a dot never moves the dots).
+  QString subtitle(bool longest = false) const;
 
   RowMatrixF m_distances;
   int m_patchSize;
