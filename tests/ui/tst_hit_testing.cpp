@@ -167,7 +167,8 @@ void tst_HitTesting::headTilesSelectTheHeadDrawn() {
 void tst_HitTesting::distanceDotsStayPutWhenSelected() {
   RowMatrixF distances(12, 12);
   for (int b = 0; b < 12; ++b)
-    for (int h = 0; h < 12; ++h) distances(b, h) = 60.0f + 5.0f * b + 3.5f * h;
+    for (int h = 0; h < 12; ++h)
+      distances(b, h) = 60.0f + 5.0f * static_cast<float>(b) + 3.5f * static_cast<float>(h);
   const AttentionDistanceFigure none(distances, 16, 14, 14, -1, -1);
   int compared = 0;
   for (const auto& [block, head] : {std::pair{1, 0}, std::pair{6, 4}, std::pair{12, 11}}) {

@@ -83,7 +83,13 @@ QString AttentionHeadsFigure::subtitle(bool distancesShown, bool meanAsMu, bool 
     return tr("query %1 · red: top %2 % of each head's attention mass (DINO)%3")
         .arg(m_queryName)
         .arg(static_cast<double>(m_mask->threshold) * 100.0, 0, 'g', 4)
-        .arg(meanAsMu ? tr(" · μ: their mean") : QString());
+        .arg(headCaptionsHidden
+                 ? tr(" · heads 0–%1 in reading order, then their mean").arg(m_maps.rows() - 1)
+             : headNumbersOnly ? tr(" · tiles: heads 0–%1%2")
+                                     .arg(m_maps.rows() - 1)
+                                     .arg(meanAsMu ? tr(", μ: their mean") : QString())
+             : meanAsMu ? tr(" · μ: their mean")
+                        : QString());
   if (headCaptionsHidden)
     return tr("query: %1 · heads 0–%2 in reading order, then their mean, on one scale")
         .arg(m_queryName)
@@ -104,6 +110,15 @@ QString AttentionHeadsFigure::subtitle(bool distancesShown, bool meanAsMu, bool 
       .arg(m_maps.rows());
 }
 
+QString AttentionHeadsFigure::longestSubtitle() const {
+  // The mask view's wordings grow with the captions' fallbacks; the map view's is longest
+  // with the distances.
+  if (!m_mask) return subtitle();
+  const QString numbers = subtitle(false, true, true, false);
+  const QString hidden = subtitle(false, true, true, true);
+  return numbers.size() > hidden.size() ? numbers : hidden;
+}
+
 QString AttentionHeadsFigure::caption(int tile) const {
   const bool isMean = tile == m_maps.rows();
   if (m_mask) return isMean ? tr("mean") : tr("h%1").arg(tile);
@@ -113,9 +128,9 @@ QString AttentionHeadsFigure::caption(int tile) const {
 
 AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) const {
   Layout g;
-  g.body = area.adjusted(figure_style::kMargin,
-                         titleHeight(title(), subtitle(true, m_mask.has_value()), area.width()),
-                         -figure_style::kMargin, -figure_style::kMargin);
+  g.body =
+      area.adjusted(figure_style::kMargin, titleHeight(title(), longestSubtitle(), area.width()),
+                    -figure_style::kMargin, -figure_style::kMargin);
   const int count = static_cast<int>(m_maps.rows()) + 1;
   g.colorbar = ColorbarSpec{m_colormap, m_scale.range,
                             tr("attention probability · %1").arg(m_scale.caption()), false};
@@ -166,18 +181,9 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
     TileLayout below = bestTiles(g.body.adjusted(0, 0, 0, -underHeight), bareWidth);
     // Greedy lines no wider than the widest word: "attention", "probability", "· scale", …
     int wordWidth = 0;
-    const QStringList words = g.colorbar.label.split(QLatin1Char(' '), Qt::SkipEmptyParts);
-    for (const QString& word : words)
+    for (const QString& word : g.colorbar.label.split(QLatin1Char(' '), Qt::SkipEmptyParts))
       wordWidth = std::max(wordWidth, tickMetrics.horizontalAdvance(word));
-    QStringList block;
-    for (const QString& word : words) {
-      const QString joined = block.isEmpty() ? word : block.back() + QLatin1Char(' ') + word;
-      if (!block.isEmpty() && tickMetrics.horizontalAdvance(joined) <= wordWidth) {
-        block.back() = joined;
-      } else {
-        block << word;
-      }
-    }
+    const QStringList block = wrapWords(tickMetrics, g.colorbar.label, wordWidth);
     const qreal blockHeight = static_cast<qreal>(block.size()) * lineHeight;
     TileLayout beside = bestTiles(g.body, bareWidth + figure_style::kGap + wordWidth);
     // Shorter wording along the strip, on two lines: "attention" / "min/max" (the mode's
@@ -234,51 +240,38 @@ AttentionHeadsFigure::Layout AttentionHeadsFigure::layout(const QRectF& area) co
     }
     meanCaption.setRight(std::max(meanCaption.right(), right));
   }
-  // What each caption can show: whole, or the head's name alone ("h0 · 22" beside "h1 · 21"
-  // touched in a 4-head model's narrow tiles). Centred in its tile's pitch, a caption 2 pt
-  // narrower than the pitch keeps 2 pt from its neighbours; the mean's starts at its tile.
-  // One wording for all heads: "h0 · 22", else "h0", else the bare number "0" (the subtitle
-  // then says "heads 0–11"); never "h…", which would name another head.
+  // One wording for every head: "h0 · 22", else "h0", else "0", else none (the subtitle then
+  // gives the order); never "h…", which would name another head. Centred in its tile's pitch,
+  // a caption 2 pt narrower than the pitch keeps 2 pt from its neighbours; the mean's starts
+  // at its tile and has its own room: "mean · 20", "mean", else "μ" (named in the subtitle).
   const QFontMetricsF plainMetrics(figure_style::tickFont());
   const QFontMetricsF boldMetrics(bold);
-  const auto roomOf = [&](int i) {
-    return g.tiles.captions[static_cast<std::size_t>(i)].width() - (i == count - 1 ? 0 : 2);
-  };
-  const auto fits = [&](int i, const QString& text) {
-    const bool selected = i == count - 1 ? m_selectedHead < 0 : m_selectedHead == i;
-    return (selected ? boldMetrics : plainMetrics).horizontalAdvance(text) <= roomOf(i);
-  };
   const int heads = count - 1;
-  const int captionCount = std::min(count, static_cast<int>(g.tiles.captions.size()));
-  bool whole = true, names = true;
-  for (int i = 0; i < std::min(heads, captionCount); ++i) {
+  const auto fits = [&](int i, const QString& text) {
+    const bool selected = i == heads ? m_selectedHead < 0 : m_selectedHead == i;
+    const qreal room = g.tiles.captions[static_cast<std::size_t>(i)].width() - (i == heads ? 0 : 2);
+    return (selected ? boldMetrics : plainMetrics).horizontalAdvance(text) <= room;
+  };
+  bool whole = true, names = true, numbers = true;
+  for (int i = 0; i < heads; ++i) {
     whole = whole && fits(i, caption(i));
     names = names && fits(i, tr("h%1").arg(i));
-  }
-  g.distancesShown = whole && (captionCount < count || fits(heads, caption(heads)));
-  g.headNumbersOnly = !whole && !names;
-  // Tiles narrower than "10": no captions, the subtitle gives the order ("…" names nothing).
-  bool numbers = true;
-  for (int i = 0; i < std::min(heads, captionCount); ++i)
     numbers = numbers && fits(i, QString::number(i));
-  g.headCaptionsHidden = g.headNumbersOnly && !numbers;
-  for (int i = 0; i < captionCount; ++i) {
-    if (i == heads) {
-      // The mean's own room: "mean · 20", "mean", else its sign, which the subtitle names.
-      const QString full = caption(i);
-      const QString shown = g.distancesShown && fits(i, full) ? full
-                            : fits(i, tr("mean"))             ? tr("mean")
-                                                              : QStringLiteral("μ");
-      g.meanAsMu = shown == QStringLiteral("μ");
-      // Narrower than "μ" too: the subtitle's "then their mean" is its only name.
-      g.captions << (g.headCaptionsHidden && !fits(i, shown) ? QString() : shown);
-    } else {
-      g.captions << (g.headCaptionsHidden ? QString()
-                     : g.distancesShown   ? caption(i)
-                     : g.headNumbersOnly  ? QString::number(i)
-                                          : tr("h%1").arg(i));
-    }
   }
+  g.distancesShown = whole && fits(heads, caption(heads));
+  g.headNumbersOnly = !whole && !names;
+  g.headCaptionsHidden = g.headNumbersOnly && !numbers;
+  for (int i = 0; i < heads; ++i)
+    g.captions << (g.headCaptionsHidden ? QString()
+                   : g.distancesShown   ? caption(i)
+                   : g.headNumbersOnly  ? QString::number(i)
+                                        : tr("h%1").arg(i));
+  const QString mean = g.distancesShown          ? caption(heads)
+                       : fits(heads, tr("mean")) ? tr("mean")
+                                                 : QStringLiteral("μ");
+  g.meanAsMu = mean == QStringLiteral("μ");
+  // Narrower than "μ" too: the subtitle's "then their mean" is its only name.
+  g.captions << (g.headCaptionsHidden && !fits(heads, mean) ? QString() : mean);
   return g;
 }
 

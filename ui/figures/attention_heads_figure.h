@@ -55,7 +55,7 @@ class AttentionHeadsFigure : public Figure {
     QStringList colorbarCaption;
     QRectF colorbarCaptionRect;
     bool colorbarCaptionBeside = false;
-    // The captions as painted ("h0 · 22", or "h0" where the distance does not fit).
+    // The captions as painted: one per tile, the mean's last (see `layout`).
     QStringList captions;
     bool distancesShown = true;
     bool meanAsMu = false;         // the mean's caption is "μ" (its tile is narrower than "mean")
@@ -84,6 +84,8 @@ class AttentionHeadsFigure : public Figure {
   // so only then); the layout is computed with the longer wording.
   QString subtitle(bool distancesShown = true, bool meanAsMu = false, bool headNumbersOnly = false,
                    bool headCaptionsHidden = false) const;
+  // The subtitle the layout reserves room for: the longest `paint` may write.
+  QString longestSubtitle() const;
   QString caption(int tile) const;
   void paintMaskOutline(QPainter& painter, const QRectF& tile, int index) const;
 

@@ -321,10 +321,10 @@ void PatchInspector::refreshChannelMarks() {
 
 void PatchInspector::resizeEvent(QResizeEvent* event) {
   QWidget::resizeEvent(event);
-  // Beside the top 10 the tile needs room to be read (24 x 32 cells at 3 px and more); a
-  // narrower dock (1024 x 700: 100 px left) would leave it a stamp with an elided title, so it
-  // moves under the plot, where it has the dock's width, and the top 10 and the statistics
-  // stay above the fold. The 1366 x 768 Transformer layout leaves it 111 px.
+  // Beside the top 10 the tile needs room to be read (24 x 32 cells at about 3 px); in a
+  // narrower dock it moves under the plot, where it has the dock's width, and the top 10 and
+  // the statistics stay above the fold. 1024 x 700 and the 1366 x 768 Transformer layout leave
+  // it 95 to 130 px beside the table (with the "#" column).
   constexpr int kTileMinWidth = 90;
   // Under 220 px beside the table (the 1366 x 768 Transformer layout), a colorbar would take
   // half the tile: the table's swatches beside it are the legend.

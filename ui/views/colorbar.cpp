@@ -77,6 +77,19 @@ QStringList colorbarLabelLines(const QFontMetrics& fm, const QString& label, int
           fm.elidedText(best[1], Qt::ElideRight, length)};
 }
 
+QStringList wrapWords(const QFontMetrics& fm, const QString& text, int width) {
+  QStringList lines;
+  for (const QString& word : text.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+    const QString joined = lines.isEmpty() ? word : lines.back() + QLatin1Char(' ') + word;
+    if (!lines.isEmpty() && fm.horizontalAdvance(joined) <= width) {
+      lines.back() = joined;
+    } else {
+      lines << word;
+    }
+  }
+  return lines;
+}
+
 int colorbarWidth(const QFont& font, const ColorbarSpec& spec, int height) {
   const QFontMetrics fm(font);
   int widest = 0;

@@ -30,6 +30,9 @@ int colorbarWidth(const QFont& font, const ColorbarSpec& spec, int height = 0);
 // The caption as painted along `length` px: one line, or two split at a word (" · " first)
 // when one is too short; elided ("…") only when two lines are too short as well.
 QStringList colorbarLabelLines(const QFontMetrics& fm, const QString& label, int length);
+// `text` wrapped at spaces into lines no wider than `width` px, greedily (a word wider than
+// `width` stands alone on its line, whole).
+QStringList wrapWords(const QFontMetrics& fm, const QString& text, int width);
 // The one paint path of a colorbar (screen and export): a vertical strip, ticks with
 // numbers right of it and the caption rotated along the right edge.
 void paintColorbar(QPainter& painter, const QRectF& rect, const ColorbarSpec& spec,

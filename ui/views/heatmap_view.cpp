@@ -119,15 +119,7 @@ QStringList HeatmapView::titleLines(const QFontMetrics& fm, const QRectF& bounds
   if (!lines.join(QString()).contains(QChar(0x2026))) return lines;
   // Narrower still (the inspector's tile beside its top 10): wrapped at spaces, in at most
   // 40 % of the height (up to five lines), before anything is elided.
-  QStringList wrapped;
-  for (const QString& word : m_title.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
-    const QString joined = wrapped.isEmpty() ? word : wrapped.back() + QLatin1Char(' ') + word;
-    if (!wrapped.isEmpty() && fm.horizontalAdvance(joined) <= width) {
-      wrapped.back() = joined;
-    } else {
-      wrapped << word;
-    }
-  }
+  QStringList wrapped = wrapWords(fm, m_title, width);
   const qsizetype most = std::clamp<qsizetype>(
       static_cast<qsizetype>(bounds.height() / 2.5 / std::max(fm.height(), 1)), 2, 5);
   if (wrapped.size() > most) return lines;
